@@ -1,0 +1,16 @@
+/*
+ * bill.h — umbrella header for libbill. Include this one.
+ *
+ * libbill is thread-safe per handle: a bill_db may be shared by any number
+ * of threads. The library never prints to stdout and never exits the
+ * process; failures come back as negative codes with a detail record
+ * (see error.h).
+ */
+#ifndef BILL_BILL_H
+#define BILL_BILL_H
+
+#include "common.h"
+#include "error.h"
+#include "actor.h"
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * internal.h — private helpers shared across libbill's source files.
+ * Never installed; frontends and plugins must not include it.
+ *
+ * Naming: cross-file internals are bill__<thing>; exported API is bill_<thing>.
+ */
+#ifndef BILL_INTERNAL_H
+#define BILL_INTERNAL_H
+
+#include "bill/bill.h"
+#include <stdarg.h>
+
+/* ---- error detail (core/error.c) ---------------------------------------- */
+
+/* Record a failure on this thread and return `code` so callers can write
+ *     return bill__err(BILL_EINVALID, "amount", "amount \"%s\" has more than two decimals", s);
+ * `field` may be NULL. The message is formatted with printf rules. */
+int bill__err(int code, const char *field, const char *fmt, ...) BILL_PRINTF(3, 4);
+int bill__verr(int code, const char *field, const char *fmt, va_list ap) BILL_PRINTF(3, 0);
+/* Same, also recording a SQLSTATE (may be NULL). */
+int bill__err_sql(int code, const char *sqlstate, const char *fmt, ...) BILL_PRINTF(3, 4);
+/* Prefix the current thread's message with "<ctx>: " (keeps code/field). */
+void bill__err_prefix(const char *fmt, ...) BILL_PRINTF(1, 2);
+
+/* ---- small allocation helpers (core/util.c) ----------------------------- */
+
+char *bill__strdup(const char *s);              /* NULL-safe: NULL -> NULL */
+char *bill__strndup(const char *s, size_t n);
+char *bill__sprintf(const char *fmt, ...) BILL_PRINTF(1, 2); /* NULL on OOM */
+void bill__free_str(char **p);                  /* free *p and set NULL */
+
+#define BILL__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,1 @@
+-- 001_initial: placeholder, written by the schema work

@@ -1,0 +1,1 @@
+-- 002_operation_logs: placeholder, written by the schema work

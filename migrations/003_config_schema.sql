@@ -1,0 +1,1 @@
+-- 003_config_schema: placeholder, written by the schema work

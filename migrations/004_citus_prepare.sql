@@ -1,0 +1,1 @@
+-- 004_citus_prepare: placeholder, written by the schema work

@@ -1,0 +1,1 @@
+-- 005_api_keys: placeholder, written by the schema work

@@ -1,0 +1,1 @@
+-- 006_customer_api_key_flag: placeholder, written by the schema work

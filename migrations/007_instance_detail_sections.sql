@@ -1,0 +1,1 @@
+-- 007_instance_detail_sections: placeholder, written by the schema work

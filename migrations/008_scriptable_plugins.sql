@@ -1,0 +1,1 @@
+-- 008_scriptable_plugins: placeholder, written by the schema work

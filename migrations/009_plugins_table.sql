@@ -1,0 +1,1 @@
+-- 009_plugins_table: placeholder, written by the schema work

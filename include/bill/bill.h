@@ -12,5 +12,6 @@
 #include "common.h"
 #include "error.h"
 #include "actor.h"
+#include "db.h"
 
 #endif

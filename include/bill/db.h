@@ -1,0 +1,96 @@
+/*
+ * db.h — opening a libbill database handle, pool statistics, migrations,
+ * and the embedded PostgreSQL used when no database URL is configured.
+ *
+ * A bill_db owns a thread-safe pool of libpq connections. Every domain call
+ * borrows a connection for its own duration. Share one bill_db between all
+ * threads of a process; close it once at the end.
+ */
+#ifndef BILL_DB_H
+#define BILL_DB_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bill_db bill_db;
+
+#define BILL_DB_OPTIONS_VERSION 1
+
+/* Pool settings: the [db] section of config.toml (seed 000 §2.2). */
+typedef struct bill_db_options {
+    unsigned int version;        /* BILL_DB_OPTIONS_VERSION */
+    const char *url;             /* libpq URL or conninfo; required */
+    int max_connections;         /* 20 */
+    int min_connections;         /* 2: opened eagerly by bill_db_open */
+    int idle_timeout_secs;       /* 300: idle connections above min are closed */
+    int max_lifetime_secs;       /* 1800: older connections are replaced */
+    int acquire_timeout_secs;    /* 5: then BILL_EUNAVAILABLE */
+    bool test_before_acquire;    /* true: "SELECT 1" before handing out */
+    const char *application_name;/* NULL -> "libbill" */
+    /* fields above exist since version 1 */
+} bill_db_options;
+
+/* Fill *o with the defaults above (url NULL). */
+BILL_API void bill_db_options_init(bill_db_options *o);
+
+/* Open a pool. Fails with BILL_EUNAVAILABLE (message says which host and why)
+ * when the database cannot be reached, BILL_EINVALID on bad options. */
+BILL_API int bill_db_open(bill_db **out, const bill_db_options *opts);
+BILL_API void bill_db_close(bill_db *db);
+
+/* One round trip on a pooled connection ("SELECT 1"); BILL_OK when the
+ * database answers. Used by GET /ready. */
+BILL_API int bill_db_ping(bill_db *db);
+
+typedef struct bill_db_pool_stats {
+    int in_use;   /* borrowed now */
+    int idle;     /* open and free */
+    int waiting;  /* threads blocked in acquire */
+    int max;      /* max_connections */
+    uint64_t acquired_total;
+    uint64_t timeouts_total;
+} bill_db_pool_stats;
+BILL_API void bill_db_pool_stats_get(bill_db *db, bill_db_pool_stats *out);
+
+/* ---- migrations (R-DB-2, R-DB-3) -------------------------------------- */
+
+typedef struct bill_migration_info {
+    int version;
+    char description[64];
+    bool applied;
+    bool success;
+    char installed_on[40];   /* RFC 3339 UTC, "" when not applied */
+    char checksum[72];       /* hex SHA-256 of the embedded file */
+    bool checksum_mismatch;  /* applied, but the embedded file changed */
+    int64_t execution_ms;
+} bill_migration_info;
+
+/* Apply every pending migration, each in its own transaction, serialized
+ * across processes by a PostgreSQL advisory lock. *applied (may be NULL)
+ * receives how many ran. A changed checksum of an applied migration is
+ * refused with BILL_ESTATE before anything runs. */
+BILL_API int bill_db_migrate(bill_db *db, int *applied);
+/* Status of every embedded migration. *out is malloc'd; free() it. */
+BILL_API int bill_db_migration_status(bill_db *db, bill_migration_info **out, size_t *count);
+/* Number of migrations compiled into this library. */
+BILL_API size_t bill_db_migrations_known(void);
+
+/* ---- embedded PostgreSQL (R-DB-6) ------------------------------------- */
+
+/* Ensure a private cluster runs under `var_dir` (e.g. "./var"): initdb on first
+ * use into var_dir/pg, start with pg_ctl listening only on a unix socket in
+ * var_dir/pg/run, create the database "libbill". Reuses a cluster that already
+ * runs. When the process is root, PostgreSQL runs as an unprivileged account
+ * (the "postgres" system user). *url_out (malloc'd) receives a libpq URL;
+ * *started_out (may be NULL) tells whether this call started the server. */
+BILL_API int bill_embedded_pg_ensure(const char *var_dir, char **url_out, bool *started_out);
+/* Stop the embedded cluster (pg_ctl stop -m fast). */
+BILL_API int bill_embedded_pg_stop(const char *var_dir);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -13,5 +13,6 @@
 #include "error.h"
 #include "actor.h"
 #include "db.h"
+#include "page.h"
 
 #endif

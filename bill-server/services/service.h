@@ -1,0 +1,155 @@
+/*
+ * service.h — the contract between bill-server's transport and its gRPC
+ * services (one file per proto service under bill-server/services/).
+ *
+ * A service is a static table of methods. The transport decodes the request
+ * message with the method's input descriptor, runs the layer chain (auth
+ * layers fill in the actor), then calls the handler on a WORKER thread (never
+ * on a network loop thread), so handlers may run SQL and other blocking calls.
+ *
+ * Handler contract:
+ *   - return BILL_GRPC_OK and set *resp to a message of the method's output
+ *     type, or return a non-zero gRPC status (use bill_srv_call_error /
+ *     bill_srv_call_fail, which also record the message).
+ *   - *resp and everything it points to must live in the call's arena
+ *     (bill_srv_call_alloc / _strdup / _sprintf / _new) or be static: the
+ *     transport packs the response after the handler returns and then frees
+ *     the arena in one go. Handlers never free anything they got from the arena.
+ *   - `req` is owned by the transport and valid only during the call.
+ *
+ * Registering: each service file defines
+ *     const bill_srv_service bill_srv_<name>_service = { ... };
+ * and services/registry.c lists it in bill_srv_services[]. Reflection,
+ * health names and routing all read that one array.
+ */
+#ifndef BILL_SRV_SERVICE_H
+#define BILL_SRV_SERVICE_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bill/bill.h"
+
+/* gRPC status codes (grpc/doc/statuscodes.md). */
+enum {
+    BILL_GRPC_OK = 0,
+    BILL_GRPC_CANCELLED = 1,
+    BILL_GRPC_UNKNOWN = 2,
+    BILL_GRPC_INVALID_ARGUMENT = 3,
+    BILL_GRPC_DEADLINE_EXCEEDED = 4,
+    BILL_GRPC_NOT_FOUND = 5,
+    BILL_GRPC_ALREADY_EXISTS = 6,
+    BILL_GRPC_PERMISSION_DENIED = 7,
+    BILL_GRPC_RESOURCE_EXHAUSTED = 8,
+    BILL_GRPC_FAILED_PRECONDITION = 9,
+    BILL_GRPC_ABORTED = 10,
+    BILL_GRPC_OUT_OF_RANGE = 11,
+    BILL_GRPC_UNIMPLEMENTED = 12,
+    BILL_GRPC_INTERNAL = 13,
+    BILL_GRPC_UNAVAILABLE = 14,
+    BILL_GRPC_DATA_LOSS = 15,
+    BILL_GRPC_UNAUTHENTICATED = 16,
+};
+
+/* Method flags. */
+enum {
+    /* Counted against [rate_limit].login_per_sec per client IP. */
+    BILL_SRV_RATE_LIMIT_LOGIN = 1u << 0,
+    /* Counted against [rate_limit].register_per_sec per client IP. */
+    BILL_SRV_RATE_LIMIT_REGISTER = 1u << 1,
+    /* Handler never blocks (no SQL, no plugin call): the transport may run it
+     * on the loop thread instead of queueing a job. */
+    BILL_SRV_INLINE_OK = 1u << 2,
+};
+
+/* One in-flight request. Opaque; owned by the transport. */
+typedef struct bill_srv_call bill_srv_call;
+
+/* Server-wide configuration as loaded by bill-server (include/bill/config.h).
+ * Forward-declared so services compile without knowing its layout. */
+struct bill_config;
+
+typedef int (*bill_srv_handler)(bill_srv_call *call, const ProtobufCMessage *req,
+                                ProtobufCMessage **resp);
+
+typedef struct bill_srv_method {
+    const char *path;                          /* "/rustbill.identity.IdentityService/Login" */
+    const ProtobufCMessageDescriptor *input;   /* request type, used to unpack */
+    const ProtobufCMessageDescriptor *output;  /* response type, used by reflection/checks */
+    bill_srv_handler handler;
+    unsigned int flags;                        /* BILL_SRV_* */
+} bill_srv_method;
+
+typedef struct bill_srv_service {
+    const char *name;                          /* "rustbill.identity.IdentityService" */
+    const bill_srv_method *methods;
+    size_t n_methods;
+} bill_srv_service;
+
+/* services/registry.c: every service this server exposes, NULL-terminated. */
+extern const bill_srv_service *const bill_srv_services[];
+
+/* Look a method up by its full path; NULL when unknown. */
+const bill_srv_method *bill_srv_method_find(const char *path, size_t len);
+
+/* ---- what a handler may read -------------------------------------------- */
+
+bill_db *bill_srv_call_db(const bill_srv_call *call);
+const struct bill_config *bill_srv_call_config(const bill_srv_call *call);
+/* The resolved caller. Never NULL: ANONYMOUS until an auth layer sets it. */
+const bill_actor *bill_srv_call_actor(const bill_srv_call *call);
+/* Client IP as text ("127.0.0.1", "::1"); X-Forwarded-For is NOT trusted here. */
+const char *bill_srv_call_peer_ip(const bill_srv_call *call);
+/* First value of a request header (name compared case-insensitively), or NULL.
+ * gRPC-Web text/binary differences are already removed. */
+const char *bill_srv_call_header(const bill_srv_call *call, const char *name);
+/* Value of one cookie from the Cookie header(s), arena-allocated, or NULL. */
+const char *bill_srv_call_cookie(bill_srv_call *call, const char *name);
+/* Short random id for log correlation; also sent back as x-request-id. */
+const char *bill_srv_call_request_id(const bill_srv_call *call);
+/* "/pkg.Service/Method". */
+const char *bill_srv_call_path(const bill_srv_call *call);
+/* Absolute deadline in CLOCK_MONOTONIC milliseconds from grpc-timeout, 0 = none. */
+int64_t bill_srv_call_deadline_ms(const bill_srv_call *call);
+
+/* ---- what a handler / auth layer may change ----------------------------- */
+
+/* Replace the caller (auth layers). Strings are copied into the arena. */
+void bill_srv_call_set_actor(bill_srv_call *call, const bill_actor *actor);
+/* Remember that a credential was presented but rejected: authenticated
+ * methods then fail with UNAUTHENTICATED and this message instead of
+ * "login required". Copied. */
+void bill_srv_call_set_auth_error(bill_srv_call *call, const char *message);
+/* NULL when no credential was rejected. */
+const char *bill_srv_call_auth_error(const bill_srv_call *call);
+/* Add a response header (lowercase name), e.g. "set-cookie". May repeat.
+ * Returns BILL_OK or BILL_ENOMEM. */
+int bill_srv_call_add_header(bill_srv_call *call, const char *name, const char *value);
+
+/* ---- arena: memory freed after the response is sent --------------------- */
+
+void *bill_srv_call_alloc(bill_srv_call *call, size_t size);  /* zeroed; NULL on OOM */
+char *bill_srv_call_strdup(bill_srv_call *call, const char *s); /* NULL -> "" */
+char *bill_srv_call_sprintf(bill_srv_call *call, const char *fmt, ...) BILL_PRINTF(2, 3);
+/* Allocate and protobuf_c_message_init() a message of type `desc`. */
+void *bill_srv_call_new(bill_srv_call *call, const ProtobufCMessageDescriptor *desc);
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Set the status message (printf rules) and return `status`:
+ *     return bill_srv_call_error(call, BILL_GRPC_NOT_FOUND, "order %s not found", id); */
+int bill_srv_call_error(bill_srv_call *call, int status, const char *fmt, ...) BILL_PRINTF(3, 4);
+/* Map a failed libbill call: status from bill_error_grpc_status(rc), message
+ * from bill_error_last() (when it belongs to rc) else bill_strerror(rc).
+ * Internal/DB errors are logged with detail and answered generically. */
+int bill_srv_call_fail(bill_srv_call *call, int rc);
+
+/* Authorization helpers for handlers: return BILL_GRPC_OK when allowed, else
+ * set the error (UNAUTHENTICATED / PERMISSION_DENIED) and return it. */
+int bill_srv_require_customer(bill_srv_call *call);  /* CUSTOMER actor */
+int bill_srv_require_admin(bill_srv_call *call);     /* staff actor (ADMIN/CLI/SYSTEM) */
+int bill_srv_require_login(bill_srv_call *call);     /* anything but ANONYMOUS */
+
+#endif

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "actor.h"
 #include "db.h"
+#include "config.h"
 #include "page.h"
 
 #endif

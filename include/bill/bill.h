@@ -15,5 +15,9 @@
 #include "db.h"
 #include "config.h"
 #include "page.h"
+#include "money.h"
+#include "uuid.h"
+#include "time.h"
+#include "log.h"
 
 #endif

@@ -19,5 +19,7 @@
 #include "uuid.h"
 #include "time.h"
 #include "log.h"
+#include "auth.h"
+#include "ratelimit.h"
 
 #endif

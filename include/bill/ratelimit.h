@@ -1,0 +1,89 @@
+/*
+ * ratelimit.h — in-process request throttling (R-CFG-2 [rate_limit], §10).
+ *
+ * Two small, thread-safe, memory-bounded tables keyed by arbitrary strings:
+ *
+ *   bill_ratelimit   token buckets: `rate` tokens per second, burst = `burst`
+ *                    (the server uses burst = rate). bill-server keys them by
+ *                    "<client ip>|<method class>" (e.g. "10.0.0.1|login").
+ *   bill_loginguard  lockout with growing backoff after repeated failed logins
+ *                    for one username (see bill_loginguard_new for the policy).
+ *
+ * Memory stays bounded: each table holds at most `max_keys` entries. Entries that
+ * carry no information any more (a bucket refilled to full, a guard entry whose
+ * failures left the window and whose lock ran out) are evicted first; if the
+ * table is still full, the entry seen least recently is dropped (it only loses a
+ * partly used bucket, never blocks a new client).
+ *
+ * Time comes from the caller (`now_us`, microseconds since the epoch, e.g.
+ * bill_time_now()) so tests can move it. Counters are per process: with several
+ * instances behind a proxy each one counts on its own (seed 000 §9.10).
+ */
+#ifndef BILL_RATELIMIT_H
+#define BILL_RATELIMIT_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bill_ratelimit bill_ratelimit;
+
+/* rate_per_sec >= 1; burst 0 means burst = rate_per_sec; max_keys 0 means 10000.
+ * BILL_EINVALID on rate 0. */
+BILL_API int bill_ratelimit_new(bill_ratelimit **out, uint32_t rate_per_sec, uint32_t burst,
+                                size_t max_keys);
+BILL_API void bill_ratelimit_free(bill_ratelimit *rl);
+
+/* Take one token from `key`'s bucket. Returns true when allowed; false when the
+ * bucket is empty, then *retry_after_ms (may be NULL) receives how long until the
+ * next token (>= 1). A NULL key counts as "". */
+BILL_API bool bill_ratelimit_allow(bill_ratelimit *rl, const char *key, int64_t now_us,
+                                   int64_t *retry_after_ms);
+
+/* Number of keys currently tracked (for tests and /metrics). */
+BILL_API size_t bill_ratelimit_size(bill_ratelimit *rl);
+
+/* ---- failed-login lockout ------------------------------------------------
+ *
+ * Policy: failures of one key (lower-cased username) are counted inside a
+ * sliding window of `window_secs` (default 900 = 15 min), measured from the
+ * first failure. Once `max_failures` (default 5) are reached, the key is locked
+ * for base_delay_secs (default 30) * 2^(failures - max_failures), capped at
+ * max_delay_secs (default 900). Each further failure after the lock ends
+ * doubles the delay. A successful login clears the key. Lockout applies to the
+ * username, whatever the source IP, so a distributed guesser is slowed too; the
+ * cost (a legitimate user locked out for at most max_delay_secs) is accepted.
+ */
+typedef struct bill_loginguard bill_loginguard;
+
+#define BILL_LOGINGUARD_OPTIONS_VERSION 1
+typedef struct bill_loginguard_options {
+    unsigned int version;   /* BILL_LOGINGUARD_OPTIONS_VERSION */
+    uint32_t max_failures;  /* 5 */
+    uint32_t window_secs;   /* 900 */
+    uint32_t base_delay_secs; /* 30 */
+    uint32_t max_delay_secs;  /* 900 */
+    size_t max_keys;        /* 10000 */
+    /* fields above exist since version 1 */
+} bill_loginguard_options;
+
+BILL_API void bill_loginguard_options_init(bill_loginguard_options *o);
+/* opts NULL -> defaults. */
+BILL_API int bill_loginguard_new(bill_loginguard **out, const bill_loginguard_options *opts);
+BILL_API void bill_loginguard_free(bill_loginguard *g);
+
+/* BILL_OK when `key` may try to log in now; BILL_ELIMIT while it is locked, with
+ * *retry_after_secs (may be NULL) set and a message naming the wait. */
+BILL_API int bill_loginguard_check(bill_loginguard *g, const char *key, int64_t now_us,
+                                   int *retry_after_secs);
+/* Record a failed attempt (wrong password, unknown or disabled user). */
+BILL_API void bill_loginguard_fail(bill_loginguard *g, const char *key, int64_t now_us);
+/* Record a successful login: forgets the key. */
+BILL_API void bill_loginguard_success(bill_loginguard *g, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

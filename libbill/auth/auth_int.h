@@ -1,0 +1,35 @@
+/*
+ * auth_int.h — private helpers shared by the files of libbill/auth/:
+ * random opaque tokens, their SHA-256 digests, and timestamp conversion
+ * between the caller's clock (microseconds) and SQL parameters.
+ */
+#ifndef BILL_AUTH_INT_H
+#define BILL_AUTH_INT_H
+
+#include "internal.h"
+
+/* 32 random bytes as unpadded base64url (43 chars + NUL), prefixed by
+ * `prefix` (may be ""). Returns a malloc'd string or NULL (ENOMEM recorded). */
+char *bill__auth_random_token(const char *prefix);
+
+/* Lower-case hex SHA-256 of s (64 chars + NUL). */
+#define BILL__SHA256_HEX_LEN 65
+void bill__auth_sha256_hex(const char *s, char out[BILL__SHA256_HEX_LEN]);
+
+/* Decimal text of an int64 for a SQL parameter. */
+#define BILL__I64_BUFSZ 24
+const char *bill__auth_i64(int64_t v, char buf[BILL__I64_BUFSZ]);
+
+/* SQL expression turning parameter $n (microseconds since the epoch, as text)
+ * into a timestamptz, exactly: write BILL__TS("$2") inside a query string. */
+#define BILL__TS(p) "('epoch'::timestamptz + (" p ")::bigint * interval '1 microsecond')"
+/* And back: microseconds since the epoch of a timestamptz column expression. */
+#define BILL__US(col) "(extract(epoch from (" col "))::numeric * 1000000)::bigint"
+
+/* Parse a decimal int64 column value ("" -> 0). */
+int64_t bill__auth_parse_i64(const char *s);
+
+/* Copy src into a fixed buffer, truncating. */
+void bill__auth_copy(char *dst, size_t dstsz, const char *src);
+
+#endif

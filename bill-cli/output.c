@@ -1,0 +1,189 @@
+/*
+ * output.c — how bill-cli prints results: aligned tables for people, one
+ * JSON document for programs.
+ *
+ * Column widths are measured in terminal cells, not bytes, so a column of
+ * Chinese customer names lines up with one of ASCII names (each CJK
+ * character takes two cells). That needs a UTF-8 LC_CTYPE; when the
+ * environment's locale is not UTF-8 we switch LC_CTYPE to C.UTF-8 (it only
+ * affects character classification, not how numbers are printed).
+ */
+#include "cli.h"
+
+#include <langinfo.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+struct cli_table {
+    int ncols;
+    bool header;
+    char **cells; /* rows * ncols, row 0 is the header when present */
+    size_t rows, cap;
+    bool *right;
+};
+
+void cli_output_init(void)
+{
+    setlocale(LC_CTYPE, "");
+    const char *cs = nl_langinfo(CODESET);
+    if (!cs || strcmp(cs, "UTF-8") != 0)
+        setlocale(LC_CTYPE, "C.UTF-8");
+}
+
+size_t cli_display_width(const char *s)
+{
+    if (!s)
+        return 0;
+    size_t n = mbstowcs(NULL, s, 0);
+    if (n == (size_t)-1)
+        return strlen(s); /* not valid in this locale: count bytes */
+    wchar_t *w = malloc((n + 1) * sizeof *w);
+    if (!w)
+        return strlen(s);
+    mbstowcs(w, s, n + 1);
+    size_t width = 0;
+    for (size_t i = 0; i < n; i++) {
+        int cw = wcwidth(w[i]);
+        /* control/unprintable characters: count one cell so nothing
+         * collapses; combining marks are 0 and that is right. */
+        width += cw < 0 ? 1u : (size_t)cw;
+    }
+    free(w);
+    return width;
+}
+
+cli_table *cli_table_new(int ncols, const char *const *headers)
+{
+    cli_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->ncols = ncols;
+    t->right = calloc((size_t)ncols, sizeof *t->right);
+    if (!t->right) {
+        free(t);
+        return NULL;
+    }
+    if (headers) {
+        if (cli_table_add(t, headers) < 0) {
+            cli_table_free(t);
+            return NULL;
+        }
+        t->header = true;
+    }
+    return t;
+}
+
+void cli_table_free(cli_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->rows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t->right);
+    free(t);
+}
+
+void cli_table_align_right(cli_table *t, int col)
+{
+    if (t && col >= 0 && col < t->ncols)
+        t->right[col] = true;
+}
+
+int cli_table_add(cli_table *t, const char *const *cells)
+{
+    if (t->rows == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 16;
+        char **n = realloc(t->cells, ncap * (size_t)t->ncols * sizeof *n);
+        if (!n)
+            return -1;
+        t->cells = n;
+        t->cap = ncap;
+    }
+    char **row = t->cells + t->rows * (size_t)t->ncols;
+    for (int c = 0; c < t->ncols; c++) {
+        row[c] = strdup(cells[c] ? cells[c] : "");
+        if (!row[c]) {
+            while (c-- > 0)
+                free(row[c]);
+            return -1;
+        }
+    }
+    t->rows++;
+    return 0;
+}
+
+int cli_table_row(cli_table *t, ...)
+{
+    const char *cells[32];
+    int n = t->ncols < 32 ? t->ncols : 32;
+    va_list ap;
+    va_start(ap, t);
+    for (int i = 0; i < n; i++)
+        cells[i] = va_arg(ap, const char *);
+    va_end(ap);
+    return cli_table_add(t, cells);
+}
+
+/* Write `s` padded to `width` cells. Trailing blanks of the last column are
+ * left out so lines do not end in spaces. */
+static void put_cell(FILE *f, const char *s, size_t width, bool right, bool last)
+{
+    size_t w = cli_display_width(s);
+    size_t pad = width > w ? width - w : 0;
+    if (right)
+        fprintf(f, "%*s%s", (int)pad, "", s);
+    else if (last)
+        fputs(s, f);
+    else
+        fprintf(f, "%s%*s", s, (int)pad, "");
+}
+
+void cli_table_print(const cli_table *t, FILE *f)
+{
+    size_t *width = calloc((size_t)t->ncols, sizeof *width);
+    if (!width)
+        return;
+    for (size_t r = 0; r < t->rows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            size_t w = cli_display_width(t->cells[r * (size_t)t->ncols + c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    for (size_t r = 0; r < t->rows; r++) {
+        for (int c = 0; c < t->ncols; c++) {
+            if (c)
+                fputs("  ", f);
+            put_cell(f, t->cells[r * (size_t)t->ncols + c], width[c], t->right[c],
+                     c == t->ncols - 1);
+        }
+        fputc('\n', f);
+        if (r == 0 && t->header) {
+            /* a rule under the header, as wide as the table */
+            size_t total = 0;
+            for (int c = 0; c < t->ncols; c++)
+                total += width[c] + (c ? 2 : 0);
+            for (size_t i = 0; i < total; i++)
+                fputc('-', f);
+            fputc('\n', f);
+        }
+    }
+    free(width);
+}
+
+void cli_json_print(json_object *doc)
+{
+    const char *s = json_object_to_json_string_ext(
+        doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    json_object_put(doc);
+}
+
+json_object *cli_json_str(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}

@@ -21,5 +21,11 @@
 #include "log.h"
 #include "auth.h"
 #include "ratelimit.h"
+#include "password.h"
+#include "admin_user.h"
+#include "customer.h"
+#include "balance.h"
+#include "product.h"
+#include "oplog.h"
 
 #endif

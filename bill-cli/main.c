@@ -25,6 +25,8 @@
 static const cli_cmd *const root_cmds[] = {
     &cli_db_cmd,
     &cli_config_cmd,
+    &cli_user_cmd,
+    &cli_oplog_cmd,
     NULL,
 };
 

@@ -1,0 +1,579 @@
+/*
+ * pool.c — the bill_db handle: a thread-safe pool of libpq connections, and
+ * the statement/transaction helpers of store.h that every SQL call uses.
+ *
+ * Pool policy ([db] section, seed 000 §2.2):
+ *   - min_connections are opened by bill_db_open, so a bad URL fails at start;
+ *   - at most max_connections exist; a borrower waits on a condvar up to
+ *     acquire_timeout_secs, then gets BILL_EUNAVAILABLE with advice;
+ *   - idle connections beyond min are closed after idle_timeout_secs, and any
+ *     connection older than max_lifetime_secs is replaced (both checked
+ *     whenever the pool is touched — there is no reaper thread to own);
+ *   - test_before_acquire sends "SELECT 1" and silently replaces a dead one;
+ *   - on release, an open transaction is rolled back and a broken connection
+ *     (PQstatus bad, 08xxx/57P0x error seen) is discarded.
+ * Connecting, pinging and closing happen outside the mutex so a slow server
+ * never blocks other threads' bookkeeping.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct bill_conn {
+    PGconn *pg;
+    bill_db *db;
+    int64_t created_ms;   /* monotonic */
+    int64_t last_used_ms; /* monotonic, when last put back */
+    bool broken;          /* a connection-level failure was seen */
+    struct bill_conn *next;
+};
+
+struct bill_db {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *url;
+    char *app_name;
+    int max_conns, min_conns;
+    int idle_timeout_s, max_lifetime_s, acquire_timeout_s;
+    bool test_before_acquire;
+
+    bill_conn *idle;  /* LIFO: the warmest connection is reused first */
+    int n_idle;
+    int n_open;       /* idle + in use + being opened */
+    int n_in_use;
+    int n_waiting;
+    uint64_t acquired_total, timeouts_total;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void bill_db_options_init(bill_db_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->version = BILL_DB_OPTIONS_VERSION;
+    o->max_connections = 20;
+    o->min_connections = 2;
+    o->idle_timeout_secs = 300;
+    o->max_lifetime_secs = 1800;
+    o->acquire_timeout_secs = 5;
+    o->test_before_acquire = true;
+}
+
+/* ---- single connections ------------------------------------------------- */
+
+/* The library never prints: server NOTICEs ("table exists, skipping")
+ * would otherwise go to stderr through libpq's default processor. */
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static void conn_close(bill_conn *c)
+{
+    if (!c)
+        return;
+    PQfinish(c->pg);
+    free(c);
+}
+
+/* Open one connection (no lock held). application_name and the UTC time
+ * zone are passed as connection parameters after the URL so they override
+ * whatever the URL says: timestamps must be UTC inside the library. */
+static int conn_open(bill_db *db, bill_conn **out)
+{
+    int rc = BILL_OK;
+    bill_conn *c = NULL;
+    const char *keys[] = {"dbname", "application_name", "options", "connect_timeout", NULL};
+    const char *vals[] = {db->url, db->app_name, "-c TimeZone=UTC", "10", NULL};
+
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory opening a database connection");
+        goto done;
+    }
+    c->db = db;
+    c->pg = PQconnectdbParams(keys, vals, 1);
+    if (!c->pg) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory opening a database connection");
+        goto done;
+    }
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c->pg));
+        msg[strcspn(msg, "\n")] = '\0';
+        const char *host = PQhost(c->pg);
+        rc = bill__err(BILL_EUNAVAILABLE, "db.url",
+                       "cannot connect to PostgreSQL at %s (port %s, database %s): %s",
+                       host && *host ? host : "(default socket)",
+                       PQport(c->pg) ? PQport(c->pg) : "?",
+                       PQdb(c->pg) ? PQdb(c->pg) : "?", msg);
+        goto done;
+    }
+    PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
+    c->created_ms = c->last_used_ms = now_ms();
+    *out = c;
+    c = NULL;
+done:
+    conn_close(c);
+    return rc;
+}
+
+/* Under the lock: take every idle connection that expired out of the idle
+ * list (counted as no longer open) and return them as a chain for the
+ * caller to close after unlocking. */
+static bill_conn *take_expired_locked(bill_db *db, int64_t now)
+{
+    bill_conn *victims = NULL;
+    bill_conn **pp = &db->idle;
+    while (*pp) {
+        bill_conn *c = *pp;
+        bool too_old = db->max_lifetime_s > 0 &&
+                       now - c->created_ms >= (int64_t)db->max_lifetime_s * 1000;
+        bool too_idle = db->idle_timeout_s > 0 && db->n_open > db->min_conns &&
+                        now - c->last_used_ms >= (int64_t)db->idle_timeout_s * 1000;
+        if (too_old || too_idle) {
+            *pp = c->next;
+            c->next = victims;
+            victims = c;
+            db->n_idle--;
+            db->n_open--;
+        } else {
+            pp = &c->next;
+        }
+    }
+    return victims;
+}
+
+static void close_chain(bill_conn *c)
+{
+    while (c) {
+        bill_conn *n = c->next;
+        conn_close(c);
+        c = n;
+    }
+}
+
+static bool conn_alive(bill_conn *c)
+{
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        return false;
+    PGresult *r = PQexec(c->pg, "SELECT 1");
+    bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    return ok;
+}
+
+/* ---- the pool --------------------------------------------------------- */
+
+int bill_db_open(bill_db **out, const bill_db_options *opts)
+{
+    int rc = BILL_OK;
+    bill_db *db = NULL;
+    bool mu_init = false, cv_init = false;
+    pthread_condattr_t ca;
+
+    if (!out || !opts)
+        return bill__err(BILL_EINVALID, NULL, "bill_db_open: out and opts are required");
+    if (opts->version < 1 || opts->version > BILL_DB_OPTIONS_VERSION)
+        return bill__err(BILL_EINVALID, "version",
+                         "bill_db_options version %u is not supported (this libbill knows 1..%d)",
+                         opts->version, BILL_DB_OPTIONS_VERSION);
+    if (!opts->url || !*opts->url)
+        return bill__err(BILL_EINVALID, "db.url", "database URL is empty");
+    if (opts->max_connections < 1 || opts->max_connections > 10000)
+        return bill__err(BILL_EINVALID, "db.max_connections",
+                         "db.max_connections = %d; it must be between 1 and 10000",
+                         opts->max_connections);
+    if (opts->min_connections < 0 || opts->min_connections > opts->max_connections)
+        return bill__err(BILL_EINVALID, "db.min_connections",
+                         "db.min_connections = %d; it must be between 0 and max_connections (%d)",
+                         opts->min_connections, opts->max_connections);
+    if (opts->idle_timeout_secs < 0 || opts->max_lifetime_secs < 0 ||
+        opts->acquire_timeout_secs < 0)
+        return bill__err(BILL_EINVALID, "db",
+                         "db timeouts must not be negative (idle %d, lifetime %d, acquire %d)",
+                         opts->idle_timeout_secs, opts->max_lifetime_secs,
+                         opts->acquire_timeout_secs);
+
+    db = calloc(1, sizeof *db);
+    if (!db) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory creating the database pool");
+        goto done;
+    }
+    db->url = bill__strdup(opts->url);
+    db->app_name = bill__strdup(opts->application_name && *opts->application_name
+                                    ? opts->application_name : "libbill");
+    if (!db->url || !db->app_name) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory creating the database pool");
+        goto done;
+    }
+    db->max_conns = opts->max_connections;
+    db->min_conns = opts->min_connections;
+    db->idle_timeout_s = opts->idle_timeout_secs;
+    db->max_lifetime_s = opts->max_lifetime_secs;
+    db->acquire_timeout_s = opts->acquire_timeout_secs;
+    db->test_before_acquire = opts->test_before_acquire;
+
+    if (pthread_mutex_init(&db->mu, NULL) != 0) {
+        rc = bill__err(BILL_EINTERNAL, NULL, "cannot create the pool mutex");
+        goto done;
+    }
+    mu_init = true;
+    /* Waits use the monotonic clock so a wall-clock jump cannot stretch or
+     * cut the acquire timeout. */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (pthread_cond_init(&db->cv, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        rc = bill__err(BILL_EINTERNAL, NULL, "cannot create the pool condition variable");
+        goto done;
+    }
+    pthread_condattr_destroy(&ca);
+    cv_init = true;
+
+    for (int i = 0; i < db->min_conns; i++) {
+        bill_conn *c = NULL;
+        if ((rc = conn_open(db, &c)) < 0)
+            goto done;
+        c->next = db->idle;
+        db->idle = c;
+        db->n_idle++;
+        db->n_open++;
+    }
+    *out = db;
+    db = NULL;
+done:
+    if (db) {
+        close_chain(db->idle);
+        if (cv_init)
+            pthread_cond_destroy(&db->cv);
+        if (mu_init)
+            pthread_mutex_destroy(&db->mu);
+        free(db->url);
+        free(db->app_name);
+        free(db);
+    }
+    return rc;
+}
+
+void bill_db_close(bill_db *db)
+{
+    if (!db)
+        return;
+    /* Every borrowed connection must be back by now (caller contract);
+     * idle ones are all we own. */
+    close_chain(db->idle);
+    pthread_cond_destroy(&db->cv);
+    pthread_mutex_destroy(&db->mu);
+    free(db->url);
+    free(db->app_name);
+    free(db);
+}
+
+int bill__conn_acquire(bill_db *db, bill_conn **out)
+{
+    int rc = BILL_OK;
+    bill_conn *victims = NULL;
+    struct timespec deadline;
+
+    if (!db || !out)
+        return bill__err(BILL_EINVALID, NULL, "bill__conn_acquire: db and out are required");
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += db->acquire_timeout_s;
+
+    pthread_mutex_lock(&db->mu);
+    for (;;) {
+        bill_conn *expired = take_expired_locked(db, now_ms());
+        if (expired) {
+            /* Closed below, after unlocking; chain them up meanwhile. */
+            bill_conn *t = expired;
+            while (t->next)
+                t = t->next;
+            t->next = victims;
+            victims = expired;
+        }
+        if (db->idle) {
+            bill_conn *c = db->idle;
+            db->idle = c->next;
+            c->next = NULL;
+            db->n_idle--;
+            db->n_in_use++;
+            pthread_mutex_unlock(&db->mu);
+            if (db->test_before_acquire && !conn_alive(c)) {
+                /* Dead (server restarted, backend killed): replace it. */
+                conn_close(c);
+                c = NULL;
+                if ((rc = conn_open(db, &c)) < 0) {
+                    pthread_mutex_lock(&db->mu);
+                    db->n_in_use--;
+                    db->n_open--;
+                    pthread_cond_signal(&db->cv);
+                    pthread_mutex_unlock(&db->mu);
+                    goto done;
+                }
+            }
+            pthread_mutex_lock(&db->mu);
+            db->acquired_total++;
+            pthread_mutex_unlock(&db->mu);
+            *out = c;
+            goto done;
+        }
+        if (db->n_open < db->max_conns) {
+            bill_conn *c = NULL;
+            db->n_open++; /* reserve the slot while connecting unlocked */
+            db->n_in_use++;
+            pthread_mutex_unlock(&db->mu);
+            rc = conn_open(db, &c);
+            pthread_mutex_lock(&db->mu);
+            if (rc < 0) {
+                db->n_open--;
+                db->n_in_use--;
+                pthread_cond_signal(&db->cv);
+                pthread_mutex_unlock(&db->mu);
+                goto done;
+            }
+            db->acquired_total++;
+            pthread_mutex_unlock(&db->mu);
+            *out = c;
+            goto done;
+        }
+        db->n_waiting++;
+        int w = pthread_cond_timedwait(&db->cv, &db->mu, &deadline);
+        db->n_waiting--;
+        if (w == ETIMEDOUT && !db->idle && db->n_open >= db->max_conns) {
+            db->timeouts_total++;
+            int max = db->max_conns, secs = db->acquire_timeout_s;
+            pthread_mutex_unlock(&db->mu);
+            rc = bill__err(BILL_EUNAVAILABLE, "db.max_connections",
+                           "no database connection free after %d s (pool of %d in use); "
+                           "raise [db].max_connections or look for slow queries",
+                           secs, max);
+            goto done;
+        }
+    }
+done:
+    close_chain(victims);
+    return rc;
+}
+
+void bill__conn_release(bill_conn *c)
+{
+    if (!c)
+        return;
+    bill_db *db = c->db;
+    bool discard = c->broken || PQstatus(c->pg) != CONNECTION_OK;
+
+    if (!discard) {
+        PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+        if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+            /* A forgotten commit must not leak half a change to the next
+             * borrower: roll it back. */
+            PGresult *r = PQexec(c->pg, "ROLLBACK");
+            if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+                discard = true;
+            PQclear(r);
+        } else if (ts != PQTRANS_IDLE) {
+            discard = true; /* mid-query or unknown: not reusable */
+        }
+    }
+    if (discard) {
+        conn_close(c);
+        c = NULL;
+    }
+    pthread_mutex_lock(&db->mu);
+    db->n_in_use--;
+    if (c) {
+        c->last_used_ms = now_ms();
+        c->next = db->idle;
+        db->idle = c;
+        db->n_idle++;
+    } else {
+        db->n_open--;
+    }
+    pthread_cond_signal(&db->cv);
+    pthread_mutex_unlock(&db->mu);
+}
+
+PGconn *bill__conn_pg(bill_conn *c)
+{
+    return c ? c->pg : NULL;
+}
+
+bill_db *bill__conn_db(bill_conn *c)
+{
+    return c ? c->db : NULL;
+}
+
+void bill_db_pool_stats_get(bill_db *db, bill_db_pool_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!db)
+        return;
+    pthread_mutex_lock(&db->mu);
+    /* Reaping here keeps the numbers honest for /metrics on a quiet pool. */
+    bill_conn *victims = take_expired_locked(db, now_ms());
+    out->in_use = db->n_in_use;
+    out->idle = db->n_idle;
+    out->waiting = db->n_waiting;
+    out->max = db->max_conns;
+    out->acquired_total = db->acquired_total;
+    out->timeouts_total = db->timeouts_total;
+    pthread_mutex_unlock(&db->mu);
+    close_chain(victims);
+}
+
+int bill_db_ping(bill_db *db)
+{
+    int rc;
+    bill_conn *c = NULL;
+    if (!db)
+        return bill__err(BILL_EINVALID, NULL, "bill_db_ping: db is NULL");
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = bill__exec(c, "SELECT 1");
+    bill__conn_release(c);
+    return rc;
+}
+
+/* ---- statements ------------------------------------------------------- */
+
+int bill__pg_error(bill_conn *c, const PGresult *res, const char *what)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    char conn_msg[512] = "";
+    int code;
+
+    if (!state)
+        state = "";
+    if (c && c->pg && !primary) {
+        snprintf(conn_msg, sizeof conn_msg, "%s", PQerrorMessage(c->pg));
+        conn_msg[strcspn(conn_msg, "\n")] = '\0';
+        primary = conn_msg[0] ? conn_msg : "no result from the server";
+    }
+    if (!primary)
+        primary = "unknown database failure";
+
+    bool lost = (c && c->pg && PQstatus(c->pg) != CONNECTION_OK) ||
+                strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+    if (lost) {
+        if (c)
+            c->broken = true;
+        code = BILL_EUNAVAILABLE;
+    } else if (!strcmp(state, "23505")) {
+        code = BILL_ECONFLICT;
+    } else if (!strcmp(state, "23503") || !strcmp(state, "23514") || !strcmp(state, "23502") ||
+               !strncmp(state, "22", 2)) {
+        code = BILL_EINVALID;
+    } else if (!strcmp(state, "57014")) {
+        code = BILL_ETIMEOUT;
+    } else {
+        code = BILL_EDB;
+    }
+    return bill__err_sql(code, state, "%s%s%s%s%s%s", what && *what ? what : "",
+                         what && *what ? ": " : "", primary, detail ? " (" : "",
+                         detail ? detail : "", detail ? ")" : "");
+}
+
+static bool result_ok(const PGresult *r)
+{
+    if (!r)
+        return false;
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
+}
+
+int bill__q(bill_conn *c, PGresult **out, const char *sql, int nparams,
+            const char *const *params)
+{
+    int rc = BILL_OK;
+    PGresult *r = NULL;
+
+    if (out)
+        *out = NULL;
+    if (!c || !sql) {
+        rc = bill__err(BILL_EINVALID, NULL, "bill__q: connection and sql are required");
+        goto done;
+    }
+    r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!result_ok(r)) {
+        rc = bill__pg_error(c, r, "database");
+        goto done;
+    }
+    if (out) {
+        *out = r;
+        r = NULL;
+    }
+done:
+    PQclear(r);
+    return rc;
+}
+
+int bill__exec(bill_conn *c, const char *sql)
+{
+    int rc = BILL_OK;
+    PGresult *r = NULL;
+    if (!c || !sql)
+        return bill__err(BILL_EINVALID, NULL, "bill__exec: connection and sql are required");
+    /* PQexec (not PQexecParams) so a migration file may hold many statements. */
+    r = PQexec(c->pg, sql);
+    if (!result_ok(r))
+        rc = bill__pg_error(c, r, "database");
+    PQclear(r);
+    return rc;
+}
+
+int bill__tx_begin(bill_conn *c)
+{
+    return bill__exec(c, "BEGIN");
+}
+
+int bill__tx_commit(bill_conn *c)
+{
+    int rc = BILL_OK;
+    PGresult *r = NULL;
+    if (!c)
+        return bill__err(BILL_EINVALID, NULL, "bill__tx_commit: connection is NULL");
+    /* COMMIT of a failed transaction "succeeds" with the tag ROLLBACK; that
+     * must not read as success to the caller. */
+    if (PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
+        bill__tx_rollback(c);
+        return bill__err(BILL_EDB, NULL,
+                         "commit refused: an earlier statement of the transaction failed "
+                         "(rolled back)");
+    }
+    r = PQexec(c->pg, "COMMIT");
+    if (!result_ok(r))
+        rc = bill__pg_error(c, r, "commit");
+    else if (!strcmp(PQcmdStatus(r), "ROLLBACK"))
+        rc = bill__err(BILL_EDB, NULL, "commit turned into a rollback by the server");
+    PQclear(r);
+    return rc;
+}
+
+void bill__tx_rollback(bill_conn *c)
+{
+    if (!c || !c->pg)
+        return;
+    PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+        PGresult *r = PQexec(c->pg, "ROLLBACK");
+        PQclear(r);
+    }
+}

@@ -21,6 +21,8 @@
 #include "log.h"
 #include "auth.h"
 #include "ratelimit.h"
+#include "customer_user.h"
+#include "apikey.h"
 #include "password.h"
 #include "admin_user.h"
 #include "customer.h"

@@ -32,4 +32,7 @@ int64_t bill__auth_parse_i64(const char *s);
 /* Copy src into a fixed buffer, truncating. */
 void bill__auth_copy(char *dst, size_t dstsz, const char *src);
 
+/* BILL_OK when s looks like an e-mail address (field "email"). */
+int bill__auth_check_email(const char *s);
+
 #endif

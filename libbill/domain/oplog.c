@@ -1,0 +1,171 @@
+/*
+ * oplog.c — the audit trail: writing operation_logs rows inside the changing
+ * transaction (bill__oplog_write) and listing them for staff (oplog.h).
+ */
+#include "domain/domain_int.h"
+#include "domain/oplog_int.h"
+#include "bill/oplog.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int bill__oplog_write(bill_conn *conn, const bill_actor *actor, const char *action,
+                      const char *target_type, const char *target_id,
+                      const char *before_json, const char *after_json)
+{
+    const char *type = "system", *id = "", *name = "system", *ip = "";
+    char *cli_name = NULL;
+    int rc;
+
+    if (actor && (actor->kind == BILL_ACTOR_CUSTOMER || actor->kind == BILL_ACTOR_ANONYMOUS))
+        return BILL_OK;
+    if (actor) {
+        id = actor->user_id ? actor->user_id : "";
+        ip = actor->source_ip ? actor->source_ip : "";
+        if (actor->kind == BILL_ACTOR_ADMIN) {
+            type = "admin";
+            name = actor->username ? actor->username : "";
+        } else if (actor->kind == BILL_ACTOR_CLI) {
+            /* The schema knows no "cli" actor type: the CLI is an operator at
+             * the console, so it is an admin whose name says where it acted. */
+            type = "admin";
+            if (actor->username && *actor->username) {
+                if (!(cli_name = bill__sprintf("cli:%s", actor->username)))
+                    return bill__err(BILL_ENOMEM, NULL, "out of memory writing the operation log");
+                name = cli_name;
+            } else {
+                name = "cli";
+            }
+        } else if (actor->username && *actor->username) {
+            name = actor->username;
+        }
+    }
+    rc = bill__qp(conn, NULL,
+                  "INSERT INTO operation_logs (actor_type, actor_id, actor_name, action, "
+                  "target_type, target_id, before, after, source_ip) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)",
+                  type, id, name, action, target_type ? target_type : "",
+                  target_id ? target_id : "", before_json, after_json, ip);
+    if (rc < 0)
+        bill__err_prefix("writing operation log for %s", action);
+    free(cli_name);
+    return rc;
+}
+
+void bill_oplog_entries_clear(bill_oplog_entries *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++) {
+        bill_oplog_entry *e = &l->items[i];
+        free(e->id);
+        free(e->actor_type);
+        free(e->actor_id);
+        free(e->actor_name);
+        free(e->action);
+        free(e->target_type);
+        free(e->target_id);
+        free(e->before_json);
+        free(e->after_json);
+        free(e->source_ip);
+    }
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static char *opt_dup(const PGresult *r, int row, int col)
+{
+    return bill__isnull(r, row, col) ? NULL : bill__col_dup(r, row, col);
+}
+
+int bill_oplog_list(bill_db *db, const bill_actor *actor, const bill_oplog_filter *filter,
+                    const bill_page *page, bill_oplog_entries *out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_page pg = page ? *page : (bill_page){0, 0};
+    bill_oplog_filter f = filter ? *filter : (bill_oplog_filter){0};
+    char since[24], until[24];
+    char *action_prefix = NULL;
+    uint64_t total = 0;
+    int rc, n;
+
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
+    if ((rc = bill__require_staff(actor, "read the operation log")) < 0)
+        return rc;
+    /* "customer." filters on the action's object; anything else matches exactly. */
+    const char *action = f.action && *f.action ? f.action : NULL;
+    if (action && action[strlen(action) - 1] == '.') {
+        char *esc = bill__like_pattern(action); /* "%customer.%" */
+        if (!esc)
+            return bill__err(BILL_ENOMEM, NULL, "out of memory");
+        action_prefix = bill__strdup(esc + 1); /* "customer.%" */
+        free(esc);
+        if (!action_prefix)
+            return bill__err(BILL_ENOMEM, NULL, "out of memory");
+    }
+    const char *params[] = {
+        f.actor_id && *f.actor_id ? f.actor_id : NULL,
+        action_prefix ? NULL : action,
+        action_prefix,
+        f.target_type && *f.target_type ? f.target_type : NULL,
+        f.target_id && *f.target_id ? f.target_id : NULL,
+        f.since ? bill__i64_text(f.since, since) : NULL,
+        f.until ? bill__i64_text(f.until, until) : NULL,
+    };
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        goto done;
+    rc = bill__page_query(
+        c, &res,
+        "id, actor_type, actor_id, actor_name, action, target_type, target_id, "
+        "before::text, after::text, source_ip, " BILL__US("created_at"),
+        "FROM operation_logs WHERE "
+        "($1::text IS NULL OR actor_id = $1) AND "
+        "($2::text IS NULL OR action = $2) AND "
+        "($3::text IS NULL OR action LIKE $3 ESCAPE '\\') AND "
+        "($4::text IS NULL OR target_type = $4) AND "
+        "($5::text IS NULL OR target_id = $5) AND "
+        "($6::int8 IS NULL OR created_at >= to_timestamp($6::int8 / 1e6)) AND "
+        "($7::int8 IS NULL OR created_at < to_timestamp($7::int8 / 1e6))",
+        "created_at DESC, id DESC", (int)BILL__ARRAY_LEN(params), params, &pg, &total);
+    if (rc < 0)
+        goto done;
+    n = PQntuples(res);
+    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing the operation log");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        bill_oplog_entry *e = &out->items[i];
+        out->count++;
+        e->id = bill__col_dup(res, i, 0);
+        e->actor_type = bill__col_dup(res, i, 1);
+        e->actor_id = bill__col_dup(res, i, 2);
+        e->actor_name = bill__col_dup(res, i, 3);
+        e->action = bill__col_dup(res, i, 4);
+        e->target_type = bill__col_dup(res, i, 5);
+        e->target_id = bill__col_dup(res, i, 6);
+        e->before_json = opt_dup(res, i, 7);
+        e->after_json = opt_dup(res, i, 8);
+        e->source_ip = bill__col_dup(res, i, 9);
+        e->created_at = bill__i64(res, i, 10);
+        if (!e->id || !e->actor_type || !e->actor_id || !e->actor_name || !e->action ||
+            !e->target_type || !e->target_id || !e->source_ip ||
+            (!e->before_json && !bill__isnull(res, i, 7)) ||
+            (!e->after_json && !bill__isnull(res, i, 8))) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing the operation log");
+            goto done;
+        }
+    }
+    bill_page_meta_fill(&out->meta, &pg, total);
+    rc = BILL_OK;
+done:
+    if (rc < 0)
+        bill_oplog_entries_clear(out);
+    PQclear(res);
+    bill__conn_done(c);
+    free(action_prefix);
+    return rc;
+}

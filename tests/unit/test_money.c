@@ -1,0 +1,221 @@
+/*
+ * test_money.c — unit tests for bill_money parsing, formatting, checked
+ * arithmetic and ratio multiplication (R-DB-4: exact cents, half-to-even).
+ */
+#include <bill/bill.h>
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parse must succeed with exactly `cents`. */
+static void ok(const char *s, bill_money cents)
+{
+    bill_money v = 12345;
+    int rc = bill_money_parse(s, &v);
+    ck_assert_msg(rc == BILL_OK, "\"%s\" rejected: %s", s, bill_error_last()->message);
+    ck_assert_msg(v == cents, "\"%s\" parsed as %lld, want %lld", s, (long long)v, (long long)cents);
+}
+
+/* Parse must fail with `code`, leave the output alone, and name the value. */
+static void bad(const char *s, int code, const char *reason)
+{
+    bill_money v = 777;
+    int rc = bill_money_parse(s, &v);
+    ck_assert_msg(rc == code, "\"%s\": rc %d, want %d", s, rc, code);
+    ck_assert_int_eq(v, 777);
+    ck_assert_str_eq(bill_error_last()->field, "amount");
+    ck_assert_msg(strstr(bill_error_last()->message, reason) != NULL,
+                  "\"%s\": message \"%s\" lacks \"%s\"", s, bill_error_last()->message, reason);
+}
+
+START_TEST(test_money__parse_accepts_plain_forms)
+{
+    ok("12", 1200);
+    ok("12.5", 1250);
+    ok("12.50", 1250);
+    ok("-3.00", -300);
+    ok("0", 0);
+    ok("0.00", 0);
+    ok("-0", 0);
+    ok("+1.00", 100);
+    ok("0.05", 5);
+    ok("-0.05", -5);
+    ok("007.5", 750);
+    ok("9999999999.99", 999999999999);
+    ok("-9999999999.99", -999999999999);
+    ok("00000000000000000001.10", 110);
+}
+END_TEST
+
+START_TEST(test_money__parse_rejects_three_decimals)
+{
+    bad("1.234", BILL_EINVALID, "more than two decimals");
+    bad("0.001", BILL_EINVALID, "more than two decimals");
+    bad("1.234", BILL_EINVALID, "\"1.234\"");
+}
+END_TEST
+
+START_TEST(test_money__parse_rejects_malformed)
+{
+    bad("abc", BILL_EINVALID, "not a decimal number");
+    bad("", BILL_EINVALID, "empty");
+    bad("1e3", BILL_EINVALID, "exponent");
+    bad(" 12", BILL_EINVALID, "whitespace");
+    bad("12 ", BILL_EINVALID, "whitespace");
+    bad("12.", BILL_EINVALID, "after the decimal point");
+    bad(".5", BILL_EINVALID, "before the decimal point");
+    bad("-", BILL_EINVALID, "no digits");
+    bad("+-1", BILL_EINVALID, "\"+-1\"");
+    bad("1,000", BILL_EINVALID, "thousands");
+    bad("1.2.3", BILL_EINVALID, "not a decimal number");
+    bad("0x10", BILL_EINVALID, "not a decimal number");
+    bad("NaN", BILL_EINVALID, "not a decimal number");
+}
+END_TEST
+
+START_TEST(test_money__parse_rejects_out_of_range)
+{
+    bad("10000000000", BILL_ELIMIT, "out of range");
+    bad("10000000000.00", BILL_ELIMIT, "out of range");
+    bad("-10000000000.00", BILL_ELIMIT, "out of range");
+    bad("99999999999999999999999999", BILL_ELIMIT, "out of range");
+}
+END_TEST
+
+START_TEST(test_money__parse_null_and_field_name)
+{
+    bill_money v = 1;
+    ck_assert_int_eq(bill_money_parse(NULL, &v), BILL_EINVALID);
+    ck_assert_int_eq(bill_money_parse_field("1.999", "price", &v), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "price");
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "price \"1.999\""));
+    ck_assert_int_eq(bill_money_parse_field("2.5", "price", &v), BILL_OK);
+    ck_assert_int_eq(v, 250);
+}
+END_TEST
+
+START_TEST(test_money__format_two_decimals)
+{
+    char b[BILL_MONEY_BUFSZ];
+    ck_assert_str_eq(bill_money_format(0, b), "0.00");
+    ck_assert_str_eq(bill_money_format(-5, b), "-0.05");
+    ck_assert_str_eq(bill_money_format(123450, b), "1234.50");
+    ck_assert_str_eq(bill_money_format(-100, b), "-1.00");
+    ck_assert_str_eq(bill_money_format(BILL_MONEY_MAX, b), "9999999999.99");
+    ck_assert_str_eq(bill_money_format(INT64_MIN, b), "-92233720368547758.08");
+    ck_assert_str_eq(bill_money_format(INT64_MAX, b), "92233720368547758.07");
+}
+END_TEST
+
+START_TEST(test_money__format_parse_round_trip)
+{
+    static const bill_money vals[] = { 0, 1, -1, 99, 100, -101, 123456789, -999999999999, 999999999999 };
+    char b[BILL_MONEY_BUFSZ];
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        bill_money back = 0;
+        ck_assert_int_eq(bill_money_parse(bill_money_format(vals[i], b), &back), BILL_OK);
+        ck_assert_int_eq(back, vals[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_money__add_sub_checked)
+{
+    bill_money r = 42;
+    ck_assert_int_eq(bill_money_add_checked(150, 250, &r), BILL_OK);
+    ck_assert_int_eq(r, 400);
+    ck_assert_int_eq(bill_money_sub_checked(150, 250, &r), BILL_OK);
+    ck_assert_int_eq(r, -100);
+    ck_assert_int_eq(bill_money_add_checked(BILL_MONEY_MAX, 0, &r), BILL_OK);
+    r = 42;
+    ck_assert_int_eq(bill_money_add_checked(BILL_MONEY_MAX, 1, &r), BILL_ELIMIT);
+    ck_assert_int_eq(r, 42);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "9999999999.99 + 0.01"));
+    ck_assert_int_eq(bill_money_sub_checked(-BILL_MONEY_MAX, 1, &r), BILL_ELIMIT);
+    ck_assert_int_eq(bill_money_add_checked(INT64_MAX, INT64_MAX, &r), BILL_ELIMIT);
+    ck_assert_int_eq(bill_money_sub_checked(INT64_MIN, 1, &r), BILL_ELIMIT);
+    ck_assert_int_eq(r, 42);
+    ck_assert(bill_money_in_range(-BILL_MONEY_MAX));
+    ck_assert(!bill_money_in_range(BILL_MONEY_MAX + 1));
+}
+END_TEST
+
+static bill_money mul(bill_money a, const char *ratio)
+{
+    bill_money r = -424242;
+    int rc = bill_money_mul_ratio(a, ratio, &r);
+    ck_assert_msg(rc == BILL_OK, "%lld × %s: %s", (long long)a, ratio, bill_error_last()->message);
+    return r;
+}
+
+START_TEST(test_money__mul_ratio_rounds_half_to_even)
+{
+    ck_assert_int_eq(mul(100, "0.125"), 12); /* 12.5 -> 12 (even) */
+    ck_assert_int_eq(mul(100, "0.135"), 14); /* 13.5 -> 14 (even) */
+    ck_assert_int_eq(mul(100, "0.145"), 14); /* 14.5 -> 14 */
+    ck_assert_int_eq(mul(-100, "0.125"), -12);
+    ck_assert_int_eq(mul(-100, "0.135"), -14);
+    ck_assert_int_eq(mul(100, "-0.135"), -14);
+    ck_assert_int_eq(mul(100, "0.125000001"), 13); /* just above the tie */
+    ck_assert_int_eq(mul(100, "0.124999999"), 12);
+    ck_assert_int_eq(mul(-100, "0.125000001"), -13);
+}
+END_TEST
+
+START_TEST(test_money__mul_ratio_exact)
+{
+    ck_assert_int_eq(mul(1000, "1.25"), 1250);
+    ck_assert_int_eq(mul(1000, "2"), 2000);
+    ck_assert_int_eq(mul(1000, "0"), 0);
+    ck_assert_int_eq(mul(1000, "1.333333"), 1333);
+    ck_assert_int_eq(mul(3000, "0.333333333"), 1000);
+    ck_assert_int_eq(mul(999999999999, "1"), 999999999999);
+    ck_assert_int_eq(mul(999999999999, "0.000000001"), 1000); /* 999.999999999 cents */
+    ck_assert_int_eq(mul(1, "0.5"), 0);
+    ck_assert_int_eq(mul(3, "0.5"), 2);
+}
+END_TEST
+
+START_TEST(test_money__mul_ratio_rejects)
+{
+    bill_money r = 5;
+    ck_assert_int_eq(bill_money_mul_ratio(100, "1.0000000001", &r), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "ratio");
+    ck_assert_int_eq(bill_money_mul_ratio(100, "abc", &r), BILL_EINVALID);
+    ck_assert_int_eq(bill_money_mul_ratio(100, "", &r), BILL_EINVALID);
+    ck_assert_int_eq(bill_money_mul_ratio(100, NULL, &r), BILL_EINVALID);
+    ck_assert_int_eq(bill_money_mul_ratio(100, "1e2", &r), BILL_EINVALID);
+    ck_assert_int_eq(bill_money_mul_ratio(BILL_MONEY_MAX, "1.01", &r), BILL_ELIMIT);
+    ck_assert_int_eq(bill_money_mul_ratio(BILL_MONEY_MAX + 1, "1", &r), BILL_ELIMIT);
+    ck_assert_int_eq(bill_money_mul_ratio(100, "1000000000", &r), BILL_ELIMIT);
+    ck_assert_int_eq(bill_money_mul_ratio(INT64_MIN, "999999999.999999999", &r), BILL_ELIMIT);
+    ck_assert_int_eq(r, 5);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("money");
+    TCase *tc = tcase_create("money");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, test_money__parse_accepts_plain_forms);
+    tcase_add_test(tc, test_money__parse_rejects_three_decimals);
+    tcase_add_test(tc, test_money__parse_rejects_malformed);
+    tcase_add_test(tc, test_money__parse_rejects_out_of_range);
+    tcase_add_test(tc, test_money__parse_null_and_field_name);
+    tcase_add_test(tc, test_money__format_two_decimals);
+    tcase_add_test(tc, test_money__format_parse_round_trip);
+    tcase_add_test(tc, test_money__add_sub_checked);
+    tcase_add_test(tc, test_money__mul_ratio_rounds_half_to_even);
+    tcase_add_test(tc, test_money__mul_ratio_exact);
+    tcase_add_test(tc, test_money__mul_ratio_rejects);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

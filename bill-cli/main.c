@@ -26,6 +26,10 @@ static const cli_cmd *const root_cmds[] = {
     &cli_db_cmd,
     &cli_config_cmd,
     &cli_user_cmd,
+    &cli_customer_cmd,
+    &cli_category_cmd,
+    &cli_group_cmd,
+    &cli_product_cmd,
     &cli_oplog_cmd,
     NULL,
 };

@@ -326,6 +326,10 @@ typedef struct bill_plugin_descriptor {
 
 typedef const bill_plugin_descriptor *(*bill_plugin_entry_fn)(void);
 
+/* The one symbol a plugin defines (declared here so the compiler checks its
+ * signature). The host never links it: it finds it with dlsym. */
+BILL_PLUGIN_EXPORT const bill_plugin_descriptor *bill_plugin_entry(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@
 #include <bill/plugin.h>
 
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

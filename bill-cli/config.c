@@ -39,7 +39,6 @@ static int config_check(cli_ctx *ctx, const cli_args *a)
     size_t nerr = 0, nwarn = 0;
     const char *const *errs = bill_config_errors(cfg, &nerr);
     const char *const *warns = bill_config_warnings(cfg, &nwarn);
-    const char *file = cfg->main_loaded ? cfg->main_path : "(defaults: no config file read)";
 
     if (ctx->json) {
         json_object *doc = json_object_new_object();
@@ -65,9 +64,13 @@ static int config_check(cli_ctx *ctx, const cli_args *a)
             fprintf(stderr, "bill-cli: error: %s\n", errs[i]);
         for (size_t i = 0; i < nwarn; i++)
             fprintf(stderr, "bill-cli: warning: %s\n", warns[i]);
-        if (nerr == 0 && rc == BILL_OK && !ctx->quiet)
-            printf("config OK (%s%s%s)\n", file, cfg->local_loaded ? " + " : "",
-                   cfg->local_loaded ? cfg->local_path : "");
+        if (nerr == 0 && rc == BILL_OK && !ctx->quiet) {
+            if (cfg->main_loaded)
+                printf("config OK (%s%s%s)\n", cfg->main_path, cfg->local_loaded ? " + " : "",
+                       cfg->local_loaded ? cfg->local_path : "");
+            else
+                printf("config OK (no %s; built-in defaults)\n", cfg->main_path);
+        }
     }
     int exit_code = CLI_EXIT_OK;
     if (nerr > 0 || rc != BILL_OK) {

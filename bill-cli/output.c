@@ -154,11 +154,15 @@ void cli_table_print(const cli_table *t, FILE *f)
                 width[c] = w;
         }
     for (size_t r = 0; r < t->rows; r++) {
-        for (int c = 0; c < t->ncols; c++) {
+        char **row = t->cells + r * (size_t)t->ncols;
+        /* stop after the last non-empty left-aligned cell: no trailing blanks */
+        int last = t->ncols - 1;
+        while (last > 0 && !t->right[last] && row[last][0] == '\0')
+            last--;
+        for (int c = 0; c <= last; c++) {
             if (c)
                 fputs("  ", f);
-            put_cell(f, t->cells[r * (size_t)t->ncols + c], width[c], t->right[c],
-                     c == t->ncols - 1);
+            put_cell(f, row[c], width[c], t->right[c], c == last);
         }
         fputc('\n', f);
         if (r == 0 && t->header) {

@@ -1,0 +1,709 @@
+/*
+ * test_cli.c — suite 'cli': runs the built bill-cli binary (path in env
+ * BILL_CLI) as an operator would, against a real PostgreSQL database from
+ * tests/support, and checks exit codes, stdout, stderr and the resulting
+ * database state.
+ *
+ * Each run happens in a fresh temporary working directory so no stray
+ * ./config.toml or ./var is picked up, and always with --database-url so the
+ * embedded PostgreSQL is never started by accident.
+ */
+#include "pg_harness.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct run {
+    int status; /* exit code, or -1 when killed */
+    char *out;
+    char *err;
+} run;
+
+static char workdir[256];
+
+static void run_free(run *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+static char *slurp_fd(int fd)
+{
+    off_t len = lseek(fd, 0, SEEK_END);
+    ck_assert_int_ge(len, 0);
+    char *buf = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(pread(fd, buf, (size_t)len, 0), len);
+    buf[len] = '\0';
+    return buf;
+}
+
+static int tmpfile_fd(void)
+{
+    char name[] = "/tmp/bill-cli-test.XXXXXX";
+    int fd = mkstemp(name);
+    ck_assert_int_ge(fd, 0);
+    unlink(name);
+    return fd;
+}
+
+/* Run bill-cli with argv (NULL-terminated), feeding `in` (may be NULL) on
+ * stdin, inside `workdir`. */
+static run run_argv(const char *in, char *const *argv)
+{
+    const char *bin = getenv("BILL_CLI");
+    ck_assert_msg(bin != NULL, "BILL_CLI is not set (meson passes the binary path)");
+    int fin = tmpfile_fd(), fout = tmpfile_fd(), ferr = tmpfile_fd();
+    if (in)
+        ck_assert_int_eq(write(fin, in, strlen(in)), (ssize_t)strlen(in));
+    lseek(fin, 0, SEEK_SET);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fin, 0);
+        dup2(fout, 1);
+        dup2(ferr, 2);
+        if (workdir[0] && chdir(workdir) != 0)
+            _exit(126);
+        unsetenv("CONFIG_FILE");
+        unsetenv("LOCAL_CONFIG_FILE");
+        execv(bin, argv);
+        _exit(127);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    run r = {.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1};
+    r.out = slurp_fd(fout);
+    r.err = slurp_fd(ferr);
+    close(fin);
+    close(fout);
+    close(ferr);
+    return r;
+}
+
+/* cli(in, url, args..., NULL): prepends --database-url URL when url != NULL. */
+static run cli(const char *in, const char *url, ...)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)"bill-cli";
+    if (url) {
+        argv[n++] = (char *)"--database-url";
+        argv[n++] = (char *)url;
+    }
+    va_list ap;
+    va_start(ap, url);
+    const char *s;
+    while ((s = va_arg(ap, const char *)) != NULL && n < 63)
+        argv[n++] = (char *)s;
+    va_end(ap);
+    argv[n] = NULL;
+    return run_argv(in, argv);
+}
+
+static void setup(void)
+{
+    snprintf(workdir, sizeof workdir, "/tmp/bill-cli-wd.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(workdir));
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", workdir);
+    workdir[0] = '\0';
+}
+
+#define ck_contains(hay, needle)                                                            \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "expected \"%s\" in:\n%s", (needle), (hay))
+#define ck_not_contains(hay, needle)                                                        \
+    ck_assert_msg(strstr((hay), (needle)) == NULL, "did not expect \"%s\" in:\n%s", (needle), (hay))
+
+/* Parse stdout as one JSON document; aborts the test when it is not. */
+static json_object *json_of(const run *r)
+{
+    json_object *o = json_tokener_parse(r->out);
+    ck_assert_msg(o != NULL, "stdout is not JSON:\n%s", r->out);
+    return o;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    ck_assert_msg(json_object_object_get_ex(o, key, &v), "JSON has no key \"%s\"", key);
+    return json_object_get_string(v);
+}
+
+/* Create a customer with `extra` options; returns its id (malloc'd). */
+static char *make_customer(const char *url, const char *name, const char *credit_limit)
+{
+    run r = credit_limit ? cli(NULL, url, "--json", "customer", "create", "--name", name,
+                               "--credit-limit", credit_limit, NULL)
+                         : cli(NULL, url, "--json", "customer", "create", "--name", name, NULL);
+    ck_assert_msg(r.status == 0, "customer create failed: %s", r.err);
+    json_object *o = json_of(&r);
+    char *id = strdup(jstr(o, "id"));
+    json_object_put(o);
+    run_free(&r);
+    return id;
+}
+
+/* The customer's balance as libbill formats it, read through `--json show`. */
+static char *balance_of(const char *url, const char *id)
+{
+    run r = cli(NULL, url, "--json", "customer", "show", id, NULL);
+    ck_assert_msg(r.status == 0, "customer show failed: %s", r.err);
+    json_object *o = json_of(&r);
+    char *b = strdup(jstr(o, "balance"));
+    json_object_put(o);
+    run_free(&r);
+    return b;
+}
+
+/* ---- help and usage (no database) --------------------------------------- */
+
+START_TEST(test_cli__help_every_level)
+{
+    run r = cli(NULL, NULL, "--help", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "customer");
+    ck_contains(r.out, "db");
+    ck_contains(r.out, "product");
+    ck_contains(r.out, "--database-url");
+    run_free(&r);
+
+    r = cli(NULL, NULL, "customer", "--help", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "balance");
+    ck_contains(r.out, "create");
+    run_free(&r);
+
+    r = cli(NULL, NULL, "customer", "balance", "add", "--help", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "usage: bill-cli customer balance add ID AMOUNT");
+    ck_contains(r.out, "--description");
+    ck_assert_str_eq(r.err, "");
+    run_free(&r);
+
+    r = cli(NULL, NULL, "--version", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "bill-cli ");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_cli__usage_errors_exit_2)
+{
+    run r = cli(NULL, NULL, "frobnicate", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_contains(r.err, "unknown command 'frobnicate'");
+    ck_contains(r.err, "--help");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+
+    r = cli(NULL, NULL, "customer", "list", "--bogus", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_contains(r.err, "unknown option '--bogus'");
+    ck_contains(r.err, "try 'bill-cli customer list --help'");
+    run_free(&r);
+
+    r = cli(NULL, NULL, "--nope", NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+
+    r = cli(NULL, NULL, "customer", "balance", "add", "only-one-arg", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_contains(r.err, "missing argument");
+    run_free(&r);
+
+    r = cli(NULL, NULL, "customer", "create", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_contains(r.err, "missing required option --name");
+    run_free(&r);
+
+    r = cli(NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+}
+END_TEST
+
+/* ---- db ------------------------------------------------------------------ */
+
+START_TEST(test_cli__db_migrate_then_status)
+{
+    char *url = bill_test_pg_new_database("cli_db");
+
+    /* an unmigrated database is refused by ordinary commands */
+    run r = cli(NULL, url, "customer", "list", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "database schema is not up to date (9 pending); run: bill-cli db migrate");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+
+    r = cli(NULL, url, "db", "status", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "0 of 9 migrations applied");
+    run_free(&r);
+
+    r = cli(NULL, url, "db", "migrate", NULL);
+    ck_assert_msg(r.status == 0, "migrate failed: %s", r.err);
+    ck_contains(r.out, "applied 9 migrations");
+    run_free(&r);
+
+    r = cli(NULL, url, "db", "status", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "9 of 9 migrations applied");
+    ck_contains(r.out, "initial");
+    ck_contains(r.out, "plugins_table");
+    ck_not_contains(r.out, "MISMATCH");
+    run_free(&r);
+
+    r = cli(NULL, url, "--json", "db", "status", NULL);
+    ck_assert_int_eq(r.status, 0);
+    json_object *o = json_of(&r), *v = NULL;
+    ck_assert(json_object_object_get_ex(o, "applied", &v));
+    ck_assert_int_eq(json_object_get_int(v), 9);
+    ck_assert(json_object_object_get_ex(o, "migrations", &v));
+    ck_assert_int_eq((int)json_object_array_length(v), 9);
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "db", "migrate", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "up to date");
+    run_free(&r);
+    free(url);
+}
+END_TEST
+
+/* ---- users --------------------------------------------------------------- */
+
+START_TEST(test_cli__user_create_list_duplicate)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    bill_db_close(db);
+
+    run r = cli(NULL, url, "user", "create", "--username", "admin2", "--password", "pass12345",
+                "--role", "admin", NULL);
+    ck_assert_msg(r.status == 0, "user create failed: %s", r.err);
+    ck_contains(r.out, "admin2");
+    run_free(&r);
+
+    /* --password-stdin keeps the secret out of argv */
+    r = cli("s3cret-pass\n", url, "user", "create", "--username", "ops1", "--password-stdin",
+            "--role", "operator", NULL);
+    ck_assert_msg(r.status == 0, "user create (stdin) failed: %s", r.err);
+    run_free(&r);
+
+    r = cli(NULL, url, "user", "list", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "admin2");
+    ck_contains(r.out, "ops1");
+    ck_contains(r.out, "operator");
+    run_free(&r);
+
+    r = cli(NULL, url, "user", "create", "--username", "admin2", "--password", "other-pass1",
+            "--role", "admin", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "bill-cli: error: ");
+    ck_contains(r.err, "admin2");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+
+    r = cli(NULL, url, "user", "disable", "ops1", NULL);
+    ck_assert_msg(r.status == 0, "disable failed: %s", r.err);
+    run_free(&r);
+    r = cli(NULL, url, "--json", "user", "list", NULL);
+    ck_assert_int_eq(r.status, 0);
+    json_object *o = json_of(&r), *users = NULL;
+    ck_assert(json_object_object_get_ex(o, "users", &users));
+    bool seen = false;
+    for (size_t i = 0; i < json_object_array_length(users); i++) {
+        json_object *u = json_object_array_get_idx(users, i), *act = NULL;
+        if (strcmp(jstr(u, "username"), "ops1") == 0) {
+            ck_assert(json_object_object_get_ex(u, "is_active", &act));
+            ck_assert(!json_object_get_boolean(act));
+            seen = true;
+        }
+    }
+    ck_assert(seen);
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "user", "passwd", "nobody-here", "--password", "whatever-1", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "bill-cli: error: ");
+    run_free(&r);
+    free(url);
+}
+END_TEST
+
+/* ---- customers and balance ----------------------------------------------- */
+
+START_TEST(test_cli__customer_balance_flow)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+    char *id = make_customer(url, "Acme Hosting", NULL);
+
+    run r = cli(NULL, url, "customer", "balance", "add", id, "100.00", "--description", "topup",
+                NULL);
+    ck_assert_msg(r.status == 0, "add failed: %s", r.err);
+    ck_contains(r.out, "100.00");
+    run_free(&r);
+
+    r = cli(NULL, url, "customer", "balance", "deduct", id, "30.5", NULL);
+    ck_assert_msg(r.status == 0, "deduct failed: %s", r.err);
+    run_free(&r);
+
+    r = cli(NULL, url, "customer", "show", id, NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "69.50");
+    ck_contains(r.out, "Acme Hosting");
+    ck_contains(r.out, "recharge");
+    ck_contains(r.out, "deduct");
+    run_free(&r);
+
+    r = cli(NULL, url, "--json", "customer", "show", id, NULL);
+    ck_assert_int_eq(r.status, 0);
+    json_object *o = json_of(&r), *txs = NULL;
+    ck_assert_str_eq(jstr(o, "id"), id);
+    ck_assert_str_eq(jstr(o, "name"), "Acme Hosting");
+    ck_assert_str_eq(jstr(o, "balance"), "69.50");
+    ck_assert_str_eq(jstr(o, "credit_limit"), "0.00");
+    ck_assert(json_object_object_get_ex(o, "recent_transactions", &txs));
+    ck_assert_int_eq((int)json_object_array_length(txs), 2);
+    json_object *newest = json_object_array_get_idx(txs, 0);
+    ck_assert_str_eq(jstr(newest, "type"), "deduct");
+    ck_assert_str_eq(jstr(newest, "amount"), "-30.50");
+    ck_assert_str_eq(jstr(newest, "balance_after"), "69.50");
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "customer", "balance", "history", id, NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "topup");
+    ck_contains(r.out, "2 transactions");
+    run_free(&r);
+
+    r = cli(NULL, url, "customer", "balance", "verify", id, NULL);
+    ck_assert_msg(r.status == 0, "verify failed: %s", r.err);
+    run_free(&r);
+
+    free(id);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_cli__bad_amount_changes_nothing)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+    char *id = make_customer(url, "Precise Ltd", NULL);
+    run r = cli(NULL, url, "customer", "balance", "add", id, "10.00", NULL);
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+
+    const char *bad[] = {"1.234", "abc", "1e3", "-5.00", "0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = cli(NULL, url, "customer", "balance", "add", id, bad[i], NULL);
+        ck_assert_msg(r.status == 1, "amount \"%s\": exit %d", bad[i], r.status);
+        ck_contains(r.err, "bill-cli: error: ");
+        ck_assert_str_eq(r.out, "");
+        run_free(&r);
+    }
+    r = cli(NULL, url, "customer", "balance", "add", id, "1.234", NULL);
+    ck_contains(r.err, "1.234");
+    run_free(&r);
+
+    char *b = balance_of(url, id);
+    ck_assert_str_eq(b, "10.00");
+    free(b);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM balance_transactions"), 1);
+
+    /* unknown customer: failure, not usage */
+    r = cli(NULL, url, "customer", "balance", "add", "00000000-0000-0000-0000-000000000000",
+            "1.00", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "bill-cli: error: ");
+    run_free(&r);
+    free(id);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_cli__deduct_past_floor_refused)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+    char *id = make_customer(url, "Short Funds", "20.00");
+    run r = cli(NULL, url, "customer", "balance", "add", id, "10.00", NULL);
+    ck_assert_int_eq(r.status, 0);
+    run_free(&r);
+
+    /* 10.00 + credit 20.00 covers 30.00 at most */
+    r = cli(NULL, url, "customer", "balance", "deduct", id, "30.01", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "bill-cli: error: ");
+    ck_contains(r.err, "30.01");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+    char *b = balance_of(url, id);
+    ck_assert_str_eq(b, "10.00");
+    free(b);
+
+    r = cli(NULL, url, "customer", "balance", "deduct", id, "30.00", NULL);
+    ck_assert_msg(r.status == 0, "deduct to the floor failed: %s", r.err);
+    run_free(&r);
+    b = balance_of(url, id);
+    ck_assert_str_eq(b, "-20.00");
+    free(b);
+    free(id);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_cli__customer_list_search_and_cjk)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+    char *a = make_customer(url, "张三科技", NULL);
+    char *b = make_customer(url, "Bob Ltd", NULL);
+
+    run r = cli(NULL, url, "customer", "list", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "张三科技");
+    ck_contains(r.out, "Bob Ltd");
+    ck_contains(r.out, "2 customers");
+    /* The STATUS column starts at the same terminal column on every row:
+     * the CJK name (8 cells, 12 bytes) is padded by cells, not bytes. */
+    const char *lines[3] = {0};
+    int nl = 0;
+    for (char *p = r.out; *p && nl < 3; p++)
+        if (p == r.out || p[-1] == '\n')
+            if (strncmp(p, "----", 4) != 0)
+                lines[nl++] = p;
+    ck_assert_int_eq(nl, 3);
+    int col[3];
+    for (int i = 0; i < 3; i++) {
+        const char *hit = strstr(lines[i], i == 0 ? "STATUS" : "active");
+        ck_assert_ptr_nonnull(hit);
+        /* count cells: bytes minus the extra bytes of 3-byte CJK chars (2 cells) */
+        int cells = 0;
+        for (const char *p = lines[i]; p < hit;) {
+            unsigned char c = (unsigned char)*p;
+            if (c >= 0xE0) {
+                cells += 2;
+                p += 3;
+            } else {
+                cells += 1;
+                p += 1;
+            }
+        }
+        col[i] = cells;
+    }
+    ck_assert_int_eq(col[0], col[1]);
+    ck_assert_int_eq(col[0], col[2]);
+    run_free(&r);
+
+    r = cli(NULL, url, "--json", "customer", "list", "--search", "bob", NULL);
+    ck_assert_int_eq(r.status, 0);
+    json_object *o = json_of(&r), *arr = NULL, *tot = NULL;
+    ck_assert(json_object_object_get_ex(o, "customers", &arr));
+    ck_assert_int_eq((int)json_object_array_length(arr), 1);
+    ck_assert_str_eq(jstr(json_object_array_get_idx(arr, 0), "name"), "Bob Ltd");
+    ck_assert(json_object_object_get_ex(o, "total", &tot));
+    ck_assert_int_eq(json_object_get_int(tot), 1);
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "customer", "update", b, "--email", "bob@example.com", "--credit-limit",
+            "50.00", NULL);
+    ck_assert_msg(r.status == 0, "update failed: %s", r.err);
+    run_free(&r);
+    r = cli(NULL, url, "--json", "customer", "show", b, NULL);
+    o = json_of(&r);
+    ck_assert_str_eq(jstr(o, "email"), "bob@example.com");
+    ck_assert_str_eq(jstr(o, "credit_limit"), "50.00");
+    ck_assert_str_eq(jstr(o, "name"), "Bob Ltd");
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "customer", "list", "--page", "x", NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    free(a);
+    free(b);
+    free(url);
+}
+END_TEST
+
+/* ---- catalog ------------------------------------------------------------- */
+
+START_TEST(test_cli__product_create_list_markup)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+
+    run r = cli(NULL, url, "--json", "category", "create", "--name", "VPS", NULL);
+    ck_assert_msg(r.status == 0, "category create failed: %s", r.err);
+    json_object *o = json_of(&r);
+    char *cat = strdup(jstr(o, "id"));
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "--json", "group", "create", "--name", "Hong Kong", "--category", cat, NULL);
+    ck_assert_msg(r.status == 0, "group create failed: %s", r.err);
+    o = json_of(&r);
+    char *grp = strdup(jstr(o, "id"));
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "--json", "product", "create", "--name", "HK-2C4G", "--group", grp,
+            "--price-monthly", "10.00", "--price-yearly", "100.00", "--cost", "8.00", "--spec",
+            "cpu_cores=2", "--spec", "region=hk", NULL);
+    ck_assert_msg(r.status == 0, "product create failed: %s", r.err);
+    o = json_of(&r);
+    char *prod = strdup(jstr(o, "id"));
+    json_object *specs = NULL, *v = NULL, *prices = NULL;
+    ck_assert(json_object_object_get_ex(o, "specs", &specs));
+    ck_assert(json_object_object_get_ex(specs, "cpu_cores", &v));
+    ck_assert_int_eq(json_object_get_int(v), 2);
+    ck_assert_str_eq(jstr(specs, "region"), "hk");
+    ck_assert_str_eq(jstr(o, "category_id"), cat);
+    ck_assert(json_object_object_get_ex(o, "prices", &prices));
+    ck_assert_str_eq(jstr(prices, "monthly"), "10.00");
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "product", "list", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "HK-2C4G");
+    ck_contains(r.out, "10.00");
+    ck_contains(r.out, "1 product ");
+    run_free(&r);
+
+    /* markup dry run: counts, changes nothing */
+    r = cli(NULL, url, "product", "markup", "--ratio", "1.5", "--group", grp, "--dry-run", NULL);
+    ck_assert_msg(r.status == 0, "markup failed: %s", r.err);
+    ck_contains(r.out, "1 product would be repriced");
+    run_free(&r);
+    r = cli(NULL, url, "--json", "product", "show", prod, NULL);
+    o = json_of(&r);
+    ck_assert_str_eq(jstr(o, "price"), "10.00");
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "product", "markup", "--ratio", "1.5", "--group", grp, NULL);
+    ck_assert_msg(r.status == 0, "markup failed: %s", r.err);
+    ck_contains(r.out, "repriced 1 product");
+    run_free(&r);
+    r = cli(NULL, url, "--json", "product", "show", prod, NULL);
+    o = json_of(&r);
+    ck_assert_str_eq(jstr(o, "price"), "12.00");
+    json_object_put(o);
+    run_free(&r);
+
+    /* bad price: refused, nothing created */
+    r = cli(NULL, url, "product", "create", "--name", "Bad", "--price-monthly", "1.234", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "1.234");
+    run_free(&r);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM products"), 1);
+
+    /* partial update keeps the yearly price */
+    r = cli(NULL, url, "--json", "product", "update", prod, "--price-monthly", "11.00", NULL);
+    ck_assert_msg(r.status == 0, "product update failed: %s", r.err);
+    o = json_of(&r);
+    ck_assert(json_object_object_get_ex(o, "prices", &prices));
+    ck_assert_str_eq(jstr(prices, "monthly"), "11.00");
+    ck_assert_str_eq(jstr(prices, "yearly"), "144.00"); /* 8.00 x 12 x 1.5 */
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "group", "delete", grp, NULL);
+    ck_assert_int_eq(r.status, 1); /* still has a product */
+    run_free(&r);
+
+    free(cat);
+    free(grp);
+    free(prod);
+    free(url);
+}
+END_TEST
+
+/* ---- config check -------------------------------------------------------- */
+
+START_TEST(test_cli__config_check_bad_file)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/bad.toml", workdir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[server]\nhost = \"0.0.0.0\"\nport = 70000\n", f);
+    fclose(f);
+    chmod(path, 0600);
+
+    run r = cli(NULL, NULL, "--config", path, "config", "check", "--purpose", "cli", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "bad.toml:3");
+    ck_contains(r.err, "port");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[server]\nport = 8080\n", f);
+    fclose(f);
+    r = cli(NULL, NULL, "--config", path, "config", "check", "--purpose", "cli", NULL);
+    ck_assert_msg(r.status == 0, "good config refused: %s", r.err);
+    ck_contains(r.out, "config OK");
+    run_free(&r);
+
+    r = cli(NULL, NULL, "config", "check", "--purpose", "nonsense", NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_cli__help_every_level);
+    tcase_add_test(tc, test_cli__usage_errors_exit_2);
+    tcase_add_test(tc, test_cli__db_migrate_then_status);
+    tcase_add_test(tc, test_cli__user_create_list_duplicate);
+    tcase_add_test(tc, test_cli__customer_balance_flow);
+    tcase_add_test(tc, test_cli__bad_amount_changes_nothing);
+    tcase_add_test(tc, test_cli__deduct_past_floor_refused);
+    tcase_add_test(tc, test_cli__customer_list_search_and_cjk);
+    tcase_add_test(tc, test_cli__product_create_list_markup);
+    tcase_add_test(tc, test_cli__config_check_bad_file);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(cli_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

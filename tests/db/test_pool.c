@@ -1,0 +1,370 @@
+/*
+ * test_pool.c — white-box tests of the connection pool and statement helpers
+ * (libbill/store/pool.c) against a real PostgreSQL: acquire timeout, dead
+ * connection replacement, idle and lifetime expiry, concurrent borrowers,
+ * rollback on release, SQLSTATE mapping, option validation.
+ */
+#include "pg_harness.h"
+#include "store/store.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bill_db *open_pool(const char *url, int min, int max, const char *app)
+{
+    bill_db_options o;
+    bill_db *db = NULL;
+    bill_db_options_init(&o);
+    o.url = url;
+    o.min_connections = min;
+    o.max_connections = max;
+    o.acquire_timeout_secs = 1;
+    o.application_name = app;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+    return db;
+}
+
+static long backend_pid(bill_conn *c)
+{
+    PGresult *r = NULL;
+    ck_assert_int_eq(bill__q(c, &r, "SELECT pg_backend_pid()", 0, NULL), BILL_OK);
+    long pid = atol(bill__val(r, 0, 0));
+    PQclear(r);
+    return pid;
+}
+
+START_TEST(test_pool__acquire_timeout_is_unavailable_with_advice)
+{
+    char *url = bill_test_pg_new_database("pool_to");
+    bill_db *db = open_pool(url, 0, 2, "pool-timeout");
+    bill_conn *a = NULL, *b = NULL, *c = NULL;
+    bill_db_pool_stats st;
+
+    ck_assert_int_eq(bill__conn_acquire(db, &a), BILL_OK);
+    ck_assert_int_eq(bill__conn_acquire(db, &b), BILL_OK);
+    double t0 = now_s();
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_EUNAVAILABLE);
+    double waited = now_s() - t0;
+    ck_assert_msg(waited >= 0.9 && waited < 3.0, "waited %.2f s", waited);
+    ck_assert_ptr_null(c);
+    ck_assert_str_eq(bill_error_last()->message,
+                     "no database connection free after 1 s (pool of 2 in use); "
+                     "raise [db].max_connections or look for slow queries");
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_int_eq(st.in_use, 2);
+    ck_assert_int_eq(st.max, 2);
+    ck_assert_uint_eq(st.timeouts_total, 1);
+    ck_assert_uint_eq(st.acquired_total, 2);
+
+    /* A release wakes a waiter well before its deadline. */
+    bill__conn_release(a);
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    bill__conn_release(b);
+    bill__conn_release(c);
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_int_eq(st.in_use, 0);
+    ck_assert_int_eq(st.idle, 2);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_pool__dead_connection_is_replaced)
+{
+    char *url = bill_test_pg_new_database("pool_dead");
+    bill_db *db = open_pool(url, 1, 1, "pool-dead-test");
+    bill_conn *c = NULL;
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    long pid1 = backend_pid(c);
+    bill__conn_release(c);
+
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", pid1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    /* test_before_acquire notices and hands out a fresh connection. */
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    long pid2 = backend_pid(c);
+    ck_assert_int_ne(pid1, pid2);
+    bill__conn_release(c);
+    ck_assert_int_eq(bill_db_ping(db), BILL_OK);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+/* Without test_before_acquire the first query fails as EUNAVAILABLE, the
+ * release discards the connection, and the next borrower gets a good one. */
+START_TEST(test_pool__broken_connection_discarded_on_release)
+{
+    char *url = bill_test_pg_new_database("pool_broken");
+    bill_db_options o;
+    bill_db *db = NULL;
+    bill_conn *c = NULL;
+    bill_db_options_init(&o);
+    o.url = url;
+    o.min_connections = 1;
+    o.max_connections = 1;
+    o.test_before_acquire = false;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    long pid1 = backend_pid(c);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", pid1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    usleep(100 * 1000);
+    ck_assert_int_eq(bill__exec(c, "SELECT 1"), BILL_EUNAVAILABLE);
+    bill__conn_release(c);
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_ne(backend_pid(c), pid1);
+    bill__conn_release(c);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_pool__idle_connections_above_min_expire)
+{
+    char *url = bill_test_pg_new_database("pool_idle");
+    bill_db_options o;
+    bill_db *db = NULL;
+    bill_conn *c[3] = {NULL};
+    bill_db_pool_stats st;
+    bill_db_options_init(&o);
+    o.url = url;
+    o.min_connections = 1;
+    o.max_connections = 4;
+    o.idle_timeout_secs = 1;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(bill__conn_acquire(db, &c[i]), BILL_OK);
+    for (int i = 0; i < 3; i++)
+        bill__conn_release(c[i]);
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_int_eq(st.idle, 3);
+    usleep(1300 * 1000);
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_int_eq(st.idle, 1); /* min_connections stay */
+    ck_assert_int_eq(bill_test_pg_query_ll(url,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'libbill'"
+        " AND datname = current_database()"), 1);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_pool__old_connections_are_replaced)
+{
+    char *url = bill_test_pg_new_database("pool_life");
+    bill_db_options o;
+    bill_db *db = NULL;
+    bill_conn *c = NULL;
+    bill_db_options_init(&o);
+    o.url = url;
+    o.min_connections = 1;
+    o.max_connections = 1;
+    o.max_lifetime_secs = 1;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    long pid1 = backend_pid(c);
+    bill__conn_release(c);
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(backend_pid(c), pid1); /* young: reused */
+    bill__conn_release(c);
+    usleep(1200 * 1000);
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_ne(backend_pid(c), pid1);
+    bill__conn_release(c);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+struct borrower {
+    bill_db *db;
+    int id;
+    int failures;
+};
+
+static void *borrow_loop(void *arg)
+{
+    struct borrower *b = arg;
+    for (int i = 0; i < 200; i++) {
+        bill_conn *c = NULL;
+        PGresult *r = NULL;
+        char v[32], want[32];
+        snprintf(v, sizeof v, "%d", b->id * 1000 + i);
+        snprintf(want, sizeof want, "%d", b->id * 1000 + i + 1);
+        if (bill__conn_acquire(b->db, &c) != BILL_OK) {
+            b->failures++;
+            continue;
+        }
+        if (bill__qp(c, &r, "SELECT $1::int + 1", v) != BILL_OK ||
+            strcmp(bill__val(r, 0, 0), want) != 0)
+            b->failures++;
+        PQclear(r);
+        bill__conn_release(c);
+    }
+    return NULL;
+}
+
+START_TEST(test_pool__concurrent_borrowers)
+{
+    char *url = bill_test_pg_new_database("pool_conc");
+    bill_db_options o;
+    bill_db *db = NULL;
+    pthread_t th[8];
+    struct borrower b[8];
+    bill_db_pool_stats st;
+    bill_db_options_init(&o);
+    o.url = url;
+    o.min_connections = 1;
+    o.max_connections = 3; /* fewer than threads: exercises waiting */
+    o.acquire_timeout_secs = 30;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+
+    for (int i = 0; i < 8; i++) {
+        b[i] = (struct borrower){db, i + 1, 0};
+        pthread_create(&th[i], NULL, borrow_loop, &b[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(b[i].failures, 0);
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_uint_eq(st.acquired_total, 1600);
+    ck_assert_int_eq(st.in_use, 0);
+    ck_assert_int_eq(st.waiting, 0);
+    ck_assert_int_le(st.idle, 3);
+    ck_assert_uint_eq(st.timeouts_total, 0);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_pool__release_inside_transaction_rolls_back)
+{
+    char *url = bill_test_pg_new_database("pool_tx");
+    bill_db *db = open_pool(url, 1, 1, NULL);
+    bill_conn *c = NULL;
+    PGresult *r = NULL;
+
+    ck_assert_int_eq(bill_test_pg_exec(url, "CREATE TABLE t (v int)"), 0);
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(bill__tx_begin(c), BILL_OK);
+    ck_assert_int_eq(bill__qp(c, NULL, "INSERT INTO t VALUES ($1::int)", "7"), BILL_OK);
+    bill__conn_release(c); /* forgot to commit */
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(PQtransactionStatus(bill__conn_pg(c)), PQTRANS_IDLE);
+    ck_assert_int_eq(bill__q(c, &r, "SELECT count(*) FROM t", 0, NULL), BILL_OK);
+    ck_assert_str_eq(bill__val(r, 0, 0), "0");
+    PQclear(r);
+    /* A committed transaction does persist. */
+    ck_assert_int_eq(bill__tx_begin(c), BILL_OK);
+    ck_assert_int_eq(bill__qp(c, NULL, "INSERT INTO t VALUES ($1::int)", "8"), BILL_OK);
+    ck_assert_int_eq(bill__tx_commit(c), BILL_OK);
+    bill__conn_release(c);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM t"), 1);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_pool__sqlstates_map_to_codes)
+{
+    char *url = bill_test_pg_new_database("pool_map");
+    bill_db *db = open_pool(url, 1, 1, NULL);
+    bill_conn *c = NULL;
+
+    ck_assert_int_eq(bill_test_pg_exec(url,
+        "CREATE TABLE m (k text PRIMARY KEY, n int CHECK (n > 0))"), 0);
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(bill__qp(c, NULL, "INSERT INTO m VALUES ($1, 1)", "a"), BILL_OK);
+    ck_assert_int_eq(bill__qp(c, NULL, "INSERT INTO m VALUES ($1, 1)", "a"), BILL_ECONFLICT);
+    ck_assert_str_eq(bill_error_last()->sqlstate, "23505");
+    ck_assert_int_eq(bill__qp(c, NULL, "INSERT INTO m VALUES ($1, -1)", "b"), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->sqlstate, "23514");
+    ck_assert_int_eq(bill__qp(c, NULL, "SELECT $1::int", "x"), BILL_EINVALID);
+    ck_assert_int_eq(bill__exec(c, "SELEC 1"), BILL_EDB);
+    ck_assert_str_eq(bill_error_last()->sqlstate, "42601");
+    ck_assert_int_eq(bill__exec(c, "SET statement_timeout = '50ms'"), BILL_OK);
+    ck_assert_int_eq(bill__exec(c, "SELECT pg_sleep(1)"), BILL_ETIMEOUT);
+    ck_assert_int_eq(bill__exec(c, "RESET statement_timeout"), BILL_OK);
+    /* COMMIT after a failed statement is a failure, not a silent rollback. */
+    ck_assert_int_eq(bill__tx_begin(c), BILL_OK);
+    ck_assert_int_eq(bill__qp(c, NULL, "INSERT INTO m VALUES ($1, 1)", "a"), BILL_ECONFLICT);
+    ck_assert_int_eq(bill__tx_commit(c), BILL_EDB);
+    ck_assert_int_eq(PQtransactionStatus(bill__conn_pg(c)), PQTRANS_IDLE);
+    bill__conn_release(c);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_pool__open_validates_and_reports_unreachable)
+{
+    bill_db_options o;
+    bill_db *db = NULL;
+    bill_db_options_init(&o);
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_EINVALID); /* no url */
+    o.url = "postgresql:///x?host=/nonexistent-bill-socket-dir";
+    o.max_connections = 0;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "db.max_connections");
+    o.max_connections = 2;
+    o.min_connections = 3;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_EINVALID);
+    o.min_connections = 1;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_EUNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "/nonexistent-bill-socket-dir"));
+    ck_assert_ptr_null(db);
+    o.version = 99;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_EINVALID);
+    bill_db_close(NULL); /* NULL-safe */
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("pool");
+    TCase *tc = tcase_create("pool");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_pool__acquire_timeout_is_unavailable_with_advice);
+    tcase_add_test(tc, test_pool__dead_connection_is_replaced);
+    tcase_add_test(tc, test_pool__broken_connection_discarded_on_release);
+    tcase_add_test(tc, test_pool__idle_connections_above_min_expire);
+    tcase_add_test(tc, test_pool__old_connections_are_replaced);
+    tcase_add_test(tc, test_pool__concurrent_borrowers);
+    tcase_add_test(tc, test_pool__release_inside_transaction_rolls_back);
+    tcase_add_test(tc, test_pool__sqlstates_map_to_codes);
+    tcase_add_test(tc, test_pool__open_validates_and_reports_unreachable);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    bill_test_pg_url_base();
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -32,6 +32,7 @@ typedef struct bill_jwt_claims {
     char jti[64];   /* random token id */
     int64_t iat;    /* issued at, seconds since the epoch */
     int64_t exp;    /* expires at, seconds since the epoch */
+    char fam[64];   /* refresh-token family of the login, "" when absent */
 } bill_jwt_claims;
 
 /* Issue an access token {sub, cid, typ:"access", iat, exp, jti}, signed HS256
@@ -40,6 +41,13 @@ typedef struct bill_jwt_claims {
 BILL_API int bill_jwt_issue(const char *secret, const char *customer_user_id,
                             const char *customer_id, int expiry_hours, int64_t now_us,
                             char **out, int64_t *expires_in);
+
+/* Same, also embedding the refresh-token family of this login as claim
+ * "fam" (family_id may be NULL/""), so Logout can revoke exactly that login. */
+BILL_API int bill_jwt_issue_family(const char *secret, const char *customer_user_id,
+                                   const char *customer_id, const char *family_id,
+                                   int expiry_hours, int64_t now_us, char **out,
+                                   int64_t *expires_in);
 
 /* Verify a token and fill *claims (may be NULL). Everything wrong is
  * BILL_EUNAUTH with a message that never contains the token: malformed,

@@ -24,6 +24,14 @@
 int bill_jwt_issue(const char *secret, const char *customer_user_id, const char *customer_id,
                    int expiry_hours, int64_t now_us, char **out, int64_t *expires_in)
 {
+    return bill_jwt_issue_family(secret, customer_user_id, customer_id, NULL, expiry_hours, now_us,
+                                 out, expires_in);
+}
+
+int bill_jwt_issue_family(const char *secret, const char *customer_user_id,
+                          const char *customer_id, const char *family_id, int expiry_hours,
+                          int64_t now_us, char **out, int64_t *expires_in)
+{
     int rc = BILL_OK;
     jwt_t *jwt = NULL;
     char *tok = NULL;
@@ -55,7 +63,8 @@ int bill_jwt_issue(const char *secret, const char *customer_user_id, const char 
     if (jwt_add_grant(jwt, "sub", customer_user_id) || jwt_add_grant(jwt, "cid", customer_id) ||
         jwt_add_grant(jwt, "typ", "access") || jwt_add_grant_int(jwt, "iat", (long)now) ||
         jwt_add_grant_int(jwt, "exp", (long)(now + (int64_t)expiry_hours * 3600)) ||
-        jwt_add_grant(jwt, "jti", jti)) {
+        jwt_add_grant(jwt, "jti", jti) ||
+        (family_id && *family_id && jwt_add_grant(jwt, "fam", family_id))) {
         rc = bill__err(BILL_EINTERNAL, NULL, "could not add claims to the JWT");
         goto done;
     }
@@ -232,6 +241,9 @@ int bill_jwt_verify(const char *secret, const char *token, int64_t now_us,
         v = jwt_get_grant(jwt, "jti");
         if (v && strlen(v) < sizeof claims->jti)
             memcpy(claims->jti, v, strlen(v) + 1);
+        v = jwt_get_grant(jwt, "fam");
+        if (v && strlen(v) < sizeof claims->fam)
+            memcpy(claims->fam, v, strlen(v) + 1);
         claims->iat = iat;
         claims->exp = exp;
     }

@@ -58,6 +58,11 @@ START_TEST(test_jwt__issue_then_verify_roundtrip)
     ck_assert_int_eq(cl.iat, T0 / 1000000);
     ck_assert_int_eq(cl.exp, T0 / 1000000 + 86400);
     ck_assert_uint_eq(strlen(cl.jti), 32);
+    ck_assert_str_eq(cl.fam, "");
+    free(tok);
+    ck_assert_int_eq(bill_jwt_issue_family(SECRET, USER, CUST, CUST, 24, T0, &tok, NULL), BILL_OK);
+    ck_assert_int_eq(bill_jwt_verify(SECRET, tok, T0, &cl), BILL_OK);
+    ck_assert_str_eq(cl.fam, CUST);
     free(tok);
 }
 END_TEST

@@ -1,0 +1,105 @@
+/*
+ * events.h — the durable event queue (R-BIL-4): order paid, provisioning,
+ * notifications. Producers insert a row (in their own transaction when the
+ * event belongs to a change); workers claim due rows with
+ * `FOR UPDATE SKIP LOCKED`, so any number of workers in any number of
+ * processes each take different events, and an event is marked done only
+ * after its handler succeeded.
+ *
+ * Failure handling: a handler returning an error schedules a retry with
+ * exponential backoff (base 2 s, doubling, capped at 1 h, ±20 % jitter);
+ * after max_attempts the event becomes `dead` with the last error, listed
+ * for operators and retried by hand. A worker that dies mid-event leaves the
+ * row `processing`; it becomes claimable again after the lock timeout.
+ *
+ * Handlers must be idempotent (a crash between "handler done" and "row
+ * marked done" runs it again).
+ */
+#ifndef BILL_EVENTS_H
+#define BILL_EVENTS_H
+
+#include "common.h"
+#include "db.h"
+#include "page.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bill_event {
+    int64_t id;
+    const char *kind;          /* "order.paid" */
+    const char *payload_json;  /* the JSON object given to enqueue */
+    int attempts;              /* including this one */
+    int max_attempts;
+} bill_event;
+
+/* Enqueue. payload_json must be a JSON object (NULL -> "{}"); run_after_usec
+ * 0 = now; max_attempts 0 = 10. *id_out may be NULL. */
+BILL_API int bill_event_enqueue(bill_db *db, const char *kind, const char *payload_json,
+                                int64_t run_after_usec, int max_attempts, int64_t *id_out);
+
+/* BILL_OK: done. Any error: retry later (the error message is stored). */
+typedef int (*bill_event_handler_fn)(const bill_event *ev, void *user);
+
+typedef struct bill_events bill_events;
+
+#define BILL_EVENTS_OPTIONS_VERSION 1u
+typedef struct bill_events_options {
+    unsigned int version;     /* BILL_EVENTS_OPTIONS_VERSION */
+    int base_backoff_ms;      /* 2000 */
+    int max_backoff_ms;       /* 3600000 */
+    int batch_size;           /* events claimed per round trip: 16 */
+    int poll_interval_ms;     /* worker sleep when idle: 1000 */
+    int lock_timeout_secs;    /* a `processing` row older than this is reclaimed: 600 */
+    const char *worker_id;    /* locked_by; NULL -> "<hostname>:<pid>" */
+    /* fields above exist since version 1 */
+} bill_events_options;
+
+BILL_API void bill_events_options_init(bill_events_options *o);
+BILL_API int bill_events_new(bill_events **out, bill_db *db, const bill_events_options *opts);
+/* Stops worker threads first. NULL-safe. */
+BILL_API void bill_events_free(bill_events *ev);
+
+/* One handler per kind (register before starting workers). An event whose
+ * kind has no handler is retried with "no handler" (then dead). */
+BILL_API int bill_events_register(bill_events *ev, const char *kind, bill_event_handler_fn fn,
+                                  void *user);
+
+/* Claim and process up to `max` due events on the calling thread (tests,
+ * CLI). *processed (may be NULL) = events handled (done, retried or dead). */
+BILL_API int bill_events_run_once(bill_events *ev, int max, int *processed);
+
+/* Start/stop `threads` worker threads looping over run_once. */
+BILL_API int bill_events_start(bill_events *ev, int threads);
+BILL_API void bill_events_stop(bill_events *ev);
+
+typedef struct bill_event_row {
+    int64_t id;
+    char kind[64];
+    char *payload_json;
+    char status[16];
+    int attempts;
+    int max_attempts;
+    char *last_error;
+    char run_after[40];
+    char created_at[40];
+} bill_event_row;
+BILL_API void bill_event_rows_free(bill_event_row *rows, size_t n);
+
+/* Dead events, oldest first. */
+BILL_API int bill_events_list_dead(bill_db *db, const bill_page *page, bill_event_row **out,
+                                   size_t *count, bill_page_meta *meta);
+/* Put a dead event back in the queue (attempts reset, due now). */
+BILL_API int bill_events_retry_dead(bill_db *db, int64_t id);
+
+typedef struct bill_events_stats {
+    int64_t pending, processing, done, dead;
+} bill_events_stats;
+/* Queue depth per status, for /metrics. */
+BILL_API int bill_events_stats_get(bill_db *db, bill_events_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -62,6 +62,9 @@ enum {
     /* Handler never blocks (no SQL, no plugin call): the transport may run it
      * on the loop thread instead of queueing a job. */
     BILL_SRV_INLINE_OK = 1u << 2,
+    /* Streaming method served by the transport itself (reflection,
+     * Health.Watch); `handler` is NULL. Listed for reflection only. */
+    BILL_SRV_STREAMING = 1u << 3,
 };
 
 /* One in-flight request. Opaque; owned by the transport. */

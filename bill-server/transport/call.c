@@ -1,0 +1,317 @@
+/*
+ * call.c — one unary gRPC call on a worker thread, and the bill_srv_call API
+ * handlers see (services/service.h): arena, headers, actor, errors.
+ *
+ * Order inside the job (the tail of R-SRV-2's chain): deadline check →
+ * session auth → JWT auth → API-key auth → log context → unpack → handler →
+ * pack → gRPC / gRPC-Web response. Inline methods (BILL_SRV_INLINE_OK, run on
+ * the loop thread) skip the auth layers: those may query the database.
+ */
+#include "server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "bill/log.h"
+#include "../layers/layers.h"
+
+#define MOD "bill_server::grpc"
+
+typedef struct arena_blk {
+    struct arena_blk *next;
+    max_align_t align[];
+} arena_blk;
+
+struct bill_srv_call {
+    srv_job *job;
+    bill_srv *srv;
+    bill_actor actor;
+    char *auth_error;
+    char *status_msg;
+    char request_id[20];
+    arena_blk *arena;
+};
+
+/* ---- arena ------------------------------------------------------------- */
+
+void *bill_srv_call_alloc(bill_srv_call *call, size_t size)
+{
+    arena_blk *b = calloc(1, sizeof *b + (size ? size : 1));
+    if (!b)
+        return NULL;
+    b->next = call->arena;
+    call->arena = b;
+    return b->align;
+}
+
+char *bill_srv_call_strdup(bill_srv_call *call, const char *s)
+{
+    if (!s)
+        s = "";
+    size_t n = strlen(s);
+    char *p = bill_srv_call_alloc(call, n + 1);
+    if (p)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+char *bill_srv_call_sprintf(bill_srv_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *p = bill_srv_call_alloc(call, (size_t)n + 1);
+    if (!p)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void *bill_srv_call_new(bill_srv_call *call, const ProtobufCMessageDescriptor *desc)
+{
+    ProtobufCMessage *m = bill_srv_call_alloc(call, desc->sizeof_message);
+    if (m)
+        protobuf_c_message_init(desc, m);
+    return m;
+}
+
+static void arena_free(bill_srv_call *call)
+{
+    while (call->arena) {
+        arena_blk *n = call->arena->next;
+        free(call->arena);
+        call->arena = n;
+    }
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+bill_db *bill_srv_call_db(const bill_srv_call *call) { return call->srv->db; }
+const struct bill_config *bill_srv_call_config(const bill_srv_call *call) { return call->srv->cfg; }
+const bill_actor *bill_srv_call_actor(const bill_srv_call *call) { return &call->actor; }
+const char *bill_srv_call_peer_ip(const bill_srv_call *call) { return call->job->peer; }
+const char *bill_srv_call_request_id(const bill_srv_call *call) { return call->request_id; }
+const char *bill_srv_call_path(const bill_srv_call *call) { return call->job->req.path; }
+int64_t bill_srv_call_deadline_ms(const bill_srv_call *call) { return call->job->deadline_ms; }
+const char *bill_srv_call_auth_error(const bill_srv_call *call) { return call->auth_error; }
+
+const char *bill_srv_call_header(const bill_srv_call *call, const char *name)
+{
+    return srv_hdrs_get(&call->job->req.hdrs, name);
+}
+
+const char *bill_srv_call_cookie(bill_srv_call *call, const char *name)
+{
+    size_t nl = strlen(name);
+    const srv_hdrs *h = &call->job->req.hdrs;
+    for (size_t i = 0; i < h->n; i++) {
+        if (strcmp(h->v[i].name, "cookie") != 0)
+            continue;
+        const char *p = h->v[i].value;
+        while (*p) {
+            while (*p == ' ' || *p == ';')
+                p++;
+            const char *eq = strchr(p, '=');
+            const char *end = strchr(p, ';');
+            if (!end)
+                end = p + strlen(p);
+            if (eq && eq < end && (size_t)(eq - p) == nl && strncmp(p, name, nl) == 0) {
+                size_t vl = (size_t)(end - eq - 1);
+                char *v = bill_srv_call_alloc(call, vl + 1);
+                if (v)
+                    memcpy(v, eq + 1, vl);
+                return v;
+            }
+            p = end;
+        }
+    }
+    return NULL;
+}
+
+void bill_srv_call_set_actor(bill_srv_call *call, const bill_actor *a)
+{
+    bill_actor c = *a;
+    c.user_id = a->user_id ? bill_srv_call_strdup(call, a->user_id) : NULL;
+    c.username = a->username ? bill_srv_call_strdup(call, a->username) : NULL;
+    c.customer_id = a->customer_id ? bill_srv_call_strdup(call, a->customer_id) : NULL;
+    c.api_key_id = a->api_key_id ? bill_srv_call_strdup(call, a->api_key_id) : NULL;
+    c.role = a->role ? bill_srv_call_strdup(call, a->role) : NULL;
+    c.source_ip = call->job->peer;
+    call->actor = c;
+}
+
+void bill_srv_call_set_auth_error(bill_srv_call *call, const char *message)
+{
+    call->auth_error = bill_srv_call_strdup(call, message);
+}
+
+int bill_srv_call_add_header(bill_srv_call *call, const char *name, const char *value)
+{
+    return srv_hdrs_addz(&call->job->resp.hdrs, name, value) < 0 ? BILL_ENOMEM : BILL_OK;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+int bill_srv_call_error(bill_srv_call *call, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = n >= 0 ? bill_srv_call_alloc(call, (size_t)n + 1) : NULL;
+    if (p) {
+        va_start(ap, fmt);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    call->status_msg = p;
+    return status;
+}
+
+int bill_srv_call_fail(bill_srv_call *call, int rc)
+{
+    const bill_error *e = bill_error_last();
+    int status = bill_error_grpc_status(rc);
+    const char *msg = (e->code == rc && e->message[0]) ? e->message : bill_strerror(rc);
+    if (rc == BILL_EDB || rc == BILL_EINTERNAL || rc == BILL_EIO) {
+        /* Details (SQL, paths) stay in the log; the client gets a reference. */
+        BILL_LOG_ERROR(MOD, "%s failed: %s (%s) sqlstate=%s", call->job->req.path, msg,
+                       bill_error_name(rc), e->sqlstate);
+        return bill_srv_call_error(call, status, "internal error (request id %s)",
+                                   call->request_id);
+    }
+    if (status == BILL_GRPC_OK)
+        status = BILL_GRPC_UNKNOWN;
+    return bill_srv_call_error(call, status, "%s", msg);
+}
+
+int bill_srv_require_login(bill_srv_call *call)
+{
+    if (call->actor.kind != BILL_ACTOR_ANONYMOUS)
+        return BILL_GRPC_OK;
+    return bill_srv_call_error(call, BILL_GRPC_UNAUTHENTICATED, "%s",
+                               call->auth_error ? call->auth_error : "login required");
+}
+
+int bill_srv_require_customer(bill_srv_call *call)
+{
+    int rc = bill_srv_require_login(call);
+    if (rc != BILL_GRPC_OK)
+        return rc;
+    if (call->actor.kind != BILL_ACTOR_CUSTOMER)
+        return bill_srv_call_error(call, BILL_GRPC_PERMISSION_DENIED,
+                                   "this method is for customer accounts");
+    return BILL_GRPC_OK;
+}
+
+int bill_srv_require_admin(bill_srv_call *call)
+{
+    int rc = bill_srv_require_login(call);
+    if (rc != BILL_GRPC_OK)
+        return rc;
+    if (!bill_actor_is_staff(&call->actor))
+        return bill_srv_call_error(call, BILL_GRPC_PERMISSION_DENIED,
+                                   "this method needs an admin session");
+    return BILL_GRPC_OK;
+}
+
+/* ---- the job ------------------------------------------------------------ */
+
+static void make_request_id(char *out, size_t n)
+{
+    unsigned char r[8];
+    static const char hex[] = "0123456789abcdef";
+    if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        memset(r, 0, sizeof r);
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof r && k + 2 < n; i++) {
+        out[k++] = hex[r[i] >> 4];
+        out[k++] = hex[r[i] & 15];
+    }
+    out[k] = '\0';
+}
+
+void srv_grpc_run_job(srv_job *job)
+{
+    bill_srv_call call = {.job = job, .srv = job->srv};
+    call.actor.kind = BILL_ACTOR_ANONYMOUS;
+    call.actor.source_ip = job->peer;
+    make_request_id(call.request_id, sizeof call.request_id);
+    const bill_srv_method *m = job->method;
+    int64_t t0 = srv_now_ms();
+    int status = BILL_GRPC_OK;
+    ProtobufCMessage *req = NULL, *resp = NULL;
+    uint8_t *packed = NULL;
+    size_t plen = 0;
+    bool inline_ok = (m->flags & BILL_SRV_INLINE_OK) != 0;
+    char ctx[48];
+
+    if (!inline_ok) {
+        snprintf(ctx, sizeof ctx, "req=%s", call.request_id);
+        bill_log_set_context(ctx);
+    }
+    if (job->deadline_ms && t0 > job->deadline_ms) {
+        status = bill_srv_call_error(&call, BILL_GRPC_DEADLINE_EXCEEDED,
+                                     "deadline exceeded while queued");
+        goto done;
+    }
+    if (!inline_ok) {
+        if ((status = bill_srv_layer_session_auth(&call)) != BILL_GRPC_OK ||
+            (status = bill_srv_layer_jwt_auth(&call)) != BILL_GRPC_OK ||
+            (status = bill_srv_layer_apikey_auth(&call)) != BILL_GRPC_OK)
+            goto done;
+    }
+    req = protobuf_c_message_unpack(m->input, NULL, job->req.body.len - 5,
+                                    (const uint8_t *)job->req.body.p + 5);
+    if (!req) {
+        status = bill_srv_call_error(&call, BILL_GRPC_INVALID_ARGUMENT,
+                                     "malformed %s message", m->input->name);
+        goto done;
+    }
+    bill_error_clear();
+    status = m->handler(&call, req, &resp);
+    if (status == BILL_GRPC_OK && !resp)
+        status = bill_srv_call_error(&call, BILL_GRPC_INTERNAL, "handler returned no response");
+    if (status == BILL_GRPC_OK && job->deadline_ms && srv_now_ms() > job->deadline_ms)
+        status = bill_srv_call_error(&call, BILL_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
+    if (status == BILL_GRPC_OK) {
+        plen = protobuf_c_message_get_packed_size(resp);
+        packed = malloc(plen ? plen : 1);
+        if (!packed)
+            status = bill_srv_call_error(&call, BILL_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        else
+            protobuf_c_message_pack(resp, packed);
+    }
+done:
+    srv_grpc_response(&job->resp, job->web, status,
+                      status == BILL_GRPC_OK ? NULL
+                      : call.status_msg      ? call.status_msg
+                                             : "error",
+                      packed, plen);
+    srv_hdrs_addz(&job->resp.hdrs, "x-request-id", call.request_id);
+    for (size_t i = 0; i < job->cors.n; i++)
+        srv_hdrs_addz(&job->resp.hdrs, job->cors.v[i].name, job->cors.v[i].value);
+    int64_t dt = srv_now_ms() - job->enqueued_ms;
+    srv_metrics_record(job->method_index, status, dt * 1000);
+    if (status == BILL_GRPC_UNAUTHENTICATED || status == BILL_GRPC_PERMISSION_DENIED)
+        BILL_LOG_WARN(MOD, "%s from %s: status %d %s", m->path, job->peer, status,
+                      call.status_msg ? call.status_msg : "");
+    else
+        BILL_LOG_DEBUG(MOD, "%s status=%d duration_ms=%lld%s%s", m->path, status, (long long)dt,
+                       call.status_msg ? " message=" : "", call.status_msg ? call.status_msg : "");
+    free(packed);
+    if (req)
+        protobuf_c_message_free_unpacked(req, NULL);
+    arena_free(&call);
+    if (!inline_ok)
+        bill_log_set_context(NULL);
+}

@@ -1,0 +1,449 @@
+/*
+ * http2.c — HTTP/2 (h2c with prior knowledge) on a connection, with
+ * nghttp2's server session API.
+ *
+ * Each stream collects a protocol-neutral srv_req; END_STREAM hands it to the
+ * router like an HTTP/1.1 request. Responses are written through a per-stream
+ * output buffer and a data provider that defers while the buffer is empty, so
+ * the same path serves unary answers (body then trailers) and the streaming
+ * built-ins (reflection, Health.Watch) that append messages over time.
+ * A request message larger than SRV_MAX_MESSAGE is refused as soon as its
+ * length prefix is seen, without buffering the rest.
+ */
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct h2_stream {
+    int32_t id;
+    srv_req req;
+    size_t header_bytes;
+    bool discard;          /* answered early; ignore further DATA */
+    bool dispatched;       /* handed to the router, answer pending */
+    bool responded;
+    int kind;              /* SRV_STREAM_* when handled message by message */
+    void *kstate;
+    int watch_last;        /* Health.Watch: last status sent, 0 none */
+    srv_buf out;
+    size_t off;
+    bool eof;
+    bool deferred;
+    srv_hdrs trailers;
+    struct h2_stream *prev, *next;
+} h2_stream;
+
+static h2_stream *stream_get(srv_conn *c, int32_t id)
+{
+    return c->h2 ? nghttp2_session_get_stream_user_data(c->h2, id) : NULL;
+}
+
+static void stream_free(srv_conn *c, h2_stream *st)
+{
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        c->h2_streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    srv_stream_free_state(st->kind, st->kstate);
+    srv_req_free(&st->req);
+    srv_buf_free(&st->out);
+    srv_hdrs_free(&st->trailers);
+    free(st);
+}
+
+static ssize_t data_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                         size_t length, uint32_t *data_flags, nghttp2_data_source *source,
+                         void *user_data)
+{
+    srv_conn *c = user_data;
+    h2_stream *st = source->ptr;
+    size_t left = st->out.len - st->off;
+    if (left == 0 && !st->eof) {
+        st->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    size_t n = left < length ? left : length;
+    if (n)
+        memcpy(buf, st->out.p + st->off, n);
+    st->off += n;
+    if (st->off == st->out.len) {
+        st->off = 0;
+        st->out.len = 0;
+        if (st->eof) {
+            *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+            if (st->trailers.n > 0) {
+                nghttp2_nv nv[8];
+                size_t k = 0;
+                for (size_t i = 0; i < st->trailers.n && k < 8; i++, k++) {
+                    nv[k].name = (uint8_t *)st->trailers.v[i].name;
+                    nv[k].namelen = strlen(st->trailers.v[i].name);
+                    nv[k].value = (uint8_t *)st->trailers.v[i].value;
+                    nv[k].valuelen = strlen(st->trailers.v[i].value);
+                    nv[k].flags = NGHTTP2_NV_FLAG_NONE;
+                }
+                if (nghttp2_submit_trailer(session, stream_id, nv, k) == 0)
+                    *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            }
+        }
+    }
+    (void)c;
+    return (ssize_t)n;
+}
+
+/* Submit response headers; with_body false ends the stream on HEADERS. */
+static void submit_headers(srv_conn *c, h2_stream *st, int status, const srv_hdrs *h,
+                           bool with_body)
+{
+    size_t n = h->n + 1;
+    nghttp2_nv *nv = calloc(n, sizeof *nv);
+    char sbuf[8];
+    if (!nv)
+        return;
+    snprintf(sbuf, sizeof sbuf, "%d", status);
+    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)sbuf, 7, strlen(sbuf),
+                         NGHTTP2_NV_FLAG_NONE};
+    for (size_t i = 0; i < h->n; i++)
+        nv[i + 1] = (nghttp2_nv){(uint8_t *)h->v[i].name, (uint8_t *)h->v[i].value,
+                                 strlen(h->v[i].name), strlen(h->v[i].value),
+                                 NGHTTP2_NV_FLAG_NONE};
+    nghttp2_data_provider dp = {.source.ptr = st, .read_callback = data_read};
+    nghttp2_submit_response(c->h2, st->id, nv, n, with_body ? &dp : NULL);
+    free(nv);
+}
+
+void srv_h2_respond(srv_conn *c, int32_t stream_id, srv_resp *r)
+{
+    h2_stream *st = stream_get(c, stream_id);
+    if (!st || st->responded)
+        return; /* the client reset the stream meanwhile */
+    st->responded = true;
+    if (st->dispatched && c->inflight > 0)
+        c->inflight--;
+    bool with_body = r->body.len > 0 || r->trailers.n > 0;
+    if (with_body) {
+        srv_buf_append(&st->out, r->body.p, r->body.len);
+        for (size_t i = 0; i < r->trailers.n; i++)
+            srv_hdrs_addz(&st->trailers, r->trailers.v[i].name, r->trailers.v[i].value);
+        st->eof = true;
+    }
+    submit_headers(c, st, r->status, &r->hdrs, with_body);
+    c->last_active_ms = srv_now_ms();
+}
+
+void srv_h2_stream_send(srv_conn *c, int32_t stream_id, const void *frame, size_t n)
+{
+    h2_stream *st = stream_get(c, stream_id);
+    if (!st || st->eof)
+        return;
+    srv_buf_append(&st->out, frame, n);
+    if (st->deferred) {
+        st->deferred = false;
+        nghttp2_session_resume_data(c->h2, stream_id);
+    }
+}
+
+void srv_h2_stream_finish(srv_conn *c, int32_t stream_id, int status, const char *msg)
+{
+    h2_stream *st = stream_get(c, stream_id);
+    if (!st || st->eof)
+        return;
+    char sbuf[8];
+    snprintf(sbuf, sizeof sbuf, "%d", status);
+    srv_hdrs_addz(&st->trailers, "grpc-status", sbuf);
+    if (msg && *msg) {
+        srv_buf enc = {0};
+        srv_percent_encode(&enc, msg);
+        srv_hdrs_addz(&st->trailers, "grpc-message", enc.p);
+        srv_buf_free(&enc);
+    }
+    st->eof = true;
+    if (st->responded && c->inflight > 0)
+        c->inflight--; /* streaming calls count as in flight until finished */
+    if (st->deferred) {
+        st->deferred = false;
+        nghttp2_session_resume_data(c->h2, stream_id);
+    }
+}
+
+/* ---- nghttp2 callbacks ------------------------------------------------- */
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
+                            void *user_data)
+{
+    srv_conn *c = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    h2_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    st->id = frame->hd.stream_id;
+    st->next = c->h2_streams;
+    if (st->next)
+        st->next->prev = st;
+    c->h2_streams = st;
+    nghttp2_session_set_stream_user_data(session, st->id, st);
+    return 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user_data)
+{
+    srv_conn *c = user_data;
+    h2_stream *st = stream_get(c, frame->hd.stream_id);
+    if (!st || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0; /* trailers from the client: ignored */
+    st->header_bytes += namelen + valuelen + 32;
+    if (st->header_bytes > SRV_MAX_HEADER_BYTES)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets this stream */
+    const char *n = (const char *)name, *v = (const char *)value;
+    if (namelen == 7 && memcmp(n, ":method", 7) == 0) {
+        snprintf(st->req.method, sizeof st->req.method, "%.*s", (int)valuelen, v);
+    } else if (namelen == 5 && memcmp(n, ":path", 5) == 0) {
+        free(st->req.path);
+        free(st->req.query);
+        st->req.query = NULL;
+        const char *q = memchr(v, '?', valuelen);
+        size_t plen = q ? (size_t)(q - v) : valuelen;
+        st->req.path = strndup(v, plen);
+        if (q)
+            st->req.query = strndup(q + 1, valuelen - plen - 1);
+    } else if (namelen > 0 && n[0] == ':') {
+        if (namelen == 10 && memcmp(n, ":authority", 10) == 0)
+            srv_hdrs_add(&st->req.hdrs, "host", 4, v, valuelen);
+    } else {
+        srv_hdrs_add(&st->req.hdrs, n, namelen, v, valuelen);
+    }
+    return 0;
+}
+
+static void answer_early(srv_conn *c, h2_stream *st, int http_status, int grpc_status,
+                         const char *msg)
+{
+    srv_resp r = {0};
+    const char *ct = srv_hdrs_get(&st->req.hdrs, "content-type");
+    if (ct && strncasecmp(ct, "application/grpc", 16) == 0) {
+        int web = strncasecmp(ct, "application/grpc-web-text", 25) == 0 ? 2
+                  : strncasecmp(ct, "application/grpc-web", 20) == 0 ? 1 : 0;
+        srv_grpc_response(&r, web, grpc_status, msg, NULL, 0);
+    } else {
+        srv_resp_simple(&r, http_status, "text/plain", msg);
+    }
+    st->discard = true;
+    srv_h2_respond(c, st->id, &r);
+    srv_resp_free(&r);
+}
+
+static void stream_pump_messages(srv_conn *c, h2_stream *st)
+{
+    while (!st->discard && st->req.body.len >= 5) {
+        const uint8_t *p = (const uint8_t *)st->req.body.p;
+        uint32_t len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        if (p[0] & 1) {
+            srv_h2_stream_finish(c, st->id, BILL_GRPC_UNIMPLEMENTED,
+                                 "compressed messages are not supported");
+            st->discard = true;
+            return;
+        }
+        if (len > SRV_MAX_MESSAGE) {
+            srv_h2_stream_finish(c, st->id, BILL_GRPC_RESOURCE_EXHAUSTED,
+                                 "message larger than 4 MiB");
+            st->discard = true;
+            return;
+        }
+        if (st->req.body.len < 5 + (size_t)len)
+            return;
+        srv_stream_message(c, st->id, st->kind, p + 5, len, &st->kstate);
+        srv_buf_consume(&st->req.body, 5 + (size_t)len);
+    }
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                         const uint8_t *data, size_t len, void *user_data)
+{
+    srv_conn *c = user_data;
+    h2_stream *st = stream_get(c, stream_id);
+    if (!st || st->discard)
+        return 0;
+    if (st->req.body.len + len > SRV_MAX_BODY) {
+        answer_early(c, st, 413, BILL_GRPC_RESOURCE_EXHAUSTED, "request body too large");
+        return 0;
+    }
+    srv_buf_append(&st->req.body, data, len);
+    if (st->kind) {
+        stream_pump_messages(c, st);
+        return 0;
+    }
+    /* Refuse an oversized gRPC message as soon as its length is known. */
+    const char *ct = srv_hdrs_get(&st->req.hdrs, "content-type");
+    if (st->req.body.len >= 5 && ct && strncasecmp(ct, "application/grpc", 16) == 0 &&
+        strncasecmp(ct, "application/grpc-web-text", 25) != 0) {
+        const uint8_t *p = (const uint8_t *)st->req.body.p;
+        uint32_t mlen = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        if (mlen > SRV_MAX_MESSAGE)
+            answer_early(c, st, 413, BILL_GRPC_RESOURCE_EXHAUSTED,
+                         "request message larger than 4 MiB");
+    }
+    return 0;
+}
+
+static void request_headers_done(srv_conn *c, h2_stream *st)
+{
+    const char *ct = srv_hdrs_get(&st->req.hdrs, "content-type");
+    if (!st->req.path || !ct || strncasecmp(ct, "application/grpc", 16) != 0 ||
+        strncasecmp(ct, "application/grpc-web", 20) == 0)
+        return;
+    st->kind = srv_stream_kind(st->req.path);
+    if (!st->kind)
+        return;
+    /* Streaming built-in: answer headers now, messages as they come. */
+    srv_hdrs h = {0};
+    srv_hdrs_addz(&h, "content-type", "application/grpc");
+    st->responded = true;
+    st->dispatched = true;
+    c->inflight++;
+    submit_headers(c, st, 200, &h, true);
+    srv_hdrs_free(&h);
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    srv_conn *c = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+        return 0;
+    h2_stream *st = stream_get(c, frame->hd.stream_id);
+    if (!st)
+        return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+        request_headers_done(c, st);
+    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    if (st->kind) {
+        stream_pump_messages(c, st);
+        if (st->kind != SRV_STREAM_HEALTH_WATCH)
+            srv_h2_stream_finish(c, st->id, BILL_GRPC_OK, NULL);
+        return 0;
+    }
+    if (st->discard || st->dispatched)
+        return 0;
+    st->dispatched = true;
+    c->inflight++;
+    srv_req req = st->req;
+    memset(&st->req, 0, sizeof st->req);
+    if (req.path == NULL)
+        req.path = strdup("");
+    srv_target t = {c, st->id};
+    srv_dispatch(t, &req);
+    srv_req_free(&req);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
+                           void *user_data)
+{
+    srv_conn *c = user_data;
+    h2_stream *st = stream_get(c, stream_id);
+    if (!st)
+        return 0;
+    /* Reset before we answered (or a streaming call cut short): no longer in flight. */
+    if (st->dispatched && (!st->responded || (st->kind && !st->eof)) && c->inflight > 0)
+        c->inflight--;
+    nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+    stream_free(c, st);
+    return 0;
+}
+
+int srv_h2_init(srv_conn *c)
+{
+    nghttp2_session_callbacks *cb;
+    if (nghttp2_session_callbacks_new(&cb) != 0)
+        return -1;
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    int rc = nghttp2_session_server_new(&c->h2, cb, c);
+    nghttp2_session_callbacks_del(cb);
+    if (rc != 0)
+        return -1;
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, SRV_MAX_HEADER_BYTES},
+    };
+    nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
+    return 0;
+}
+
+void srv_h2_feed(srv_conn *c)
+{
+    ssize_t n = nghttp2_session_mem_recv(c->h2, (const uint8_t *)c->in.p, c->in.len);
+    if (n < 0) {
+        /* Protocol error: nghttp2 has queued a GOAWAY where it can; send it
+         * and close. */
+        if (!c->goaway_sent)
+            nghttp2_session_terminate_session(c->h2, NGHTTP2_PROTOCOL_ERROR);
+        c->goaway_sent = true;
+        c->close_after_write = true;
+        c->in.len = 0;
+        return;
+    }
+    srv_buf_consume(&c->in, (size_t)n);
+    c->req_start_ms = 0;
+}
+
+void srv_h2_pump(srv_conn *c)
+{
+    if (!c->h2)
+        return;
+    while (c->out.len < (1u << 20)) {
+        const uint8_t *data;
+        ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+        if (n < 0) {
+            c->close_after_write = true;
+            return;
+        }
+        if (n == 0)
+            return;
+        srv_buf_append(&c->out, data, (size_t)n);
+    }
+}
+
+void srv_h2_goaway(srv_conn *c)
+{
+    if (!c->h2 || c->goaway_sent)
+        return;
+    c->goaway_sent = true;
+    nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
+                          NULL, 0);
+    /* Streams that would never end by themselves end now. */
+    for (h2_stream *st = c->h2_streams; st; st = st->next)
+        if (st->kind == SRV_STREAM_HEALTH_WATCH)
+            srv_h2_stream_finish(c, st->id, BILL_GRPC_OK, NULL);
+}
+
+void srv_h2_tick(srv_conn *c)
+{
+    for (h2_stream *st = c->h2_streams; st; st = st->next) {
+        if (st->kind != SRV_STREAM_HEALTH_WATCH || st->eof || !st->kstate)
+            continue;
+        srv_stream_message(c, st->id, st->kind, NULL, 0, &st->kstate);
+    }
+}
+
+void srv_h2_free(srv_conn *c)
+{
+    while (c->h2_streams) {
+        h2_stream *st = c->h2_streams;
+        stream_free(c, st);
+    }
+    if (c->h2)
+        nghttp2_session_del(c->h2);
+    c->h2 = NULL;
+}

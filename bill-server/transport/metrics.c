@@ -1,0 +1,133 @@
+/*
+ * metrics.c — Prometheus text exposition for GET /metrics: gRPC requests by
+ * method and status code, a latency histogram per method, requests being
+ * handled, worker queue depth, open connections and the DB pool (seed 000
+ * §9.8). Counters are relaxed atomics: exact totals, no lock on the hot path.
+ */
+#include "server.h"
+
+#include <string.h>
+
+#define MAX_METHODS 256
+#define NCODES 17
+static const double bucket_ms[] = {1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+#define NBUCKETS (sizeof bucket_ms / sizeof bucket_ms[0])
+
+static const bill_srv_method *methods[MAX_METHODS];
+static int nmethods;
+/* slot nmethods (== index -1) collects unknown methods */
+static atomic_ulong counts[MAX_METHODS + 1][NCODES];
+static atomic_ulong hist[MAX_METHODS + 1][NBUCKETS + 1];
+static atomic_ullong sum_us[MAX_METHODS + 1];
+static atomic_long inflight;
+
+void srv_metrics_init(void)
+{
+    nmethods = 0;
+    for (size_t i = 0; bill_srv_services[i]; i++)
+        for (size_t j = 0; j < bill_srv_services[i]->n_methods && nmethods < MAX_METHODS; j++)
+            methods[nmethods++] = &bill_srv_services[i]->methods[j];
+}
+
+int srv_method_index(const bill_srv_method *m)
+{
+    for (int i = 0; i < nmethods; i++)
+        if (methods[i] == m)
+            return i;
+    return -1;
+}
+
+const bill_srv_method *srv_method_at(int i) { return i >= 0 && i < nmethods ? methods[i] : NULL; }
+int srv_method_count(void) { return nmethods; }
+
+void srv_metrics_record(int mi, int status, int64_t micros)
+{
+    int slot = mi >= 0 && mi < nmethods ? mi : nmethods;
+    if (status < 0 || status >= NCODES)
+        status = 2;
+    atomic_fetch_add_explicit(&counts[slot][status], 1, memory_order_relaxed);
+    size_t b = 0;
+    while (b < NBUCKETS && (double)micros / 1000.0 > bucket_ms[b])
+        b++;
+    atomic_fetch_add_explicit(&hist[slot][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sum_us[slot], (unsigned long long)(micros > 0 ? micros : 0),
+                              memory_order_relaxed);
+}
+
+void srv_metrics_inflight(int delta)
+{
+    atomic_fetch_add_explicit(&inflight, delta, memory_order_relaxed);
+}
+
+static const char *code_name(int c)
+{
+    static const char *n[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+    return n[c];
+}
+
+void srv_metrics_render(bill_srv *s, srv_buf *o)
+{
+    srv_buf_printf(o, "# HELP bill_grpc_requests_total gRPC requests by method and status code.\n"
+                      "# TYPE bill_grpc_requests_total counter\n");
+    for (int i = 0; i <= nmethods; i++) {
+        const char *path = i < nmethods ? methods[i]->path : "unknown";
+        for (int c = 0; c < NCODES; c++) {
+            unsigned long v = atomic_load_explicit(&counts[i][c], memory_order_relaxed);
+            if (v)
+                srv_buf_printf(o, "bill_grpc_requests_total{method=\"%s\",code=\"%s\"} %lu\n",
+                               path, code_name(c), v);
+        }
+    }
+    srv_buf_printf(o, "# HELP bill_grpc_request_duration_seconds gRPC latency (queue + handler).\n"
+                      "# TYPE bill_grpc_request_duration_seconds histogram\n");
+    for (int i = 0; i <= nmethods; i++) {
+        unsigned long total = 0;
+        for (size_t b = 0; b <= NBUCKETS; b++)
+            total += atomic_load_explicit(&hist[i][b], memory_order_relaxed);
+        if (!total)
+            continue;
+        const char *path = i < nmethods ? methods[i]->path : "unknown";
+        unsigned long cum = 0;
+        for (size_t b = 0; b < NBUCKETS; b++) {
+            cum += atomic_load_explicit(&hist[i][b], memory_order_relaxed);
+            srv_buf_printf(o, "bill_grpc_request_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %lu\n",
+                           path, bucket_ms[b] / 1000.0, cum);
+        }
+        srv_buf_printf(o, "bill_grpc_request_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %lu\n",
+                       path, total);
+        srv_buf_printf(o, "bill_grpc_request_duration_seconds_sum{method=\"%s\"} %.6f\n", path,
+                       (double)atomic_load(&sum_us[i]) / 1e6);
+        srv_buf_printf(o, "bill_grpc_request_duration_seconds_count{method=\"%s\"} %lu\n", path,
+                       total);
+    }
+    srv_buf_printf(o, "# HELP bill_requests_in_flight Requests being handled by workers.\n"
+                      "# TYPE bill_requests_in_flight gauge\nbill_requests_in_flight %ld\n",
+                   atomic_load(&inflight));
+    srv_buf_printf(o, "# HELP bill_worker_queue_depth Requests waiting for a worker.\n"
+                      "# TYPE bill_worker_queue_depth gauge\nbill_worker_queue_depth %d\n",
+                   srv_workers_queue_depth(s));
+    srv_buf_printf(o, "# HELP bill_connections_open Open client connections.\n"
+                      "# TYPE bill_connections_open gauge\nbill_connections_open %ld\n",
+                   atomic_load(&s->conns_open));
+    if (s->db) {
+        bill_db_pool_stats st;
+        memset(&st, 0, sizeof st);
+        bill_db_pool_stats_get(s->db, &st);
+        srv_buf_printf(o,
+            "# HELP bill_db_pool_connections Database pool connections by state.\n"
+            "# TYPE bill_db_pool_connections gauge\n"
+            "bill_db_pool_connections{state=\"in_use\"} %d\n"
+            "bill_db_pool_connections{state=\"idle\"} %d\n"
+            "bill_db_pool_connections{state=\"waiting\"} %d\n"
+            "bill_db_pool_connections{state=\"max\"} %d\n"
+            "# TYPE bill_db_pool_acquired_total counter\nbill_db_pool_acquired_total %llu\n"
+            "# TYPE bill_db_pool_timeouts_total counter\nbill_db_pool_timeouts_total %llu\n",
+            st.in_use, st.idle, st.waiting, st.max, (unsigned long long)st.acquired_total,
+            (unsigned long long)st.timeouts_total);
+    }
+    srv_buf_printf(o, "# TYPE bill_health_serving gauge\nbill_health_serving %d\n",
+                   atomic_load(&s->health) == 1 ? 1 : 0);
+}

@@ -1,0 +1,275 @@
+/*
+ * server.h — bill-server's transport internals, shared by the files in
+ * bill-server/transport/ (loop, http1, http2, grpc, workers, metrics, call)
+ * and the built-in services (health, reflection) and layers.
+ *
+ * Shape (architecture.md "Threading and I/O"):
+ *   - N loop threads, each with its own epoll set and its own SO_REUSEPORT
+ *     listening socket (the kernel spreads new connections), own the
+ *     sockets: accept, HTTP/1.1 (http-parser), HTTP/2 (nghttp2), framing.
+ *   - A complete request becomes a srv_job on the bounded FIFO queue of
+ *     max_concurrency worker threads (the concurrency-limit layer). Handlers
+ *     run there; the finished response goes back to the owning loop through
+ *     a mutex-protected list and an eventfd wakeup.
+ *   - Protocol-neutral srv_req / srv_resp sit between the HTTP codecs and the
+ *     router (grpc.c), so HTTP/1.1 and HTTP/2 share every rule above them.
+ * Nothing here is thread-safe unless it says so: a connection is touched only
+ * by its loop thread; a job only by the worker that runs it until it is posted.
+ */
+#ifndef BILL_SRV_SERVER_H
+#define BILL_SRV_SERVER_H
+
+#include <nghttp2/nghttp2.h>
+#include <http_parser.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bill/bill.h"
+#include "bill/config.h"
+#include "bill/ratelimit.h"
+#include "../services/service.h"
+
+#define SRV_MAX_MESSAGE (4u * 1024u * 1024u)      /* gRPC message limit */
+#define SRV_MAX_BODY (SRV_MAX_MESSAGE * 2u)        /* HTTP body limit (base64 + slack) */
+#define SRV_MAX_HEADER_BYTES (64u * 1024u)         /* HTTP/1.1 header block limit */
+#define SRV_QUEUE_MAX 4096                         /* pending jobs before "busy" */
+
+/* ---- small containers (util.c) -------------------------------------------- */
+
+typedef struct srv_buf {
+    char *p;
+    size_t len, cap;
+} srv_buf;
+int srv_buf_append(srv_buf *b, const void *data, size_t n); /* 0 or -1 (OOM) */
+int srv_buf_printf(srv_buf *b, const char *fmt, ...) BILL_PRINTF(2, 3);
+void srv_buf_consume(srv_buf *b, size_t n);                  /* drop n bytes at the front */
+void srv_buf_free(srv_buf *b);
+
+typedef struct srv_hdr {
+    char *name;  /* lower case */
+    char *value;
+} srv_hdr;
+typedef struct srv_hdrs {
+    srv_hdr *v;
+    size_t n, cap;
+} srv_hdrs;
+int srv_hdrs_add(srv_hdrs *h, const char *name, size_t nlen, const char *value, size_t vlen);
+int srv_hdrs_addz(srv_hdrs *h, const char *name, const char *value);
+const char *srv_hdrs_get(const srv_hdrs *h, const char *name);
+void srv_hdrs_free(srv_hdrs *h);
+
+int64_t srv_now_ms(void);                    /* CLOCK_MONOTONIC */
+char *srv_base64_encode(const void *p, size_t n, size_t *outlen);
+int srv_base64_decode(const char *s, size_t n, srv_buf *out);  /* 0 / -1 invalid */
+void srv_percent_encode(srv_buf *out, const char *s);
+
+/* ---- requests and responses ---------------------------------------------- */
+
+typedef struct srv_req {
+    char method[16];
+    char *path;        /* without query string */
+    char *query;       /* after '?', or NULL */
+    srv_hdrs hdrs;
+    srv_buf body;
+} srv_req;
+void srv_req_free(srv_req *r);
+
+typedef struct srv_resp {
+    int status;            /* HTTP status */
+    srv_hdrs hdrs;
+    srv_buf body;
+    srv_hdrs trailers;     /* HTTP/2 trailers (native gRPC); n == 0: none */
+    bool close;            /* HTTP/1.1: close the connection afterwards */
+} srv_resp;
+void srv_resp_free(srv_resp *r);
+/* Plain text/empty response helper. */
+void srv_resp_simple(srv_resp *r, int status, const char *ctype, const char *body);
+
+/* ---- server -------------------------------------------------------------- */
+
+typedef struct srv_loop srv_loop;
+typedef struct srv_conn srv_conn;
+typedef struct srv_job srv_job;
+typedef struct srv_workers srv_workers;
+
+typedef struct bill_srv {
+    const bill_config *cfg;
+    bill_db *db;                      /* may be NULL in transport-only tests */
+    const char *admin_dir;            /* static admin SPA, NULL/"" = not configured */
+    int nloops;
+    srv_loop *loops;
+    srv_workers *workers;
+    bill_ratelimit *rl_login, *rl_register;
+    char host[256];
+    int port;                         /* bound port (after start) */
+    int request_timeout_ms;           /* incomplete request -> closed */
+    int idle_timeout_ms;              /* idle keep-alive connection -> closed */
+    atomic_int stopping;              /* 1 after SIGTERM */
+    atomic_int health;                /* 1 SERVING, 2 NOT_SERVING (DB monitor) */
+    atomic_long conns_open;
+    pthread_t monitor;
+    bool monitor_started;
+    pthread_mutex_t mon_mu;
+    pthread_cond_t mon_cv;
+} bill_srv;
+
+/* Bind, start loops, workers and the DB monitor. */
+int srv_start(bill_srv *s);
+/* Stop accepting, GOAWAY, wait up to grace_ms for in-flight work, join all. */
+void srv_stop(bill_srv *s, int grace_ms);
+
+/* ---- connections / targets (loop.c) ------------------------------------- */
+
+/* Where a response goes: a connection and (HTTP/2) a stream id. */
+typedef struct srv_target {
+    srv_conn *conn;
+    int32_t stream_id;   /* 0 for HTTP/1.1 */
+} srv_target;
+
+struct srv_conn {
+    srv_loop *loop;
+    int fd;
+    int proto;                 /* 0 undecided, 1 HTTP/1.1, 2 HTTP/2 */
+    char peer[64];
+    srv_buf in, out;
+    int64_t last_active_ms;
+    int64_t req_start_ms;      /* first byte of the current incomplete request, 0 = none */
+    int refs;                  /* jobs in flight that will come back here */
+    int inflight;              /* requests dispatched and not yet answered */
+    bool dead;                 /* socket closed; freed when refs reach 0 */
+    bool close_after_write;
+    bool goaway_sent;
+    uint32_t ev;               /* current epoll mask */
+    srv_conn *prev, *next;
+    /* HTTP/1.1 */
+    http_parser parser;
+    srv_req cur;
+    srv_buf hfield, hvalue;
+    bool in_value;
+    bool h1_busy;              /* a request is being served; parsing paused */
+    bool h1_keepalive;
+    bool h1_error;
+    bool h1_in_feed;
+    size_t h1_header_bytes;
+    int h1_reject;             /* 413/431 decided during parsing */
+    /* HTTP/2 */
+    nghttp2_session *h2;
+    void *h2_streams;          /* list of open stream records (http2.c) */
+};
+
+/* Deliver a response to a target; frees nothing of resp (caller frees). */
+void srv_conn_respond(srv_target t, srv_resp *resp);
+/* Write pending output; close on error. */
+void srv_conn_flush(srv_conn *c);
+void srv_conn_close(srv_conn *c);
+
+/* HTTP/1.1 (http1.c) */
+void srv_h1_init(srv_conn *c);
+void srv_h1_feed(srv_conn *c);            /* parse c->in */
+void srv_h1_respond(srv_conn *c, srv_resp *r);
+void srv_h1_free(srv_conn *c);
+
+/* HTTP/2 (http2.c) */
+int srv_h2_init(srv_conn *c);
+void srv_h2_feed(srv_conn *c);
+void srv_h2_respond(srv_conn *c, int32_t stream_id, srv_resp *r);
+void srv_h2_pump(srv_conn *c);            /* move nghttp2 output to c->out */
+void srv_h2_goaway(srv_conn *c);
+void srv_h2_tick(srv_conn *c);            /* once a second: Health.Watch updates */
+void srv_h2_free(srv_conn *c);
+/* Streaming methods over HTTP/2 (reflection, Health.Watch): append a gRPC
+ * message to a stream's output / finish it with a status. */
+void srv_h2_stream_send(srv_conn *c, int32_t stream_id, const void *frame, size_t n);
+void srv_h2_stream_finish(srv_conn *c, int32_t stream_id, int status, const char *msg);
+
+/* ---- router and gRPC (grpc.c) -------------------------------------------- */
+
+/* A request is complete: route it (inline answer or job). Takes ownership
+ * of *req (moved; the caller's struct is zeroed). */
+void srv_dispatch(srv_target t, srv_req *req);
+/* Streaming gRPC over HTTP/2: true when `path` is a streaming method we
+ * handle message by message (then srv_stream_* below are used). */
+int srv_stream_kind(const char *path);
+enum { SRV_STREAM_NONE = 0, SRV_STREAM_REFLECTION_V1, SRV_STREAM_REFLECTION_V1ALPHA,
+       SRV_STREAM_HEALTH_WATCH };
+/* One complete request message arrived on a streaming method. */
+void srv_stream_message(srv_conn *c, int32_t stream_id, int kind, const uint8_t *msg,
+                        size_t len, void **state);
+void srv_stream_free_state(int kind, void *state);
+
+/* gRPC framing helpers. */
+void srv_grpc_frame(srv_buf *out, const void *msg, size_t n, bool trailer);
+
+/* ---- jobs and workers (workers.c) --------------------------------------- */
+
+typedef void (*srv_job_fn)(srv_job *job);
+
+struct srv_job {
+    srv_job *next;
+    bill_srv *srv;
+    srv_target target;
+    srv_job_fn run;        /* on a worker: fill job->resp */
+    srv_req req;
+    srv_resp resp;
+    int64_t enqueued_ms;
+    /* gRPC-specific */
+    const bill_srv_method *method;
+    int method_index;
+    int web;               /* 0 native, 1 grpc-web binary, 2 grpc-web text */
+    int64_t deadline_ms;
+    char peer[64];
+    srv_hdrs cors;         /* CORS headers to add to the response */
+};
+
+int srv_workers_start(bill_srv *s, int nthreads);
+/* Queue a job (FIFO). -1 when the queue is full or stopping. Thread-safe. */
+int srv_workers_submit(bill_srv *s, srv_job *job);
+void srv_workers_stop(bill_srv *s);           /* drain queue, join */
+int srv_workers_queue_depth(bill_srv *s);
+void srv_job_free(srv_job *job);
+/* Worker side: the job is done; hand it back to its loop (thread-safe). */
+void srv_loop_post(srv_job *job);
+
+/* ---- gRPC calls (call.c) ------------------------------------------------- */
+
+void srv_grpc_run_job(srv_job *job);   /* srv_job_fn for unary gRPC methods */
+/* Build a gRPC (or gRPC-Web) response. msg may be NULL when status != 0. */
+void srv_grpc_response(srv_resp *r, int web, int status, const char *message,
+                       const uint8_t *msg, size_t n);
+
+/* ---- metrics (metrics.c) ------------------------------------------------- */
+
+void srv_metrics_init(void);
+void srv_metrics_record(int method_index, int status, int64_t micros);
+void srv_metrics_inflight(int delta);
+void srv_metrics_render(bill_srv *s, srv_buf *out);
+int srv_method_index(const bill_srv_method *m);      /* -1 when not in registry */
+const bill_srv_method *srv_method_at(int index);
+int srv_method_count(void);
+
+/* ---- layers ------------------------------------------------------------- */
+
+/* CORS (layers/cors.c): for a request with an allowed Origin, fill `out`
+ * with the headers to add. Preflight: returns true and fills resp. */
+bool srv_cors_preflight(bill_srv *s, const srv_req *req, srv_resp *resp);
+void srv_cors_headers(bill_srv *s, const srv_req *req, srv_hdrs *out);
+/* Rate limit (layers/ratelimit.c): BILL_GRPC_OK or RESOURCE_EXHAUSTED with
+ * *msg set to a static message. */
+int srv_ratelimit_check(bill_srv *s, const bill_srv_method *m, const char *peer,
+                        const char **msg);
+int srv_ratelimit_init(bill_srv *s);
+void srv_ratelimit_free(bill_srv *s);
+/* Admin UI (layers/admin_ui.c): srv_job_fn serving /admin/... */
+void srv_admin_run_job(srv_job *job);
+
+/* ---- built-in services --------------------------------------------------- */
+
+/* Health status for a service name ("" = whole server): 1 SERVING,
+ * 2 NOT_SERVING, 3 SERVICE_UNKNOWN. */
+int srv_health_status(bill_srv *s, const char *service);
+extern bill_srv *srv_global;   /* the one running server (for services) */
+
+#endif

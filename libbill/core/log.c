@@ -42,6 +42,7 @@ static atomic_int cur_format = BILL_LOG_FORMAT_TEXT;
 /* Set when BILL_LOG was invalid at first use; the WARN is emitted outside
  * pthread_once (logging from inside it would deadlock). */
 static atomic_int pending_bad_env;
+static char bad_env_reason[512]; /* written once inside log_init */
 
 static pthread_mutex_t sink_mu = PTHREAD_MUTEX_INITIALIZER;
 static bill_log_sink_fn sink_fn;
@@ -214,6 +215,7 @@ static void log_init(void)
     log_filter f;
     apply_env_format();
     if (filter_parse(getenv("BILL_LOG"), &f) < 0) {
+        snprintf(bad_env_reason, sizeof bad_env_reason, "%s", bill_error_last()->message);
         atomic_store(&pending_bad_env, 1);
         filter_parse("info", &f);
     }
@@ -226,8 +228,7 @@ static void ensure_init(void)
     if (atomic_load_explicit(&pending_bad_env, memory_order_relaxed) &&
         atomic_exchange(&pending_bad_env, 0))
         bill_log(BILL_LOG_LEVEL_WARN, "libbill::log",
-                 "BILL_LOG=\"%.200s\" is invalid (%s); using \"info\"", getenv("BILL_LOG"),
-                 bill_error_last()->message);
+                 "BILL_LOG is invalid (%s); using \"info\"", bad_env_reason);
 }
 
 int bill_log_set_filter(const char *spec)

@@ -338,6 +338,28 @@ START_TEST(test_log__concurrent_threads)
 }
 END_TEST
 
+/* Runs without the fixture: the first logging call of a fresh (forked)
+ * process must read the environment, fall back to "info" on a bad BILL_LOG,
+ * and say so with one WARN. Needs Check's fork mode for a fresh state. */
+START_TEST(test_log__bad_env_at_startup_warns_and_uses_info)
+{
+    const char *fork_mode = getenv("CK_FORK");
+    if (fork_mode && strcmp(fork_mode, "no") == 0)
+        return;
+    memset(&cap, 0, sizeof cap);
+    setenv("BILL_LOG", "libbill=loud", 1);
+    setenv("BILL_LOG_FORMAT", "JSON", 1);
+    bill_log_set_sink(cap_sink, &cap);
+    BILL_LOG_INFO("bill_server", "started");
+    BILL_LOG_DEBUG("bill_server", "hidden");
+    ck_assert_int_eq(cap.n, 2);
+    ck_assert_ptr_nonnull(strstr(cap.lines[0], "\"level\":\"WARN\""));
+    ck_assert_ptr_nonnull(strstr(cap.lines[0], "loud"));
+    ck_assert_ptr_nonnull(strstr(cap.lines[1], "\"msg\":\"started\""));
+    bill_log_set_sink(NULL, NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("log");
@@ -360,6 +382,9 @@ int main(void)
     tcase_add_test(tc, test_log__sink_may_not_recurse);
     tcase_add_test(tc, test_log__default_sink_is_stderr);
     tcase_add_test(tc, test_log__concurrent_threads);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("log-startup");
+    tcase_add_test(tc, test_log__bad_env_at_startup_warns_and_uses_info);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

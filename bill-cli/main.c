@@ -275,12 +275,26 @@ static int parse_args(cli_ctx *ctx, const cli_cmd *cmd, int argc, char **argv, c
             return CLI_EXIT_OK;
         }
         if (!only_pos && looks_like_option(s)) {
+            if (strcmp(s, "-q") == 0) {
+                ctx->quiet = true;
+                continue;
+            }
             if (s[1] != '-')
                 return cli_usage_error(ctx, "unknown option '%s'", s);
             const char *name = s + 2;
             const char *eq = strchr(name, '=');
             size_t len = eq ? (size_t)(eq - name) : strlen(name);
             const cli_optdef *o = find_opt(cmd, name, len);
+            /* The output switches are also accepted after the command, where
+             * people tend to type them ("bill-cli customer list --json"). */
+            if (!o && !eq && strcmp(name, "json") == 0) {
+                ctx->json = true;
+                continue;
+            }
+            if (!o && !eq && strcmp(name, "quiet") == 0) {
+                ctx->quiet = true;
+                continue;
+            }
             if (!o)
                 return cli_usage_error(ctx, "unknown option '--%.*s'", (int)len, name);
             const char *value = NULL;

@@ -50,6 +50,11 @@ BILL_API int bill_time_format_rfc3339_ms(int64_t usec, char buf[BILL_TIME_BUFSZ]
  * microseconds are truncated. Leap seconds (:60) are rejected. Errors name
  * field "timestamp". */
 BILL_API int bill_time_parse_rfc3339(const char *s, int64_t *out);
+/* PostgreSQL's text output of timestamptz (DateStyle ISO), e.g.
+ * "2026-11-22 09:17:31.123456+00" or "...+05:30": everything
+ * bill_time_parse_rfc3339 accepts, plus offsets written ±hh or ±hh:mm:ss.
+ * Use it for values read back from the database, never for wire input. */
+BILL_API int bill_time_parse_pg(const char *s, int64_t *out);
 
 /* ---- calendar dates ---------------------------------------------------- */
 

@@ -181,11 +181,13 @@ static bool take_char(const char **p, char c)
     return true;
 }
 
-int bill_time_parse_rfc3339(const char *s, int64_t *out)
+/* pg_style additionally accepts PostgreSQL's offset spellings "+00" and
+ * "+05:30:15" (it prints minutes/seconds only when non-zero). */
+static int parse_timestamp(const char *s, int64_t *out, bool pg_style)
 {
     const char *p = s;
     bill_date d;
-    int hh, mi, ss, oh = 0, om = 0, sign = 0;
+    int hh, mi, ss, oh = 0, om = 0, os = 0, sign = 0;
     int64_t frac = 0, t;
     const char *why = "expected YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm)";
 
@@ -220,9 +222,16 @@ int bill_time_parse_rfc3339(const char *s, int64_t *out)
     } else if (*p == '+' || *p == '-') {
         sign = (*p == '-') ? -1 : 1;
         p++;
-        if ((oh = take_digits(&p, 2)) < 0 || !take_char(&p, ':') || (om = take_digits(&p, 2)) < 0)
+        if ((oh = take_digits(&p, 2)) < 0)
             goto bad;
-        if (oh > 23 || om > 59) {
+        if (pg_style && *p != ':') {
+            om = 0;
+        } else if (!take_char(&p, ':') || (om = take_digits(&p, 2)) < 0) {
+            goto bad;
+        } else if (pg_style && take_char(&p, ':') && (os = take_digits(&p, 2)) < 0) {
+            goto bad;
+        }
+        if (oh > 23 || om > 59 || os > 59) {
             why = "the UTC offset is out of range";
             goto bad;
         }
@@ -243,11 +252,22 @@ int bill_time_parse_rfc3339(const char *s, int64_t *out)
         goto bad;
     }
     t = days_from_date(d.y, d.m, d.d) * 86400 + hh * 3600 + mi * 60 + ss;
-    t -= (int64_t)sign * (oh * 3600 + om * 60);
+    t -= (int64_t)sign * (oh * 3600 + om * 60 + os);
     *out = t * BILL_USEC_PER_SEC + frac;
     return BILL_OK;
 bad:
-    return bill__err(BILL_EINVALID, "timestamp", "timestamp \"%.48s\" is not RFC 3339: %s", s, why);
+    return bill__err(BILL_EINVALID, "timestamp", "timestamp \"%.48s\" is not %s: %s", s,
+                     pg_style ? "a PostgreSQL timestamptz" : "RFC 3339", why);
+}
+
+int bill_time_parse_rfc3339(const char *s, int64_t *out)
+{
+    return parse_timestamp(s, out, false);
+}
+
+int bill_time_parse_pg(const char *s, int64_t *out)
+{
+    return parse_timestamp(s, out, true);
 }
 
 /* ---- dates ------------------------------------------------------------- */

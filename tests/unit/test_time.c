@@ -217,6 +217,27 @@ START_TEST(test_time__rfc3339_rejects)
 }
 END_TEST
 
+START_TEST(test_time__parse_pg_timestamptz)
+{
+    int64_t base = INT64_C(1795339051) * BILL_USEC_PER_SEC, t = 0;
+    ck_assert_int_eq(bill_time_parse_pg("2026-11-22 09:17:31+00", &t), BILL_OK);
+    ck_assert_int_eq(t, base);
+    ck_assert_int_eq(bill_time_parse_pg("2026-11-22 09:17:31.123456+00", &t), BILL_OK);
+    ck_assert_int_eq(t, base + 123456);
+    ck_assert_int_eq(bill_time_parse_pg("2026-11-22 14:47:31+05:30", &t), BILL_OK);
+    ck_assert_int_eq(t, base);
+    ck_assert_int_eq(bill_time_parse_pg("2026-11-22 09:17:41+00:00:10", &t), BILL_OK);
+    ck_assert_int_eq(t, base);
+    ck_assert_int_eq(bill_time_parse_pg("2026-11-22T09:17:31Z", &t), BILL_OK);
+    ck_assert_int_eq(t, base);
+    ck_assert_int_eq(bill_time_parse_pg("2026-11-22 09:17:31", &t), BILL_EINVALID);
+    ck_assert_int_eq(bill_time_parse_pg("2026-11-22 09:17:31+0", &t), BILL_EINVALID);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "PostgreSQL"));
+    /* The wire parser stays strict about the hour-only offset. */
+    ck_assert_int_eq(bill_time_parse_rfc3339("2026-11-22 09:17:31+00", &t), BILL_EINVALID);
+}
+END_TEST
+
 static int64_t fake_clock(void *user)
 {
     return *(int64_t *)user;
@@ -256,6 +277,7 @@ int main(void)
     tcase_add_test(tc, test_time__rfc3339_round_trip);
     tcase_add_test(tc, test_time__rfc3339_rejects);
     tcase_add_test(tc, test_time__injectable_clock);
+    tcase_add_test(tc, test_time__parse_pg_timestamptz);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

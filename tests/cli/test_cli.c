@@ -403,6 +403,20 @@ START_TEST(test_cli__customer_balance_flow)
     ck_assert_msg(r.status == 0, "verify failed: %s", r.err);
     run_free(&r);
 
+    /* the audit log names the CLI operator; --json also works after the command */
+    r = cli(NULL, url, "oplog", "list", "--action", "customer.create", "--json", NULL);
+    ck_assert_msg(r.status == 0, "oplog list failed: %s", r.err);
+    o = json_of(&r);
+    json_object *entries = NULL;
+    ck_assert(json_object_object_get_ex(o, "entries", &entries));
+    ck_assert_int_eq((int)json_object_array_length(entries), 1);
+    json_object *e = json_object_array_get_idx(entries, 0);
+    ck_assert_str_eq(jstr(e, "target_id"), id);
+    ck_assert_msg(strncmp(jstr(e, "actor_name"), "cli:", 4) == 0, "actor %s",
+                  jstr(e, "actor_name"));
+    json_object_put(o);
+    run_free(&r);
+
     free(id);
     free(url);
 }

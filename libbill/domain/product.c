@@ -1,0 +1,1163 @@
+/*
+ * product.c — the catalog: categories, groups, products with per-cycle
+ * prices, visibility rules (non-staff see active products only), delete
+ * guards, and batch markup pricing computed in exact cents in C (PostgreSQL's
+ * round() rounds half away from zero; we need half-to-even).
+ * Contract in include/bill/product.h.
+ */
+#include "domain/domain_int.h"
+#include "domain/oplog_int.h"
+#include "bill/product.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- shared validation ---------------------------------------------------- */
+
+static size_t utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+static int check_name(const char *name)
+{
+    if (!name || !*name)
+        return bill__err(BILL_EINVALID, "name", "name is required");
+    if (isspace((unsigned char)name[0]) || isspace((unsigned char)name[strlen(name) - 1]))
+        return bill__err(BILL_EINVALID, "name", "name \"%.100s\" starts or ends with whitespace",
+                         name);
+    if (utf8_len(name) > BILL_CATALOG_NAME_MAX)
+        return bill__err(BILL_EINVALID, "name", "name is longer than %d characters",
+                         BILL_CATALOG_NAME_MAX);
+    return BILL_OK;
+}
+
+static int check_desc(const char *d)
+{
+    if (d && strlen(d) > 20000)
+        return bill__err(BILL_EINVALID, "description", "description is longer than 20000 bytes");
+    return BILL_OK;
+}
+
+/* NULL/"" -> NULL (SQL NULL); a non-UUID -> BILL_EINVALID naming the field. */
+static int opt_id(const char *v, const char *field, const char **out)
+{
+    *out = NULL;
+    if (!v || !*v)
+        return BILL_OK;
+    if (!bill_uuid_valid(v))
+        return bill__err(BILL_EINVALID, field, "%s \"%.64s\" is not a UUID", field, v);
+    *out = v;
+    return BILL_OK;
+}
+
+/* A foreign key that points nowhere comes back from PostgreSQL as 23503;
+ * say which field in words the caller understands. */
+static int fk_error(int rc, const char *what)
+{
+    if (rc == BILL_EINVALID && strcmp(bill_error_last()->sqlstate, "23503") == 0)
+        return bill__err(BILL_EINVALID, what, "%s does not exist", what);
+    return rc;
+}
+
+static const char *s_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* ---- categories ------------------------------------------------------------ */
+
+#define CAT_COLS                                                                      \
+    "c.id, c.name, c.description, c.sort_order, "                                     \
+    "(SELECT count(*) FROM product_groups g WHERE g.category_id = c.id), "            \
+    BILL__US("c.created_at") ", " BILL__US("c.updated_at")
+#define CAT_NCOLS 7
+#define CAT_JSON "to_jsonb(c)::text"
+
+static void cat_clear(bill_product_category *c)
+{
+    free(c->id);
+    free(c->name);
+    free(c->description);
+    memset(c, 0, sizeof *c);
+}
+
+void bill_product_category_free(bill_product_category *c)
+{
+    if (c) {
+        cat_clear(c);
+        free(c);
+    }
+}
+
+void bill_product_categories_clear(bill_product_categories *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        cat_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int cat_from_row(const PGresult *r, int row, bill_product_category *c)
+{
+    c->id = bill__col_dup(r, row, 0);
+    c->name = bill__col_dup(r, row, 1);
+    c->description = bill__col_dup(r, row, 2);
+    c->sort_order = (int32_t)bill__i64(r, row, 3);
+    c->group_count = (uint32_t)bill__i64(r, row, 4);
+    c->created_at = bill__i64(r, row, 5);
+    c->updated_at = bill__i64(r, row, 6);
+    if (!c->id || !c->name || !c->description)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a category");
+    return BILL_OK;
+}
+
+static int cat_new(const PGresult *r, int row, bill_product_category **out)
+{
+    bill_product_category *c = calloc(1, sizeof *c);
+    int rc;
+    if (!c)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory");
+    if ((rc = cat_from_row(r, row, c)) < 0) {
+        bill_product_category_free(c);
+        return rc;
+    }
+    *out = c;
+    return BILL_OK;
+}
+
+static int cat_fetch(bill_conn *conn, const char *id, bool lock, PGresult **res)
+{
+    int rc = bill__qp(conn, res,
+                      lock ? "SELECT " CAT_COLS ", " CAT_JSON
+                             " FROM product_categories c WHERE id = $1 FOR UPDATE"
+                           : "SELECT " CAT_COLS ", " CAT_JSON
+                             " FROM product_categories c WHERE id = $1",
+                      id);
+    if (rc == BILL_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        rc = bill__err(BILL_ENOTFOUND, "id", "product category %s not found", id);
+    }
+    return rc;
+}
+
+int bill_product_category_create(bill_db *db, const bill_actor *actor, const char *name,
+                                 const char *description, int32_t sort_order,
+                                 bill_product_category **out)
+{
+    bill_conn *c = NULL;
+    PGresult *ins = NULL, *row = NULL;
+    char so[24];
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = check_name(name)) < 0 || (rc = check_desc(description)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    rc = bill__qp(c, &ins,
+                  "INSERT INTO product_categories (name, description, sort_order) "
+                  "VALUES ($1, $2, $3::int) RETURNING id",
+                  name, s_or_empty(description), bill__i64_text(sort_order, so));
+    if (rc == BILL_ECONFLICT)
+        rc = bill__err(BILL_ECONFLICT, "name", "product category \"%s\" already exists", name);
+    if (rc < 0 || (rc = cat_fetch(c, bill__val(ins, 0, 0), false, &row)) < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "product_category.create", "product_category",
+                                bill__val(row, 0, 0), NULL, bill__val(row, 0, CAT_NCOLS))) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = cat_new(row, 0, out);
+done:
+    PQclear(ins);
+    PQclear(row);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_category_get(bill_db *db, const bill_actor *actor, const char *id,
+                              bill_product_category **out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    if ((rc = bill__check_id(id, "id", "product category", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = cat_fetch(c, id, false, &res)) < 0)
+        goto done;
+    rc = cat_new(res, 0, out);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_category_list(bill_db *db, const bill_actor *actor, const bill_page *page,
+                               bill_product_categories *out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_page pg = page ? *page : (bill_page){0, 0};
+    uint64_t total = 0;
+    int rc, n;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
+    if ((rc = bill__conn_acquire(db, &c)) < 0 ||
+        (rc = bill__page_query(c, &res, CAT_COLS, "FROM product_categories c",
+                               "c.sort_order, c.name, c.id", 0, NULL, &pg, &total)) < 0)
+        goto done;
+    n = PQntuples(res);
+    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        out->count++;
+        if ((rc = cat_from_row(res, i, &out->items[i])) < 0)
+            goto done;
+    }
+    bill_page_meta_fill(&out->meta, &pg, total);
+done:
+    if (rc < 0)
+        bill_product_categories_clear(out);
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_category_update(bill_db *db, const bill_actor *actor, const char *id,
+                                 const char *name, const char *description, int32_t sort_order,
+                                 bill_product_category **out)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL, *after = NULL;
+    char so[24];
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = bill__check_id(id, "id", "product category", false)) < 0 ||
+        (rc = check_name(name)) < 0 || (rc = check_desc(description)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+        (rc = cat_fetch(c, id, true, &before)) < 0)
+        goto done;
+    rc = bill__qp(c, NULL,
+                  "UPDATE product_categories SET name = $2, description = $3, sort_order = $4::int, "
+                  "updated_at = now() WHERE id = $1",
+                  id, name, s_or_empty(description), bill__i64_text(sort_order, so));
+    if (rc == BILL_ECONFLICT)
+        rc = bill__err(BILL_ECONFLICT, "name", "product category \"%s\" already exists", name);
+    if (rc < 0 || (rc = cat_fetch(c, id, false, &after)) < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "product_category.update", "product_category", id,
+                                bill__val(before, 0, CAT_NCOLS),
+                                bill__val(after, 0, CAT_NCOLS))) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = cat_new(after, 0, out);
+done:
+    PQclear(before);
+    PQclear(after);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_category_delete(bill_db *db, const bill_actor *actor, const char *id)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL, *refs = NULL;
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = bill__check_id(id, "id", "product category", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+        (rc = cat_fetch(c, id, true, &before)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, &refs,
+                       "SELECT (SELECT count(*) FROM product_groups WHERE category_id = $1), "
+                       "(SELECT count(*) FROM products WHERE category_id = $1)",
+                       id)) < 0)
+        goto done;
+    if (bill__i64(refs, 0, 0) > 0 || bill__i64(refs, 0, 1) > 0) {
+        rc = bill__err(BILL_ESTATE, "id",
+                       "product category %s still has %s groups and %s products; move or delete "
+                       "them first",
+                       id, bill__val(refs, 0, 0), bill__val(refs, 0, 1));
+        goto done;
+    }
+    if ((rc = bill__qp(c, NULL, "DELETE FROM product_categories WHERE id = $1", id)) < 0 ||
+        (rc = bill__oplog_write(c, actor, "product_category.delete", "product_category", id,
+                                bill__val(before, 0, CAT_NCOLS), NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(before);
+    PQclear(refs);
+    bill__conn_done(c);
+    return rc;
+}
+
+/* ---- groups ------------------------------------------------------------------ */
+
+/* product_count: all products for staff ($1 true), active ones otherwise. */
+#define GRP_COLS                                                                      \
+    "g.id, g.category_id, g.name, g.description, g.sort_order, "                      \
+    "(SELECT count(*) FROM products p WHERE p.group_id = g.id AND ($1::boolean OR p.active)), " \
+    BILL__US("g.created_at") ", " BILL__US("g.updated_at")
+#define GRP_NCOLS 8
+#define GRP_JSON "to_jsonb(g)::text"
+
+static void grp_clear(bill_product_group *g)
+{
+    free(g->id);
+    free(g->category_id);
+    free(g->name);
+    free(g->description);
+    memset(g, 0, sizeof *g);
+}
+
+void bill_product_group_free(bill_product_group *g)
+{
+    if (g) {
+        grp_clear(g);
+        free(g);
+    }
+}
+
+void bill_product_groups_clear(bill_product_groups *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        grp_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int grp_from_row(const PGresult *r, int row, bill_product_group *g)
+{
+    g->id = bill__col_dup(r, row, 0);
+    g->category_id = bill__col_dup(r, row, 1);
+    g->name = bill__col_dup(r, row, 2);
+    g->description = bill__col_dup(r, row, 3);
+    g->sort_order = (uint32_t)bill__i64(r, row, 4);
+    g->product_count = (uint32_t)bill__i64(r, row, 5);
+    g->created_at = bill__i64(r, row, 6);
+    g->updated_at = bill__i64(r, row, 7);
+    if (!g->id || !g->category_id || !g->name || !g->description)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a product group");
+    return BILL_OK;
+}
+
+static int grp_new(const PGresult *r, int row, bill_product_group **out)
+{
+    bill_product_group *g = calloc(1, sizeof *g);
+    int rc;
+    if (!g)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory");
+    if ((rc = grp_from_row(r, row, g)) < 0) {
+        bill_product_group_free(g);
+        return rc;
+    }
+    *out = g;
+    return BILL_OK;
+}
+
+static const char *staff_flag(const bill_actor *actor)
+{
+    return bill_actor_is_staff(actor) ? "true" : "false";
+}
+
+static int grp_fetch(bill_conn *conn, const bill_actor *actor, const char *id, bool lock,
+                     PGresult **res)
+{
+    int rc = bill__qp(conn, res,
+                      lock ? "SELECT " GRP_COLS ", " GRP_JSON
+                             " FROM product_groups g WHERE id = $2 FOR UPDATE"
+                           : "SELECT " GRP_COLS ", " GRP_JSON " FROM product_groups g WHERE id = $2",
+                      staff_flag(actor), id);
+    if (rc == BILL_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        rc = bill__err(BILL_ENOTFOUND, "id", "product group %s not found", id);
+    }
+    return rc;
+}
+
+static int check_group_fields(const char *category_id, const char *name, const char *description,
+                              uint32_t sort_order, const char **cat)
+{
+    int rc;
+    if ((rc = check_name(name)) < 0 || (rc = check_desc(description)) < 0 ||
+        (rc = opt_id(category_id, "category_id", cat)) < 0)
+        return rc;
+    if (sort_order > INT32_MAX)
+        return bill__err(BILL_EINVALID, "sort_order", "sort_order %u is above %d",
+                         (unsigned)sort_order, INT32_MAX);
+    return BILL_OK;
+}
+
+int bill_product_group_create(bill_db *db, const bill_actor *actor, const char *category_id,
+                              const char *name, const char *description, uint32_t sort_order,
+                              bill_product_group **out)
+{
+    bill_conn *c = NULL;
+    PGresult *ins = NULL, *row = NULL;
+    const char *cat = NULL;
+    char so[24];
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = check_group_fields(category_id, name, description, sort_order, &cat)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    rc = bill__qp(c, &ins,
+                  "INSERT INTO product_groups (category_id, name, description, sort_order) "
+                  "VALUES ($1::uuid, $2, $3, $4::int) RETURNING id",
+                  cat, name, s_or_empty(description), bill__i64_text(sort_order, so));
+    if ((rc = fk_error(rc, "category_id")) < 0 ||
+        (rc = grp_fetch(c, actor, bill__val(ins, 0, 0), false, &row)) < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "product_group.create", "product_group",
+                                bill__val(row, 0, 0), NULL, bill__val(row, 0, GRP_NCOLS))) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = grp_new(row, 0, out);
+done:
+    PQclear(ins);
+    PQclear(row);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_group_get(bill_db *db, const bill_actor *actor, const char *id,
+                           bill_product_group **out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    if ((rc = bill__check_id(id, "id", "product group", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = grp_fetch(c, actor, id, false, &res)) < 0)
+        goto done;
+    rc = grp_new(res, 0, out);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_group_list(bill_db *db, const bill_actor *actor, const char *category_id,
+                            const bill_page *page, bill_product_groups *out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_page pg = page ? *page : (bill_page){0, 0};
+    uint64_t total = 0;
+    const char *cat = NULL;
+    int rc, n;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
+    if ((rc = opt_id(category_id, "category_id", &cat)) < 0)
+        return rc;
+    const char *params[] = {staff_flag(actor), cat};
+    if ((rc = bill__conn_acquire(db, &c)) < 0 ||
+        (rc = bill__page_query(c, &res, GRP_COLS,
+                               "FROM product_groups g WHERE $1::boolean IS NOT NULL AND "
+                               "($2::uuid IS NULL OR g.category_id = $2::uuid)",
+                               "g.sort_order, g.name, g.id", 2, params, &pg, &total)) < 0)
+        goto done;
+    n = PQntuples(res);
+    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        out->count++;
+        if ((rc = grp_from_row(res, i, &out->items[i])) < 0)
+            goto done;
+    }
+    bill_page_meta_fill(&out->meta, &pg, total);
+done:
+    if (rc < 0)
+        bill_product_groups_clear(out);
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_group_update(bill_db *db, const bill_actor *actor, const char *id,
+                              const char *category_id, const char *name, const char *description,
+                              uint32_t sort_order, bill_product_group **out)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL, *after = NULL;
+    const char *cat = NULL;
+    char so[24];
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = bill__check_id(id, "id", "product group", false)) < 0 ||
+        (rc = check_group_fields(category_id, name, description, sort_order, &cat)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+        (rc = grp_fetch(c, actor, id, true, &before)) < 0)
+        goto done;
+    rc = bill__qp(c, NULL,
+                  "UPDATE product_groups SET category_id = $2::uuid, name = $3, description = $4, "
+                  "sort_order = $5::int, updated_at = now() WHERE id = $1",
+                  id, cat, name, s_or_empty(description), bill__i64_text(sort_order, so));
+    if ((rc = fk_error(rc, "category_id")) < 0 || (rc = grp_fetch(c, actor, id, false, &after)) < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "product_group.update", "product_group", id,
+                                bill__val(before, 0, GRP_NCOLS),
+                                bill__val(after, 0, GRP_NCOLS))) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = grp_new(after, 0, out);
+done:
+    PQclear(before);
+    PQclear(after);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_group_delete(bill_db *db, const bill_actor *actor, const char *id)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL, *refs = NULL;
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = bill__check_id(id, "id", "product group", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+        (rc = grp_fetch(c, actor, id, true, &before)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, &refs, "SELECT count(*) FROM products WHERE group_id = $1", id)) < 0)
+        goto done;
+    if (bill__i64(refs, 0, 0) > 0) {
+        rc = bill__err(BILL_ESTATE, "id",
+                       "product group %s still has %s products; move or delete them first", id,
+                       bill__val(refs, 0, 0));
+        goto done;
+    }
+    if ((rc = bill__qp(c, NULL, "DELETE FROM product_groups WHERE id = $1", id)) < 0 ||
+        (rc = bill__oplog_write(c, actor, "product_group.delete", "product_group", id,
+                                bill__val(before, 0, GRP_NCOLS), NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(before);
+    PQclear(refs);
+    bill__conn_done(c);
+    return rc;
+}
+
+/* ---- products -------------------------------------------------------------------- */
+
+#define PR_COLS                                                                          \
+    "p.id, p.group_id, p.category_id, p.name, p.description, p.specs::text, "            \
+    "p.provider_interface_id, p.upstream_product_id, p.price, p.cost_price, p.active, "  \
+    BILL__US("p.created_at") ", " BILL__US("p.updated_at") ", "                          \
+    "(SELECT string_agg(pp.cycle || '=' || pp.price::text, ',') FROM product_prices pp " \
+    " WHERE pp.product_id = p.id)"
+#define PR_NCOLS 14
+/* The product with its price table, for the audit trail. */
+#define PR_JSON                                                                          \
+    "(to_jsonb(p) || jsonb_build_object('prices', COALESCE((SELECT "                    \
+    "jsonb_object_agg(pp.cycle, pp.price) FROM product_prices pp "                       \
+    "WHERE pp.product_id = p.id), '{}'::jsonb)))::text"
+
+static void pr_clear(bill_product *p)
+{
+    free(p->id);
+    free(p->group_id);
+    free(p->category_id);
+    free(p->name);
+    free(p->description);
+    free(p->specs_json);
+    free(p->provider_interface_id);
+    free(p->upstream_product_id);
+    memset(p, 0, sizeof *p);
+}
+
+void bill_product_free(bill_product *p)
+{
+    if (p) {
+        pr_clear(p);
+        free(p);
+    }
+}
+
+void bill_products_clear(bill_products *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        pr_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/* "monthly=10.00,yearly=100.00" -> has_price/prices. */
+static int parse_price_list(const char *s, bool has[BILL_PRODUCT_CYCLES],
+                            bill_money prices[BILL_PRODUCT_CYCLES])
+{
+    char buf[64];
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        if (n >= sizeof buf)
+            return bill__err(BILL_EINTERNAL, "prices", "unexpected price entry from the database");
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        char *eq = strchr(buf, '=');
+        bill_cycle cy;
+        bill_money m;
+        if (!eq)
+            return bill__err(BILL_EINTERNAL, "prices", "unexpected price entry \"%s\"", buf);
+        *eq = '\0';
+        if (bill_cycle_parse(buf, &cy) < 0 || bill_money_parse_field(eq + 1, "price", &m) < 0)
+            return bill__err(BILL_EINTERNAL, "prices", "unexpected price entry \"%s\"", buf);
+        has[cy] = true;
+        prices[cy] = m;
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    return BILL_OK;
+}
+
+static int pr_from_row(const PGresult *r, int row, bill_product *p)
+{
+    int rc;
+    p->id = bill__col_dup(r, row, 0);
+    p->group_id = bill__col_dup(r, row, 1);
+    p->category_id = bill__col_dup(r, row, 2);
+    p->name = bill__col_dup(r, row, 3);
+    p->description = bill__col_dup(r, row, 4);
+    p->specs_json = bill__col_dup(r, row, 5);
+    p->provider_interface_id = bill__col_dup(r, row, 6);
+    p->upstream_product_id = bill__col_dup(r, row, 7);
+    if (!p->id || !p->group_id || !p->category_id || !p->name || !p->description ||
+        !p->specs_json || !p->provider_interface_id || !p->upstream_product_id)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a product");
+    if ((rc = bill__money_col(r, row, 8, &p->price)) < 0 ||
+        (rc = bill__money_col(r, row, 9, &p->cost_price)) < 0)
+        return rc;
+    p->active = bill__bool(r, row, 10);
+    p->created_at = bill__i64(r, row, 11);
+    p->updated_at = bill__i64(r, row, 12);
+    return parse_price_list(bill__val(r, row, 13), p->has_price, p->prices);
+}
+
+static int pr_new(const PGresult *r, int row, bill_product **out)
+{
+    bill_product *p = calloc(1, sizeof *p);
+    int rc;
+    if (!p)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory");
+    if ((rc = pr_from_row(r, row, p)) < 0) {
+        bill_product_free(p);
+        return rc;
+    }
+    *out = p;
+    return BILL_OK;
+}
+
+/* Specs: a JSON object whose values are strings, numbers or booleans. */
+static int check_specs(const char *text)
+{
+    enum json_tokener_error jerr;
+    json_object *o;
+    int rc = BILL_OK;
+    if (!text || !*text)
+        return BILL_OK;
+    if (!(o = json_tokener_parse_verbose(text, &jerr)))
+        return bill__err(BILL_EINVALID, "specs", "specs is not valid JSON: %s",
+                         json_tokener_error_desc(jerr));
+    if (!json_object_is_type(o, json_type_object)) {
+        rc = bill__err(BILL_EINVALID, "specs", "specs must be a JSON object of key/value pairs");
+    } else {
+        json_object_object_foreach(o, key, val) {
+            json_type t = json_object_get_type(val);
+            if (t != json_type_string && t != json_type_int && t != json_type_double &&
+                t != json_type_boolean) {
+                rc = bill__err(BILL_EINVALID, "specs",
+                               "specs value of \"%.64s\" must be a string, number or boolean",
+                               key);
+                break;
+            }
+            if (!*key) {
+                rc = bill__err(BILL_EINVALID, "specs", "specs keys must not be empty");
+                break;
+            }
+        }
+    }
+    json_object_put(o);
+    return rc;
+}
+
+/* Default price: monthly, else the shortest cycle offered. */
+static bill_money default_price(const bool has[BILL_PRODUCT_CYCLES],
+                                const bill_money prices[BILL_PRODUCT_CYCLES])
+{
+    for (int cy = BILL_CYCLE_MONTHLY; cy <= BILL_CYCLE_YEARLY; cy++)
+        if (has[cy])
+            return prices[cy];
+    return 0;
+}
+
+typedef struct {
+    const char *group, *category, *provider;
+} pr_ids;
+
+static int check_product(const bill_product_input *in, unsigned int m, pr_ids *ids)
+{
+    int rc;
+    char buf[BILL_MONEY_BUFSZ];
+    if (!in)
+        return bill__err(BILL_EINVALID, NULL, "product input is required");
+    if ((m & BILL_PRODUCT_SET_NAME) && (rc = check_name(in->name)) < 0)
+        return rc;
+    if ((m & BILL_PRODUCT_SET_DESCRIPTION) && (rc = check_desc(in->description)) < 0)
+        return rc;
+    if ((m & BILL_PRODUCT_SET_GROUP) && (rc = opt_id(in->group_id, "group_id", &ids->group)) < 0)
+        return rc;
+    if ((m & BILL_PRODUCT_SET_CATEGORY) &&
+        (rc = opt_id(in->category_id, "category_id", &ids->category)) < 0)
+        return rc;
+    if ((m & BILL_PRODUCT_SET_PROVIDER) &&
+        (rc = opt_id(in->provider_interface_id, "provider_interface_id", &ids->provider)) < 0)
+        return rc;
+    if ((m & BILL_PRODUCT_SET_SPECS) && (rc = check_specs(in->specs_json)) < 0)
+        return rc;
+    if ((m & BILL_PRODUCT_SET_UPSTREAM_ID) && in->upstream_product_id &&
+        strlen(in->upstream_product_id) > 200)
+        return bill__err(BILL_EINVALID, "upstream_product_id", "upstream_product_id is too long");
+    if ((m & BILL_PRODUCT_SET_COST_PRICE) &&
+        (in->cost_price < 0 || !bill_money_in_range(in->cost_price)))
+        return bill__err(BILL_EINVALID, "cost_price",
+                         "cost_price %s must be between 0.00 and 9999999999.99",
+                         bill_money_format(in->cost_price, buf));
+    if (m & BILL_PRODUCT_SET_PRICES) {
+        int offered = 0;
+        for (int cy = BILL_CYCLE_MONTHLY; cy <= BILL_CYCLE_YEARLY; cy++) {
+            if (!in->has_price[cy])
+                continue;
+            offered++;
+            if (in->prices[cy] < 0 || !bill_money_in_range(in->prices[cy]))
+                return bill__err(BILL_EINVALID, "price",
+                                 "%s price %s must be between 0.00 and 9999999999.99",
+                                 bill_cycle_name((bill_cycle)cy),
+                                 bill_money_format(in->prices[cy], buf));
+        }
+        if (!offered)
+            return bill__err(BILL_EINVALID, "billing_cycles",
+                             "a product needs a price for at least one billing cycle");
+    }
+    return BILL_OK;
+}
+
+static int pr_fetch(bill_conn *conn, const char *id, bool lock, PGresult **res)
+{
+    int rc = bill__qp(conn, res,
+                      lock ? "SELECT " PR_COLS ", " PR_JSON " FROM products p WHERE id = $1 "
+                             "FOR UPDATE"
+                           : "SELECT " PR_COLS ", " PR_JSON " FROM products p WHERE id = $1",
+                      id);
+    if (rc == BILL_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        rc = bill__err(BILL_ENOTFOUND, "id", "product %s not found", id);
+    }
+    return rc;
+}
+
+/* Replace the product's cycle prices and its default price. */
+static int write_prices(bill_conn *c, const char *id, const bill_product_input *in)
+{
+    char buf[BILL_MONEY_BUFSZ];
+    int rc;
+    if ((rc = bill__qp(c, NULL, "DELETE FROM product_prices WHERE product_id = $1", id)) < 0)
+        return rc;
+    for (int cy = BILL_CYCLE_MONTHLY; cy <= BILL_CYCLE_YEARLY; cy++) {
+        if (!in->has_price[cy])
+            continue;
+        if ((rc = bill__qp(c, NULL,
+                           "INSERT INTO product_prices (product_id, cycle, price) "
+                           "VALUES ($1, $2, $3::numeric)",
+                           id, bill_cycle_name((bill_cycle)cy),
+                           bill_money_format(in->prices[cy], buf))) < 0)
+            return rc;
+    }
+    return bill__qp(c, NULL, "UPDATE products SET price = $2::numeric WHERE id = $1", id,
+                    bill_money_format(default_price(in->has_price, in->prices), buf));
+}
+
+static int map_product_fk(int rc)
+{
+    if (rc == BILL_EINVALID && strcmp(bill_error_last()->sqlstate, "23503") == 0) {
+        const char *msg = bill_error_last()->message;
+        const char *f = strstr(msg, "group_id") ? "group_id"
+                        : strstr(msg, "category_id") ? "category_id"
+                                                     : "provider_interface_id";
+        return bill__err(BILL_EINVALID, f, "%s does not exist", f);
+    }
+    if (rc == BILL_ECONFLICT)
+        return bill__err(BILL_ECONFLICT, "upstream_product_id",
+                         "this upstream product is already imported for that provider");
+    return rc;
+}
+
+int bill_product_create(bill_db *db, const bill_actor *actor, const bill_product_input *in,
+                        bill_product **out)
+{
+    bill_conn *c = NULL;
+    PGresult *ins = NULL, *row = NULL;
+    pr_ids ids = {0};
+    char cost[BILL_MONEY_BUFSZ];
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = check_product(in, ~0u, &ids)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    rc = bill__qp(c, &ins,
+                  "INSERT INTO products (group_id, category_id, name, description, specs, "
+                  "cost_price, provider_interface_id, upstream_product_id, active) "
+                  "VALUES ($1::uuid, COALESCE($2::uuid, (SELECT category_id FROM product_groups "
+                  "WHERE id = $1::uuid)), $3, $4, COALESCE($5::jsonb, '{}'::jsonb), $6::numeric, "
+                  "$7::uuid, $8, $9::boolean) RETURNING id",
+                  ids.group, ids.category, in->name, s_or_empty(in->description),
+                  in->specs_json && *in->specs_json ? in->specs_json : NULL,
+                  bill_money_format(in->cost_price, cost), ids.provider,
+                  in->upstream_product_id && *in->upstream_product_id ? in->upstream_product_id
+                                                                      : NULL,
+                  in->active ? "true" : "false");
+    if ((rc = map_product_fk(rc)) < 0)
+        goto done;
+    if ((rc = write_prices(c, bill__val(ins, 0, 0), in)) < 0 ||
+        (rc = pr_fetch(c, bill__val(ins, 0, 0), false, &row)) < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "product.create", "product", bill__val(row, 0, 0), NULL,
+                                bill__val(row, 0, PR_NCOLS))) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = pr_new(row, 0, out);
+done:
+    PQclear(ins);
+    PQclear(row);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_get(bill_db *db, const bill_actor *actor, const char *id, bill_product **out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    if ((rc = bill__check_id(id, "id", "product", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = pr_fetch(c, id, false, &res)) < 0)
+        goto done;
+    /* Inactive products do not exist for customers. */
+    if (!bill_actor_is_staff(actor) && !bill__bool(res, 0, 10)) {
+        rc = bill__err(BILL_ENOTFOUND, "id", "product %s not found", id);
+        goto done;
+    }
+    rc = pr_new(res, 0, out);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_update(bill_db *db, const bill_actor *actor, const char *id,
+                        const bill_product_input *in, unsigned int m, bill_product **out)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL, *after = NULL;
+    pr_ids ids = {0};
+    char mask[24], cost[BILL_MONEY_BUFSZ];
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = bill__check_id(id, "id", "product", false)) < 0 ||
+        (rc = check_product(in, m, &ids)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+        (rc = pr_fetch(c, id, true, &before)) < 0)
+        goto done;
+    const char *params[] = {
+        id,
+        bill__i64_text(m, mask),
+        in->name,
+        s_or_empty(in->description),
+        ids.group,
+        ids.category,
+        in->specs_json && *in->specs_json ? in->specs_json : "{}",
+        bill_money_format(in->cost_price, cost),
+        ids.provider,
+        in->active ? "true" : "false",
+        in->upstream_product_id && *in->upstream_product_id ? in->upstream_product_id : NULL,
+    };
+    /* A category left empty while a group is set follows the group's. */
+    rc = bill__q(c, NULL,
+                 "UPDATE products SET "
+                 "name = CASE WHEN ($2::int & 1) <> 0 THEN $3 ELSE name END, "
+                 "description = CASE WHEN ($2::int & 2) <> 0 THEN $4 ELSE description END, "
+                 "group_id = CASE WHEN ($2::int & 4) <> 0 THEN $5::uuid ELSE group_id END, "
+                 "category_id = CASE WHEN ($2::int & 8) <> 0 THEN COALESCE($6::uuid, "
+                 "  (SELECT g.category_id FROM product_groups g WHERE g.id = "
+                 "   CASE WHEN ($2::int & 4) <> 0 THEN $5::uuid ELSE products.group_id END)) "
+                 "  ELSE category_id END, "
+                 "specs = CASE WHEN ($2::int & 16) <> 0 THEN $7::jsonb ELSE specs END, "
+                 "cost_price = CASE WHEN ($2::int & 64) <> 0 THEN $8::numeric ELSE cost_price END, "
+                 "provider_interface_id = CASE WHEN ($2::int & 128) <> 0 THEN $9::uuid "
+                 "  ELSE provider_interface_id END, "
+                 "active = CASE WHEN ($2::int & 256) <> 0 THEN $10::boolean ELSE active END, "
+                 "upstream_product_id = CASE WHEN ($2::int & 512) <> 0 THEN $11 "
+                 "  ELSE upstream_product_id END, "
+                 "updated_at = now() WHERE id = $1",
+                 (int)BILL__ARRAY_LEN(params), params);
+    if ((rc = map_product_fk(rc)) < 0)
+        goto done;
+    if ((m & BILL_PRODUCT_SET_PRICES) && (rc = write_prices(c, id, in)) < 0)
+        goto done;
+    if ((rc = pr_fetch(c, id, false, &after)) < 0 ||
+        (rc = bill__oplog_write(c, actor, "product.update", "product", id,
+                                bill__val(before, 0, PR_NCOLS), bill__val(after, 0, PR_NCOLS))) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = pr_new(after, 0, out);
+done:
+    PQclear(before);
+    PQclear(after);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_delete(bill_db *db, const bill_actor *actor, const char *id)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL, *refs = NULL;
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = bill__check_id(id, "id", "product", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+        (rc = pr_fetch(c, id, true, &before)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, &refs,
+                       "SELECT (SELECT count(*) FROM orders WHERE product_id = $1) + "
+                       "(SELECT count(*) FROM instances WHERE product_id = $1)",
+                       id)) < 0)
+        goto done;
+    if (bill__i64(refs, 0, 0) > 0) {
+        rc = bill__err(BILL_ESTATE, "id",
+                       "product %s is referenced by %s orders/instances and cannot be deleted; "
+                       "deactivate it instead",
+                       id, bill__val(refs, 0, 0));
+        goto done;
+    }
+    if ((rc = bill__qp(c, NULL, "DELETE FROM products WHERE id = $1", id)) < 0 ||
+        (rc = bill__oplog_write(c, actor, "product.delete", "product", id,
+                                bill__val(before, 0, PR_NCOLS), NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(before);
+    PQclear(refs);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_product_list(bill_db *db, const bill_actor *actor, const bill_product_filter *filter,
+                      const bill_page *page, bill_products *out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_page pg = page ? *page : (bill_page){0, 0};
+    bill_product_filter f = filter ? *filter : (bill_product_filter){0};
+    const char *grp = NULL, *cat = NULL, *prov = NULL;
+    char *pattern = NULL;
+    uint64_t total = 0;
+    int rc, n;
+
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
+    if (!bill_actor_is_staff(actor))
+        f.active = BILL_FILTER_YES;
+    if ((rc = opt_id(f.group_id, "group_id", &grp)) < 0 ||
+        (rc = opt_id(f.category_id, "category_id", &cat)) < 0 ||
+        (rc = opt_id(f.provider_id, "provider_id", &prov)) < 0)
+        return rc;
+    if (f.search && *f.search && !(pattern = bill__like_pattern(f.search)))
+        return bill__err(BILL_ENOMEM, NULL, "out of memory");
+    const char *params[] = {
+        f.active == BILL_FILTER_ANY ? NULL : f.active == BILL_FILTER_YES ? "true" : "false",
+        grp, cat, prov,
+        f.region && *f.region ? f.region : NULL,
+        pattern,
+    };
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        goto done;
+    rc = bill__page_query(c, &res, PR_COLS,
+                          "FROM products p WHERE "
+                          "($1::boolean IS NULL OR p.active = $1::boolean) AND "
+                          "($2::uuid IS NULL OR p.group_id = $2::uuid) AND "
+                          "($3::uuid IS NULL OR p.category_id = $3::uuid) AND "
+                          "($4::uuid IS NULL OR p.provider_interface_id = $4::uuid) AND "
+                          "($5::text IS NULL OR p.specs->>'region' = $5) AND "
+                          "($6::text IS NULL OR p.name ILIKE $6 ESCAPE '\\' OR "
+                          " p.description ILIKE $6 ESCAPE '\\')",
+                          "p.created_at, p.id", (int)BILL__ARRAY_LEN(params), params, &pg, &total);
+    if (rc < 0)
+        goto done;
+    n = PQntuples(res);
+    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        out->count++;
+        if ((rc = pr_from_row(res, i, &out->items[i])) < 0)
+            goto done;
+    }
+    bill_page_meta_fill(&out->meta, &pg, total);
+done:
+    if (rc < 0)
+        bill_products_clear(out);
+    PQclear(res);
+    bill__conn_done(c);
+    free(pattern);
+    return rc;
+}
+
+/* ---- batch markup ------------------------------------------------------------------- */
+
+/* ratio must be a decimal > 0 that bill_money_mul_ratio accepts. */
+static int check_ratio(const char *ratio)
+{
+    bill_money probe;
+    int rc;
+    if (!ratio || !*ratio)
+        return bill__err(BILL_EINVALID, "ratio", "ratio is required");
+    if (ratio[0] == '-')
+        return bill__err(BILL_EINVALID, "ratio", "ratio \"%.40s\" must be greater than 0", ratio);
+    /* 10,000,000.00 x ratio is >= 0.01 for every ratio >= 1e-9. */
+    rc = bill_money_mul_ratio(INT64_C(1000000000), ratio, &probe);
+    if (rc == BILL_ELIMIT)
+        return BILL_OK;
+    if (rc < 0)
+        return bill__err(BILL_EINVALID, "ratio", "ratio \"%.40s\" is not a decimal number", ratio);
+    if (probe <= 0)
+        return bill__err(BILL_EINVALID, "ratio", "ratio \"%.40s\" must be greater than 0", ratio);
+    return BILL_OK;
+}
+
+int bill_product_markup(bill_db *db, const bill_actor *actor, const char *ratio,
+                        const char *group_id, const char *category_id, bool dry_run,
+                        size_t *count)
+{
+    bill_conn *c = NULL;
+    PGresult *sel = NULL, *after = NULL;
+    const char *grp = NULL, *cat = NULL;
+    char buf[BILL_MONEY_BUFSZ];
+    size_t changed = 0;
+    int rc;
+
+    if (count)
+        *count = 0;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = check_ratio(ratio)) < 0 || (rc = opt_id(group_id, "group_id", &grp)) < 0 ||
+        (rc = opt_id(category_id, "category_id", &cat)) < 0)
+        return rc;
+    if (grp)
+        cat = NULL; /* the group is the narrower scope */
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    rc = bill__qp(c, &sel,
+                  "SELECT " PR_COLS ", " PR_JSON " FROM products p WHERE p.cost_price > 0 AND "
+                  "($1::uuid IS NULL OR p.group_id = $1::uuid) AND "
+                  "($2::uuid IS NULL OR p.category_id = $2::uuid) "
+                  "ORDER BY p.id FOR UPDATE",
+                  grp, cat);
+    if (rc < 0)
+        goto done;
+    for (int i = 0; i < PQntuples(sel); i++) {
+        bill_product_input in = {0};
+        bill_money cost = 0;
+        const char *id = bill__val(sel, i, 0);
+        if ((rc = bill__money_col(sel, i, 9, &cost)) < 0 ||
+            (rc = parse_price_list(bill__val(sel, i, 13), in.has_price, in.prices)) < 0)
+            goto done;
+        /* A product without cycle prices gets a monthly one. */
+        if (!in.has_price[BILL_CYCLE_MONTHLY] && !in.has_price[BILL_CYCLE_QUARTERLY] &&
+            !in.has_price[BILL_CYCLE_YEARLY])
+            in.has_price[BILL_CYCLE_MONTHLY] = true;
+        for (int cy = BILL_CYCLE_MONTHLY; cy <= BILL_CYCLE_YEARLY; cy++) {
+            if (!in.has_price[cy])
+                continue;
+            rc = bill_money_mul_ratio(cost * bill_cycle_months((bill_cycle)cy), ratio,
+                                      &in.prices[cy]);
+            if (rc < 0) {
+                rc = bill__err(rc, "ratio", "product %s: cost %s x %d months x %s is out of range",
+                               id, bill_money_format(cost, buf),
+                               bill_cycle_months((bill_cycle)cy), ratio);
+                goto done;
+            }
+        }
+        changed++;
+        if (dry_run)
+            continue;
+        if ((rc = write_prices(c, id, &in)) < 0)
+            goto done;
+        /* The default price is one month at the new ratio, like the monthly price. */
+        bill_money monthly;
+        if ((rc = bill_money_mul_ratio(cost, ratio, &monthly)) < 0 ||
+            (rc = bill__qp(c, NULL,
+                           "UPDATE products SET price = $2::numeric, updated_at = now() "
+                           "WHERE id = $1",
+                           id, bill_money_format(monthly, buf))) < 0)
+            goto done;
+        PQclear(after);
+        after = NULL;
+        if ((rc = pr_fetch(c, id, false, &after)) < 0 ||
+            (rc = bill__oplog_write(c, actor, "product.markup", "product", id,
+                                    bill__val(sel, i, PR_NCOLS), bill__val(after, 0, PR_NCOLS))) < 0)
+            goto done;
+    }
+    if (dry_run)
+        bill__tx_rollback(c);
+    else if ((rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (count)
+        *count = changed;
+    rc = BILL_OK;
+done:
+    PQclear(sel);
+    PQclear(after);
+    bill__conn_done(c);
+    return rc;
+}

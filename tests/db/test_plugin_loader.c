@@ -424,6 +424,38 @@ START_TEST(test_plugin_loader__config_schema_validation)
 }
 END_TEST
 
+START_TEST(test_plugin_loader__banktransfer_stays_pending)
+{
+    bill_plugins *p = new_registry("/nonexistent", 5, 1000);
+    bill_plugin_instance *inst = NULL;
+    bill_gateway_payment_info pi;
+    bill_gateway_callback_result cr;
+    bill_gateway_payment_request req = payreq("9f0c", 19900);
+    bill_gateway_callback cb = {.version = 1, .method = "POST", .query = "",
+                                .body = "trade_status=TRADE_SUCCESS&out_trade_no=9f0c"};
+
+    ck_assert_int_eq(bill_plugins_load_file(p, BUILTIN_PLUGIN_DIR
+                     "/gateway-banktransfer/gateway-banktransfer.so", NULL), BILL_OK);
+    ck_assert_int_eq(bill_plugin_instance_open(p, BILL_PLUGIN_GATEWAY, "gateway-banktransfer",
+                     "{\"bank_name\":\"ICBC\",\"account_name\":\"Bill Ltd\","
+                     "\"account_number\":\"6222 0001\"}", &inst), BILL_OK);
+    ck_assert_int_eq(bill_plugin_gateway_create_payment(inst, &req, &pi), BILL_OK);
+    ck_assert_str_eq(pi.gateway_payment_id, "9f0c");
+    ck_assert_ptr_nonnull(strstr(pi.instructions, "199.00 CNY to ICBC, account 6222 0001"));
+    ck_assert_ptr_nonnull(strstr(pi.instructions, "reference 9f0c"));
+    ck_assert_ptr_null(pi.payment_url);
+    bill_gateway_payment_info_clear(&pi);
+    /* No callback can confirm a bank transfer: only staff can. */
+    ck_assert_int_eq(bill_plugin_gateway_handle_callback(inst, &cb, &cr), BILL_OK);
+    ck_assert(!cr.verified);
+    bill_gateway_callback_result_clear(&cr);
+    bill_plugin_instance_release(inst);
+    ck_assert_int_eq(bill_plugin_instance_open(p, BILL_PLUGIN_GATEWAY, "gateway-banktransfer",
+                     "{}", &inst), BILL_EINVALID);
+    bill_plugins_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plugin_loader");
@@ -436,6 +468,7 @@ int main(void)
     tcase_add_test(tc, test_plugin_loader__scan_dedupes_kind_and_id);
     tcase_add_test(tc, test_plugin_loader__breaker_opens_and_half_opens);
     tcase_add_test(tc, test_plugin_loader__config_schema_validation);
+    tcase_add_test(tc, test_plugin_loader__banktransfer_stays_pending);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -271,6 +271,20 @@ static int check_encoding(parser *p)
     return 0;
 }
 
+/* "an integer", "a table", ... for messages. */
+static const char *a_type(const bill__toml_node *n)
+{
+    switch (n->type) {
+    case BILL__TOML_TABLE: return n->flags & F_SEALED ? "an inline table" : "a table";
+    case BILL__TOML_ARRAY: return n->flags & F_AOT ? "an array of tables" : "a static array";
+    case BILL__TOML_STRING: return "a string";
+    case BILL__TOML_INTEGER: return "an integer";
+    case BILL__TOML_FLOAT: return "a float";
+    case BILL__TOML_BOOL: return "a boolean";
+    }
+    return "a value";
+}
+
 /* ---- nodes -------------------------------------------------------------- */
 
 static bill__toml_node *node_new(parser *p, bill__toml_type t, size_t pos)
@@ -458,7 +472,7 @@ static int parse_string(parser *p, sbuf *b, bool allow_ml)
                 break;
             }
             if (c == '\n' || c == '\r')
-                return fail(p, p->pos, "newline in a single-line string (use \"\"\" for multi-line)");
+                return fail(p, p->pos, "newline in a single-line string (use a multi-line string)");
             if (is_ctrl(c))
                 return fail(p, p->pos, "control character U+%04X must be escaped in a string", c);
             if (c == '\\' && q == '"') {
@@ -970,9 +984,7 @@ static int parse_keyval(parser *p, bill__toml_node *table, bool in_inline)
             if (!(kid = add_table(p, t, k.part[i], k.pos[i], F_DOTTED)))
                 goto done;
         } else if (kid->type != BILL__TOML_TABLE) {
-            fail(p, k.pos[i], "cannot add keys to '%s': it is already a%s %s", k.part[i],
-                 kid->type == BILL__TOML_ARRAY || kid->type == BILL__TOML_INTEGER ? "n" : "",
-                 bill__toml_type_name(kid->type));
+            fail(p, k.pos[i], "cannot add keys to '%s': it is already %s", k.part[i], a_type(kid));
             goto done;
         } else if (kid->flags & F_SEALED) {
             fail(p, k.pos[i], "cannot add keys to inline table '%s'", k.part[i]);
@@ -1033,9 +1045,8 @@ static int parse_header(parser *p)
         } else if (kid->type == BILL__TOML_ARRAY && (kid->flags & F_AOT) && kid->nkids > 0) {
             kid = kid->kids[kid->nkids - 1];
         } else if (kid->type != BILL__TOML_TABLE) {
-            fail(p, k.pos[i], "cannot define [%s]: '%s' is already a%s %s", p->tpath, k.part[i],
-                 kid->type == BILL__TOML_ARRAY || kid->type == BILL__TOML_INTEGER ? "n" : "",
-                 bill__toml_type_name(kid->type));
+            fail(p, k.pos[i], "cannot define [%s]: '%s' is already %s", p->tpath, k.part[i],
+                 a_type(kid));
             goto done;
         } else if (kid->flags & F_SEALED) {
             fail(p, k.pos[i], "cannot define [%s]: '%s' is an inline table", p->tpath, k.part[i]);
@@ -1058,9 +1069,8 @@ static int parse_header(parser *p)
             fail(p, start, "table [%s] is defined more than once", p->tpath);
             goto done;
         } else {
-            fail(p, start, "cannot define table [%s]: the key is already a%s %s", p->tpath,
-                 kid->type == BILL__TOML_ARRAY || kid->type == BILL__TOML_INTEGER ? "n" : "",
-                 bill__toml_type_name(kid->type));
+            fail(p, start, "cannot define table [%s]: the key is already %s", p->tpath,
+                 a_type(kid));
             goto done;
         }
         p->cur = kid;
@@ -1074,10 +1084,8 @@ static int parse_header(parser *p)
             }
             kid->flags = F_AOT;
         } else if (!(kid->type == BILL__TOML_ARRAY && (kid->flags & F_AOT))) {
-            fail(p, start, "cannot define array of tables [[%s]]: the key is already a%s %s%s",
-                 p->tpath,
-                 kid->type == BILL__TOML_ARRAY || kid->type == BILL__TOML_INTEGER ? "n" : "",
-                 kid->type == BILL__TOML_ARRAY ? "static " : "", bill__toml_type_name(kid->type));
+            fail(p, start, "cannot define array of tables [[%s]]: the key is already %s",
+                 p->tpath, a_type(kid));
             goto done;
         }
         bill__toml_node *elem = node_new(p, BILL__TOML_TABLE, lpos);

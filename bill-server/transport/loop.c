@@ -44,6 +44,7 @@ struct srv_loop {
     srv_job *done_head, *done_tail;
     srv_conn *conns;
     size_t nconns;
+    srv_conn *dirty;  /* responses queued this turn; flushed together */
     bool started;
 };
 
@@ -136,7 +137,28 @@ void srv_conn_respond(srv_target t, srv_resp *resp)
         srv_h2_respond(c, t.stream_id, resp);
     else
         srv_h1_respond(c, resp);
-    srv_conn_flush(c);
+    /* One send() per connection per loop turn, not one per response: many
+     * HTTP/2 streams answered in the same turn share a write. */
+    if (!c->dirty) {
+        c->dirty = true;
+        c->refs++;
+        c->dirty_next = c->loop->dirty;
+        c->loop->dirty = c;
+    }
+}
+
+static void flush_dirty(srv_loop *l)
+{
+    while (l->dirty) {
+        srv_conn *c = l->dirty;
+        l->dirty = c->dirty_next;
+        c->dirty = false;
+        c->dirty_next = NULL;
+        if (!c->dead)
+            srv_conn_flush(c);
+        if (--c->refs == 0 && c->dead)
+            conn_release(c);
+    }
 }
 
 /* Bytes arrived: decide the protocol on first use, then feed the codec. */
@@ -368,6 +390,7 @@ static void *loop_main(void *arg)
                     conn_release(c);
             }
         }
+        flush_dirty(l);
         if (!stopping && atomic_load(&s->stopping)) {
             stopping = true;
             loop_begin_stop(l);
@@ -376,11 +399,13 @@ static void *loop_main(void *arg)
         if (now - last_sweep >= 1000) {
             last_sweep = now;
             loop_sweep(l, now);
+            flush_dirty(l);
         }
         if (atomic_load(&s->stopping) == 2) {
             /* grace period over (or all done): drop whatever is left */
             while (l->conns)
                 srv_conn_close(l->conns);
+            flush_dirty(l); /* releases the closed ones it still referenced */
             break;
         }
         if (stopping && l->conns == NULL)

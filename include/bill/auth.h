@@ -89,6 +89,11 @@ BILL_API int bill_refresh_token_rotate(bill_db *db, const char *token, int64_t n
  * and it tells an attacker nothing). */
 BILL_API int bill_refresh_token_revoke_family(bill_db *db, const char *token, int64_t now_us);
 
+/* Revoke one family of a customer user by its id (Logout with an access
+ * token carrying "fam"). Unknown family: BILL_OK. */
+BILL_API int bill_refresh_token_revoke_user_family(bill_db *db, const char *customer_user_id,
+                                                   const char *family_id, int64_t now_us);
+
 /* Revoke every refresh token of a customer user (password change). */
 BILL_API int bill_refresh_token_revoke_user(bill_db *db, const char *customer_user_id,
                                             int64_t now_us);

@@ -230,3 +230,28 @@ done:
     bill__conn_release(c);
     return rc;
 }
+
+int bill_refresh_token_revoke_user_family(bill_db *db, const char *customer_user_id,
+                                          const char *family_id, int64_t now_us)
+{
+    int rc;
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    char nowb[BILL__I64_BUFSZ];
+
+    if (!db)
+        return bill__err(BILL_EINVALID, "db", "db must not be NULL");
+    if (!bill_uuid_valid(customer_user_id) || !bill_uuid_valid(family_id))
+        return BILL_OK; /* nothing of ours can match */
+    bill__auth_i64(now_us, nowb);
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        goto done;
+    rc = bill__qp(c, &res,
+                  "UPDATE refresh_tokens SET revoked_at = " BILL__TS("$3")
+                  " WHERE customer_user_id = $1::uuid AND family_id = $2::uuid AND revoked_at IS NULL",
+                  customer_user_id, family_id, nowb);
+done:
+    PQclear(res);
+    bill__conn_release(c);
+    return rc;
+}

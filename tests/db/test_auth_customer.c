@@ -233,6 +233,19 @@ START_TEST(test_refresh__expiry_and_logout)
     ck_assert_int_eq(bill_refresh_token_revoke_family(db, t2, T0), BILL_OK);
     ck_assert_int_eq(bill_refresh_token_rotate(db, t2, T0, &x, NULL), BILL_EUNAUTH);
     ck_assert_int_eq(bill_refresh_token_revoke_family(db, "unknown", T0), BILL_OK);
+    /* by family id, scoped to the user */
+    char *t3 = NULL;
+    bill_refresh_result r;
+    ck_assert_int_eq(bill_refresh_token_issue(db, u->id, T0, &t3, &r), BILL_OK);
+    ck_assert_int_eq(bill_refresh_token_revoke_user_family(db, "11111111-1111-4111-8111-111111111111",
+                                                           r.family_id, T0), BILL_OK);
+    ck_assert_int_eq(bill_refresh_token_rotate(db, t3, T0, &x, NULL), BILL_OK);
+    ck_assert_int_eq(bill_refresh_token_revoke_user_family(db, u->id, r.family_id, T0), BILL_OK);
+    char *y = NULL;
+    ck_assert_int_eq(bill_refresh_token_rotate(db, x, T0, &y, NULL), BILL_EUNAUTH);
+    ck_assert_ptr_null(y);
+    free(x);
+    free(t3);
     free(t1);
     free(t2);
     bill_customer_user_free(u);

@@ -14,6 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef EXAMPLE_CONFIG
+#error "EXAMPLE_CONFIG (path of config.example.toml) must be defined by the build"
+#endif
+
 static char tmpdir[256];
 
 static void setup(void)
@@ -481,6 +485,29 @@ START_TEST(defaults_object)
 }
 END_TEST
 
+/* config.example.toml must stay loadable and mention only known keys. */
+START_TEST(example_file_is_clean)
+{
+    bill_config *cfg = NULL;
+    ck_assert_int_eq(bill_config_load(&cfg, EXAMPLE_CONFIG, "/nonexistent-dir/none.toml"), BILL_ECONFIG);
+    bill_config_free(cfg);
+    bill_config_load_options o;
+    bill_config_load_options_init(&o);
+    o.path = EXAMPLE_CONFIG;
+    o.ignore_env = true;
+    ck_assert_int_eq(bill_config_load_ex(&cfg, &o), BILL_OK);
+    ck_assert(cfg->main_loaded);
+    const char *const *w = bill_config_warnings(cfg, NULL);
+    ck_assert_msg(!has(w, "unknown", false), "example has unknown keys");
+    ck_assert_int_eq(cfg->server.port, 50051);
+    ck_assert_str_eq(cfg->jwt.secret, "change-me-in-production");
+    ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_CLI), BILL_OK);
+    /* the server refuses the placeholder secret and the missing password */
+    ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_SERVER), BILL_ECONFIG);
+    bill_config_free(cfg);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -498,6 +525,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, syntax_error_reported_with_position);
     tcase_add_test(tc, unknown_keys_and_mode_warnings);
     tcase_add_test(tc, defaults_object);
+    tcase_add_test(tc, example_file_is_clean);
     suite_add_tcase(s, tc);
     return s;
 }

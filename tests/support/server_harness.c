@@ -1,0 +1,162 @@
+/*
+ * server_harness.c — start/stop a real bill-server process for e2e suites
+ * (see server_harness.h).
+ */
+#include "server_harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pg_harness.h"
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &l) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int can_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+static void dump_log(const bill_test_server *s)
+{
+    FILE *f = fopen(s->log, "r");
+    char line[1024];
+    if (!f)
+        return;
+    fprintf(stderr, "---- %s ----\n", s->log);
+    while (fgets(line, sizeof line, f))
+        fputs(line, stderr);
+    fclose(f);
+}
+
+int bill_test_server_start(bill_test_server *s, const char *binary, const char *extra_toml)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "/tmp/bill-e2e.XXXXXX");
+    if (!mkdtemp(s->dir)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
+    s->db_url = bill_test_pg_new_database("e2e");
+    s->port = free_port();
+    char cfgpath[300];
+    snprintf(cfgpath, sizeof cfgpath, "%s/config.toml", s->dir);
+    FILE *f = fopen(cfgpath, "w");
+    if (!f || !s->db_url || s->port <= 0) {
+        fprintf(stderr, "server harness: cannot prepare %s\n", cfgpath);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fprintf(f,
+            "[server]\nhost = \"127.0.0.1\"\nport = %d\nmax_concurrency = 8\n"
+            "shutdown_grace_secs = 10\n"
+            "[db]\nurl = \"%s\"\nmax_connections = 10\nmin_connections = 1\n"
+            "[jwt]\nsecret = \"e2e-secret-0123456789abcdef0123456789\"\n"
+            "[bootstrap]\nadmin_username = \"admin\"\nadmin_password = \"E2e-Admin-Pass-123!\"\n"
+            "[cors]\nallowed_origins = [\"http://localhost:5173\"]\n"
+            "[rate_limit]\nenabled = true\nlogin_per_sec = 5\nregister_per_sec = 1\n"
+            "%s\n",
+            s->port, s->db_url, extra_toml ? extra_toml : "");
+    fclose(f);
+    chmod(cfgpath, 0600);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        if (chdir(s->dir) != 0)
+            _exit(127);
+        setenv("BILL_SERVER_REQUEST_TIMEOUT_MS", "2000", 0);
+        if (!getenv("BILL_LOG"))
+            setenv("BILL_LOG", "info,bill_server::grpc=debug", 1);
+        unsetenv("DATABASE_URL");
+        unsetenv("CONFIG_FILE");
+        execl(binary, binary, "--config", cfgpath, (char *)NULL);
+        _exit(127);
+    }
+    s->pid = pid;
+    for (int i = 0; i < 600; i++) {
+        if (can_connect(s->port))
+            return 0;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "server harness: bill-server exited during startup\n");
+            dump_log(s);
+            s->pid = 0;
+            return -1;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "server harness: bill-server did not listen within 30 s\n");
+    dump_log(s);
+    return -1;
+}
+
+int bill_test_server_alive(bill_test_server *s)
+{
+    return s->pid > 0 && waitpid(s->pid, NULL, WNOHANG) == 0;
+}
+
+int bill_test_server_stop(bill_test_server *s, int sig, int timeout_ms)
+{
+    int rc = -1;
+    if (s->pid > 0) {
+        kill(s->pid, sig);
+        for (int waited = 0; waited <= timeout_ms; waited += 20) {
+            int st;
+            if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+                rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                break;
+            }
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (rc < 0) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, NULL, 0);
+        }
+        if (rc != 0)
+            dump_log(s);
+        s->pid = 0;
+    }
+    free(s->db_url);
+    s->db_url = NULL;
+    return rc;
+}

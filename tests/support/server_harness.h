@@ -1,0 +1,34 @@
+/*
+ * server_harness.h — run a real bill-server for end-to-end tests.
+ *
+ * bill_test_server_start() creates a fresh database (pg_harness.h), writes a
+ * config.toml for it in a temporary directory (which becomes the server's
+ * working directory), picks a free port, starts the binary and waits until it
+ * accepts connections. The server's stderr goes to <dir>/server.log.
+ */
+#ifndef BILL_TEST_SERVER_HARNESS_H
+#define BILL_TEST_SERVER_HARNESS_H
+
+#include <sys/types.h>
+
+typedef struct bill_test_server {
+    pid_t pid;
+    int port;
+    char dir[256];      /* working directory with config.toml and server.log */
+    char log[300];
+    char *db_url;       /* malloc'd */
+} bill_test_server;
+
+/* `extra_toml` (may be NULL) is appended to the generated config. Returns 0,
+ * or -1 with a message on stderr (and the server log printed). */
+int bill_test_server_start(bill_test_server *s, const char *binary, const char *extra_toml);
+
+/* Send `sig` (SIGTERM for a graceful stop) and wait up to timeout_ms.
+ * Returns the exit status (0..255), 128+signal when killed by one, or -1
+ * on timeout (then the server is SIGKILLed). Frees db_url. */
+int bill_test_server_stop(bill_test_server *s, int sig, int timeout_ms);
+
+/* True while the process is alive. */
+int bill_test_server_alive(bill_test_server *s);
+
+#endif

@@ -22,6 +22,11 @@
  * caller then frees it. bill_error_last() holds the first error. Messages look
  * like "config.toml:12: [jwt] secret: must be at least 32 characters (got 9)".
  * Unknown keys and a group/world readable file are warnings, not errors.
+ * A file named explicitly (argument, CONFIG_FILE, LOCAL_CONFIG_FILE) must
+ * exist; only the implicit ./config.toml and config.local.toml are optional.
+ * bill_config_validate() may be called even after load returned BILL_ECONFIG:
+ * it appends the purpose's checks to the load errors, so a frontend can list
+ * everything wrong in one go.
  */
 #ifndef BILL_CONFIG_H
 #define BILL_CONFIG_H

@@ -87,6 +87,7 @@ extern const cli_cmd cli_customer_cmd;
 extern const cli_cmd cli_category_cmd;
 extern const cli_cmd cli_group_cmd;
 extern const cli_cmd cli_product_cmd;
+extern const cli_cmd cli_plugin_cmd;
 extern const cli_cmd cli_oplog_cmd;
 
 /* ---- run context ----------------------------------------------------------- */
@@ -113,6 +114,8 @@ struct cli_ctx {
  * migrations are pending (everything except db status/migrate and config
  * check). Returns CLI_CONTINUE or an exit code (error already printed). */
 int cli_open_db(cli_ctx *ctx, bool need_schema);
+/* Load the configuration into ctx->config (once); cli_open_db does this. */
+int cli_load_config(cli_ctx *ctx);
 
 /* Print every error (and, unless quiet, warning) a config load recorded. */
 void cli_print_config_problems(cli_ctx *ctx, const bill_config *cfg);

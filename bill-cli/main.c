@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 
+#include <bill/log.h>
 #include <bill/time.h>
 
 #include <errno.h>
@@ -30,6 +31,7 @@ static const cli_cmd *const root_cmds[] = {
     &cli_category_cmd,
     &cli_group_cmd,
     &cli_product_cmd,
+    &cli_plugin_cmd,
     &cli_oplog_cmd,
     NULL,
 };
@@ -372,7 +374,7 @@ const char *cli_time(int64_t usec, char buf[48])
 
 /* Load the configuration the CLI runs with. A missing ./config.toml is fine
  * (defaults apply); a file named with --config must exist. */
-static int load_config(cli_ctx *ctx)
+int cli_load_config(cli_ctx *ctx)
 {
     if (ctx->config)
         return CLI_CONTINUE;
@@ -402,7 +404,7 @@ int cli_open_db(cli_ctx *ctx, bool need_schema)
         return CLI_CONTINUE;
     int rc;
     char *embedded_url = NULL;
-    if ((rc = load_config(ctx)) != CLI_CONTINUE)
+    if ((rc = cli_load_config(ctx)) != CLI_CONTINUE)
         goto done;
 
     /* Priority: --database-url > DATABASE_URL > [db].url > embedded. The
@@ -547,6 +549,11 @@ int main(int argc, char **argv)
             return cli_usage_error(&ctx, "unknown option '%s'", s);
         }
     }
+
+    /* libbill's INFO lines are for servers; an operator at a terminal wants
+     * only problems. BILL_LOG still wins when set. */
+    if (!getenv("BILL_LOG"))
+        bill_log_set_filter(ctx.quiet ? "error" : "warn");
 
     int rc = dispatch(&ctx, argc - i, argv + i);
     bill_db_close(ctx.db);

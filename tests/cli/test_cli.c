@@ -659,6 +659,35 @@ START_TEST(test_cli__product_create_list_markup)
 }
 END_TEST
 
+/* ---- plugins ------------------------------------------------------------- */
+
+START_TEST(test_cli__plugin_list_and_unknown_interface)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/plugins", workdir);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+
+    run r = cli(NULL, url, "--json", "plugin", "list", NULL);
+    ck_assert_msg(r.status == 0, "plugin list failed: %s", r.err);
+    json_object *o = json_of(&r), *v = NULL;
+    ck_assert(json_object_object_get_ex(o, "plugins", &v));
+    ck_assert(json_object_is_type(v, json_type_array));
+    ck_assert(json_object_object_get_ex(o, "interfaces", &v));
+    ck_assert_int_eq((int)json_object_array_length(v), 0);
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "plugin", "disable", "00000000-0000-0000-0000-000000000000", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "bill-cli: error: ");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+    free(url);
+}
+END_TEST
+
 /* ---- config check -------------------------------------------------------- */
 
 START_TEST(test_cli__config_check_bad_file)
@@ -708,6 +737,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_cli__deduct_past_floor_refused);
     tcase_add_test(tc, test_cli__customer_list_search_and_cjk);
     tcase_add_test(tc, test_cli__product_create_list_markup);
+    tcase_add_test(tc, test_cli__plugin_list_and_unknown_interface);
     tcase_add_test(tc, test_cli__config_check_bad_file);
     suite_add_tcase(s, tc);
     return s;

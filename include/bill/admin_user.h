@@ -73,6 +73,10 @@ BILL_API int bill_admin_user_set_active(bill_db *db, const bill_actor *actor, co
                                         bool active);
 BILL_API int bill_admin_user_set_role(bill_db *db, const bill_actor *actor, const char *ref,
                                       const char *role);
+/* Sessions go with the user; tickets assigned to it become unassigned.
+ * Disabling, demoting or deleting the last active "admin" is BILL_ESTATE;
+ * an ADMIN actor cannot disable or delete itself (BILL_EINVALID). */
+BILL_API int bill_admin_user_delete(bill_db *db, const bill_actor *actor, const char *ref);
 
 /* Login check. BILL_OK and *out (may be NULL) on success; last_login_at is
  * updated and a bcrypt or outdated hash is replaced. Unknown user, wrong

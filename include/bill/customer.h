@@ -107,6 +107,12 @@ BILL_API int bill_customer_update(bill_db *db, const bill_actor *actor, const ch
                                   const bill_customer_input *in, unsigned int set_mask,
                                   bill_customer **out);
 
+/* Staff only. Only a customer without history can be deleted (its users,
+ * tokens and API keys go with it); one with orders, instances, invoices,
+ * payments, tickets or balance transactions is BILL_ESTATE — set its status
+ * to "closed" instead. */
+BILL_API int bill_customer_delete(bill_db *db, const bill_actor *actor, const char *id);
+
 /* Shorthands for the two admin-only switches. */
 BILL_API int bill_customer_set_credit_limit(bill_db *db, const bill_actor *actor,
                                             const char *id, bill_money credit_limit);

@@ -258,8 +258,30 @@ done:
 
 /* Shared body of the setters: lock the row, run `update_sql` ($1 = id,
  * $2 = value), audit before/after. */
+/* Refuse to take away the last active "admin": nobody could then manage
+ * users except from the CLI. All active admin rows are locked, so two admins
+ * demoting each other at once cannot both succeed. */
+static int guard_last_admin(bill_conn *c, const PGresult *target)
+{
+    PGresult *res = NULL;
+    int rc;
+    if (strcmp(bill__val(target, 0, 4), "admin") != 0 || !bill__bool(target, 0, 5))
+        return BILL_OK;
+    if ((rc = bill__qp(c, &res,
+                       "SELECT id FROM admin_users WHERE role = 'admin' AND is_active "
+                       "AND id <> $1 FOR UPDATE",
+                       bill__val(target, 0, 0))) < 0)
+        return rc;
+    if (PQntuples(res) == 0)
+        rc = bill__err(BILL_ESTATE, "username",
+                       "\"%s\" is the last active admin; create or enable another admin first",
+                       bill__val(target, 0, 1));
+    PQclear(res);
+    return rc;
+}
+
 static int au_update(bill_db *db, const bill_actor *actor, const char *ref, const char *action,
-                     const char *update_sql, const char *value)
+                     const char *update_sql, const char *value, bool guard)
 {
     bill_conn *c = NULL;
     PGresult *before = NULL, *after = NULL;
@@ -267,6 +289,8 @@ static int au_update(bill_db *db, const bill_actor *actor, const char *ref, cons
     if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = au_fetch(c, ref, AU_JSON, true, &before)) < 0)
+        goto done;
+    if (guard && (rc = guard_last_admin(c, before)) < 0)
         goto done;
     if ((rc = bill__qp(c, &after, update_sql, bill__val(before, 0, 0), value)) < 0)
         goto done;
@@ -306,7 +330,7 @@ int bill_admin_user_set_password(bill_db *db, const bill_actor *actor, const cha
     rc = au_update(db, actor, ref, "admin_user.set_password",
                    "UPDATE admin_users SET password_hash = $2, updated_at = now() "
                    "WHERE id = $1 RETURNING " AU_JSON,
-                   hash);
+                   hash, false);
     sodium_memzero(hash, sizeof hash);
     return rc;
 }
@@ -323,7 +347,7 @@ int bill_admin_user_set_active(bill_db *db, const bill_actor *actor, const char 
     return au_update(db, actor, ref, active ? "admin_user.enable" : "admin_user.disable",
                      "UPDATE admin_users SET is_active = $2::boolean, updated_at = now() "
                      "WHERE id = $1 RETURNING " AU_JSON,
-                     active ? "true" : "false");
+                     active ? "true" : "false", !active);
 }
 
 int bill_admin_user_set_role(bill_db *db, const bill_actor *actor, const char *ref,
@@ -338,7 +362,34 @@ int bill_admin_user_set_role(bill_db *db, const bill_actor *actor, const char *r
     return au_update(db, actor, ref, "admin_user.set_role",
                      "UPDATE admin_users SET role = $2, updated_at = now() "
                      "WHERE id = $1 RETURNING " AU_JSON,
-                     role);
+                     role, strcmp(role, "admin") != 0);
+}
+
+int bill_admin_user_delete(bill_db *db, const bill_actor *actor, const char *ref)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL;
+    int rc;
+    if (!ref || !*ref)
+        return bill__err(BILL_EINVALID, "username", "admin user id or username is required");
+    if ((rc = bill__require_superadmin(actor, "delete admin users")) < 0)
+        return rc;
+    if (is_self(actor, ref))
+        return bill__err(BILL_EINVALID, "username", "you cannot delete your own account");
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+        (rc = au_fetch(c, ref, AU_JSON, true, &before)) < 0 ||
+        (rc = guard_last_admin(c, before)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, NULL, "DELETE FROM admin_users WHERE id = $1",
+                       bill__val(before, 0, 0))) < 0 ||
+        (rc = bill__oplog_write(c, actor, "admin_user.delete", "admin_user",
+                                bill__val(before, 0, 0), bill__val(before, 0, AU_NCOLS), NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(before);
+    bill__conn_done(c);
+    return rc;
 }
 
 int bill_admin_user_verify(bill_db *db, const char *username, const char *password,

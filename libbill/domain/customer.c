@@ -403,3 +403,40 @@ int bill_customer_set_api_keys_flag(bill_db *db, const bill_actor *actor, const 
     bill_customer_input in = {.can_create_api_keys = allowed};
     return bill_customer_update(db, actor, id, &in, BILL_CUSTOMER_SET_API_KEYS_FLAG, NULL);
 }
+
+int bill_customer_delete(bill_db *db, const bill_actor *actor, const char *id)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL;
+    int rc;
+    if ((rc = bill__require_staff(actor, "delete customers")) < 0 ||
+        (rc = bill__check_id(id, "customer_id", "customer", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, &before,
+                       "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
+                       id)) < 0)
+        goto done;
+    if (PQntuples(before) == 0) {
+        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", id);
+        goto done;
+    }
+    /* The history tables reference customers ON DELETE RESTRICT. */
+    rc = bill__qp(c, NULL, "DELETE FROM customers WHERE id = $1", id);
+    if (rc == BILL_EINVALID && strcmp(bill_error_last()->sqlstate, "23503") == 0)
+        rc = bill__err(BILL_ESTATE, "customer_id",
+                       "customer %s has orders, instances, invoices, payments, tickets or balance "
+                       "transactions and cannot be deleted; set its status to closed instead",
+                       id);
+    if (rc < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "customer.delete", "customer", id,
+                                bill__val(before, 0, CU_NCOLS), NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(before);
+    bill__conn_done(c);
+    return rc;
+}

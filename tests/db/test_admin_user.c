@@ -221,6 +221,36 @@ START_TEST(test_admin_user__permissions)
 }
 END_TEST
 
+START_TEST(test_admin_user__last_admin_is_kept_and_delete)
+{
+    bill_db *db = bill_test_db_new();
+    bill_admin_user *root = NULL;
+    ck_assert_int_eq(bill_admin_user_create(db, &cli, "root1", "password123", "admin", NULL, NULL,
+                                            &root), BILL_OK);
+    ck_assert_int_eq(bill_admin_user_create(db, &cli, "helper", "password123", "operator", NULL,
+                                            NULL, NULL), BILL_OK);
+    /* the only active admin can be neither disabled, demoted nor deleted */
+    ck_assert_int_eq(bill_admin_user_set_active(db, &cli, "root1", false), BILL_ESTATE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "last active admin"));
+    ck_assert_int_eq(bill_admin_user_set_role(db, &cli, "root1", "support"), BILL_ESTATE);
+    ck_assert_int_eq(bill_admin_user_delete(db, &cli, "root1"), BILL_ESTATE);
+    /* with a second admin it can */
+    ck_assert_int_eq(bill_admin_user_set_role(db, &cli, "helper", "admin"), BILL_OK);
+    ck_assert_int_eq(bill_admin_user_set_role(db, &cli, "root1", "support"), BILL_OK);
+    ck_assert_int_eq(bill_admin_user_set_active(db, &cli, "helper", false), BILL_ESTATE);
+    /* an admin cannot delete itself; another admin can */
+    bill_actor self = {.kind = BILL_ACTOR_ADMIN, .user_id = root->id, .username = "root1",
+                       .role = "admin"};
+    ck_assert_int_eq(bill_admin_user_delete(db, &self, root->id), BILL_EINVALID);
+    ck_assert_int_eq(bill_admin_user_delete(db, &cli, root->id), BILL_OK);
+    bill_admin_user *g = NULL;
+    ck_assert_int_eq(bill_admin_user_get(db, &cli, "root1", &g), BILL_ENOTFOUND);
+    ck_assert_int_eq(bill_admin_user_delete(db, &cli, "root1"), BILL_ENOTFOUND);
+    bill_admin_user_free(root);
+    bill_db_close(db);
+}
+END_TEST
+
 START_TEST(test_password__helpers)
 {
     char h[BILL_PASSWORD_HASH_BUFSZ];
@@ -255,6 +285,7 @@ int main(void)
     tcase_add_test(tc, test_admin_user__bcrypt_import_is_rehashed);
     tcase_add_test(tc, test_admin_user__bootstrap_never_overwrites);
     tcase_add_test(tc, test_admin_user__permissions);
+    tcase_add_test(tc, test_admin_user__last_admin_is_kept_and_delete);
     tcase_add_test(tc, test_password__helpers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

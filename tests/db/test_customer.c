@@ -244,6 +244,27 @@ START_TEST(test_customer__scoping)
 }
 END_TEST
 
+START_TEST(test_customer__delete_only_without_history)
+{
+    bill_db *db = bill_test_db_new();
+    char *fresh = mk(db, "Fresh", ""), *used = mk(db, "Used", "");
+    ck_assert_int_eq(bill_balance_change(db, &cli, used, BILL_BALANCE_RECHARGE, 100, NULL, NULL,
+                                         NULL), BILL_OK);
+    ck_assert_int_eq(bill_customer_delete(db, &cli, used), BILL_ESTATE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "closed"));
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = fresh};
+    ck_assert_int_eq(bill_customer_delete(db, &me, fresh), BILL_EDENIED);
+    ck_assert_int_eq(bill_customer_delete(db, &cli, fresh), BILL_OK);
+    bill_customer *c = NULL;
+    ck_assert_int_eq(bill_customer_get(db, &cli, fresh, &c), BILL_ENOTFOUND);
+    ck_assert_int_eq(bill_customer_get(db, &cli, used, &c), BILL_OK);
+    bill_customer_free(c);
+    free(fresh);
+    free(used);
+    bill_db_close(db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("customer");
@@ -254,6 +275,7 @@ int main(void)
     tcase_add_test(tc, test_customer__search_escapes_wildcards);
     tcase_add_test(tc, test_customer__pagination_edges);
     tcase_add_test(tc, test_customer__scoping);
+    tcase_add_test(tc, test_customer__delete_only_without_history);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

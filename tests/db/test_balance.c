@@ -2,9 +2,12 @@
  * test_balance.c — the balance ledger against a real PostgreSQL: each
  * transaction type and its sign rule, the floor at -credit_limit exact to the
  * cent, refused amounts change nothing, scoping of reads, and the ledger
- * invariant under 8 threads x 1,000 random changes on 3 customers.
+ * invariant under 8 threads x 1,000 random changes on 3 customers, and the
+ * in-transaction variant committing or rolling back with its caller.
  */
 #include "pg_harness.h"
+/* White-box: the in-transaction variant that orders and payments use. */
+#include "domain/balance_int.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -186,6 +189,47 @@ START_TEST(test_balance__scoping_and_permissions)
 }
 END_TEST
 
+START_TEST(test_balance__inside_caller_transaction)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char *id = mk(db, "Caller", 0);
+    bill_conn *c = NULL;
+    bill_balance_tx tx;
+
+    /* rolled back by the caller: nothing happened */
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(bill__tx_begin(c), BILL_OK);
+    ck_assert_int_eq(bill__balance_change_tx(c, NULL, id, BILL_BALANCE_RECHARGE, 500, "order-x",
+                                             NULL, &tx), BILL_OK);
+    ck_assert_int_eq(tx.balance_after, 500);
+    bill_balance_tx_clear(&tx);
+    bill__tx_rollback(c);
+    ck_assert_int_eq(bal(db, id), 0);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM balance_transactions"), 0);
+
+    /* committed by the caller: ledger and balance move together */
+    ck_assert_int_eq(bill__tx_begin(c), BILL_OK);
+    ck_assert_int_eq(bill__balance_change_tx(c, NULL, id, BILL_BALANCE_RECHARGE, 500, NULL, NULL,
+                                             NULL), BILL_OK);
+    ck_assert_int_eq(bill__balance_change_tx(c, NULL, id, BILL_BALANCE_PAYMENT, 501, NULL, NULL,
+                                             NULL), BILL_EFUNDS);
+    bill__tx_rollback(c);
+    ck_assert_int_eq(bill__tx_begin(c), BILL_OK);
+    ck_assert_int_eq(bill__balance_change_tx(c, NULL, id, BILL_BALANCE_RECHARGE, 500, NULL, NULL,
+                                             NULL), BILL_OK);
+    ck_assert_int_eq(bill__balance_change_tx(c, NULL, id, BILL_BALANCE_PAYMENT, 200, "order-y",
+                                             NULL, NULL), BILL_OK);
+    ck_assert_int_eq(bill__tx_commit(c), BILL_OK);
+    bill__conn_release(c);
+    ck_assert_int_eq(bal(db, id), 300);
+    ck_assert_int_eq(bill_balance_verify(db, id), BILL_OK);
+    free(id);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
 /* ---- concurrency --------------------------------------------------------- */
 
 #define THREADS 8
@@ -273,6 +317,7 @@ int main(void)
     tcase_add_test(tc, test_balance__floor_is_exact_to_the_cent);
     tcase_add_test(tc, test_balance__bad_amounts_change_nothing);
     tcase_add_test(tc, test_balance__scoping_and_permissions);
+    tcase_add_test(tc, test_balance__inside_caller_transaction);
     tcase_add_test(tc, test_balance__concurrent_changes_keep_the_invariant);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

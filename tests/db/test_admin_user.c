@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <crypt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,70 @@ START_TEST(test_admin_user__bootstrap_never_overwrites)
 }
 END_TEST
 
+START_TEST(test_admin_user__bcrypt_variants_verify)
+{
+    static const char *const prefixes[] = {"$2a$", "$2y$", "$2b$"};
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    for (size_t i = 0; i < 3; i++) {
+        char salt[CRYPT_GENSALT_OUTPUT_SIZE], sql[512], user[16];
+        struct crypt_data *cd = calloc(1, sizeof *cd);
+        ck_assert_ptr_nonnull(crypt_gensalt_rn(prefixes[i], 4, NULL, 0, salt, sizeof salt));
+        const char *h = crypt_r("imported-pw", salt, cd);
+        ck_assert(strncmp(h, prefixes[i], 4) == 0);
+        snprintf(user, sizeof user, "legacy%zu", i);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO admin_users (username, password_hash) VALUES ('%s', '%s')", user, h);
+        ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+        free(cd);
+        ck_assert_int_eq(bill_admin_user_verify(db, user, "imported-pX", NULL), BILL_EUNAUTH);
+        ck_assert_int_eq(bill_admin_user_verify(db, user, "imported-pw", NULL), BILL_OK);
+    }
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM admin_users WHERE "
+                                                "password_hash LIKE '$argon2id$%'"), 3);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+typedef struct {
+    bill_db *db;
+    int rc;
+    bool created;
+} boot_arg;
+
+static void *boot(void *p)
+{
+    boot_arg *a = p;
+    a->rc = bill_admin_user_ensure_bootstrap(a->db, "admin", "bootstrap-pw", &a->created);
+    return NULL;
+}
+
+START_TEST(test_admin_user__bootstrap_concurrent_starts)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    boot_arg a[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (boot_arg){.db = db};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, boot, &a[i]), 0);
+    }
+    int created = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].rc, BILL_OK);
+        created += a[i].created;
+    }
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM admin_users"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM operation_logs WHERE "
+                                                "action = 'admin_user.bootstrap'"), 1);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
 START_TEST(test_admin_user__permissions)
 {
     bill_db *db = bill_test_db_new();
@@ -284,6 +349,8 @@ int main(void)
     tcase_add_test(tc, test_admin_user__verify_ok_wrong_disabled_unknown);
     tcase_add_test(tc, test_admin_user__bcrypt_import_is_rehashed);
     tcase_add_test(tc, test_admin_user__bootstrap_never_overwrites);
+    tcase_add_test(tc, test_admin_user__bcrypt_variants_verify);
+    tcase_add_test(tc, test_admin_user__bootstrap_concurrent_starts);
     tcase_add_test(tc, test_admin_user__permissions);
     tcase_add_test(tc, test_admin_user__last_admin_is_kept_and_delete);
     tcase_add_test(tc, test_password__helpers);

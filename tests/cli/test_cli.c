@@ -296,7 +296,7 @@ START_TEST(test_cli__user_create_list_duplicate)
     bill_db *db = bill_test_db_new_url(&url);
     bill_db_close(db);
 
-    run r = cli(NULL, url, "user", "create", "--username", "admin2", "--password", "pass12345",
+    run r = cli(NULL, url, "user", "create", "--username", "admin2", "--password", "pass123",
                 "--role", "admin", NULL);
     ck_assert_msg(r.status == 0, "user create failed: %s", r.err);
     ck_contains(r.out, "admin2");

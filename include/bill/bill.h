@@ -29,5 +29,8 @@
 #include "balance.h"
 #include "product.h"
 #include "oplog.h"
+#include "payment.h"
+#include "order.h"
+#include "invoice.h"
 
 #endif

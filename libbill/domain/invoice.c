@@ -1,0 +1,613 @@
+/*
+ * invoice.c — invoices: manual drafts with items, issuing with gapless
+ * per-year numbers (the year's counter row stays locked until the issuing
+ * transaction ends), paying, cancelling, overdue marking, scoped reads and
+ * idempotent batch generation from billable instances. Contract in
+ * include/bill/invoice.h.
+ */
+#include "domain/domain_int.h"
+#include "domain/oplog_int.h"
+#include "domain/balance_int.h"
+#include "domain/order_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INV_COLS                                                                          \
+    "id, invoice_number, customer_id, coalesce(instance_id::text, ''), "                 \
+    "coalesce(billing_period_start::text, ''), coalesce(billing_period_end::text, ''), " \
+    "amount, tax_amount, total_amount, paid_amount, status, " BILL__US("issued_at") ", "  \
+    BILL__US("paid_at") ", coalesce(due_date::text, ''), notes, " BILL__US("created_at")  \
+    ", " BILL__US("updated_at")
+
+static const char *const statuses[] = {"draft", "issued", "paid", "overdue", "cancelled"};
+
+int bill_invoice_status_check(const char *s)
+{
+    for (size_t i = 0; s && i < BILL__ARRAY_LEN(statuses); i++)
+        if (strcmp(s, statuses[i]) == 0)
+            return BILL_OK;
+    return bill__err(BILL_EINVALID, "status",
+                     "status \"%.40s\" is not one of draft, issued, paid, overdue, cancelled",
+                     s ? s : "");
+}
+
+static void inv_clear(bill_invoice *v)
+{
+    char **s[] = {&v->id,       &v->invoice_number, &v->customer_id, &v->instance_id,
+                  &v->billing_period_start, &v->billing_period_end, &v->status,
+                  &v->due_date, &v->notes};
+    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
+        free(*s[i]);
+    for (size_t i = 0; i < v->item_count; i++) {
+        free(v->items[i].id);
+        free(v->items[i].description);
+    }
+    free(v->items);
+    memset(v, 0, sizeof *v);
+}
+
+void bill_invoice_free(bill_invoice *v)
+{
+    if (!v)
+        return;
+    inv_clear(v);
+    free(v);
+}
+
+void bill_invoices_clear(bill_invoices *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        inv_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int inv_from_row(const PGresult *r, int row, bill_invoice *v)
+{
+    int rc;
+    memset(v, 0, sizeof *v);
+    v->id = bill__col_dup(r, row, 0);
+    v->invoice_number = bill__col_dup(r, row, 1);
+    v->customer_id = bill__col_dup(r, row, 2);
+    v->instance_id = bill__col_dup(r, row, 3);
+    v->billing_period_start = bill__col_dup(r, row, 4);
+    v->billing_period_end = bill__col_dup(r, row, 5);
+    v->status = bill__col_dup(r, row, 10);
+    v->due_date = bill__col_dup(r, row, 13);
+    v->notes = bill__col_dup(r, row, 14);
+    if (!v->id || !v->invoice_number || !v->customer_id || !v->instance_id ||
+        !v->billing_period_start || !v->billing_period_end || !v->status || !v->due_date ||
+        !v->notes) {
+        inv_clear(v);
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reading an invoice");
+    }
+    if ((rc = bill__money_col(r, row, 6, &v->amount)) < 0 ||
+        (rc = bill__money_col(r, row, 7, &v->tax_amount)) < 0 ||
+        (rc = bill__money_col(r, row, 8, &v->total_amount)) < 0 ||
+        (rc = bill__money_col(r, row, 9, &v->paid_amount)) < 0) {
+        inv_clear(v);
+        return rc;
+    }
+    v->issued_at = bill__i64(r, row, 11);
+    v->paid_at = bill__i64(r, row, 12);
+    v->created_at = bill__i64(r, row, 15);
+    v->updated_at = bill__i64(r, row, 16);
+    return BILL_OK;
+}
+
+/* Invoice with its items; scoped. */
+static int inv_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_invoice **out)
+{
+    PGresult *res = NULL, *it = NULL;
+    bill_invoice *v = NULL;
+    int rc, n;
+    if ((rc = bill__qp(c, &res, "SELECT " INV_COLS " FROM invoices WHERE id = $1", id)) < 0)
+        goto done;
+    if (PQntuples(res) == 0) {
+        rc = bill__err(BILL_ENOTFOUND, "id", "invoice %s not found", id);
+        goto done;
+    }
+    if ((rc = bill__owns(actor, bill__val(res, 0, 2), "invoice", id)) < 0)
+        goto done;
+    if (!(v = calloc(1, sizeof *v))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading an invoice");
+        goto done;
+    }
+    if ((rc = inv_from_row(res, 0, v)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, &it,
+                       "SELECT id, description, quantity, unit_price, amount FROM invoice_items "
+                       "WHERE invoice_id = $1 ORDER BY created_at, id",
+                       id)) < 0)
+        goto done;
+    n = PQntuples(it);
+    if (n > 0 && !(v->items = calloc((size_t)n, sizeof *v->items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading invoice items");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        bill_invoice_item *x = &v->items[i];
+        v->item_count++;
+        x->id = bill__col_dup(it, i, 0);
+        x->description = bill__col_dup(it, i, 1);
+        x->quantity = (uint32_t)bill__i64(it, i, 2);
+        if (!x->id || !x->description) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading invoice items");
+            goto done;
+        }
+        if ((rc = bill__money_col(it, i, 3, &x->unit_price)) < 0 ||
+            (rc = bill__money_col(it, i, 4, &x->amount)) < 0)
+            goto done;
+    }
+    *out = v;
+    v = NULL;
+done:
+    bill_invoice_free(v);
+    PQclear(res);
+    PQclear(it);
+    return rc;
+}
+
+static int check_date(const char *s, const char *field)
+{
+    bill_date d;
+    if (!s || !*s)
+        return BILL_OK;
+    if (bill_date_parse(s, &d) < 0)
+        return bill__err(BILL_EINVALID, field, "%s \"%.32s\" is not a date (YYYY-MM-DD)", field,
+                         s);
+    return BILL_OK;
+}
+
+int bill_invoice_create(bill_db *db, const bill_actor *actor, const bill_invoice_input *in,
+                        bill_invoice **out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_money sum = 0, total = 0;
+    char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], q[24];
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if ((rc = bill__require_staff(actor, "create invoices")) < 0)
+        return rc;
+    if (!in)
+        return bill__err(BILL_EINVALID, NULL, "invoice input is required");
+    if ((rc = bill__check_id(in->customer_id, "customer_id", "customer", true)) < 0)
+        return rc;
+    if (!in->items || in->item_count == 0 || in->item_count > 200)
+        return bill__err(BILL_EINVALID, "items", "an invoice needs 1 to 200 items");
+    for (size_t i = 0; i < in->item_count; i++) {
+        const bill_invoice_item_input *x = &in->items[i];
+        bill_money line;
+        if (!x->description || !*x->description || strlen(x->description) > 2000)
+            return bill__err(BILL_EINVALID, "items.description",
+                             "item %zu needs a description (at most 2000 bytes)", i + 1);
+        if (x->quantity == 0 || x->quantity > 100000)
+            return bill__err(BILL_EINVALID, "items.quantity",
+                             "item %zu: quantity %u is not 1..100000", i + 1, x->quantity);
+        if (x->unit_price < 0 || !bill_money_in_range(x->unit_price) ||
+            x->unit_price > BILL_MONEY_MAX / (bill_money)x->quantity)
+            return bill__err(BILL_EINVALID, "items.unit_price",
+                             "item %zu: unit_price %s is negative or too large", i + 1,
+                             bill_money_format(x->unit_price, b1));
+        line = x->unit_price * (bill_money)x->quantity;
+        if (bill_money_add_checked(sum, line, &sum) < 0)
+            return bill__err(BILL_EINVALID, "items", "invoice amount is beyond 9999999999.99");
+    }
+    if (in->tax_amount < 0 || bill_money_add_checked(sum, in->tax_amount, &total) < 0)
+        return bill__err(BILL_EINVALID, "tax_amount", "tax_amount %s is negative or too large",
+                         bill_money_format(in->tax_amount, b1));
+    if ((rc = check_date(in->period_start, "billing_period_start")) < 0 ||
+        (rc = check_date(in->period_end, "billing_period_end")) < 0 ||
+        (rc = check_date(in->due_date, "due_date")) < 0)
+        return rc;
+    if (bill__opt(in->period_start) && bill__opt(in->period_end) &&
+        strcmp(in->period_end, in->period_start) < 0)
+        return bill__err(BILL_EINVALID, "billing_period_end",
+                         "billing_period_end %s is before billing_period_start %s",
+                         in->period_end, in->period_start);
+    if (in->notes && strlen(in->notes) > 8000)
+        return bill__err(BILL_EINVALID, "notes", "notes are longer than 8000 bytes");
+
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    rc = bill__qp(c, &res,
+                  "INSERT INTO invoices (customer_id, invoice_number, billing_period_start, "
+                  "billing_period_end, amount, tax_amount, total_amount, status, due_date, "
+                  "notes) VALUES ($1, 'DRAFT-' || gen_random_uuid(), NULLIF($2, '')::date, "
+                  "NULLIF($3, '')::date, $4::numeric, $5::numeric, $6::numeric, 'draft', "
+                  "NULLIF($7, '')::date, $8) RETURNING id",
+                  in->customer_id, in->period_start ? in->period_start : "",
+                  in->period_end ? in->period_end : "", bill_money_format(sum, b1),
+                  bill_money_format(in->tax_amount, b2), bill_money_format(total, b3),
+                  in->due_date ? in->due_date : "", in->notes ? in->notes : "");
+    if (rc == BILL_EINVALID && strcmp(bill_error_last()->sqlstate, "23503") == 0)
+        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", in->customer_id);
+    if (rc < 0)
+        goto done;
+    const char *id = bill__val(res, 0, 0);
+    for (size_t i = 0; i < in->item_count; i++) {
+        const bill_invoice_item_input *x = &in->items[i];
+        snprintf(q, sizeof q, "%u", x->quantity);
+        if ((rc = bill__qp(c, NULL,
+                           "INSERT INTO invoice_items (invoice_id, description, quantity, "
+                           "unit_price, amount, created_at) VALUES ($1, $2, $3::int, "
+                           "$4::numeric, $5::numeric, clock_timestamp())",
+                           id, x->description, q, bill_money_format(x->unit_price, b1),
+                           bill_money_format(x->unit_price * (bill_money)x->quantity, b2))) < 0)
+            goto done;
+    }
+    if ((rc = bill__oplog_write(c, actor, "invoice.create", "invoice", id, NULL, NULL)) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = inv_fetch(c, actor, id, out);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+/* Assign the next number of the current year to a locked draft and issue it
+ * (caller's transaction). */
+static int issue_tx(bill_conn *c, const bill_actor *actor, const char *id)
+{
+    PGresult *cnt = NULL;
+    bill_date today;
+    char year[8], number[32], due[BILL_DATE_BUFSZ];
+    int rc;
+    if ((rc = bill_date_from_time(&today, bill_time_now())) < 0)
+        return rc;
+    bill_date d = today;
+    if ((rc = bill_date_add_days(&d, today, BILL_INVOICE_DUE_DAYS)) < 0 ||
+        (rc = bill_date_format(d, due)) < 0)
+        return rc;
+    snprintf(year, sizeof year, "%d", today.y);
+    /* The upsert locks the year's row until commit: concurrent issuers wait,
+     * and a rollback hands the number back, so no gaps. */
+    if ((rc = bill__qp(c, &cnt,
+                       "INSERT INTO invoice_number_counters (year, last_value) VALUES "
+                       "($1::int, 1) ON CONFLICT (year) DO UPDATE SET last_value = "
+                       "invoice_number_counters.last_value + 1 RETURNING last_value",
+                       year)) < 0)
+        goto done;
+    snprintf(number, sizeof number, "INV-%s-%06lld", year, (long long)bill__i64(cnt, 0, 0));
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE invoices SET invoice_number = $2, status = 'issued', "
+                       "issued_at = now(), due_date = coalesce(due_date, $3::date), "
+                       "updated_at = now() WHERE id = $1",
+                       id, number, due)) < 0)
+        goto done;
+    rc = bill__oplog_write(c, actor, "invoice.issue", "invoice", id, NULL, NULL);
+done:
+    PQclear(cnt);
+    return rc;
+}
+
+/* Lock an invoice; *status_out points into *res. */
+static int lock_invoice(bill_conn *c, const char *id, PGresult **res)
+{
+    int rc;
+    if ((rc = bill__qp(c, res,
+                       "SELECT status, customer_id, total_amount - paid_amount, total_amount "
+                       "FROM invoices WHERE id = $1 FOR UPDATE",
+                       id)) < 0)
+        return rc;
+    if (PQntuples(*res) == 0)
+        return bill__err(BILL_ENOTFOUND, "id", "invoice %s not found", id);
+    return BILL_OK;
+}
+
+int bill_invoice_issue(bill_db *db, const bill_actor *actor, const char *id, bill_invoice **out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+    if (out)
+        *out = NULL;
+    if ((rc = bill__require_staff(actor, "issue invoices")) < 0 ||
+        (rc = bill__check_id(id, "id", "invoice", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_invoice(c, id, &res)) < 0)
+        goto done;
+    if (strcmp(bill__val(res, 0, 0), "draft") != 0) {
+        rc = bill__err(BILL_ESTATE, "status", "invoice %s is %s; only drafts can be issued", id,
+                       bill__val(res, 0, 0));
+        goto done;
+    }
+    if ((rc = issue_tx(c, actor, id)) < 0 || (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = inv_fetch(c, actor, id, out);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill__invoice_paid_tx(bill_conn *c, const bill_actor *actor, const char *id,
+                          bill_money amount)
+{
+    PGresult *res = NULL;
+    char b[BILL_MONEY_BUFSZ];
+    int rc;
+    if ((rc = lock_invoice(c, id, &res)) < 0)
+        goto done;
+    const char *st = bill__val(res, 0, 0);
+    if (strcmp(st, "issued") != 0 && strcmp(st, "overdue") != 0) {
+        rc = bill__err(BILL_ESTATE, "status", "invoice %s is %s; only issued or overdue "
+                                              "invoices can be paid", id, st);
+        goto done;
+    }
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE invoices SET paid_amount = LEAST(total_amount, paid_amount + "
+                       "$2::numeric), status = CASE WHEN paid_amount + $2::numeric >= "
+                       "total_amount THEN 'paid' ELSE status END, paid_at = CASE WHEN "
+                       "paid_amount + $2::numeric >= total_amount THEN now() ELSE paid_at END, "
+                       "updated_at = now() WHERE id = $1",
+                       id, bill_money_format(amount, b))) < 0)
+        goto done;
+    rc = bill__oplog_write(c, actor, "invoice.paid", "invoice", id, NULL, NULL);
+done:
+    PQclear(res);
+    return rc;
+}
+
+int bill_invoice_mark_paid(bill_db *db, const bill_actor *actor, const char *id,
+                           bool from_balance, bill_invoice **out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_money open = 0;
+    char desc[80];
+    int rc;
+    if (out)
+        *out = NULL;
+    if ((rc = bill__require_staff(actor, "mark invoices paid")) < 0 ||
+        (rc = bill__check_id(id, "id", "invoice", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_invoice(c, id, &res)) < 0 || (rc = bill__money_col(res, 0, 2, &open)) < 0)
+        goto done;
+    const char *st = bill__val(res, 0, 0);
+    if (strcmp(st, "issued") != 0 && strcmp(st, "overdue") != 0) {
+        rc = bill__err(BILL_ESTATE, "status",
+                       "invoice %s is %s; only issued or overdue invoices can be paid", id, st);
+        goto done;
+    }
+    snprintf(desc, sizeof desc, "payment of invoice %s", id);
+    if (from_balance && open > 0 &&
+        (rc = bill__balance_change_tx(c, actor, bill__val(res, 0, 1), BILL_BALANCE_PAYMENT, open,
+                                      id, desc, NULL)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, NULL,
+                       "INSERT INTO payments (customer_id, invoice_id, amount, gateway_id, "
+                       "status, paid_at) SELECT customer_id, id, total_amount - paid_amount, "
+                       "$2, 'succeeded', now() FROM invoices WHERE id = $1",
+                       id, from_balance ? "balance" : "manual")) < 0)
+        goto done;
+    if ((rc = bill__invoice_paid_tx(c, actor, id, open)) < 0 || (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = inv_fetch(c, actor, id, out);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_invoice_cancel(bill_db *db, const bill_actor *actor, const char *id)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+    if ((rc = bill__require_staff(actor, "cancel invoices")) < 0 ||
+        (rc = bill__check_id(id, "id", "invoice", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_invoice(c, id, &res)) < 0)
+        goto done;
+    const char *st = bill__val(res, 0, 0);
+    if (strcmp(st, "paid") == 0 || strcmp(st, "cancelled") == 0) {
+        rc = bill__err(BILL_ESTATE, "status", "invoice %s is %s; cannot move to cancelled", id,
+                       st);
+        goto done;
+    }
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE invoices SET status = 'cancelled', updated_at = now() "
+                       "WHERE id = $1",
+                       id)) < 0 ||
+        (rc = bill__oplog_write(c, actor, "invoice.cancel", "invoice", id, NULL, NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_invoice_mark_overdue(bill_db *db, int64_t now_usec, int64_t *count)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_date today;
+    char day[BILL_DATE_BUFSZ];
+    int rc;
+    if (count)
+        *count = 0;
+    if ((rc = bill_date_from_time(&today, now_usec > 0 ? now_usec : bill_time_now())) < 0 ||
+        (rc = bill_date_format(today, day)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = bill__qp(c, &res,
+                  "UPDATE invoices SET status = 'overdue', updated_at = now() "
+                  "WHERE status = 'issued' AND due_date < $1::date",
+                  day);
+    if (rc == BILL_OK && count)
+        *count = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_invoice_get(bill_db *db, const bill_actor *actor, const char *id, bill_invoice **out)
+{
+    bill_conn *c = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    *out = NULL;
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_id(id, "id", "invoice", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = inv_fetch(c, actor, id, out);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_filter *f,
+                      const bill_page *page, bill_invoices *out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_page pg = page ? *page : (bill_page){0, 0};
+    bill_invoice_filter none = {0};
+    uint64_t total = 0;
+    int rc, n;
+
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
+    if (!f)
+        f = &none;
+    if ((rc = bill__require_known(actor)) < 0)
+        return rc;
+    const char *cust = bill_actor_is_staff(actor) ? bill__opt(f->customer_id) : actor->customer_id;
+    if ((rc = bill__check_opt_id(cust, "customer_id")) < 0)
+        return rc;
+    if (bill__opt(f->status) && (rc = bill_invoice_status_check(f->status)) < 0)
+        return rc;
+    const char *params[] = {cust, bill__opt(f->status)};
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        goto done;
+    rc = bill__page_query(c, &res, INV_COLS,
+                          "FROM invoices WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
+                          "AND ($2::text IS NULL OR status = $2)",
+                          "created_at DESC, id DESC", 2, params, &pg, &total);
+    if (rc < 0)
+        goto done;
+    n = PQntuples(res);
+    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing invoices");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        if ((rc = inv_from_row(res, i, &out->items[i])) < 0)
+            goto done;
+        out->count++;
+    }
+    bill_page_meta_fill(&out->meta, &pg, total);
+    rc = BILL_OK;
+done:
+    if (rc < 0)
+        bill_invoices_clear(out);
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *customer_id,
+                          const char *period_start, const char *period_end, int64_t *created)
+{
+    bill_conn *c = NULL;
+    PGresult *list = NULL, *ins = NULL;
+    bill_date ds, de;
+    int rc;
+
+    if (created)
+        *created = 0;
+    if ((rc = bill__require_staff(actor, "generate invoices")) < 0 ||
+        (rc = bill__check_opt_id(customer_id, "customer_id")) < 0)
+        return rc;
+    if (!period_start || bill_date_parse(period_start, &ds) < 0)
+        return bill__err(BILL_EINVALID, "period_start", "period_start \"%.32s\" is not a date",
+                         period_start ? period_start : "");
+    if (!period_end || bill_date_parse(period_end, &de) < 0)
+        return bill__err(BILL_EINVALID, "period_end", "period_end \"%.32s\" is not a date",
+                         period_end ? period_end : "");
+    if (bill_date_cmp(de, ds) < 0)
+        return bill__err(BILL_EINVALID, "period_end", "period_end %s is before period_start %s",
+                         period_end, period_start);
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        goto done;
+    /* Billable instances and their price for their cycle (cycle price, else
+     * the product's default price for monthly). */
+    if ((rc = bill__qp(c, &list,
+                       "SELECT i.id, i.customer_id, coalesce(p.name, 'instance'), i.billing_cycle, "
+                       "coalesce(pp.price, CASE WHEN i.billing_cycle = 'monthly' THEN p.price END,"
+                       " 0)::text FROM instances i LEFT JOIN products p ON p.id = i.product_id "
+                       "LEFT JOIN product_prices pp ON pp.product_id = i.product_id AND "
+                       "pp.cycle = i.billing_cycle WHERE i.status IN ('running', 'stopped') "
+                       "AND ($1::uuid IS NULL OR i.customer_id = $1::uuid) "
+                       "AND NOT EXISTS (SELECT 1 FROM invoices v WHERE v.instance_id = i.id "
+                       "AND v.billing_period_start = $2::date) ORDER BY i.created_at, i.id",
+                       bill__opt(customer_id), period_start)) < 0)
+        goto done;
+    /* One transaction per instance: a failure leaves earlier invoices in
+     * place, and a rerun fills in the rest. */
+    for (int i = 0; i < PQntuples(list); i++) {
+        char *desc = bill__sprintf("%s (%s) %s to %s", bill__val(list, i, 2),
+                                   bill__val(list, i, 3), period_start, period_end);
+        if (!desc) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+            goto done;
+        }
+        PQclear(ins);
+        ins = NULL;
+        if ((rc = bill__tx_begin(c)) == BILL_OK)
+            rc = bill__qp(c, &ins,
+                          "INSERT INTO invoices (customer_id, invoice_number, instance_id, "
+                          "billing_period_start, billing_period_end, amount, total_amount, "
+                          "status) VALUES ($1, 'DRAFT-' || gen_random_uuid(), $2, $3::date, "
+                          "$4::date, $5::numeric, $5::numeric, 'draft') ON CONFLICT "
+                          "(instance_id, billing_period_start) DO NOTHING RETURNING id",
+                          bill__val(list, i, 1), bill__val(list, i, 0), period_start,
+                          period_end, bill__val(list, i, 4));
+        if (rc == BILL_OK && PQntuples(ins) == 1) {
+            const char *id = bill__val(ins, 0, 0);
+            if ((rc = bill__qp(c, NULL,
+                               "INSERT INTO invoice_items (invoice_id, description, quantity, "
+                               "unit_price, amount) VALUES ($1, $2, 1, $3::numeric, $3::numeric)",
+                               id, desc, bill__val(list, i, 4))) == BILL_OK &&
+                (rc = issue_tx(c, actor, id)) == BILL_OK &&
+                (rc = bill__tx_commit(c)) == BILL_OK && created)
+                (*created)++;
+        } else if (rc == BILL_OK) {
+            rc = bill__tx_commit(c); /* someone else invoiced it meanwhile */
+        }
+        free(desc);
+        if (rc < 0) {
+            bill__tx_rollback(c);
+            goto done;
+        }
+    }
+    rc = BILL_OK;
+done:
+    PQclear(list);
+    PQclear(ins);
+    bill__conn_done(c);
+    return rc;
+}

@@ -1,0 +1,823 @@
+/*
+ * order.c — orders: creation priced from the catalog, scoped reads, the one
+ * status transition table, paying (balance in one transaction; gateways via
+ * the plugin host) and expiry of unpaid orders. Contract in
+ * include/bill/order.h.
+ */
+#include "domain/domain_int.h"
+#include "domain/oplog_int.h"
+#include "domain/balance_int.h"
+#include "domain/order_int.h"
+#include "events/events_int.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ORD_COLS                                                                          \
+    "o.id, o.customer_id, o.product_id, coalesce(p.name, ''), o.provider_interface_id, " \
+    "o.provider_instance_id, o.server_spec::text, o.status, o.total_amount, o.currency, " \
+    "o.billing_cycle, o.gateway_id, o.gateway_payment_id, o.notes, " BILL__US("o.paid_at") \
+    ", " BILL__US("o.created_at") ", " BILL__US("o.updated_at")
+#define ORD_FROM " FROM orders o LEFT JOIN products p ON p.id = o.product_id "
+
+static const char *const statuses[] = {"pending",   "paid",     "provisioning", "active",
+                                       "cancelled", "suspended", "refunded",    "completed"};
+
+/* The transition table (from, to) — the only place it exists. */
+static const struct {
+    const char *from, *to;
+} transitions[] = {
+    {"pending", "paid"},          {"pending", "cancelled"},
+    {"paid", "provisioning"},     {"paid", "refunded"},
+    {"paid", "cancelled"},        {"provisioning", "active"},
+    {"provisioning", "cancelled"}, {"active", "suspended"},
+    {"active", "completed"},      {"active", "refunded"},
+    {"suspended", "active"},      {"suspended", "completed"},
+    {"suspended", "refunded"},
+};
+
+int bill_order_status_check(const char *s)
+{
+    for (size_t i = 0; s && i < BILL__ARRAY_LEN(statuses); i++)
+        if (strcmp(s, statuses[i]) == 0)
+            return BILL_OK;
+    return bill__err(BILL_EINVALID, "status",
+                     "status \"%.40s\" is not one of pending, paid, provisioning, active, "
+                     "cancelled, suspended, refunded, completed",
+                     s ? s : "");
+}
+
+bool bill_order_transition_allowed(const char *from, const char *to)
+{
+    for (size_t i = 0; from && to && i < BILL__ARRAY_LEN(transitions); i++)
+        if (strcmp(from, transitions[i].from) == 0 && strcmp(to, transitions[i].to) == 0)
+            return true;
+    return false;
+}
+
+/* ---- shared helpers (order_int.h) -------------------------------------- */
+
+int bill__owns(const bill_actor *actor, const char *row_customer_id, const char *what,
+               const char *id)
+{
+    if (bill_actor_is_staff(actor))
+        return BILL_OK;
+    if (actor->kind == BILL_ACTOR_CUSTOMER && actor->customer_id && row_customer_id &&
+        strcasecmp(actor->customer_id, row_customer_id) == 0)
+        return BILL_OK;
+    return bill__err(BILL_ENOTFOUND, "id", "%s %s not found", what, id);
+}
+
+int bill__check_opt_id(const char *s, const char *field)
+{
+    if (!s || !*s || bill_uuid_valid(s))
+        return BILL_OK;
+    return bill__err(BILL_EINVALID, field, "%s \"%.64s\" is not a UUID", field, s);
+}
+
+/* ---- rows -------------------------------------------------------------- */
+
+static void ord_clear(bill_order *o)
+{
+    char **s[] = {&o->id,        &o->customer_id,      &o->product_id,
+                  &o->product_name, &o->provider_id,   &o->provider_instance_id,
+                  &o->server_spec_json, &o->status,    &o->currency,
+                  &o->billing_cycle, &o->gateway_id,   &o->gateway_payment_id,
+                  &o->notes};
+    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
+        free(*s[i]);
+    memset(o, 0, sizeof *o);
+}
+
+void bill_order_free(bill_order *o)
+{
+    if (!o)
+        return;
+    ord_clear(o);
+    free(o);
+}
+
+void bill_orders_clear(bill_orders *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        ord_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int ord_from_row(const PGresult *r, int row, bill_order *o)
+{
+    char **s[] = {&o->id,         &o->customer_id,        &o->product_id,
+                  &o->product_name, &o->provider_id,      &o->provider_instance_id,
+                  &o->server_spec_json, &o->status};
+    int rc;
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < (int)BILL__ARRAY_LEN(s); i++)
+        if (!(*s[i] = bill__col_dup(r, row, i)))
+            goto oom;
+    if ((rc = bill__money_col(r, row, 8, &o->amount)) < 0) {
+        ord_clear(o);
+        return rc;
+    }
+    if (!(o->currency = bill__col_dup(r, row, 9)) ||
+        !(o->billing_cycle = bill__col_dup(r, row, 10)) ||
+        !(o->gateway_id = bill__col_dup(r, row, 11)) ||
+        !(o->gateway_payment_id = bill__col_dup(r, row, 12)) ||
+        !(o->notes = bill__col_dup(r, row, 13)))
+        goto oom;
+    o->paid_at = bill__i64(r, row, 14);
+    o->created_at = bill__i64(r, row, 15);
+    o->updated_at = bill__i64(r, row, 16);
+    return BILL_OK;
+oom:
+    ord_clear(o);
+    return bill__err(BILL_ENOMEM, NULL, "out of memory reading an order");
+}
+
+static int ord_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_order **out)
+{
+    PGresult *res = NULL;
+    bill_order *o = NULL;
+    int rc;
+    if ((rc = bill__qp(c, &res, "SELECT " ORD_COLS ORD_FROM "WHERE o.id = $1", id)) < 0)
+        goto done;
+    if (PQntuples(res) == 0) {
+        rc = bill__err(BILL_ENOTFOUND, "id", "order %s not found", id);
+        goto done;
+    }
+    if ((rc = bill__owns(actor, bill__val(res, 0, 1), "order", id)) < 0)
+        goto done;
+    if (!(o = calloc(1, sizeof *o))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading an order");
+        goto done;
+    }
+    if ((rc = ord_from_row(res, 0, o)) < 0)
+        goto done;
+    *out = o;
+    o = NULL;
+done:
+    free(o);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- validation -------------------------------------------------------- */
+
+/* A JSON object whose values are scalars (as the catalog's specs). On
+ * success *obj holds the parsed object (caller puts it). */
+static int parse_spec(const char *text, json_object **obj)
+{
+    json_object *o;
+    *obj = NULL;
+    if (!text || !*text)
+        text = "{}";
+    o = json_tokener_parse(text);
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return bill__err(BILL_EINVALID, "server_spec", "server_spec is not a JSON object");
+    }
+    json_object_object_foreach(o, key, val) {
+        if (!val || json_object_is_type(val, json_type_object) ||
+            json_object_is_type(val, json_type_array)) {
+            json_object_put(o);
+            return bill__err(BILL_EINVALID, "server_spec",
+                             "server_spec \"%.64s\" must be a string, number or boolean", key);
+        }
+    }
+    *obj = o;
+    return BILL_OK;
+}
+
+/* Check a spec against a provider's template: {"fields":[...]} or [...],
+ * each field {"key"|"name", "required", "options":[...], "min", "max"}. */
+static int check_spec_template(json_object *spec, const char *tmpl_text)
+{
+    json_object *tmpl = json_tokener_parse(tmpl_text ? tmpl_text : ""), *fields = NULL;
+    int rc = BILL_OK;
+    if (!tmpl)
+        return bill__err(BILL_EPLUGIN, "server_spec", "provider returned a bad spec template");
+    if (json_object_is_type(tmpl, json_type_array))
+        fields = tmpl;
+    else if (!json_object_object_get_ex(tmpl, "fields", &fields) ||
+             !json_object_is_type(fields, json_type_array))
+        fields = NULL;
+    for (size_t i = 0; fields && i < json_object_array_length(fields); i++) {
+        json_object *f = json_object_array_get_idx(fields, i), *k = NULL, *v = NULL, *x = NULL;
+        if (!json_object_is_type(f, json_type_object))
+            continue;
+        if (!json_object_object_get_ex(f, "key", &k) && !json_object_object_get_ex(f, "name", &k))
+            continue;
+        const char *key = json_object_get_string(k);
+        bool required = json_object_object_get_ex(f, "required", &x) && json_object_get_boolean(x);
+        if (!json_object_object_get_ex(spec, key, &v) || !v) {
+            if (required) {
+                rc = bill__err(BILL_EINVALID, "server_spec", "server_spec needs \"%.64s\"", key);
+                goto done;
+            }
+            continue;
+        }
+        if (json_object_object_get_ex(f, "options", &x) &&
+            json_object_is_type(x, json_type_array) && json_object_array_length(x) > 0) {
+            const char *have = json_object_get_string(v);
+            bool found = false;
+            for (size_t j = 0; j < json_object_array_length(x) && !found; j++) {
+                json_object *opt = json_object_array_get_idx(x, j), *ov = NULL;
+                if (json_object_is_type(opt, json_type_object) &&
+                    json_object_object_get_ex(opt, "value", &ov))
+                    opt = ov;
+                found = opt && strcmp(json_object_get_string(opt), have) == 0;
+            }
+            if (!found) {
+                rc = bill__err(BILL_EINVALID, "server_spec",
+                               "server_spec \"%.64s\" = \"%.64s\" is not one of the offered "
+                               "options", key, have);
+                goto done;
+            }
+        }
+        if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
+            int64_t n = json_object_get_int64(v);
+            if ((json_object_object_get_ex(f, "min", &x) && n < json_object_get_int64(x)) ||
+                (json_object_object_get_ex(f, "max", &x) && n > json_object_get_int64(x))) {
+                rc = bill__err(BILL_EINVALID, "server_spec",
+                               "server_spec \"%.64s\" = %lld is out of range", key,
+                               (long long)n);
+                goto done;
+            }
+        }
+    }
+done:
+    json_object_put(tmpl);
+    return rc;
+}
+
+static bool currency_ok(const char *c)
+{
+    return strlen(c) == 3 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' &&
+           c[2] >= 'A' && c[2] <= 'Z';
+}
+
+/* The product's price for `cycle`; the list of offered cycles goes into the
+ * error otherwise. */
+static int product_price(bill_conn *c, const char *product_id, const char *cycle,
+                         bill_money *price, char **provider_id)
+{
+    PGresult *p = NULL, *pp = NULL;
+    char offered[64] = "";
+    int rc;
+    if ((rc = bill__qp(c, &p, "SELECT active, price, coalesce(provider_interface_id::text, '') "
+                              "FROM products WHERE id = $1",
+                       product_id)) < 0)
+        goto done;
+    if (PQntuples(p) == 0) {
+        rc = bill__err(BILL_ENOTFOUND, "product_id", "product %s not found", product_id);
+        goto done;
+    }
+    if (!bill__bool(p, 0, 0)) {
+        rc = bill__err(BILL_ESTATE, "product_id", "product %s is not active", product_id);
+        goto done;
+    }
+    if ((rc = bill__qp(c, &pp,
+                       "SELECT cycle, price FROM product_prices WHERE product_id = $1 ORDER BY "
+                       "array_position(ARRAY['monthly','quarterly','yearly'], cycle)",
+                       product_id)) < 0)
+        goto done;
+    rc = BILL_ENOTFOUND;
+    if (PQntuples(pp) == 0) {
+        snprintf(offered, sizeof offered, "monthly");
+        if (strcmp(cycle, "monthly") == 0)
+            rc = bill__money_col(p, 0, 1, price);
+    }
+    for (int i = 0; i < PQntuples(pp); i++) {
+        size_t n = strlen(offered);
+        snprintf(offered + n, sizeof offered - n, "%s%s", n ? ", " : "", bill__val(pp, i, 0));
+        if (strcmp(bill__val(pp, i, 0), cycle) == 0)
+            rc = bill__money_col(pp, i, 1, price);
+    }
+    if (rc == BILL_ENOTFOUND) {
+        rc = bill__err(BILL_EINVALID, "billing_cycle",
+                       "billing_cycle \"%s\" is not offered by product %s (offered: %s)", cycle,
+                       product_id, offered);
+        goto done;
+    }
+    if (rc < 0)
+        goto done;
+    if (!(*provider_id = bill__col_dup(p, 0, 2)))
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+done:
+    PQclear(p);
+    PQclear(pp);
+    return rc;
+}
+
+/* ---- create / read ----------------------------------------------------- */
+
+int bill_order_create(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
+                      const bill_order_input *in, bill_order **out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    json_object *spec = NULL;
+    char *provider = NULL, *tmpl = NULL, price_txt[BILL_MONEY_BUFSZ];
+    const char *customer_id, *cycle, *currency;
+    bill_plugin_instance *inst = NULL;
+    bill_money price = 0;
+    bill_cycle cy;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (!in)
+        return bill__err(BILL_EINVALID, NULL, "order input is required");
+    if ((rc = bill__require_known(actor)) < 0)
+        return rc;
+    customer_id = in->customer_id;
+    if (!bill_actor_is_staff(actor)) {
+        if (customer_id && *customer_id && strcasecmp(customer_id, actor->customer_id) != 0)
+            return bill__err(BILL_ENOTFOUND, "customer_id", "customer %.64s not found",
+                             customer_id);
+        customer_id = actor->customer_id;
+    }
+    if ((rc = bill__check_id(customer_id, "customer_id", "customer", true)) < 0 ||
+        (rc = bill__check_id(in->product_id, "product_id", "product", false)) < 0)
+        return rc;
+    cycle = in->billing_cycle && *in->billing_cycle ? in->billing_cycle : "monthly";
+    if ((rc = bill_cycle_parse(cycle, &cy)) < 0)
+        return rc;
+    currency = in->currency && *in->currency ? in->currency : BILL_DEFAULT_CURRENCY;
+    if (!currency_ok(currency))
+        return bill__err(BILL_EINVALID, "currency",
+                         "currency \"%.16s\" is not three upper-case letters", currency);
+    if (in->notes && strlen(in->notes) > 8000)
+        return bill__err(BILL_EINVALID, "notes", "notes are longer than 8000 bytes");
+    if (in->gateway_id && strlen(in->gateway_id) > 64)
+        return bill__err(BILL_EINVALID, "gateway_id", "gateway_id is longer than 64 bytes");
+    if ((rc = parse_spec(in->server_spec_json, &spec)) < 0)
+        return rc;
+
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        goto done;
+    if ((rc = product_price(c, in->product_id, cycle, &price, &provider)) < 0)
+        goto done;
+    if (in->provider_id && *in->provider_id && strcasecmp(in->provider_id, provider) != 0) {
+        rc = bill__err(BILL_EINVALID, "provider_id",
+                       "provider_id %.64s is not the provider of product %s", in->provider_id,
+                       in->product_id);
+        goto done;
+    }
+    if (*provider && plugins) {
+        /* Ask the provider for its template; a provider that has none (or
+         * is not loaded) leaves the spec unchecked here — provisioning will
+         * refuse it then. */
+        if (bill_plugin_host_get_provider(plugins, provider, &inst) == BILL_OK &&
+            bill_plugin_provider_spec_template(inst, &tmpl) == BILL_OK && tmpl && *tmpl &&
+            (rc = check_spec_template(spec, tmpl)) < 0)
+            goto done;
+        bill_error_clear();
+    }
+    rc = bill__qp(c, &res,
+                  "INSERT INTO orders (customer_id, product_id, provider_interface_id, "
+                  "server_spec, status, total_amount, currency, billing_cycle, gateway_id, "
+                  "notes, expires_at) VALUES ($1, $2, NULLIF($3, '')::uuid, $4::jsonb, "
+                  "'pending', $5::numeric, $6, $7, $8, $9, now() + interval '24 hours') "
+                  "RETURNING id",
+                  customer_id, in->product_id, provider, json_object_to_json_string(spec),
+                  bill_money_format(price, price_txt), currency, cycle,
+                  in->gateway_id ? in->gateway_id : "", in->notes ? in->notes : "");
+    if (rc == BILL_EINVALID && strcmp(bill_error_last()->sqlstate, "23503") == 0)
+        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", customer_id);
+    if (rc < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "order.create", "order", bill__val(res, 0, 0), NULL,
+                                NULL)) < 0)
+        goto done;
+    if (out)
+        rc = ord_fetch(c, NULL, bill__val(res, 0, 0), out);
+done:
+    if (inst)
+        bill_plugin_instance_release(inst);
+    free(tmpl);
+    free(provider);
+    json_object_put(spec);
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_order_get(bill_db *db, const bill_actor *actor, const char *id, bill_order **out)
+{
+    bill_conn *c = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    *out = NULL;
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_id(id, "id", "order", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = ord_fetch(c, actor, id, out);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filter *f,
+                    const bill_page *page, bill_orders *out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_page pg = page ? *page : (bill_page){0, 0};
+    bill_order_filter none = {0};
+    char *pattern = NULL;
+    uint64_t total = 0;
+    int rc, n;
+
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
+    if (!f)
+        f = &none;
+    if ((rc = bill__require_known(actor)) < 0)
+        return rc;
+    const char *cust = bill_actor_is_staff(actor) ? bill__opt(f->customer_id) : actor->customer_id;
+    if ((rc = bill__check_opt_id(cust, "customer_id")) < 0 ||
+        (rc = bill__check_opt_id(f->provider_id, "provider_id")) < 0)
+        return rc;
+    if (bill__opt(f->status) && (rc = bill_order_status_check(f->status)) < 0)
+        return rc;
+    if (bill__opt(f->search) && !(pattern = bill__like_pattern(f->search)))
+        return bill__err(BILL_ENOMEM, NULL, "out of memory");
+    const char *params[] = {cust, bill__opt(f->status), bill__opt(f->provider_id), pattern};
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        goto done;
+    rc = bill__page_query(c, &res, ORD_COLS,
+                          ORD_FROM "WHERE ($1::uuid IS NULL OR o.customer_id = $1::uuid) "
+                          "AND ($2::text IS NULL OR o.status = $2) "
+                          "AND ($3::uuid IS NULL OR o.provider_interface_id = $3::uuid) "
+                          "AND ($4::text IS NULL OR p.name ILIKE $4 ESCAPE '\\' "
+                          "OR o.notes ILIKE $4 ESCAPE '\\' OR o.id::text ILIKE $4 ESCAPE '\\')",
+                          "o.created_at DESC, o.id DESC", 4, params, &pg, &total);
+    if (rc < 0)
+        goto done;
+    n = PQntuples(res);
+    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing orders");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        if ((rc = ord_from_row(res, i, &out->items[i])) < 0)
+            goto done;
+        out->count++;
+    }
+    bill_page_meta_fill(&out->meta, &pg, total);
+    rc = BILL_OK;
+done:
+    if (rc < 0)
+        bill_orders_clear(out);
+    free(pattern);
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+/* ---- transitions ------------------------------------------------------- */
+
+int bill__order_move_tx(bill_conn *c, const bill_actor *actor, const char *id,
+                        const char *target, const char *payment_id)
+{
+    PGresult *cur = NULL, *upd = NULL;
+    char *payload = NULL;
+    int rc;
+    if ((rc = bill__qp(c, &cur,
+                       "SELECT status, customer_id, total_amount::text FROM orders "
+                       "WHERE id = $1 FOR UPDATE",
+                       id)) < 0)
+        goto done;
+    if (PQntuples(cur) == 0) {
+        rc = bill__err(BILL_ENOTFOUND, "id", "order %s not found", id);
+        goto done;
+    }
+    if ((rc = bill__owns(actor, bill__val(cur, 0, 1), "order", id)) < 0)
+        goto done;
+    const char *from = bill__val(cur, 0, 0);
+    if (!bill_order_transition_allowed(from, target)) {
+        if (strcmp(target, "paid") == 0 && strcmp(from, "pending") != 0 &&
+            strcmp(from, "cancelled") != 0)
+            rc = bill__err(BILL_ESTATE, "status", "order %s is already paid (status %s)", id,
+                           from);
+        else
+            rc = bill__err(BILL_ESTATE, "status", "order %s is %s; cannot move to %s", id, from,
+                           target);
+        goto done;
+    }
+    if ((rc = bill__qp(c, &upd,
+                       "UPDATE orders SET status = $2, updated_at = now(), "
+                       "paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END "
+                       "WHERE id = $1 RETURNING jsonb_build_object('status', status)::text",
+                       id, target)) < 0)
+        goto done;
+    char before[64];
+    snprintf(before, sizeof before, "{\"status\": \"%s\"}", from);
+    if ((rc = bill__oplog_write(c, actor, "order.status", "order", id, before,
+                                bill__val(upd, 0, 0))) < 0)
+        goto done;
+    if (strcmp(target, "paid") == 0) {
+        payload = bill__sprintf("{\"order_id\": \"%s\", \"customer_id\": \"%s\", "
+                                "\"payment_id\": \"%s\", \"amount\": \"%s\"}",
+                                id, bill__val(cur, 0, 1), payment_id ? payment_id : "",
+                                bill__val(cur, 0, 2));
+        if (!payload) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+            goto done;
+        }
+        rc = bill__event_enqueue_conn(c, "order.paid", payload, 0, 0, NULL);
+    }
+done:
+    free(payload);
+    PQclear(cur);
+    PQclear(upd);
+    return rc;
+}
+
+/* One locked move in its own transaction. */
+static int move(bill_db *db, const bill_actor *actor, const char *id, const char *target)
+{
+    bill_conn *c = NULL;
+    int rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = bill__order_move_tx(c, actor, id, target, NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_order_set_status(bill_db *db, const bill_actor *actor, const char *id,
+                          const char *target)
+{
+    int rc;
+    if ((rc = bill__require_staff(actor, "change order status")) < 0 ||
+        (rc = bill__check_id(id, "id", "order", false)) < 0 ||
+        (rc = bill_order_status_check(target)) < 0)
+        return rc;
+    if (strcmp(target, "paid") == 0)
+        return bill__err(BILL_ESTATE, "status",
+                         "order %s: an order becomes paid only through a payment", id);
+    return move(db, actor, id, target);
+}
+
+int bill_order_cancel(bill_db *db, const bill_actor *actor, const char *id)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_id(id, "id", "order", false)) < 0)
+        return rc;
+    if (bill_actor_is_staff(actor))
+        return move(db, actor, id, "cancelled");
+    /* Customers: their own pending orders only, decided under the lock. */
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, &res, "SELECT status, customer_id FROM orders WHERE id = $1 FOR UPDATE",
+                       id)) < 0)
+        goto done;
+    if (PQntuples(res) == 0) {
+        rc = bill__err(BILL_ENOTFOUND, "id", "order %s not found", id);
+        goto done;
+    }
+    if ((rc = bill__owns(actor, bill__val(res, 0, 1), "order", id)) < 0)
+        goto done;
+    if (strcmp(bill__val(res, 0, 0), "pending") != 0) {
+        rc = bill__err(BILL_ESTATE, "status",
+                       "order %s is %s; customers may cancel pending orders only", id,
+                       bill__val(res, 0, 0));
+        goto done;
+    }
+    if ((rc = bill__order_move_tx(c, actor, id, "cancelled", NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+/* ---- paying ------------------------------------------------------------ */
+
+void bill_payment_info_clear(bill_payment_info *p)
+{
+    if (!p)
+        return;
+    free(p->payment_id);
+    free(p->gateway_id);
+    free(p->payment_url);
+    free(p->qr_code);
+    free(p->instructions);
+    memset(p, 0, sizeof *p);
+}
+
+static int info_fill(bill_payment_info *out, const char *payment_id, const char *gateway_id,
+                     const bill_gateway_payment_info *g)
+{
+    memset(out, 0, sizeof *out);
+    out->payment_id = strdup(payment_id);
+    out->gateway_id = strdup(gateway_id);
+    out->payment_url = strdup(g && g->payment_url ? g->payment_url : "");
+    out->qr_code = strdup(g && g->qr_code ? g->qr_code : "");
+    out->instructions = strdup(g && g->instructions ? g->instructions : "");
+    if (!out->payment_id || !out->gateway_id || !out->payment_url || !out->qr_code ||
+        !out->instructions) {
+        bill_payment_info_clear(out);
+        return bill__err(BILL_ENOMEM, NULL, "out of memory");
+    }
+    return BILL_OK;
+}
+
+/* Lock the order and check it may be paid by this actor. */
+static int lock_payable(bill_conn *c, const bill_actor *actor, const char *id, PGresult **res)
+{
+    int rc;
+    if ((rc = bill__qp(c, res,
+                       "SELECT o.status, o.customer_id, o.total_amount, o.currency, "
+                       "coalesce(p.name, '') FROM orders o LEFT JOIN products p "
+                       "ON p.id = o.product_id WHERE o.id = $1 FOR UPDATE OF o",
+                       id)) < 0)
+        return rc;
+    if (PQntuples(*res) == 0)
+        return bill__err(BILL_ENOTFOUND, "order_id", "order %s not found", id);
+    if ((rc = bill__owns(actor, bill__val(*res, 0, 1), "order", id)) < 0)
+        return rc;
+    const char *st = bill__val(*res, 0, 0);
+    if (strcmp(st, "pending") == 0)
+        return BILL_OK;
+    if (strcmp(st, "cancelled") == 0)
+        return bill__err(BILL_ESTATE, "status", "order %s is cancelled; it cannot be paid", id);
+    return bill__err(BILL_ESTATE, "status", "order %s is already paid (status %s)", id, st);
+}
+
+static int pay_balance(bill_conn *c, const bill_actor *actor, const char *id,
+                       bill_payment_info *out)
+{
+    PGresult *o = NULL, *pay = NULL;
+    bill_money amount = 0;
+    char desc[80];
+    int rc;
+    if ((rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_payable(c, actor, id, &o)) < 0 || (rc = bill__money_col(o, 0, 2, &amount)) < 0)
+        goto done;
+    snprintf(desc, sizeof desc, "payment of order %s", id);
+    /* A free order (price 0.00) has nothing to take from the balance. */
+    if (amount > 0 &&
+        (rc = bill__balance_change_tx(c, actor, bill__val(o, 0, 1), BILL_BALANCE_PAYMENT, amount,
+                                      id, desc, NULL)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, &pay,
+                       "INSERT INTO payments (customer_id, order_id, amount, currency, "
+                       "gateway_id, status, paid_at) VALUES ($1, $2, $3::numeric, $4, "
+                       "'balance', 'succeeded', now()) RETURNING id",
+                       bill__val(o, 0, 1), id, bill__val(o, 0, 2), bill__val(o, 0, 3))) < 0)
+        goto done;
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE orders SET gateway_id = 'balance', gateway_payment_id = $2 "
+                       "WHERE id = $1",
+                       id, bill__val(pay, 0, 0))) < 0)
+        goto done;
+    if ((rc = bill__order_move_tx(c, actor, id, "paid", bill__val(pay, 0, 0))) < 0)
+        goto done;
+    if ((rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = info_fill(out, bill__val(pay, 0, 0), "balance", NULL);
+done:
+    PQclear(o);
+    PQclear(pay);
+    return rc;
+}
+
+static int pay_gateway(bill_conn *c, bill_plugins *plugins, const bill_actor *actor,
+                       const char *id, const char *gateway_id, bill_payment_info *out)
+{
+    PGresult *o = NULL, *pay = NULL;
+    bill_plugin_instance *inst = NULL;
+    bill_gateway_payment_info gi = {0};
+    bill_money amount = 0;
+    char payment_id[BILL_UUID_BUFSZ] = "";
+    int rc;
+
+    if (!plugins)
+        return bill__err(BILL_EUNSUPPORTED, "gateway_id",
+                         "gateway %s: no plugin host is available to this call; pay from "
+                         "balance (gateway \"balance\") instead", gateway_id);
+    if ((rc = bill__check_id(gateway_id, "gateway_id", "gateway", true)) < 0)
+        return rc;
+    if ((rc = bill_plugin_host_get_gateway(plugins, gateway_id, &inst)) < 0) {
+        bill__err_prefix("gateway_id %s", gateway_id);
+        return rc;
+    }
+    /* 1. Record the attempt (pending) so the gateway gets our payment id. */
+    if ((rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_payable(c, actor, id, &o)) < 0 || (rc = bill__money_col(o, 0, 2, &amount)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, &pay,
+                       "INSERT INTO payments (customer_id, order_id, amount, currency, "
+                       "gateway_id, status) VALUES ($1, $2, $3::numeric, $4, $5, 'pending') "
+                       "RETURNING id",
+                       bill__val(o, 0, 1), id, bill__val(o, 0, 2), bill__val(o, 0, 3),
+                       gateway_id)) < 0)
+        goto done;
+    snprintf(payment_id, sizeof payment_id, "%s", bill__val(pay, 0, 0));
+    if ((rc = bill__tx_commit(c)) < 0)
+        goto done;
+    /* 2. Ask the gateway (outside any transaction: it may be slow). */
+    bill_gateway_payment_request req = {
+        .version = BILL_GATEWAY_PAYMENT_REQUEST_VERSION,
+        .payment_id = payment_id,
+        .order_id = id,
+        .amount_cents = amount,
+        .currency = bill__val(o, 0, 3),
+        .subject = bill__val(o, 0, 4),
+    };
+    if ((rc = bill_plugin_gateway_create_payment(inst, &req, &gi)) < 0) {
+        int keep = rc;
+        (void)bill__qp(c, NULL, "UPDATE payments SET status = 'failed', updated_at = now() "
+                                "WHERE id = $1", payment_id);
+        rc = keep;
+        goto done;
+    }
+    /* 3. Remember the gateway's id for its callbacks. */
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE payments SET gateway_payment_id = $2, updated_at = now() "
+                       "WHERE id = $1",
+                       payment_id, gi.gateway_payment_id)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE orders SET gateway_id = $2, gateway_payment_id = $3, "
+                       "updated_at = now() WHERE id = $1 AND status = 'pending'",
+                       id, gateway_id, gi.gateway_payment_id)) < 0)
+        goto done;
+    if (out)
+        rc = info_fill(out, payment_id, gateway_id, &gi);
+done:
+    bill_gateway_payment_info_clear(&gi);
+    bill_plugin_instance_release(inst);
+    PQclear(o);
+    PQclear(pay);
+    return rc;
+}
+
+int bill_order_pay(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
+                   const char *order_id, const char *gateway_id, bill_payment_info *out)
+{
+    bill_conn *c = NULL;
+    int rc;
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_id(order_id, "order_id", "order", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    if (!gateway_id || !*gateway_id || strcmp(gateway_id, "balance") == 0)
+        rc = pay_balance(c, actor, order_id, out);
+    else
+        rc = pay_gateway(c, plugins, actor, order_id, gateway_id, out);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_order_cancel_expired(bill_db *db, int64_t older_than_secs, int64_t now_usec,
+                              int64_t *count)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    char cutoff[24];
+    int rc;
+    if (count)
+        *count = 0;
+    if (older_than_secs <= 0)
+        older_than_secs = BILL_ORDER_UNPAID_TTL_SECS;
+    if (now_usec <= 0)
+        now_usec = bill_time_now();
+    bill__i64_text(now_usec - older_than_secs * BILL_USEC_PER_SEC, cutoff);
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = bill__qp(c, &res,
+                  "UPDATE orders SET status = 'cancelled', updated_at = now() "
+                  "WHERE status = 'pending' AND created_at < "
+                  "'epoch'::timestamptz + $1::int8 * interval '1 microsecond'",
+                  cutoff);
+    if (rc == BILL_OK && count)
+        *count = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}

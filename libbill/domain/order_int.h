@@ -1,0 +1,41 @@
+/*
+ * order_int.h — private glue between orders, payments and invoices, which
+ * change each other's rows inside one transaction (a confirmed payment pays
+ * its order or invoice; a refund may refund the order). Never installed.
+ */
+#ifndef BILL_ORDER_INT_H
+#define BILL_ORDER_INT_H
+
+#include "store/store.h"
+#include "bill/order.h"
+#include "bill/payment.h"
+#include "bill/invoice.h"
+
+/* Lock order `id` FOR UPDATE and move it to `target` following the one
+ * transition table (BILL_ESTATE otherwise). Sets paid_at when target is
+ * "paid" and enqueues "order.paid" with payment_id (may be NULL) then.
+ * Audit row for staff actors. Caller holds an open transaction. */
+int bill__order_move_tx(bill_conn *c, const bill_actor *actor, const char *id,
+                        const char *target, const char *payment_id);
+
+/* Lock invoice `id` FOR UPDATE and mark it paid with `amount` added to
+ * paid_amount (issued/overdue only, else BILL_ESTATE). Caller's transaction. */
+int bill__invoice_paid_tx(bill_conn *c, const bill_actor *actor, const char *id,
+                          bill_money amount);
+
+/* A CUSTOMER actor may only reach rows of its own customer: BILL_OK for
+ * staff or a match, else BILL_ENOTFOUND "<what> <id> not found". */
+int bill__owns(const bill_actor *actor, const char *row_customer_id, const char *what,
+               const char *id);
+
+/* NULL-or-empty helper for optional filters: NULL when s is NULL or "". */
+static inline const char *bill__opt(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* An optional uuid filter: BILL_OK when NULL/"" or a UUID, else
+ * BILL_EINVALID naming `field`. */
+int bill__check_opt_id(const char *s, const char *field);
+
+#endif

@@ -1,0 +1,391 @@
+/*
+ * payment.c — payment records: scoped reads, idempotent confirmation (the
+ * payment row locked FOR UPDATE decides whether this call is the one that
+ * credits) and refunds to the balance. Contract in include/bill/payment.h.
+ */
+#include "domain/domain_int.h"
+#include "domain/oplog_int.h"
+#include "domain/balance_int.h"
+#include "domain/order_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAY_COLS                                                                          \
+    "id, customer_id, coalesce(order_id::text, ''), coalesce(invoice_id::text, ''), "    \
+    "amount, refunded_amount, currency, gateway_id, coalesce(gateway_payment_id, ''), "  \
+    "coalesce(gateway_tx_id, ''), status, " BILL__US("paid_at") ", " BILL__US("created_at") \
+    ", " BILL__US("updated_at")
+
+static const char *const statuses[] = {"pending", "succeeded", "failed", "refunded",
+                                       "partially_refunded"};
+
+int bill_payment_status_check(const char *s)
+{
+    for (size_t i = 0; s && i < BILL__ARRAY_LEN(statuses); i++)
+        if (strcmp(s, statuses[i]) == 0)
+            return BILL_OK;
+    return bill__err(BILL_EINVALID, "status",
+                     "status \"%.40s\" is not one of pending, succeeded, failed, refunded, "
+                     "partially_refunded",
+                     s ? s : "");
+}
+
+static void pay_clear(bill_payment *p)
+{
+    char **s[] = {&p->id,         &p->customer_id,        &p->order_id,
+                  &p->invoice_id, &p->currency,           &p->gateway_id,
+                  &p->gateway_payment_id, &p->gateway_tx_id, &p->status};
+    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
+        free(*s[i]);
+    memset(p, 0, sizeof *p);
+}
+
+void bill_payment_free(bill_payment *p)
+{
+    if (!p)
+        return;
+    pay_clear(p);
+    free(p);
+}
+
+void bill_payments_clear(bill_payments *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        pay_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int pay_from_row(const PGresult *r, int row, bill_payment *p)
+{
+    int rc;
+    memset(p, 0, sizeof *p);
+    p->id = bill__col_dup(r, row, 0);
+    p->customer_id = bill__col_dup(r, row, 1);
+    p->order_id = bill__col_dup(r, row, 2);
+    p->invoice_id = bill__col_dup(r, row, 3);
+    p->currency = bill__col_dup(r, row, 6);
+    p->gateway_id = bill__col_dup(r, row, 7);
+    p->gateway_payment_id = bill__col_dup(r, row, 8);
+    p->gateway_tx_id = bill__col_dup(r, row, 9);
+    p->status = bill__col_dup(r, row, 10);
+    if (!p->id || !p->customer_id || !p->order_id || !p->invoice_id || !p->currency ||
+        !p->gateway_id || !p->gateway_payment_id || !p->gateway_tx_id || !p->status) {
+        pay_clear(p);
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a payment");
+    }
+    if ((rc = bill__money_col(r, row, 4, &p->amount)) < 0 ||
+        (rc = bill__money_col(r, row, 5, &p->refunded_amount)) < 0) {
+        pay_clear(p);
+        return rc;
+    }
+    p->paid_at = bill__i64(r, row, 11);
+    p->created_at = bill__i64(r, row, 12);
+    p->updated_at = bill__i64(r, row, 13);
+    return BILL_OK;
+}
+
+static int pay_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_payment **out)
+{
+    PGresult *res = NULL;
+    bill_payment *p = NULL;
+    int rc;
+    if ((rc = bill__qp(c, &res, "SELECT " PAY_COLS " FROM payments WHERE id = $1", id)) < 0)
+        goto done;
+    if (PQntuples(res) == 0) {
+        rc = bill__err(BILL_ENOTFOUND, "id", "payment %s not found", id);
+        goto done;
+    }
+    if ((rc = bill__owns(actor, bill__val(res, 0, 1), "payment", id)) < 0)
+        goto done;
+    if (!(p = calloc(1, sizeof *p))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading a payment");
+        goto done;
+    }
+    if ((rc = pay_from_row(res, 0, p)) < 0)
+        goto done;
+    *out = p;
+    p = NULL;
+done:
+    free(p);
+    PQclear(res);
+    return rc;
+}
+
+int bill_payment_get(bill_db *db, const bill_actor *actor, const char *id, bill_payment **out)
+{
+    bill_conn *c = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    *out = NULL;
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_id(id, "id", "payment", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = pay_fetch(c, actor, id, out);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_filter *f,
+                      const bill_page *page, bill_payments *out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_page pg = page ? *page : (bill_page){0, 0};
+    bill_payment_filter none = {0};
+    uint64_t total = 0;
+    int rc, n;
+
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
+    if (!f)
+        f = &none;
+    if ((rc = bill__require_known(actor)) < 0)
+        return rc;
+    const char *cust = bill_actor_is_staff(actor) ? bill__opt(f->customer_id) : actor->customer_id;
+    if ((rc = bill__check_opt_id(cust, "customer_id")) < 0 ||
+        (rc = bill__check_opt_id(f->order_id, "order_id")) < 0 ||
+        (rc = bill__check_opt_id(f->invoice_id, "invoice_id")) < 0)
+        return rc;
+    if (bill__opt(f->status) && (rc = bill_payment_status_check(f->status)) < 0)
+        return rc;
+    const char *params[] = {cust, bill__opt(f->order_id), bill__opt(f->invoice_id),
+                            bill__opt(f->gateway_id), bill__opt(f->status)};
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        goto done;
+    rc = bill__page_query(c, &res, PAY_COLS,
+                          "FROM payments WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
+                          "AND ($2::uuid IS NULL OR order_id = $2::uuid) "
+                          "AND ($3::uuid IS NULL OR invoice_id = $3::uuid) "
+                          "AND ($4::text IS NULL OR gateway_id = $4) "
+                          "AND ($5::text IS NULL OR status = $5)",
+                          "created_at DESC, id DESC", 5, params, &pg, &total);
+    if (rc < 0)
+        goto done;
+    n = PQntuples(res);
+    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing payments");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        if ((rc = pay_from_row(res, i, &out->items[i])) < 0)
+            goto done;
+        out->count++;
+    }
+    bill_page_meta_fill(&out->meta, &pg, total);
+    rc = BILL_OK;
+done:
+    if (rc < 0)
+        bill_payments_clear(out);
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+/* Columns used by confirm/refund/fail under the row lock. */
+#define LOCK_COLS                                                                          \
+    "id, status, amount, refunded_amount, coalesce(order_id::text, ''), "                 \
+    "coalesce(invoice_id::text, ''), customer_id"
+
+static int lock_payment(bill_conn *c, const char *payment_id, const char *gateway_id,
+                        const char *gateway_payment_id, PGresult **res)
+{
+    int rc;
+    if (payment_id && *payment_id) {
+        if ((rc = bill__check_id(payment_id, "payment_id", "payment", false)) < 0)
+            return rc;
+        rc = bill__qp(c, res, "SELECT " LOCK_COLS " FROM payments WHERE id = $1 FOR UPDATE",
+                      payment_id);
+    } else {
+        if (!gateway_id || !*gateway_id || !gateway_payment_id || !*gateway_payment_id)
+            return bill__err(BILL_EINVALID, "payment_id",
+                             "payment_id, or gateway_id with gateway_payment_id, is required");
+        rc = bill__qp(c, res,
+                      "SELECT " LOCK_COLS " FROM payments WHERE gateway_id = $1 AND "
+                      "gateway_payment_id = $2 ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
+                      gateway_id, gateway_payment_id);
+    }
+    if (rc < 0)
+        return rc;
+    if (PQntuples(*res) == 0)
+        return bill__err(BILL_ENOTFOUND, "payment_id", "payment %.64s not found",
+                         payment_id && *payment_id ? payment_id : gateway_payment_id);
+    return BILL_OK;
+}
+
+int bill_payment_confirm(bill_db *db, const bill_actor *actor, const char *payment_id,
+                         const char *gateway_id, const char *gateway_payment_id,
+                         bill_money amount, const char *gateway_tx_id, bool *already)
+{
+    bill_conn *c = NULL;
+    PGresult *p = NULL;
+    bill_money expect = 0;
+    char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ];
+    int rc;
+
+    if (already)
+        *already = false;
+    if ((rc = bill__require_staff(actor, "confirm payments")) < 0)
+        return rc;
+    if (gateway_tx_id && strlen(gateway_tx_id) > 200)
+        return bill__err(BILL_EINVALID, "gateway_tx_id", "gateway_tx_id is longer than 200 bytes");
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_payment(c, payment_id, gateway_id, gateway_payment_id, &p)) < 0)
+        goto done;
+    const char *id = bill__val(p, 0, 0), *st = bill__val(p, 0, 1);
+    if (strcmp(st, "succeeded") == 0 || strcmp(st, "refunded") == 0 ||
+        strcmp(st, "partially_refunded") == 0) {
+        if (already)
+            *already = true;
+        rc = BILL_OK; /* replay: the first confirmation already credited it */
+        goto done;
+    }
+    if (strcmp(st, "pending") != 0) {
+        rc = bill__err(BILL_ESTATE, "status", "payment %s is %s; it cannot be confirmed", id, st);
+        goto done;
+    }
+    if ((rc = bill__money_col(p, 0, 2, &expect)) < 0)
+        goto done;
+    if (amount != expect) {
+        rc = bill__err(BILL_EINVALID, "amount", "payment %s is for %s, confirmation says %s", id,
+                       bill_money_format(expect, b1), bill_money_format(amount, b2));
+        goto done;
+    }
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE payments SET status = 'succeeded', gateway_tx_id = $2, "
+                       "paid_at = now(), updated_at = now() WHERE id = $1",
+                       id, gateway_tx_id ? gateway_tx_id : "")) < 0)
+        goto done;
+    if (*bill__val(p, 0, 4) &&
+        (rc = bill__order_move_tx(c, actor, bill__val(p, 0, 4), "paid", id)) < 0)
+        goto done;
+    if (*bill__val(p, 0, 5) &&
+        (rc = bill__invoice_paid_tx(c, actor, bill__val(p, 0, 5), amount)) < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "payment.confirm", "payment", id, NULL, NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(p);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_payment_fail(bill_db *db, const bill_actor *actor, const char *payment_id)
+{
+    bill_conn *c = NULL;
+    PGresult *p = NULL;
+    int rc;
+    if ((rc = bill__require_staff(actor, "fail payments")) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_payment(c, payment_id, NULL, NULL, &p)) < 0)
+        goto done;
+    if (strcmp(bill__val(p, 0, 1), "pending") != 0) {
+        rc = bill__err(BILL_ESTATE, "status", "payment %s is %s; only pending payments can fail",
+                       payment_id, bill__val(p, 0, 1));
+        goto done;
+    }
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE payments SET status = 'failed', updated_at = now() WHERE id = $1",
+                       payment_id)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(p);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_payment_refund(bill_db *db, const bill_actor *actor, const char *payment_id,
+                        bill_money amount, const char *reason, bill_payment **out)
+{
+    bill_conn *c = NULL;
+    PGresult *p = NULL, *o = NULL;
+    bill_money paid = 0, refunded = 0, open = 0;
+    char b_amt[BILL_MONEY_BUFSZ], b_open[BILL_MONEY_BUFSZ], b_new[BILL_MONEY_BUFSZ];
+    char *desc = NULL;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if ((rc = bill__require_staff(actor, "refund payments")) < 0)
+        return rc;
+    if (amount < 0 || !bill_money_in_range(amount))
+        return bill__err(BILL_EINVALID, "amount", "refund amount %s must be positive",
+                         bill_money_format(amount, b_amt));
+    if (reason && strlen(reason) > 500)
+        return bill__err(BILL_EINVALID, "reason", "reason is longer than 500 bytes");
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_payment(c, payment_id, NULL, NULL, &p)) < 0)
+        goto done;
+    const char *st = bill__val(p, 0, 1), *order_id = bill__val(p, 0, 4);
+    if (strcmp(st, "succeeded") != 0 && strcmp(st, "partially_refunded") != 0) {
+        rc = bill__err(BILL_ESTATE, "status", "payment %s is %s; it cannot be refunded",
+                       payment_id, st);
+        goto done;
+    }
+    if ((rc = bill__money_col(p, 0, 2, &paid)) < 0 ||
+        (rc = bill__money_col(p, 0, 3, &refunded)) < 0)
+        goto done;
+    open = paid - refunded;
+    if (amount == 0)
+        amount = open;
+    if (amount == 0 || amount > open) {
+        rc = bill__err(BILL_EINVALID, "amount",
+                       "refund of %s exceeds what is left of payment %s (%s)",
+                       bill_money_format(amount, b_amt), payment_id,
+                       bill_money_format(open, b_open));
+        goto done;
+    }
+    /* Lock the order before the customer (as paying does) to keep one
+     * lock order: payment -> order -> customer. */
+    if (*order_id && (rc = bill__qp(c, &o, "SELECT status FROM orders WHERE id = $1 FOR UPDATE",
+                                    order_id)) < 0)
+        goto done;
+    if (!(desc = bill__sprintf("refund of payment %s%s%.500s", payment_id, reason ? ": " : "",
+                               reason ? reason : ""))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    if ((rc = bill__balance_change_tx(c, actor, bill__val(p, 0, 6), BILL_BALANCE_REFUND, amount,
+                                      payment_id, desc, NULL)) < 0)
+        goto done;
+    bill_money_format(refunded + amount, b_new);
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE payments SET refunded_amount = $2::numeric, status = CASE WHEN "
+                       "$2::numeric >= amount THEN 'refunded' ELSE 'partially_refunded' END, "
+                       "updated_at = now() WHERE id = $1",
+                       payment_id, b_new)) < 0)
+        goto done;
+    /* A fully refunded order payment refunds the order where that is legal
+     * (paid/active/suspended); otherwise the order keeps its status. */
+    if (o && PQntuples(o) == 1 && refunded + amount == paid &&
+        bill_order_transition_allowed(bill__val(o, 0, 0), "refunded") &&
+        (rc = bill__order_move_tx(c, actor, order_id, "refunded", NULL)) < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "payment.refund", "payment", payment_id, NULL,
+                                NULL)) < 0)
+        goto done;
+    if ((rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = pay_fetch(c, actor, payment_id, out);
+done:
+    free(desc);
+    PQclear(p);
+    PQclear(o);
+    bill__conn_done(c);
+    return rc;
+}

@@ -89,6 +89,7 @@ extern const cli_cmd cli_group_cmd;
 extern const cli_cmd cli_product_cmd;
 extern const cli_cmd cli_plugin_cmd;
 extern const cli_cmd cli_oplog_cmd;
+extern const cli_cmd cli_events_cmd;
 
 /* ---- run context ----------------------------------------------------------- */
 

@@ -33,6 +33,7 @@ static const cli_cmd *const root_cmds[] = {
     &cli_product_cmd,
     &cli_plugin_cmd,
     &cli_oplog_cmd,
+    &cli_events_cmd,
     NULL,
 };
 

@@ -6,12 +6,20 @@
  * (which also refreshes the `plugins` table), then lists the loaded plugins
  * and the interfaces. Enabling, disabling and health checks are libbill
  * calls on an interface id; the CLI only prints what comes back.
+ *
+ * Interface configs: the CLI reads the JSON (from --config or a file) and
+ * hands it over unchanged; libbill validates it against the plugin's schema,
+ * seals "format":"secret" fields with the master key from [security] and
+ * returns configs with secrets already masked. The CLI never sees, and so
+ * never prints, a clear secret.
  */
 #include "cli.h"
 
 #include <bill/plugin_host.h>
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Open the plugin host over the CLI's database; `scan` loads the .so files
  * (needed before a health check calls into one). */
@@ -55,6 +63,15 @@ static json_object *interface_json(const bill_plugin_interface *pi)
     json_object_object_add(o, "last_health_at",
                            pi->last_health_at[0] ? json_object_new_string(pi->last_health_at) : NULL);
     json_object_object_add(o, "last_error", cli_json_str(pi->last_error));
+    return o;
+}
+
+/* The interface plus its (masked) config as a JSON object, not a string. */
+static json_object *interface_json_full(const bill_plugin_interface *pi)
+{
+    json_object *o = interface_json(pi);
+    json_object *cfg = pi->config_json ? json_tokener_parse(pi->config_json) : NULL;
+    json_object_object_add(o, "config", cfg);
     return o;
 }
 
@@ -187,8 +204,285 @@ done:
     return rc;
 }
 
+/* ---- interfaces ------------------------------------------------------------ */
+
+static void print_interface(const bill_plugin_interface *pi)
+{
+    cli_table *t = cli_table_new(2, NULL);
+    if (!t)
+        return;
+    cli_table_row(t, "id:", pi->id);
+    cli_table_row(t, "name:", pi->name);
+    cli_table_row(t, "kind:", bill_plugin_kind_name(pi->kind));
+    cli_table_row(t, "plugin:", pi->plugin_id);
+    cli_table_row(t, "enabled:", pi->enabled ? "yes" : "no");
+    cli_table_row(t, "healthy:", pi->last_health_at[0] ? (pi->is_healthy ? "yes" : "no") : "-");
+    cli_table_row(t, "last check:", pi->last_health_at[0] ? pi->last_health_at : "-");
+    cli_table_row(t, "last error:", pi->last_error);
+    cli_table_row(t, "config:", pi->config_json);
+    cli_table_print(t, stdout);
+    cli_table_free(t);
+}
+
+static int plugin_interfaces(cli_ctx *ctx, const cli_args *a)
+{
+    bill_plugins *p = NULL;
+    bill_plugin_interface *ifs = NULL;
+    size_t nifs = 0;
+    cli_table *t = NULL;
+    int kind = 0, rc;
+    const char *ks = cli_opt(a, "kind");
+    if (ks) {
+        bill_plugin_kind k;
+        if (bill_plugin_kind_parse(ks, &k) < 0)
+            return cli_usage_error(ctx, "--kind must be notifier, gateway, upstream_provider or "
+                                        "first_party_provider, got \"%s\"", ks);
+        kind = (int)k;
+    }
+    if ((rc = open_plugins(ctx, false, false, &p, NULL)) != CLI_CONTINUE)
+        return rc;
+    if ((rc = bill_plugin_interface_list(p, &ctx->actor, kind, &ifs, &nifs)) < 0) {
+        rc = cli_fail(ctx, rc);
+        goto done;
+    }
+    if (ctx->json) {
+        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
+        for (size_t i = 0; i < nifs; i++)
+            json_object_array_add(arr, interface_json_full(&ifs[i]));
+        json_object_object_add(doc, "interfaces", arr);
+        cli_json_print(doc);
+        rc = CLI_EXIT_OK;
+        goto done;
+    }
+    static const char *const hdr[] = {"ID", "KIND", "PLUGIN", "NAME", "ENABLED", "HEALTHY",
+                                      "LAST_CHECK", "LAST_ERROR"};
+    if (!(t = cli_table_new(8, hdr))) {
+        rc = cli_errorf("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nifs; i++)
+        cli_table_row(t, ifs[i].id, bill_plugin_kind_name(ifs[i].kind), ifs[i].plugin_id,
+                      ifs[i].name, ifs[i].enabled ? "yes" : "no",
+                      ifs[i].last_health_at[0] ? (ifs[i].is_healthy ? "yes" : "no") : "-",
+                      ifs[i].last_health_at[0] ? ifs[i].last_health_at : "-", ifs[i].last_error);
+    cli_table_print(t, stdout);
+    printf("\n%zu interface%s\n", nifs, nifs == 1 ? "" : "s");
+    rc = CLI_EXIT_OK;
+done:
+    cli_table_free(t);
+    bill_plugin_interfaces_free(ifs, nifs);
+    bill_plugins_free(p);
+    return rc;
+}
+
+static int plugin_show(cli_ctx *ctx, const cli_args *a)
+{
+    bill_plugins *p = NULL;
+    bill_plugin_interface pi = {0};
+    int rc = open_plugins(ctx, false, false, &p, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if ((rc = bill_plugin_interface_get(p, &ctx->actor, a->pos[0], &pi)) < 0) {
+        rc = cli_fail(ctx, rc);
+        goto done;
+    }
+    if (ctx->json)
+        cli_json_print(interface_json_full(&pi));
+    else
+        print_interface(&pi);
+    rc = CLI_EXIT_OK;
+done:
+    bill_plugin_interface_clear(&pi);
+    bill_plugins_free(p);
+    return rc;
+}
+
+/* Largest --config-file we read; interface configs are a few hundred bytes. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+/* The config JSON from --config or --config-file (exactly one unless
+ * `optional`). *out is malloc'd, or NULL when optional and absent. The text
+ * is passed to libbill as is: validating it is libbill's job. */
+static int read_config_arg(cli_ctx *ctx, const cli_args *a, bool optional, char **out)
+{
+    *out = NULL;
+    const char *inline_cfg = cli_opt(a, "config");
+    const char *path = cli_opt(a, "config-file");
+    if (inline_cfg && path)
+        return cli_usage_error(ctx, "give either --config or --config-file, not both");
+    if (!inline_cfg && !path)
+        return optional ? CLI_CONTINUE
+                        : cli_usage_error(ctx, "missing --config JSON or --config-file FILE");
+    if (inline_cfg) {
+        *out = strdup(inline_cfg);
+        return *out ? CLI_CONTINUE : cli_errorf("out of memory");
+    }
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return cli_errorf("--config-file %s: %s", path, strerror(errno));
+    char *buf = malloc(CONFIG_FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, CONFIG_FILE_MAX + 1, f) : 0;
+    bool err = buf && ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!buf)
+        return cli_errorf("out of memory");
+    if (err || n > CONFIG_FILE_MAX) {
+        free(buf);
+        return cli_errorf("--config-file %s: %s", path,
+                          err ? "read error" : "larger than 1 MiB");
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return CLI_CONTINUE;
+}
+
+/* The kind of loaded plugin `plugin_id` (--kind decides when given or when
+ * the id exists under several kinds). */
+static int find_plugin_kind(cli_ctx *ctx, bill_plugins *p, const cli_args *a,
+                            const char *plugin_id, bill_plugin_kind *kind)
+{
+    const char *ks = cli_opt(a, "kind");
+    if (ks) {
+        if (bill_plugin_kind_parse(ks, kind) < 0)
+            return cli_usage_error(ctx, "--kind must be notifier, gateway, upstream_provider or "
+                                        "first_party_provider, got \"%s\"", ks);
+        return CLI_CONTINUE;
+    }
+    bill_plugin_info *info = NULL;
+    size_t n = 0, hits = 0;
+    int rc = bill_plugins_list(p, &info, &n);
+    if (rc < 0)
+        return cli_fail(ctx, rc);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(info[i].id, plugin_id) == 0) {
+            *kind = info[i].kind;
+            hits++;
+        }
+    free(info);
+    if (hits == 0)
+        return cli_errorf("plugin \"%s\" is not loaded from the plugins directory; see: bill-cli "
+                          "plugin list", plugin_id);
+    if (hits > 1)
+        return cli_usage_error(ctx, "plugin \"%s\" exists as several kinds; give --kind",
+                               plugin_id);
+    return CLI_CONTINUE;
+}
+
+/* Print an interface after a change: the masked config comes from libbill. */
+static int print_changed(cli_ctx *ctx, bill_plugins *p, const char *id, const char *verb)
+{
+    bill_plugin_interface pi = {0};
+    int rc = bill_plugin_interface_get(p, &ctx->actor, id, &pi);
+    if (rc < 0)
+        return cli_fail(ctx, rc);
+    if (ctx->json) {
+        cli_json_print(interface_json_full(&pi));
+    } else if (!ctx->quiet) {
+        printf("%s interface %s (%s, %s)\n", verb, pi.id, pi.name, pi.plugin_id);
+        printf("config: %s\n", pi.config_json ? pi.config_json : "{}");
+    }
+    bill_plugin_interface_clear(&pi);
+    return CLI_EXIT_OK;
+}
+
+static int plugin_create_interface(cli_ctx *ctx, const cli_args *a)
+{
+    bill_plugins *p = NULL;
+    bill_plugin_scan_stats st = {0};
+    bill_plugin_kind kind = 0;
+    char *cfg = NULL, id[37] = "";
+    int rc = read_config_arg(ctx, a, false, &cfg);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    /* the plugin must be loaded: its schema checks the config */
+    if ((rc = open_plugins(ctx, true, false, &p, &st)) != CLI_CONTINUE)
+        goto done;
+    const char *plugin_id = cli_opt(a, "plugin");
+    if ((rc = find_plugin_kind(ctx, p, a, plugin_id, &kind)) != CLI_CONTINUE)
+        goto done;
+    if ((rc = bill_plugin_interface_create(p, &ctx->actor, kind, plugin_id, cli_opt(a, "name"),
+                                           cfg, !cli_flag(a, "disabled"), id)) < 0) {
+        rc = cli_fail(ctx, rc);
+        goto done;
+    }
+    rc = print_changed(ctx, p, id, "created");
+done:
+    free(cfg);
+    bill_plugins_free(p);
+    return rc;
+}
+
+static int plugin_set_config(cli_ctx *ctx, const cli_args *a)
+{
+    bill_plugins *p = NULL;
+    bill_plugin_scan_stats st = {0};
+    char *cfg = NULL;
+    const char *name = cli_opt(a, "name");
+    int rc = read_config_arg(ctx, a, name != NULL, &cfg);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if ((rc = open_plugins(ctx, true, false, &p, &st)) != CLI_CONTINUE)
+        goto done;
+    if ((rc = bill_plugin_interface_update(p, &ctx->actor, a->pos[0], name, cfg)) < 0) {
+        rc = cli_fail(ctx, rc);
+        goto done;
+    }
+    rc = print_changed(ctx, p, a->pos[0], "updated");
+done:
+    free(cfg);
+    bill_plugins_free(p);
+    return rc;
+}
+
+static const cli_optdef interfaces_opts[] = {
+    {"kind", "KIND", "only notifier | gateway | upstream_provider | first_party_provider", 0},
+    {0},
+};
+
+static const cli_optdef create_iface_opts[] = {
+    {"plugin", "PLUGIN_ID", "plugin id as in 'plugin list', e.g. gateway-yipay", CLI_OPT_REQUIRED},
+    {"name", "NAME", "display name of the interface", CLI_OPT_REQUIRED},
+    {"config", "JSON", "config object, checked against the plugin's schema", 0},
+    {"config-file", "FILE", "read the config JSON from FILE ('-' = stdin)", 0},
+    {"kind", "KIND", "plugin kind, only needed when the id exists under several kinds", 0},
+    {"disabled", NULL, "create it disabled", 0},
+    {0},
+};
+
+static const cli_optdef set_config_opts[] = {
+    {"config", "JSON", "new config; secret fields given as ******** or left out keep their value", 0},
+    {"config-file", "FILE", "read the config JSON from FILE ('-' = stdin)", 0},
+    {"name", "NAME", "also rename the interface", 0},
+    {0},
+};
+
 static const cli_cmd plugin_subs[] = {
     {.name = "list", .summary = "List loaded plugins and configured interfaces", .run = plugin_list},
+    {.name = "interfaces",
+     .summary = "List configured interfaces (configs with secrets masked in --json)",
+     .opts = interfaces_opts,
+     .run = plugin_interfaces},
+    {.name = "show", .summary = "Show one interface and its config (secrets masked)",
+     .usage = "INTERFACE_ID", .min_args = 1, .max_args = 1, .run = plugin_show},
+    {.name = "create-interface",
+     .summary = "Configure a new interface of a loaded plugin",
+     .description =
+         "The config is validated against the plugin's schema. Fields the schema marks as\n"
+         "secret are encrypted with [security] master_key (or master_key_file) and are\n"
+         "only ever shown as ********. Example:\n"
+         "  bill-cli plugin create-interface --plugin gateway-yipay --name Yipay \\\n"
+         "      --config '{\"pid\":\"1001\",\"key\":\"...\"}'",
+     .opts = create_iface_opts,
+     .run = plugin_create_interface},
+    {.name = "set-config",
+     .summary = "Replace an interface's config (and/or name)",
+     .usage = "INTERFACE_ID",
+     .description = "A secret field given as ******** or left out keeps its stored value.",
+     .opts = set_config_opts,
+     .min_args = 1,
+     .max_args = 1,
+     .run = plugin_set_config},
     {.name = "enable", .summary = "Enable an interface", .usage = "INTERFACE_ID", .min_args = 1,
      .max_args = 1, .run = plugin_enable},
     {.name = "disable", .summary = "Disable an interface", .usage = "INTERFACE_ID", .min_args = 1,
@@ -204,6 +498,6 @@ static const cli_cmd plugin_subs[] = {
 
 const cli_cmd cli_plugin_cmd = {
     .name = "plugin",
-    .summary = "Plugins and interfaces: list, enable, disable, health",
+    .summary = "Plugins and interfaces: list, configure, enable, disable, health",
     .subs = plugin_subs,
 };

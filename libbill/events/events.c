@@ -491,3 +491,73 @@ int bill_events_stats_get(bill_db *db, bill_events_stats *out)
     bill__conn_release(c);
     return rc;
 }
+
+/* Operator listing with optional status/kind filters (added for bill-cli
+ * events list; list_dead above keeps its oldest-first order). */
+int bill_events_list(bill_db *db, const char *status, const char *kind, const bill_page *page,
+                     bill_event_row **out, size_t *count, bill_page_meta *meta)
+{
+    int rc;
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_page pg = page ? *page : (bill_page){0, 0};
+    char lim[16], off[24];
+    bill_event_row *rows = NULL;
+    int n = 0;
+
+    if (!db || !out || !count)
+        return bill__err(BILL_EINVALID, NULL, "db, out and count are required");
+    if (status && *status && strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0 &&
+        strcmp(status, "done") != 0 && strcmp(status, "dead") != 0)
+        return bill__err(BILL_EINVALID, "status",
+                         "event status \"%s\" must be pending, processing, done or dead", status);
+    bill_page_normalize(&pg);
+    snprintf(lim, sizeof lim, "%u", pg.page_size);
+    snprintf(off, sizeof off, "%llu", (unsigned long long)bill_page_offset(&pg));
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = bill__qp(c, &res,
+                  "SELECT id, kind, payload::text, status, attempts, max_attempts, last_error,"
+                  " to_char(run_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                  " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                  " count(*) OVER () FROM events"
+                  " WHERE ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4)"
+                  " ORDER BY id DESC LIMIT $1::int OFFSET $2::bigint",
+                  lim, off, status ? status : "", kind ? kind : "");
+    if (rc < 0)
+        goto done;
+    n = PQntuples(res);
+    rows = calloc(n ? (size_t)n : 1, sizeof *rows);
+    if (!rows) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing events");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        rows[i].id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        snprintf(rows[i].kind, sizeof rows[i].kind, "%s", PQgetvalue(res, i, 1));
+        rows[i].payload_json = strdup(PQgetvalue(res, i, 2));
+        snprintf(rows[i].status, sizeof rows[i].status, "%s", PQgetvalue(res, i, 3));
+        rows[i].attempts = atoi(PQgetvalue(res, i, 4));
+        rows[i].max_attempts = atoi(PQgetvalue(res, i, 5));
+        rows[i].last_error = strdup(PQgetvalue(res, i, 6));
+        snprintf(rows[i].run_after, sizeof rows[i].run_after, "%s", PQgetvalue(res, i, 7));
+        snprintf(rows[i].created_at, sizeof rows[i].created_at, "%s", PQgetvalue(res, i, 8));
+        if (!rows[i].payload_json || !rows[i].last_error) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing events");
+            goto done;
+        }
+    }
+    if (meta) {
+        uint64_t total = n ? strtoull(PQgetvalue(res, 0, 9), NULL, 10) : 0;
+        bill_page_meta_fill(meta, &pg, total);
+    }
+    *out = rows;
+    *count = (size_t)n;
+    rows = NULL;
+done:
+    bill_event_rows_free(rows, (size_t)n);
+    if (res)
+        PQclear(res);
+    bill__conn_release(c);
+    return rc;
+}

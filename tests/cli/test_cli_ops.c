@@ -1,0 +1,468 @@
+/*
+ * test_cli_ops.c — suite 'cli': the operations commands of bill-cli
+ * (plugin interfaces, events, orders, payments, ...) run as the real binary
+ * (env BILL_CLI) against a real PostgreSQL database from tests/support.
+ *
+ * Every command gets its happy path and one bad input, checking the exit
+ * code, the message, that stdout stays empty on failure and that the
+ * database did not change. Runs happen in a fresh working directory with
+ * --database-url, like tests/cli/test_cli.c.
+ */
+#include "pg_harness.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef EXAMPLE_PLUGIN_DIR
+#error "EXAMPLE_PLUGIN_DIR must name the directory of the built example plugins"
+#endif
+
+/* 32 bytes, hex: the [security] master_key of the test config. */
+#define TEST_MASTER_KEY "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+typedef struct run {
+    int status; /* exit code, or -1 when killed */
+    char *out;
+    char *err;
+} run;
+
+static char workdir[256];
+
+static void run_free(run *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+static char *slurp_fd(int fd)
+{
+    off_t len = lseek(fd, 0, SEEK_END);
+    ck_assert_int_ge(len, 0);
+    char *buf = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(pread(fd, buf, (size_t)len, 0), len);
+    buf[len] = '\0';
+    return buf;
+}
+
+static int tmpfile_fd(void)
+{
+    char name[] = "/tmp/bill-cli-ops.XXXXXX";
+    int fd = mkstemp(name);
+    ck_assert_int_ge(fd, 0);
+    unlink(name);
+    return fd;
+}
+
+static run run_argv(const char *in, char *const *argv)
+{
+    const char *bin = getenv("BILL_CLI");
+    ck_assert_msg(bin != NULL, "BILL_CLI is not set (meson passes the binary path)");
+    int fin = tmpfile_fd(), fout = tmpfile_fd(), ferr = tmpfile_fd();
+    if (in)
+        ck_assert_int_eq(write(fin, in, strlen(in)), (ssize_t)strlen(in));
+    lseek(fin, 0, SEEK_SET);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fin, 0);
+        dup2(fout, 1);
+        dup2(ferr, 2);
+        if (workdir[0] && chdir(workdir) != 0)
+            _exit(126);
+        unsetenv("CONFIG_FILE");
+        unsetenv("LOCAL_CONFIG_FILE");
+        unsetenv("DATABASE_URL");
+        execv(bin, argv);
+        _exit(127);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    run r = {.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1};
+    r.out = slurp_fd(fout);
+    r.err = slurp_fd(ferr);
+    close(fin);
+    close(fout);
+    close(ferr);
+    return r;
+}
+
+/* cli(in, url, args..., NULL): prepends --database-url URL when url != NULL. */
+static run cli(const char *in, const char *url, ...)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)"bill-cli";
+    if (url) {
+        argv[n++] = (char *)"--database-url";
+        argv[n++] = (char *)url;
+    }
+    va_list ap;
+    va_start(ap, url);
+    const char *s;
+    while ((s = va_arg(ap, const char *)) != NULL && n < 63)
+        argv[n++] = (char *)s;
+    va_end(ap);
+    argv[n] = NULL;
+    return run_argv(in, argv);
+}
+
+static void setup(void)
+{
+    snprintf(workdir, sizeof workdir, "/tmp/bill-cli-ops.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(workdir));
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", workdir);
+    workdir[0] = '\0';
+}
+
+#define ck_contains(hay, needle)                                                            \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "expected \"%s\" in:\n%s", (needle), (hay))
+#define ck_not_contains(hay, needle)                                                        \
+    ck_assert_msg(strstr((hay), (needle)) == NULL, "did not expect \"%s\" in:\n%s", (needle), (hay))
+/* A failed command: exit 1, "bill-cli: error: ..." naming `what`, no stdout. */
+#define ck_failed(r, what)                                                                  \
+    do {                                                                                    \
+        ck_assert_msg((r).status == 1, "expected exit 1, got %d; stderr:\n%s", (r).status,  \
+                      (r).err);                                                             \
+        ck_contains((r).err, "bill-cli: error: ");                                          \
+        ck_contains((r).err, (what));                                                       \
+        ck_assert_str_eq((r).out, "");                                                      \
+    } while (0)
+#define ck_ok(r, what)                                                                      \
+    ck_assert_msg((r).status == 0, "%s failed (exit %d):\n%s", (what), (r).status, (r).err)
+
+static json_object *json_of(const run *r)
+{
+    json_object *o = json_tokener_parse(r->out);
+    ck_assert_msg(o != NULL, "stdout is not JSON:\n%s", r->out);
+    return o;
+}
+
+static json_object *jget(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    ck_assert_msg(json_object_object_get_ex(o, key, &v), "JSON has no key \"%s\" in %s", key,
+                  json_object_to_json_string(o));
+    return v;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+    return json_object_get_string(jget(o, key));
+}
+
+static long long count_of(const char *url, const char *sql)
+{
+    return bill_test_pg_query_ll(url, sql);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", workdir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+    chmod(path, 0600);
+}
+
+/* ./plugins with the example gateway, and ./config.toml with a master key
+ * (or none). */
+static void plugin_workdir(bool with_key)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/plugins' && cp '%s/example_v1.so' '%s/plugins/'",
+             workdir, EXAMPLE_PLUGIN_DIR, workdir);
+    ck_assert_int_eq(system(cmd), 0);
+    write_file("config.toml", with_key ? "[security]\nmaster_key = \"" TEST_MASTER_KEY "\"\n"
+                                       : "[server]\nport = 50051\n");
+}
+
+/* ---- help --------------------------------------------------------------- */
+
+START_TEST(test_cli_ops__help)
+{
+    const char *groups[][2] = {
+        {"plugin", "create-interface"},
+        {"events", "run-once"},
+    };
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        run r = cli(NULL, NULL, groups[i][0], "--help", NULL);
+        ck_assert_int_eq(r.status, 0);
+        ck_contains(r.out, groups[i][1]);
+        run_free(&r);
+    }
+    run r = cli(NULL, NULL, "plugin", "create-interface", "--help", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "--config-file");
+    ck_contains(r.out, "master_key");
+    run_free(&r);
+
+    r = cli(NULL, NULL, "plugin", "create-interface", "--name", "x", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_contains(r.err, "missing required option --plugin");
+    run_free(&r);
+}
+END_TEST
+
+/* ---- plugin interfaces ---------------------------------------------------- */
+
+START_TEST(test_cli_ops__plugin_interface_secrets_masked)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+    plugin_workdir(true);
+
+    run r = cli(NULL, url, "plugin", "create-interface", "--plugin", "gateway-example", "--name",
+                "Example", "--config",
+                "{\"account\":\"ACC-1\",\"api_key\":\"topsecret-123\",\"mode\":\"test\"}", NULL);
+    ck_ok(r, "create-interface");
+    ck_contains(r.out, "created interface");
+    ck_contains(r.out, "********");
+    ck_not_contains(r.out, "topsecret-123");
+    ck_not_contains(r.err, "topsecret-123");
+    run_free(&r);
+    /* sealed at rest too */
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces"), 1);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces"
+                                   " WHERE config::text LIKE '%topsecret%'"),
+                     0);
+
+    r = cli(NULL, url, "--json", "plugin", "interfaces", NULL);
+    ck_ok(r, "plugin interfaces");
+    json_object *o = json_of(&r), *arr = jget(o, "interfaces");
+    ck_assert_int_eq((int)json_object_array_length(arr), 1);
+    json_object *it = json_object_array_get_idx(arr, 0), *cfg = jget(it, "config");
+    char *id = strdup(jstr(it, "id"));
+    ck_assert_str_eq(jstr(it, "plugin_id"), "gateway-example");
+    ck_assert_str_eq(jstr(it, "kind"), "gateway");
+    ck_assert_str_eq(jstr(cfg, "account"), "ACC-1");
+    ck_assert_str_eq(jstr(cfg, "api_key"), "********");
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "plugin", "interfaces", NULL);
+    ck_ok(r, "plugin interfaces (table)");
+    ck_contains(r.out, "Example");
+    ck_contains(r.out, "1 interface");
+    run_free(&r);
+
+    /* set-config from a file; the masked secret keeps its stored value */
+    write_file("iface.json", "{\"account\":\"ACC-2\",\"api_key\":\"********\"}");
+    r = cli(NULL, url, "--json", "plugin", "set-config", id, "--config-file", "iface.json", NULL);
+    ck_ok(r, "set-config");
+    o = json_of(&r);
+    cfg = jget(o, "config");
+    ck_assert_str_eq(jstr(cfg, "account"), "ACC-2");
+    ck_assert_str_eq(jstr(cfg, "api_key"), "********");
+    json_object_put(o);
+    run_free(&r);
+    /* the secret stays sealed in its own column, never in the plain config */
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces"
+                                   " WHERE secret_config IS NOT NULL AND NOT config ? 'api_key'"),
+                     1);
+
+    /* bad input: schema violation names the field; nothing changes */
+    r = cli(NULL, url, "plugin", "set-config", id, "--config", "{\"account\":\"A\",\"mode\":\"prod\"}",
+            NULL);
+    ck_failed(r, "mode");
+    run_free(&r);
+    r = cli(NULL, url, "--json", "plugin", "show", id, NULL);
+    ck_ok(r, "plugin show");
+    o = json_of(&r);
+    ck_assert_str_eq(jstr(jget(o, "config"), "account"), "ACC-2");
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "plugin", "create-interface", "--plugin", "gateway-example", "--name", "Bad",
+            "--config", "{\"mode\":\"test\"}", NULL);
+    ck_failed(r, "account");
+    run_free(&r);
+    r = cli(NULL, url, "plugin", "create-interface", "--plugin", "gateway-nosuch", "--name", "Bad",
+            "--config", "{}", NULL);
+    ck_failed(r, "gateway-nosuch");
+    run_free(&r);
+    r = cli(NULL, url, "plugin", "create-interface", "--plugin", "gateway-example", "--name", "Bad",
+            "--config", "{}", "--config-file", "iface.json", NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces"), 1);
+
+    /* health, disable, enable */
+    r = cli(NULL, url, "plugin", "health", id, NULL);
+    ck_ok(r, "plugin health");
+    ck_contains(r.out, "healthy");
+    run_free(&r);
+    r = cli(NULL, url, "plugin", "disable", id, NULL);
+    ck_ok(r, "plugin disable");
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces WHERE NOT enabled"), 1);
+    r = cli(NULL, url, "plugin", "enable", id, NULL);
+    ck_ok(r, "plugin enable");
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces WHERE enabled"), 1);
+    free(id);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_cli_ops__plugin_secret_needs_master_key)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+    plugin_workdir(false);
+    run r = cli(NULL, url, "plugin", "create-interface", "--plugin", "gateway-example", "--name",
+                "Example", "--config", "{\"account\":\"A\",\"api_key\":\"k\"}", NULL);
+    ck_failed(r, "key");
+    ck_not_contains(r.err, "\"k\"");
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces"), 0);
+
+    /* without secret fields no key is needed */
+    r = cli(NULL, url, "-q", "plugin", "create-interface", "--plugin", "gateway-example", "--name",
+            "Plain", "--config", "{\"account\":\"A\"}", "--disabled", NULL);
+    ck_ok(r, "create-interface without secrets");
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces WHERE NOT enabled"), 1);
+    free(url);
+}
+END_TEST
+
+/* ---- events ------------------------------------------------------------- */
+
+START_TEST(test_cli_ops__events_list_retry_run_once)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+    ck_assert_int_eq(bill_test_pg_exec(url, "INSERT INTO events (kind, payload, status, attempts,"
+                                            " last_error) VALUES"
+                                            " ('test.dead', '{\"n\":1}', 'dead', 10, 'boom'),"
+                                            " ('test.dead', '{\"n\":2}', 'dead', 10, 'boom'),"
+                                            " ('test.other', '{}', 'dead', 10, 'bang'),"
+                                            " ('test.done', '{}', 'done', 1, '')"),
+                     0);
+
+    run r = cli(NULL, url, "--json", "events", "list", NULL);
+    ck_ok(r, "events list");
+    json_object *o = json_of(&r);
+    ck_assert_int_eq(json_object_get_int(jget(o, "total")), 4);
+    ck_assert_int_eq(json_object_get_int(jget(jget(o, "queue"), "dead")), 3);
+    ck_assert_int_eq(json_object_get_int(jget(jget(o, "queue"), "done")), 1);
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "--json", "events", "list", "--dead", "--kind", "test.dead", NULL);
+    ck_ok(r, "events list --dead --kind");
+    o = json_of(&r);
+    json_object *arr = jget(o, "events");
+    ck_assert_int_eq((int)json_object_array_length(arr), 2);
+    json_object *e = json_object_array_get_idx(arr, 0);
+    ck_assert_str_eq(jstr(e, "status"), "dead");
+    ck_assert_str_eq(jstr(e, "last_error"), "boom");
+    ck_assert_int_eq(json_object_get_int(jget(jget(e, "payload"), "n")), 2); /* newest first */
+    long long dead_id = json_object_get_int64(jget(e, "id"));
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "events", "list", "--dead", NULL);
+    ck_ok(r, "events list --dead (table)");
+    ck_contains(r.out, "test.other");
+    ck_contains(r.out, "3 events");
+    ck_contains(r.out, "3 dead");
+    ck_not_contains(r.out, "test.done");
+    run_free(&r);
+
+    /* bad inputs */
+    r = cli(NULL, url, "events", "list", "--status", "zombie", NULL);
+    ck_failed(r, "zombie");
+    run_free(&r);
+    r = cli(NULL, url, "events", "retry", "abc", NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    r = cli(NULL, url, "events", "retry", NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    char idbuf[32];
+    snprintf(idbuf, sizeof idbuf, "%lld",
+             count_of(url, "SELECT id FROM events WHERE status = 'done'"));
+    r = cli(NULL, url, "events", "retry", idbuf, NULL); /* not dead */
+    ck_failed(r, idbuf);
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM events WHERE status = 'dead'"), 3);
+
+    /* retry one, then the rest */
+    snprintf(idbuf, sizeof idbuf, "%lld", dead_id);
+    r = cli(NULL, url, "events", "retry", idbuf, NULL);
+    ck_ok(r, "events retry ID");
+    ck_contains(r.out, "pending again");
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM events WHERE status = 'pending'"
+                                   " AND attempts = 0"),
+                     1);
+
+    /* run-once refuses: bill-cli has no handler for test.dead; nothing changes */
+    r = cli(NULL, url, "events", "run-once", NULL);
+    ck_failed(r, "test.dead");
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM events WHERE status = 'pending'"
+                                   " AND attempts = 0"),
+                     1);
+
+    r = cli(NULL, url, "--json", "events", "retry", "--all-dead", NULL);
+    ck_ok(r, "events retry --all-dead");
+    o = json_of(&r);
+    ck_contains(jstr(o, "message"), "2 dead events pending again");
+    json_object_put(o);
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM events WHERE status = 'dead'"), 0);
+
+    /* an empty queue: run-once processes nothing and succeeds */
+    ck_assert_int_eq(bill_test_pg_exec(url, "DELETE FROM events WHERE status = 'pending'"), 0);
+    r = cli(NULL, url, "events", "run-once", NULL);
+    ck_ok(r, "events run-once (empty)");
+    ck_contains(r.out, "processed 0 events");
+    run_free(&r);
+    free(url);
+}
+END_TEST
+
+static Suite *cli_ops_suite(void)
+{
+    Suite *s = suite_create("cli_ops");
+    TCase *tc = tcase_create("cli_ops");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_cli_ops__help);
+    tcase_add_test(tc, test_cli_ops__plugin_interface_secrets_masked);
+    tcase_add_test(tc, test_cli_ops__plugin_secret_needs_master_key);
+    tcase_add_test(tc, test_cli_ops__events_list_retry_run_once);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(cli_ops_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -20,6 +20,7 @@ static char *b64url(const char *s)
     size_t n = strlen(s);
     size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
     sodium_bin2base64(out, cap, (const unsigned char *)s, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     return out;
 }
@@ -29,6 +30,7 @@ static char *forge(const char *header, const char *payload, const char *key)
 {
     char *h = b64url(header), *p = b64url(payload);
     char *signing = malloc(strlen(h) + strlen(p) + 2);
+    ck_assert_ptr_nonnull(signing);
     sprintf(signing, "%s.%s", h, p);
     unsigned char mac[32];
     crypto_auth_hmacsha256_state st;
@@ -38,6 +40,7 @@ static char *forge(const char *header, const char *payload, const char *key)
     char sig[64];
     sodium_bin2base64(sig, sizeof sig, mac, sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     char *out = malloc(strlen(signing) + strlen(sig) + 2);
+    ck_assert_ptr_nonnull(out);
     sprintf(out, "%s.%s", signing, sig);
     free(h);
     free(p);
@@ -171,6 +174,7 @@ START_TEST(test_jwt__garbage_rejected)
         ck_assert_int_eq(bill_jwt_verify(SECRET, bad[i], T0, NULL), BILL_EUNAUTH);
     ck_assert_int_eq(bill_jwt_verify(SECRET, NULL, T0, NULL), BILL_EUNAUTH);
     char *big = malloc(10000);
+    ck_assert_ptr_nonnull(big);
     memset(big, 'a', 9999);
     big[9999] = '\0';
     big[100] = '.';

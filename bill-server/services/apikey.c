@@ -1,0 +1,123 @@
+/*
+ * apikey.c — rustbill.downstream.ApiKeyService (wire-contract.md): create,
+ * list and revoke customer API keys. Login required. libbill holds every
+ * rule: customers manage their own keys only (others NOT_FOUND), a caller
+ * that authenticated WITH an API key cannot create or revoke keys
+ * (PERMISSION_DENIED), creating needs customers.can_create_api_keys
+ * (PERMISSION_DENIED), staff may manage any customer's keys (customer_id
+ * required then). The full key is in the CreateApiKey response only.
+ */
+#include "conv.h"
+
+#include "rustbill/downstream.pb-c.h"
+
+#include <stdlib.h>
+
+static int create_key(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Rustbill__Downstream__CreateApiKeyRequest *req = (const Rustbill__Downstream__CreateApiKeyRequest *)in;
+    Rustbill__Downstream__CreateApiKeyResponse *resp;
+    bill_apikey_info info;
+    const char *cid = NULL;
+    char *key = NULL;
+    int rc, st;
+
+    if ((st = conv_customer_scope(call, req->customer_id, &cid)) != BILL_GRPC_OK)
+        return st;
+    rc = bill_apikey_create(bill_srv_call_db(call), bill_srv_call_actor(call), cid, req->name,
+                            bill_time_now(), &key, &info);
+    if (rc < 0)
+        return bill_srv_call_fail(call, rc);
+    resp = bill_srv_call_new(call, &rustbill__downstream__create_api_key_response__descriptor);
+    if (!resp) {
+        free(key);
+        return conv_oom(call);
+    }
+    resp->api_key = bill_srv_call_strdup(call, key);
+    resp->key_prefix = conv_str(call, info.key_prefix);
+    resp->id = conv_str(call, info.id);
+    /* the secret must not linger in freed heap memory */
+    for (char *p = key; *p; p++)
+        *(volatile char *)p = 0;
+    free(key);
+    *out = &resp->base;
+    return BILL_GRPC_OK;
+}
+
+static int list_keys(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Rustbill__Downstream__ListApiKeysRequest *req = (const Rustbill__Downstream__ListApiKeysRequest *)in;
+    Rustbill__Downstream__ListApiKeysResponse *resp;
+    bill_apikey_info *keys = NULL;
+    const char *cid = NULL;
+    size_t n = 0;
+    int rc, st;
+
+    if ((st = conv_customer_scope(call, req->customer_id, &cid)) != BILL_GRPC_OK)
+        return st;
+    if (!*cid)
+        return bill_srv_call_error(call, BILL_GRPC_INVALID_ARGUMENT, "customer_id is required");
+    rc = bill_apikey_list(bill_srv_call_db(call), bill_srv_call_actor(call), cid, &keys, &n);
+    if (rc < 0)
+        return bill_srv_call_fail(call, rc);
+    st = BILL_GRPC_OK;
+    resp = bill_srv_call_new(call, &rustbill__downstream__list_api_keys_response__descriptor);
+    if (!resp || (n && !(resp->keys = bill_srv_call_alloc(call, n * sizeof *resp->keys)))) {
+        st = conv_oom(call);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        Rustbill__Downstream__ApiKeyInfo *k = bill_srv_call_new(call, &rustbill__downstream__api_key_info__descriptor);
+        if (!k) {
+            st = conv_oom(call);
+            goto done;
+        }
+        k->id = conv_str(call, keys[i].id);
+        k->key_prefix = conv_str(call, keys[i].key_prefix);
+        k->name = conv_str(call, keys[i].name);
+        k->enabled = keys[i].enabled;
+        k->created_at = conv_time(call, keys[i].created_at_us);
+        k->last_used_at = conv_time(call, keys[i].last_used_at_us);
+        k->expires_at = conv_time(call, keys[i].expires_at_us);
+        resp->keys[i] = k;
+    }
+    resp->n_keys = n;
+    *out = &resp->base;
+done:
+    free(keys);
+    return st;
+}
+
+static int revoke_key(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Rustbill__Downstream__RevokeApiKeyRequest *req = (const Rustbill__Downstream__RevokeApiKeyRequest *)in;
+    void *resp;
+    int rc, st;
+
+    if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK ||
+        (st = conv_uuid(call, "id", req->id, true)) != BILL_GRPC_OK)
+        return st;
+    rc = bill_apikey_revoke(bill_srv_call_db(call), bill_srv_call_actor(call), req->id, bill_time_now());
+    if (rc < 0)
+        return bill_srv_call_fail(call, rc);
+    if (!(resp = bill_srv_call_new(call, &rustbill__downstream__revoke_api_key_response__descriptor)))
+        return conv_oom(call);
+    *out = resp;
+    return BILL_GRPC_OK;
+}
+
+#define M(name, in, outd, fn)                                                                  \
+    {"/rustbill.downstream.ApiKeyService/" name, &rustbill__downstream__##in##__descriptor,    \
+     &rustbill__downstream__##outd##__descriptor, fn, 0}
+
+static const bill_srv_method apikey_methods[] = {
+    M("CreateApiKey", create_api_key_request, create_api_key_response, create_key),
+    M("ListApiKeys", list_api_keys_request, list_api_keys_response, list_keys),
+    M("RevokeApiKey", revoke_api_key_request, revoke_api_key_response, revoke_key),
+};
+
+const bill_srv_service bill_srv_apikey_service = {
+    .name = "rustbill.downstream.ApiKeyService",
+    .methods = apikey_methods,
+    .n_methods = sizeof apikey_methods / sizeof apikey_methods[0],
+};

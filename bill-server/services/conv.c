@@ -1,0 +1,234 @@
+/*
+ * conv.c — shared proto <-> libbill conversions of the customer API services
+ * (see conv.h for the wire rules they enforce).
+ */
+#include "conv.h"
+
+#include "bill/config.h"
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LOG_MODULE "bill_server::conv"
+
+char *conv_money(bill_srv_call *call, bill_money cents)
+{
+    char buf[BILL_MONEY_BUFSZ];
+    return bill_srv_call_strdup(call, bill_money_format(cents, buf));
+}
+
+char *conv_time(bill_srv_call *call, int64_t us)
+{
+    char buf[BILL_TIME_BUFSZ];
+    if (us <= 0 || bill_time_format_rfc3339(us, buf) != BILL_OK)
+        return "";
+    return bill_srv_call_strdup(call, buf);
+}
+
+char *conv_str(bill_srv_call *call, const char *s)
+{
+    if (!s || !*s)
+        return "";
+    return bill_srv_call_strdup(call, s);
+}
+
+void conv_page_in(const Rustbill__Common__PageRequest *in, bill_page *out)
+{
+    out->page = in ? in->page : 0;
+    out->page_size = in ? in->page_size : 0;
+    bill_page_normalize(out);
+}
+
+Rustbill__Common__PageMeta *conv_page_meta(bill_srv_call *call, const bill_page_meta *m)
+{
+    Rustbill__Common__PageMeta *pm = bill_srv_call_new(call, &rustbill__common__page_meta__descriptor);
+    if (!pm)
+        return NULL;
+    pm->total = m->total;
+    pm->page = m->page;
+    pm->page_size = m->page_size;
+    pm->total_pages = m->total_pages;
+    return pm;
+}
+
+int conv_uuid(bill_srv_call *call, const char *field, const char *value, bool required)
+{
+    if (!value || !*value) {
+        if (!required)
+            return BILL_GRPC_OK;
+        return bill_srv_call_error(call, BILL_GRPC_INVALID_ARGUMENT, "%s is required", field);
+    }
+    if (!bill_uuid_valid(value))
+        return bill_srv_call_error(call, BILL_GRPC_INVALID_ARGUMENT, "%s: not a valid UUID", field);
+    return BILL_GRPC_OK;
+}
+
+int conv_customer_scope(bill_srv_call *call, const char *requested, const char **out)
+{
+    const bill_actor *a = bill_srv_call_actor(call);
+    int st = bill_srv_require_login(call);
+
+    if (st != BILL_GRPC_OK)
+        return st;
+    if ((st = conv_uuid(call, "customer_id", requested, false)) != BILL_GRPC_OK)
+        return st;
+    if (a->kind != BILL_ACTOR_CUSTOMER) {
+        *out = requested ? requested : "";
+        return BILL_GRPC_OK;
+    }
+    /* A customer asking about another customer gets the answer it would
+     * get for any id it does not own: not found (nothing leaks). */
+    if (requested && *requested && strcasecmp(requested, a->customer_id) != 0)
+        return bill_srv_call_error(call, BILL_GRPC_NOT_FOUND, "customer %s not found", requested);
+    *out = a->customer_id;
+    return BILL_GRPC_OK;
+}
+
+int conv_oom(bill_srv_call *call)
+{
+    return bill_srv_call_error(call, BILL_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+/* Offsets of key (1) and value (2) in a protoc-c map entry message. */
+static int entry_offsets(const ProtobufCMessageDescriptor *d, size_t *koff, size_t *voff)
+{
+    const ProtobufCFieldDescriptor *k = protobuf_c_message_descriptor_get_field(d, 1);
+    const ProtobufCFieldDescriptor *v = protobuf_c_message_descriptor_get_field(d, 2);
+    if (!k || !v || k->type != PROTOBUF_C_TYPE_STRING || v->type != PROTOBUF_C_TYPE_STRING)
+        return -1;
+    *koff = k->offset;
+    *voff = v->offset;
+    return 0;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int conv_json_map(bill_srv_call *call, const char *json, const ProtobufCMessageDescriptor *entry_desc,
+                  size_t *n_out, void ***entries_out)
+{
+    json_object *o = NULL;
+    const char **keys = NULL;
+    void **entries = NULL;
+    size_t n = 0, koff, voff;
+    int st = BILL_GRPC_OK;
+
+    *n_out = 0;
+    *entries_out = NULL;
+    if (entry_offsets(entry_desc, &koff, &voff) != 0)
+        return bill_srv_call_error(call, BILL_GRPC_INTERNAL, "map entry type has no string key/value");
+    if (!json || !*json || !(o = json_tokener_parse(json)) || !json_object_is_type(o, json_type_object))
+        goto done;
+    n = (size_t)json_object_object_length(o);
+    if (n == 0)
+        goto done;
+    keys = bill_srv_call_alloc(call, n * sizeof *keys);
+    entries = bill_srv_call_alloc(call, n * sizeof *entries);
+    if (!keys || !entries) {
+        st = conv_oom(call);
+        goto done;
+    }
+    size_t i = 0;
+    json_object_object_foreach(o, key, member) {
+        if (i < n)
+            keys[i++] = key;
+        (void)member;
+    }
+    n = i;
+    qsort(keys, n, sizeof *keys, cmp_key);
+    for (i = 0; i < n; i++) {
+        json_object *val = NULL;
+        char *e = bill_srv_call_new(call, entry_desc);
+        if (!e) {
+            st = conv_oom(call);
+            goto done;
+        }
+        json_object_object_get_ex(o, keys[i], &val);
+        const char *text = !val ? "" : json_object_is_type(val, json_type_string)
+                                           ? json_object_get_string(val)
+                                           : json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
+        *(char **)(e + koff) = bill_srv_call_strdup(call, keys[i]);
+        *(char **)(e + voff) = bill_srv_call_strdup(call, text);
+        entries[i] = e;
+    }
+    *n_out = n;
+    *entries_out = entries;
+done:
+    json_object_put(o);
+    return st;
+}
+
+char *conv_map_json(bill_srv_call *call, size_t n, void *const *entries)
+{
+    json_object *o = json_object_new_object();
+    char *out = NULL;
+
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const ProtobufCMessage *m = entries[i];
+        size_t koff, voff;
+        if (entry_offsets(m->descriptor, &koff, &voff) != 0)
+            continue;
+        const char *k = *(char *const *)((const char *)m + koff);
+        const char *v = *(char *const *)((const char *)m + voff);
+        json_object *jv = NULL;
+        /* "2" stays a number and "true" a boolean, so a spec written by
+         * the front end as strings compares equal to the product's specs. */
+        if (v && *v) {
+            json_object *p = json_tokener_parse(v);
+            if (p && (json_object_is_type(p, json_type_int) || json_object_is_type(p, json_type_double) ||
+                      json_object_is_type(p, json_type_boolean)))
+                jv = p;
+            else
+                json_object_put(p);
+        }
+        if (!jv)
+            jv = json_object_new_string(v ? v : "");
+        json_object_object_add(o, k ? k : "", jv);
+    }
+    out = bill_srv_call_strdup(call, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return out;
+}
+
+/* One registry per process: loading plugins is expensive and the handle is
+ * thread-safe. It stays referenced from this static for the process's life
+ * (the server exits through main, which never needs it back). */
+static pthread_mutex_t plugins_lock = PTHREAD_MUTEX_INITIALIZER;
+static bill_plugins *plugins;
+static bool plugins_tried;
+
+bill_plugins *conv_plugins(bill_srv_call *call)
+{
+    bill_plugins *p;
+
+    pthread_mutex_lock(&plugins_lock);
+    if (!plugins_tried) {
+        const bill_config *cfg = bill_srv_call_config(call);
+        bill_plugins_options o;
+        bill_plugin_scan_stats stats;
+        plugins_tried = true;
+        bill_plugins_options_init(&o);
+        o.db = bill_srv_call_db(call);
+        if (cfg && cfg->plugins.plugins_dir && cfg->plugins.plugins_dir[0])
+            o.plugins_dir = cfg->plugins.plugins_dir;
+        if (cfg && cfg->security.has_master_key)
+            o.master_key = cfg->security.master_key;
+        if (bill_plugins_new(&plugins, &o) < 0) {
+            BILL_LOG_WARN(LOG_MODULE, "plugin registry unavailable: %s", bill_error_last()->message);
+            plugins = NULL;
+        } else if (bill_plugins_scan(plugins, &stats) < 0) {
+            /* A missing plugins directory only means no plugins. */
+            BILL_LOG_INFO(LOG_MODULE, "plugin scan: %s", bill_error_last()->message);
+        }
+    }
+    p = plugins;
+    pthread_mutex_unlock(&plugins_lock);
+    return p;
+}

@@ -8,6 +8,7 @@
 
 #include <bill/bill.h>
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,45 @@ START_TEST(test_refresh__rotation_and_reuse_revokes_family)
 }
 END_TEST
 
+typedef struct {
+    const char *token;
+    int rc;
+    char *out;
+} rotate_arg;
+
+static void *rotate_thread(void *p)
+{
+    rotate_arg *a = p;
+    a->rc = bill_refresh_token_rotate(db, a->token, T0 + SEC, &a->out, NULL);
+    return NULL;
+}
+
+/* Two clients racing with the same token: the row lock lets exactly one
+ * rotate; the other is a reuse and takes the whole family down. */
+START_TEST(test_refresh__concurrent_rotation_is_reuse)
+{
+    bill_customer_user *u = reg("alice", "alice@example.com");
+    char *t1 = NULL, *x = NULL;
+    ck_assert_int_eq(bill_refresh_token_issue(db, u->id, T0, &t1, NULL), BILL_OK);
+    rotate_arg a = {t1, 0, NULL}, b = {t1, 0, NULL};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, rotate_thread, &a);
+    pthread_create(&tb, NULL, rotate_thread, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    ck_assert_int_eq((a.rc == BILL_OK) + (b.rc == BILL_OK), 1);
+    ck_assert_int_eq((a.rc == BILL_EUNAUTH) + (b.rc == BILL_EUNAUTH), 1);
+    const char *winner = a.rc == BILL_OK ? a.out : b.out;
+    ck_assert_int_eq(bill_refresh_token_rotate(db, winner, T0 + 2 * SEC, &x, NULL), BILL_EUNAUTH);
+    ck_assert_int_eq(bill_test_pg_query_ll(url,
+        "SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL"), 0);
+    free(a.out);
+    free(b.out);
+    free(t1);
+    bill_customer_user_free(u);
+}
+END_TEST
+
 START_TEST(test_refresh__expiry_and_logout)
 {
     bill_customer_user *u = reg("alice", "alice@example.com");
@@ -281,6 +321,7 @@ int main(void)
     tcase_add_test(tc, test_verification__cooldown_ttl_attempts);
     tcase_add_test(tc, test_login__verify_and_uniform_failures);
     tcase_add_test(tc, test_refresh__rotation_and_reuse_revokes_family);
+    tcase_add_test(tc, test_refresh__concurrent_rotation_is_reuse);
     tcase_add_test(tc, test_refresh__expiry_and_logout);
     tcase_add_test(tc, test_change_password__checks_old_and_revokes_tokens);
     suite_add_tcase(s, tc);

@@ -32,5 +32,7 @@
 #include "payment.h"
 #include "order.h"
 #include "invoice.h"
+#include "ticket.h"
+#include "instance.h"
 
 #endif

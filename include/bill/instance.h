@@ -1,0 +1,133 @@
+/*
+ * instance.h — provisioned servers (R-DOM-6): status provisioning running
+ * stopped suspended terminated error; customer actions start/stop/reboot/
+ * terminate delegated to the instance's provider plugin; the detail page
+ * (sections with fields and HTML, and the action buttons); and the HTML
+ * sanitizer that makes plugin-supplied content_html safe to render.
+ *
+ * Action rules (checked with the instance row locked):
+ *     start      stopped -> running
+ *     stop       running -> stopped
+ *     reboot     running (stays running)
+ *     terminate  any but terminated -> terminated (final)
+ * Anything else is BILL_ESTATE naming the status; a terminated instance
+ * refuses every action. When the instance has a provider, the provider's
+ * action must succeed first (its error is returned, nothing changes);
+ * without a plugin host for such an instance: BILL_EUNAVAILABLE.
+ *
+ * Scoping: CUSTOMER actors reach only their own instances (BILL_ENOTFOUND).
+ */
+#ifndef BILL_INSTANCE_H
+#define BILL_INSTANCE_H
+
+#include "common.h"
+#include "actor.h"
+#include "db.h"
+#include "page.h"
+#include "plugin_host.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bill_instance {
+    char *id;
+    char *order_id;             /* "" when none */
+    char *customer_id;
+    char *product_id;           /* "" when none */
+    char *product_name;         /* "" when unknown */
+    char *provider_id;          /* plugin interface id, "" when none */
+    char *provider_instance_id;
+    char *status;
+    char *ip_address;
+    char *server_spec_json;     /* JSON object text */
+    char *billing_cycle;
+    char *next_due_date;        /* "YYYY-MM-DD" or "" */
+    int64_t created_at;
+    int64_t updated_at;
+} bill_instance;
+
+typedef struct bill_instances {
+    bill_instance *items;
+    size_t count;
+    bill_page_meta meta;
+} bill_instances;
+
+typedef struct bill_instance_field {
+    char *key;
+    char *value;
+    char *value_type;           /* "text" when the source gave none */
+} bill_instance_field;
+
+typedef struct bill_instance_section {
+    char *title;
+    bill_instance_field *fields;
+    size_t field_count;
+    char *content_html;         /* already sanitized (bill_html_sanitize) */
+    int sort_order;
+} bill_instance_section;
+
+typedef struct bill_instance_action {
+    const char *id;             /* "start" | "stop" | "reboot" | "terminate" (static) */
+    const char *label;
+    const char *style;          /* "primary" | "default" | "danger" */
+    const char *confirmation;   /* "" when none */
+    bool enabled;               /* allowed in the current status */
+} bill_instance_action;
+
+typedef struct bill_instance_detail {
+    bill_instance instance;
+    bill_instance_section *sections; /* stored sections, then the provider's */
+    size_t section_count;
+    bill_instance_action actions[4];
+    size_t action_count;
+} bill_instance_detail;
+
+BILL_API void bill_instance_free(bill_instance *i);
+BILL_API void bill_instances_clear(bill_instances *l);
+BILL_API void bill_instance_detail_free(bill_instance_detail *d);
+
+/* provisioning running stopped suspended terminated error; BILL_EINVALID
+ * naming "status". */
+BILL_API int bill_instance_status_check(const char *status);
+
+/* Instance with detail sections (instance_detail_sections rows, plus the
+ * provider plugin's when plugins is non-NULL and the instance has one; a
+ * failing provider is skipped, the stored sections still come back) and
+ * the four actions with `enabled` per the rules above. */
+BILL_API int bill_instance_get(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
+                               const char *id, bill_instance_detail **out);
+
+typedef struct bill_instance_filter {
+    const char *customer_id;   /* forced to the caller's own for customers */
+    const char *status;
+    const char *provider_id;
+} bill_instance_filter;
+BILL_API int bill_instance_list(bill_db *db, const bill_actor *actor,
+                                const bill_instance_filter *filter, const bill_page *page,
+                                bill_instances *out);
+
+/* Run an action (rules above). BILL_EINVALID naming "action" for an
+ * unknown one. */
+BILL_API int bill_instance_action_run(bill_db *db, bill_plugins *plugins,
+                                      const bill_actor *actor, const char *id,
+                                      const char *action);
+
+/* Sanitize untrusted HTML for rendering in the browser. Allowed tags: p br
+ * b i strong em ul ol li code pre table thead tbody tr td th a span div;
+ * attributes: title (any allowed tag), colspan/rowspan (td, th), href (a:
+ * absolute http, https or mailto URLs only, decided after decoding
+ * entities and dropping whitespace/control characters; a gets
+ * rel="noopener noreferrer nofollow"). script, style, iframe, object,
+ * embed, svg, math, template, noscript, textarea, title, xmp, noembed and
+ * noframes are dropped together with their content; comments, doctypes and
+ * processing instructions are dropped; other tags are dropped keeping their
+ * text; every other attribute (on*, style, src, ...) is dropped; all text
+ * is escaped; unclosed allowed tags are closed at the end and stray closing
+ * tags are dropped. *out is malloc'd (free()). NULL in -> "". */
+BILL_API int bill_html_sanitize(const char *in, char **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

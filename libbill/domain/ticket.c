@@ -1,0 +1,469 @@
+/*
+ * ticket.c — support tickets: creation, scoped reads with internal notes
+ * hidden from customers, replies (customer reply reopens a resolved
+ * ticket), the status table, and assignment with one notification event per
+ * actual change. Contract in include/bill/ticket.h.
+ */
+#include "domain/domain_int.h"
+#include "domain/oplog_int.h"
+#include "domain/order_int.h"
+#include "bill/ticket.h"
+#include "events/events_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define TK_COLS                                                                            \
+    "id, customer_id, title, description, status, priority, "                            \
+    "coalesce(assignee_user_id::text, ''), creator_user_id, " BILL__US("created_at") ", "  \
+    BILL__US("updated_at")
+#define RP_COLS                                                                            \
+    "r.id, r.ticket_id, r.user_id, CASE WHEN r.author_type = 'customer' THEN "           \
+    "t.customer_id::text ELSE '' END, r.author_type, r.content, r.is_internal, "         \
+    BILL__US("r.created_at")
+
+static const char *const statuses[] = {"pending", "processing", "resolved", "closed"};
+static const char *const priorities[] = {"low", "normal", "high", "urgent"};
+static const struct {
+    const char *from, *to;
+} transitions[] = {
+    {"pending", "processing"},  {"pending", "closed"},   {"processing", "resolved"},
+    {"processing", "closed"},   {"resolved", "processing"}, {"resolved", "closed"},
+};
+
+static int one_of(const char *s, const char *const *set, size_t n, const char *field,
+                  const char *list)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(s, set[i]) == 0)
+            return BILL_OK;
+    return bill__err(BILL_EINVALID, field, "%s \"%.40s\" is not one of %s", field, s ? s : "",
+                     list);
+}
+
+int bill_ticket_status_check(const char *s)
+{
+    return one_of(s, statuses, 4, "status", "pending, processing, resolved, closed");
+}
+
+int bill_ticket_priority_check(const char *s)
+{
+    return one_of(s, priorities, 4, "priority", "low, normal, high, urgent");
+}
+
+void bill_ticket_reply_free(bill_ticket_reply *r)
+{
+    if (!r)
+        return;
+    free(r->id);
+    free(r->ticket_id);
+    free(r->user_id);
+    free(r->customer_id);
+    free(r->author_type);
+    free(r->content);
+    free(r);
+}
+
+static void tk_clear(bill_ticket *t)
+{
+    char **s[] = {&t->id,     &t->customer_id,      &t->title,          &t->description,
+                  &t->status, &t->priority,         &t->assignee_user_id, &t->creator_user_id};
+    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
+        free(*s[i]);
+    for (size_t i = 0; i < t->reply_count; i++) {
+        bill_ticket_reply *r = &t->replies[i];
+        free(r->id);
+        free(r->ticket_id);
+        free(r->user_id);
+        free(r->customer_id);
+        free(r->author_type);
+        free(r->content);
+    }
+    free(t->replies);
+    memset(t, 0, sizeof *t);
+}
+
+void bill_ticket_free(bill_ticket *t)
+{
+    if (!t)
+        return;
+    tk_clear(t);
+    free(t);
+}
+
+void bill_tickets_clear(bill_tickets *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        tk_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int tk_from_row(const PGresult *r, int row, bill_ticket *t)
+{
+    char **s[] = {&t->id,     &t->customer_id,      &t->title,          &t->description,
+                  &t->status, &t->priority,         &t->assignee_user_id, &t->creator_user_id};
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < (int)BILL__ARRAY_LEN(s); i++)
+        if (!(*s[i] = bill__col_dup(r, row, i))) {
+            tk_clear(t);
+            return bill__err(BILL_ENOMEM, NULL, "out of memory reading a ticket");
+        }
+    t->created_at = bill__i64(r, row, 8);
+    t->updated_at = bill__i64(r, row, 9);
+    return BILL_OK;
+}
+
+static int rp_from_row(const PGresult *r, int row, bill_ticket_reply *x)
+{
+    memset(x, 0, sizeof *x);
+    x->id = bill__col_dup(r, row, 0);
+    x->ticket_id = bill__col_dup(r, row, 1);
+    x->user_id = bill__col_dup(r, row, 2);
+    x->customer_id = bill__col_dup(r, row, 3);
+    x->author_type = bill__col_dup(r, row, 4);
+    x->content = bill__col_dup(r, row, 5);
+    x->is_internal = bill__bool(r, row, 6);
+    x->created_at = bill__i64(r, row, 7);
+    if (!x->id || !x->ticket_id || !x->user_id || !x->customer_id || !x->author_type ||
+        !x->content)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a reply");
+    return BILL_OK;
+}
+
+static int tk_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_ticket **out)
+{
+    PGresult *res = NULL, *rp = NULL;
+    bill_ticket *t = NULL;
+    int rc, n;
+    if ((rc = bill__qp(c, &res, "SELECT " TK_COLS " FROM tickets WHERE id = $1", id)) < 0)
+        goto done;
+    if (PQntuples(res) == 0) {
+        rc = bill__err(BILL_ENOTFOUND, "id", "ticket %s not found", id);
+        goto done;
+    }
+    if ((rc = bill__owns(actor, bill__val(res, 0, 1), "ticket", id)) < 0)
+        goto done;
+    if (!(t = calloc(1, sizeof *t))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading a ticket");
+        goto done;
+    }
+    if ((rc = tk_from_row(res, 0, t)) < 0)
+        goto done;
+    /* Internal notes never leave the database for a customer. */
+    if ((rc = bill__qp(c, &rp,
+                       "SELECT " RP_COLS " FROM ticket_replies r JOIN tickets t ON t.id = "
+                       "r.ticket_id WHERE r.ticket_id = $1 AND ($2::boolean OR NOT r.is_internal) "
+                       "ORDER BY r.created_at, r.id",
+                       id, bill_actor_is_staff(actor) ? "true" : "false")) < 0)
+        goto done;
+    n = PQntuples(rp);
+    if (n > 0 && !(t->replies = calloc((size_t)n, sizeof *t->replies))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading replies");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        t->reply_count++;
+        if ((rc = rp_from_row(rp, i, &t->replies[i])) < 0)
+            goto done;
+    }
+    *out = t;
+    t = NULL;
+done:
+    bill_ticket_free(t);
+    PQclear(res);
+    PQclear(rp);
+    return rc;
+}
+
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+int bill_ticket_create(bill_db *db, const bill_actor *actor, const char *customer_id,
+                       const char *title, const char *description, const char *priority,
+                       bill_ticket **out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+    if (out)
+        *out = NULL;
+    if ((rc = bill__require_known(actor)) < 0)
+        return rc;
+    if (!bill_actor_is_staff(actor)) {
+        if (customer_id && *customer_id && strcasecmp(customer_id, actor->customer_id) != 0)
+            return bill__err(BILL_ENOTFOUND, "customer_id", "customer %.64s not found",
+                             customer_id);
+        customer_id = actor->customer_id;
+    }
+    if ((rc = bill__check_id(customer_id, "customer_id", "customer", true)) < 0)
+        return rc;
+    if (!title || !*title || utf8_chars(title) > 200)
+        return bill__err(BILL_EINVALID, "title", "title must be 1 to 200 characters");
+    if (description && strlen(description) > 20000)
+        return bill__err(BILL_EINVALID, "description", "description is longer than 20000 bytes");
+    if (!priority || !*priority)
+        priority = "normal";
+    if ((rc = bill_ticket_priority_check(priority)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    rc = bill__qp(c, &res,
+                  "INSERT INTO tickets (customer_id, title, description, priority, "
+                  "creator_user_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                  customer_id, title, description ? description : "", priority,
+                  actor && actor->user_id ? actor->user_id : "");
+    if (rc == BILL_EINVALID && strcmp(bill_error_last()->sqlstate, "23503") == 0)
+        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", customer_id);
+    if (rc < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "ticket.create", "ticket", bill__val(res, 0, 0), NULL,
+                                NULL)) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = tk_fetch(c, actor, bill__val(res, 0, 0), out);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_ticket_get(bill_db *db, const bill_actor *actor, const char *id, bill_ticket **out)
+{
+    bill_conn *c = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    *out = NULL;
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_id(id, "id", "ticket", false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = tk_fetch(c, actor, id, out);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_filter *f,
+                     const bill_page *page, bill_tickets *out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    bill_page pg = page ? *page : (bill_page){0, 0};
+    bill_ticket_filter none = {0};
+    uint64_t total = 0;
+    int rc, n;
+
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
+    if (!f)
+        f = &none;
+    if ((rc = bill__require_known(actor)) < 0)
+        return rc;
+    const char *cust = bill_actor_is_staff(actor) ? bill__opt(f->customer_id) : actor->customer_id;
+    if ((rc = bill__check_opt_id(cust, "customer_id")) < 0 ||
+        (rc = bill__check_opt_id(f->assignee_user_id, "assignee_user_id")) < 0)
+        return rc;
+    if ((bill__opt(f->status) && (rc = bill_ticket_status_check(f->status)) < 0) ||
+        (bill__opt(f->priority) && (rc = bill_ticket_priority_check(f->priority)) < 0))
+        return rc;
+    const char *params[] = {cust, bill__opt(f->status), bill__opt(f->priority),
+                            bill__opt(f->assignee_user_id)};
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        goto done;
+    rc = bill__page_query(c, &res, TK_COLS,
+                          "FROM tickets WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
+                          "AND ($2::text IS NULL OR status = $2) "
+                          "AND ($3::text IS NULL OR priority = $3) "
+                          "AND ($4::uuid IS NULL OR assignee_user_id = $4::uuid)",
+                          "created_at DESC, id DESC", 4, params, &pg, &total);
+    if (rc < 0)
+        goto done;
+    n = PQntuples(res);
+    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing tickets");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        if ((rc = tk_from_row(res, i, &out->items[i])) < 0)
+            goto done;
+        out->count++;
+    }
+    bill_page_meta_fill(&out->meta, &pg, total);
+    rc = BILL_OK;
+done:
+    if (rc < 0)
+        bill_tickets_clear(out);
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+/* Lock a ticket and check the actor may reach it. */
+static int lock_ticket(bill_conn *c, const bill_actor *actor, const char *id, PGresult **res)
+{
+    int rc;
+    if ((rc = bill__qp(c, res,
+                       "SELECT status, customer_id, coalesce(assignee_user_id::text, '') "
+                       "FROM tickets WHERE id = $1 FOR UPDATE",
+                       id)) < 0)
+        return rc;
+    if (PQntuples(*res) == 0)
+        return bill__err(BILL_ENOTFOUND, "id", "ticket %s not found", id);
+    return bill__owns(actor, bill__val(*res, 0, 1), "ticket", id);
+}
+
+int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *ticket_id,
+                      const char *content, bool is_internal, bill_ticket_reply **out)
+{
+    bill_conn *c = NULL;
+    PGresult *t = NULL, *ins = NULL;
+    bill_ticket_reply *r = NULL;
+    bool staff = bill_actor_is_staff(actor);
+    int rc;
+    if (out)
+        *out = NULL;
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_id(ticket_id, "ticket_id", "ticket", false)) < 0)
+        return rc;
+    if (!staff && is_internal)
+        return bill__err(BILL_EDENIED, "is_internal", "customers cannot write internal notes");
+    if (!content || !*content || strlen(content) > 20000)
+        return bill__err(BILL_EINVALID, "content", "content must be 1 to 20000 bytes");
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_ticket(c, actor, ticket_id, &t)) < 0)
+        goto done;
+    const char *st = bill__val(t, 0, 0);
+    if (strcmp(st, "closed") == 0) {
+        rc = bill__err(BILL_ESTATE, "status", "ticket %s is closed; open a new ticket",
+                       ticket_id);
+        goto done;
+    }
+    if ((rc = bill__qp(c, &ins,
+                       "WITH r AS (INSERT INTO ticket_replies (ticket_id, user_id, "
+                       "author_type, content, is_internal, created_at) VALUES ($1, $2, $3, $4, "
+                       "$5::boolean, clock_timestamp()) RETURNING *) SELECT " RP_COLS
+                       " FROM r JOIN tickets t ON t.id = r.ticket_id",
+                       ticket_id, actor && actor->user_id ? actor->user_id : "",
+                       staff ? "admin" : "customer", content,
+                       is_internal ? "true" : "false")) < 0)
+        goto done;
+    /* A customer answering a resolved ticket says it is not solved. */
+    const char *next = !staff && strcmp(st, "resolved") == 0 ? "processing" : st;
+    if ((rc = bill__qp(c, NULL,
+                       "UPDATE tickets SET status = $2, updated_at = now() WHERE id = $1",
+                       ticket_id, next)) < 0)
+        goto done;
+    if ((rc = bill__oplog_write(c, actor, "ticket.reply", "ticket", ticket_id, NULL, NULL)) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out) {
+        if (!(r = calloc(1, sizeof *r))) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+            goto done;
+        }
+        if ((rc = rp_from_row(ins, 0, r)) < 0)
+            goto done;
+        *out = r;
+        r = NULL;
+    }
+done:
+    bill_ticket_reply_free(r);
+    PQclear(t);
+    PQclear(ins);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_ticket_set_status(bill_db *db, const bill_actor *actor, const char *id,
+                           const char *status)
+{
+    bill_conn *c = NULL;
+    PGresult *t = NULL;
+    bool ok = false;
+    int rc;
+    if ((rc = bill__require_staff(actor, "change ticket status")) < 0 ||
+        (rc = bill__check_id(id, "id", "ticket", false)) < 0 ||
+        (rc = bill_ticket_status_check(status)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_ticket(c, actor, id, &t)) < 0)
+        goto done;
+    const char *from = bill__val(t, 0, 0);
+    for (size_t i = 0; i < BILL__ARRAY_LEN(transitions); i++)
+        ok = ok || (strcmp(from, transitions[i].from) == 0 && strcmp(status, transitions[i].to) == 0);
+    if (!ok) {
+        rc = bill__err(BILL_ESTATE, "status", "ticket %s is %s; cannot move to %s", id, from,
+                       status);
+        goto done;
+    }
+    if ((rc = bill__qp(c, NULL, "UPDATE tickets SET status = $2, updated_at = now() WHERE id = $1",
+                       id, status)) < 0 ||
+        (rc = bill__oplog_write(c, actor, "ticket.status", "ticket", id, NULL, NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(t);
+    bill__conn_done(c);
+    return rc;
+}
+
+int bill_ticket_assign(bill_db *db, const bill_actor *actor, const char *id,
+                       const char *assignee)
+{
+    bill_conn *c = NULL;
+    PGresult *t = NULL;
+    char *payload = NULL;
+    int rc;
+    if ((rc = bill__require_staff(actor, "assign tickets")) < 0 ||
+        (rc = bill__check_id(id, "id", "ticket", false)) < 0 ||
+        (rc = bill__check_opt_id(assignee, "assignee_user_id")) < 0)
+        return rc;
+    assignee = bill__opt(assignee);
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    if ((rc = lock_ticket(c, actor, id, &t)) < 0)
+        goto done;
+    const char *old = bill__val(t, 0, 2);
+    if (strcasecmp(old, assignee ? assignee : "") == 0) {
+        rc = BILL_OK; /* no change, no notification */
+        goto done;
+    }
+    rc = bill__qp(c, NULL,
+                  "UPDATE tickets SET assignee_user_id = $2::uuid, updated_at = now() "
+                  "WHERE id = $1",
+                  id, assignee);
+    if (rc == BILL_EINVALID && strcmp(bill_error_last()->sqlstate, "23503") == 0)
+        rc = bill__err(BILL_ENOTFOUND, "assignee_user_id", "admin user %s not found", assignee);
+    if (rc < 0)
+        goto done;
+    if (!(payload = bill__sprintf("{\"ticket_id\": \"%s\", \"old_assignee_id\": \"%s\", "
+                                  "\"new_assignee_id\": \"%s\"}",
+                                  id, old, assignee ? assignee : ""))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    if ((rc = bill__event_enqueue_conn(c, "ticket.assigned", payload, 0, 0, NULL)) < 0 ||
+        (rc = bill__oplog_write(c, actor, "ticket.assign", "ticket", id, NULL, NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    free(payload);
+    PQclear(t);
+    bill__conn_done(c);
+    return rc;
+}

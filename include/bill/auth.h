@@ -141,6 +141,16 @@ BILL_API int bill_session_revoke(bill_db *db, const char *token, int64_t now_us)
 BILL_API int bill_session_revoke_user(bill_db *db, const char *admin_user_id,
                                       const char *keep_token, int64_t now_us);
 
+/* ---- housekeeping ----------------------------------------------------------- */
+
+/* Delete credential rows that can never be accepted again, once they are
+ * more than a day past their end (the day keeps recent rows for support
+ * questions): admin sessions expired or revoked, refresh tokens expired or
+ * revoked, verification codes expired or consumed. *deleted (may be NULL)
+ * receives the number of rows removed. Meant for a periodic maintenance job
+ * (e.g. with the billing pass); idempotent and safe to run concurrently. */
+BILL_API int bill_auth_purge_expired(bill_db *db, int64_t now_us, int64_t *deleted);
+
 #ifdef __cplusplus
 }
 #endif

@@ -148,6 +148,28 @@ START_TEST(test_session__disabled_admin_rejected)
 }
 END_TEST
 
+START_TEST(test_auth__purge_expired)
+{
+    char *live = NULL, *old = NULL, *revoked = NULL;
+    bill_session_info s;
+    int64_t n = -1;
+    ck_assert_int_eq(bill_session_create(db, admin_id, NULL, NULL, ABS, T0, &old), BILL_OK);
+    ck_assert_int_eq(bill_session_create(db, admin_id, NULL, NULL, ABS, T0, &revoked), BILL_OK);
+    ck_assert_int_eq(bill_session_revoke(db, revoked, T0 + HOUR), BILL_OK);
+    ck_assert_int_eq(bill_session_create(db, admin_id, NULL, NULL, 48, T0, &live), BILL_OK);
+    /* a day after the 2 h sessions ended: both go, the 48 h one stays */
+    ck_assert_int_eq(bill_auth_purge_expired(db, T0 + 26 * HOUR + 1, &n), BILL_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM admin_sessions"), 1);
+    ck_assert_int_eq(bill_session_resolve(db, live, T0 + 10 * MIN, IDLE, 48, &s), BILL_OK);
+    ck_assert_int_eq(bill_auth_purge_expired(db, T0 + 26 * HOUR + 1, &n), BILL_OK);
+    ck_assert_int_eq(n, 0);
+    free(live);
+    free(old);
+    free(revoked);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("auth_session");
@@ -160,6 +182,7 @@ int main(void)
     tcase_add_test(tc, test_session__last_seen_bumped_once_a_minute);
     tcase_add_test(tc, test_session__revoke);
     tcase_add_test(tc, test_session__disabled_admin_rejected);
+    tcase_add_test(tc, test_auth__purge_expired);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,309 @@
+/*
+ * test_payment.c — payments against a real PostgreSQL: paying through a
+ * gateway plugin (pending payment + instructions, order stays pending),
+ * confirmation idempotent under 16 concurrent callbacks (credited once, one
+ * event), amount mismatch refused, full and partial refunds to the balance,
+ * scoping and list filters.
+ */
+#include "pg_harness.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
+
+static char *mk_customer(bill_db *db, const char *name)
+{
+    bill_customer_input in = {.name = name};
+    bill_customer *c = NULL;
+    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
+    char *id = strdup(c->id);
+    bill_customer_free(c);
+    return id;
+}
+
+static char *mk_product(bill_db *db)
+{
+    bill_product_input in = {.name = "Box", .active = true};
+    in.has_price[BILL_CYCLE_MONTHLY] = true;
+    in.prices[BILL_CYCLE_MONTHLY] = 1250;
+    bill_product *p = NULL;
+    ck_assert_int_eq(bill_product_create(db, &cli, &in, &p), BILL_OK);
+    char *id = strdup(p->id);
+    bill_product_free(p);
+    return id;
+}
+
+static char *mk_order(bill_db *db, const char *cid, const char *pid)
+{
+    bill_order_input in = {.customer_id = cid, .product_id = pid};
+    bill_order *o = NULL;
+    ck_assert_int_eq(bill_order_create(db, NULL, &cli, &in, &o), BILL_OK);
+    char *id = strdup(o->id);
+    bill_order_free(o);
+    return id;
+}
+
+static bill_money balance(bill_db *db, const char *cid)
+{
+    bill_money b = -1;
+    ck_assert_int_eq(bill_balance_get(db, &cli, cid, &b, NULL), BILL_OK);
+    return b;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    size_t n;
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(out);
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+}
+
+START_TEST(test_payment__gateway_pay_then_confirm)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char dir[] = "/tmp/bill-orders-gw-XXXXXX", path[1100], gw[37], sql[300];
+    bill_plugins_options po;
+    bill_plugins *plugins = NULL;
+    bill_plugin_scan_stats st;
+    bill_payment_info pi;
+    bill_payment *p = NULL;
+    bool already = true;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/gateway-example.so", dir);
+    copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", path);
+    bill_plugins_options_init(&po);
+    po.plugins_dir = dir;
+    po.db = db;
+    ck_assert_int_eq(bill_plugins_new(&plugins, &po), BILL_OK);
+    ck_assert_int_eq(bill_plugins_scan(plugins, &st), BILL_OK);
+    ck_assert_int_eq(bill_plugin_interface_create(plugins, NULL, BILL_PLUGIN_GATEWAY,
+                                                  "gateway-example", "bank",
+                                                  "{\"account\":\"6222\"}", true, gw), BILL_OK);
+
+    char *cid = mk_customer(db, "Gw"), *pid = mk_product(db), *oid = mk_order(db, cid, pid);
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
+    ck_assert_int_eq(bill_order_pay(db, plugins, &me, oid, gw, &pi), BILL_OK);
+    ck_assert_str_eq(pi.gateway_id, gw);
+    ck_assert_ptr_nonnull(strstr(pi.instructions, "transfer 12.50 to account 6222"));
+    ck_assert_ptr_nonnull(strstr(pi.instructions, pi.payment_id));
+    ck_assert_int_eq(bill_payment_get(db, &me, pi.payment_id, &p), BILL_OK);
+    ck_assert_str_eq(p->status, "pending");
+    ck_assert_str_eq(p->order_id, oid);
+    ck_assert_str_eq(p->gateway_payment_id, pi.payment_id);
+    ck_assert_int_eq(p->amount, 1250);
+    bill_payment_free(p);
+    /* Unknown gateway id: not found; order untouched, nothing charged. */
+    ck_assert_int_eq(bill_order_pay(db, plugins, &me, oid, "00000000-0000-4000-8000-0000000000aa",
+                                    NULL), BILL_ENOTFOUND);
+
+    /* Customers cannot confirm; wrong amount is refused; the right one by
+     * (gateway, gateway_payment_id) pays the order once. */
+    ck_assert_int_eq(bill_payment_confirm(db, &me, pi.payment_id, NULL, NULL, 1250, "tx", NULL),
+                     BILL_EDENIED);
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, pi.payment_id, NULL, NULL, 1249, "tx", NULL),
+                     BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "amount");
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, gw, pi.payment_id, 1250, "bank-77",
+                                          &already), BILL_OK);
+    ck_assert(!already);
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, pi.payment_id, NULL, NULL, 1250, "bank-77",
+                                          &already), BILL_OK);
+    ck_assert(already);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid' "
+             "AND paid_at IS NOT NULL", oid);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events "
+                                                "WHERE kind = 'order.paid'"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments WHERE "
+                                                "status = 'succeeded' AND gateway_tx_id = "
+                                                "'bank-77'"), 1);
+    /* A gateway payment does not touch the balance. */
+    ck_assert_int_eq(balance(db, cid), 0);
+
+    bill_payment_info_clear(&pi);
+    bill_plugins_free(plugins);
+    unlink(path);
+    rmdir(dir);
+    free(oid);
+    free(cid);
+    free(pid);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+typedef struct {
+    bill_db *db;
+    const char *pid;
+    bool already;
+    int rc;
+} confirm_arg;
+
+static void *confirm_thread(void *p)
+{
+    confirm_arg *a = p;
+    a->rc = bill_payment_confirm(a->db, NULL, a->pid, NULL, NULL, 1250, "cb-1", &a->already);
+    return NULL;
+}
+
+/* A pending gateway payment for an order, as pay_gateway leaves it. */
+static void pending_payment(const char *url, const char *cid, const char *oid)
+{
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO payments (customer_id, order_id, amount, gateway_id, "
+             "gateway_payment_id, status) VALUES ('%s', '%s', 12.50, 'gw', 'gp-%s', 'pending')",
+             cid, oid, oid);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+}
+
+START_TEST(test_payment__confirm_idempotent_under_concurrency)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char *cid = mk_customer(db, "Cb"), *pid = mk_product(db), *oid = mk_order(db, cid, pid);
+    pending_payment(url, cid, oid);
+    bill_payments l;
+    bill_payment_filter f = {.order_id = oid};
+    ck_assert_int_eq(bill_payment_list(db, &cli, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 1);
+    char *pay = strdup(l.items[0].id);
+    bill_payments_clear(&l);
+
+    pthread_t th[16];
+    confirm_arg args[16];
+    int fresh = 0;
+    for (int i = 0; i < 16; i++) {
+        args[i] = (confirm_arg){.db = db, .pid = pay};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, confirm_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 16; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(args[i].rc, BILL_OK);
+        fresh += !args[i].already;
+    }
+    ck_assert_int_eq(fresh, 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events "
+                                                "WHERE kind = 'order.paid'"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM orders "
+                                                "WHERE status = 'paid'"), 1);
+    /* Failing a confirmed payment is refused; unknown ids are not found. */
+    ck_assert_int_eq(bill_payment_fail(db, &cli, pay), BILL_ESTATE);
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, "gw", "nope", 1250, "x", NULL),
+                     BILL_ENOTFOUND);
+    free(pay);
+    free(oid);
+    free(cid);
+    free(pid);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+START_TEST(test_payment__refunds_full_and_partial)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char *cid = mk_customer(db, "Ref"), *pid = mk_product(db);
+    char *o1 = mk_order(db, cid, pid), *o2 = mk_order(db, cid, pid);
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
+    bill_payment_info p1, p2;
+    bill_payment *p = NULL;
+
+    ck_assert_int_eq(bill_balance_change(db, &cli, cid, BILL_BALANCE_RECHARGE, 2500, NULL, NULL,
+                                         NULL), BILL_OK);
+    ck_assert_int_eq(bill_order_pay(db, NULL, &me, o1, NULL, &p1), BILL_OK);
+    ck_assert_int_eq(bill_order_pay(db, NULL, &me, o2, NULL, &p2), BILL_OK);
+    ck_assert_int_eq(balance(db, cid), 0);
+
+    /* Customers cannot refund; more than paid is refused and changes nothing. */
+    ck_assert_int_eq(bill_payment_refund(db, &me, p1.payment_id, 100, NULL, NULL), BILL_EDENIED);
+    ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 1251, NULL, NULL),
+                     BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "amount");
+    ck_assert_int_eq(balance(db, cid), 0);
+
+    /* Partial 5.00, then 7.50 more = everything: refunded; order refunded. */
+    ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 500, "downgrade", &p), BILL_OK);
+    ck_assert_str_eq(p->status, "partially_refunded");
+    ck_assert_int_eq(p->refunded_amount, 500);
+    bill_payment_free(p);
+    ck_assert_int_eq(balance(db, cid), 500);
+    ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 751, NULL, NULL),
+                     BILL_EINVALID);
+    ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 750, NULL, &p), BILL_OK);
+    ck_assert_str_eq(p->status, "refunded");
+    bill_payment_free(p);
+    ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 1, NULL, NULL), BILL_ESTATE);
+    ck_assert_int_eq(balance(db, cid), 1250);
+    bill_order *o = NULL;
+    ck_assert_int_eq(bill_order_get(db, &cli, o1, &o), BILL_OK);
+    ck_assert_str_eq(o->status, "refunded");
+    bill_order_free(o);
+    /* amount 0 = the whole rest. */
+    ck_assert_int_eq(bill_payment_refund(db, &cli, p2.payment_id, 0, NULL, NULL), BILL_OK);
+    ck_assert_int_eq(balance(db, cid), 2500);
+    ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM balance_transactions "
+                                                "WHERE transaction_type = 'refund'"), 3);
+
+    /* Scoping and filters. */
+    char *other = mk_customer(db, "Other");
+    bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other};
+    ck_assert_int_eq(bill_payment_get(db, &b, p1.payment_id, &p), BILL_ENOTFOUND);
+    bill_payments l;
+    ck_assert_int_eq(bill_payment_list(db, &b, NULL, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.meta.total, 0);
+    bill_payments_clear(&l);
+    bill_payment_filter f = {.status = "refunded"};
+    ck_assert_int_eq(bill_payment_list(db, &me, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.meta.total, 2);
+    bill_payments_clear(&l);
+    f = (bill_payment_filter){.status = "done"};
+    ck_assert_int_eq(bill_payment_list(db, &me, &f, NULL, &l), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "status");
+
+    bill_payment_info_clear(&p1);
+    bill_payment_info_clear(&p2);
+    free(other);
+    free(o1);
+    free(o2);
+    free(cid);
+    free(pid);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("payment");
+    TCase *tc = tcase_create("payment");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_payment__gateway_pay_then_confirm);
+    tcase_add_test(tc, test_payment__confirm_idempotent_under_concurrency);
+    tcase_add_test(tc, test_payment__refunds_full_and_partial);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -50,7 +50,10 @@ typedef struct bill_register_params {
  * create customer + user in one transaction. Duplicate username or e-mail
  * (case-insensitive) -> BILL_ECONFLICT "username already taken" / "email
  * already registered". Validation failures -> BILL_EINVALID naming the
- * field. The user's email_verified is set when a code was checked. */
+ * field. The user's email_verified is set when a code was checked.
+ * Duplicates are looked for BEFORE the code is consumed; only a concurrent
+ * registration of the same name winning in between spends a code for
+ * nothing (the user then asks for a new one). */
 BILL_API int bill_customer_register(bill_db *db, const bill_register_params *p, int64_t now_us,
                                     bill_customer_user **out);
 

@@ -90,6 +90,9 @@ extern const cli_cmd cli_product_cmd;
 extern const cli_cmd cli_plugin_cmd;
 extern const cli_cmd cli_oplog_cmd;
 extern const cli_cmd cli_events_cmd;
+extern const cli_cmd cli_order_cmd;
+extern const cli_cmd cli_payment_cmd;
+extern const cli_cmd cli_invoice_cmd;
 
 /* ---- run context ----------------------------------------------------------- */
 
@@ -115,6 +118,13 @@ struct cli_ctx {
  * migrations are pending (everything except db status/migrate and config
  * check). Returns CLI_CONTINUE or an exit code (error already printed). */
 int cli_open_db(cli_ctx *ctx, bool need_schema);
+/* Open libbill's plugin host over ctx->db (plugin.c). `scan` loads the
+ * plugins directory; with `scan_optional` an unreadable directory is only a
+ * note. `stats` may be NULL. Returns CLI_CONTINUE or an exit code. */
+struct bill_plugins;
+struct bill_plugin_scan_stats;
+int cli_open_plugins(cli_ctx *ctx, bool scan, bool scan_optional, struct bill_plugins **out,
+                     struct bill_plugin_scan_stats *stats);
 /* Load the configuration into ctx->config (once); cli_open_db does this. */
 int cli_load_config(cli_ctx *ctx);
 

@@ -34,6 +34,9 @@ static const cli_cmd *const root_cmds[] = {
     &cli_plugin_cmd,
     &cli_oplog_cmd,
     &cli_events_cmd,
+    &cli_order_cmd,
+    &cli_payment_cmd,
+    &cli_invoice_cmd,
     NULL,
 };
 

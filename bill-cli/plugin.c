@@ -21,10 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Open the plugin host over the CLI's database; `scan` loads the .so files
- * (needed before a health check calls into one). */
-static int open_plugins(cli_ctx *ctx, bool scan, bool scan_optional, bill_plugins **out,
-                        bill_plugin_scan_stats *stats)
+/* Open the plugin host over the CLI's database (declared in cli.h; orders
+ * and payments use it too); `scan` loads the .so files (needed before a
+ * call into a plugin). The master key is the decoded [security] key. */
+int cli_open_plugins(cli_ctx *ctx, bool scan, bool scan_optional, bill_plugins **out,
+                     bill_plugin_scan_stats *stats)
 {
     int rc = cli_open_db(ctx, true);
     if (rc != CLI_CONTINUE)
@@ -84,7 +85,7 @@ static int plugin_list(cli_ctx *ctx, const cli_args *a)
     bill_plugin_interface *ifs = NULL;
     size_t ninfo = 0, nifs = 0;
     cli_table *t1 = NULL, *t2 = NULL;
-    int rc = open_plugins(ctx, true, true, &p, &st);
+    int rc = cli_open_plugins(ctx, true, true, &p, &st);
     if (rc != CLI_CONTINUE)
         return rc;
     if ((rc = bill_plugins_list(p, &info, &ninfo)) < 0 ||
@@ -150,7 +151,7 @@ done:
 static int set_enabled(cli_ctx *ctx, const cli_args *a, bool enabled)
 {
     bill_plugins *p = NULL;
-    int rc = open_plugins(ctx, false, false, &p, NULL);
+    int rc = cli_open_plugins(ctx, false, false, &p, NULL);
     if (rc != CLI_CONTINUE)
         return rc;
     if ((rc = bill_plugin_interface_set_enabled(p, &ctx->actor, a->pos[0], enabled)) < 0)
@@ -177,7 +178,7 @@ static int plugin_health(cli_ctx *ctx, const cli_args *a)
     bill_plugin_scan_stats st = {0};
     bill_plugin_interface pi = {0};
     bool healthy = false;
-    int rc = open_plugins(ctx, true, false, &p, &st);
+    int rc = cli_open_plugins(ctx, true, false, &p, &st);
     if (rc != CLI_CONTINUE)
         return rc;
     if ((rc = bill_plugin_interface_health(p, &ctx->actor, a->pos[0], &healthy)) < 0 ||
@@ -239,7 +240,7 @@ static int plugin_interfaces(cli_ctx *ctx, const cli_args *a)
                                         "first_party_provider, got \"%s\"", ks);
         kind = (int)k;
     }
-    if ((rc = open_plugins(ctx, false, false, &p, NULL)) != CLI_CONTINUE)
+    if ((rc = cli_open_plugins(ctx, false, false, &p, NULL)) != CLI_CONTINUE)
         return rc;
     if ((rc = bill_plugin_interface_list(p, &ctx->actor, kind, &ifs, &nifs)) < 0) {
         rc = cli_fail(ctx, rc);
@@ -279,7 +280,7 @@ static int plugin_show(cli_ctx *ctx, const cli_args *a)
 {
     bill_plugins *p = NULL;
     bill_plugin_interface pi = {0};
-    int rc = open_plugins(ctx, false, false, &p, NULL);
+    int rc = cli_open_plugins(ctx, false, false, &p, NULL);
     if (rc != CLI_CONTINUE)
         return rc;
     if ((rc = bill_plugin_interface_get(p, &ctx->actor, a->pos[0], &pi)) < 0) {
@@ -396,7 +397,7 @@ static int plugin_create_interface(cli_ctx *ctx, const cli_args *a)
     if (rc != CLI_CONTINUE)
         return rc;
     /* the plugin must be loaded: its schema checks the config */
-    if ((rc = open_plugins(ctx, true, false, &p, &st)) != CLI_CONTINUE)
+    if ((rc = cli_open_plugins(ctx, true, false, &p, &st)) != CLI_CONTINUE)
         goto done;
     const char *plugin_id = cli_opt(a, "plugin");
     if ((rc = find_plugin_kind(ctx, p, a, plugin_id, &kind)) != CLI_CONTINUE)
@@ -422,7 +423,7 @@ static int plugin_set_config(cli_ctx *ctx, const cli_args *a)
     int rc = read_config_arg(ctx, a, name != NULL, &cfg);
     if (rc != CLI_CONTINUE)
         return rc;
-    if ((rc = open_plugins(ctx, true, false, &p, &st)) != CLI_CONTINUE)
+    if ((rc = cli_open_plugins(ctx, true, false, &p, &st)) != CLI_CONTINUE)
         goto done;
     if ((rc = bill_plugin_interface_update(p, &ctx->actor, a->pos[0], name, cfg)) < 0) {
         rc = cli_fail(ctx, rc);

@@ -95,8 +95,25 @@ void srv_conn_close(srv_conn *c)
     conn_release(c);
 }
 
+/* Closing a socket with unread input makes the kernel send RST, and the
+ * peer may then drop our last bytes (a GOAWAY, the final trailers, a 413).
+ * So: shut the write side, read and discard until the peer closes, or 1 s. */
+static void conn_drain(srv_conn *c)
+{
+    if (c->draining)
+        return;
+    c->draining = true;
+    c->drain_deadline_ms = srv_now_ms() + 1000;
+    shutdown(c->fd, SHUT_WR);
+    struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+    epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &e);
+    c->ev = e.events;
+}
+
 void srv_conn_flush(srv_conn *c)
 {
+    if (c->draining)
+        return;
     if (c->dead)
         return;
     for (;;) {
@@ -117,12 +134,12 @@ void srv_conn_flush(srv_conn *c)
     }
     if (c->out.len == 0 && c->close_after_write &&
         !(c->h2 && nghttp2_session_want_write(c->h2))) {
-        srv_conn_close(c);
+        conn_drain(c);
         return;
     }
     if (c->proto == 2 && c->h2 && !nghttp2_session_want_read(c->h2) &&
         !nghttp2_session_want_write(c->h2) && c->out.len == 0) {
-        srv_conn_close(c); /* GOAWAY exchanged and every stream done */
+        conn_drain(c); /* GOAWAY exchanged and every stream done */
         return;
     }
     loop_set_events(c);
@@ -131,7 +148,7 @@ void srv_conn_flush(srv_conn *c)
 void srv_conn_respond(srv_target t, srv_resp *resp)
 {
     srv_conn *c = t.conn;
-    if (c->dead)
+    if (c->dead || c->draining)
         return;
     if (c->proto == 2)
         srv_h2_respond(c, t.stream_id, resp);
@@ -165,6 +182,14 @@ static void flush_dirty(srv_loop *l)
 static void conn_readable(srv_conn *c)
 {
     char tmp[65536];
+    if (c->draining) {
+        ssize_t n;
+        while ((n = recv(c->fd, tmp, sizeof tmp, 0)) > 0) {
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            srv_conn_close(c);
+        return;
+    }
     for (int rounds = 0; rounds < 16 && !c->dead; rounds++) {
         if (c->proto == 1 && c->h1_busy)
             break; /* pipelined request waits in the socket buffer */
@@ -309,6 +334,12 @@ static void loop_sweep(srv_loop *l, int64_t now)
     srv_conn *c = l->conns;
     while (c) {
         srv_conn *next = c->next;
+        if (c->draining) {
+            if (now > c->drain_deadline_ms)
+                srv_conn_close(c);
+            c = next;
+            continue;
+        }
         bool stuck = c->req_start_ms && c->inflight == 0 &&
                      now - c->req_start_ms > s->request_timeout_ms &&
                      (c->proto != 2); /* HTTP/2 streams idle under the conn idle rule */

@@ -142,6 +142,8 @@ struct srv_conn {
     bool dead;                 /* socket closed; freed when refs reach 0 */
     bool close_after_write;
     bool goaway_sent;
+    bool draining;             /* write side shut; reading until EOF (no RST on close) */
+    int64_t drain_deadline_ms;
     bool dirty;                /* queued for one flush at the end of the loop turn */
     srv_conn *dirty_next;
     uint32_t ev;               /* current epoll mask */

@@ -389,8 +389,9 @@ int bill_plugin_provider_spec_template(bill_plugin_instance *inst, char **json_o
         return *json_out ? BILL_OK : bill__err(BILL_ENOMEM, NULL, "out of memory");
     }
     bill__plugin_err_reset();
-    return json_call(inst, "spec_template", t->spec_template(inst->state, &doc), doc,
-                     json_type_object, json_out);
+    /* Call first, then pass doc: argument evaluation order is unspecified. */
+    int rc = t->spec_template(inst->state, &doc);
+    return json_call(inst, "spec_template", rc, doc, json_type_object, json_out);
 }
 
 int bill_plugin_provider_detail_sections(bill_plugin_instance *inst,
@@ -408,9 +409,8 @@ int bill_plugin_provider_detail_sections(bill_plugin_instance *inst,
         return *json_out ? BILL_OK : bill__err(BILL_ENOMEM, NULL, "out of memory");
     }
     bill__plugin_err_reset();
-    return json_call(inst, "detail_sections",
-                     t->detail_sections(inst->state, provider_instance_id, &doc), doc,
-                     json_type_array, json_out);
+    int rc = t->detail_sections(inst->state, provider_instance_id, &doc);
+    return json_call(inst, "detail_sections", rc, doc, json_type_array, json_out);
 }
 
 int bill_plugin_provider_list_upstream_products(bill_plugin_instance *inst, char **json_out)
@@ -426,6 +426,6 @@ int bill_plugin_provider_list_upstream_products(bill_plugin_instance *inst, char
         return bill__err(BILL_EUNSUPPORTED, "interface", "provider %s has no upstream products",
                          inst->gen->info.id);
     bill__plugin_err_reset();
-    return json_call(inst, "list_upstream_products", t->list_upstream_products(inst->state, &doc),
-                     doc, json_type_array, json_out);
+    int rc = t->list_upstream_products(inst->state, &doc);
+    return json_call(inst, "list_upstream_products", rc, doc, json_type_array, json_out);
 }

@@ -236,11 +236,12 @@ int bill_invoice_create(bill_db *db, const bill_actor *actor, const bill_invoice
         const bill_invoice_item_input *x = &in->items[i];
         snprintf(q, sizeof q, "%u", x->quantity);
         if ((rc = bill__qp(c, NULL,
-                           "INSERT INTO invoice_items (invoice_id, description, quantity, "
-                           "unit_price, amount, created_at) VALUES ($1, $2, $3::int, "
-                           "$4::numeric, $5::numeric, clock_timestamp())",
+                           "INSERT INTO invoice_items (invoice_id, customer_id, description, "
+                           "quantity, unit_price, amount, created_at) VALUES ($1, $6, $2, "
+                           "$3::int, $4::numeric, $5::numeric, clock_timestamp())",
                            id, x->description, q, bill_money_format(x->unit_price, b1),
-                           bill_money_format(x->unit_price * (bill_money)x->quantity, b2))) < 0)
+                           bill_money_format(x->unit_price * (bill_money)x->quantity, b2),
+                           in->customer_id)) < 0)
             goto done;
     }
     if ((rc = bill__oplog_write(c, actor, "invoice.create", "invoice", id, NULL, NULL)) < 0 ||
@@ -589,9 +590,11 @@ int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *cust
         if (rc == BILL_OK && PQntuples(ins) == 1) {
             const char *id = bill__val(ins, 0, 0);
             if ((rc = bill__qp(c, NULL,
-                               "INSERT INTO invoice_items (invoice_id, description, quantity, "
-                               "unit_price, amount) VALUES ($1, $2, 1, $3::numeric, $3::numeric)",
-                               id, desc, bill__val(list, i, 4))) == BILL_OK &&
+                               "INSERT INTO invoice_items (invoice_id, customer_id, "
+                               "description, quantity, unit_price, amount) VALUES ($1, $4, $2, "
+                               "1, $3::numeric, $3::numeric)",
+                               id, desc, bill__val(list, i, 4), bill__val(list, i, 1))) ==
+                    BILL_OK &&
                 (rc = issue_tx(c, actor, id)) == BILL_OK &&
                 (rc = bill__tx_commit(c)) == BILL_OK && created)
                 (*created)++;

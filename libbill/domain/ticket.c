@@ -353,13 +353,13 @@ int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *t
         goto done;
     }
     if ((rc = bill__qp(c, &ins,
-                       "WITH r AS (INSERT INTO ticket_replies (ticket_id, user_id, "
-                       "author_type, content, is_internal, created_at) VALUES ($1, $2, $3, $4, "
-                       "$5::boolean, clock_timestamp()) RETURNING *) SELECT " RP_COLS
+                       "WITH r AS (INSERT INTO ticket_replies (ticket_id, customer_id, "
+                       "user_id, author_type, content, is_internal, created_at) VALUES ($1, $6, "
+                       "$2, $3, $4, $5::boolean, clock_timestamp()) RETURNING *) SELECT " RP_COLS
                        " FROM r JOIN tickets t ON t.id = r.ticket_id",
                        ticket_id, actor && actor->user_id ? actor->user_id : "",
-                       staff ? "admin" : "customer", content,
-                       is_internal ? "true" : "false")) < 0)
+                       staff ? "admin" : "customer", content, is_internal ? "true" : "false",
+                       bill__val(t, 0, 1))) < 0)
         goto done;
     /* A customer answering a resolved ticket says it is not solved. */
     const char *next = !staff && strcmp(st, "resolved") == 0 ? "processing" : st;

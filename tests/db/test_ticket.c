@@ -1,0 +1,170 @@
+/*
+ * test_ticket.c — tickets against a real PostgreSQL: creation and
+ * validation, internal notes hidden from customers (and refused from
+ * them), customer reply reopening a resolved ticket, the status table,
+ * assignment notifying exactly once per change, scoping and list filters.
+ */
+#include "pg_harness.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
+
+static char *mk_customer(bill_db *db, const char *name)
+{
+    bill_customer_input in = {.name = name};
+    bill_customer *c = NULL;
+    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
+    char *id = strdup(c->id);
+    bill_customer_free(c);
+    return id;
+}
+
+static char *status_of(bill_db *db, const char *id)
+{
+    bill_ticket *t = NULL;
+    ck_assert_int_eq(bill_ticket_get(db, &cli, id, &t), BILL_OK);
+    char *s = strdup(t->status);
+    bill_ticket_free(t);
+    return s;
+}
+
+START_TEST(test_ticket__lifecycle_internal_notes_assignment)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char *cid = mk_customer(db, "T"), *other = mk_customer(db, "U"), *s;
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid, .user_id = "cu-1"};
+    bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other};
+    bill_ticket *t = NULL;
+    bill_ticket_reply *r = NULL;
+
+    ck_assert_int_eq(bill_ticket_create(db, &me, NULL, "", "x", NULL, &t), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "title");
+    ck_assert_int_eq(bill_ticket_create(db, &me, NULL, "Down", "x", "critical", &t),
+                     BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "priority");
+    ck_assert_int_eq(bill_ticket_create(db, &me, other, "Down", "x", NULL, &t), BILL_ENOTFOUND);
+    ck_assert_int_eq(bill_ticket_create(db, &me, NULL, "Server down", "since 9:00", NULL, &t),
+                     BILL_OK);
+    ck_assert_str_eq(t->customer_id, cid);
+    ck_assert_str_eq(t->priority, "normal");
+    ck_assert_str_eq(t->status, "pending");
+    ck_assert_str_eq(t->creator_user_id, "cu-1");
+    char *id = strdup(t->id);
+    bill_ticket_free(t);
+
+    /* Replies: customers cannot write internal notes nor see them. */
+    ck_assert_int_eq(bill_ticket_reply_create(db, &me, id, "secret?", true, &r), BILL_EDENIED);
+    ck_assert_int_eq(bill_ticket_reply_create(db, &me, id, "", false, &r), BILL_EINVALID);
+    int rc = bill_ticket_reply_create(db, &me, id, "please help", false, &r);
+    ck_assert_msg(rc == BILL_OK, "reply: %s", bill_error_last()->message);
+    ck_assert_str_eq(r->author_type, "customer");
+    ck_assert_str_eq(r->customer_id, cid);
+    bill_ticket_reply_free(r);
+    ck_assert_int_eq(bill_ticket_reply_create(db, &cli, id, "looks like abuse", true, NULL),
+                     BILL_OK);
+    ck_assert_int_eq(bill_ticket_reply_create(db, &cli, id, "we are on it", false, &r), BILL_OK);
+    ck_assert_str_eq(r->author_type, "admin");
+    ck_assert_str_eq(r->customer_id, "");
+    bill_ticket_reply_free(r);
+    ck_assert_int_eq(bill_ticket_get(db, &me, id, &t), BILL_OK);
+    ck_assert_uint_eq(t->reply_count, 2);
+    for (size_t i = 0; i < t->reply_count; i++) {
+        ck_assert(!t->replies[i].is_internal);
+        ck_assert_ptr_null(strstr(t->replies[i].content, "abuse"));
+    }
+    bill_ticket_free(t);
+    ck_assert_int_eq(bill_ticket_get(db, &cli, id, &t), BILL_OK);
+    ck_assert_uint_eq(t->reply_count, 3);
+    ck_assert(t->replies[1].is_internal);
+    bill_ticket_free(t);
+
+    /* Status table; customers may not set status. */
+    ck_assert_int_eq(bill_ticket_set_status(db, &me, id, "closed"), BILL_EDENIED);
+    ck_assert_int_eq(bill_ticket_set_status(db, &cli, id, "resolved"), BILL_ESTATE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "is pending; cannot move to "
+                                                             "resolved"));
+    ck_assert_int_eq(bill_ticket_set_status(db, &cli, id, "done"), BILL_EINVALID);
+    ck_assert_int_eq(bill_ticket_set_status(db, &cli, id, "processing"), BILL_OK);
+    ck_assert_int_eq(bill_ticket_set_status(db, &cli, id, "resolved"), BILL_OK);
+    /* A customer's reply to a resolved ticket reopens it. */
+    ck_assert_int_eq(bill_ticket_reply_create(db, &me, id, "still down", false, NULL), BILL_OK);
+    s = status_of(db, id);
+    ck_assert_str_eq(s, "processing");
+    free(s);
+    ck_assert_int_eq(bill_ticket_set_status(db, &cli, id, "closed"), BILL_OK);
+    ck_assert_int_eq(bill_ticket_reply_create(db, &me, id, "hello?", false, NULL), BILL_ESTATE);
+    ck_assert_int_eq(bill_ticket_set_status(db, &cli, id, "processing"), BILL_ESTATE);
+
+    /* Assignment: one event per actual change, with old and new. */
+    bill_admin_user *a1 = NULL, *a2 = NULL;
+    ck_assert_int_eq(bill_admin_user_create(db, &cli, "agent1", "secret123", "support", NULL,
+                                            NULL, &a1), BILL_OK);
+    ck_assert_int_eq(bill_admin_user_create(db, &cli, "agent2", "secret123", "support", NULL,
+                                            NULL, &a2), BILL_OK);
+    ck_assert_int_eq(bill_ticket_assign(db, &me, id, a1->id), BILL_EDENIED);
+    ck_assert_int_eq(bill_ticket_assign(db, &cli, id, a1->id), BILL_OK);
+    ck_assert_int_eq(bill_ticket_assign(db, &cli, id, a1->id), BILL_OK); /* same: no event */
+    ck_assert_int_eq(bill_ticket_assign(db, &cli, id, a2->id), BILL_OK);
+    ck_assert_int_eq(bill_ticket_assign(db, &cli, id, "00000000-0000-4000-8000-000000000000"),
+                     BILL_ENOTFOUND);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events "
+                                                "WHERE kind = 'ticket.assigned'"), 2);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM events WHERE kind = 'ticket.assigned' AND "
+             "payload->>'old_assignee_id' = '%s' AND payload->>'new_assignee_id' = '%s' AND "
+             "payload->>'ticket_id' = '%s'", a1->id, a2->id, id);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+
+    /* Scoping and list filters. */
+    ck_assert_int_eq(bill_ticket_get(db, &b, id, &t), BILL_ENOTFOUND);
+    ck_assert_int_eq(bill_ticket_reply_create(db, &b, id, "hi", false, NULL), BILL_ENOTFOUND);
+    bill_tickets l;
+    ck_assert_int_eq(bill_ticket_list(db, &b, NULL, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.meta.total, 0);
+    bill_tickets_clear(&l);
+    bill_ticket_filter f = {.assignee_user_id = a2->id, .status = "closed"};
+    ck_assert_int_eq(bill_ticket_list(db, &cli, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.meta.total, 1);
+    bill_tickets_clear(&l);
+    f = (bill_ticket_filter){.priority = "urgent"};
+    ck_assert_int_eq(bill_ticket_list(db, &me, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.meta.total, 0);
+    bill_tickets_clear(&l);
+    f = (bill_ticket_filter){.priority = "URGENT"};
+    ck_assert_int_eq(bill_ticket_list(db, &me, &f, NULL, &l), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "priority");
+
+    bill_admin_user_free(a1);
+    bill_admin_user_free(a2);
+    free(id);
+    free(cid);
+    free(other);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("ticket");
+    TCase *tc = tcase_create("ticket");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_ticket__lifecycle_internal_notes_assignment);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,155 @@
+/*
+ * instance.c — rustbill.instance.InstanceService (wire-contract.md):
+ * ListInstances and GetInstance. Login required; customers see their own
+ * instances only (others NOT_FOUND). GetInstance adds the provider plugin's
+ * detail sections (content_html already sanitized by libbill) and the
+ * actions with whether the current status allows them. server_spec goes
+ * out as a map of the spec JSON's members.
+ */
+#include "conv.h"
+
+#include "bill/instance.h"
+#include "rustbill/instance.pb-c.h"
+
+static Rustbill__Instance__InstanceInfo *instance_info(bill_srv_call *call, const bill_instance *v)
+{
+    Rustbill__Instance__InstanceInfo *i = bill_srv_call_new(call, &rustbill__instance__instance_info__descriptor);
+    if (!i)
+        return NULL;
+    i->id = conv_str(call, v->id);
+    i->order_id = conv_str(call, v->order_id);
+    i->customer_id = conv_str(call, v->customer_id);
+    i->product_id = conv_str(call, v->product_id);
+    i->provider_id = conv_str(call, v->provider_id);
+    i->provider_instance_id = conv_str(call, v->provider_instance_id);
+    i->status = conv_str(call, v->status);
+    i->ip_address = conv_str(call, v->ip_address);
+    i->product_name = conv_str(call, v->product_name);
+    i->created_at = conv_time(call, v->created_at);
+    i->updated_at = conv_time(call, v->updated_at);
+    if (conv_json_map(call, v->server_spec_json, &rustbill__instance__instance_info__server_spec_entry__descriptor,
+                      &i->n_server_spec, (void ***)&i->server_spec) != BILL_GRPC_OK)
+        return NULL;
+    return i;
+}
+
+static int list_instances(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Rustbill__Instance__ListInstancesRequest *req = (const Rustbill__Instance__ListInstancesRequest *)in;
+    Rustbill__Instance__ListInstancesResponse *resp;
+    bill_instance_filter f = {0};
+    bill_instances l = {0};
+    bill_page page;
+    int rc, st;
+
+    if ((st = conv_customer_scope(call, req->customer_id, &f.customer_id)) != BILL_GRPC_OK ||
+        (st = conv_uuid(call, "provider_id", req->provider_id, false)) != BILL_GRPC_OK)
+        return st;
+    if (req->status && *req->status && (rc = bill_instance_status_check(req->status)) < 0)
+        return bill_srv_call_fail(call, rc);
+    f.status = req->status;
+    f.provider_id = req->provider_id;
+    conv_page_in(req->pagination, &page);
+    rc = bill_instance_list(bill_srv_call_db(call), bill_srv_call_actor(call), &f, &page, &l);
+    if (rc < 0)
+        return bill_srv_call_fail(call, rc);
+    resp = bill_srv_call_new(call, &rustbill__instance__list_instances_response__descriptor);
+    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
+        (l.count && !(resp->instances = bill_srv_call_alloc(call, l.count * sizeof *resp->instances)))) {
+        st = conv_oom(call);
+        goto done;
+    }
+    for (size_t i = 0; i < l.count; i++)
+        if (!(resp->instances[i] = instance_info(call, &l.items[i]))) {
+            st = conv_oom(call);
+            goto done;
+        }
+    resp->n_instances = l.count;
+    *out = &resp->base;
+done:
+    bill_instances_clear(&l);
+    return st;
+}
+
+static int fill_detail(bill_srv_call *call, const bill_instance_detail *d,
+                       Rustbill__Instance__GetInstanceResponse *resp)
+{
+    if (!(resp->instance = instance_info(call, &d->instance)))
+        return -1;
+    if (d->section_count && !(resp->sections = bill_srv_call_alloc(call, d->section_count * sizeof *resp->sections)))
+        return -1;
+    for (size_t s = 0; s < d->section_count; s++) {
+        const bill_instance_section *src = &d->sections[s];
+        Rustbill__Instance__InstanceDetailSection *sec =
+            bill_srv_call_new(call, &rustbill__instance__instance_detail_section__descriptor);
+        if (!sec || (src->field_count && !(sec->fields = bill_srv_call_alloc(call, src->field_count * sizeof *sec->fields))))
+            return -1;
+        sec->title = conv_str(call, src->title);
+        sec->content_html = conv_str(call, src->content_html);
+        for (size_t k = 0; k < src->field_count; k++) {
+            Rustbill__Instance__InstanceDetailField *f =
+                bill_srv_call_new(call, &rustbill__instance__instance_detail_field__descriptor);
+            if (!f)
+                return -1;
+            f->key = conv_str(call, src->fields[k].key);
+            f->value = conv_str(call, src->fields[k].value);
+            f->value_type = conv_str(call, src->fields[k].value_type);
+            sec->fields[k] = f;
+        }
+        sec->n_fields = src->field_count;
+        resp->sections[s] = sec;
+    }
+    resp->n_sections = d->section_count;
+    if (d->action_count && !(resp->actions = bill_srv_call_alloc(call, d->action_count * sizeof *resp->actions)))
+        return -1;
+    for (size_t k = 0; k < d->action_count; k++) {
+        Rustbill__Instance__InstanceAction *a = bill_srv_call_new(call, &rustbill__instance__instance_action__descriptor);
+        if (!a)
+            return -1;
+        a->id = conv_str(call, d->actions[k].id);
+        a->label = conv_str(call, d->actions[k].label);
+        a->style = conv_str(call, d->actions[k].style);
+        a->confirmation = conv_str(call, d->actions[k].confirmation);
+        a->enabled = d->actions[k].enabled;
+        resp->actions[k] = a;
+    }
+    resp->n_actions = d->action_count;
+    return 0;
+}
+
+static int get_instance(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
+{
+    const Rustbill__Instance__GetInstanceRequest *req = (const Rustbill__Instance__GetInstanceRequest *)in;
+    Rustbill__Instance__GetInstanceResponse *resp;
+    bill_instance_detail *d = NULL;
+    int rc, st = BILL_GRPC_OK;
+
+    if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK ||
+        (st = conv_uuid(call, "id", req->id, true)) != BILL_GRPC_OK)
+        return st;
+    rc = bill_instance_get(bill_srv_call_db(call), conv_plugins(call), bill_srv_call_actor(call), req->id, &d);
+    if (rc < 0)
+        return bill_srv_call_fail(call, rc);
+    resp = bill_srv_call_new(call, &rustbill__instance__get_instance_response__descriptor);
+    if (!resp || fill_detail(call, d, resp) != 0)
+        st = conv_oom(call);
+    else
+        *out = &resp->base;
+    bill_instance_detail_free(d);
+    return st;
+}
+
+#define M(name, in, outd, fn)                                                                  \
+    {"/rustbill.instance.InstanceService/" name, &rustbill__instance__##in##__descriptor,      \
+     &rustbill__instance__##outd##__descriptor, fn, 0}
+
+static const bill_srv_method instance_methods[] = {
+    M("ListInstances", list_instances_request, list_instances_response, list_instances),
+    M("GetInstance", get_instance_request, get_instance_response, get_instance),
+};
+
+const bill_srv_service bill_srv_instance_service = {
+    .name = "rustbill.instance.InstanceService",
+    .methods = instance_methods,
+    .n_methods = sizeof instance_methods / sizeof instance_methods[0],
+};

@@ -1,0 +1,271 @@
+/*
+ * test_instance.c — the HTML sanitizer against a hostile corpus (no
+ * database), and instances against a real PostgreSQL: scoped get/list,
+ * detail sections sanitized, actions following the status rules
+ * (terminate is final), pagination meta.
+ */
+#include "pg_harness.h"
+
+#include <check.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
+
+static char *san(const char *in)
+{
+    char *out = NULL;
+    ck_assert_int_eq(bill_html_sanitize(in, &out), BILL_OK);
+    ck_assert_ptr_nonnull(out);
+    return out;
+}
+
+/* Lower-cased copy, to search case-insensitively. */
+static char *lower(const char *s)
+{
+    char *l = strdup(s);
+    for (char *p = l; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return l;
+}
+
+static void assert_safe(const char *in)
+{
+    char *out = san(in), *l = lower(out);
+    ck_assert_msg(!strstr(l, "<script"), "script survived: %s -> %s", in, out);
+    ck_assert_msg(!strstr(l, "<iframe") && !strstr(l, "<object") && !strstr(l, "<svg") &&
+                      !strstr(l, "<img") && !strstr(l, "<style") && !strstr(l, "<embed"),
+                  "tag survived: %s -> %s", in, out);
+    ck_assert_msg(!strstr(l, "javascript:") && !strstr(l, "vbscript:") && !strstr(l, "data:"),
+                  "scheme survived: %s -> %s", in, out);
+    /* No event handler attribute inside any tag. */
+    for (const char *p = l; (p = strchr(p, '<')); p++) {
+        const char *gt = strchr(p, '>');
+        ck_assert_ptr_nonnull(gt);
+        for (const char *q = p; q < gt; q++)
+            ck_assert_msg(!(q[0] == ' ' && q[1] == 'o' && q[2] == 'n'),
+                          "handler survived: %s -> %s", in, out);
+        ck_assert_msg(!memmem(p, (size_t)(gt - p), "style=", 6), "style attr: %s", out);
+    }
+    free(l);
+    free(out);
+}
+
+START_TEST(test_instance__sanitizer_hostile_corpus)
+{
+    static const char *corpus[] = {
+        "<script>alert(1)</script>",
+        "<SCRIPT SRC=//evil/x.js></SCRIPT>",
+        "<scr<script>ipt>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<p onclick=\"alert(1)\">x</p>",
+        "<p ONMOUSEOVER='alert(1)'>x</p>",
+        "<a href=\"javascript:alert(1)\">x</a>",
+        "<a href=\" javascript:alert(1)\">x</a>",
+        "<a href=\"java\tscript:alert(1)\">x</a>",
+        "<a href=\"java&#x09;script:alert(1)\">x</a>",
+        "<a href=\"&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)\">x</a>",
+        "<a href=\"&#0000106avascript:alert(1)\">x</a>",
+        "<a href=\"&#x6A;avascript&colon;alert(1)\">x</a>",
+        "<a href=\"JaVaScRiPt:alert(1)\">x</a>",
+        "<a href=\"vbscript:msgbox(1)\">x</a>",
+        "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">x</a>",
+        "<a href=javascript:alert(1)>x</a>",
+        "<a href='javascript:alert(1)'>x</a>",
+        "<iframe src=\"https://evil\"></iframe>",
+        "<object data=\"x.swf\"><param name=a></object>",
+        "<embed src=x>",
+        "<svg onload=alert(1)><script>alert(1)</script></svg>",
+        "<style>body{background:url(javascript:alert(1))}</style>",
+        "<div style=\"background:url(javascript:alert(1))\">x</div>",
+        "<!--<script>alert(1)</script>-->",
+        "<p>unterminated <script",
+        "<p title=\"x\" onclick=alert(1) >y</p>",
+        "<a href=\"https://ok\"onclick=\"alert(1)\">x</a>",
+        "<math><mi xlink:href=\"javascript:alert(1)\">x</mi></math>",
+        "<table><tr><td onclick=alert(1) colspan=2>x</td></tr></table>",
+        "<div><<script>script>alert(1)<</script>/script></div>",
+        "<textarea><script>alert(1)</script></textarea>",
+        "<a href=\"&#x6a&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74&#x3a;alert(1)\">x</a>",
+        "<a/href=\"javascript:alert(1)\">x</a>",
+        "<ScRiPt >alert(1)</sCrIpT >",
+        "\"><script>alert(1)</script>",
+        "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\"></noscript>",
+    };
+    for (size_t i = 0; i < sizeof corpus / sizeof *corpus; i++)
+        assert_safe(corpus[i]);
+
+    /* What must survive, exactly. */
+    char *out = san("<p>Hello <b>bold</b> &amp; <i>it</i><br/>next</p>");
+    ck_assert_str_eq(out, "<p>Hello <b>bold</b> &amp; <i>it</i><br>next</p>");
+    free(out);
+    out = san("<a href=\"https://example.com/a?b=1&amp;c=2\" title=t>link</a>");
+    ck_assert_str_eq(out, "<a href=\"https://example.com/a?b=1&amp;c=2\" title=\"t\" "
+                          "rel=\"noopener noreferrer nofollow\">link</a>");
+    free(out);
+    out = san("<a href=\"mailto:ops@example.com\">m</a>");
+    ck_assert_ptr_nonnull(strstr(out, "href=\"mailto:ops@example.com\""));
+    free(out);
+    out = san("<a href=\"javascript:alert(1)\">x</a>");
+    ck_assert_str_eq(out, "<a rel=\"noopener noreferrer nofollow\">x</a>");
+    free(out);
+    out = san("<table><tr><th colspan=\"2\">h</th></tr></table>");
+    ck_assert_str_eq(out, "<table><tr><th colspan=\"2\">h</th></tr></table>");
+    free(out);
+    out = san("1 < 2 && 3 > 2 \"q\"");
+    ck_assert_str_eq(out, "1 &lt; 2 &amp;&amp; 3 &gt; 2 &quot;q&quot;");
+    free(out);
+    out = san("<script>gone</script>kept<unknown>text</unknown>");
+    ck_assert_str_eq(out, "kepttext");
+    free(out);
+    /* Unbalanced markup cannot escape its container. */
+    out = san("</div></div><div><ul><li>a");
+    ck_assert_str_eq(out, "<div><ul><li>a</li></ul></div>");
+    free(out);
+    out = san(NULL);
+    ck_assert_str_eq(out, "");
+    free(out);
+    ck_assert_int_eq(bill_html_sanitize("x", NULL), BILL_EINVALID);
+}
+END_TEST
+
+static char *mk_customer(bill_db *db, const char *name)
+{
+    bill_customer_input in = {.name = name};
+    bill_customer *c = NULL;
+    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
+    char *id = strdup(c->id);
+    bill_customer_free(c);
+    return id;
+}
+
+static void mk_instance(const char *url, const char *cid, const char *status)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO instances (customer_id, status, ip_address) VALUES ('%s', '%s', "
+             "'10.0.0.1')", cid, status);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+}
+
+static char *newest_instance(bill_db *db, const char *cid)
+{
+    bill_instances l;
+    bill_instance_filter f = {.customer_id = cid};
+    bill_page pg = {.page = 1, .page_size = 1};
+    ck_assert_int_eq(bill_instance_list(db, &cli, &f, &pg, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 1);
+    char *id = strdup(l.items[0].id);
+    bill_instances_clear(&l);
+    return id;
+}
+
+START_TEST(test_instance__get_sections_actions_scoping)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char *cid = mk_customer(db, "I"), *other = mk_customer(db, "J"), sql[600];
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
+    bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other};
+    bill_instance_detail *d = NULL;
+
+    mk_instance(url, cid, "running");
+    char *id = newest_instance(db, cid);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO instance_detail_sections (instance_id, customer_id, title, fields, "
+             "content_html, sort_order) VALUES ('%s', '%s', 'Login', "
+             "'[{\"key\":\"user\",\"value\":\"root\"},{\"key\":\"port\",\"value\":\"22\","
+             "\"value_type\":\"number\"}]', '<p onclick=\"x()\">Use <b>ssh</b></p><script>"
+             "steal()</script>', 1)", id, cid);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+
+    ck_assert_int_eq(bill_instance_get(db, NULL, &me, id, &d), BILL_OK);
+    ck_assert_str_eq(d->instance.status, "running");
+    ck_assert_str_eq(d->instance.ip_address, "10.0.0.1");
+    ck_assert_uint_eq(d->section_count, 1);
+    ck_assert_str_eq(d->sections[0].title, "Login");
+    ck_assert_str_eq(d->sections[0].content_html, "<p>Use <b>ssh</b></p>");
+    ck_assert_uint_eq(d->sections[0].field_count, 2);
+    ck_assert_str_eq(d->sections[0].fields[0].value_type, "text");
+    ck_assert_str_eq(d->sections[0].fields[1].value_type, "number");
+    ck_assert_uint_eq(d->action_count, 4);
+    ck_assert_str_eq(d->actions[0].id, "start");
+    ck_assert(!d->actions[0].enabled); /* running: start disabled */
+    ck_assert(d->actions[1].enabled);  /* stop */
+    ck_assert(d->actions[3].enabled);  /* terminate */
+    bill_instance_detail_free(d);
+
+    /* Scoping: B sees nothing of A's. */
+    ck_assert_int_eq(bill_instance_get(db, NULL, &b, id, &d), BILL_ENOTFOUND);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &b, id, "stop"), BILL_ENOTFOUND);
+
+    /* Actions. */
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "explode"), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "action");
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "start"), BILL_ESTATE);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "stop"), BILL_OK);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "reboot"), BILL_ESTATE);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "start"), BILL_OK);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "reboot"), BILL_OK);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "terminate"), BILL_OK);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "start"), BILL_ESTATE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "terminated"));
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &cli, id, "terminate"), BILL_ESTATE);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM instances WHERE id = '%s' AND status = "
+             "'terminated' AND terminated_at IS NOT NULL", id);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    ck_assert_int_eq(bill_instance_get(db, NULL, &me, id, &d), BILL_OK);
+    for (size_t i = 0; i < d->action_count; i++)
+        ck_assert(!d->actions[i].enabled);
+    bill_instance_detail_free(d);
+
+    /* Lists: forced scope, filters, pagination meta. */
+    for (int i = 0; i < 4; i++)
+        mk_instance(url, other, "stopped");
+    bill_instances l;
+    bill_instance_filter f = {.customer_id = cid};
+    ck_assert_int_eq(bill_instance_list(db, &b, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.meta.total, 4);
+    bill_instances_clear(&l);
+    bill_page pg = {.page = 2, .page_size = 3};
+    ck_assert_int_eq(bill_instance_list(db, &b, NULL, &pg, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 1);
+    ck_assert_uint_eq(l.meta.total_pages, 2);
+    bill_instances_clear(&l);
+    f = (bill_instance_filter){.status = "terminated"};
+    ck_assert_int_eq(bill_instance_list(db, &cli, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.meta.total, 1);
+    bill_instances_clear(&l);
+    f = (bill_instance_filter){.status = "on"};
+    ck_assert_int_eq(bill_instance_list(db, &cli, &f, NULL, &l), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "status");
+
+    free(id);
+    free(cid);
+    free(other);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("instance");
+    TCase *tc = tcase_create("instance");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_instance__sanitizer_hostile_corpus);
+    tcase_add_test(tc, test_instance__get_sections_actions_scoping);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

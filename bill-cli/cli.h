@@ -93,6 +93,8 @@ extern const cli_cmd cli_events_cmd;
 extern const cli_cmd cli_order_cmd;
 extern const cli_cmd cli_payment_cmd;
 extern const cli_cmd cli_invoice_cmd;
+extern const cli_cmd cli_ticket_cmd;
+extern const cli_cmd cli_instance_cmd;
 
 /* ---- run context ----------------------------------------------------------- */
 

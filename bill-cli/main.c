@@ -37,6 +37,8 @@ static const cli_cmd *const root_cmds[] = {
     &cli_order_cmd,
     &cli_payment_cmd,
     &cli_invoice_cmd,
+    &cli_ticket_cmd,
+    &cli_instance_cmd,
     NULL,
 };
 

@@ -94,9 +94,9 @@ BILL_API int bill_ticket_list(bill_db *db, const bill_actor *actor,
                               bill_tickets *out);
 
 /* content 1..20000 bytes. */
-BILL_API int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *ticket_id,
-                                      const char *content, bool is_internal,
-                                      bill_ticket_reply **out);
+BILL_API int bill_ticket_reply_create(bill_db *db, const bill_actor *actor,
+                                      const char *ticket_id, const char *content,
+                                      bool is_internal, bill_ticket_reply **out);
 
 BILL_API int bill_ticket_set_status(bill_db *db, const bill_actor *actor, const char *id,
                                     const char *status);

@@ -326,7 +326,7 @@ static int lock_ticket(bill_conn *c, const bill_actor *actor, const char *id, PG
 }
 
 int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *ticket_id,
-                      const char *content, bool is_internal, bill_ticket_reply **out)
+                             const char *content, bool is_internal, bill_ticket_reply **out)
 {
     bill_conn *c = NULL;
     PGresult *t = NULL, *ins = NULL;
@@ -405,7 +405,8 @@ int bill_ticket_set_status(bill_db *db, const bill_actor *actor, const char *id,
         goto done;
     const char *from = bill__val(t, 0, 0);
     for (size_t i = 0; i < BILL__ARRAY_LEN(transitions); i++)
-        ok = ok || (strcmp(from, transitions[i].from) == 0 && strcmp(status, transitions[i].to) == 0);
+        ok = ok || (strcmp(from, transitions[i].from) == 0 &&
+                    strcmp(status, transitions[i].to) == 0);
     if (!ok) {
         rc = bill__err(BILL_ESTATE, "status", "ticket %s is %s; cannot move to %s", id, from,
                        status);

@@ -47,6 +47,14 @@ typedef struct bill_config {
         int max_concurrency;        /* 30 */
         char *notify_email;         /* "" */
         int shutdown_grace_secs;    /* 10 */
+        char *admin_dir;            /* "./admin-dist": admin SPA files; "" = none */
+        int io_threads;             /* 2: network loop threads (1..64) */
+        int request_timeout_ms;     /* 10000: incomplete request -> connection closed */
+        int idle_timeout_ms;        /* 120000: idle keep-alive connection -> closed */
+        /* Reverse proxies whose X-Forwarded-For / X-Real-IP are believed:
+         * IP addresses or CIDRs ("127.0.0.1", "10.0.0.0/8", "::1"). [] = none. */
+        char **trusted_proxies;
+        size_t trusted_proxies_count;
     } server;
     struct {
         char *url;                  /* "" = not configured (see bill_config_db_url_is_set) */

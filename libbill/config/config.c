@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "config/toml.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <sodium.h>
@@ -49,6 +50,12 @@ static const field fields[] = {
     {"server", "max_concurrency", K_INT, OFF(server.max_concurrency), 1, 100000, NULL, NULL},
     {"server", "notify_email", K_STR, OFF(server.notify_email), 0, 0, NULL, NULL},
     {"server", "shutdown_grace_secs", K_INT, OFF(server.shutdown_grace_secs), 0, 3600, NULL, NULL},
+    {"server", "admin_dir", K_STR, OFF(server.admin_dir), 0, 0, NULL, NULL},
+    {"server", "io_threads", K_INT, OFF(server.io_threads), 1, 64, NULL, NULL},
+    {"server", "request_timeout_ms", K_INT, OFF(server.request_timeout_ms), 100, 3600 * 1000, NULL, NULL},
+    {"server", "idle_timeout_ms", K_INT, OFF(server.idle_timeout_ms), 100, DAY * 1000, NULL, NULL},
+    /* K_STRARR: `max` holds the offset of the size_t count next to the array */
+    {"server", "trusted_proxies", K_STRARR, OFF(server.trusted_proxies), 0, OFF(server.trusted_proxies_count), NULL, NULL},
     {"db", "url", K_STR, OFF(db.url), 0, 0, NULL, "DATABASE_URL_FILE"},
     {"db", "max_connections", K_INT, OFF(db.max_connections), 1, 10000, NULL, NULL},
     {"db", "min_connections", K_INT, OFF(db.min_connections), 0, 10000, NULL, NULL},
@@ -73,7 +80,7 @@ static const field fields[] = {
     {"redis", "max_connections", K_INT, OFF(redis.max_connections), 1, 10000, NULL, NULL},
     {"redis", "prefix", K_STR, OFF(redis.prefix), 0, 0, NULL, NULL},
     {"plugins", "plugins_dir", K_STR, OFF(plugins.plugins_dir), 0, 0, NULL, NULL},
-    {"cors", "allowed_origins", K_STRARR, OFF(cors.allowed_origins), 0, 0, NULL, NULL},
+    {"cors", "allowed_origins", K_STRARR, OFF(cors.allowed_origins), 0, OFF(cors.allowed_origins_count), NULL, NULL},
     {"billing", "invoice_days_before", K_INT, OFF(billing.invoice_days_before), 0, 365, NULL, NULL},
     {"billing", "suspend_after_days", K_INT, OFF(billing.suspend_after_days), 0, 365, NULL, NULL},
     {"billing", "terminate_after_days", K_INT, OFF(billing.terminate_after_days), 0, 3650, NULL, NULL},
@@ -99,6 +106,9 @@ struct bill__config_state {
     size_t load_errors;     /* errors found by load; validate keeps these */
     char *origin[NFIELDS];  /* "config.toml:12", "env DATABASE_URL"; NULL = default */
     bool oom;
+    /* A layer could not be read or parsed: its settings are unknown, so
+     * "X is required" would be a false accusation on top of the real error. */
+    bool layer_failed;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -242,6 +252,37 @@ static void free_strarr(char **a)
     for (char **p = a; *p; p++)
         free(*p);
     free(a);
+}
+
+/* "192.0.2.1", "10.0.0.0/8", "::1", "fd00::/8": an address with an optional
+ * prefix length no longer than the family allows. */
+static bool ip_cidr_valid(const char *s)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    const char *slash = strchr(s, '/');
+    size_t al = slash ? (size_t)(slash - s) : strlen(s);
+    if (al == 0 || al >= sizeof addr)
+        return false;
+    memcpy(addr, s, al);
+    addr[al] = '\0';
+    unsigned char buf[16];
+    int maxbits = inet_pton(AF_INET, addr, buf) == 1    ? 32
+                  : inet_pton(AF_INET6, addr, buf) == 1 ? 128
+                                                        : -1;
+    if (maxbits < 0)
+        return false;
+    if (!slash)
+        return true;
+    const char *p = slash + 1;
+    if (!*p || strlen(p) > 3)
+        return false;
+    int bits = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        bits = bits * 10 + (*p - '0');
+    }
+    return bits <= maxbits;
 }
 
 /* Decode a 32-byte key written as 64 hex digits or base64 (either alphabet,
@@ -436,9 +477,10 @@ static void apply_node(bill_config *cfg, const field *f, const bill__toml_node *
             }
         }
         /* arrays replace, never append (R-CFG-1) */
-        free_strarr(cfg->cors.allowed_origins);
-        cfg->cors.allowed_origins = arr;
-        cfg->cors.allowed_origins_count = n->nkids;
+        char ***slot = (char ***)at(cfg, f);
+        free_strarr(*slot);
+        *slot = arr;
+        *(size_t *)((char *)cfg + f->max) = n->nkids;
         set_origin(cfg, f, node_origin(n));
         return;
     }
@@ -518,6 +560,7 @@ static void load_layer(bill_config *cfg, const char *path, bool required, bool *
         return;
     if (rc < 0) {
         cfg_error(cfg, NULL, NULL, "%s", err);
+        cfg->state_->layer_failed = true;
         return;
     }
     *loaded = true;
@@ -581,6 +624,13 @@ static void check_relations(bill_config *cfg)
     const field *fuser = &fields[field_index("bootstrap", "admin_username")];
     if (!cfg->bootstrap.admin_username[0])
         cfg_error(cfg, origin_of(cfg, fuser), fuser, "must not be empty");
+    /* A typo here would silently trust nobody (or the wrong network). */
+    const field *ftp = &fields[field_index("server", "trusted_proxies")];
+    for (size_t i = 0; i < cfg->server.trusted_proxies_count; i++)
+        if (!ip_cidr_valid(cfg->server.trusted_proxies[i]))
+            cfg_error(cfg, origin_of(cfg, ftp), ftp,
+                      "item %zu: \"%.80s\" is not an IP address or CIDR (e.g. \"10.0.0.0/8\", \"::1\")",
+                      i, cfg->server.trusted_proxies[i]);
     /* a browser refuses SameSite=None cookies without Secure */
     const field *fss = &fields[field_index("session", "cookie_same_site")];
     if (strcmp(cfg->session.cookie_same_site, "None") == 0 && !cfg->session.cookie_secure)
@@ -602,7 +652,7 @@ static int set_defaults(bill_config *c)
         {&c->bootstrap.admin_password, ""}, {&c->redis.url, "redis://127.0.0.1:6379"},
         {&c->redis.prefix, "rustbill"}, {&c->plugins.plugins_dir, "./plugins"},
         {&c->billing.currency, "CNY"}, {&c->log.level, "info"}, {&c->log.format, "text"},
-        {&c->main_path, ""}, {&c->local_path, ""},
+        {&c->main_path, ""}, {&c->local_path, ""}, {&c->server.admin_dir, "./admin-dist"},
     };
     for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
         if (!(*s[i].slot = bill__strdup(s[i].v)))
@@ -610,6 +660,12 @@ static int set_defaults(bill_config *c)
     c->server.port = 50051;
     c->server.max_concurrency = 30;
     c->server.shutdown_grace_secs = 10;
+    c->server.io_threads = 2;
+    c->server.request_timeout_ms = 10000;
+    c->server.idle_timeout_ms = 120000;
+    c->server.trusted_proxies = calloc(1, sizeof(char *));
+    if (!c->server.trusted_proxies)
+        return BILL_ENOMEM;
     c->db.max_connections = 20;
     c->db.min_connections = 2;
     c->db.idle_timeout_secs = 300;
@@ -661,7 +717,7 @@ void bill_config_free(bill_config *cfg)
         &cfg->session.cookie_name, &cfg->session.cookie_same_site, &cfg->bootstrap.admin_username,
         &cfg->bootstrap.admin_password, &cfg->redis.url, &cfg->redis.prefix,
         &cfg->plugins.plugins_dir, &cfg->billing.currency, &cfg->log.level, &cfg->log.format,
-        &cfg->main_path, &cfg->local_path,
+        &cfg->main_path, &cfg->local_path, &cfg->server.admin_dir,
     };
     /* secrets are wiped, not just released */
     if (cfg->jwt.secret)
@@ -672,6 +728,7 @@ void bill_config_free(bill_config *cfg)
     for (size_t i = 0; i < BILL__ARRAY_LEN(strs); i++)
         bill__free_str(strs[i]);
     free_strarr(cfg->cors.allowed_origins);
+    free_strarr(cfg->server.trusted_proxies);
     if (cfg->state_) {
         list_free(&cfg->state_->errors);
         list_free(&cfg->state_->warnings);
@@ -795,7 +852,7 @@ int bill_config_validate(bill_config *cfg, int purpose)
                          purpose);
     /* drop what an earlier validate added, so calling twice does not repeat */
     list_truncate(&cfg->state_->errors, cfg->state_->load_errors);
-    if (purpose == BILL_CONFIG_SERVER) {
+    if (purpose == BILL_CONFIG_SERVER && !cfg->state_->layer_failed) {
         const field *fs = &fields[field_index("jwt", "secret")];
         size_t sl = strlen(cfg->jwt.secret);
         if (sl == 0)

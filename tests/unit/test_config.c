@@ -485,6 +485,62 @@ START_TEST(defaults_object)
 }
 END_TEST
 
+/* [server] network keys (admin_dir, io_threads, timeouts) and the reverse
+ * proxy list: defaults, values, ranges, IP/CIDR validation. */
+START_TEST(server_network_keys)
+{
+    bill_config *cfg = NULL;
+    ck_assert_int_eq(bill_config_defaults(&cfg), BILL_OK);
+    ck_assert_str_eq(cfg->server.admin_dir, "./admin-dist");
+    ck_assert_int_eq(cfg->server.io_threads, 2);
+    ck_assert_int_eq(cfg->server.request_timeout_ms, 10000);
+    ck_assert_int_eq(cfg->server.idle_timeout_ms, 120000);
+    ck_assert_uint_eq(cfg->server.trusted_proxies_count, 0);
+    ck_assert_ptr_null(cfg->server.trusted_proxies[0]);
+    bill_config_free(cfg);
+
+    write_file("config.toml",
+               "[server]\nadmin_dir = \"/srv/admin\"\nio_threads = 4\n"
+               "request_timeout_ms = 2500\nidle_timeout_ms = 60000\n"
+               "trusted_proxies = [\"127.0.0.1\", \"::1\", \"10.0.0.0/8\", \"fd00::/8\"]\n",
+               0600);
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
+    ck_assert_str_eq(cfg->server.admin_dir, "/srv/admin");
+    ck_assert_int_eq(cfg->server.io_threads, 4);
+    ck_assert_int_eq(cfg->server.request_timeout_ms, 2500);
+    ck_assert_int_eq(cfg->server.idle_timeout_ms, 60000);
+    ck_assert_uint_eq(cfg->server.trusted_proxies_count, 4);
+    ck_assert_str_eq(cfg->server.trusted_proxies[2], "10.0.0.0/8");
+    ck_assert_ptr_null(cfg->server.trusted_proxies[4]);
+    ck_assert_uint_eq(cfg->cors.allowed_origins_count, 0); /* arrays do not mix */
+    ck_assert_str_eq(bill_config_origin(cfg, "server.trusted_proxies"), "config.toml:6");
+    bill_config_free(cfg);
+
+    write_file("config.toml",
+               "[server]\nio_threads = 0\nrequest_timeout_ms = 5\nidle_timeout_ms = \"1m\"\n"
+               "trusted_proxies = [\"127.0.0.1\", \"nginx\", \"10.0.0.0/33\", \"::1/129\", "
+               "\"1.2.3.4/\", \"::/0\"]\n",
+               0600);
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_ECONFIG);
+    ASSERT_ERROR(cfg, "config.toml:2: [server] io_threads: must be between 1 and 64 (got 0)");
+    ASSERT_ERROR(cfg, "config.toml:3: [server] request_timeout_ms: must be between 100 and 3600000 (got 5)");
+    ASSERT_ERROR(cfg, "config.toml:4: [server] idle_timeout_ms: expected integer, got string");
+    ASSERT_ERROR(cfg, "config.toml:5: [server] trusted_proxies: item 1: \"nginx\" is not an IP "
+                      "address or CIDR (e.g. \"10.0.0.0/8\", \"::1\")");
+    ASSERT_ERROR(cfg, "config.toml:5: [server] trusted_proxies: item 2: \"10.0.0.0/33\" is not an IP "
+                      "address or CIDR (e.g. \"10.0.0.0/8\", \"::1\")");
+    ASSERT_ERROR(cfg, "config.toml:5: [server] trusted_proxies: item 3: \"::1/129\" is not an IP "
+                      "address or CIDR (e.g. \"10.0.0.0/8\", \"::1\")");
+    ASSERT_ERROR(cfg, "config.toml:5: [server] trusted_proxies: item 4: \"1.2.3.4/\" is not an IP "
+                      "address or CIDR (e.g. \"10.0.0.0/8\", \"::1\")");
+    size_t n = 0;
+    bill_config_errors(cfg, &n);
+    ck_assert_uint_eq(n, 7); /* "::/0" is valid */
+    ck_assert_int_eq(cfg->server.io_threads, 2);
+    bill_config_free(cfg);
+}
+END_TEST
+
 /* config.example.toml must stay loadable and mention only known keys. */
 START_TEST(example_file_is_clean)
 {
@@ -526,6 +582,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, unknown_keys_and_mode_warnings);
     tcase_add_test(tc, defaults_object);
     tcase_add_test(tc, example_file_is_clean);
+    tcase_add_test(tc, server_network_keys);
     suite_add_tcase(s, tc);
     return s;
 }

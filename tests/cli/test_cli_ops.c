@@ -604,7 +604,7 @@ START_TEST(test_cli_ops__order_balance_pay_refund)
     json_object_put(o);
     ck_assert_int_eq(bill_test_pg_exec(url, "UPDATE customers SET balance = 5.00 WHERE true"), 0);
     r = cli(NULL, url, "order", "pay", oid2, NULL);
-    ck_failed(r, "");
+    ck_failed(r, "cannot cover 10.00");
     run_free(&r);
     ck_assert_int_eq(count_of(url, "SELECT count(*) FROM orders WHERE status = 'pending'"), 1);
 

@@ -34,5 +34,6 @@
 #include "invoice.h"
 #include "ticket.h"
 #include "instance.h"
+#include "provision.h"
 
 #endif

@@ -184,9 +184,12 @@ static int parse_spec(const char *text, json_object **obj)
     json_object_object_foreach(o, key, val) {
         if (!val || json_object_is_type(val, json_type_object) ||
             json_object_is_type(val, json_type_array)) {
+            /* key lives in o: report before releasing it. */
+            int rc = bill__err(BILL_EINVALID, "server_spec",
+                               "server_spec \"%.64s\" must be a string, number or boolean",
+                               key);
             json_object_put(o);
-            return bill__err(BILL_EINVALID, "server_spec",
-                             "server_spec \"%.64s\" must be a string, number or boolean", key);
+            return rc;
         }
     }
     *obj = o;

@@ -41,8 +41,10 @@ static void usage(FILE *f)
             "  -V, --version      show the version\n"
             "\n"
             "Environment: DATABASE_URL, BILL_LOG (e.g. info,bill_server=debug),\n"
-            "BILL_LOG_FORMAT=json, BILL_ADMIN_DIR (admin SPA files, default ./admin-dist),\n"
-            "BILL_SERVER_THREADS (network loop threads, default 2).\n"
+            "BILL_LOG_FORMAT=json. These override their [server] keys when set:\n"
+            "BILL_ADMIN_DIR (admin_dir), BILL_SERVER_THREADS (io_threads),\n"
+            "BILL_SERVER_REQUEST_TIMEOUT_MS (request_timeout_ms),\n"
+            "BILL_SERVER_IDLE_TIMEOUT_MS (idle_timeout_ms).\n"
             "Without [db].url / DATABASE_URL an embedded PostgreSQL runs in ./var.\n");
 }
 
@@ -172,12 +174,21 @@ int main(int argc, char **argv)
 
     srv.cfg = cfg;
     srv.db = db;
-    srv.admin_dir = getenv("BILL_ADMIN_DIR") ? getenv("BILL_ADMIN_DIR") : "./admin-dist";
-    srv.nloops = env_int("BILL_SERVER_THREADS", 2);
+    /* [server] keys, each overridable by its older environment variable so
+     * existing unit files and the test harness keep working. */
+    srv.admin_dir = getenv("BILL_ADMIN_DIR") ? getenv("BILL_ADMIN_DIR") : cfg->server.admin_dir;
+    srv.nloops = env_int("BILL_SERVER_THREADS", cfg->server.io_threads);
     snprintf(srv.host, sizeof srv.host, "%s", cfg->server.host);
     srv.port = cfg->server.port;
-    srv.request_timeout_ms = env_int("BILL_SERVER_REQUEST_TIMEOUT_MS", 10000);
-    srv.idle_timeout_ms = env_int("BILL_SERVER_IDLE_TIMEOUT_MS", 120000);
+    srv.request_timeout_ms = env_int("BILL_SERVER_REQUEST_TIMEOUT_MS", cfg->server.request_timeout_ms);
+    srv.idle_timeout_ms = env_int("BILL_SERVER_IDLE_TIMEOUT_MS", cfg->server.idle_timeout_ms);
+    if (srv_proxy_init(&srv) != BILL_OK) {
+        fprintf(stderr, "bill-server: [server] trusted_proxies: cannot be used\n");
+        goto done;
+    }
+    if (srv.nproxies)
+        BILL_LOG_INFO(MOD, "trusting X-Forwarded-For / X-Real-IP from %zu proxy range(s)",
+                      srv.nproxies);
     srv_global = &srv;
     srv_metrics_init();
     if (srv_ratelimit_init(&srv) != BILL_OK || srv_health_monitor_start(&srv) < 0 ||
@@ -216,6 +227,7 @@ done:
         srv_ratelimit_free(&srv);
         srv_global = NULL;
     }
+    srv_proxy_free(&srv);
     if (auth_started)
         bill_srv_auth_shutdown();
     bill_db_close(db);

@@ -111,28 +111,18 @@ const char *bill_srv_call_header(const bill_srv_call *call, const char *name)
 
 const char *bill_srv_call_cookie(bill_srv_call *call, const char *name)
 {
-    size_t nl = strlen(name);
     const srv_hdrs *h = &call->job->req.hdrs;
     for (size_t i = 0; i < h->n; i++) {
         if (strcmp(h->v[i].name, "cookie") != 0)
             continue;
-        const char *p = h->v[i].value;
-        while (*p) {
-            while (*p == ' ' || *p == ';')
-                p++;
-            const char *eq = strchr(p, '=');
-            const char *end = strchr(p, ';');
-            if (!end)
-                end = p + strlen(p);
-            if (eq && eq < end && (size_t)(eq - p) == nl && strncmp(p, name, nl) == 0) {
-                size_t vl = (size_t)(end - eq - 1);
-                char *v = bill_srv_call_alloc(call, vl + 1);
-                if (v)
-                    memcpy(v, eq + 1, vl);
-                return v;
-            }
-            p = end;
-        }
+        size_t vl = 0;
+        const char *v = srv_cookie_find(h->v[i].value, name, &vl);
+        if (!v)
+            continue;
+        char *out = bill_srv_call_alloc(call, vl + 1);
+        if (out)
+            memcpy(out, v, vl); /* the arena zeroes, so out is terminated */
+        return out;
     }
     return NULL;
 }

@@ -129,6 +129,7 @@ static int on_message_complete(http_parser *p)
 {
     srv_conn *c = conn_of(p);
     c->h1_keepalive = http_should_keep_alive(p) != 0;
+    c->h1_head = p->method == HTTP_HEAD;
     c->h1_busy = true;
     http_parser_pause(p, 1);
     return 0;
@@ -161,6 +162,7 @@ static void reject(srv_conn *c, int status)
     r.close = true;
     c->h1_error = true;
     c->h1_busy = true; /* read nothing more */
+    c->h1_head = false; /* the parser may have stopped before knowing the method */
     srv_h1_respond(c, &r);
     srv_resp_free(&r);
 }
@@ -223,7 +225,11 @@ void srv_h1_respond(srv_conn *c, srv_resp *r)
     if (close_it)
         srv_buf_printf(o, "connection: close\r\n");
     srv_buf_append(o, "\r\n", 2);
-    srv_buf_append(o, r->body.p, r->body.len);
+    /* HEAD: same headers (content-length included) but never a body, or the
+     * client would read it as the start of the next response (RFC 9110 9.3.2). */
+    if (!c->h1_head)
+        srv_buf_append(o, r->body.p, r->body.len);
+    c->h1_head = false;
     if (c->inflight > 0)
         c->inflight--;
     if (close_it) {

@@ -24,6 +24,7 @@ typedef struct h2_stream {
     bool discard;          /* answered early; ignore further DATA */
     bool dispatched;       /* handed to the router, answer pending */
     bool responded;
+    bool head;             /* HEAD request: response without DATA */
     int kind;              /* SRV_STREAM_* when handled message by message */
     void *kstate;
     int watch_last;        /* Health.Watch: last status sent, 0 none */
@@ -123,7 +124,7 @@ void srv_h2_respond(srv_conn *c, int32_t stream_id, srv_resp *r)
     st->responded = true;
     if (st->dispatched && c->inflight > 0)
         c->inflight--;
-    bool with_body = r->body.len > 0 || r->trailers.n > 0;
+    bool with_body = !st->head && (r->body.len > 0 || r->trailers.n > 0);
     if (with_body) {
         srv_buf_append(&st->out, r->body.p, r->body.len);
         for (size_t i = 0; i < r->trailers.n; i++)
@@ -331,6 +332,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     if (st->discard || st->dispatched)
         return 0;
     st->dispatched = true;
+    st->head = strcmp(st->req.method, "HEAD") == 0;
     c->inflight++;
     srv_req req = st->req;
     memset(&st->req, 0, sizeof st->req);

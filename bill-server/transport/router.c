@@ -99,31 +99,6 @@ static void grpc_error(srv_target t, int web, int status, const char *msg, const
     finish(t, &r, cors);
 }
 
-/* grpc-timeout: 1-8 digits and a unit (H M S m u n). */
-static int64_t parse_timeout_ms(const char *v)
-{
-    if (!v)
-        return -1;
-    size_t n = strlen(v);
-    if (n < 2 || n > 9)
-        return -1;
-    int64_t x = 0;
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (!isdigit((unsigned char)v[i]))
-            return -1;
-        x = x * 10 + (v[i] - '0');
-    }
-    switch (v[n - 1]) {
-    case 'H': return x * 3600000;
-    case 'M': return x * 60000;
-    case 'S': return x * 1000;
-    case 'm': return x;
-    case 'u': return (x + 999) / 1000;
-    case 'n': return (x + 999999) / 1000000;
-    default: return -1;
-    }
-}
-
 int srv_stream_kind(const char *path)
 {
     if (strcmp(path, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo") == 0)
@@ -199,10 +174,9 @@ static void grpc_dispatch(bill_srv *s, srv_target t, srv_req *req, const char *c
         return;
     }
     const char *rl_msg = NULL;
-    int rc = srv_ratelimit_check(s, m, t.conn->peer, &rl_msg);
+    int rc = srv_ratelimit_check(s, m, req->peer, &rl_msg);
     if (rc != BILL_GRPC_OK) {
-        BILL_LOG_WARN("bill_server::ratelimit", "rate limit: %s from %s", req->path,
-                      t.conn->peer);
+        BILL_LOG_WARN("bill_server::ratelimit", "rate limit: %s from %s", req->path, req->peer);
         grpc_error(t, web, rc, rl_msg, cors, mi, req->path);
         return;
     }
@@ -220,9 +194,9 @@ static void grpc_dispatch(bill_srv *s, srv_target t, srv_req *req, const char *c
     job->method_index = mi;
     job->web = web;
     job->enqueued_ms = srv_now_ms();
-    int64_t to = parse_timeout_ms(srv_hdrs_get(&job->req.hdrs, "grpc-timeout"));
+    int64_t to = srv_grpc_timeout_ms(srv_hdrs_get(&job->req.hdrs, "grpc-timeout"));
     job->deadline_ms = to >= 0 ? job->enqueued_ms + to : 0;
-    snprintf(job->peer, sizeof job->peer, "%s", t.conn->peer);
+    memcpy(job->peer, job->req.peer, sizeof job->peer);
     job->cors = *cors;
     memset(cors, 0, sizeof *cors);
     t.conn->refs++;
@@ -291,6 +265,7 @@ void srv_dispatch(srv_target t, srv_req *req)
     const char *path = req->path ? req->path : "";
     srv_hdrs cors = {0};
     srv_resp r = {0};
+    srv_client_ip(s, t.conn->peer, &req->hdrs, req->peer, sizeof req->peer);
 
     /* health: before every other layer */
     if (strcmp(path, "/health") == 0 && is_get(req)) {

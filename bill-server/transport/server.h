@@ -65,6 +65,12 @@ int64_t srv_now_ms(void);                    /* CLOCK_MONOTONIC */
 char *srv_base64_encode(const void *p, size_t n, size_t *outlen);
 int srv_base64_decode(const char *s, size_t n, srv_buf *out);  /* 0 / -1 invalid */
 void srv_percent_encode(srv_buf *out, const char *s);
+/* grpc-timeout header ("1-8 digits" + H M S m u n) in ms, rounded up; -1 when
+ * absent or malformed. */
+int64_t srv_grpc_timeout_ms(const char *v);
+/* Find cookie `name` in one Cookie header value ("a=1; b=2"). Returns a
+ * pointer into `header` and sets *vlen, or NULL when absent. */
+const char *srv_cookie_find(const char *header, const char *name, size_t *vlen);
 
 /* ---- requests and responses ---------------------------------------------- */
 
@@ -72,6 +78,7 @@ typedef struct srv_req {
     char method[16];
     char *path;        /* without query string */
     char *query;       /* after '?', or NULL */
+    char peer[64];     /* client IP (proxy-aware, set by srv_dispatch) */
     srv_hdrs hdrs;
     srv_buf body;
 } srv_req;
@@ -110,6 +117,8 @@ typedef struct bill_srv {
     atomic_int stopping;              /* 1 after SIGTERM */
     atomic_int health;                /* 1 SERVING, 2 NOT_SERVING (DB monitor) */
     atomic_long conns_open;
+    struct srv_cidr *proxies;         /* [server].trusted_proxies, parsed */
+    size_t nproxies;
     pthread_t monitor;
     bool monitor_started;
     pthread_mutex_t mon_mu;
@@ -120,6 +129,25 @@ typedef struct bill_srv {
 int srv_start(bill_srv *s);
 /* Stop accepting, GOAWAY, wait up to grace_ms for in-flight work, join all. */
 void srv_stop(bill_srv *s, int grace_ms);
+
+/* ---- reverse proxies (proxy.c) ------------------------------------------- */
+
+typedef struct srv_cidr {
+    int family;              /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    int bits;
+} srv_cidr;
+/* Parse "1.2.3.4", "::1", "10.0.0.0/8" (IPv4-mapped IPv6 counts as IPv4).
+ * 0 or -1. */
+int srv_cidr_parse(const char *s, srv_cidr *out);
+int srv_proxy_init(bill_srv *s);           /* from cfg->server.trusted_proxies */
+void srv_proxy_free(bill_srv *s);
+bool srv_proxy_trusted(const bill_srv *s, const char *ip);
+/* The client's IP for a request that came from socket peer `peer`: when the
+ * peer is a trusted proxy, the rightmost untrusted X-Forwarded-For entry (or
+ * X-Real-IP); otherwise the peer itself. */
+void srv_client_ip(const bill_srv *s, const char *peer, const srv_hdrs *h, char *out,
+                   size_t outsz);
 
 /* ---- connections / targets (loop.c) ------------------------------------- */
 
@@ -157,6 +185,7 @@ struct srv_conn {
     bool h1_keepalive;
     bool h1_error;
     bool h1_in_feed;
+    bool h1_head;              /* current request is HEAD: answer without a body */
     size_t h1_header_bytes;
     int h1_reject;             /* 413/431 decided during parsing */
     /* HTTP/2 */

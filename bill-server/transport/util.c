@@ -276,3 +276,63 @@ void srv_percent_encode(srv_buf *out, const char *s)
         out->cap = out->p ? 1 : 0;
     }
 }
+
+/* grpc-timeout: 1-8 digits and a unit (H M S m u n), per the gRPC HTTP/2
+ * protocol; eight digits of hours still fit an int64 of milliseconds. */
+int64_t srv_grpc_timeout_ms(const char *v)
+{
+    if (!v)
+        return -1;
+    size_t n = strlen(v);
+    if (n < 2 || n > 9)
+        return -1;
+    int64_t x = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (!isdigit((unsigned char)v[i]))
+            return -1;
+        x = x * 10 + (v[i] - '0');
+    }
+    switch (v[n - 1]) {
+    case 'H': return x * 3600000;
+    case 'M': return x * 60000;
+    case 'S': return x * 1000;
+    case 'm': return x;
+    case 'u': return (x + 999) / 1000;
+    case 'n': return (x + 999999) / 1000000;
+    default: return -1;
+    }
+}
+
+/* Cookie header: "name=value; name2=value2". Every search stays inside the
+ * current pair, so a long header of pairs without '=' costs linear time. */
+const char *srv_cookie_find(const char *header, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ';')
+            p++;
+        if (!*p)
+            break;
+        const char *end = strchr(p, ';');
+        if (!end)
+            end = p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq && (size_t)(eq - p) == nl && memcmp(p, name, nl) == 0) {
+            *vlen = (size_t)(end - eq - 1);
+            return eq + 1;
+        }
+        p = end;
+    }
+    return NULL;
+}
+
+void srv_job_free(srv_job *job)
+{
+    if (!job)
+        return;
+    srv_req_free(&job->req);
+    srv_resp_free(&job->resp);
+    srv_hdrs_free(&job->cors);
+    free(job);
+}

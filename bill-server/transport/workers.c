@@ -121,13 +121,3 @@ void srv_workers_stop(bill_srv *s)
     free(w);
     s->workers = NULL;
 }
-
-void srv_job_free(srv_job *job)
-{
-    if (!job)
-        return;
-    srv_req_free(&job->req);
-    srv_resp_free(&job->resp);
-    srv_hdrs_free(&job->cors);
-    free(job);
-}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server_harness.h"
 
@@ -50,6 +51,59 @@ SCENARIO(cors)
 SCENARIO(endpoints)
 SCENARIO(hostile)
 SCENARIO(many_connections)
+
+/* hardening.py scenarios (HEAD, reverse proxies): they read the server log. */
+static int run_hardening(const char *scenario)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s %s", E2E_HARDENING, srv.port, srv.log,
+             scenario);
+    int rc = system(cmd);
+    return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+START_TEST(test_e2e__head_without_body)
+{
+    ck_assert_int_eq(run_hardening("head"), 0);
+    ck_assert_msg(bill_test_server_alive(&srv), "server died");
+}
+END_TEST
+
+/* No trusted_proxies: X-Forwarded-For / X-Real-IP are ignored. */
+START_TEST(test_e2e__proxy_headers_untrusted)
+{
+    ck_assert_int_eq(run_hardening("proxy_untrusted"), 0);
+}
+END_TEST
+
+/* trusted_proxies = 127.0.0.1 and ::1 (via config.local.toml, which the
+ * server reads next to the harness's config.toml layer by layer). */
+static char proxy_local[300];
+
+static void setup_proxy(void)
+{
+    snprintf(proxy_local, sizeof proxy_local, "/tmp/bill-e2e-proxy-%d.toml", (int)getpid());
+    FILE *f = fopen(proxy_local, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[server]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n", f);
+    fclose(f);
+    setenv("LOCAL_CONFIG_FILE", proxy_local, 1);
+    setup();
+}
+
+static void teardown_proxy(void)
+{
+    teardown();
+    unsetenv("LOCAL_CONFIG_FILE");
+    unlink(proxy_local);
+}
+
+START_TEST(test_e2e__proxy_headers_trusted)
+{
+    ck_assert_int_eq(run_hardening("proxy_trusted"), 0);
+    ck_assert_msg(bill_test_server_alive(&srv), "server died");
+}
+END_TEST
 
 /* SIGTERM while calls and a Watch stream are in flight: they complete, the
  * Watch ends with OK, and the server exits 0 within the grace period. */
@@ -99,7 +153,14 @@ int main(void)
     tcase_add_test(tc, test_e2e__hostile);
     tcase_add_test(tc, test_e2e__many_connections);
     tcase_add_test(tc, test_e2e__sigterm_inflight);
+    tcase_add_test(tc, test_e2e__head_without_body);
+    tcase_add_test(tc, test_e2e__proxy_headers_untrusted);
     suite_add_tcase(s, tc);
+    TCase *tcp = tcase_create("proxy");
+    tcase_add_checked_fixture(tcp, setup_proxy, teardown_proxy);
+    tcase_set_timeout(tcp, 120);
+    tcase_add_test(tcp, test_e2e__proxy_headers_trusted);
+    suite_add_tcase(s, tcp);
     TCase *tc2 = tcase_create("config");
     tcase_add_test(tc2, test_e2e__bad_config_refused);
     suite_add_tcase(s, tc2);

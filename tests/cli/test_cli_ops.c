@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <pty.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -890,6 +891,47 @@ START_TEST(test_cli_ops__ticket_flow)
 }
 END_TEST
 
+/* Run bill-cli on a pseudo-terminal (stdin is a tty), typing `typed` after
+ * the prompt appeared; returns the exit code, *transcript what the terminal
+ * showed (malloc'd). */
+static int run_on_tty(const char *typed, char **transcript, char *const *argv)
+{
+    const char *bin = getenv("BILL_CLI");
+    ck_assert_ptr_nonnull(bin);
+    int master = -1;
+    fflush(NULL);
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(workdir) != 0)
+            _exit(126);
+        unsetenv("DATABASE_URL");
+        execv(bin, argv);
+        _exit(127);
+    }
+    char buf[8192];
+    size_t len = 0;
+    bool sent = false;
+    for (;;) {
+        ssize_t n = read(master, buf + len, sizeof buf - 1 - len);
+        if (n <= 0)
+            break; /* EIO once the child closed the terminal */
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (!sent && strstr(buf, "Type 'yes'")) {
+            ck_assert_int_eq(write(master, typed, strlen(typed)), (ssize_t)strlen(typed));
+            sent = true;
+        }
+        if (len == sizeof buf - 1)
+            break;
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    close(master);
+    *transcript = strdup(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* ---- instances ----------------------------------------------------------- */
 
 #define INST_ID "11111111-2222-3333-4444-555555555555"
@@ -944,10 +986,25 @@ START_TEST(test_cli_ops__instance_actions)
     run_free(&r);
     ck_assert_int_eq(count_of(url, "SELECT count(*) FROM instances WHERE status = 'running'"), 1);
 
-    o = cli_json_ok(url, "instance terminate --yes", "instance", "terminate", INST_ID, "--yes",
-                    NULL);
-    ck_assert_str_eq(jstr(o, "status"), "terminated");
-    json_object_put(o);
+    /* on a terminal it asks; anything but "yes" leaves the instance alone */
+    char *argv[] = {(char *)"bill-cli", (char *)"--database-url", url, (char *)"instance",
+                    (char *)"terminate", (char *)INST_ID, NULL};
+    char *tr = NULL;
+    ck_assert_int_eq(run_on_tty("no\n", &tr, argv), 1);
+    ck_contains(tr, "cannot be undone");
+    ck_contains(tr, "not confirmed");
+    free(tr);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM instances WHERE status = 'running'"), 1);
+    ck_assert_int_eq(run_on_tty("yes\n", &tr, argv), 0);
+    ck_contains(tr, "now terminated");
+    free(tr);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM instances WHERE status = 'terminated'"),
+                     1);
+
+    /* --yes skips the question (scripts) */
+    r = cli(NULL, url, "instance", "terminate", INST_ID, "--yes", NULL);
+    ck_failed(r, "terminated"); /* already terminated: refused by libbill */
+    run_free(&r);
     r = cli(NULL, url, "instance", "start", INST_ID, NULL);
     ck_failed(r, "terminated");
     run_free(&r);

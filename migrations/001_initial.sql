@@ -352,6 +352,9 @@ CREATE INDEX balance_transactions_customer_idx
     ON balance_transactions (customer_id, created_at, id);
 CREATE INDEX balance_transactions_type_idx
     ON balance_transactions (customer_id, transaction_type);
+-- ListBalanceTransactions may filter by type alone (staff, all customers).
+CREATE INDEX balance_transactions_type_created_idx
+    ON balance_transactions (transaction_type, created_at);
 
 -- ---- tickets --------------------------------------------------------------
 
@@ -371,6 +374,7 @@ CREATE TABLE tickets (
 );
 CREATE INDEX tickets_customer_created_idx ON tickets (customer_id, created_at, id);
 CREATE INDEX tickets_status_idx ON tickets (status, priority);
+CREATE INDEX tickets_priority_idx ON tickets (priority, created_at);
 CREATE INDEX tickets_assignee_idx ON tickets (assignee_user_id);
 CREATE INDEX tickets_created_idx ON tickets (created_at, id);
 
@@ -408,14 +412,6 @@ CREATE TABLE events (
 CREATE INDEX events_status_run_idx ON events (status, run_after);
 CREATE INDEX events_kind_idx ON events (kind, created_at);
 
--- Leader roles (migration, events, billing, ...): a lease per role.
-CREATE TABLE leader_roles (
-    role               text PRIMARY KEY,
-    holder_instance_id uuid,
-    lease_until        timestamptz NOT NULL DEFAULT now(),
-    updated_at         timestamptz NOT NULL DEFAULT now()
-);
-
 -- Running server processes and their heartbeats.
 CREATE TABLE server_instances (
     id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -426,3 +422,14 @@ CREATE TABLE server_instances (
     heartbeat_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX server_instances_heartbeat_idx ON server_instances (heartbeat_at);
+
+-- Leader roles (migration, events, billing, ...): a lease per role. The role
+-- names are an open set (each subsystem brings its own), so the CHECK only
+-- keeps them identifier-like; the holder is a registered server instance, and a deregistered instance frees
+-- its roles.
+CREATE TABLE leader_roles (
+    role               text PRIMARY KEY CHECK (role ~ '^[a-z][a-z0-9_.-]*$'),
+    holder_instance_id uuid REFERENCES server_instances(id) ON DELETE SET NULL,
+    lease_until        timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);

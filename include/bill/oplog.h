@@ -19,7 +19,7 @@ extern "C" {
 
 typedef struct bill_oplog_entry {
     char *id;
-    char *actor_type;  /* "admin" | "customer" | "api_key" | "system" */
+    char *actor_type;  /* "admin" | "cli" | "customer" | "api_key" | "system" */
     char *actor_id;    /* "" when unknown */
     char *actor_name;  /* username, "cli", "cli:<user>", "system" */
     char *action;      /* "<object>.<verb>", e.g. "customer.update" */

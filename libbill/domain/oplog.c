@@ -26,9 +26,9 @@ int bill__oplog_write(bill_conn *conn, const bill_actor *actor, const char *acti
             type = "admin";
             name = actor->username ? actor->username : "";
         } else if (actor->kind == BILL_ACTOR_CLI) {
-            /* The schema knows no "cli" actor type: the CLI is an operator at
-             * the console, so it is an admin whose name says where it acted. */
-            type = "admin";
+            /* An operator at the console: no admin account, so the name says
+             * which OS user acted ("cli:root"). */
+            type = "cli";
             if (actor->username && *actor->username) {
                 if (!(cli_name = bill__sprintf("cli:%s", actor->username)))
                     return bill__err(BILL_ENOMEM, NULL, "out of memory writing the operation log");

@@ -12,7 +12,7 @@
  * ADMIN and CLI actors; a no-op (BILL_OK) for CUSTOMER and ANONYMOUS actors.
  * before_json/after_json are JSON texts or NULL (SQL NULL). `action` is
  * "<object>.<verb>", e.g. "customer.update". CLI actors are recorded as
- * actor_type "admin" with actor_name "cli" (or "cli:<username>"). */
+ * actor_type "cli" with actor_name "cli" (or "cli:<username>"). */
 int bill__oplog_write(bill_conn *conn, const bill_actor *actor, const char *action,
                       const char *target_type, const char *target_id,
                       const char *before_json, const char *after_json);

@@ -233,6 +233,113 @@ START_TEST(test_migrations__concurrent_migrators_serialize)
 }
 END_TEST
 
+/* The schema rules of R-DB-2/R-DB-4/R-DB-5 checked on the catalog, so a table
+ * or column added later without them fails here:
+ *   - the migration table records version, description, installed_on,
+ *     success, checksum and execution time;
+ *   - every status-like text column (…status, …kind, …role, …type, priority,
+ *     purpose, …cycle) has a CHECK, except the open sets named below;
+ *   - every uuid column other than id is a foreign key, except family_id;
+ *   - every customer_id is NOT NULL and references customers;
+ *   - every numeric column is NUMERIC(12,2);
+ *   - every list filter of the wire contract (and bill-cli) has an index
+ *     whose first column is the filtered one. */
+static long long count_rows(const char *url, const char *sql)
+{
+    return bill_test_pg_query_ll(url, sql);
+}
+
+START_TEST(test_migrations__schema_rules_hold_for_every_table)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+
+    ck_assert_int_eq(count_rows(url,
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'"
+        " AND table_name = 'schema_migrations' AND column_name IN ('version', 'description',"
+        " 'installed_on', 'success', 'checksum', 'execution_time_ms')"), 6);
+
+    /* Open sets, deliberately unconstrained: event kinds come from every
+     * subsystem and plugin; leader role names likewise (their shape is
+     * checked); an audit row's target_type names whatever was changed. */
+    long long unchecked = count_rows(url,
+        "SELECT count(*) FROM information_schema.columns c"
+        " WHERE c.table_schema = 'public' AND c.data_type = 'text'"
+        " AND c.column_name ~ '(^|_)(status|kind|role|type|priority|purpose|cycle)$'"
+        " AND (c.table_name, c.column_name) NOT IN"
+        "     (('events', 'kind'), ('operation_logs', 'target_type'))"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_attribute a"
+        "     ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)"
+        "     WHERE k.contype = 'c' AND k.conrelid = quote_ident(c.table_name)::regclass"
+        "     AND a.attname = c.column_name)");
+    ck_assert_msg(unchecked == 0, "%lld status-like column(s) without a CHECK", unchecked);
+
+    /* refresh_tokens.family_id groups rows; it is not a row of any table. */
+    long long no_fk = count_rows(url,
+        "SELECT count(*) FROM information_schema.columns c"
+        " WHERE c.table_schema = 'public' AND c.data_type = 'uuid' AND c.column_name <> 'id'"
+        " AND (c.table_name, c.column_name) NOT IN (('refresh_tokens', 'family_id'))"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_attribute a"
+        "     ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)"
+        "     WHERE k.contype = 'f' AND k.conrelid = quote_ident(c.table_name)::regclass"
+        "     AND a.attname = c.column_name)");
+    ck_assert_msg(no_fk == 0, "%lld uuid column(s) without a foreign key", no_fk);
+
+    ck_assert_int_eq(count_rows(url,
+        "SELECT count(*) FROM information_schema.columns c"
+        " WHERE c.table_schema = 'public' AND c.column_name = 'customer_id'"
+        " AND (c.is_nullable = 'YES' OR NOT EXISTS (SELECT 1 FROM pg_constraint k"
+        "     JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)"
+        "     WHERE k.contype = 'f' AND k.confrelid = 'customers'::regclass"
+        "     AND k.conrelid = quote_ident(c.table_name)::regclass"
+        "     AND a.attname = 'customer_id'))"), 0);
+    /* ... and the customer-owned tables are the ones expected to be. */
+    ck_assert_int_ge(count_rows(url,
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'"
+        " AND column_name = 'customer_id' AND table_name IN ('customer_users', 'refresh_tokens',"
+        " 'api_keys', 'orders', 'instances', 'instance_detail_sections', 'invoices',"
+        " 'invoice_items', 'payments', 'balance_transactions', 'tickets', 'ticket_replies')"), 12);
+
+    ck_assert_int_eq(count_rows(url,
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'"
+        " AND data_type = 'numeric' AND (numeric_precision IS DISTINCT FROM 12"
+        " OR numeric_scale IS DISTINCT FROM 2)"), 0);
+
+    /* table, leading index column (a regex over pg_indexes.indexdef) */
+    static const char *const filters[][2] = {
+        {"customers", "status"}, {"customers", "created_at"},
+        {"products", "group_id"}, {"products", "category_id"},
+        {"products", "provider_interface_id"}, {"products", "active"},
+        {"products", "\\(\\(specs ->> ''region''::text\\)\\)"},
+        {"product_groups", "category_id"},
+        {"orders", "customer_id"}, {"orders", "status"}, {"orders", "provider_interface_id"},
+        {"invoices", "customer_id"}, {"invoices", "status"},
+        {"payments", "order_id"}, {"payments", "invoice_id"}, {"payments", "gateway_id"},
+        {"payments", "status"}, {"payments", "customer_id"},
+        {"instances", "customer_id"}, {"instances", "status"},
+        {"instances", "provider_interface_id"},
+        {"balance_transactions", "customer_id"}, {"balance_transactions", "transaction_type"},
+        {"tickets", "customer_id"}, {"tickets", "status"}, {"tickets", "priority"},
+        {"tickets", "assignee_user_id"},
+        {"api_keys", "customer_id"},
+        {"operation_logs", "action"}, {"operation_logs", "target_type"},
+        {"operation_logs", "actor_type"},
+        {"events", "status"}, {"events", "kind"},
+    };
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        char sql[400];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'"
+                 " AND tablename = '%s' AND indexdef ~ 'USING btree \\(%s[ ,)]'",
+                 filters[i][0], filters[i][1]);
+        ck_assert_msg(count_rows(url, sql) >= 1, "no index leads with %s.%s", filters[i][0],
+                      filters[i][1]);
+    }
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("migrations");
@@ -244,6 +351,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_migrations__tampered_checksum_refused);
     tcase_add_test(tc, test_migrations__newer_database_refused);
     tcase_add_test(tc, test_migrations__concurrent_migrators_serialize);
+    tcase_add_test(tc, test_migrations__schema_rules_hold_for_every_table);
     suite_add_tcase(s, tc);
     return s;
 }

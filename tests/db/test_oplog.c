@@ -98,6 +98,8 @@ START_TEST(test_oplog__cli_and_admin_users_without_hashes)
     ck_assert_str_eq(l.items[0].action, "admin_user.disable");
     ck_assert_str_eq(l.items[1].action, "admin_user.set_password");
     ck_assert_str_eq(l.items[0].actor_name, "cli:root");
+    for (size_t i = 0; i < l.count; i++)
+        ck_assert_str_eq(l.items[i].actor_type, "cli");
     ck_assert_ptr_nonnull(strstr(l.items[0].before_json, "\"is_active\": true"));
     ck_assert_ptr_nonnull(strstr(l.items[0].after_json, "\"is_active\": false"));
     bill_oplog_entries_clear(&l);

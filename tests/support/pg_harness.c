@@ -211,9 +211,39 @@ static void quiet_notice(void *arg, const char *msg)
     (void)msg;
 }
 
+/* The template is named after the migrations' contents, not only their
+ * count: editing an unreleased migration then builds a fresh template
+ * instead of cloning a stale one (several build trees may share a test
+ * server). The checksums come from libbill itself (the embedded files), read
+ * through bill_db_migration_status on the maintenance database, which has
+ * no schema_migrations table and so reports every migration as pending. */
 static void template_name(char *out, size_t cap)
 {
-    snprintf(out, cap, "bill_tmpl_m%zu", bill_db_migrations_known());
+    static pthread_mutex_t tmu = PTHREAD_MUTEX_INITIALIZER;
+    static char cached[64];
+    const char *base = bill_test_pg_url_base();
+    pthread_mutex_lock(&tmu);
+    if (!cached[0]) {
+        bill_db_options o;
+        bill_db *db = NULL;
+        bill_migration_info *infos = NULL;
+        size_t n = 0;
+        uint32_t h = 2166136261u; /* FNV-1a over every checksum */
+        bill_db_options_init(&o);
+        o.url = base;
+        o.min_connections = 1;
+        o.max_connections = 1;
+        if (bill_db_open(&db, &o) != BILL_OK || bill_db_migration_status(db, &infos, &n) != BILL_OK)
+            die("cannot read the embedded migrations' checksums", bill_error_last()->message);
+        for (size_t i = 0; i < n; i++)
+            for (const char *c = infos[i].checksum; *c; c++)
+                h = (h ^ (unsigned char)*c) * 16777619u;
+        free(infos);
+        bill_db_close(db);
+        snprintf(cached, sizeof cached, "bill_tmpl_m%zu_%08x", n, (unsigned)h);
+    }
+    pthread_mutex_unlock(&tmu);
+    snprintf(out, cap, "%s", cached);
 }
 
 static void ensure_template(void)

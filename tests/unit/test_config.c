@@ -451,6 +451,54 @@ START_TEST(syntax_error_reported_with_position)
 }
 END_TEST
 
+/* A file that does not parse may well hold the secret and the password: the
+ * server check must then report the syntax error alone, not also accuse the
+ * operator of leaving out settings that are in the file. */
+START_TEST(unparsable_file_is_not_also_missing_settings)
+{
+    write_file("config.toml",
+               "[jwt]\nsecret = \"0123456789abcdef0123456789abcdef-long\"\n"
+               "[bootstrap]\nadmin_password = \"pass123\"\n[server]\nport = = 1\n",
+               0600);
+    bill_config *cfg = NULL;
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_ECONFIG);
+    ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_SERVER), BILL_ECONFIG);
+    size_t n = 0;
+    const char *const *e = bill_config_errors(cfg, &n);
+    if (n != 1)
+        dump_list("error", e);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(e[0], "config.toml:6:"));
+    bill_config_free(cfg);
+
+    /* a named file that does not exist: one error, naming it */
+    cfg = NULL;
+    ck_assert_int_eq(bill_config_load(&cfg, "missing.toml", NULL), BILL_ECONFIG);
+    ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_SERVER), BILL_ECONFIG);
+    e = bill_config_errors(cfg, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(e[0], "missing.toml"));
+    bill_config_free(cfg);
+
+    /* the same settings in a good file pass; without them, both are named */
+    write_file("config.toml",
+               "[jwt]\nsecret = \"0123456789abcdef0123456789abcdef-long\"\n"
+               "[bootstrap]\nadmin_password = \"pass123\"\n",
+               0600);
+    cfg = NULL;
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
+    ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_SERVER), BILL_OK);
+    bill_config_free(cfg);
+    write_file("config.toml", "[server]\nport = 8080\n", 0600);
+    cfg = NULL;
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
+    ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_SERVER), BILL_ECONFIG);
+    e = bill_config_errors(cfg, &n);
+    ck_assert_uint_eq(n, 2);
+    bill_config_free(cfg);
+}
+END_TEST
+
 START_TEST(unknown_keys_and_mode_warnings)
 {
     write_file("config.toml",
@@ -579,6 +627,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, server_validation_messages);
     tcase_add_test(tc, type_range_enum_errors_all_collected);
     tcase_add_test(tc, syntax_error_reported_with_position);
+    tcase_add_test(tc, unparsable_file_is_not_also_missing_settings);
     tcase_add_test(tc, unknown_keys_and_mode_warnings);
     tcase_add_test(tc, defaults_object);
     tcase_add_test(tc, example_file_is_clean);

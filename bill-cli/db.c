@@ -23,9 +23,19 @@ static int db_status(cli_ctx *ctx, const cli_args *a)
         rc = cli_fail(ctx, rc);
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) {
         if (mi[i].applied && mi[i].success)
             applied++;
+        if (mi[i].applied && mi[i].checksum_mismatch)
+            changed++;
+    }
+    /* Reported, not failed: status did its job; migrate and every other
+     * command refuse such a database and say so. */
+    if (changed)
+        fprintf(stderr, "bill-cli: warning: %zu applied migration%s changed since (checksum "
+                "MISMATCH); other commands refuse this database\n", changed,
+                changed == 1 ? "" : "s");
 
     if (ctx->json) {
         json_object *doc = json_object_new_object();

@@ -441,14 +441,28 @@ int cli_open_db(cli_ctx *ctx, bool need_schema)
 
     if (need_schema) {
         bill_migration_info *mi = NULL;
-        size_t n = 0, pending = 0;
+        size_t n = 0, pending = 0, changed = 0, first_changed = 0;
         if ((rc = bill_db_migration_status(ctx->db, &mi, &n)) < 0) {
             rc = cli_fail(ctx, rc);
             goto done;
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             if (!mi[i].applied || !mi[i].success)
                 pending++;
+            else if (mi[i].checksum_mismatch && !changed++)
+                first_changed = i;
+        }
+        /* An applied migration whose file changed means the schema is not
+         * the one this build expects: acting on it could fail half-way (or
+         * worse, succeed against the wrong constraints). */
+        if (changed) {
+            rc = cli_errorf("database schema does not match this bill-cli: migration %03d (%s)%s "
+                            "changed after it was applied; see: bill-cli db status",
+                            mi[first_changed].version, mi[first_changed].description,
+                            changed > 1 ? " and others" : "");
+            free(mi);
+            goto done;
+        }
         free(mi);
         if (pending) {
             rc = cli_errorf("database schema is not up to date (%zu pending); run: bill-cli db migrate",

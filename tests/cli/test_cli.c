@@ -284,6 +284,26 @@ START_TEST(test_cli__db_migrate_then_status)
     ck_assert_int_eq(r.status, 0);
     ck_contains(r.out, "up to date");
     run_free(&r);
+
+    /* An applied migration that no longer matches its file: status shows it
+     * and warns; migrate and ordinary commands refuse, writing nothing. */
+    ck_assert_int_eq(bill_test_pg_exec(url, "UPDATE schema_migrations SET checksum = "
+                                            "repeat('0', 64) WHERE version = 2"), 0);
+    r = cli(NULL, url, "db", "status", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "MISMATCH");
+    ck_contains(r.err, "1 applied migration changed");
+    run_free(&r);
+    r = cli(NULL, url, "customer", "create", "--name", "Never", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "migration 002 (operation_logs) changed after it was applied");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM customers"), 0);
+    r = cli(NULL, url, "db", "migrate", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "002");
+    run_free(&r);
     free(url);
 }
 END_TEST

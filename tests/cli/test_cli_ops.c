@@ -315,6 +315,17 @@ START_TEST(test_cli_ops__plugin_interface_secrets_masked)
     run_free(&r);
     ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces"), 1);
 
+    r = cli(NULL, url, "plugin", "interfaces", "--kind", "bogus", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_contains(r.err, "bogus");
+    run_free(&r);
+    r = cli(NULL, url, "plugin", "show", "00000000-0000-0000-0000-000000000000", NULL);
+    ck_failed(r, "00000000-0000-0000-0000-000000000000");
+    run_free(&r);
+    r = cli(NULL, url, "plugin", "health", "00000000-0000-0000-0000-000000000000", NULL);
+    ck_failed(r, "00000000-0000-0000-0000-000000000000");
+    run_free(&r);
+
     /* health, disable, enable */
     r = cli(NULL, url, "plugin", "health", id, NULL);
     ck_ok(r, "plugin health");
@@ -597,6 +608,22 @@ START_TEST(test_cli_ops__order_balance_pay_refund)
     ck_assert_str_eq(jstr(o, "status"), "partially_refunded");
     ck_assert_str_eq(jstr(o, "refunded_amount"), "40.00");
     json_object_put(o);
+
+    /* set-status follows the transition table */
+    r = cli(NULL, url, "order", "set-status", oid, "provisioning", NULL);
+    ck_ok(r, "order set-status");
+    ck_contains(r.out, "provisioning");
+    run_free(&r);
+    r = cli(NULL, url, "order", "set-status", oid, "pending", NULL);
+    ck_failed(r, "pending");
+    run_free(&r);
+    r = cli(NULL, url, "order", "list", "--status", "bogus", NULL);
+    ck_failed(r, "bogus");
+    run_free(&r);
+    r = cli(NULL, url, "payment", "list", "--status", "bogus", NULL);
+    ck_failed(r, "bogus");
+    run_free(&r);
+    ck_assert_int_eq(count_of(url, "SELECT count(*) FROM orders WHERE status = 'provisioning'"), 1);
 
     /* not enough balance for a second order: nothing changes */
     o = cli_json_ok(url, "order create", "order", "create", "--customer", cust, "--product", prod,

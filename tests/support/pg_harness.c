@@ -199,7 +199,7 @@ char *bill_test_pg_new_database(const char *prefix)
     return make_url(name);
 }
 
-/* A migrated template database per server and migration count: cloning it
+/* A migrated template database per server and set of migrations: cloning it
  * (CREATE DATABASE ... TEMPLATE) costs far less than migrating every test's
  * database. Built once under an advisory lock, under a temporary name that
  * is renamed only when complete, so parallel suites never clone half a

@@ -34,12 +34,24 @@ struct bill_srv_call {
     char *status_msg;
     char request_id[20];
     arena_blk *arena;
+    /* First 2 KiB of the arena live in the call itself (on the stack of the
+     * thread running it): small calls allocate nothing from the heap. */
+    size_t inline_used;
+    _Alignas(max_align_t) unsigned char inline_buf[2048];
 };
 
 /* ---- arena ------------------------------------------------------------- */
 
 void *bill_srv_call_alloc(bill_srv_call *call, size_t size)
 {
+    size_t al = _Alignof(max_align_t);
+    size_t need = size ? (size + al - 1) / al * al : al;
+    if (need >= size && need <= sizeof call->inline_buf - call->inline_used) {
+        void *p = call->inline_buf + call->inline_used;
+        call->inline_used += need;
+        memset(p, 0, size);
+        return p;
+    }
     arena_blk *b = calloc(1, sizeof *b + (size ? size : 1));
     if (!b)
         return NULL;
@@ -246,7 +258,7 @@ void srv_grpc_run_job(srv_job *job)
     int64_t t0 = srv_now_ms();
     int status = BILL_GRPC_OK;
     ProtobufCMessage *req = NULL, *resp = NULL;
-    uint8_t *packed = NULL;
+    uint8_t *packed = NULL, small[256];
     size_t plen = 0;
     bool inline_ok = (m->flags & BILL_SRV_INLINE_OK) != 0;
     char ctx[48];
@@ -281,7 +293,7 @@ void srv_grpc_run_job(srv_job *job)
         status = bill_srv_call_error(&call, BILL_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
     if (status == BILL_GRPC_OK) {
         plen = protobuf_c_message_get_packed_size(resp);
-        packed = malloc(plen ? plen : 1);
+        packed = plen <= sizeof small ? small : malloc(plen ? plen : 1);
         if (!packed)
             status = bill_srv_call_error(&call, BILL_GRPC_RESOURCE_EXHAUSTED, "out of memory");
         else
@@ -304,7 +316,8 @@ done:
     else
         BILL_LOG_DEBUG(MOD, "%s status=%d duration_ms=%lld%s%s", m->path, status, (long long)dt,
                        call.status_msg ? " message=" : "", call.status_msg ? call.status_msg : "");
-    free(packed);
+    if (packed != small)
+        free(packed);
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
     arena_free(&call);

@@ -56,6 +56,18 @@ static void stream_free(srv_conn *c, h2_stream *st)
     free(st);
 }
 
+/* Values unique to one response (request ids, error texts) are sent without
+ * HPACK indexing: adding them would only evict the entries that do repeat
+ * (content-type, grpc-status) and make every lookup walk a churning table. */
+static nghttp2_nv make_nv(const srv_hdr *h)
+{
+    size_t nl = strlen(h->name);
+    bool once = (nl == 12 && memcmp(h->name, "x-request-id", 12) == 0) ||
+                (nl == 12 && memcmp(h->name, "grpc-message", 12) == 0);
+    return (nghttp2_nv){(uint8_t *)h->name, (uint8_t *)h->value, nl, strlen(h->value),
+                        once ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE};
+}
+
 static ssize_t data_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
                          size_t length, uint32_t *data_flags, nghttp2_data_source *source,
                          void *user_data)
@@ -79,13 +91,8 @@ static ssize_t data_read(nghttp2_session *session, int32_t stream_id, uint8_t *b
             if (st->trailers.n > 0) {
                 nghttp2_nv nv[8];
                 size_t k = 0;
-                for (size_t i = 0; i < st->trailers.n && k < 8; i++, k++) {
-                    nv[k].name = (uint8_t *)st->trailers.v[i].name;
-                    nv[k].namelen = strlen(st->trailers.v[i].name);
-                    nv[k].value = (uint8_t *)st->trailers.v[i].value;
-                    nv[k].valuelen = strlen(st->trailers.v[i].value);
-                    nv[k].flags = NGHTTP2_NV_FLAG_NONE;
-                }
+                for (size_t i = 0; i < st->trailers.n && k < 8; i++, k++)
+                    nv[k] = make_nv(&st->trailers.v[i]);
                 if (nghttp2_submit_trailer(session, stream_id, nv, k) == 0)
                     *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
             }
@@ -100,20 +107,20 @@ static void submit_headers(srv_conn *c, h2_stream *st, int status, const srv_hdr
                            bool with_body)
 {
     size_t n = h->n + 1;
-    nghttp2_nv *nv = calloc(n, sizeof *nv);
-    char sbuf[8];
+    nghttp2_nv stack_nv[16];
+    nghttp2_nv *nv = n <= 16 ? stack_nv : calloc(n, sizeof *nv);
+    char sbuf[12];
     if (!nv)
         return;
-    snprintf(sbuf, sizeof sbuf, "%d", status);
-    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)sbuf, 7, strlen(sbuf),
+    int sl = snprintf(sbuf, sizeof sbuf, "%d", status);
+    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)sbuf, 7, (size_t)sl,
                          NGHTTP2_NV_FLAG_NONE};
     for (size_t i = 0; i < h->n; i++)
-        nv[i + 1] = (nghttp2_nv){(uint8_t *)h->v[i].name, (uint8_t *)h->v[i].value,
-                                 strlen(h->v[i].name), strlen(h->v[i].value),
-                                 NGHTTP2_NV_FLAG_NONE};
+        nv[i + 1] = make_nv(&h->v[i]);
     nghttp2_data_provider dp = {.source.ptr = st, .read_callback = data_read};
     nghttp2_submit_response(c->h2, st->id, nv, n, with_body ? &dp : NULL);
-    free(nv);
+    if (nv != stack_nv)
+        free(nv);
 }
 
 void srv_h2_respond(srv_conn *c, int32_t stream_id, srv_resp *r)
@@ -126,9 +133,24 @@ void srv_h2_respond(srv_conn *c, int32_t stream_id, srv_resp *r)
         c->inflight--;
     bool with_body = !st->head && (r->body.len > 0 || r->trailers.n > 0);
     if (with_body) {
-        srv_buf_append(&st->out, r->body.p, r->body.len);
-        for (size_t i = 0; i < r->trailers.n; i++)
-            srv_hdrs_addz(&st->trailers, r->trailers.v[i].name, r->trailers.v[i].value);
+        /* Take the body and trailers over instead of copying them (the
+         * caller frees whatever is left in r). */
+        if (st->out.len == 0) {
+            srv_buf_free(&st->out);
+            st->out = r->body;
+            memset(&r->body, 0, sizeof r->body);
+            st->off = 0;
+        } else {
+            srv_buf_append(&st->out, r->body.p, r->body.len);
+        }
+        if (st->trailers.n == 0) {
+            srv_hdrs_free(&st->trailers);
+            st->trailers = r->trailers;
+            memset(&r->trailers, 0, sizeof r->trailers);
+        } else {
+            for (size_t i = 0; i < r->trailers.n; i++)
+                srv_hdrs_addz(&st->trailers, r->trailers.v[i].name, r->trailers.v[i].value);
+        }
         st->eof = true;
     }
     submit_headers(c, st, r->status, &r->hdrs, with_body);
@@ -359,24 +381,48 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     return 0;
 }
 
+/* Callbacks and options are the same for every connection: built once,
+ * shared read-only by all loop threads (nghttp2 copies what it needs). */
+static nghttp2_session_callbacks *h2_callbacks;
+static nghttp2_option *h2_option;
+static pthread_once_t h2_once = PTHREAD_ONCE_INIT;
+
+static void h2_setup_once(void)
+{
+    if (nghttp2_session_callbacks_new(&h2_callbacks) != 0) {
+        h2_callbacks = NULL;
+        return;
+    }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(h2_callbacks, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(h2_callbacks, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(h2_callbacks, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(h2_callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(h2_callbacks, on_stream_close);
+    if (nghttp2_option_new(&h2_option) == 0) {
+        /* gRPC does not use RFC 7540 priorities; without the tree nghttp2
+         * keeps no closed streams and schedules output more cheaply. */
+        nghttp2_option_set_no_closed_streams(h2_option, 1);
+        /* Small encoder table: holds the few response headers that repeat. */
+        nghttp2_option_set_max_deflate_dynamic_table_size(h2_option, 1024);
+    } else {
+        h2_option = NULL;
+    }
+}
+
 int srv_h2_init(srv_conn *c)
 {
-    nghttp2_session_callbacks *cb;
-    if (nghttp2_session_callbacks_new(&cb) != 0)
+    pthread_once(&h2_once, h2_setup_once);
+    if (!h2_callbacks)
         return -1;
-    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    int rc = nghttp2_session_server_new(&c->h2, cb, c);
-    nghttp2_session_callbacks_del(cb);
+    int rc = h2_option ? nghttp2_session_server_new2(&c->h2, h2_callbacks, c, h2_option)
+                       : nghttp2_session_server_new(&c->h2, h2_callbacks, c);
     if (rc != 0)
         return -1;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, SRV_MAX_HEADER_BYTES},
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
     };
     nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
     return 0;

@@ -294,16 +294,21 @@ void srv_loop_post(srv_job *job)
     srv_loop *l = job->target.conn->loop;
     pthread_mutex_lock(&l->mu);
     job->next = NULL;
+    bool was_empty = l->done_head == NULL;
     if (l->done_tail)
         l->done_tail->next = job;
     else
         l->done_head = job;
     l->done_tail = job;
     pthread_mutex_unlock(&l->mu);
+    /* Wake the loop only for the first job of a batch: the loop reads the
+     * eventfd before it takes the list, so a job added to a non-empty list
+     * is always collected by the wakeup already pending for that list. */
+    if (!was_empty)
+        return;
     uint64_t one = 1;
     ssize_t w = write(l->evfd, &one, sizeof one);
-    (void)w; /* eventfd counter cannot overflow in practice; a lost wakeup is
-                impossible because the counter stays readable until drained */
+    (void)w; /* eventfd counter cannot overflow in practice */
 }
 
 static void loop_completions(srv_loop *l)

@@ -50,7 +50,7 @@ void srv_buf_free(srv_buf *b);
 
 typedef struct srv_hdr {
     char *name;  /* lower case */
-    char *value;
+    char *value; /* inside the name's allocation: never freed on its own */
 } srv_hdr;
 typedef struct srv_hdrs {
     srv_hdr *v;

@@ -1,0 +1,157 @@
+/*
+ * fuzz_srv_fields.c — libFuzzer target for bill-server's small header
+ * parsers and encoders. Byte 0 picks one:
+ *   0: Cookie header lookup (srv_cookie_find) for a name taken from the input;
+ *   1: grpc-timeout (srv_grpc_timeout_ms): result is -1 or a sane value;
+ *   2: grpc-message percent-encoding: output is printable ASCII without a
+ *      bare '%', and decodes back to the input;
+ *   3: X-Forwarded-For / X-Real-IP client IP (srv_client_ip): the answer is
+ *      the peer or a canonical IP address;
+ *   4: base64 (grpc-web-text): encode/decode round trip, and decoding of
+ *      arbitrary text never overruns.
+ * Properties that fail abort(), so libFuzzer reports them like crashes.
+ */
+#include "srv_fuzz.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *cstr(const uint8_t *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (!s)
+        abort();
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static void check_percent(const char *in)
+{
+    srv_buf out = {0};
+    srv_percent_encode(&out, in);
+    if (!out.p)
+        abort();
+    /* decode and compare */
+    size_t k = 0, inl = strlen(in);
+    for (size_t i = 0; i < out.len; i++) {
+        unsigned char ch = (unsigned char)out.p[i];
+        if (ch < 0x20 || ch > 0x7e)
+            abort();
+        int v = ch;
+        if (ch == '%') {
+            if (i + 2 >= out.len)
+                abort();
+            int h = hexval(out.p[i + 1]), l = hexval(out.p[i + 2]);
+            if (h < 0 || l < 0)
+                abort();
+            v = h * 16 + l;
+            i += 2;
+        }
+        if (k >= inl || (unsigned char)in[k] != v)
+            abort();
+        k++;
+    }
+    if (k != inl)
+        abort();
+    srv_buf_free(&out);
+}
+
+static void check_client_ip(const char *text)
+{
+    /* text = "peer|xff|realip" (missing parts = absent) */
+    char *dup = strdup(text);
+    if (!dup)
+        abort();
+    char *peer = dup, *xff = strchr(peer, '|'), *real = NULL;
+    if (xff) {
+        *xff++ = '\0';
+        real = strchr(xff, '|');
+        if (real)
+            *real++ = '\0';
+    }
+    srv_hdrs h = {0};
+    if (xff && srv_hdrs_addz(&h, "x-forwarded-for", xff) < 0)
+        abort();
+    if (real && srv_hdrs_addz(&h, "x-real-ip", real) < 0)
+        abort();
+    char out[64];
+    srv_client_ip(srv_fuzz_server(), peer, &h, out, sizeof out);
+    if (strncmp(out, peer, sizeof out - 1) != 0) {
+        /* not the peer: then the peer was trusted and out is an address */
+        unsigned char a[16];
+        if (!srv_proxy_trusted(srv_fuzz_server(), peer))
+            abort();
+        if (inet_pton(AF_INET, out, a) != 1 && inet_pton(AF_INET6, out, a) != 1)
+            abort();
+    }
+    srv_hdrs_free(&h);
+    free(dup);
+}
+
+static void check_base64(const uint8_t *p, size_t n)
+{
+    size_t elen = 0;
+    char *e = srv_base64_encode(p, n, &elen);
+    if (!e)
+        abort();
+    srv_buf d = {0};
+    if (srv_base64_decode(e, elen, &d) < 0 || d.len != n || (n && memcmp(d.p, p, n) != 0))
+        abort();
+    srv_buf_free(&d);
+    free(e);
+    srv_buf d2 = {0};
+    (void)srv_base64_decode((const char *)p, n, &d2);
+    if (d2.len > n)
+        abort();
+    srv_buf_free(&d2);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    int mode = data[0] % 5;
+    data++, size--;
+    char *s = cstr(data, size);
+    switch (mode) {
+    case 0: {
+        /* name = up to the first NUL-free '\n', header = the rest */
+        char *nl = strchr(s, '\n');
+        const char *name = "rustbill_session", *hdr = s;
+        if (nl) {
+            *nl = '\0';
+            name = s;
+            hdr = nl + 1;
+        }
+        size_t vl = 0;
+        const char *v = srv_cookie_find(hdr, name, &vl);
+        if (v && (v < hdr || v + vl > hdr + strlen(hdr) || memchr(v, ';', vl)))
+            abort();
+        break;
+    }
+    case 1: {
+        int64_t ms = srv_grpc_timeout_ms(s);
+        if (ms < -1 || ms > 99999999LL * 3600000LL)
+            abort();
+        break;
+    }
+    case 2:
+        check_percent(s);
+        break;
+    case 3:
+        check_client_ip(s);
+        break;
+    default:
+        check_base64(data, size);
+        break;
+    }
+    free(s);
+    return 0;
+}

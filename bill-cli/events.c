@@ -6,15 +6,18 @@
  * events back in the queue; `events run-once` processes the events that are
  * due now on this process, for debugging a stuck queue without a server.
  *
- * Processing needs the handlers the server registers. An event whose kind
- * has no handler is not skipped by libbill: it counts as a failed attempt
- * and eventually dies. So run-once only runs when bill-cli has handlers for
- * the kinds that are due (see cli_events_register_handlers) and otherwise
- * says which kinds it cannot handle and changes nothing.
+ * Processing registers the handlers the server registers (provisioning and
+ * notifications, provision.h). An event whose kind has no handler is not
+ * skipped by libbill: it counts as a failed attempt and eventually dies. So
+ * run-once only runs when bill-cli has handlers for the kinds that are due
+ * (cli_event_kinds) and otherwise says which kinds it cannot handle and
+ * changes nothing.
  */
 #include "cli.h"
 
 #include <bill/events.h>
+#include <bill/plugin_host.h>
+#include <bill/provision.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -170,16 +173,13 @@ static int events_retry(cli_ctx *ctx, const cli_args *a)
     return cli_done(ctx, "%lld dead event%s pending again", retried, retried == 1 ? "" : "s");
 }
 
-/* The handlers bill-cli can run. libbill has no standard handler set yet
- * (each subsystem registers its own in bill-server); add them here as they
- * become public API. Returns how many kinds are registered. */
-static int cli_events_register_handlers(bill_events *ev, const char ***kinds)
-{
-    (void)ev;
-    static const char *none[] = {NULL};
-    *kinds = none;
-    return 0;
-}
+/* The handlers bill-cli can run: the provisioning and notification flow
+ * (provision.h), the same set bill-server's event workers register. They
+ * call plugins, so the plugin host is opened and scanned first (a missing
+ * plugins directory is only a note: notify/order.paid without interfaces
+ * still complete). */
+static const char *const cli_event_kinds[] = {"order.paid", "instance.poll", "notify", "notify.send",
+                                              NULL};
 
 static bool kind_known(const char *const *kinds, const char *kind)
 {
@@ -195,7 +195,8 @@ static int events_run_once(cli_ctx *ctx, const cli_args *a)
     bill_events *ev = NULL;
     bill_event_row *rows = NULL;
     size_t n = 0;
-    const char **kinds = NULL;
+    bill_plugins *plugins = NULL;
+    bill_provision *prov = NULL;
     int rc, processed = 0;
     if ((rc = cli_opt_u32(ctx, a, "max", &max)) != CLI_CONTINUE)
         return rc;
@@ -211,7 +212,15 @@ static int events_run_once(cli_ctx *ctx, const cli_args *a)
         rc = cli_fail(ctx, rc);
         goto done;
     }
-    cli_events_register_handlers(ev, &kinds);
+    if ((rc = cli_open_plugins(ctx, true, true, &plugins, NULL)) != CLI_CONTINUE) {
+        plugins = NULL;
+        goto done;
+    }
+    if ((rc = bill_provision_new(&prov, ctx->db, plugins, NULL)) < 0 ||
+        (rc = bill_provision_register(prov, ev)) < 0) {
+        rc = cli_fail(ctx, rc);
+        goto done;
+    }
 
     /* Refuse when a pending event has no handler here: processing it would
      * only burn one of its attempts with "no handler". */
@@ -221,7 +230,7 @@ static int events_run_once(cli_ctx *ctx, const cli_args *a)
         goto done;
     }
     for (size_t i = 0; i < n; i++)
-        if (!kind_known(kinds, rows[i].kind)) {
+        if (!kind_known(cli_event_kinds, rows[i].kind)) {
             rc = cli_errorf("bill-cli has no handler for event kind \"%s\" (event %lld); nothing "
                             "was processed. Let bill-server's workers run it, or inspect it with "
                             "'bill-cli events list --kind %s'",
@@ -236,6 +245,8 @@ static int events_run_once(cli_ctx *ctx, const cli_args *a)
 done:
     bill_event_rows_free(rows, n);
     bill_events_free(ev);
+    bill_provision_free(prov);
+    bill_plugins_free(plugins);
     return rc;
 }
 

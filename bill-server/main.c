@@ -9,7 +9,9 @@
  * in a signal handler: SIGTERM/SIGINT → graceful stop (GOAWAY, finish
  * in-flight within [server].shutdown_grace_secs), SIGHUP → bill_log_reload().
  */
+#include <errno.h>
 #include <getopt.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +19,15 @@
 #include <unistd.h>
 
 #include "bill/admin_user.h"
+#include "bill/auth.h"
+#include "bill/events.h"
+#include "bill/order.h"
+#include "bill/plugin_host.h"
+#include "bill/provision.h"
 #include "bill/log.h"
 #include "bill_build_config.h"
 #include "layers/layers.h"
+#include "services/conv.h"
 #include "transport/server.h"
 
 #define MOD "bill_server"
@@ -56,6 +64,143 @@ static int env_int(const char *name, int def)
     int x = atoi(v);
     return x > 0 ? x : def;
 }
+
+/* ---- background work (plugins, event workers, periodic jobs) -------------
+ * Kept apart from the transport set-up above/below: the plugin registry is
+ * created here and installed for the services (conv_plugins), the .so files
+ * are scanned at start and every BILL_PLUGINS_SCAN_INTERVAL_SECS, the
+ * provisioning/notification handlers run on 2 event worker threads (no
+ * leader role needed: workers claim rows with SKIP LOCKED, so several
+ * servers may consume one queue), and every BG_TICK_SECS one thread cancels
+ * unpaid orders older than 24 h and purges expired auth rows (both
+ * set-based and idempotent, safe on several servers at once). bg_stop runs
+ * after the request workers stopped and before the pool closes. */
+#define BG_TICK_SECS 60
+#define BG_EVENT_THREADS 2
+
+static struct {
+    bill_db *db;
+    bill_plugins *plugins;
+    bill_provision *provision;
+    bill_events *events;
+    pthread_t thread;
+    bool thread_started;
+    bool stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} bg = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void bg_scan(void)
+{
+    bill_plugin_scan_stats st;
+    memset(&st, 0, sizeof st);
+    if (bill_plugins_scan(bg.plugins, &st) != BILL_OK) {
+        /* A missing plugins directory only means no plugins. */
+        BILL_LOG_WARN(MOD, "plugin scan: %s", bill_error_last()->message);
+        return;
+    }
+    if (st.loaded || st.reloaded || st.refused)
+        BILL_LOG_INFO(MOD, "plugin scan: %d file(s), %d loaded, %d reloaded, %d refused", st.files,
+                      st.loaded, st.reloaded, st.refused);
+}
+
+static void bg_periodic(void)
+{
+    int64_t n = 0;
+    if (bill_order_cancel_expired(bg.db, 24 * 3600, 0, &n) != BILL_OK)
+        BILL_LOG_WARN(MOD, "cancel expired orders: %s", bill_error_last()->message);
+    else if (n)
+        BILL_LOG_INFO(MOD, "cancelled %lld unpaid order(s) older than 24 h", (long long)n);
+    n = 0;
+    if (bill_auth_purge_expired(bg.db, 0, &n) != BILL_OK)
+        BILL_LOG_WARN(MOD, "purge expired auth rows: %s", bill_error_last()->message);
+    else if (n)
+        BILL_LOG_DEBUG(MOD, "purged %lld expired session/token/code row(s)", (long long)n);
+}
+
+static void *bg_main(void *arg)
+{
+    (void)arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    time_t last_scan = now.tv_sec; /* bg_start scanned already */
+    pthread_mutex_lock(&bg.mu);
+    while (!bg.stop) {
+        pthread_mutex_unlock(&bg.mu);
+        bg_periodic();
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - last_scan >= BILL_PLUGINS_SCAN_INTERVAL_SECS) {
+            bg_scan();
+            last_scan = now.tv_sec;
+        }
+        struct timespec until = now;
+        until.tv_sec += BG_TICK_SECS;
+        pthread_mutex_lock(&bg.mu);
+        while (!bg.stop && pthread_cond_timedwait(&bg.cv, &bg.mu, &until) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&bg.mu);
+    return NULL;
+}
+
+static void bg_stop(void)
+{
+    if (bg.thread_started) {
+        pthread_mutex_lock(&bg.mu);
+        bg.stop = true;
+        pthread_cond_broadcast(&bg.cv);
+        pthread_mutex_unlock(&bg.mu);
+        pthread_join(bg.thread, NULL);
+        bg.thread_started = false;
+        pthread_cond_destroy(&bg.cv);
+    }
+    bill_events_free(bg.events); /* joins the event workers */
+    bg.events = NULL;
+    bill_provision_free(bg.provision);
+    bg.provision = NULL;
+    conv_plugins_install(NULL);
+    bill_plugins_free(bg.plugins);
+    bg.plugins = NULL;
+}
+
+static int bg_start(const bill_config *cfg, bill_db *db)
+{
+    bill_plugins_options po;
+    bill_plugins_options_init(&po);
+    po.db = db;
+    if (cfg->plugins.plugins_dir && cfg->plugins.plugins_dir[0])
+        po.plugins_dir = cfg->plugins.plugins_dir;
+    po.master_key = cfg->security.has_master_key ? cfg->security.master_key : NULL;
+    bg.db = db;
+    if (bill_plugins_new(&bg.plugins, &po) != BILL_OK) {
+        fprintf(stderr, "bill-server: plugins: %s\n", bill_error_last()->message);
+        return -1;
+    }
+    bg_scan();
+    conv_plugins_install(bg.plugins);
+    if (bill_provision_new(&bg.provision, db, bg.plugins, NULL) != BILL_OK ||
+        bill_events_new(&bg.events, db, NULL) != BILL_OK ||
+        bill_provision_register(bg.provision, bg.events) != BILL_OK ||
+        bill_events_start(bg.events, BG_EVENT_THREADS) != BILL_OK) {
+        fprintf(stderr, "bill-server: event workers: %s\n", bill_error_last()->message);
+        return -1;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&bg.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&bg.thread, NULL, bg_main, NULL) != 0) {
+        pthread_cond_destroy(&bg.cv);
+        fprintf(stderr, "bill-server: cannot start the periodic job thread\n");
+        return -1;
+    }
+    bg.thread_started = true;
+    BILL_LOG_INFO(MOD, "background: plugins from %s, %d event worker(s), jobs every %d s",
+                  po.plugins_dir ? po.plugins_dir : "./plugins", BG_EVENT_THREADS, BG_TICK_SECS);
+    return 0;
+}
+/* ---- end of background work ----------------------------------------------- */
 
 int main(int argc, char **argv)
 {
@@ -189,6 +334,9 @@ int main(int argc, char **argv)
     if (srv.nproxies)
         BILL_LOG_INFO(MOD, "trusting X-Forwarded-For / X-Real-IP from %zu proxy range(s)",
                       srv.nproxies);
+    /* background work: before serving, so the services find the registry */
+    if (bg_start(cfg, db) < 0)
+        goto done;
     srv_global = &srv;
     srv_metrics_init();
     if (srv_ratelimit_init(&srv) != BILL_OK || srv_health_monitor_start(&srv) < 0 ||
@@ -228,6 +376,7 @@ done:
         srv_global = NULL;
     }
     srv_proxy_free(&srv);
+    bg_stop(); /* after the request workers, before the pool closes */
     if (auth_started)
         bill_srv_auth_shutdown();
     bill_db_close(db);

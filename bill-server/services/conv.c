@@ -198,18 +198,40 @@ char *conv_map_json(bill_srv_call *call, size_t n, void *const *entries)
 }
 
 /* One registry per process: loading plugins is expensive and the handle is
- * thread-safe. It stays referenced from this static for the process's life
- * (the server exits through main, which never needs it back). */
+ * thread-safe. bill-server's main creates it at start (it also owns the scan
+ * timer, the event workers that use it, and frees it after they stopped) and
+ * installs it here. The lazy fallback only serves embedders that run the
+ * services without main (it then stays referenced for the process's life). */
 static pthread_mutex_t plugins_lock = PTHREAD_MUTEX_INITIALIZER;
 static bill_plugins *plugins;
 static bool plugins_tried;
+static bool plugins_installed;
+
+void conv_plugins_install(bill_plugins *p)
+{
+    pthread_mutex_lock(&plugins_lock);
+    plugins = p;
+    plugins_installed = p != NULL;
+    plugins_tried = true;
+    pthread_mutex_unlock(&plugins_lock);
+}
+
+bill_plugins *conv_plugins_registry(void)
+{
+    bill_plugins *p;
+
+    pthread_mutex_lock(&plugins_lock);
+    p = plugins;
+    pthread_mutex_unlock(&plugins_lock);
+    return p;
+}
 
 bill_plugins *conv_plugins(bill_srv_call *call)
 {
     bill_plugins *p;
 
     pthread_mutex_lock(&plugins_lock);
-    if (!plugins_tried) {
+    if (!plugins_tried && !plugins_installed) {
         const bill_config *cfg = bill_srv_call_config(call);
         bill_plugins_options o;
         bill_plugin_scan_stats stats;

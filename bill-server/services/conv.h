@@ -59,5 +59,10 @@ char *conv_map_json(bill_srv_call *call, size_t n, void *const *entries);
  * [plugins] plugins_dir and [security] master_key), or NULL when it cannot
  * be created. Thread-safe. */
 bill_plugins *conv_plugins(bill_srv_call *call);
+/* Install the registry bill-server's main created (NULL: uninstall, before
+ * main frees it). The caller keeps ownership. */
+void conv_plugins_install(bill_plugins *p);
+/* The installed registry (or the lazily created one), NULL when none. */
+bill_plugins *conv_plugins_registry(void);
 
 #endif

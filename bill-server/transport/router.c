@@ -18,6 +18,7 @@
 #include "bill/log.h"
 
 bill_srv *srv_global;
+void srv_callback_run_job(srv_job *job); /* services/callback.c */
 
 void srv_grpc_frame(srv_buf *out, const void *msg, size_t n, bool trailer)
 {
@@ -271,6 +272,14 @@ void srv_dispatch(srv_target t, srv_req *req)
     if (strcmp(path, "/health") == 0 && is_get(req)) {
         r.status = 200;
         finish(t, &r, NULL);
+        return;
+    }
+    /* payment gateway notifications: plain HTTP from the gateway, verified by
+     * the plugin's signature check, so before the auth layers and CORS
+     * (services/callback.c, on a worker) */
+    if (strncmp(path, "/callback/", 10) == 0 &&
+        (strcmp(req->method, "GET") == 0 || strcmp(req->method, "POST") == 0)) {
+        submit_simple_job(s, t, req, srv_callback_run_job, &cors);
         return;
     }
     /* admin UI (static, from disk: on a worker) */

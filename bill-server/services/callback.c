@@ -1,0 +1,132 @@
+/*
+ * callback.c — payment gateways' asynchronous notifications:
+ *   GET|POST /callback/<gateway-plugin-id>/<interface_id>
+ *
+ * The gateway, not a user, calls this, so it is plain HTTP (not gRPC) and is
+ * routed before the auth layers (router.c): its authenticity is the
+ * plugin's signature check, never a session. The job runs on a worker
+ * (plugin call + database): look up the enabled gateway interface, check it
+ * belongs to the plugin named in the path, let the plugin verify and parse
+ * the notification, and on a verified success confirm the payment
+ * (bill_payment_confirm is idempotent: a replayed notification credits
+ * nothing twice). The answer is the plugin's response body ("success" /
+ * "fail") with HTTP 200, which is what gateways expect; an unknown interface
+ * or plugin mismatch is 404 so a scanner learns nothing more.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bill/log.h"
+#include "bill/payment.h"
+#include "bill/plugin_host.h"
+#include "conv.h"
+#include "transport/server.h"
+
+#define LOG_MODULE "bill_server::callback"
+
+/* Routed from router.c (which declares it the same way). */
+void srv_callback_run_job(srv_job *job);
+
+/* The path names the gateway plugin by its id ("gateway-yipay") or by that
+ * id without the "gateway-" prefix: gateway-yipay composes its notify_url
+ * as <public_base>/callback/yipay/<interface_id> when the host gives none. */
+static bool plugin_matches(const char *segment, const char *plugin_id)
+{
+    if (strcmp(segment, plugin_id) == 0)
+        return true;
+    return strncmp(plugin_id, "gateway-", 8) == 0 && strcmp(segment, plugin_id + 8) == 0;
+}
+
+/* "/callback/<plugin>/<iface>" -> the two segments (copied, bounded). */
+static int split_path(const char *path, char *plugin, size_t psz, char *iface, size_t isz)
+{
+    const char *p = path + strlen("/callback/");
+    const char *slash = strchr(p, '/');
+    if (!slash || slash == p || (size_t)(slash - p) >= psz)
+        return -1;
+    const char *i = slash + 1;
+    size_t ilen = strlen(i);
+    if (ilen == 0 || ilen >= isz || strchr(i, '/'))
+        return -1;
+    memcpy(plugin, p, (size_t)(slash - p));
+    plugin[slash - p] = '\0';
+    memcpy(iface, i, ilen + 1);
+    return 0;
+}
+
+void srv_callback_run_job(srv_job *job)
+{
+    srv_req *req = &job->req;
+    bill_plugins *plugins = conv_plugins_registry();
+    bill_plugin_instance *gw = NULL;
+    bill_gateway_callback_result r;
+    char plugin_id[64], iface[64];
+    const char *answer = "fail";
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    if (!req->path || split_path(req->path, plugin_id, sizeof plugin_id, iface, sizeof iface) < 0 ||
+        !bill_uuid_valid(iface)) {
+        srv_resp_simple(&job->resp, 404, "text/plain", "not found\n");
+        goto done;
+    }
+    if (!plugins) {
+        BILL_LOG_WARN(LOG_MODULE, "callback for interface %s: no plugin registry", iface);
+        srv_resp_simple(&job->resp, 503, "text/plain", "unavailable\n");
+        goto done;
+    }
+    rc = bill_plugin_host_get_gateway(plugins, iface, &gw);
+    if (rc != BILL_OK || !plugin_matches(plugin_id, bill_plugin_instance_plugin_id(gw))) {
+        BILL_LOG_WARN(LOG_MODULE, "callback for %s/%s from %s: %s", plugin_id, iface, job->peer,
+                      rc != BILL_OK ? bill_error_last()->message : "interface is of another plugin");
+        srv_resp_simple(&job->resp, 404, "text/plain", "not found\n");
+        goto done;
+    }
+    bill_gateway_callback cb = {
+        .version = BILL_GATEWAY_CALLBACK_VERSION,
+        .method = req->method,
+        .query = req->query ? req->query : "",
+        .body = req->body.p ? req->body.p : "",
+        .body_len = req->body.len,
+        .content_type = srv_hdrs_get(&req->hdrs, "content-type"),
+    };
+    /* The plugin parses a NUL-terminated body; srv_buf may not end in one. */
+    if (req->body.len && srv_buf_append(&req->body, "", 1) == 0) {
+        req->body.len--;
+        cb.body = req->body.p;
+    }
+    rc = bill_plugin_gateway_handle_callback(gw, &cb, &r);
+    if (rc != BILL_OK) {
+        BILL_LOG_WARN(LOG_MODULE, "callback %s/%s: plugin: %s", plugin_id, iface,
+                      bill_error_last()->message);
+        srv_resp_simple(&job->resp, 200, "text/plain", "fail");
+        goto done;
+    }
+    answer = r.response_body && *r.response_body ? r.response_body : "fail";
+    if (!r.verified) {
+        BILL_LOG_WARN(LOG_MODULE, "callback %s/%s from %s: signature not verified", plugin_id, iface,
+                      job->peer);
+    } else if (r.status == BILL_GATEWAY_SUCCEEDED) {
+        bool already = false;
+        rc = bill_payment_confirm(job->srv->db, NULL, NULL, iface, r.gateway_payment_id,
+                                  r.amount_cents, r.gateway_tx_id, &already);
+        if (rc != BILL_OK) {
+            BILL_LOG_WARN(LOG_MODULE, "callback %s/%s: payment %s not confirmed: %s", plugin_id,
+                          iface, r.gateway_payment_id ? r.gateway_payment_id : "",
+                          bill_error_last()->message);
+            answer = "fail";
+        } else {
+            BILL_LOG_INFO(LOG_MODULE, "callback %s/%s: payment %s %s", plugin_id, iface,
+                          r.gateway_payment_id ? r.gateway_payment_id : "",
+                          already ? "was already confirmed" : "confirmed");
+        }
+    }
+    srv_resp_simple(&job->resp, 200,
+                    r.response_content_type && *r.response_content_type ? r.response_content_type
+                                                                        : "text/plain",
+                    answer);
+done:
+    bill_gateway_callback_result_clear(&r);
+    bill_plugin_instance_release(gw);
+}

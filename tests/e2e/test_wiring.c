@@ -1,0 +1,144 @@
+/*
+ * test_wiring.c — e2e: what bill-server runs besides request handling.
+ *   - gateway callbacks: a real server with the gateway-yipay plugin in its
+ *     plugins_dir (a copy of the built .so); test_wiring.py creates the
+ *     interface with bill-cli, creates and pays an order through the gateway
+ *     over gRPC and POSTs the signed notification twice. Here the database
+ *     must show the order paid once, one succeeded payment, one "order.paid"
+ *     event — which the server's own event workers then process (done).
+ *   - `bill-cli events run-once` processes a due "notify" event with the
+ *     provisioning/notification handlers (after the server stopped, so no
+ *     worker races it).
+ *   - SIGTERM stops the workers and the timer thread: exit status 0.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pg_harness.h"
+#include "server_harness.h"
+
+static bill_test_server srv;
+static char plugdir[64];
+
+static void setup(void)
+{
+    char cmd[512], toml[512];
+    snprintf(plugdir, sizeof plugdir, "/tmp/bill-wiring-plugins.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(plugdir));
+    snprintf(cmd, sizeof cmd, "cp %s/gateway-yipay/gateway-yipay.so %s/", BUILTIN_PLUGIN_DIR, plugdir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(toml, sizeof toml,
+             "[plugins]\nplugins_dir = \"%s\"\n"
+             "[security]\nmaster_key = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"\n",
+             plugdir);
+    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, toml) == 0, "bill-server did not start");
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    if (srv.pid > 0) {
+        int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
+        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", plugdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", plugdir);
+}
+
+/* Run the client; copy the ORDER/PAYMENT ids it prints. Exit status. */
+static int run_client(char order[64], char payment[64])
+{
+    char cmd[2048], line[256];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s %s", E2E_WIRING_CLIENT, srv.port, srv.dir,
+             BILL_CLI_BIN);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    while (fgets(line, sizeof line, p)) {
+        fputs(line, stderr);
+        sscanf(line, "ORDER %63s", order);
+        sscanf(line, "PAYMENT %63s", payment);
+    }
+    int rc = pclose(p);
+    return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+static long long q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static long long q(const char *fmt, ...)
+{
+    char sql[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    return bill_test_pg_query_ll(srv.db_url, sql);
+}
+
+START_TEST(test_wiring__callback_pays_once)
+{
+    char order[64] = "", payment[64] = "";
+    ck_assert_int_eq(run_client(order, payment), 0);
+    ck_assert_int_eq(strlen(order), 36);
+    ck_assert_int_eq(q("SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid'", order), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE order_id = '%s' AND status = 'succeeded'",
+                       order), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE order_id = '%s'", order), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE id = '%s' AND gateway_tx_id = '2024000001'",
+                       payment), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM events WHERE kind = 'order.paid' "
+                       "AND payload->>'order_id' = '%s'", order), 1);
+    /* The server's event workers take it (poll interval 1 s). */
+    long long done = 0;
+    for (int i = 0; i < 100 && done != 1; i++) {
+        done = q("SELECT count(*) FROM events WHERE kind = 'order.paid' AND status = 'done' "
+                 "AND payload->>'order_id' = '%s'", order);
+        if (done != 1)
+            usleep(100 * 1000);
+    }
+    ck_assert_int_eq(done, 1);
+    ck_assert_msg(bill_test_server_alive(&srv), "server died");
+}
+END_TEST
+
+START_TEST(test_wiring__cli_events_run_once_processes)
+{
+    char cmd[1024];
+    char *url = strdup(srv.db_url);
+    int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
+    ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
+    srv.pid = 0;
+    ck_assert_int_eq(bill_test_pg_exec(url,
+        "INSERT INTO events (kind, payload) VALUES ('notify', '{\"kind\":\"order.paid\","
+        "\"recipient\":\"ops@example.com\",\"subject\":\"s\",\"body\":\"b\"}')"), 0);
+    snprintf(cmd, sizeof cmd, "cd %s && %s --config %s/config.toml events run-once", srv.dir,
+             BILL_CLI_BIN, srv.dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(bill_test_pg_query_ll(url,
+        "SELECT count(*) FROM events WHERE kind = 'notify' AND status = 'done'"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url,
+        "SELECT count(*) FROM events WHERE status <> 'done'"), 0);
+    free(url);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("e2e_wiring");
+    TCase *tc = tcase_create("wiring");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_wiring__callback_pays_once);
+    tcase_add_test(tc, test_wiring__cli_events_run_once_processes);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

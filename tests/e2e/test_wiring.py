@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""Gateway callbacks wired into bill-server, end to end: a real server with
+the gateway-yipay plugin in its plugins_dir, the interface created by
+bill-cli, an order created and paid through the gateway over native gRPC,
+then the gateway's signed notification POSTed to
+/callback/gateway-yipay/<interface_id> and replayed on the plugin's own
+notify_url form /callback/yipay/<interface_id>: "success" both times.
+Also: a tampered signature answers "fail", an unknown interface is 404.
+The database side (paid once, one succeeded payment, the order.paid event
+processed by the server's event workers) is checked by test_wiring.c.
+
+Usage: test_wiring.py PORT SERVER_DIR BILL_CLI
+Prints "ORDER <id>" and "PAYMENT <id>" for the C side. Exits non-zero with
+a message on the first failure.
+"""
+import hashlib
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import grpc
+
+PORT = int(sys.argv[1])
+SRV_DIR = sys.argv[2]
+CLI = sys.argv[3]
+PID, KEY = '1001', 'k3y-ABC'
+
+
+def fail(msg):
+    print('FAIL:', msg)
+    sys.stdout.flush()
+    sys.exit(1)
+
+
+def expect(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def varint(n):
+    expect(n >= 0, 'negative varint in a request')
+    out = b''
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def enc(*fields):
+    """fields: (number, value); bool/int -> varint, str/bytes -> length-
+    delimited, list -> repeated (one tag per element, never packed), dict ->
+    map<string,string> entries. Default values ARE written (0, '', False):
+    the server must treat them as unset exactly like absent fields."""
+    out = b''
+    for num, v in fields:
+        if isinstance(v, list):
+            out += enc(*[(num, x) for x in v])
+        elif isinstance(v, dict):
+            out += enc(*[(num, enc((1, k), (2, x))) for k, x in v.items()])
+        elif isinstance(v, (bool, int)):
+            out += varint(num << 3) + varint(int(v))
+        else:
+            b = v.encode() if isinstance(v, str) else v
+            out += varint((num << 3) | 2) + varint(len(b)) + b
+    return out
+
+
+def read_varint(buf, i):
+    v, shift = 0, 0
+    while True:
+        expect(i < len(buf), 'truncated varint')
+        b = buf[i]
+        i += 1
+        v |= (b & 0x7f) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, i
+
+
+def dec(buf):
+    """-> {number: [values]}: ints for varints, bytes for length-delimited.
+    Varints must fit 32 bits unless they are uint64 totals (checked by the
+    caller): the SPA decodes varints as uint32 and negative numbers would be
+    10-byte varints."""
+    out, i = {}, 0
+    while i < len(buf):
+        key, i = read_varint(buf, i)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            v, i = read_varint(buf, i)
+        elif wt == 2:
+            n, i = read_varint(buf, i)
+            expect(i + n <= len(buf), 'truncated field %d' % num)
+            v = buf[i:i + n]
+            i += n
+        else:
+            fail('unexpected wire type %d for field %d' % (wt, num))
+        out.setdefault(num, []).append(v)
+    return out
+
+
+def S(m, n):
+    return m.get(n, [b''])[-1].decode()
+
+
+def I(m, n):
+    return m.get(n, [0])[-1]
+
+
+def M(m, n):
+    return dec(m[n][-1]) if n in m else {}
+
+
+def R(m, n):
+    return [dec(x) for x in m.get(n, [])]
+
+
+def MAP(m, n):
+    return {S(e, 1): S(e, 2) for e in R(m, n)}
+
+
+CH = grpc.insecure_channel('127.0.0.1:%d' % PORT)
+ID = '/rustbill.identity.IdentityService/'
+ORD = '/rustbill.order.OrderService/'
+PAY = '/rustbill.payment.PaymentService/'
+
+
+def call(path, body, md=()):
+    f = CH.unary_unary(path, request_serializer=lambda x: x, response_deserializer=lambda x: x)
+    try:
+        return dec(f(body, metadata=list(md), timeout=30))
+    except grpc.RpcError as e:
+        fail('%s: %s %s' % (path, e.code().name, e.details()))
+
+
+def cli(*args):
+    p = subprocess.run([CLI, '--config', SRV_DIR + '/config.toml', '--json', '-q'] + list(args),
+                       capture_output=True, text=True, cwd=SRV_DIR)
+    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+def jid(doc):
+    if isinstance(doc, dict):
+        if 'id' in doc:
+            return doc['id']
+        for v in doc.values():
+            if isinstance(v, dict) and 'id' in v:
+                return v['id']
+    fail('no id in bill-cli output %r' % (doc,))
+
+
+def sign(params, key):
+    """The 易支付 signature, as tests/peers/yipay_platform.py computes it."""
+    items = sorted((k, v) for k, v in params.items() if v != '' and k not in ('sign', 'sign_type'))
+    return hashlib.md5(('&'.join('%s=%s' % kv for kv in items) + key).encode()).hexdigest()
+
+
+def post(path, form):
+    req = urllib.request.Request('http://127.0.0.1:%d%s' % (PORT, path), data=form.encode(),
+                                 headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers.get('content-type', ''), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get('content-type', ''), e.read().decode()
+
+
+def main():
+    cfg = {'api_url': 'http://127.0.0.1:9/', 'pid': PID, 'key': KEY,
+           'public_base': 'https://bill.example.com'}
+    iface = jid(cli('plugin', 'create-interface', '--plugin', 'gateway-yipay', '--name', 'Yipay',
+                    '--config', json.dumps(cfg)))
+
+    cat = jid(cli('category', 'create', '--name', 'Cloud'))
+    grp = jid(cli('group', 'create', '--name', 'HK', '--category', cat))
+    prod = jid(cli('product', 'create', '--name', 'HK-1', '--group', grp, '--price-monthly', '12.50',
+                   '--spec', 'cpu_cores=2', '--spec', 'region=hk'))
+
+    call(ID + 'Register', enc((1, 'wiring'), (2, 'wiring@example.com'), (3, 'Wiring'),
+                              (4, 'Secret-Pass-1'), (5, '')))
+    m = call(ID + 'Login', enc((1, 'wiring'), (2, 'Secret-Pass-1'), (3, 'customer')))
+    md = [('authorization', 'Bearer ' + S(m, 1))]
+
+    spec = enc((1, 2), (2, 0), (5, 'hk'))
+    m = call(ORD + 'CreateOrder', enc((1, ''), (2, prod), (4, spec), (8, 'monthly')), md)
+    oid = S(M(m, 1), 1)
+    expect(S(M(m, 1), 7) == 'pending' and S(M(m, 1), 8) == '12.50', 'new order %r' % M(m, 1))
+    m = call(ORD + 'PayOrder', enc((1, oid), (2, iface)), md)
+    pay = M(m, 1)
+    payment = S(pay, 1)
+    expect(len(payment) == 36, 'payment info %r' % pay)
+    m = call(ORD + 'GetOrder', enc((1, oid)), md)
+    expect(S(M(m, 1), 7) == 'pending', 'order before the notification: %r' % S(M(m, 1), 7))
+    print('ORDER', oid)
+    print('PAYMENT', payment)
+    sys.stdout.flush()
+
+    n = {'pid': PID, 'trade_no': '2024000001', 'out_trade_no': payment, 'type': 'alipay',
+         'name': 'HK-1', 'money': '12.50', 'trade_status': 'TRADE_SUCCESS', 'param': ''}
+    # tampered: money changed without re-signing -> "fail", nothing paid
+    bad = dict(n, sign=sign(n, KEY), sign_type='MD5', money='0.01')
+    st, _, body = post('/callback/gateway-yipay/' + iface, urllib.parse.urlencode(bad))
+    expect((st, body) == (200, 'fail'), 'tampered notification: %r %r' % (st, body))
+    m = call(ORD + 'GetOrder', enc((1, oid)), md)
+    expect(S(M(m, 1), 7) == 'pending', 'order after a tampered notification: %r' % S(M(m, 1), 7))
+
+    n['sign'] = sign(n, KEY)
+    n['sign_type'] = 'MD5'
+    form = urllib.parse.urlencode(n)
+    st, ct, body = post('/callback/gateway-yipay/' + iface, form)
+    expect((st, body) == (200, 'success') and ct.startswith('text/plain'),
+           'first notification: %r %r %r' % (st, ct, body))
+    # the replay arrives on the URL the plugin itself gives the gateway
+    st, _, body = post('/callback/yipay/' + iface, form)
+    expect((st, body) == (200, 'success'), 'replayed notification: %r %r' % (st, body))
+    m = call(ORD + 'GetOrder', enc((1, oid)), md)
+    expect(S(M(m, 1), 7) in ('paid', 'provisioning', 'active'),
+           'order after the notification: %r' % S(M(m, 1), 7))
+
+    # an unknown interface, a path naming another plugin, a malformed path: 404
+    for path in ('/callback/gateway-yipay/00000000-0000-4000-8000-000000000000',
+                 '/callback/notifier-email/' + iface, '/callback/gateway-yipay/',
+                 '/callback/gateway-yipay/not-a-uuid'):
+        st, _, _ = post(path, form)
+        expect(st == 404, '%s: want 404, got %r' % (path, st))
+    print('OK')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,275 @@
+/*
+ * test_plugin_rustbill.c — provider-rustbill against a second, REAL
+ * bill-server (the upstream) started with tests/support/server_harness.h on
+ * its own fresh database. The upstream is seeded through libbill on that
+ * database (a customer with a balance and can_create_api_keys, an API key,
+ * an active product); everything else goes through the plugin over
+ * gRPC-Web with the API key:
+ *   - health (GET /health), list_upstream_products sees the product,
+ *     spec_template answers an object with a fields array;
+ *   - create_instance makes an upstream order paid from the balance (the
+ *     ledger and the order row upstream prove it), get_instance mirrors it;
+ *   - actions are BILL_EUNSUPPORTED (no action RPC upstream);
+ *   - a wrong API key is BILL_EUNAUTH naming grpc-status 16 on create and
+ *     get, and nothing changes upstream (no order, same balance);
+ *   - an unknown upstream order is BILL_ENOTFOUND.
+ */
+#include <check.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bill/apikey.h>
+#include <bill/balance.h>
+#include <bill/bill.h>
+#include <bill/customer.h>
+#include <bill/plugin_host.h>
+#include <bill/product.h>
+
+#include "pg_harness.h"
+#include "server_harness.h"
+
+#define SO BUILTIN_PLUGIN_DIR "/provider-rustbill/provider-rustbill.so"
+
+static bill_test_server srv;
+static bill_db *updb;
+static bill_plugins *plugins;
+static char *cust_id, *api_key, *product_id;
+
+static void setup(void)
+{
+    bill_db_options o;
+    bill_plugins_options po;
+    bill_customer_input in = {.name = "Reseller Ltd", .email = "reseller@example.com",
+                              .can_create_api_keys = true};
+    bill_customer *c = NULL;
+    bill_product_input pin = {.name = "Upstream VPS S", .specs_json = "{\"cpu_cores\":\"2\"}",
+                              .active = true};
+    bill_product *p = NULL;
+
+    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, NULL) == 0,
+                  "upstream bill-server did not start");
+    bill_db_options_init(&o);
+    o.url = srv.db_url;
+    o.min_connections = 1;
+    o.max_connections = 2;
+    ck_assert_int_eq(bill_db_open(&updb, &o), BILL_OK);
+    ck_assert_int_eq(bill_customer_create(updb, NULL, &in, &c), BILL_OK);
+    cust_id = strdup(c->id);
+    bill_customer_free(c);
+    ck_assert_int_eq(bill_balance_change(updb, NULL, cust_id, BILL_BALANCE_RECHARGE, 10000, NULL,
+                                         "reseller funds", NULL), BILL_OK);
+    ck_assert_int_eq(bill_apikey_create(updb, NULL, cust_id, "downstream", 0, &api_key, NULL),
+                     BILL_OK);
+    pin.has_price[BILL_CYCLE_MONTHLY] = true;
+    pin.prices[BILL_CYCLE_MONTHLY] = 1500;
+    ck_assert_int_eq(bill_product_create(updb, NULL, &pin, &p), BILL_OK);
+    product_id = strdup(p->id);
+    bill_product_free(p);
+
+    bill_plugins_options_init(&po);
+    po.plugins_dir = "/nonexistent";
+    ck_assert_int_eq(bill_plugins_new(&plugins, &po), BILL_OK);
+    ck_assert_int_eq(bill_plugins_load_file(plugins, SO, NULL), BILL_OK);
+}
+
+static void teardown(void)
+{
+    bill_plugins_free(plugins);
+    bill_db_close(updb);
+    free(cust_id);
+    free(api_key);
+    free(product_id);
+    ck_assert_int_eq(bill_test_server_stop(&srv, SIGTERM, 15000), 0);
+}
+
+static bill_plugin_instance *open_rb(const char *key)
+{
+    char cfg[512];
+    bill_plugin_instance *inst = NULL;
+    snprintf(cfg, sizeof cfg, "{\"upstream_url\":\"http://127.0.0.1:%d/\",\"api_key\":\"%s\","
+             "\"timeout\":20}", srv.port, key);
+    ck_assert_int_eq(bill_plugin_instance_open(plugins, BILL_PLUGIN_UPSTREAM_PROVIDER,
+                                               "provider-rustbill", cfg, &inst), BILL_OK);
+    return inst;
+}
+
+/* Upstream balance in cents. */
+static long long balance_cents(void)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT (balance * 100)::bigint FROM customers WHERE id = '%s'",
+             cust_id);
+    return bill_test_pg_query_ll(srv.db_url, sql);
+}
+
+START_TEST(test_config_refused)
+{
+    bill_plugin_instance *inst = NULL;
+    ck_assert_int_eq(bill_plugin_instance_open(plugins, BILL_PLUGIN_UPSTREAM_PROVIDER,
+                                               "provider-rustbill",
+                                               "{\"upstream_url\":\"ftp://x\",\"api_key\":\"k\"}",
+                                               &inst), BILL_EINVALID);
+    ck_assert_ptr_null(inst);
+    ck_assert_int_eq(bill_plugin_instance_open(plugins, BILL_PLUGIN_UPSTREAM_PROVIDER,
+                                               "provider-rustbill",
+                                               "{\"upstream_url\":\"http://127.0.0.1:1\"}",
+                                               &inst), BILL_EINVALID);
+    ck_assert_ptr_null(inst);
+}
+END_TEST
+
+START_TEST(test_resell_flow)
+{
+    bill_plugin_instance *rb = open_rb(api_key);
+    bill_provider_instance pi = {0};
+    char *json = NULL, *detail = NULL, *order = NULL, sql[1024];
+    json_object *doc, *v;
+    bool seen = false;
+    const char *down_order = "5a0d7c1e-2b3f-4a5e-8c6d-7e8f9a0b1c2d";
+    bill_provider_create_request req = {
+        .version = BILL_PROVIDER_CREATE_REQUEST_VERSION,
+        .order_id = down_order,
+        .customer_id = "0b6f4c2a-1d3e-4f5a-9b8c-7d6e5f4a3b2c",
+        .spec_json = "{\"cpu_cores\":2,\"memory_gb\":\"4\",\"os\":\"debian-12\",\"note\":\"x\"}",
+        .upstream_product_id = product_id,
+    };
+
+    ck_assert_int_eq(bill_plugin_health(rb, &detail), BILL_OK);
+    ck_assert_ptr_nonnull(strstr(detail, "200"));
+    free(detail);
+
+    ck_assert_int_eq(bill_plugin_provider_list_upstream_products(rb, &json), BILL_OK);
+    doc = json_tokener_parse(json);
+    ck_assert_ptr_nonnull(doc);
+    for (size_t i = 0; i < json_object_array_length(doc); i++) {
+        json_object *p = json_object_array_get_idx(doc, i);
+        ck_assert(json_object_object_get_ex(p, "id", &v));
+        if (strcmp(json_object_get_string(v), product_id) != 0)
+            continue;
+        seen = true;
+        ck_assert(json_object_object_get_ex(p, "name", &v));
+        ck_assert_str_eq(json_object_get_string(v), "Upstream VPS S");
+        ck_assert(json_object_object_get_ex(p, "specs", &v));
+        ck_assert(json_object_object_get_ex(v, "cpu_cores", &v));
+        ck_assert_str_eq(json_object_get_string(v), "2");
+    }
+    ck_assert_msg(seen, "upstream product %s not listed: %s", product_id, json);
+    json_object_put(doc);
+    free(json);
+
+    ck_assert_int_eq(bill_plugin_provider_spec_template(rb, &json), BILL_OK);
+    doc = json_tokener_parse(json);
+    ck_assert(json_object_object_get_ex(doc, "fields", &v));
+    ck_assert(json_object_is_type(v, json_type_array));
+    json_object_put(doc);
+    free(json);
+
+    /* Buy: the upstream order is paid from the reseller's balance. */
+    ck_assert_int_eq(balance_cents(), 10000);
+    ck_assert_int_eq(bill_plugin_provider_create(rb, &req, &pi), BILL_OK);
+    ck_assert_ptr_nonnull(pi.provider_instance_id);
+    ck_assert_int_eq(pi.status, BILL_PROVIDER_PROVISIONING);
+    order = strdup(pi.provider_instance_id);
+    bill_provider_instance_clear(&pi);
+    ck_assert_int_eq(balance_cents(), 8500);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE id = '%s' AND customer_id = '%s'"
+             " AND product_id = '%s' AND status <> 'pending' AND total_amount = 15.00"
+             " AND notes LIKE '%%%s%%' AND (server_spec->>'cpu_cores')::int = 2"
+             " AND server_spec->>'os' = 'debian-12'", order, cust_id, product_id, down_order);
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM balance_transactions WHERE customer_id = '%s'"
+             " AND amount = -15.00", cust_id);
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url, sql), 1);
+
+    /* Mirror: no instance upstream yet (its product has no provider). */
+    ck_assert_int_eq(bill_plugin_provider_get(rb, order, &pi), BILL_OK);
+    ck_assert_str_eq(pi.provider_instance_id, order);
+    ck_assert_int_eq(pi.status, BILL_PROVIDER_PROVISIONING);
+    ck_assert_ptr_nonnull(pi.message);
+    ck_assert_ptr_nonnull(strstr(pi.message, "upstream order"));
+    bill_provider_instance_clear(&pi);
+
+    /* Once upstream has an instance for the order, its state and IP show. */
+    snprintf(sql, sizeof sql, "INSERT INTO instances (order_id, customer_id, product_id, status,"
+             " ip_address) VALUES ('%s', '%s', '%s', 'running', '203.0.113.7')", order, cust_id,
+             product_id);
+    ck_assert_int_eq(bill_test_pg_exec(srv.db_url, sql), 0);
+    ck_assert_int_eq(bill_plugin_provider_get(rb, order, &pi), BILL_OK);
+    ck_assert_int_eq(pi.status, BILL_PROVIDER_RUNNING);
+    ck_assert_str_eq(pi.ip_address, "203.0.113.7");
+    bill_provider_instance_clear(&pi);
+
+    ck_assert_int_eq(bill_plugin_provider_detail_sections(rb, order, &json), BILL_OK);
+    ck_assert_ptr_nonnull(strstr(json, order));
+    free(json);
+
+    ck_assert_int_eq(bill_plugin_provider_action(rb, order, "stop"), BILL_EUNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "no instance action RPC"));
+
+    ck_assert_int_eq(bill_plugin_provider_get(rb, "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", &pi),
+                     BILL_ENOTFOUND);
+    bill_provider_instance_clear(&pi);
+
+    free(order);
+    bill_plugin_instance_release(rb);
+}
+END_TEST
+
+START_TEST(test_wrong_key)
+{
+    bill_plugin_instance *rb = open_rb("rbk_notarealkey0123456789abcdef");
+    bill_provider_instance pi = {0};
+    char *json = NULL;
+    bill_provider_create_request req = {
+        .version = BILL_PROVIDER_CREATE_REQUEST_VERSION,
+        .order_id = "6b1e8d2f-3c4a-4b6f-9d7e-8f9a0b1c2d3e",
+        .spec_json = "{}",
+        .upstream_product_id = product_id,
+    };
+
+    ck_assert_int_eq(bill_plugin_provider_create(rb, &req, &pi), BILL_EUNAUTH);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "grpc-status 16"));
+    ck_assert_ptr_null(pi.provider_instance_id);
+    /* The catalog is public upstream (a bad key only fails methods that
+     * need a login), so the key is proven on order reads instead. */
+    ck_assert_int_eq(bill_plugin_provider_get(rb, "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", &pi),
+                     BILL_EUNAUTH);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "API key"));
+    bill_provider_instance_clear(&pi);
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url, "SELECT count(*) FROM orders"), 0);
+    ck_assert_int_eq(balance_cents(), 10000);
+    bill_plugin_instance_release(rb);
+
+    /* A live upstream with our real key still works afterwards. */
+    rb = open_rb(api_key);
+    ck_assert_int_eq(bill_plugin_provider_list_upstream_products(rb, &json), BILL_OK);
+    ck_assert_ptr_nonnull(strstr(json, product_id));
+    free(json);
+    bill_plugin_instance_release(rb);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("plugin_rustbill");
+    TCase *tc = tcase_create("upstream");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_config_refused);
+    tcase_add_test(tc, test_resell_flow);
+    tcase_add_test(tc, test_wrong_key);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -54,7 +54,7 @@ void srv_admin_run_job(srv_job *job)
         char msg[512];
         snprintf(msg, sizeof msg,
                  "admin UI is not installed: build the admin SPA and copy its dist/ to \"%s\" "
-                 "(or set BILL_ADMIN_DIR)\n", dir && *dir ? dir : "./admin-dist");
+                 "(or set [server] admin_dir / BILL_ADMIN_DIR)\n", dir && *dir ? dir : "./admin-dist");
         srv_resp_simple(r, 404, "text/plain; charset=utf-8", msg);
         return;
     }

@@ -180,5 +180,33 @@ def s_head():
     print('head OK')
 
 
-{'proxy_trusted': s_proxy_trusted, 'proxy_untrusted': s_proxy_untrusted,
+def s_config_keys():
+    # [server] admin_dir (from config.local.toml, no BILL_ADMIN_DIR): the SPA
+    # and its client-side-route fallback are served from there.
+    s = socket.create_connection(('127.0.0.1', PORT))
+    s.settimeout(10)
+    s.sendall(b'GET /admin/ HTTP/1.1\r\nHost: x\r\n\r\n')
+    st, h, rest = read_response(s, b'')
+    while len(rest) < int(h.get('content-length', '0')):
+        rest += s.recv(65536)
+    expect(st == 200 and b's2-admin-marker' in rest, 'admin_dir not used: %d %r' % (st, rest[:80]))
+    s.sendall(b'HEAD /admin/customers/42 HTTP/1.1\r\nHost: x\r\n\r\n')
+    st, h, rest = read_response(s, b'')
+    expect(st == 200 and rest == b'' and int(h.get('content-length', '0')) > 0,
+           'SPA fallback HEAD: %d %r %r' % (st, h, rest))
+    # [server] idle_timeout_ms = 500: the idle keep-alive connection is
+    # closed by the server within a few sweeps (the default is 120 s).
+    t0 = time.time()
+    try:
+        while s.recv(4096):
+            pass
+    except socket.timeout:
+        fail('idle connection still open after 10 s (idle_timeout_ms not applied)')
+    dt = time.time() - t0
+    s.close()
+    expect(dt >= 0.4, 'idle connection closed too early (%.2f s)' % dt)
+    print('config_keys OK (idle close after %.2f s)' % dt)
+
+
+{'config_keys': s_config_keys, 'proxy_trusted': s_proxy_trusted, 'proxy_untrusted': s_proxy_untrusted,
  'head': s_head}[SCENARIO]()

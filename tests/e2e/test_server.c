@@ -105,6 +105,46 @@ START_TEST(test_e2e__proxy_headers_trusted)
 }
 END_TEST
 
+/* [server] keys from config.local.toml instead of environment variables:
+ * admin_dir, idle_timeout_ms, io_threads. */
+static char keys_dir[300];
+
+static void setup_keys(void)
+{
+    snprintf(keys_dir, sizeof keys_dir, "/tmp/bill-e2e-keys-%d", (int)getpid());
+    char path[400];
+    snprintf(path, sizeof path, "mkdir -p %s/admin && echo '<html>s2-admin-marker</html>' > "
+             "%s/admin/index.html", keys_dir, keys_dir);
+    ck_assert_int_eq(system(path), 0);
+    snprintf(proxy_local, sizeof proxy_local, "%s/local.toml", keys_dir);
+    FILE *f = fopen(proxy_local, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[server]\nadmin_dir = \"%s/admin\"\nidle_timeout_ms = 500\nio_threads = 1\n",
+            keys_dir);
+    fclose(f);
+    setenv("LOCAL_CONFIG_FILE", proxy_local, 1);
+    unsetenv("BILL_ADMIN_DIR");
+    unsetenv("BILL_SERVER_IDLE_TIMEOUT_MS");
+    unsetenv("BILL_SERVER_THREADS");
+    setup();
+}
+
+static void teardown_keys(void)
+{
+    teardown();
+    unsetenv("LOCAL_CONFIG_FILE");
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", keys_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_e2e__server_config_keys)
+{
+    ck_assert_int_eq(run_hardening("config_keys"), 0);
+    ck_assert_msg(bill_test_server_alive(&srv), "server died");
+}
+END_TEST
+
 /* SIGTERM while calls and a Watch stream are in flight: they complete, the
  * Watch ends with OK, and the server exits 0 within the grace period. */
 START_TEST(test_e2e__sigterm_inflight)
@@ -161,6 +201,11 @@ int main(void)
     tcase_set_timeout(tcp, 120);
     tcase_add_test(tcp, test_e2e__proxy_headers_trusted);
     suite_add_tcase(s, tcp);
+    TCase *tck = tcase_create("keys");
+    tcase_add_checked_fixture(tck, setup_keys, teardown_keys);
+    tcase_set_timeout(tck, 120);
+    tcase_add_test(tck, test_e2e__server_config_keys);
+    suite_add_tcase(s, tck);
     TCase *tc2 = tcase_create("config");
     tcase_add_test(tc2, test_e2e__bad_config_refused);
     suite_add_tcase(s, tc2);

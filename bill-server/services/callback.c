@@ -78,7 +78,7 @@ void srv_callback_run_job(srv_job *job)
     }
     rc = bill_plugin_host_get_gateway(plugins, iface, &gw);
     if (rc != BILL_OK || !plugin_matches(plugin_id, bill_plugin_instance_plugin_id(gw))) {
-        BILL_LOG_WARN(LOG_MODULE, "callback for %s/%s from %s: %s", plugin_id, iface, job->peer,
+        BILL_LOG_WARN(LOG_MODULE, "callback for %s/%s from %s: %s", plugin_id, iface, req->peer,
                       rc != BILL_OK ? bill_error_last()->message : "interface is of another plugin");
         srv_resp_simple(&job->resp, 404, "text/plain", "not found\n");
         goto done;
@@ -106,7 +106,7 @@ void srv_callback_run_job(srv_job *job)
     answer = r.response_body && *r.response_body ? r.response_body : "fail";
     if (!r.verified) {
         BILL_LOG_WARN(LOG_MODULE, "callback %s/%s from %s: signature not verified", plugin_id, iface,
-                      job->peer);
+                      req->peer);
     } else if (r.status == BILL_GATEWAY_SUCCEEDED) {
         bool already = false;
         rc = bill_payment_confirm(job->srv->db, NULL, NULL, iface, r.gateway_payment_id,

@@ -4,7 +4,8 @@ the gateway-yipay plugin in its plugins_dir, the interface created by
 bill-cli, an order created and paid through the gateway over native gRPC,
 then the gateway's signed notification POSTed to
 /callback/gateway-yipay/<interface_id> and replayed on the plugin's own
-notify_url form /callback/yipay/<interface_id>: "success" both times.
+notify_url form /callback/yipay/<interface_id>, then once more as a GET
+with the form in the query string: "success" every time.
 Also: a tampered signature answers "fail", an unknown interface is 404.
 The database side (paid once, one succeeded payment, the order.paid event
 processed by the server's event workers) is checked by test_wiring.c.
@@ -220,6 +221,11 @@ def main():
     # the replay arrives on the URL the plugin itself gives the gateway
     st, _, body = post('/callback/yipay/' + iface, form)
     expect((st, body) == (200, 'success'), 'replayed notification: %r %r' % (st, body))
+    # real 易支付 platforms notify with GET and the form in the query string
+    with urllib.request.urlopen('http://127.0.0.1:%d/callback/yipay/%s?%s' % (PORT, iface, form),
+                                timeout=30) as r:
+        st, body = r.status, r.read().decode()
+    expect((st, body) == (200, 'success'), 'GET notification: %r %r' % (st, body))
     m = call(ORD + 'GetOrder', enc((1, oid)), md)
     expect(S(M(m, 1), 7) in ('paid', 'provisioning', 'active'),
            'order after the notification: %r' % S(M(m, 1), 7))

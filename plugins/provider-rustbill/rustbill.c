@@ -6,7 +6,9 @@
  *
  *   list_upstream_products  ProductService/ListProducts, every page
  *   create_instance         OrderService/CreateOrder + PayOrder ("balance");
- *                           the upstream order id is our provider instance id
+ *                           the upstream order id is our provider instance id;
+ *                           notes "downstream order <id>" let a retried create
+ *                           find it (ListOrders) instead of buying twice
  *   get_instance            OrderService/GetOrder, then the instance of that
  *                           order from InstanceService/ListInstances
  *   actions                 the upstream contract has no action RPC:
@@ -675,6 +677,65 @@ static char *nested_id(const uint8_t *ans, size_t len, uint32_t outer)
     return id;
 }
 
+static const char *M_LIST_ORDERS = "rustbill.order.OrderService/ListOrders";
+
+/* Idempotency: the upstream order whose notes are exactly `notes` (made by
+ * an earlier try of the same downstream order), searched by the downstream
+ * order id and matched exactly here. *id and *status malloc'd or NULL. */
+static int find_order(rb *c, const char *down_id, const char *notes, char **id, char **status)
+{
+    uint8_t *ans = NULL;
+    size_t ans_len;
+    int rc = BILL_PLUGIN_OK;
+
+    for (uint32_t page = 1, pages = 1; page <= pages && page <= 1000 && !*id; page++) {
+        pbw q = {0};
+        pbr r;
+        pbf f;
+        page_req(&q, page);
+        w_str(&q, 5, down_id);
+        rc = call(c, M_LIST_ORDERS, &q, &ans, &ans_len);
+        free(q.d);
+        if (rc < 0)
+            break;
+        r = (pbr){ans, ans + ans_len, false};
+        while (r_next(&r, &f)) {
+            if (f.field == 2 && f.wt == 2) {
+                pages = total_pages(&f);
+            } else if (f.field == 1 && f.wt == 2 && !*id) {
+                pbr orr = r_sub(&f);
+                pbf g;
+                char *oid = NULL, *st = NULL, *nt = NULL;
+                while (r_next(&orr, &g)) {
+                    if (g.field == 1)
+                        f_set(&oid, &g);
+                    else if (g.field == 7)
+                        f_set(&st, &g);
+                    else if (g.field == 12)
+                        f_set(&nt, &g);
+                }
+                /* A cancelled or refunded try does not count: buy again. */
+                if (oid && st && nt && strcmp(nt, notes) == 0 && strcmp(st, "cancelled") != 0 &&
+                    strcmp(st, "refunded") != 0) {
+                    *id = oid;
+                    *status = st;
+                    oid = st = NULL;
+                }
+                free(oid);
+                free(st);
+                free(nt);
+            }
+        }
+        free(ans);
+        ans = NULL;
+        if (r.bad) {
+            rc = bad_answer(c, M_LIST_ORDERS);
+            break;
+        }
+    }
+    return rc;
+}
+
 static int rb_create(void *instance, const bill_provider_create_request *req,
                      bill_provider_instance *out)
 {
@@ -683,7 +744,7 @@ static int rb_create(void *instance, const bill_provider_create_request *req,
     pbw q = {0}, spec = {0};
     uint8_t *ans = NULL;
     size_t ans_len;
-    char *cycle = NULL, *order = NULL, notes[160];
+    char *cycle = NULL, *order = NULL, *ostatus = NULL, notes[160];
     int rc;
 
     if (!req->upstream_product_id || !*req->upstream_product_id) {
@@ -693,7 +754,22 @@ static int rb_create(void *instance, const bill_provider_create_request *req,
     }
     if ((rc = encode_spec(c, req->spec_json, &spec, &cycle)) < 0)
         goto done;
-    snprintf(notes, sizeof notes, "downstream order %s", req->order_id ? req->order_id : "");
+    if (!req->order_id || !*req->order_id || strlen(req->order_id) > 100) {
+        rc = h->error(h, BILL_EINVALID, "order_id \"%s\" is empty or too long",
+                      req->order_id ? req->order_id : "");
+        goto done;
+    }
+    snprintf(notes, sizeof notes, "downstream order %s", req->order_id);
+    /* A retried create (events queue after a crash) must not buy twice. */
+    if ((rc = find_order(c, req->order_id, notes, &order, &ostatus)) < 0)
+        goto done;
+    if (order) {
+        h->log(h, BILL_PLUGIN_LOG_INFO, "upstream order %s exists already (%s): retried create",
+               order, ostatus);
+        if (strcmp(ostatus, "pending") == 0)
+            goto pay;
+        goto paid;
+    }
     w_str(&q, 2, req->upstream_product_id);
     w_msg(&q, 4, &spec);
     w_str(&q, 6, "balance");
@@ -708,6 +784,7 @@ static int rb_create(void *instance, const bill_provider_create_request *req,
     }
     free(ans);
     ans = NULL;
+pay:
     free(q.d);
     q = (pbw){0};
     w_str(&q, 1, order);
@@ -717,7 +794,8 @@ static int rb_create(void *instance, const bill_provider_create_request *req,
         goto done;
     }
     h->log(h, BILL_PLUGIN_LOG_INFO, "upstream order %s paid from our balance (downstream %s)",
-           order, req->order_id ? req->order_id : "");
+           order, req->order_id);
+paid:
     out->provider_instance_id = order;
     order = NULL;
     out->status = BILL_PROVIDER_PROVISIONING;
@@ -729,6 +807,7 @@ done:
     free(ans);
     free(cycle);
     free(order);
+    free(ostatus);
     return rc;
 }
 

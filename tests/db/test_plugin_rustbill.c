@@ -8,7 +8,8 @@
  *   - health (GET /health), list_upstream_products sees the product,
  *     spec_template answers an object with a fields array;
  *   - create_instance makes an upstream order paid from the balance (the
- *     ledger and the order row upstream prove it), get_instance mirrors it;
+ *     ledger and the order row upstream prove it), a retried create of the
+ *     same order returns it without buying again, get_instance mirrors it;
  *   - actions are BILL_EUNSUPPORTED (no action RPC upstream);
  *   - a wrong API key is BILL_EUNAUTH naming grpc-status 16 on create and
  *     get, and nothing changes upstream (no order, same balance);
@@ -183,6 +184,13 @@ START_TEST(test_resell_flow)
     snprintf(sql, sizeof sql, "SELECT count(*) FROM balance_transactions WHERE customer_id = '%s'"
              " AND amount = -15.00", cust_id);
     ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url, sql), 1);
+
+    /* A retried create of the same downstream order finds it: no second buy. */
+    ck_assert_int_eq(bill_plugin_provider_create(rb, &req, &pi), BILL_OK);
+    ck_assert_str_eq(pi.provider_instance_id, order);
+    bill_provider_instance_clear(&pi);
+    ck_assert_int_eq(balance_cents(), 8500);
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url, "SELECT count(*) FROM orders"), 1);
 
     /* Mirror: no instance upstream yet (its product has no provider). */
     ck_assert_int_eq(bill_plugin_provider_get(rb, order, &pi), BILL_OK);

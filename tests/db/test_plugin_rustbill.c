@@ -13,7 +13,8 @@
  *   - actions are BILL_EUNSUPPORTED (no action RPC upstream);
  *   - a wrong API key is BILL_EUNAUTH naming grpc-status 16 on create and
  *     get, and nothing changes upstream (no order, same balance);
- *   - an unknown upstream order is BILL_ENOTFOUND.
+ *   - an unknown upstream order is BILL_ENOTFOUND;
+ *   - a balance too small upstream fails PayOrder cleanly, nothing charged.
  */
 #include <check.h>
 #include <json-c/json.h>
@@ -260,6 +261,35 @@ START_TEST(test_wrong_key)
 }
 END_TEST
 
+START_TEST(test_insufficient_balance)
+{
+    bill_plugin_instance *rb = open_rb(api_key);
+    bill_provider_instance pi = {0};
+    bill_product_input pin = {.name = "Upstream VPS XL", .active = true};
+    bill_product *p = NULL;
+    bill_provider_create_request req = {
+        .version = BILL_PROVIDER_CREATE_REQUEST_VERSION,
+        .order_id = "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+        .spec_json = "{}",
+    };
+
+    pin.has_price[BILL_CYCLE_MONTHLY] = true;
+    pin.prices[BILL_CYCLE_MONTHLY] = 20000; /* more than the 100.00 balance */
+    ck_assert_int_eq(bill_product_create(updb, NULL, &pin, &p), BILL_OK);
+    req.upstream_product_id = p->id;
+    ck_assert_int_eq(bill_plugin_provider_create(rb, &req, &pi), BILL_ESTATE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "PayOrder"));
+    ck_assert_ptr_null(pi.provider_instance_id);
+    ck_assert_int_eq(balance_cents(), 10000);
+    /* The unpaid order stays pending upstream; nothing was charged. */
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
+                                           "SELECT count(*) FROM orders WHERE status = 'pending'"),
+                     1);
+    bill_product_free(p);
+    bill_plugin_instance_release(rb);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plugin_rustbill");
@@ -269,6 +299,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_config_refused);
     tcase_add_test(tc, test_resell_flow);
     tcase_add_test(tc, test_wrong_key);
+    tcase_add_test(tc, test_insufficient_balance);
     suite_add_tcase(s, tc);
     return s;
 }

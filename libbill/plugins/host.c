@@ -33,6 +33,8 @@ static const char *module_of(const bill_plugin_host *h, char *buf, size_t n)
 }
 
 static void host_log(const bill_plugin_host *h, bill_plugin_log_level level, const char *fmt, ...)
+    BILL_PRINTF(3, 4);
+static void host_log(const bill_plugin_host *h, bill_plugin_log_level level, const char *fmt, ...)
 {
     char mod[64];
     int lvl = level < BILL_PLUGIN_LOG_ERROR ? BILL_LOG_LEVEL_ERROR
@@ -47,6 +49,7 @@ static void host_log(const bill_plugin_host *h, bill_plugin_log_level level, con
     va_end(ap);
 }
 
+static int host_error(const bill_plugin_host *h, int code, const char *fmt, ...) BILL_PRINTF(3, 4);
 static int host_error(const bill_plugin_host *h, int code, const char *fmt, ...)
 {
     va_list ap;

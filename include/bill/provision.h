@@ -66,7 +66,9 @@ BILL_API int bill_provision_new(bill_provision **out, bill_db *db, bill_plugins 
                                 const bill_provision_options *opts);
 BILL_API void bill_provision_free(bill_provision *p);
 
-/* Register "order.paid", "instance.poll", "notify" and "notify.send" on ev
+/* Register "order.paid", "instance.poll", "notify", "notify.send",
+ * "ticket.assigned" (old and new assignee are notified once each) and
+ * "notify.verification_code" (the code is mailed to the address) on ev
  * (before its workers start). */
 BILL_API int bill_provision_register(bill_provision *p, bill_events *ev);
 

@@ -586,6 +586,115 @@ done:
     return rc;
 }
 
+/* "ticket.assigned" (enqueued by ticket assignment): tell the old and the new
+ * assignee, once each, through the notifiers. One transaction, so a retry after a
+ * failure never queues a second pair. */
+static int on_ticket_assigned(const bill_event *ev, void *user)
+{
+    bill_provision *p = user;
+    json_object *doc = json_tokener_parse(ev->payload_json);
+    bill_conn *c = NULL;
+    PGresult *t = NULL;
+    int rc;
+
+    if (!doc || !json_object_is_type(doc, json_type_object)) {
+        rc = bill__err(BILL_EINVALID, "payload", "ticket.assigned event %lld: bad payload",
+                       (long long)ev->id);
+        goto done;
+    }
+    const char *ticket = jstr(doc, "ticket_id");
+    const char *who[2] = {jstr(doc, "old_assignee_id"), jstr(doc, "new_assignee_id")};
+    if ((rc = bill__conn_acquire(p->db, &c)) < 0)
+        goto done;
+    if ((rc = bill__qp(c, &t, "SELECT customer_id, title FROM tickets WHERE id = $1", ticket)) < 0)
+        goto done;
+    if (PQntuples(t) != 1) /* ticket gone: nothing to say */
+        goto done;
+    if ((rc = bill__tx_begin(c)) < 0)
+        goto done;
+    for (int i = 0; i < 2; i++) {
+        PGresult *u = NULL;
+        if (!who[i][0] || (i == 1 && strcmp(who[0], who[1]) == 0))
+            continue;
+        if ((rc = bill__qp(c, &u, "SELECT email, username FROM admin_users WHERE id = $1",
+                           who[i])) < 0)
+            goto done;
+        if (PQntuples(u) == 1) {
+            char *subject = bill__sprintf("Ticket \"%s\" %s", bill__val(t, 0, 1),
+                                          i == 0 ? "was reassigned away from you"
+                                                 : "was assigned to you");
+            json_object *data = json_object_new_object();
+            if (!subject || !data) {
+                free(subject);
+                json_object_put(data);
+                PQclear(u);
+                rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+                goto done;
+            }
+            add_str(data, "ticket_id", ticket);
+            add_str(data, "admin_user_id", who[i]);
+            add_str(data, "role", i == 0 ? "old_assignee" : "new_assignee");
+            add_str(data, "old_assignee_id", who[0]);
+            add_str(data, "new_assignee_id", who[1]);
+            /* customer_id stays empty: the recipient is the admin, not the customer */
+            rc = notify_conn(c, BILL_NOTIFY_TICKET_ASSIGNED, NULL, bill__val(u, 0, 0), subject,
+                             subject, data);
+            free(subject);
+        }
+        PQclear(u);
+        if (rc < 0)
+            goto done;
+    }
+    rc = bill__tx_commit(c);
+done:
+    if (c && rc < 0)
+        bill__tx_rollback(c);
+    bill__conn_done(c);
+    PQclear(t);
+    json_object_put(doc);
+    return rc;
+}
+
+/* "notify.verification_code" (enqueued by bill_verification_code_send): mail the
+ * code to the address it was requested for. */
+static int on_verification_code(const bill_event *ev, void *user)
+{
+    bill_provision *p = user;
+    json_object *doc = json_tokener_parse(ev->payload_json), *data = NULL, *v;
+    bill_conn *c = NULL;
+    char *body = NULL;
+    int rc, ttl = 0;
+
+    if (!doc || !json_object_is_type(doc, json_type_object) || !jstr(doc, "email")[0] ||
+        !jstr(doc, "code")[0]) {
+        rc = bill__err(BILL_EINVALID, "payload",
+                       "notify.verification_code event %lld: bad payload", (long long)ev->id);
+        goto done;
+    }
+    if (json_object_object_get_ex(doc, "expires_in_secs", &v))
+        ttl = json_object_get_int(v);
+    body = bill__sprintf("Your verification code is %s. It expires in %d minutes.",
+                         jstr(doc, "code"), ttl > 0 ? (ttl + 59) / 60 : 10);
+    data = json_object_new_object();
+    if (!body || !data) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    add_str(data, "purpose", jstr(doc, "purpose"));
+    add_str(data, "code", jstr(doc, "code"));
+    if ((rc = bill__conn_acquire(p->db, &c)) < 0)
+        goto done;
+    rc = notify_conn(c, BILL_NOTIFY_VERIFICATION_CODE, NULL, jstr(doc, "email"),
+                     "Your verification code", body, data);
+    data = NULL; /* owned by notify_conn */
+done:
+    bill__conn_done(c);
+    json_object_put(data);
+    free(body);
+    json_object_put(doc);
+    return rc;
+}
+
 int bill_provision_register(bill_provision *p, bill_events *ev)
 {
     int rc;
@@ -594,7 +703,9 @@ int bill_provision_register(bill_provision *p, bill_events *ev)
     if ((rc = bill_events_register(ev, "order.paid", on_order_paid, p)) < 0 ||
         (rc = bill_events_register(ev, "instance.poll", on_instance_poll, p)) < 0 ||
         (rc = bill_events_register(ev, "notify", on_notify, p)) < 0 ||
-        (rc = bill_events_register(ev, "notify.send", on_notify_send, p)) < 0)
+        (rc = bill_events_register(ev, "notify.send", on_notify_send, p)) < 0 ||
+        (rc = bill_events_register(ev, "ticket.assigned", on_ticket_assigned, p)) < 0 ||
+        (rc = bill_events_register(ev, "notify.verification_code", on_verification_code, p)) < 0)
         return rc;
     return BILL_OK;
 }

@@ -1,0 +1,125 @@
+/*
+ * test_notify_events.c — domain events that become notifications.
+ *
+ * "ticket.assigned" (ticket assignment) must notify the old and the new assignee
+ * once each; "notify.verification_code" (SendVerificationCode) must notify the
+ * address the code was asked for. Both are turned into "notify" events by the
+ * provisioning handlers, which then fan out to the enabled notifier plugins.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bill/bill.h"
+#include "bill/admin_user.h"
+#include "bill/customer.h"
+#include "bill/customer_user.h"
+#include "bill/events.h"
+#include "bill/provision.h"
+#include "bill/ticket.h"
+#include "pg_harness.h"
+
+static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "test"};
+
+static long long count(const char *url, const char *where)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE %s", where);
+    return bill_test_pg_query_ll(url, sql);
+}
+
+/* Run the provisioning/notify handlers until the queue has nothing due. */
+static void drain(bill_db *db)
+{
+    bill_provision *p = NULL;
+    bill_events *ev = NULL;
+    int n = 0;
+    ck_assert_int_eq(bill_provision_new(&p, db, NULL, NULL), BILL_OK);
+    ck_assert_int_eq(bill_events_new(&ev, db, NULL), BILL_OK);
+    ck_assert_int_eq(bill_provision_register(p, ev), BILL_OK);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(bill_events_run_once(ev, 100, &n), BILL_OK);
+    bill_events_free(ev);
+    bill_provision_free(p);
+}
+
+START_TEST(test_notify__ticket_assigned_tells_old_and_new_assignee_once)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    bill_admin_user *a = NULL, *b = NULL;
+    bill_customer *cu = NULL;
+    bill_ticket *t = NULL;
+    bill_customer_input in = {.name = "Acme"};
+
+    ck_assert_int_eq(bill_admin_user_create(db, &cli, "alice", "secret-1", "support",
+                                            "alice@example.com", NULL, &a), BILL_OK);
+    ck_assert_int_eq(bill_admin_user_create(db, &cli, "bob", "secret-2", "support",
+                                            "bob@example.com", NULL, &b), BILL_OK);
+    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &cu), BILL_OK);
+    ck_assert_int_eq(bill_ticket_create(db, &cli, cu->id, "Disk full", "help", NULL, &t),
+                     BILL_OK);
+    ck_assert_int_eq(bill_ticket_assign(db, &cli, t->id, a->id), BILL_OK);
+    drain(db);
+    /* first assignment: only the new assignee */
+    ck_assert_int_eq(count(url, "kind = 'notify' AND payload->>'kind' = 'ticket.assigned'"), 1);
+    ck_assert_int_eq(count(url, "kind = 'notify' AND payload->>'recipient' = 'alice@example.com'"),
+                     1);
+    ck_assert_int_eq(bill_ticket_assign(db, &cli, t->id, b->id), BILL_OK);
+    drain(db);
+    drain(db); /* running again queues nothing twice */
+    ck_assert_int_eq(count(url, "kind = 'notify' AND payload->>'kind' = 'ticket.assigned'"), 3);
+    ck_assert_int_eq(count(url, "kind = 'notify' AND payload->>'recipient' = 'alice@example.com'"),
+                     2);
+    ck_assert_int_eq(count(url, "kind = 'notify' AND payload->>'recipient' = 'bob@example.com' "
+                                "AND payload->'data'->>'role' = 'new_assignee'"),
+                     1);
+    ck_assert_int_eq(count(url, "kind = 'ticket.assigned' AND status <> 'done'"), 0);
+    ck_assert_int_eq(count(url, "status = 'dead'"), 0);
+
+    bill_ticket_free(t);
+    bill_customer_free(cu);
+    bill_admin_user_free(a);
+    bill_admin_user_free(b);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_notify__verification_code_is_sent_to_the_address)
+{
+    char *url = NULL, *code = NULL, sql[256];
+    bill_db *db = bill_test_db_new_url(&url);
+    int retry = 0;
+
+    ck_assert_int_eq(bill_verification_code_send(db, "new@example.com", "register", 600, 60,
+                                                 bill_time_now(), &retry, &code),
+                     BILL_OK);
+    drain(db);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM events WHERE kind = 'notify' AND "
+             "payload->>'kind' = 'verification.code' AND payload->>'recipient' = "
+             "'new@example.com' AND payload->>'body' LIKE '%%%s%%'", code);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    ck_assert_int_eq(count(url, "kind = 'notify.verification_code' AND status <> 'done'"), 0);
+    free(code);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("notify_events");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_notify__ticket_assigned_tells_old_and_new_assignee_once);
+    tcase_add_test(tc, test_notify__verification_code_is_sent_to_the_address);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

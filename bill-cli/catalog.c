@@ -12,6 +12,7 @@
  * Whether the specs are acceptable is libbill's decision.
  */
 #include "cli.h"
+#include "bill/plugin_host.h"
 
 #include <bill/money.h>
 #include <bill/product.h>
@@ -715,6 +716,42 @@ static int product_markup(cli_ctx *ctx, const cli_args *a)
     return CLI_EXIT_OK;
 }
 
+static int product_import_upstream(cli_ctx *ctx, const cli_args *a)
+{
+    bool dry = cli_flag(a, "dry-run");
+    const char *ratio = cli_opt(a, "ratio");
+    bill_plugins *p = NULL;
+    int created = 0, updated = 0;
+    int rc = cli_open_db(ctx, true);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if ((rc = cli_open_plugins(ctx, true, false, &p, NULL)) != CLI_CONTINUE)
+        return rc;
+    if ((rc = bill_product_import_upstream(ctx->db, &ctx->actor, p, cli_opt(a, "interface"),
+                                           cli_opt(a, "group"), ratio, dry, &created,
+                                           &updated)) < 0) {
+        rc = cli_fail(ctx, rc);
+        goto done;
+    }
+    rc = CLI_EXIT_OK;
+    if (ctx->json) {
+        json_object *doc = json_object_new_object();
+        json_object_object_add(doc, "interface_id", json_object_new_string(cli_opt(a, "interface")));
+        json_object_object_add(doc, "ratio", json_object_new_string(ratio ? ratio : "1"));
+        json_object_object_add(doc, "dry_run", json_object_new_boolean(dry));
+        json_object_object_add(doc, "created", json_object_new_int(created));
+        json_object_object_add(doc, "updated", json_object_new_int(updated));
+        cli_json_print(doc);
+    } else if (!ctx->quiet) {
+        printf("%s%d new product%s, %d updated from upstream interface %s (price = cost x %s)%s\n",
+               dry ? "dry run: " : "imported ", created, created == 1 ? "" : "s", updated,
+               cli_opt(a, "interface"), ratio ? ratio : "1", dry ? "; nothing changed" : "");
+    }
+done:
+    bill_plugins_free(p);
+    return rc;
+}
+
 /* ==== tables ============================================================= */
 
 static const cli_optdef page_opts[] = {
@@ -839,6 +876,14 @@ static const cli_optdef product_markup_opts[] = {
     {0},
 };
 
+static const cli_optdef product_import_opts[] = {
+    {"interface", "ID", "the upstream provider interface (bill-cli plugin interfaces)", CLI_OPT_REQUIRED},
+    {"group", "ID", "put new products in this group (and its category)", 0},
+    {"ratio", "RATIO", "our price = upstream price x RATIO (default 1)", 0},
+    {"dry-run", NULL, "count what would be imported, change nothing", 0},
+    {0},
+};
+
 static const cli_cmd product_subs[] = {
     {.name = "list", .summary = "List products (active only unless --all)",
      .opts = product_list_opts, .run = product_list},
@@ -873,11 +918,21 @@ static const cli_cmd product_subs[] = {
         .opts = product_markup_opts,
         .run = product_markup,
     },
+    {
+        .name = "import-upstream",
+        .summary = "Import an upstream provider's products",
+        .description = "Lists the products of an upstream provider interface (e.g. provider-rustbill)\n"
+                       "and creates or updates one product each, keyed by the upstream id, so\n"
+                       "running it again updates instead of duplicating. Costs are the upstream\n"
+                       "prices; our prices are cost x RATIO, rounded half-to-even to cents.",
+        .opts = product_import_opts,
+        .run = product_import_upstream,
+    },
     {0},
 };
 
 const cli_cmd cli_product_cmd = {
     .name = "product",
-    .summary = "Products: list, show, create, update, delete, markup",
+    .summary = "Products: list, show, create, update, delete, markup, import-upstream",
     .subs = product_subs,
 };

@@ -213,6 +213,21 @@ BILL_API int bill_product_markup(bill_db *db, const bill_actor *actor, const cha
                                  const char *group_id, const char *category_id, bool dry_run,
                                  size_t *count);
 
+/* Import an upstream provider's catalog (R-DOM-1). The provider interface
+ * `interface_id` (an UpstreamProvider plugin, looked up in `plugins`) lists its
+ * products; each becomes (or updates) a product bound to that interface and
+ * keyed by the upstream id, so importing twice never duplicates. Cost per
+ * cycle = the upstream price; our price = cost × ratio ("1.2"; NULL/"" = "1"),
+ * half-to-even to cents. group_id (may be NULL) places new products and their
+ * category. Staff only; one transaction (a malformed upstream entry changes
+ * nothing, BILL_EPLUGIN naming it); dry_run counts without changing anything.
+ * *created / *updated (may be NULL) receive the counts. */
+typedef struct bill_plugins bill_plugins;
+BILL_API int bill_product_import_upstream(bill_db *db, const bill_actor *actor,
+                                          bill_plugins *plugins, const char *interface_id,
+                                          const char *group_id, const char *ratio, bool dry_run,
+                                          int *created, int *updated);
+
 #ifdef __cplusplus
 }
 #endif

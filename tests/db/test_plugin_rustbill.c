@@ -290,6 +290,76 @@ START_TEST(test_insufficient_balance)
 }
 END_TEST
 
+/* bill-cli product import-upstream's library call: the downstream catalog
+ * gains the upstream product (cost = upstream price, price = cost x ratio,
+ * half-to-even), importing again updates instead of duplicating, a dry run
+ * changes nothing, and customers may not import. */
+START_TEST(test_import_upstream_products)
+{
+    static const unsigned char key[32] = {7};
+    char *down_url = NULL, cfg[512], iface[37], sql[512];
+    bill_db *down = bill_test_db_new_url(&down_url);
+    bill_plugins *dp = NULL;
+    bill_plugins_options po;
+    int created = -1, updated = -1;
+    const bill_actor cust = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cust_id};
+
+    bill_plugins_options_init(&po);
+    po.plugins_dir = "/nonexistent";
+    po.db = down;
+    po.master_key = key;
+    ck_assert_int_eq(bill_plugins_new(&dp, &po), BILL_OK);
+    ck_assert_int_eq(bill_plugins_load_file(dp, SO, NULL), BILL_OK);
+    snprintf(cfg, sizeof cfg, "{\"upstream_url\":\"http://127.0.0.1:%d/\",\"api_key\":\"%s\","
+             "\"timeout\":20}", srv.port, api_key);
+    ck_assert_int_eq(bill_plugin_interface_create(dp, NULL, BILL_PLUGIN_UPSTREAM_PROVIDER,
+                                                  "provider-rustbill", "Upstream", cfg, true,
+                                                  iface), BILL_OK);
+
+    /* customers cannot import; nothing changes */
+    ck_assert_int_eq(bill_product_import_upstream(down, &cust, dp, iface, NULL, "1.1", false,
+                                                  &created, &updated), BILL_EDENIED);
+    /* a bad ratio is refused before any call */
+    ck_assert_int_eq(bill_product_import_upstream(down, NULL, dp, iface, NULL, "abc", false,
+                                                  &created, &updated), BILL_EINVALID);
+    /* dry run counts, changes nothing */
+    ck_assert_int_eq(bill_product_import_upstream(down, NULL, dp, iface, NULL, "1.1", true,
+                                                  &created, &updated), BILL_OK);
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(down_url, "SELECT count(*) FROM products"), 0);
+
+    ck_assert_int_eq(bill_product_import_upstream(down, NULL, dp, iface, NULL, "1.1", false,
+                                                  &created, &updated), BILL_OK);
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(updated, 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM products p JOIN product_prices pp ON pp.product_id = p.id "
+             "WHERE p.upstream_product_id = '%s' AND p.provider_interface_id = '%s' "
+             "AND p.name = 'Upstream VPS S' AND p.cost_price = 15.00 AND p.price = 16.50 "
+             "AND pp.cycle = 'monthly' AND pp.price = 16.50 AND p.specs->>'cpu_cores' = '2'",
+             product_id, iface);
+    ck_assert_int_eq(bill_test_pg_query_ll(down_url, sql), 1);
+
+    /* again, with another ratio: updated in place, 15.00 x 1.25 = 18.75 */
+    ck_assert_int_eq(bill_product_import_upstream(down, NULL, dp, iface, NULL, "1.25", false,
+                                                  &created, &updated), BILL_OK);
+    ck_assert_int_eq(created, 0);
+    ck_assert_int_eq(updated, 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(down_url, "SELECT count(*) FROM products"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(down_url,
+                                           "SELECT (price * 100)::bigint FROM product_prices"),
+                     1875);
+    ck_assert_int_eq(bill_test_pg_query_ll(
+                         down_url, "SELECT count(*) FROM operation_logs WHERE action LIKE "
+                                   "'product.%import'"),
+                     2);
+
+    bill_plugins_free(dp);
+    bill_db_close(down);
+    free(down_url);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plugin_rustbill");
@@ -300,6 +370,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_resell_flow);
     tcase_add_test(tc, test_wrong_key);
     tcase_add_test(tc, test_insufficient_balance);
+    tcase_add_test(tc, test_import_upstream_products);
     suite_add_tcase(s, tc);
     return s;
 }

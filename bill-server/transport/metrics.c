@@ -1,10 +1,14 @@
 /*
  * metrics.c — Prometheus text exposition for GET /metrics: gRPC requests by
  * method and status code, a latency histogram per method, requests being
- * handled, worker queue depth, open connections and the DB pool (seed 000
- * §9.8). Counters are relaxed atomics: exact totals, no lock on the hot path.
+ * handled, worker queue depth, open connections, the DB pool and the
+ * plugins' per-host circuit breakers (seed 000 §9.8, R-PLG-6). Counters are relaxed atomics: exact totals, no lock on the hot path.
  */
 #include "server.h"
+#include "../services/conv.h"
+
+#include <bill/plugin_host.h>
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -128,6 +132,33 @@ void srv_metrics_render(bill_srv *s, srv_buf *o)
             st.in_use, st.idle, st.waiting, st.max, (unsigned long long)st.acquired_total,
             (unsigned long long)st.timeouts_total);
     }
+    /* Circuit breakers of plugins' outgoing hosts (R-PLG-6): an in-memory
+     * snapshot, no I/O, so fine on the loop thread. Host names come from
+     * plugin configs: quote-safe by construction (no '"', '\\' or newline
+     * in a URL host), but escape anyway. */
+    bill_plugins *pl = conv_plugins_registry();
+    bill_breaker_stat *bs = NULL;
+    size_t nbs = 0;
+    if (pl && bill_breaker_stats(pl, &bs, &nbs) == BILL_OK) {
+        srv_buf_printf(o, "# HELP bill_circuit_breaker_state Outgoing host breaker: 0 closed, "
+                          "1 open, 2 half-open.\n# TYPE bill_circuit_breaker_state gauge\n");
+        for (size_t i = 0; i < nbs; i++) {
+            char host[sizeof bs[i].host];
+            size_t k = 0;
+            for (const char *c = bs[i].host; *c && k + 1 < sizeof host; c++)
+                host[k++] = (*c == '"' || *c == '\\' || *c == '\n') ? '_' : *c;
+            host[k] = '\0';
+            srv_buf_printf(o,
+                "bill_circuit_breaker_state{host=\"%s\"} %d\n"
+                "bill_circuit_breaker_failures_total{host=\"%s\"} %llu\n"
+                "bill_circuit_breaker_rejected_total{host=\"%s\"} %llu\n"
+                "bill_circuit_breaker_opened_total{host=\"%s\"} %llu\n",
+                host, (int)bs[i].state, host, (unsigned long long)bs[i].failures_total, host,
+                (unsigned long long)bs[i].rejected_total, host,
+                (unsigned long long)bs[i].opened_total);
+        }
+    }
+    free(bs);
     srv_buf_printf(o, "# TYPE bill_health_serving gauge\nbill_health_serving %d\n",
                    atomic_load(&s->health) == 1 ? 1 : 0);
 }

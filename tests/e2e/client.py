@@ -225,7 +225,8 @@ def s_endpoints():
     for want in ('bill_grpc_requests_total{method="/grpc.health.v1.Health/Check",code="OK"}',
                  'bill_grpc_request_duration_seconds_bucket', 'bill_requests_in_flight',
                  'bill_worker_queue_depth', 'bill_db_pool_connections{state="in_use"}',
-                 'bill_db_pool_connections{state="idle"}'):
+                 'bill_db_pool_connections{state="idle"}',
+                 '# TYPE bill_circuit_breaker_state gauge'):
         expect(want in text, '/metrics lacks %s' % want)
     st, h, body = curl(BASE + '/no/such/path')
     expect(st == 404, 'unknown path %d' % st)

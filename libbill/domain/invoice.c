@@ -9,6 +9,8 @@
 #include "domain/oplog_int.h"
 #include "domain/balance_int.h"
 #include "domain/order_int.h"
+#include "domain/notify_int.h"
+#include "bill/provision.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,7 +261,7 @@ done:
  * (caller's transaction). */
 static int issue_tx(bill_conn *c, const bill_actor *actor, const char *id)
 {
-    PGresult *cnt = NULL;
+    PGresult *cnt = NULL, *inv = NULL;
     bill_date today;
     char year[8], number[32], due[BILL_DATE_BUFSZ];
     int rc;
@@ -285,8 +287,30 @@ static int issue_tx(bill_conn *c, const bill_actor *actor, const char *id)
                        "updated_at = now() WHERE id = $1",
                        id, number, due)) < 0)
         goto done;
-    rc = bill__oplog_write(c, actor, "invoice.issue", "invoice", id, NULL, NULL);
+    if ((rc = bill__oplog_write(c, actor, "invoice.issue", "invoice", id, NULL, NULL)) < 0)
+        goto done;
+    /* tell the customer, in the same transaction as the number */
+    if ((rc = bill__qp(c, &inv, "SELECT customer_id, total_amount::text, due_date::text "
+                                "FROM invoices WHERE id = $1",
+                       id)) < 0)
+        goto done;
+    if (PQntuples(inv) == 1) {
+        char *subject = bill__sprintf("Invoice %s issued", number);
+        char *body = bill__sprintf("Invoice %s for %s is due on %s.", number,
+                                   bill__val(inv, 0, 1), bill__val(inv, 0, 2));
+        char *data = bill__sprintf("{\"invoice_id\": \"%s\", \"invoice_number\": \"%s\", "
+                                   "\"total_amount\": \"%s\", \"due_date\": \"%s\"}",
+                                   id, number, bill__val(inv, 0, 1), bill__val(inv, 0, 2));
+        rc = subject && body && data
+                 ? bill__notify_tx(c, BILL_NOTIFY_INVOICE_ISSUED, bill__val(inv, 0, 0), subject,
+                                   body, data)
+                 : bill__err(BILL_ENOMEM, NULL, "out of memory");
+        free(subject);
+        free(body);
+        free(data);
+    }
 done:
+    PQclear(inv);
     PQclear(cnt);
     return rc;
 }

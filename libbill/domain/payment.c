@@ -7,6 +7,8 @@
 #include "domain/oplog_int.h"
 #include "domain/balance_int.h"
 #include "domain/order_int.h"
+#include "domain/notify_int.h"
+#include "bill/provision.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +275,19 @@ int bill_payment_confirm(bill_db *db, const bill_actor *actor, const char *payme
         goto done;
     if ((rc = bill__oplog_write(c, actor, "payment.confirm", "payment", id, NULL, NULL)) < 0)
         goto done;
+    {
+        char *subject = bill__sprintf("Payment of %s received", bill_money_format(amount, b1));
+        char *data = bill__sprintf("{\"payment_id\": \"%s\", \"amount\": \"%s\", "
+                                   "\"order_id\": \"%s\", \"invoice_id\": \"%s\"}",
+                                   id, b1, bill__val(p, 0, 4), bill__val(p, 0, 5));
+        rc = subject && data ? bill__notify_tx(c, BILL_NOTIFY_PAYMENT_RECEIVED, bill__val(p, 0, 6),
+                                               subject, subject, data)
+                             : bill__err(BILL_ENOMEM, NULL, "out of memory");
+        free(subject);
+        free(data);
+        if (rc < 0)
+            goto done;
+    }
     rc = bill__tx_commit(c);
 done:
     PQclear(p);

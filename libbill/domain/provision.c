@@ -8,6 +8,7 @@
 #include "domain/domain_int.h"
 #include "domain/balance_int.h"
 #include "domain/order_int.h"
+#include "domain/notify_int.h"
 #include "events/events_int.h"
 #include "store/store.h"
 
@@ -99,6 +100,21 @@ static int notify_conn(bill_conn *c, const char *kind, const char *customer_id,
                                   0, NULL);
     json_object_put(doc);
     return rc;
+}
+
+int bill__notify_tx(bill_conn *c, const char *kind, const char *customer_id, const char *subject,
+                    const char *body, const char *data_json)
+{
+    json_object *data = NULL;
+    if (data_json && *data_json) {
+        data = json_tokener_parse(data_json);
+        if (!data || !json_object_is_type(data, json_type_object)) {
+            json_object_put(data);
+            return bill__err(BILL_EINTERNAL, NULL, "notification %s: data is not a JSON object",
+                             kind);
+        }
+    }
+    return notify_conn(c, kind, customer_id, NULL, subject, body, data);
 }
 
 int bill_notify(bill_db *db, const char *kind, const char *customer_id, const char *recipient,

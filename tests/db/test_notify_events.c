@@ -16,6 +16,8 @@
 #include "bill/customer.h"
 #include "bill/customer_user.h"
 #include "bill/events.h"
+#include "bill/invoice.h"
+#include "bill/payment.h"
 #include "bill/provision.h"
 #include "bill/ticket.h"
 #include "pg_harness.h"
@@ -109,6 +111,54 @@ START_TEST(test_notify__verification_code_is_sent_to_the_address)
 }
 END_TEST
 
+START_TEST(test_notify__invoice_issued_and_payment_received_reach_the_customer)
+{
+    char *url = NULL, sql[512];
+    bill_db *db = bill_test_db_new_url(&url);
+    bill_customer *cu = NULL;
+    bill_invoice *inv = NULL;
+    bill_customer_input in = {.name = "Acme", .email = "billing@acme.example"};
+    bill_invoice_item_input item = {.description = "VPS", .quantity = 2, .unit_price = 1050};
+    bool already = true;
+
+    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &cu), BILL_OK);
+    bill_invoice_input ii = {.customer_id = cu->id, .items = &item, .item_count = 1};
+    ck_assert_int_eq(bill_invoice_create(db, &cli, &ii, &inv), BILL_OK);
+    /* a draft says nothing */
+    ck_assert_int_eq(count(url, "kind = 'notify'"), 0);
+    ck_assert_int_eq(bill_invoice_issue(db, &cli, inv->id, NULL), BILL_OK);
+    ck_assert_int_eq(count(url, "kind = 'notify' AND payload->>'kind' = 'invoice.issued' AND "
+                                "payload->>'body' LIKE '%21.00%' AND "
+                                "payload->'data'->>'invoice_number' LIKE 'INV-%'"),
+                     1);
+
+    snprintf(sql, sizeof sql,
+             "INSERT INTO payments (id, customer_id, amount, gateway_id, gateway_payment_id) "
+             "VALUES ('6c1f2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b', '%s', 12.50, 'bank', 'BT-1')",
+             cu->id);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+    ck_assert_int_eq(bill_payment_confirm(db, &cli, "6c1f2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", NULL,
+                                          NULL, 1250, "TX-1", &already), BILL_OK);
+    ck_assert(!already);
+    /* a replayed confirmation credits nothing and says nothing again */
+    ck_assert_int_eq(bill_payment_confirm(db, &cli, "6c1f2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", NULL,
+                                          NULL, 1250, "TX-1", &already), BILL_OK);
+    ck_assert(already);
+    ck_assert_int_eq(count(url, "kind = 'notify' AND payload->>'kind' = 'payment.received' AND "
+                                "payload->'data'->>'amount' = '12.50'"),
+                     1);
+    /* the fan-out finds the customer's address when it is sent */
+    drain(db);
+    ck_assert_int_eq(count(url, "kind = 'notify' AND status <> 'done'"), 0);
+    ck_assert_int_eq(count(url, "status = 'dead'"), 0);
+
+    bill_invoice_free(inv);
+    bill_customer_free(cu);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("notify_events");
@@ -116,6 +166,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_notify__ticket_assigned_tells_old_and_new_assignee_once);
     tcase_add_test(tc, test_notify__verification_code_is_sent_to_the_address);
+    tcase_add_test(tc, test_notify__invoice_issued_and_payment_received_reach_the_customer);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -8,6 +8,7 @@
  * ./config.toml or ./var is picked up, and always with --database-url so the
  * embedded PostgreSQL is never started by accident.
  */
+#include "cli_harness.h"
 #include "pg_harness.h"
 
 #include <check.h>
@@ -20,131 +21,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-typedef struct run {
-    int status; /* exit code, or -1 when killed */
-    char *out;
-    char *err;
-} run;
-
-static char workdir[256];
-
-static void run_free(run *r)
-{
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
-static char *slurp_fd(int fd)
-{
-    off_t len = lseek(fd, 0, SEEK_END);
-    ck_assert_int_ge(len, 0);
-    char *buf = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(pread(fd, buf, (size_t)len, 0), len);
-    buf[len] = '\0';
-    return buf;
-}
-
-static int tmpfile_fd(void)
-{
-    char name[] = "/tmp/bill-cli-test.XXXXXX";
-    int fd = mkstemp(name);
-    ck_assert_int_ge(fd, 0);
-    unlink(name);
-    return fd;
-}
-
-/* Run bill-cli with argv (NULL-terminated), feeding `in` (may be NULL) on
- * stdin, inside `workdir`. */
-static run run_argv(const char *in, char *const *argv)
-{
-    const char *bin = getenv("BILL_CLI");
-    ck_assert_msg(bin != NULL, "BILL_CLI is not set (meson passes the binary path)");
-    int fin = tmpfile_fd(), fout = tmpfile_fd(), ferr = tmpfile_fd();
-    if (in)
-        ck_assert_int_eq(write(fin, in, strlen(in)), (ssize_t)strlen(in));
-    lseek(fin, 0, SEEK_SET);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fin, 0);
-        dup2(fout, 1);
-        dup2(ferr, 2);
-        if (workdir[0] && chdir(workdir) != 0)
-            _exit(126);
-        unsetenv("CONFIG_FILE");
-        unsetenv("LOCAL_CONFIG_FILE");
-        execv(bin, argv);
-        _exit(127);
-    }
-    int st = 0;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    run r = {.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1};
-    r.out = slurp_fd(fout);
-    r.err = slurp_fd(ferr);
-    close(fin);
-    close(fout);
-    close(ferr);
-    return r;
-}
-
-/* cli(in, url, args..., NULL): prepends --database-url URL when url != NULL. */
-static run cli(const char *in, const char *url, ...)
-{
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)"bill-cli";
-    if (url) {
-        argv[n++] = (char *)"--database-url";
-        argv[n++] = (char *)url;
-    }
-    va_list ap;
-    va_start(ap, url);
-    const char *s;
-    while ((s = va_arg(ap, const char *)) != NULL && n < 63)
-        argv[n++] = (char *)s;
-    va_end(ap);
-    argv[n] = NULL;
-    return run_argv(in, argv);
-}
-
-static void setup(void)
-{
-    snprintf(workdir, sizeof workdir, "/tmp/bill-cli-wd.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(workdir));
-}
-
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", workdir);
-    workdir[0] = '\0';
-}
-
-#define ck_contains(hay, needle)                                                            \
-    ck_assert_msg(strstr((hay), (needle)) != NULL, "expected \"%s\" in:\n%s", (needle), (hay))
-#define ck_not_contains(hay, needle)                                                        \
-    ck_assert_msg(strstr((hay), (needle)) == NULL, "did not expect \"%s\" in:\n%s", (needle), (hay))
-
-/* Parse stdout as one JSON document; aborts the test when it is not. */
-static json_object *json_of(const run *r)
-{
-    json_object *o = json_tokener_parse(r->out);
-    ck_assert_msg(o != NULL, "stdout is not JSON:\n%s", r->out);
-    return o;
-}
-
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-    ck_assert_msg(json_object_object_get_ex(o, key, &v), "JSON has no key \"%s\"", key);
-    return json_object_get_string(v);
-}
 
 /* Create a customer with `extra` options; returns its id (malloc'd). */
 static char *make_customer(const char *url, const char *name, const char *credit_limit)
@@ -746,7 +622,7 @@ static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_cli__help_every_level);
     tcase_add_test(tc, test_cli__usage_errors_exit_2);

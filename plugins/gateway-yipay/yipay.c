@@ -165,13 +165,14 @@ static int parse_form(const char *text, size_t len, params *out)
         return -1;
     for (char *tok = strtok_r(copy, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(tok, '=');
-        const char *v = "";
-        if (eq) {
+        /* "a" without '=' is the key "a" with an empty value; the value then
+         * points at the key's own terminator, writable like everything in
+         * copy (never at a string literal: url_decode writes). */
+        char *v = eq ? eq + 1 : tok + strlen(tok);
+        if (eq)
             *eq = '\0';
-            v = eq + 1;
-        }
         url_decode(tok);
-        url_decode((char *)v);
+        url_decode(v);
         if (params_get(out, tok))
             continue; /* first wins: a duplicated key must not replace a signed one */
         if (params_add(out, tok, v) < 0) {

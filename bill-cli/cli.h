@@ -104,6 +104,9 @@ struct cli_ctx {
     const char *database_url; /* --database-url */
     bool json;
     bool quiet;
+    const char *now_text;     /* --now or BILL_NOW; NULL: the wall clock */
+    const char *now_source;   /* "--now" | "BILL_NOW" */
+    int64_t now_usec;
 
     /* the command being run, for usage messages */
     const cli_cmd *cmd;

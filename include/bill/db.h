@@ -10,6 +10,7 @@
 #define BILL_DB_H
 
 #include "common.h"
+#include "time.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,6 +41,28 @@ BILL_API void bill_db_options_init(bill_db_options *o);
  * when the database cannot be reached, BILL_EINVALID on bad options. */
 BILL_API int bill_db_open(bill_db **out, const bill_db_options *opts);
 BILL_API void bill_db_close(bill_db *db);
+
+/* ---- the handle's clock (billing.md §6) --------------------------------
+
+ * Every libbill call that needs "now" (orders, payments, invoices, billing,
+ * events, the unpaid-order TTL) reads it from the handle's clock, and so does
+ * the SQL it runs: a connection borrowed from a handle with a clock set gets
+ * the instant in the session setting bill.now, which the SQL functions
+ * bill_now() / bill_clock_timestamp() (migration 010) and every timestamp
+ * default read. Without a clock (the default) the handle reads
+ * bill_time_now() (the wall clock unless bill_clock_set moved it) and SQL
+ * uses the database's own now().
+ *
+ * fn NULL restores the default. `user` must outlive its use. The instant is
+ * read once per borrowed connection (like now() once per transaction).
+ * Set it before sharing the handle between threads, or accept that calls
+ * already running keep the instant they started with. Servers never take
+ * a clock from a client: this is for tests, bill-cli --now and embedders. */
+BILL_API void bill_db_set_clock(bill_db *db, bill_clock_fn fn, void *user);
+/* Current instant of the handle's clock (microseconds, UTC). */
+BILL_API int64_t bill_db_now(bill_db *db);
+/* true when a clock was set with bill_db_set_clock. */
+BILL_API bool bill_db_clock_injected(bill_db *db);
 
 /* One round trip on a pooled connection ("SELECT 1"); BILL_OK when the
  * database answers. Used by GET /ready. */

@@ -114,7 +114,7 @@ BILL_API int bill_invoice_mark_paid(bill_db *db, const bill_actor *actor, const 
 BILL_API int bill_invoice_cancel(bill_db *db, const bill_actor *actor, const char *id);
 
 /* issued -> overdue for every invoice whose due_date is before the UTC date
- * of now_usec (0 = bill_time_now()). Set-based; *count may be NULL. */
+ * of now_usec (0 = the handle's clock, bill_db_now). Set-based; *count may be NULL. */
 BILL_API int bill_invoice_mark_overdue(bill_db *db, int64_t now_usec, int64_t *count);
 
 BILL_API int bill_invoice_get(bill_db *db, const bill_actor *actor, const char *id,

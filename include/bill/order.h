@@ -134,7 +134,7 @@ BILL_API int bill_order_pay(bill_db *db, bill_plugins *plugins, const bill_actor
                             bill_payment_info *out);
 
 /* Cancel every pending order created before now_usec - older_than_secs
- * (0 -> BILL_ORDER_UNPAID_TTL_SECS; now_usec 0 -> bill_time_now()) in one
+ * (0 -> BILL_ORDER_UNPAID_TTL_SECS; now_usec 0 -> the handle's clock) in one
  * set-based UPDATE. *count (may be NULL) receives how many. SYSTEM/staff. */
 BILL_API int bill_order_cancel_expired(bill_db *db, int64_t older_than_secs, int64_t now_usec,
                                        int64_t *count);

@@ -328,7 +328,7 @@ int bill_admin_user_set_password(bill_db *db, const bill_actor *actor, const cha
     if ((rc = bill_password_hash(new_password, hash)) < 0)
         return rc;
     rc = au_update(db, actor, ref, "admin_user.set_password",
-                   "UPDATE admin_users SET password_hash = $2, updated_at = now() "
+                   "UPDATE admin_users SET password_hash = $2, updated_at = bill_now() "
                    "WHERE id = $1 RETURNING " AU_JSON,
                    hash, false);
     sodium_memzero(hash, sizeof hash);
@@ -345,7 +345,7 @@ int bill_admin_user_set_active(bill_db *db, const bill_actor *actor, const char 
     if (!active && is_self(actor, ref))
         return bill__err(BILL_EINVALID, "username", "you cannot disable your own account");
     return au_update(db, actor, ref, active ? "admin_user.enable" : "admin_user.disable",
-                     "UPDATE admin_users SET is_active = $2::boolean, updated_at = now() "
+                     "UPDATE admin_users SET is_active = $2::boolean, updated_at = bill_now() "
                      "WHERE id = $1 RETURNING " AU_JSON,
                      active ? "true" : "false", !active);
 }
@@ -360,7 +360,7 @@ int bill_admin_user_set_role(bill_db *db, const bill_actor *actor, const char *r
         (rc = bill_admin_user_check_role(role)) < 0)
         return rc;
     return au_update(db, actor, ref, "admin_user.set_role",
-                     "UPDATE admin_users SET role = $2, updated_at = now() "
+                     "UPDATE admin_users SET role = $2, updated_at = bill_now() "
                      "WHERE id = $1 RETURNING " AU_JSON,
                      role, strcmp(role, "admin") != 0);
 }
@@ -437,7 +437,7 @@ int bill_admin_user_verify(bill_db *db, const char *username, const char *passwo
         goto done;
     /* Only replace the hash we verified, never a password changed meanwhile. */
     rc = bill__qp(c, &upd,
-                  "UPDATE admin_users SET last_login_at = now(), "
+                  "UPDATE admin_users SET last_login_at = bill_now(), "
                   "password_hash = CASE WHEN $2 <> '' AND password_hash = $3 THEN $2 "
                   "ELSE password_hash END WHERE id = $1 RETURNING " AU_COLS,
                   bill__val(res, 0, 0), newhash, stored);

@@ -184,7 +184,7 @@ int bill__balance_change_tx(bill_conn *c, const bill_actor *actor, const char *c
     bill_money_format(delta, b_delta);
     bill_money_format(before, b_before);
     if ((rc = bill__qp(c, NULL,
-                       "UPDATE customers SET balance = $2::numeric, updated_at = now() "
+                       "UPDATE customers SET balance = $2::numeric, updated_at = bill_now() "
                        "WHERE id = $1",
                        customer_id, b_after)) < 0)
         goto done;
@@ -194,7 +194,7 @@ int bill__balance_change_tx(bill_conn *c, const bill_actor *actor, const char *c
                   "INSERT INTO balance_transactions (customer_id, amount, balance_before, "
                   "balance_after, transaction_type, reference_id, description, created_by, "
                   "created_at) VALUES ($1, $2::numeric, $3::numeric, $4::numeric, $5, $6, $7, $8, "
-                  "GREATEST(clock_timestamp(), (SELECT max(created_at) + interval '1 microsecond' "
+                  "GREATEST(bill_clock_timestamp(), (SELECT max(created_at) + interval '1 microsecond' "
                   "FROM balance_transactions WHERE customer_id = $1))) "
                   "RETURNING " TX_COLS ", "
                   "jsonb_build_object('balance', balance_before)::text, "

@@ -371,7 +371,7 @@ int bill_customer_update(bill_db *db, const bill_actor *actor, const char *id,
                  "  ELSE credit_limit END, "
                  "can_create_api_keys = CASE WHEN ($2::int & 128) <> 0 THEN $10::boolean "
                  "  ELSE can_create_api_keys END, "
-                 "updated_at = now() "
+                 "updated_at = bill_now() "
                  "WHERE id = $1 RETURNING " CU_COLS ", " CU_JSON,
                  (int)BILL__ARRAY_LEN(params), params);
     if (rc < 0)

@@ -779,8 +779,8 @@ int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_acto
             goto done;
     }
     if ((rc = bill__qp(c, NULL,
-                       "UPDATE instances SET status = $2, updated_at = now(), terminated_at = "
-                       "CASE WHEN $2 = 'terminated' THEN now() ELSE terminated_at END "
+                       "UPDATE instances SET status = $2, updated_at = bill_now(), terminated_at = "
+                       "CASE WHEN $2 = 'terminated' THEN bill_now() ELSE terminated_at END "
                        "WHERE id = $1",
                        id, action_rules[r].to)) < 0)
         goto done;

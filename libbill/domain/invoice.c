@@ -240,7 +240,7 @@ int bill_invoice_create(bill_db *db, const bill_actor *actor, const bill_invoice
         if ((rc = bill__qp(c, NULL,
                            "INSERT INTO invoice_items (invoice_id, customer_id, description, "
                            "quantity, unit_price, amount, created_at) VALUES ($1, $6, $2, "
-                           "$3::int, $4::numeric, $5::numeric, clock_timestamp())",
+                           "$3::int, $4::numeric, $5::numeric, bill_clock_timestamp())",
                            id, x->description, q, bill_money_format(x->unit_price, b1),
                            bill_money_format(x->unit_price * (bill_money)x->quantity, b2),
                            in->customer_id)) < 0)
@@ -265,7 +265,7 @@ static int issue_tx(bill_conn *c, const bill_actor *actor, const char *id)
     bill_date today;
     char year[8], number[32], due[BILL_DATE_BUFSZ];
     int rc;
-    if ((rc = bill_date_from_time(&today, bill_time_now())) < 0)
+    if ((rc = bill_date_from_time(&today, bill__conn_now(c))) < 0)
         return rc;
     bill_date d = today;
     if ((rc = bill_date_add_days(&d, today, BILL_INVOICE_DUE_DAYS)) < 0 ||
@@ -283,8 +283,8 @@ static int issue_tx(bill_conn *c, const bill_actor *actor, const char *id)
     snprintf(number, sizeof number, "INV-%s-%06lld", year, (long long)bill__i64(cnt, 0, 0));
     if ((rc = bill__qp(c, NULL,
                        "UPDATE invoices SET invoice_number = $2, status = 'issued', "
-                       "issued_at = now(), due_date = coalesce(due_date, $3::date), "
-                       "updated_at = now() WHERE id = $1",
+                       "issued_at = bill_now(), due_date = coalesce(due_date, $3::date), "
+                       "updated_at = bill_now() WHERE id = $1",
                        id, number, due)) < 0)
         goto done;
     if ((rc = bill__oplog_write(c, actor, "invoice.issue", "invoice", id, NULL, NULL)) < 0)
@@ -376,8 +376,8 @@ int bill__invoice_paid_tx(bill_conn *c, const bill_actor *actor, const char *id,
                        "UPDATE invoices SET paid_amount = LEAST(total_amount, paid_amount + "
                        "$2::numeric), status = CASE WHEN paid_amount + $2::numeric >= "
                        "total_amount THEN 'paid' ELSE status END, paid_at = CASE WHEN "
-                       "paid_amount + $2::numeric >= total_amount THEN now() ELSE paid_at END, "
-                       "updated_at = now() WHERE id = $1",
+                       "paid_amount + $2::numeric >= total_amount THEN bill_now() ELSE paid_at END, "
+                       "updated_at = bill_now() WHERE id = $1",
                        id, bill_money_format(amount, b))) < 0)
         goto done;
     rc = bill__oplog_write(c, actor, "invoice.paid", "invoice", id, NULL, NULL);
@@ -417,7 +417,7 @@ int bill_invoice_mark_paid(bill_db *db, const bill_actor *actor, const char *id,
     if ((rc = bill__qp(c, NULL,
                        "INSERT INTO payments (customer_id, invoice_id, amount, gateway_id, "
                        "status, paid_at) SELECT customer_id, id, total_amount - paid_amount, "
-                       "$2, 'succeeded', now() FROM invoices WHERE id = $1",
+                       "$2, 'succeeded', bill_now() FROM invoices WHERE id = $1",
                        id, from_balance ? "balance" : "manual")) < 0)
         goto done;
     if ((rc = bill__invoice_paid_tx(c, actor, id, open)) < 0 || (rc = bill__tx_commit(c)) < 0)
@@ -449,7 +449,7 @@ int bill_invoice_cancel(bill_db *db, const bill_actor *actor, const char *id)
         goto done;
     }
     if ((rc = bill__qp(c, NULL,
-                       "UPDATE invoices SET status = 'cancelled', updated_at = now() "
+                       "UPDATE invoices SET status = 'cancelled', updated_at = bill_now() "
                        "WHERE id = $1",
                        id)) < 0 ||
         (rc = bill__oplog_write(c, actor, "invoice.cancel", "invoice", id, NULL, NULL)) < 0)
@@ -470,13 +470,13 @@ int bill_invoice_mark_overdue(bill_db *db, int64_t now_usec, int64_t *count)
     int rc;
     if (count)
         *count = 0;
-    if ((rc = bill_date_from_time(&today, now_usec > 0 ? now_usec : bill_time_now())) < 0 ||
+    if ((rc = bill_date_from_time(&today, now_usec > 0 ? now_usec : bill_db_now(db))) < 0 ||
         (rc = bill_date_format(today, day)) < 0)
         return rc;
     if ((rc = bill__conn_acquire(db, &c)) < 0)
         return rc;
     rc = bill__qp(c, &res,
-                  "UPDATE invoices SET status = 'overdue', updated_at = now() "
+                  "UPDATE invoices SET status = 'overdue', updated_at = bill_now() "
                   "WHERE status = 'issued' AND due_date < $1::date",
                   day);
     if (rc == BILL_OK && count)

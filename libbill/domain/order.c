@@ -386,7 +386,7 @@ int bill_order_create(bill_db *db, bill_plugins *plugins, const bill_actor *acto
                   "INSERT INTO orders (customer_id, product_id, provider_interface_id, "
                   "server_spec, status, total_amount, currency, billing_cycle, gateway_id, "
                   "notes, expires_at) VALUES ($1, $2, NULLIF($3, '')::uuid, $4::jsonb, "
-                  "'pending', $5::numeric, $6, $7, $8, $9, now() + interval '24 hours') "
+                  "'pending', $5::numeric, $6, $7, $8, $9, bill_now() + interval '24 hours') "
                   "RETURNING id",
                   customer_id, in->product_id, provider, json_object_to_json_string(spec),
                   bill_money_format(price, price_txt), currency, cycle,
@@ -518,8 +518,8 @@ int bill__order_move_tx(bill_conn *c, const bill_actor *actor, const char *id,
         goto done;
     }
     if ((rc = bill__qp(c, &upd,
-                       "UPDATE orders SET status = $2, updated_at = now(), "
-                       "paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END "
+                       "UPDATE orders SET status = $2, updated_at = bill_now(), "
+                       "paid_at = CASE WHEN $2 = 'paid' THEN bill_now() ELSE paid_at END "
                        "WHERE id = $1 RETURNING jsonb_build_object('status', status)::text",
                        id, target)) < 0)
         goto done;
@@ -685,7 +685,7 @@ static int pay_balance(bill_conn *c, const bill_actor *actor, const char *id,
     if ((rc = bill__qp(c, &pay,
                        "INSERT INTO payments (customer_id, order_id, amount, currency, "
                        "gateway_id, status, paid_at) VALUES ($1, $2, $3::numeric, $4, "
-                       "'balance', 'succeeded', now()) RETURNING id",
+                       "'balance', 'succeeded', bill_now()) RETURNING id",
                        bill__val(o, 0, 1), id, bill__val(o, 0, 2), bill__val(o, 0, 3))) < 0)
         goto done;
     if ((rc = bill__qp(c, NULL,
@@ -751,20 +751,20 @@ static int pay_gateway(bill_conn *c, bill_plugins *plugins, const bill_actor *ac
     };
     if ((rc = bill_plugin_gateway_create_payment(inst, &req, &gi)) < 0) {
         int keep = rc;
-        (void)bill__qp(c, NULL, "UPDATE payments SET status = 'failed', updated_at = now() "
+        (void)bill__qp(c, NULL, "UPDATE payments SET status = 'failed', updated_at = bill_now() "
                                 "WHERE id = $1", payment_id);
         rc = keep;
         goto done;
     }
     /* 3. Remember the gateway's id for its callbacks. */
     if ((rc = bill__qp(c, NULL,
-                       "UPDATE payments SET gateway_payment_id = $2, updated_at = now() "
+                       "UPDATE payments SET gateway_payment_id = $2, updated_at = bill_now() "
                        "WHERE id = $1",
                        payment_id, gi.gateway_payment_id)) < 0)
         goto done;
     if ((rc = bill__qp(c, NULL,
                        "UPDATE orders SET gateway_id = $2, gateway_payment_id = $3, "
-                       "updated_at = now() WHERE id = $1 AND status = 'pending'",
+                       "updated_at = bill_now() WHERE id = $1 AND status = 'pending'",
                        id, gateway_id, gi.gateway_payment_id)) < 0)
         goto done;
     if (out)
@@ -809,12 +809,12 @@ int bill_order_cancel_expired(bill_db *db, int64_t older_than_secs, int64_t now_
     if (older_than_secs <= 0)
         older_than_secs = BILL_ORDER_UNPAID_TTL_SECS;
     if (now_usec <= 0)
-        now_usec = bill_time_now();
+        now_usec = bill_db_now(db);
     bill__i64_text(now_usec - older_than_secs * BILL_USEC_PER_SEC, cutoff);
     if ((rc = bill__conn_acquire(db, &c)) < 0)
         return rc;
     rc = bill__qp(c, &res,
-                  "UPDATE orders SET status = 'cancelled', updated_at = now() "
+                  "UPDATE orders SET status = 'cancelled', updated_at = bill_now() "
                   "WHERE status = 'pending' AND created_at < "
                   "'epoch'::timestamptz + $1::int8 * interval '1 microsecond'",
                   cutoff);

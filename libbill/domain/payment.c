@@ -264,7 +264,7 @@ int bill_payment_confirm(bill_db *db, const bill_actor *actor, const char *payme
     }
     if ((rc = bill__qp(c, NULL,
                        "UPDATE payments SET status = 'succeeded', gateway_tx_id = $2, "
-                       "paid_at = now(), updated_at = now() WHERE id = $1",
+                       "paid_at = bill_now(), updated_at = bill_now() WHERE id = $1",
                        id, gateway_tx_id ? gateway_tx_id : "")) < 0)
         goto done;
     if (*bill__val(p, 0, 4) &&
@@ -312,7 +312,7 @@ int bill_payment_fail(bill_db *db, const bill_actor *actor, const char *payment_
         goto done;
     }
     if ((rc = bill__qp(c, NULL,
-                       "UPDATE payments SET status = 'failed', updated_at = now() WHERE id = $1",
+                       "UPDATE payments SET status = 'failed', updated_at = bill_now() WHERE id = $1",
                        payment_id)) < 0)
         goto done;
     rc = bill__tx_commit(c);
@@ -381,7 +381,7 @@ int bill_payment_refund(bill_db *db, const bill_actor *actor, const char *paymen
     if ((rc = bill__qp(c, NULL,
                        "UPDATE payments SET refunded_amount = $2::numeric, status = CASE WHEN "
                        "$2::numeric >= amount THEN 'refunded' ELSE 'partially_refunded' END, "
-                       "updated_at = now() WHERE id = $1",
+                       "updated_at = bill_now() WHERE id = $1",
                        payment_id, b_new)) < 0)
         goto done;
     /* A fully refunded order payment refunds the order where that is legal

@@ -254,7 +254,7 @@ int bill_product_category_update(bill_db *db, const bill_actor *actor, const cha
         goto done;
     rc = bill__qp(c, NULL,
                   "UPDATE product_categories SET name = $2, description = $3, sort_order = $4::int, "
-                  "updated_at = now() WHERE id = $1",
+                  "updated_at = bill_now() WHERE id = $1",
                   id, name, s_or_empty(description), bill__i64_text(sort_order, so));
     if (rc == BILL_ECONFLICT)
         rc = bill__err(BILL_ECONFLICT, "name", "product category \"%s\" already exists", name);
@@ -520,7 +520,7 @@ int bill_product_group_update(bill_db *db, const bill_actor *actor, const char *
         goto done;
     rc = bill__qp(c, NULL,
                   "UPDATE product_groups SET category_id = $2::uuid, name = $3, description = $4, "
-                  "sort_order = $5::int, updated_at = now() WHERE id = $1",
+                  "sort_order = $5::int, updated_at = bill_now() WHERE id = $1",
                   id, cat, name, s_or_empty(description), bill__i64_text(sort_order, so));
     if ((rc = fk_error(rc, "category_id")) < 0 || (rc = grp_fetch(c, actor, id, false, &after)) < 0)
         goto done;
@@ -936,7 +936,7 @@ int bill_product_update(bill_db *db, const bill_actor *actor, const char *id,
                  "active = CASE WHEN ($2::int & 256) <> 0 THEN $10::boolean ELSE active END, "
                  "upstream_product_id = CASE WHEN ($2::int & 512) <> 0 THEN $11 "
                  "  ELSE upstream_product_id END, "
-                 "updated_at = now() WHERE id = $1",
+                 "updated_at = bill_now() WHERE id = $1",
                  (int)BILL__ARRAY_LEN(params), params);
     if ((rc = map_product_fk(rc)) < 0)
         goto done;
@@ -1137,7 +1137,7 @@ int bill_product_markup(bill_db *db, const bill_actor *actor, const char *ratio,
         bill_money monthly;
         if ((rc = bill_money_mul_ratio(cost, ratio, &monthly)) < 0 ||
             (rc = bill__qp(c, NULL,
-                           "UPDATE products SET price = $2::numeric, updated_at = now() "
+                           "UPDATE products SET price = $2::numeric, updated_at = bill_now() "
                            "WHERE id = $1",
                            id, bill_money_format(monthly, buf))) < 0)
             goto done;

@@ -286,7 +286,7 @@ static int fail_order(bill_provision *p, const char *order_id, const char *reaso
             continue;
         if ((rc = bill__qp(c, NULL,
                            "UPDATE payments SET refunded_amount = amount, status = 'refunded', "
-                           "updated_at = now() WHERE id = $1", bill__val(pays, i, 0))) < 0)
+                           "updated_at = bill_now() WHERE id = $1", bill__val(pays, i, 0))) < 0)
             goto done;
         if (!(desc = bill__sprintf("refund of order %s: %s", order_id, reason))) {
             rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
@@ -300,7 +300,7 @@ static int fail_order(bill_provision *p, const char *order_id, const char *reaso
         refunded += m;
     }
     if ((rc = bill__qp(c, &inst,
-                       "UPDATE instances SET status = 'error', updated_at = now() "
+                       "UPDATE instances SET status = 'error', updated_at = bill_now() "
                        "WHERE order_id = $1 AND status = 'provisioning' "
                        "RETURNING provider_interface_id::text, provider_instance_id",
                        order_id)) < 0)
@@ -463,7 +463,7 @@ static int on_order_paid(const bill_event *ev, void *user)
     snprintf(poll, sizeof poll, "{\"instance_id\": \"%s\", \"order_id\": \"%s\"}",
              bill__val(ins, 0, 0), order_id);
     if ((rc = bill__event_enqueue_conn(c, "instance.poll", poll,
-                                       bill_time_now() + (int64_t)p->opts.poll_delay_ms * 1000,
+                                       bill_db_now(p->db) + (int64_t)p->opts.poll_delay_ms * 1000,
                                        p->opts.poll_max_attempts, NULL)) < 0) {
         json_object_put(data);
         goto done;
@@ -560,7 +560,7 @@ static int on_instance_poll(const bill_event *ev, void *user)
     }
     if ((rc = bill__qp(c, NULL,
                        "UPDATE instances SET status = 'running', ip_address = $2, "
-                       "updated_at = now() WHERE id = $1",
+                       "updated_at = bill_now() WHERE id = $1",
                        instance_id, pi.ip_address ? pi.ip_address : "")) < 0)
         goto done;
     if (order_id[0]) {

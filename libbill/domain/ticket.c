@@ -355,7 +355,7 @@ int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *t
     if ((rc = bill__qp(c, &ins,
                        "WITH r AS (INSERT INTO ticket_replies (ticket_id, customer_id, "
                        "user_id, author_type, content, is_internal, created_at) VALUES ($1, $6, "
-                       "$2, $3, $4, $5::boolean, clock_timestamp()) RETURNING *) SELECT " RP_COLS
+                       "$2, $3, $4, $5::boolean, bill_clock_timestamp()) RETURNING *) SELECT " RP_COLS
                        " FROM r JOIN tickets t ON t.id = r.ticket_id",
                        ticket_id, actor && actor->user_id ? actor->user_id : "",
                        staff ? "admin" : "customer", content, is_internal ? "true" : "false",
@@ -364,7 +364,7 @@ int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *t
     /* A customer answering a resolved ticket says it is not solved. */
     const char *next = !staff && strcmp(st, "resolved") == 0 ? "processing" : st;
     if ((rc = bill__qp(c, NULL,
-                       "UPDATE tickets SET status = $2, updated_at = now() WHERE id = $1",
+                       "UPDATE tickets SET status = $2, updated_at = bill_now() WHERE id = $1",
                        ticket_id, next)) < 0)
         goto done;
     if ((rc = bill__oplog_write(c, actor, "ticket.reply", "ticket", ticket_id, NULL, NULL)) < 0 ||
@@ -412,7 +412,7 @@ int bill_ticket_set_status(bill_db *db, const bill_actor *actor, const char *id,
                        status);
         goto done;
     }
-    if ((rc = bill__qp(c, NULL, "UPDATE tickets SET status = $2, updated_at = now() WHERE id = $1",
+    if ((rc = bill__qp(c, NULL, "UPDATE tickets SET status = $2, updated_at = bill_now() WHERE id = $1",
                        id, status)) < 0 ||
         (rc = bill__oplog_write(c, actor, "ticket.status", "ticket", id, NULL, NULL)) < 0)
         goto done;
@@ -445,7 +445,7 @@ int bill_ticket_assign(bill_db *db, const bill_actor *actor, const char *id,
         goto done;
     }
     rc = bill__qp(c, NULL,
-                  "UPDATE tickets SET assignee_user_id = $2::uuid, updated_at = now() "
+                  "UPDATE tickets SET assignee_user_id = $2::uuid, updated_at = bill_now() "
                   "WHERE id = $1",
                   id, assignee);
     if (rc == BILL_EINVALID && strcmp(bill_error_last()->sqlstate, "23503") == 0)

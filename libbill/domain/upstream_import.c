@@ -165,7 +165,7 @@ int bill_product_import_upstream(bill_db *db, const bill_actor *actor, bill_plug
             "   specs = EXCLUDED.specs, price = EXCLUDED.price, cost_price = EXCLUDED.cost_price,"
             "   group_id = COALESCE(EXCLUDED.group_id, products.group_id),"
             "   category_id = COALESCE(EXCLUDED.category_id, products.category_id),"
-            "   updated_at = now()"
+            "   updated_at = bill_now()"
             " RETURNING id, (xmax = 0)",
             group_id && *group_id ? group_id : NULL, category_id, name, desc ? desc : "",
             specs ? json_object_to_json_string_ext(specs, JSON_C_TO_STRING_PLAIN) : "{}",

@@ -68,7 +68,7 @@ int bill__event_enqueue_conn(bill_conn *c, const char *kind, const char *payload
     snprintf(ma, sizeof ma, "%d", max_attempts > 0 ? max_attempts : 10);
     rc = bill__qp(c, &res,
                   "INSERT INTO events (kind, payload, run_after, max_attempts) VALUES ($1, $2::jsonb,"
-                  " CASE WHEN $3::bigint = 0 THEN now() ELSE to_timestamp($3::bigint / 1e6) END,"
+                  " CASE WHEN $3::bigint = 0 THEN bill_now() ELSE to_timestamp($3::bigint / 1e6) END,"
                   " $4::int) RETURNING id",
                   kind, payload_json, ra, ma);
     if (rc == BILL_OK && id_out)
@@ -219,20 +219,20 @@ static int finish(bill_events *ev, bill_conn *c, int64_t id, int attempts, int m
     if (hrc == BILL_OK)
         return bill__qp(c, NULL,
                         "UPDATE events SET status = 'done', locked_by = NULL, locked_at = NULL,"
-                        " last_error = '', updated_at = now() WHERE id = $1::bigint AND locked_by = $2",
+                        " last_error = '', updated_at = bill_now() WHERE id = $1::bigint AND locked_by = $2",
                         ids, ev->worker_id);
     if (attempts >= max_attempts) {
         BILL_LOG_WARN(MOD, "event %lld is dead after %d attempts: %s", (long long)id, attempts, err);
         return bill__qp(c, NULL,
                         "UPDATE events SET status = 'dead', locked_by = NULL, locked_at = NULL,"
-                        " last_error = $3, updated_at = now() WHERE id = $1::bigint AND locked_by = $2",
+                        " last_error = $3, updated_at = bill_now() WHERE id = $1::bigint AND locked_by = $2",
                         ids, ev->worker_id, err);
     }
     snprintf(delay, sizeof delay, "%lld", (long long)backoff_ms(ev, attempts));
     return bill__qp(c, NULL,
                     "UPDATE events SET status = 'pending', locked_by = NULL, locked_at = NULL,"
-                    " last_error = $3, run_after = now() + $4::bigint * interval '1 millisecond',"
-                    " updated_at = now() WHERE id = $1::bigint AND locked_by = $2",
+                    " last_error = $3, run_after = bill_now() + $4::bigint * interval '1 millisecond',"
+                    " updated_at = bill_now() WHERE id = $1::bigint AND locked_by = $2",
                     ids, ev->worker_id, err, delay);
 }
 
@@ -252,11 +252,11 @@ int bill_events_run_once(bill_events *ev, int max, int *processed)
     if ((rc = bill__conn_acquire(ev->db, &c)) < 0)
         return rc;
     rc = bill__qp(c, &res,
-                  "UPDATE events SET status = 'processing', locked_by = $1, locked_at = now(),"
-                  " attempts = attempts + 1, updated_at = now()"
+                  "UPDATE events SET status = 'processing', locked_by = $1, locked_at = bill_now(),"
+                  " attempts = attempts + 1, updated_at = bill_now()"
                   " WHERE id IN (SELECT id FROM events"
-                  "   WHERE (status = 'pending' AND run_after <= now())"
-                  "      OR (status = 'processing' AND locked_at < now() - $3::int * interval '1 second')"
+                  "   WHERE (status = 'pending' AND run_after <= bill_now())"
+                  "      OR (status = 'processing' AND locked_at < bill_now() - $3::int * interval '1 second')"
                   "   ORDER BY run_after, id LIMIT $2::int FOR UPDATE SKIP LOCKED)"
                   " RETURNING id, kind, payload::text, attempts, max_attempts",
                   ev->worker_id, lim, lt);
@@ -454,8 +454,8 @@ int bill_events_retry_dead(bill_db *db, int64_t id)
     if ((rc = bill__conn_acquire(db, &c)) < 0)
         return rc;
     rc = bill__qp(c, &res,
-                  "UPDATE events SET status = 'pending', attempts = 0, run_after = now(),"
-                  " updated_at = now() WHERE id = $1::bigint AND status = 'dead' RETURNING id", ids);
+                  "UPDATE events SET status = 'pending', attempts = 0, run_after = bill_now(),"
+                  " updated_at = bill_now() WHERE id = $1::bigint AND status = 'dead' RETURNING id", ids);
     if (rc == BILL_OK && PQntuples(res) == 0)
         rc = bill__err(BILL_ENOTFOUND, "id", "no dead event with id %lld", (long long)id);
     if (res)

@@ -73,7 +73,7 @@ int bill__plugins_sync_db(bill_plugins *p, const bill_plugin_info *infos, size_t
                       " ON CONFLICT (kind, plugin_id) DO UPDATE SET name = EXCLUDED.name,"
                       " version = EXCLUDED.version, file_path = EXCLUDED.file_path,"
                       " file_hash = EXCLUDED.file_hash, abi_version = EXCLUDED.abi_version,"
-                      " config_schema = EXCLUDED.config_schema, updated_at = now()"
+                      " config_schema = EXCLUDED.config_schema, updated_at = bill_now()"
                       " WHERE plugins.file_hash IS DISTINCT FROM EXCLUDED.file_hash"
                       "    OR plugins.file_path IS DISTINCT FROM EXCLUDED.file_path",
                       bill__plugin_db_kind(infos[i].kind), infos[i].id, infos[i].name,
@@ -406,7 +406,7 @@ int bill_plugin_interface_update(bill_plugins *p, const bill_actor *actor, const
                   "UPDATE plugin_interfaces SET name = COALESCE($2, name),"
                   " config = COALESCE($3::jsonb, config),"
                   " secret_config = CASE WHEN $3::jsonb IS NULL THEN secret_config ELSE $4::bytea END,"
-                  " updated_at = clock_timestamp() WHERE id = $1::uuid",
+                  " updated_at = bill_clock_timestamp() WHERE id = $1::uuid",
                   id, name, pub, sec);
     if (rc == BILL_ECONFLICT)
         rc = bill__err(BILL_ECONFLICT, "name", "an interface named \"%s\" already exists",
@@ -447,7 +447,7 @@ int bill_plugin_interface_set_enabled(bill_plugins *p, const bill_actor *actor, 
     if ((rc = bill__conn_acquire(p->db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
-                  "UPDATE plugin_interfaces SET enabled = $2::boolean, updated_at = clock_timestamp()"
+                  "UPDATE plugin_interfaces SET enabled = $2::boolean, updated_at = bill_clock_timestamp()"
                   " WHERE id = $1::uuid RETURNING (SELECT enabled FROM plugin_interfaces"
                   " WHERE id = $1::uuid)::text",
                   id, enabled ? "true" : "false");
@@ -699,7 +699,7 @@ int bill_plugin_interface_health(bill_plugins *p, const bill_actor *actor, const
     if ((rc = bill__conn_acquire(p->db, &c)) < 0)
         goto done;
     rc = bill__qp(c, NULL,
-                  "UPDATE plugin_interfaces SET is_healthy = $2::boolean, last_health_at = now(),"
+                  "UPDATE plugin_interfaces SET is_healthy = $2::boolean, last_health_at = bill_now(),"
                   " last_error = $3 WHERE id = $1::uuid",
                   id, ok ? "true" : "false", ok ? "" : (err ? err : "unhealthy"));
     bill__conn_release(c);

@@ -30,6 +30,7 @@ struct bill_conn {
     int64_t created_ms;   /* monotonic */
     int64_t last_used_ms; /* monotonic, when last put back */
     bool broken;          /* a connection-level failure was seen */
+    bool clock_set;       /* bill.now is set on this session */
     struct bill_conn *next;
 };
 
@@ -48,6 +49,9 @@ struct bill_db {
     int n_in_use;
     int n_waiting;
     uint64_t acquired_total, timeouts_total;
+
+    bill_clock_fn clock_fn; /* NULL: bill_time_now() and SQL bill_now() */
+    void *clock_user;
 };
 
 static int64_t now_ms(void)
@@ -283,7 +287,7 @@ void bill_db_close(bill_db *db)
     free(db);
 }
 
-int bill__conn_acquire(bill_db *db, bill_conn **out)
+static int conn_acquire_raw(bill_db *db, bill_conn **out)
 {
     int rc = BILL_OK;
     bill_conn *victims = NULL;
@@ -367,6 +371,91 @@ int bill__conn_acquire(bill_db *db, bill_conn **out)
 done:
     close_chain(victims);
     return rc;
+}
+
+/* ---- clock -------------------------------------------------------------- */
+
+void bill_db_set_clock(bill_db *db, bill_clock_fn fn, void *user)
+{
+    if (!db)
+        return;
+    pthread_mutex_lock(&db->mu);
+    db->clock_fn = fn;
+    db->clock_user = fn ? user : NULL;
+    pthread_mutex_unlock(&db->mu);
+}
+
+static bool db_clock(bill_db *db, int64_t *now)
+{
+    bill_clock_fn fn;
+    void *user;
+    pthread_mutex_lock(&db->mu);
+    fn = db->clock_fn;
+    user = db->clock_user;
+    pthread_mutex_unlock(&db->mu);
+    *now = fn ? fn(user) : bill_time_now();
+    return fn != NULL;
+}
+
+int64_t bill_db_now(bill_db *db)
+{
+    int64_t now;
+    if (!db)
+        return bill_time_now();
+    (void)db_clock(db, &now);
+    return now;
+}
+
+bool bill_db_clock_injected(bill_db *db)
+{
+    bool set;
+    if (!db)
+        return false;
+    pthread_mutex_lock(&db->mu);
+    set = db->clock_fn != NULL;
+    pthread_mutex_unlock(&db->mu);
+    return set;
+}
+
+/* Hand the handle's instant to the session (bill.now), or clear one left
+ * from an earlier clock, so SQL reads the same "now" as the C code. */
+static int conn_apply_clock(bill_conn *c)
+{
+    int64_t now;
+    char ts[BILL_TIME_BUFSZ + 8];
+    bool injected = db_clock(c->db, &now);
+    if (!injected && !c->clock_set)
+        return BILL_OK;
+    ts[0] = '\0';
+    if (injected) {
+        /* microseconds kept: "2026-11-22T09:17:31.123456Z" */
+        char base[BILL_TIME_BUFSZ];
+        int64_t us = ((now % BILL_USEC_PER_SEC) + BILL_USEC_PER_SEC) % BILL_USEC_PER_SEC;
+        if (bill_time_format_rfc3339(now - us, base) < 0)
+            return bill__err(BILL_EINVALID, "clock", "the injected clock is out of range");
+        snprintf(ts, sizeof ts, "%.19s.%06lldZ", base, (long long)us);
+    }
+    int rc = bill__qp(c, NULL, "SELECT set_config('bill.now', $1, false)", ts);
+    if (rc == BILL_OK)
+        c->clock_set = injected;
+    return rc;
+}
+
+int bill__conn_acquire(bill_db *db, bill_conn **out)
+{
+    int rc = conn_acquire_raw(db, out);
+    if (rc < 0)
+        return rc;
+    if ((rc = conn_apply_clock(*out)) < 0) {
+        bill__conn_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int64_t bill__conn_now(bill_conn *c)
+{
+    return bill_db_now(c ? c->db : NULL);
 }
 
 void bill__conn_release(bill_conn *c)

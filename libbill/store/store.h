@@ -31,6 +31,8 @@ typedef struct bill_conn bill_conn;
 int bill__conn_acquire(bill_db *db, bill_conn **out);
 void bill__conn_release(bill_conn *c);
 PGconn *bill__conn_pg(bill_conn *c);
+/* The handle's clock (bill_db_now) for code holding a connection. */
+int64_t bill__conn_now(bill_conn *c);
 bill_db *bill__conn_db(bill_conn *c);
 
 /* Run one parameterised statement (text params, NULL = SQL NULL).

@@ -120,27 +120,34 @@ END_TEST
 START_TEST(test_cli__db_migrate_then_status)
 {
     char *url = bill_test_pg_new_database("cli_db");
+    /* the counts follow the migrations built into libbill */
+    const int nmig = (int)bill_db_migrations_known();
+    char want[96];
 
     /* an unmigrated database is refused by ordinary commands */
     run r = cli(NULL, url, "customer", "list", NULL);
     ck_assert_int_eq(r.status, 1);
-    ck_contains(r.err, "database schema is not up to date (9 pending); run: bill-cli db migrate");
+    snprintf(want, sizeof want, "database schema is not up to date (%d pending); run: bill-cli db migrate", nmig);
+    ck_contains(r.err, want);
     ck_assert_str_eq(r.out, "");
     run_free(&r);
 
     r = cli(NULL, url, "db", "status", NULL);
     ck_assert_int_eq(r.status, 0);
-    ck_contains(r.out, "0 of 9 migrations applied");
+    snprintf(want, sizeof want, "0 of %d migrations applied", nmig);
+    ck_contains(r.out, want);
     run_free(&r);
 
     r = cli(NULL, url, "db", "migrate", NULL);
     ck_assert_msg(r.status == 0, "migrate failed: %s", r.err);
-    ck_contains(r.out, "applied 9 migrations");
+    snprintf(want, sizeof want, "applied %d migrations", nmig);
+    ck_contains(r.out, want);
     run_free(&r);
 
     r = cli(NULL, url, "db", "status", NULL);
     ck_assert_int_eq(r.status, 0);
-    ck_contains(r.out, "9 of 9 migrations applied");
+    snprintf(want, sizeof want, "%d of %d migrations applied", nmig, nmig);
+    ck_contains(r.out, want);
     ck_contains(r.out, "initial");
     ck_contains(r.out, "plugins_table");
     ck_not_contains(r.out, "MISMATCH");
@@ -150,9 +157,9 @@ START_TEST(test_cli__db_migrate_then_status)
     ck_assert_int_eq(r.status, 0);
     json_object *o = json_of(&r), *v = NULL;
     ck_assert(json_object_object_get_ex(o, "applied", &v));
-    ck_assert_int_eq(json_object_get_int(v), 9);
+    ck_assert_int_eq(json_object_get_int(v), nmig);
     ck_assert(json_object_object_get_ex(o, "migrations", &v));
-    ck_assert_int_eq((int)json_object_array_length(v), 9);
+    ck_assert_int_eq((int)json_object_array_length(v), nmig);
     json_object_put(o);
     run_free(&r);
 
@@ -618,6 +625,49 @@ START_TEST(test_cli__config_check_bad_file)
 }
 END_TEST
 
+/* --now / BILL_NOW: the command runs at that instant (rows say so) and a
+ * note on stderr says it did; a malformed instant is a usage error. */
+START_TEST(test_cli__now_sets_the_clock)
+{
+    char *url = NULL;
+    bill_db_close(bill_test_db_new_url(&url));
+    run r = cli(NULL, url, "--now", "2031-01-02T03:04:05Z", "--json", "customer", "create",
+                "--name", "Later", NULL);
+    ck_assert_msg(r.status == 0, "create failed: %s", r.err);
+    ck_contains(r.err, "bill-cli: clock set to 2031-01-02T03:04:05Z (--now)");
+    json_object *o = json_of(&r);
+    ck_assert_str_eq(jstr(o, "created_at"), "2031-01-02T03:04:05Z");
+    json_object_put(o);
+    run_free(&r);
+
+    setenv("BILL_NOW", "2032-02-29T23:59:59+08:00", 1);
+    r = cli(NULL, url, "-q", "--json", "customer", "create", "--name", "Env", NULL);
+    unsetenv("BILL_NOW");
+    ck_assert_msg(r.status == 0, "create failed: %s", r.err);
+    ck_contains(r.err, "clock set to 2032-02-29T15:59:59Z (BILL_NOW)"); /* even with -q */
+    o = json_of(&r);
+    ck_assert_str_eq(jstr(o, "created_at"), "2032-02-29T15:59:59Z");
+    json_object_put(o);
+    run_free(&r);
+
+    r = cli(NULL, url, "--now", "2031-02-30T00:00:00Z", "customer", "list", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_contains(r.err, "--now \"2031-02-30T00:00:00Z\" is not an RFC 3339 instant");
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
+    r = cli(NULL, url, "--now", NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+
+    /* without --now: the wall clock again, and no note */
+    r = cli(NULL, url, "customer", "list", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_not_contains(r.err, "clock set");
+    run_free(&r);
+    free(url);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -635,6 +685,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_cli__product_create_list_markup);
     tcase_add_test(tc, test_cli__plugin_list_and_unknown_interface);
     tcase_add_test(tc, test_cli__config_check_bad_file);
+    tcase_add_test(tc, test_cli__now_sets_the_clock);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -42,6 +42,8 @@ static json_object *payment_json(const bill_payment *p)
     json_object_object_add(j, "gateway_payment_id", cli_json_str(p->gateway_payment_id));
     json_object_object_add(j, "gateway_tx_id", cli_json_str(p->gateway_tx_id));
     json_object_object_add(j, "status", cli_json_str(p->status));
+    json_object_object_add(j, "credited_to_balance",
+                           json_object_new_boolean(p->credited_to_balance));
     json_object_object_add(j, "paid_at", time_json(p->paid_at));
     json_object_object_add(j, "created_at", time_json(p->created_at));
     json_object_object_add(j, "updated_at", time_json(p->updated_at));
@@ -65,6 +67,9 @@ static void print_payment(const bill_payment *p)
     cli_table_row(t, "gateway:", p->gateway_id);
     cli_table_row(t, "gateway payment:", p->gateway_payment_id);
     cli_table_row(t, "gateway tx:", p->gateway_tx_id);
+    if (p->credited_to_balance)
+        cli_table_row(t, "credited:", "to the balance on arrival (its order or invoice could "
+                                      "not take it)");
     cli_table_row(t, "paid:", cli_time(p->paid_at, t1));
     cli_table_row(t, "created:", cli_time(p->created_at, t2));
     cli_table_print(t, stdout);
@@ -249,7 +254,12 @@ static const cli_cmd payment_subs[] = {
      .usage = "ID",
      .description = "The payment becomes succeeded and its order (pending -> paid) or invoice\n"
                     "(-> paid) moves on, in one transaction. A payment that was confirmed before\n"
-                    "is left as it is and the command says so (exit 0).",
+                    "is left as it is and the command says so (exit 0). Money is never refused:\n"
+                    "when the order or invoice can no longer take it (paid meanwhile, cancelled)\n"
+                    "the amount is credited to the customer's balance as a recharge naming the\n"
+                    "payment and why. A payment superseded by a newer attempt (failed) can still\n"
+                    "be confirmed. A --tx-id already used by another payment of the gateway is\n"
+                    "refused.",
      .opts = confirm_opts,
      .min_args = 1,
      .max_args = 1,

@@ -10,8 +10,16 @@
  * the notification, and on a verified success confirm the payment
  * (bill_payment_confirm is idempotent: a replayed notification credits
  * nothing twice). The answer is the plugin's response body ("success" /
- * "fail") with HTTP 200, which is what gateways expect; an unknown interface
- * or plugin mismatch is 404 so a scanner learns nothing more.
+ * "fail") with HTTP 200, which is what gateways expect.
+ *
+ * Which failures are final matters: some gateways stop retrying on a 404,
+ * and a notification is money. So only a truly unknown interface (malformed
+ * path, no such interface, not a gateway, another plugin's interface) is
+ * 404; anything that can pass (database outage, plugin not loaded, out of
+ * memory) is 503 "try again", for the lookup and for the confirmation
+ * alike. A disabled interface still takes notifications for payments made
+ * before it was disabled. What the confirmation refuses on its merits
+ * (wrong amount, unknown payment, reused trade_no) is the plugin's "fail".
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,6 +44,14 @@ static bool plugin_matches(const char *segment, const char *plugin_id)
     if (strcmp(segment, plugin_id) == 0)
         return true;
     return strncmp(plugin_id, "gateway-", 8) == 0 && strcmp(segment, plugin_id + 8) == 0;
+}
+
+/* A libbill failure that may pass by itself: answer 503 so the gateway
+ * retries, never a final "not found" or "fail". */
+static bool retryable(int rc)
+{
+    return rc == BILL_EUNAVAILABLE || rc == BILL_EDB || rc == BILL_ETIMEOUT ||
+           rc == BILL_ENOMEM || rc == BILL_EINTERNAL || rc == BILL_EIO;
 }
 
 /* "/callback/<plugin>/<iface>" -> the two segments (copied, bounded). */
@@ -76,7 +92,13 @@ void srv_callback_run_job(srv_job *job)
         srv_resp_simple(&job->resp, 503, "text/plain", "unavailable\n");
         goto done;
     }
-    rc = bill_plugin_host_get_gateway(plugins, iface, &gw);
+    rc = bill_plugin_host_get_gateway_callback(plugins, iface, &gw);
+    if (rc != BILL_OK && rc != BILL_ENOTFOUND && rc != BILL_EINVALID) {
+        BILL_LOG_ERROR(LOG_MODULE, "callback for %s/%s from %s: answered 503 (retry): %s",
+                       plugin_id, iface, req->peer, bill_error_last()->message);
+        srv_resp_simple(&job->resp, 503, "text/plain", "unavailable, try again\n");
+        goto done;
+    }
     if (rc != BILL_OK || !plugin_matches(plugin_id, bill_plugin_instance_plugin_id(gw))) {
         BILL_LOG_WARN(LOG_MODULE, "callback for %s/%s from %s: %s", plugin_id, iface, req->peer,
                       rc != BILL_OK ? bill_error_last()->message : "interface is of another plugin");
@@ -97,6 +119,12 @@ void srv_callback_run_job(srv_job *job)
         cb.body = req->body.p;
     }
     rc = bill_plugin_gateway_handle_callback(gw, &cb, &r);
+    if (retryable(rc)) {
+        BILL_LOG_ERROR(LOG_MODULE, "callback %s/%s: plugin: answered 503 (retry): %s", plugin_id,
+                       iface, bill_error_last()->message);
+        srv_resp_simple(&job->resp, 503, "text/plain", "unavailable, try again\n");
+        goto done;
+    }
     if (rc != BILL_OK) {
         BILL_LOG_WARN(LOG_MODULE, "callback %s/%s: plugin: %s", plugin_id, iface,
                       bill_error_last()->message);
@@ -111,10 +139,18 @@ void srv_callback_run_job(srv_job *job)
         bool already = false;
         rc = bill_payment_confirm(job->srv->db, NULL, NULL, iface, r.gateway_payment_id,
                                   r.amount_cents, r.gateway_tx_id, &already);
-        if (rc != BILL_OK) {
-            BILL_LOG_WARN(LOG_MODULE, "callback %s/%s: payment %s not confirmed: %s", plugin_id,
-                          iface, r.gateway_payment_id ? r.gateway_payment_id : "",
-                          bill_error_last()->message);
+        if (retryable(rc)) {
+            BILL_LOG_ERROR(LOG_MODULE, "callback %s/%s from %s: payment %s not confirmed yet, "
+                           "answered 503 (retry): %s", plugin_id, iface, req->peer,
+                           r.gateway_payment_id ? r.gateway_payment_id : "",
+                           bill_error_last()->message);
+            srv_resp_simple(&job->resp, 503, "text/plain", "unavailable, try again\n");
+            goto done;
+        } else if (rc != BILL_OK) {
+            BILL_LOG_ERROR(LOG_MODULE, "callback %s/%s from %s: payment %s not confirmed: %s",
+                           plugin_id, iface, req->peer,
+                           r.gateway_payment_id ? r.gateway_payment_id : "",
+                           bill_error_last()->message);
             answer = "fail";
         } else {
             BILL_LOG_INFO(LOG_MODULE, "callback %s/%s: payment %s %s", plugin_id, iface,

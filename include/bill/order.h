@@ -128,7 +128,12 @@ BILL_API int bill_order_cancel(bill_db *db, const bill_actor *actor, const char 
  * a pending payment row is recorded, the gateway's create_payment is called
  * and what the payer needs (URL, QR, instructions) comes back in *out; the
  * order stays pending until bill_payment_confirm. plugins NULL with a
- * gateway id: BILL_EUNSUPPORTED. *out may be NULL. */
+ * gateway id: BILL_EUNSUPPORTED. *out may be NULL.
+ * One payable payment per order: a new gateway attempt supersedes (fails)
+ * the order's earlier pending payments, and when the order leaves pending
+ * (paid by any payment, cancelled, expired) its pending payments fail too.
+ * Money a gateway still delivers for a failed payment is not refused: see
+ * bill_payment_confirm. */
 BILL_API int bill_order_pay(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
                             const char *order_id, const char *gateway_id,
                             bill_payment_info *out);

@@ -51,6 +51,9 @@ typedef struct bill_payment {
     int64_t paid_at;           /* usec; 0 = not paid */
     int64_t created_at;
     int64_t updated_at;
+    /* Fields above exist since 0.1. */
+    bool credited_to_balance;  /* its money went to the balance on arrival
+                                  (the order or invoice could not take it) */
 } bill_payment;
 
 typedef struct bill_payments {
@@ -86,12 +89,25 @@ BILL_API int bill_payment_list(bill_db *db, const bill_actor *actor,
  * (gateway_id, gateway_payment_id) when payment_id is NULL/"".
  * In one transaction the payment row is locked FOR UPDATE, then:
  *   - already succeeded (or refunded since): BILL_OK, nothing changes — a
- *     replayed or concurrent callback never credits twice;
- *   - failed: BILL_ESTATE;
+ *     replayed or concurrent callback never credits twice; but a different
+ *     non-empty gateway_tx_id than the one that confirmed it is
+ *     BILL_ECONFLICT (another transaction: money we cannot place silently);
  *   - amount != the payment's amount: BILL_EINVALID naming "amount";
- *   - else the payment becomes succeeded (gateway_tx_id, paid_at) and its
- *     order moves pending -> paid (event "order.paid") or its invoice
- *     issued/overdue -> paid (paid_amount, paid_at).
+ *   - gateway_tx_id already confirmed another payment of the same gateway
+ *     interface: BILL_ECONFLICT naming "gateway_tx_id" (also enforced by a
+ *     unique index, so concurrent notifies cannot both win);
+ *   - else (pending, or failed: superseded by a newer attempt, or its order
+ *     left pending) the money is taken, never refused. The payment becomes
+ *     succeeded (gateway_tx_id, paid_at) and its order moves pending -> paid
+ *     (event "order.paid") or its issued/overdue invoice takes what it still
+ *     needs. What the order or invoice cannot take — the order was paid
+ *     meanwhile or cancelled, the invoice is paid or cancelled, or the
+ *     payment exceeds the invoice's open amount — is credited to the
+ *     customer's balance (ledger "recharge", reference the payment id, a
+ *     description naming the payment and why) and credited_to_balance is
+ *     set; such a payment cannot be refunded to the balance again.
+ *   The customer is notified (BILL_NOTIFY_PAYMENT_RECEIVED) in the same
+ *   transaction.
  * *already (may be NULL) tells whether it had been confirmed before. */
 BILL_API int bill_payment_confirm(bill_db *db, const bill_actor *actor, const char *payment_id,
                                   const char *gateway_id, const char *gateway_payment_id,
@@ -106,7 +122,8 @@ BILL_API int bill_payment_fail(bill_db *db, const bill_actor *actor, const char 
  * row locked. amount > paid - refunded: BILL_EINVALID naming "amount".
  * Status becomes refunded when all of it is back, else partially_refunded.
  * A fully refunded order payment moves its order to refunded when that
- * transition is legal. Staff only. *out (may be NULL) receives the row. */
+ * transition is legal. A payment credited to the balance on arrival is
+ * BILL_ESTATE (its money is there already). Staff only. *out (may be NULL) receives the row. */
 BILL_API int bill_payment_refund(bill_db *db, const bill_actor *actor, const char *payment_id,
                                  bill_money amount, const char *reason, bill_payment **out);
 

@@ -112,6 +112,14 @@ BILL_API int bill_plugin_host_get_gateway(bill_plugins *p, const char *interface
                                           bill_plugin_instance **out);
 BILL_API int bill_plugin_host_get_notifier(bill_plugins *p, const char *interface_id,
                                            bill_plugin_instance **out);
+/* The gateway instance that handles a gateway's notification: like
+ * bill_plugin_host_get_gateway, but a disabled interface is served too
+ * (disabling stops new payments; money for payments already made through
+ * it must still be accepted). Anything that is not a gateway interface is
+ * BILL_ENOTFOUND; every other failure (database, plugin not loaded) means
+ * "try again later", never "unknown". */
+BILL_API int bill_plugin_host_get_gateway_callback(bill_plugins *p, const char *interface_id,
+                                                   bill_plugin_instance **out);
 BILL_API void bill_plugin_instance_release(bill_plugin_instance *inst);
 BILL_API bill_plugin_kind bill_plugin_instance_kind(const bill_plugin_instance *inst);
 BILL_API const char *bill_plugin_instance_plugin_id(const bill_plugin_instance *inst);

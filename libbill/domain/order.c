@@ -489,6 +489,20 @@ done:
 
 /* ---- transitions ------------------------------------------------------- */
 
+/* The pending payments of order `id` (locked by the caller) fail: the order
+ * is no longer payable by them. A payment row locked by someone else is
+ * being confirmed right now (payment -> order is the lock order, so waiting
+ * for it here would deadlock): it is skipped, and that confirmation finds
+ * the order no longer pending and credits the balance instead. */
+static int fail_pending_payments(bill_conn *c, const char *id)
+{
+    return bill__qp(c, NULL,
+                    "UPDATE payments SET status = 'failed', updated_at = bill_now() WHERE id IN "
+                    "(SELECT id FROM payments WHERE order_id = $1 AND status = 'pending' "
+                    "FOR UPDATE SKIP LOCKED)",
+                    id);
+}
+
 int bill__order_move_tx(bill_conn *c, const bill_actor *actor, const char *id,
                         const char *target, const char *payment_id)
 {
@@ -527,6 +541,12 @@ int bill__order_move_tx(bill_conn *c, const bill_actor *actor, const char *id,
     snprintf(before, sizeof before, "{\"status\": \"%s\"}", from);
     if ((rc = bill__oplog_write(c, actor, "order.status", "order", id, before,
                                 bill__val(upd, 0, 0))) < 0)
+        goto done;
+    /* One payable payment per order: once the order leaves pending (paid
+     * by some payment, cancelled, ...) its other pending payments fail. A
+     * gateway that still delivers money for one of them is not refused:
+     * bill_payment_confirm credits it to the balance. */
+    if (strcmp(from, "pending") == 0 && (rc = fail_pending_payments(c, id)) < 0)
         goto done;
     if (strcmp(target, "paid") == 0) {
         payload = bill__sprintf("{\"order_id\": \"%s\", \"customer_id\": \"%s\", "
@@ -730,6 +750,12 @@ static int pay_gateway(bill_conn *c, bill_plugins *plugins, const bill_actor *ac
         goto done;
     if ((rc = lock_payable(c, actor, id, &o)) < 0 || (rc = bill__money_col(o, 0, 2, &amount)) < 0)
         goto done;
+    /* The newest gateway attempt supersedes earlier pending ones (the
+     * customer picked another gateway, or asked again): they fail, so the
+     * order has one payable payment. Money still arriving on a superseded
+     * one pays the order if it is still pending, else the balance. */
+    if ((rc = fail_pending_payments(c, id)) < 0)
+        goto done;
     if ((rc = bill__qp(c, &pay,
                        "INSERT INTO payments (customer_id, order_id, amount, currency, "
                        "gateway_id, status) VALUES ($1, $2, $3::numeric, $4, $5, 'pending') "
@@ -813,13 +839,18 @@ int bill_order_cancel_expired(bill_db *db, int64_t older_than_secs, int64_t now_
     bill__i64_text(now_usec - older_than_secs * BILL_USEC_PER_SEC, cutoff);
     if ((rc = bill__conn_acquire(db, &c)) < 0)
         return rc;
+    /* Their pending payments fail with them (see bill__order_move_tx). */
     rc = bill__qp(c, &res,
-                  "UPDATE orders SET status = 'cancelled', updated_at = bill_now() "
+                  "WITH o AS (UPDATE orders SET status = 'cancelled', updated_at = bill_now() "
                   "WHERE status = 'pending' AND created_at < "
-                  "'epoch'::timestamptz + $1::int8 * interval '1 microsecond'",
+                  "'epoch'::timestamptz + $1::int8 * interval '1 microsecond' RETURNING id), "
+                  "p AS (UPDATE payments SET status = 'failed', updated_at = bill_now() WHERE id IN "
+                  "(SELECT id FROM payments WHERE status = 'pending' AND order_id IN "
+                  "(SELECT id FROM o) FOR UPDATE SKIP LOCKED)) "
+                  "SELECT count(*) FROM o",
                   cutoff);
     if (rc == BILL_OK && count)
-        *count = strtoll(PQcmdTuples(res), NULL, 10);
+        *count = strtoll(bill__val(res, 0, 0), NULL, 10);
     PQclear(res);
     bill__conn_done(c);
     return rc;

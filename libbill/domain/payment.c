@@ -9,16 +9,19 @@
 #include "domain/order_int.h"
 #include "domain/notify_int.h"
 #include "bill/provision.h"
+#include "bill/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define LOG_MODULE "libbill::payment"
+
 #define PAY_COLS                                                                          \
     "id, customer_id, coalesce(order_id::text, ''), coalesce(invoice_id::text, ''), "    \
     "amount, refunded_amount, currency, gateway_id, coalesce(gateway_payment_id, ''), "  \
     "coalesce(gateway_tx_id, ''), status, " BILL__US("paid_at") ", " BILL__US("created_at") \
-    ", " BILL__US("updated_at")
+    ", " BILL__US("updated_at") ", credited_to_balance"
 
 static const char *const statuses[] = {"pending", "succeeded", "failed", "refunded",
                                        "partially_refunded"};
@@ -88,6 +91,7 @@ static int pay_from_row(const PGresult *r, int row, bill_payment *p)
     p->paid_at = bill__i64(r, row, 11);
     p->created_at = bill__i64(r, row, 12);
     p->updated_at = bill__i64(r, row, 13);
+    p->credited_to_balance = bill__bool(r, row, 14);
     return BILL_OK;
 }
 
@@ -195,7 +199,8 @@ done:
 /* Columns used by confirm/refund/fail under the row lock. */
 #define LOCK_COLS                                                                          \
     "id, status, amount, refunded_amount, coalesce(order_id::text, ''), "                 \
-    "coalesce(invoice_id::text, ''), customer_id"
+    "coalesce(invoice_id::text, ''), customer_id, gateway_id, coalesce(gateway_tx_id, ''), " \
+    "credited_to_balance"
 
 static int lock_payment(bill_conn *c, const char *payment_id, const char *gateway_id,
                         const char *gateway_payment_id, PGresult **res)
@@ -223,36 +228,108 @@ static int lock_payment(bill_conn *c, const char *payment_id, const char *gatewa
     return BILL_OK;
 }
 
+/* Where the money of a confirmed payment goes. The order or invoice row is
+ * locked here (payment -> order/invoice -> customer, the one lock order).
+ * *apply is what the order/invoice takes (0: nothing), *why is set when
+ * the rest (amount - *apply) cannot be taken and must go to the balance. */
+static int settle_target(bill_conn *c, const char *payment_id, const char *order_id,
+                         const char *invoice_id, bill_money amount, bill_money *apply,
+                         char **why)
+{
+    PGresult *t = NULL;
+    bill_money open = 0;
+    char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ];
+    int rc = BILL_OK;
+
+    *apply = 0;
+    *why = NULL;
+    if (*order_id) {
+        if ((rc = bill__qp(c, &t, "SELECT status FROM orders WHERE id = $1 FOR UPDATE",
+                           order_id)) < 0)
+            goto done;
+        if (PQntuples(t) == 1 && strcmp(bill__val(t, 0, 0), "pending") == 0)
+            *apply = amount;
+        else if (PQntuples(t) == 0)
+            *why = bill__sprintf("payment %s arrived for order %s, which no longer exists",
+                                 payment_id, order_id);
+        else if (strcmp(bill__val(t, 0, 0), "cancelled") == 0)
+            *why = bill__sprintf("payment %s arrived for order %s, which is cancelled",
+                                 payment_id, order_id);
+        else
+            *why = bill__sprintf("payment %s arrived for order %s, which is already paid "
+                                 "(status %s)", payment_id, order_id, bill__val(t, 0, 0));
+    } else if (*invoice_id) {
+        if ((rc = bill__qp(c, &t,
+                           "SELECT status, total_amount - paid_amount FROM invoices "
+                           "WHERE id = $1 FOR UPDATE",
+                           invoice_id)) < 0)
+            goto done;
+        const char *st = PQntuples(t) == 1 ? bill__val(t, 0, 0) : "";
+        if (strcmp(st, "issued") == 0 || strcmp(st, "overdue") == 0) {
+            if ((rc = bill__money_col(t, 0, 1, &open)) < 0)
+                goto done;
+            *apply = amount < open ? amount : open;
+            if (*apply < amount)
+                *why = bill__sprintf("payment %s paid %s of invoice %s, which needed only that; "
+                                     "the rest (%s) is credited",
+                                     payment_id, bill_money_format(*apply, b1), invoice_id,
+                                     bill_money_format(amount - *apply, b2));
+        } else if (!*st) {
+            *why = bill__sprintf("payment %s arrived for invoice %s, which no longer exists",
+                                 payment_id, invoice_id);
+        } else {
+            *why = bill__sprintf("payment %s arrived for invoice %s, which is %s", payment_id,
+                                 invoice_id, st);
+        }
+    } else {
+        *why = bill__sprintf("payment %s has no order or invoice", payment_id);
+    }
+    if ((*apply < amount) && !*why)
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+done:
+    PQclear(t);
+    return rc;
+}
+
 int bill_payment_confirm(bill_db *db, const bill_actor *actor, const char *payment_id,
                          const char *gateway_id, const char *gateway_payment_id,
                          bill_money amount, const char *gateway_tx_id, bool *already)
 {
     bill_conn *c = NULL;
-    PGresult *p = NULL;
-    bill_money expect = 0;
+    PGresult *p = NULL, *dup = NULL;
+    bill_money expect = 0, apply = 0;
     char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ];
+    char *why = NULL, *desc = NULL, *subject = NULL, *body = NULL, *data = NULL;
+    const char *tx = gateway_tx_id && *gateway_tx_id ? gateway_tx_id : NULL;
     int rc;
 
     if (already)
         *already = false;
     if ((rc = bill__require_staff(actor, "confirm payments")) < 0)
         return rc;
-    if (gateway_tx_id && strlen(gateway_tx_id) > 200)
+    if (tx && strlen(tx) > 200)
         return bill__err(BILL_EINVALID, "gateway_tx_id", "gateway_tx_id is longer than 200 bytes");
     if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_payment(c, payment_id, gateway_id, gateway_payment_id, &p)) < 0)
         goto done;
     const char *id = bill__val(p, 0, 0), *st = bill__val(p, 0, 1);
-    if (strcmp(st, "succeeded") == 0 || strcmp(st, "refunded") == 0 ||
-        strcmp(st, "partially_refunded") == 0) {
+    const char *order_id = bill__val(p, 0, 4), *invoice_id = bill__val(p, 0, 5);
+    const char *customer_id = bill__val(p, 0, 6), *gw = bill__val(p, 0, 7);
+    const char *have_tx = bill__val(p, 0, 8);
+    if (strcmp(st, "pending") != 0 && strcmp(st, "failed") != 0) {
+        /* Confirmed before (success, or refunded since): a replay credits
+         * nothing. Another gateway transaction for the same payment is not
+         * a replay: it is money we cannot place, so it is refused loudly. */
+        if (tx && *have_tx && strcmp(tx, have_tx) != 0) {
+            rc = bill__err(BILL_ECONFLICT, "gateway_tx_id",
+                           "payment %s was confirmed by gateway transaction %.200s; "
+                           "transaction %.200s is another one", id, have_tx, tx);
+            goto done;
+        }
         if (already)
             *already = true;
-        rc = BILL_OK; /* replay: the first confirmation already credited it */
-        goto done;
-    }
-    if (strcmp(st, "pending") != 0) {
-        rc = bill__err(BILL_ESTATE, "status", "payment %s is %s; it cannot be confirmed", id, st);
+        rc = BILL_OK;
         goto done;
     }
     if ((rc = bill__money_col(p, 0, 2, &expect)) < 0)
@@ -262,34 +339,75 @@ int bill_payment_confirm(bill_db *db, const bill_actor *actor, const char *payme
                        bill_money_format(expect, b1), bill_money_format(amount, b2));
         goto done;
     }
+    /* A gateway transaction confirms one payment of its gateway, ever (the
+     * unique index payments_gateway_tx_uq is the final word under races). */
+    if (tx) {
+        if ((rc = bill__qp(c, &dup,
+                           "SELECT id FROM payments WHERE gateway_id = $1 AND gateway_tx_id = $2 "
+                           "AND id <> $3 LIMIT 1",
+                           gw, tx, id)) < 0)
+            goto done;
+        if (PQntuples(dup) > 0) {
+            rc = bill__err(BILL_ECONFLICT, "gateway_tx_id",
+                           "gateway transaction %.200s already confirmed payment %s; it cannot "
+                           "confirm payment %s too", tx, bill__val(dup, 0, 0), id);
+            goto done;
+        }
+    }
+    /* Money received is never refused from here on: what the order or
+     * invoice cannot take goes to the customer's balance. */
+    if ((rc = settle_target(c, id, order_id, invoice_id, amount, &apply, &why)) < 0)
+        goto done;
     if ((rc = bill__qp(c, NULL,
                        "UPDATE payments SET status = 'succeeded', gateway_tx_id = $2, "
-                       "paid_at = bill_now(), updated_at = bill_now() WHERE id = $1",
-                       id, gateway_tx_id ? gateway_tx_id : "")) < 0)
+                       "credited_to_balance = $3::boolean, paid_at = bill_now(), updated_at = bill_now() "
+                       "WHERE id = $1",
+                       id, tx, apply < amount ? "true" : "false")) < 0)
         goto done;
-    if (*bill__val(p, 0, 4) &&
-        (rc = bill__order_move_tx(c, actor, bill__val(p, 0, 4), "paid", id)) < 0)
+    if (apply > 0 && *order_id &&
+        (rc = bill__order_move_tx(c, actor, order_id, "paid", id)) < 0)
         goto done;
-    if (*bill__val(p, 0, 5) &&
-        (rc = bill__invoice_paid_tx(c, actor, bill__val(p, 0, 5), amount)) < 0)
+    if (apply > 0 && *invoice_id &&
+        (rc = bill__invoice_paid_tx(c, actor, invoice_id, apply)) < 0)
         goto done;
-    if ((rc = bill__oplog_write(c, actor, "payment.confirm", "payment", id, NULL, NULL)) < 0)
-        goto done;
-    {
-        char *subject = bill__sprintf("Payment of %s received", bill_money_format(amount, b1));
-        char *data = bill__sprintf("{\"payment_id\": \"%s\", \"amount\": \"%s\", "
-                                   "\"order_id\": \"%s\", \"invoice_id\": \"%s\"}",
-                                   id, b1, bill__val(p, 0, 4), bill__val(p, 0, 5));
-        rc = subject && data ? bill__notify_tx(c, BILL_NOTIFY_PAYMENT_RECEIVED, bill__val(p, 0, 6),
-                                               subject, subject, data)
-                             : bill__err(BILL_ENOMEM, NULL, "out of memory");
-        free(subject);
-        free(data);
-        if (rc < 0)
+    if (apply < amount) {
+        if (!(desc = bill__sprintf("%s; %s credited to the balance", why,
+                                   bill_money_format(amount - apply, b1)))) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+            goto done;
+        }
+        if ((rc = bill__balance_change_tx(c, actor, customer_id, BILL_BALANCE_RECHARGE,
+                                          amount - apply, id, desc, NULL)) < 0)
             goto done;
     }
-    rc = bill__tx_commit(c);
+    if ((rc = bill__oplog_write(c, actor, "payment.confirm", "payment", id, NULL, NULL)) < 0)
+        goto done;
+    bill_money_format(amount, b1);
+    subject = bill__sprintf("Payment of %s received", b1);
+    body = apply < amount ? bill__sprintf("Payment of %s received. %s.", b1, desc)
+                          : bill__sprintf("Payment of %s received.", b1);
+    data = bill__sprintf("{\"payment_id\": \"%s\", \"amount\": \"%s\", \"order_id\": \"%s\", "
+                         "\"invoice_id\": \"%s\", \"credited_to_balance\": \"%s\"}",
+                         id, b1, order_id, invoice_id,
+                         bill_money_format(amount - apply, b2));
+    if (!subject || !body || !data) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    if ((rc = bill__notify_tx(c, BILL_NOTIFY_PAYMENT_RECEIVED, customer_id, subject, body,
+                              data)) < 0)
+        goto done;
+    if ((rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (desc)
+        bill_log(BILL_LOG_LEVEL_WARN, LOG_MODULE, "%s", desc);
 done:
+    free(why);
+    free(desc);
+    free(subject);
+    free(body);
+    free(data);
+    PQclear(dup);
     PQclear(p);
     bill__conn_done(c);
     return rc;
@@ -349,6 +467,15 @@ int bill_payment_refund(bill_db *db, const bill_actor *actor, const char *paymen
     if (strcmp(st, "succeeded") != 0 && strcmp(st, "partially_refunded") != 0) {
         rc = bill__err(BILL_ESTATE, "status", "payment %s is %s; it cannot be refunded",
                        payment_id, st);
+        goto done;
+    }
+    if (bill__bool(p, 0, 9)) {
+        /* Its money went to the balance when it arrived; refunding it to
+         * the balance again would pay the customer twice. */
+        rc = bill__err(BILL_ESTATE, "status",
+                       "payment %s was credited to the customer's balance when it arrived "
+                       "(its order or invoice could not take it); there is nothing to refund "
+                       "to the balance", payment_id);
         goto done;
     }
     if ((rc = bill__money_col(p, 0, 2, &paid)) < 0 ||

@@ -544,7 +544,16 @@ done:
 
 /* ---- live instances of interfaces ----------------------------------------- */
 
+static int host_get(bill_plugins *p, const char *interface_id, bool allow_disabled,
+                    bill_plugin_instance **out);
+
 int bill_plugin_host_get(bill_plugins *p, const char *interface_id, bill_plugin_instance **out)
+{
+    return host_get(p, interface_id, false, out);
+}
+
+static int host_get(bill_plugins *p, const char *interface_id, bool allow_disabled,
+                    bill_plugin_instance **out)
 {
     int rc;
     bill_conn *c = NULL;
@@ -570,7 +579,7 @@ int bill_plugin_host_get(bill_plugins *p, const char *interface_id, bill_plugin_
         rc = bill__err(BILL_ENOTFOUND, "interface_id", "plugin interface %s not found", interface_id);
         goto done;
     }
-    if (bill__val(res, 0, 4)[0] != 't') {
+    if (bill__val(res, 0, 4)[0] != 't' && !allow_disabled) {
         rc = bill__err(BILL_ESTATE, "interface_id", "plugin interface %s (%s) is disabled",
                        interface_id, bill__val(res, 0, 3));
         goto done;
@@ -648,7 +657,7 @@ done:
 static int get_kind(bill_plugins *p, const char *id, bill_plugin_instance **out, int k1, int k2,
                     const char *want)
 {
-    int rc = bill_plugin_host_get(p, id, out);
+    int rc = host_get(p, id, false, out);
     if (rc < 0)
         return rc;
     int k = (int)bill_plugin_instance_kind(*out);
@@ -669,6 +678,21 @@ int bill_plugin_host_get_provider(bill_plugins *p, const char *id, bill_plugin_i
 int bill_plugin_host_get_gateway(bill_plugins *p, const char *id, bill_plugin_instance **out)
 {
     return get_kind(p, id, out, BILL_PLUGIN_GATEWAY, BILL_PLUGIN_GATEWAY, "gateway");
+}
+
+int bill_plugin_host_get_gateway_callback(bill_plugins *p, const char *id,
+                                          bill_plugin_instance **out)
+{
+    int rc = host_get(p, id, true, out);
+    if (rc < 0)
+        return rc;
+    if (bill_plugin_instance_kind(*out) != BILL_PLUGIN_GATEWAY) {
+        bill_plugin_instance_release(*out);
+        *out = NULL;
+        return bill__err(BILL_ENOTFOUND, "interface_id", "plugin interface %s is not a gateway",
+                         id);
+    }
+    return BILL_OK;
 }
 
 int bill_plugin_host_get_notifier(bill_plugins *p, const char *id, bill_plugin_instance **out)

@@ -29,18 +29,20 @@ START_TEST(test_migrations__fresh_applies_all)
     bill_db *db = open_db(url, 2);
     int applied = -1;
 
-    ck_assert_uint_eq(bill_db_migrations_known(), 10);
+    ck_assert_uint_eq(bill_db_migrations_known(), BILL_TEST_MIGRATIONS);
     ck_assert_int_eq(bill_db_migrate(db, &applied), BILL_OK);
-    ck_assert_int_eq(applied, 10);
+    ck_assert_int_eq(applied, BILL_TEST_MIGRATIONS);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM schema_migrations"
-                                                " WHERE success AND length(checksum) = 64"), 10);
+                                                " WHERE success AND length(checksum) = 64"),
+                     BILL_TEST_MIGRATIONS);
 
     bill_migration_info *inf = NULL;
     size_t n = 0;
     ck_assert_int_eq(bill_db_migration_status(db, &inf, &n), BILL_OK);
-    ck_assert_uint_eq(n, 10);
+    ck_assert_uint_eq(n, BILL_TEST_MIGRATIONS);
     ck_assert_str_eq(inf[0].description, "initial");
     ck_assert_str_eq(inf[8].description, "plugins_table");
+    ck_assert_str_eq(inf[n - 1].description, BILL_TEST_LAST_MIGRATION);
     for (size_t i = 0; i < n; i++) {
         ck_assert_int_eq(inf[i].version, (int)i + 1);
         ck_assert(inf[i].applied && inf[i].success && !inf[i].checksum_mismatch);
@@ -223,11 +225,11 @@ START_TEST(test_migrations__concurrent_migrators_serialize)
         pthread_barrier_destroy(&go);
         ck_assert_int_eq(m[0].rc, BILL_OK);
         ck_assert_int_eq(m[1].rc, BILL_OK);
-        ck_assert_int_eq(m[0].applied + m[1].applied, (int)bill_db_migrations_known());
+        ck_assert_int_eq(m[0].applied + m[1].applied, BILL_TEST_MIGRATIONS);
         ck_assert_int_eq(bill_test_pg_query_ll(url,
-            "SELECT (count(DISTINCT version) = count(*) AND count(*) = 10)::int"
-            " FROM schema_migrations"), 1);
-        ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM schema_migrations"), 10);
+            "SELECT (count(DISTINCT version) = count(*))::int FROM schema_migrations"), 1);
+        ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM schema_migrations"),
+                         BILL_TEST_MIGRATIONS);
         free(url);
     }
 }

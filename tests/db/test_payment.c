@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,362 @@ START_TEST(test_payment__refunds_full_and_partial)
 }
 END_TEST
 
+/* ---- money a gateway says it received is never lost (issue 8) ---------- */
+
+/* A plugin registry with one gateway interface of the example plugin. */
+typedef struct {
+    char dir[64], path[1100], gw[37];
+    bill_plugins *plugins;
+} gw_env;
+
+static void gw_env_open(gw_env *e, bill_db *db)
+{
+    bill_plugins_options po;
+    bill_plugin_scan_stats st;
+    snprintf(e->dir, sizeof e->dir, "/tmp/bill-pay-gw-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(e->dir));
+    snprintf(e->path, sizeof e->path, "%s/gateway-example.so", e->dir);
+    copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", e->path);
+    bill_plugins_options_init(&po);
+    po.plugins_dir = e->dir;
+    po.db = db;
+    ck_assert_int_eq(bill_plugins_new(&e->plugins, &po), BILL_OK);
+    ck_assert_int_eq(bill_plugins_scan(e->plugins, &st), BILL_OK);
+    ck_assert_int_eq(bill_plugin_interface_create(e->plugins, NULL, BILL_PLUGIN_GATEWAY,
+                                                  "gateway-example", "bank",
+                                                  "{\"account\":\"6222\"}", true, e->gw), BILL_OK);
+}
+
+static void gw_env_close(gw_env *e)
+{
+    bill_plugins_free(e->plugins);
+    unlink(e->path);
+    rmdir(e->dir);
+}
+
+/* Start a gateway payment of order `oid` as its customer; returns its id. */
+static char *gw_pay(gw_env *e, bill_db *db, const char *cid, const char *oid)
+{
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
+    bill_payment_info pi;
+    ck_assert_int_eq(bill_order_pay(db, e->plugins, &me, oid, e->gw, &pi), BILL_OK);
+    char *id = strdup(pi.payment_id);
+    bill_payment_info_clear(&pi);
+    return id;
+}
+
+static long long q(const char *url, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static long long q(const char *url, const char *fmt, ...)
+{
+    char sql[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    return bill_test_pg_query_ll(url, sql);
+}
+
+static const char *pay_status(bill_db *db, const char *pid, char *buf, size_t n)
+{
+    bill_payment *p = NULL;
+    ck_assert_int_eq(bill_payment_get(db, &cli, pid, &p), BILL_OK);
+    snprintf(buf, n, "%s", p->status);
+    bill_payment_free(p);
+    return buf;
+}
+
+START_TEST(test_payment__notify_for_cancelled_order_credits_balance)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    gw_env e;
+    char st[32];
+    bool already = true;
+    gw_env_open(&e, db);
+    char *cid = mk_customer(db, "Late"), *pid = mk_product(db), *oid = mk_order(db, cid, pid);
+    char *pay = gw_pay(&e, db, cid, oid);
+
+    /* The customer pays at the gateway, but the order is cancelled first
+     * (by the customer, an admin or the 24 h expiry). */
+    ck_assert_int_eq(bill_order_cancel(db, &cli, oid), BILL_OK);
+    ck_assert_str_eq(pay_status(db, pay, st, sizeof st), "failed");
+    /* The signed notify still arrives: confirmed, credited, not refused. */
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, pay, 1250, "T-1", &already),
+                     BILL_OK);
+    ck_assert(!already);
+    bill_payment *p = NULL;
+    ck_assert_int_eq(bill_payment_get(db, &cli, pay, &p), BILL_OK);
+    ck_assert_str_eq(p->status, "succeeded");
+    ck_assert_str_eq(p->gateway_tx_id, "T-1");
+    ck_assert(p->credited_to_balance);
+    ck_assert(p->paid_at > 0);
+    bill_payment_free(p);
+    ck_assert_int_eq(balance(db, cid), 1250);
+    ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
+    /* A recharge naming the payment and why. */
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM balance_transactions WHERE transaction_type = "
+                            "'recharge' AND amount = 12.50 AND reference_id = '%s' AND "
+                            "description LIKE '%%' || '%s' || '%% is cancelled%%'", pay, oid), 1);
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM balance_transactions WHERE description "
+                            "LIKE 'payment %s arrived%%'", pay), 1);
+    /* The order stays cancelled; the customer is told. */
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
+                            "'cancelled'", oid), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events WHERE kind = "
+                                                "'order.paid'"), 0);
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM events WHERE kind = 'notify' AND "
+                            "payload->>'kind' = 'payment.received' AND payload->>'customer_id' "
+                            "= '%s'", cid), 1);
+    /* Replays credit nothing twice and say nothing twice. */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, pay, 1250, "T-1", &already),
+                         BILL_OK);
+        ck_assert(already);
+    }
+    ck_assert_int_eq(balance(db, cid), 1250);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events WHERE kind = "
+                                                "'notify'"), 1);
+    /* Its money is already in the balance: refunding it there again would
+     * pay twice. */
+    ck_assert_int_eq(bill_payment_refund(db, &cli, pay, 0, NULL, NULL), BILL_ESTATE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "credited"));
+    ck_assert_int_eq(balance(db, cid), 1250);
+
+    gw_env_close(&e);
+    free(pay);
+    free(oid);
+    free(cid);
+    free(pid);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+START_TEST(test_payment__second_pay_order_supersedes_and_late_money_is_kept)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    gw_env e;
+    char st[32];
+    bool already;
+    gw_env_open(&e, db);
+    char *cid = mk_customer(db, "Twice"), *pid = mk_product(db), *oid = mk_order(db, cid, pid);
+
+    /* The rule: the newest gateway attempt is the one payable payment. */
+    char *p1 = gw_pay(&e, db, cid, oid), *p2 = gw_pay(&e, db, cid, oid);
+    ck_assert_str_ne(p1, p2);
+    ck_assert_str_eq(pay_status(db, p1, st, sizeof st), "failed");
+    ck_assert_str_eq(pay_status(db, p2, st, sizeof st), "pending");
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM payments WHERE order_id = '%s' AND status = "
+                            "'pending'", oid), 1);
+    /* Money arrives on the superseded one anyway: it pays the order, and
+     * the other attempt is no longer payable. */
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p1, 1250, "A-1", &already),
+                     BILL_OK);
+    ck_assert(!already);
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid'",
+                       oid), 1);
+    ck_assert_str_eq(pay_status(db, p2, st, sizeof st), "failed");
+    ck_assert_int_eq(balance(db, cid), 0);
+    /* ...and the second one as well: the order is paid, so the balance. */
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p2, 1250, "A-2", &already),
+                     BILL_OK);
+    ck_assert_int_eq(balance(db, cid), 1250);
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM balance_transactions WHERE reference_id = '%s' "
+                            "AND description LIKE '%%already paid (status paid)%%'", p2),
+                     1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events WHERE kind = "
+                                                "'order.paid'"), 1);
+
+    /* Paying a third time is refused: the order is paid. */
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
+    ck_assert_int_eq(bill_order_pay(db, e.plugins, &me, oid, e.gw, NULL), BILL_ESTATE);
+    ck_assert_int_eq(bill_order_pay(db, e.plugins, &me, oid, NULL, NULL), BILL_ESTATE);
+    ck_assert_int_eq(balance(db, cid), 1250);
+
+    gw_env_close(&e);
+    free(p1);
+    free(p2);
+    free(oid);
+    free(cid);
+    free(pid);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+START_TEST(test_payment__trade_no_confirms_one_payment_only)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    gw_env e;
+    char st[32];
+    bool already;
+    gw_env_open(&e, db);
+    char *cid = mk_customer(db, "Trade"), *pid = mk_product(db);
+    char *o1 = mk_order(db, cid, pid), *o2 = mk_order(db, cid, pid);
+    char *p1 = gw_pay(&e, db, cid, o1), *p2 = gw_pay(&e, db, cid, o2);
+
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p1, 1250, "T-9", &already),
+                     BILL_OK);
+    /* The same gateway transaction cannot confirm another payment. */
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p2, 1250, "T-9", &already),
+                     BILL_ECONFLICT);
+    ck_assert_str_eq(bill_error_last()->field, "gateway_tx_id");
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, p1));
+    ck_assert_str_eq(pay_status(db, p2, st, sizeof st), "pending");
+    /* Nor does a paid payment take a second, different transaction. */
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p1, 1250, "T-10", &already),
+                     BILL_ECONFLICT);
+    /* A replay without a transaction id is a replay. */
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, p1, NULL, NULL, 1250, NULL, &already),
+                     BILL_OK);
+    ck_assert(already);
+    ck_assert_int_eq(balance(db, cid), 0);
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
+                            "'pending'", o2), 1);
+    /* The schema itself refuses it too (the race the check cannot see). */
+    char sql[300];
+    snprintf(sql, sizeof sql, "UPDATE payments SET gateway_tx_id = 'T-9' WHERE id = '%s'", p2);
+    ck_assert_int_ne(bill_test_pg_exec(url, sql), 0);
+    /* Another interface may reuse the number (trade_no is per gateway). */
+    snprintf(sql, sizeof sql, "UPDATE payments SET gateway_id = 'other', gateway_tx_id = 'T-9' "
+             "WHERE id = '%s'", p2);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+
+    gw_env_close(&e);
+    free(p1);
+    free(p2);
+    free(o1);
+    free(o2);
+    free(cid);
+    free(pid);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+typedef struct {
+    bill_db *db;
+    bill_plugins *plugins;
+    const char *gw, *pay, *tx, *cid, *oid;
+    bool balance_pay;
+    pthread_barrier_t *go;
+    int rc;
+} race_arg;
+
+static void *race_thread(void *p)
+{
+    race_arg *a = p;
+    pthread_barrier_wait(a->go);
+    if (a->balance_pay) {
+        bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = a->cid};
+        a->rc = bill_order_pay(a->db, NULL, &me, a->oid, NULL, NULL);
+    } else {
+        a->rc = bill_payment_confirm(a->db, NULL, NULL, a->gw, a->pay, 1250, a->tx, NULL);
+    }
+    return NULL;
+}
+
+/* Two notifies for two payments of one order, and a notify against a
+ * balance PayOrder, at the same instant, many times: the order is paid
+ * once, every cent that arrived is either on the order or in the balance. */
+START_TEST(test_payment__races_lose_no_money)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    gw_env e;
+    gw_env_open(&e, db);
+    char *cid = mk_customer(db, "Race"), *pid = mk_product(db);
+    pthread_barrier_t go;
+    enum { ROUNDS = 8 };
+
+    ck_assert_int_eq(bill_balance_change(db, &cli, cid, BILL_BALANCE_RECHARGE, 1250 * ROUNDS,
+                                         NULL, NULL, NULL), BILL_OK);
+    for (int round = 0; round < ROUNDS; round++) {
+        char *oid = mk_order(db, cid, pid);
+        char *p1 = gw_pay(&e, db, cid, oid), *p2 = gw_pay(&e, db, cid, oid);
+        char tx1[32], tx2[32];
+        snprintf(tx1, sizeof tx1, "R%d-a", round);
+        snprintf(tx2, sizeof tx2, "R%d-b", round);
+        race_arg a[3] = {
+            {.db = db, .gw = e.gw, .pay = p1, .tx = tx1, .go = &go},
+            {.db = db, .gw = e.gw, .pay = p2, .tx = tx2, .go = &go},
+            {.db = db, .cid = cid, .oid = oid, .balance_pay = true, .go = &go},
+        };
+        pthread_t th[3];
+        ck_assert_int_eq(pthread_barrier_init(&go, NULL, 3), 0);
+        for (int i = 0; i < 3; i++)
+            ck_assert_int_eq(pthread_create(&th[i], NULL, race_thread, &a[i]), 0);
+        for (int i = 0; i < 3; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        /* Both notifies are accepted whatever the interleaving. */
+        ck_assert_int_eq(a[0].rc, BILL_OK);
+        ck_assert_int_eq(a[1].rc, BILL_OK);
+        ck_assert(a[2].rc == BILL_OK || a[2].rc == BILL_ESTATE);
+        ck_assert_int_eq(q(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
+                                "'paid'", oid), 1);
+        ck_assert_int_eq(q(url, "SELECT count(*) FROM events WHERE kind = 'order.paid' AND "
+                                "payload->>'order_id' = '%s'", oid), 1);
+        ck_assert_int_eq(q(url, "SELECT count(*) FROM payments WHERE order_id = '%s' AND "
+                                "status = 'succeeded' AND NOT credited_to_balance", oid),
+                         1);
+        free(p1);
+        free(p2);
+        free(oid);
+    }
+    /* Each round: 12.50 arrived twice from the gateway and the order cost
+     * 12.50 once, whoever paid it; the balance started at 8 x 12.50. */
+    ck_assert_int_eq(balance(db, cid), 1250 * ROUNDS + 1250 * ROUNDS);
+    ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
+
+    gw_env_close(&e);
+    free(cid);
+    free(pid);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
+/* An invoice payment larger than what the invoice still needs: the invoice
+ * is paid, the rest goes to the balance (it was silently cut before). */
+START_TEST(test_payment__invoice_overpayment_and_paid_invoice_credit_the_rest)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char *cid = mk_customer(db, "Inv");
+    bill_invoice_item_input it = {.description = "VPS", .quantity = 1, .unit_price = 1000};
+    bill_invoice_input in = {.customer_id = cid, .items = &it, .item_count = 1};
+    bill_invoice *inv = NULL, *drf = NULL;
+    char sql[500];
+    ck_assert_int_eq(bill_invoice_create(db, &cli, &in, &drf), BILL_OK);
+    ck_assert_int_eq(bill_invoice_issue(db, &cli, drf->id, &inv), BILL_OK);
+    bill_invoice_free(drf);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO payments (customer_id, invoice_id, amount, gateway_id, "
+             "gateway_payment_id, status) VALUES ('%s', '%s', 12.50, 'gw', 'i-1', 'pending'), "
+             "('%s', '%s', 3.00, 'gw', 'i-2', 'pending')",
+             cid, inv->id, cid, inv->id);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, "gw", "i-1", 1250, "I-1", NULL),
+                     BILL_OK);
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM invoices WHERE id = '%s' AND status = 'paid' "
+                            "AND paid_amount = 10.00", inv->id), 1);
+    ck_assert_int_eq(balance(db, cid), 250);
+    ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, "gw", "i-2", 300, "I-2", NULL),
+                     BILL_OK);
+    ck_assert_int_eq(balance(db, cid), 550);
+    ck_assert_int_eq(q(url, "SELECT count(*) FROM balance_transactions WHERE description LIKE "
+                            "'%%invoice %s, which is paid%%'", inv->id), 1);
+    ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
+    bill_invoice_free(inv);
+    free(cid);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("payment");
@@ -295,6 +652,11 @@ static Suite *suite(void)
     tcase_add_test(tc, test_payment__gateway_pay_then_confirm);
     tcase_add_test(tc, test_payment__confirm_idempotent_under_concurrency);
     tcase_add_test(tc, test_payment__refunds_full_and_partial);
+    tcase_add_test(tc, test_payment__notify_for_cancelled_order_credits_balance);
+    tcase_add_test(tc, test_payment__second_pay_order_supersedes_and_late_money_is_kept);
+    tcase_add_test(tc, test_payment__trade_no_confirms_one_payment_only);
+    tcase_add_test(tc, test_payment__races_lose_no_money);
+    tcase_add_test(tc, test_payment__invoice_overpayment_and_paid_invoice_credit_the_rest);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -94,6 +94,13 @@ START_TEST(test_wiring__callback_pays_once)
                        payment), 1);
     ck_assert_int_eq(q("SELECT count(*) FROM events WHERE kind = 'order.paid' "
                        "AND payload->>'order_id' = '%s'", order), 1);
+    /* The payment that arrived for a cancelled order: confirmed, credited
+     * to the balance, the customer told; the reused trade_no changed nothing. */
+    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE credited_to_balance AND "
+                       "status = 'succeeded' AND gateway_tx_id = '2024000002'"), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE gateway_tx_id IS NOT NULL"), 2);
+    ck_assert_int_eq(q("SELECT count(*) FROM events WHERE kind = 'notify' AND "
+                       "payload->>'kind' = 'payment.received'"), 2);
     /* The server's event workers take it (poll interval 1 s). */
     long long done = 0;
     for (int i = 0; i < 100 && done != 1; i++) {

@@ -137,6 +137,51 @@ def main():
     expect(S(M(m, 1), 7) in ('paid', 'provisioning', 'active'),
            'order after the notification: %r' % S(M(m, 1), 7))
 
+    # Money is never refused (issue 8): the customer pays at the gateway,
+    # but the order is cancelled before the notification arrives. The
+    # notification is answered "success" and the money is in the balance.
+    m = call(ORD + 'CreateOrder', enc((1, ''), (2, prod), (4, spec), (8, 'monthly')), md)
+    oid2 = S(M(m, 1), 1)
+    pay2 = S(M(call(ORD + 'PayOrder', enc((1, oid2), (2, iface)), md), 1), 1)
+    cli('order', 'cancel', oid2)
+    n2 = dict(n, trade_no='2024000002', out_trade_no=pay2)
+    n2.pop('sign')
+    n2['sign'] = sign(dict((k, v) for k, v in n2.items() if k != 'sign_type'), KEY)
+    form2 = urllib.parse.urlencode(n2)
+    for attempt in ('first', 'replayed'):
+        st, _, body = post('/callback/yipay/' + iface, form2)
+        expect((st, body) == (200, 'success'),
+               '%s notification for a cancelled order: %r %r' % (attempt, st, body))
+    m = call(ORD + 'GetOrder', enc((1, oid2)), md)
+    expect(S(M(m, 1), 7) == 'cancelled', 'cancelled order after the notification: %r' % M(m, 1))
+    BAL = '/rustbill.balance.BalanceService/'
+    m = call(BAL + 'GetBalance', enc((1, '')), md)
+    expect(S(m, 2) == '12.50', 'balance after money for a cancelled order: %r' % S(m, 2))
+    m = call(BAL + 'ListBalanceTransactions', enc((3, 'recharge')), md)
+    txs = R(m, 1)
+    expect(len(txs) == 1 and S(txs[0], 6) == pay2 and pay2 in S(txs[0], 7)
+           and 'cancelled' in S(txs[0], 7), 'recharge for the late payment: %r' % txs)
+    # the same trade_no cannot confirm a third payment: "fail", nothing credited
+    m = call(ORD + 'CreateOrder', enc((1, ''), (2, prod), (4, spec), (8, 'monthly')), md)
+    oid3 = S(M(m, 1), 1)
+    pay3 = S(M(call(ORD + 'PayOrder', enc((1, oid3), (2, iface)), md), 1), 1)
+    n3 = dict(n2, out_trade_no=pay3)
+    n3.pop('sign')
+    n3['sign'] = sign(dict((k, v) for k, v in n3.items() if k != 'sign_type'), KEY)
+    st, _, body = post('/callback/yipay/' + iface, urllib.parse.urlencode(n3))
+    expect((st, body) == (200, 'fail'), 'reused trade_no: %r %r' % (st, body))
+    m = call(ORD + 'GetOrder', enc((1, oid3)), md)
+    expect(S(M(m, 1), 7) == 'pending', 'order paid by a reused trade_no: %r' % S(M(m, 1), 7))
+    m = call(BAL + 'GetBalance', enc((1, '')), md)
+    expect(S(m, 2) == '12.50', 'balance after a reused trade_no: %r' % S(m, 2))
+    # a disabled interface stops new payments, not the money of old ones
+    cli('plugin', 'disable', iface)
+    st, _, body = post('/callback/yipay/' + iface, form)
+    expect((st, body) == (200, 'success'), 'notification to a disabled interface: %r %r'
+           % (st, body))
+    print('LATE', pay2)
+    sys.stdout.flush()
+
     # an unknown interface, a path naming another plugin, a malformed path: 404
     for path in ('/callback/gateway-yipay/00000000-0000-4000-8000-000000000000',
                  '/callback/notifier-email/' + iface, '/callback/gateway-yipay/',

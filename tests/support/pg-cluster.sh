@@ -5,6 +5,8 @@
 #                             only on a unix socket in DIR, print the env the
 #                             test harness reads (eval "$(pg-cluster.sh start DIR)")
 #   pg-cluster.sh stop DIR    stop it (fast) and remove DIR/data
+#   pg-cluster.sh halt DIR    stop it (fast), keeping DIR/data: an outage that
+#                             `start DIR` ends (outage tests)
 #
 # PostgreSQL refuses to run as root, so as root everything runs as the
 # `postgres` system user (created by Debian's postgresql package). fsync is
@@ -14,7 +16,7 @@ set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
 if [ -z "$cmd" ] || [ -z "$dir" ]; then
-  echo "usage: $0 start|stop DIR" >&2
+  echo "usage: $0 start|stop|halt DIR" >&2
   exit 2
 fi
 
@@ -60,8 +62,13 @@ case "$cmd" in
       rm -rf "$dir/data" "$dir/initdb.log" "$dir/postgresql.log"
     fi
     ;;
+  halt)
+    if [ -f "$dir/data/PG_VERSION" ]; then
+      "${as_pg[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    ;;
   *)
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|stop|halt DIR" >&2
     exit 2
     ;;
 esac

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +105,30 @@ static char *make_url(const char *dbname)
     return url;
 }
 
+static bool use_private;
+
+void bill_test_pg_use_private(void)
+{
+    use_private = true;
+}
+
+int bill_test_pg_halt(void)
+{
+    bill_test_pg_url_base();
+    return strcmp(host, private_dir) == 0 ? run_script("halt", private_dir) : -1;
+}
+
+int bill_test_pg_resume(void)
+{
+    bill_test_pg_url_base();
+    return strcmp(host, private_dir) == 0 ? run_script("start", private_dir) : -1;
+}
+
 const char *bill_test_pg_url_base(void)
 {
     pthread_mutex_lock(&mu);
     if (!base_url[0]) {
-        const char *eh = getenv("BILL_TEST_PG_HOST");
+        const char *eh = use_private ? NULL : getenv("BILL_TEST_PG_HOST");
         if (eh && *eh) {
             const char *ep = getenv("BILL_TEST_PG_PORT");
             const char *eu = getenv("BILL_TEST_PG_USER");

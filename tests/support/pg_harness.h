@@ -36,6 +36,16 @@ bill_db *bill_test_db_new_url(char **url_out);
  * returns 0 on success, -1 with the server message on stderr. */
 int bill_test_pg_exec(const char *url, const char *sql);
 
+/* Outage tests. bill_test_pg_use_private() must come before any other call
+ * of this harness: the process then starts its own cluster even when
+ * ./dev test shares one (which others use meanwhile). bill_test_pg_halt()
+ * stops that private cluster, keeping its data (every connection breaks,
+ * new ones are refused); bill_test_pg_resume() starts it again. Both return
+ * 0, or -1 (also when the cluster is not private). */
+void bill_test_pg_use_private(void);
+int bill_test_pg_halt(void);
+int bill_test_pg_resume(void);
+
 /* First cell of a one-row query on `url` as an integer (counts, pids);
  * aborts the test on failure. */
 long long bill_test_pg_query_ll(const char *url, const char *sql);

@@ -327,6 +327,7 @@ int main(int argc, char **argv)
     srv.port = cfg->server.port;
     srv.request_timeout_ms = env_int("BILL_SERVER_REQUEST_TIMEOUT_MS", cfg->server.request_timeout_ms);
     srv.idle_timeout_ms = env_int("BILL_SERVER_IDLE_TIMEOUT_MS", cfg->server.idle_timeout_ms);
+    srv.max_jobs_per_conn = cfg->server.max_requests_per_connection;
     if (srv_proxy_init(&srv) != BILL_OK) {
         fprintf(stderr, "bill-server: [server] trusted_proxies: cannot be used\n");
         goto done;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 
 extern const unsigned char bill_srv_descriptor_set[];
@@ -366,6 +367,17 @@ void srv_health_watch_free(void *state);
 void srv_stream_message(srv_conn *c, int32_t stream_id, int kind, const uint8_t *msg,
                         size_t len, void **state)
 {
+    if (msg) {
+        /* the same string-field check unary requests get (transport/pbcheck.c) */
+        char why[320];
+        const ProtobufCMessageDescriptor *d =
+            kind == SRV_STREAM_HEALTH_WATCH ? &grpc__health__v1__health_check_request__descriptor
+                                            : &grpc__reflection__v1__server_reflection_request__descriptor;
+        if (srv_pb_check_strings(d, msg, len, why, sizeof why) < 0) {
+            srv_h2_stream_finish(c, stream_id, BILL_GRPC_INVALID_ARGUMENT, why);
+            return;
+        }
+    }
     if (kind == SRV_STREAM_HEALTH_WATCH)
         srv_health_watch_message(c, stream_id, msg, len, state);
     else if (msg)

@@ -285,7 +285,24 @@ void srv_grpc_run_job(srv_job *job)
                                      "malformed %s message", m->input->name);
         goto done;
     }
+    {
+        /* Every string field, centrally: a NUL would silently cut the value
+         * protobuf-c hands the handler ("monthly\0x" -> "monthly"). */
+        char why[320];
+        if (srv_pb_check_strings(m->input, (const uint8_t *)job->req.body.p + 5,
+                                 job->req.body.len - 5, why, sizeof why) < 0) {
+            status = bill_srv_call_error(&call, BILL_GRPC_INVALID_ARGUMENT, "%s", why);
+            goto done;
+        }
+    }
+    if (atomic_load(&job->cancelled)) {
+        /* Reset or disconnected while the auth layers ran: nobody waits
+         * for this answer, so the handler (and its side effects) is skipped. */
+        status = bill_srv_call_error(&call, BILL_GRPC_CANCELLED, "cancelled by the client");
+        goto done;
+    }
     bill_error_clear();
+    srv_metrics_handler_call(job->method_index);
     status = m->handler(&call, req, &resp);
     if (status == BILL_GRPC_OK && !resp)
         status = bill_srv_call_error(&call, BILL_GRPC_INTERNAL, "handler returned no response");

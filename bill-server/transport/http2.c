@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bill/log.h"
+
 typedef struct h2_stream {
     int32_t id;
     srv_req req;
@@ -266,9 +268,11 @@ static void stream_pump_messages(srv_conn *c, h2_stream *st)
     while (!st->discard && st->req.body.len >= 5) {
         const uint8_t *p = (const uint8_t *)st->req.body.p;
         uint32_t len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        if (p[0] & 1) {
-            srv_h2_stream_finish(c, st->id, BILL_GRPC_UNIMPLEMENTED,
-                                 "compressed messages are not supported");
+        char fmsg[200];
+        int fst = srv_grpc_flags_check(p[0], srv_hdrs_get(&st->req.hdrs, "grpc-encoding"), fmsg,
+                                       sizeof fmsg);
+        if (fst != BILL_GRPC_OK) {
+            srv_h2_stream_finish(c, st->id, fst, fmsg);
             st->discard = true;
             return;
         }
@@ -333,9 +337,46 @@ static void request_headers_done(srv_conn *c, h2_stream *st)
     srv_hdrs_free(&h);
 }
 
+/* Rapid reset (CVE-2023-44487): every RST_STREAM from the client takes a
+ * token; SRV_RESET_PER_SEC come back each second up to SRV_RESET_BURST. A
+ * client out of tokens is resetting streams faster than any real one
+ * cancels calls: GOAWAY ENHANCE_YOUR_CALM, its queued work is dropped (each
+ * closing stream cancels its job) and the connection closes after the
+ * GOAWAY is written. */
+static void count_reset(nghttp2_session *session, srv_conn *c)
+{
+    srv_metrics_event(SRV_EV_STREAM_RESET);
+    if (c->calmed)
+        return;
+    int64_t now = srv_now_ms();
+    if (now > c->reset_refill_ms) {
+        c->reset_tokens += (double)(now - c->reset_refill_ms) * SRV_RESET_PER_SEC / 1000.0;
+        if (c->reset_tokens > SRV_RESET_BURST)
+            c->reset_tokens = SRV_RESET_BURST;
+        c->reset_refill_ms = now;
+    }
+    if (c->reset_tokens >= 1.0) {
+        c->reset_tokens -= 1.0;
+        return;
+    }
+    c->calmed = true;
+    c->goaway_sent = true;
+    c->close_after_write = true;
+    srv_metrics_event(SRV_EV_CALMED);
+    BILL_LOG_WARN("bill_server::transport",
+                  "HTTP/2 connection from %s resets streams faster than %d/s (burst %d): "
+                  "GOAWAY ENHANCE_YOUR_CALM", c->peer, SRV_RESET_PER_SEC, SRV_RESET_BURST);
+    nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+    srv_conn_cancel_all(c);
+}
+
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     srv_conn *c = user_data;
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        count_reset(session, c);
+        return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     h2_stream *st = stream_get(c, frame->hd.stream_id);
@@ -351,7 +392,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
             srv_h2_stream_finish(c, st->id, BILL_GRPC_OK, NULL);
         return 0;
     }
-    if (st->discard || st->dispatched)
+    if (st->discard || st->dispatched || c->calmed)
         return 0;
     st->dispatched = true;
     st->head = strcmp(st->req.method, "HEAD") == 0;
@@ -373,9 +414,12 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     h2_stream *st = stream_get(c, stream_id);
     if (!st)
         return 0;
-    /* Reset before we answered (or a streaming call cut short): no longer in flight. */
+    /* Reset before we answered (or a streaming call cut short): no longer in
+     * flight, and its job, if one is still waiting or running, is cancelled. */
     if (st->dispatched && (!st->responded || (st->kind && !st->eof)) && c->inflight > 0)
         c->inflight--;
+    if (st->dispatched && !st->responded && !st->kind)
+        srv_conn_cancel_stream(c, stream_id);
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
     stream_free(c, st);
     return 0;
@@ -404,6 +448,10 @@ static void h2_setup_once(void)
         nghttp2_option_set_no_closed_streams(h2_option, 1);
         /* Small encoder table: holds the few response headers that repeat. */
         nghttp2_option_set_max_deflate_dynamic_table_size(h2_option, 1024);
+        /* nghttp2's own rapid-reset limiter (Debian's 1.52 carries the
+         * CVE-2023-44487 backport): set to its defaults explicitly, as the
+         * backstop behind our stricter count_reset(). */
+        nghttp2_option_set_stream_reset_rate_limit(h2_option, 1000, 33);
     } else {
         h2_option = NULL;
     }
@@ -418,8 +466,15 @@ int srv_h2_init(srv_conn *c)
                        : nghttp2_session_server_new(&c->h2, h2_callbacks, c);
     if (rc != 0)
         return -1;
+    c->reset_tokens = SRV_RESET_BURST;
+    c->reset_refill_ms = srv_now_ms();
+    /* A well-behaved client keeps at most this many calls open, so it never
+     * meets the per-connection job bound (only streams reset while their
+     * job runs can push a connection past it). */
+    bill_srv *s = srv_global;
+    uint32_t max_streams = s && s->max_jobs_per_conn > 0 ? (uint32_t)s->max_jobs_per_conn : 100;
     nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, SRV_MAX_HEADER_BYTES},
         {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},

@@ -45,6 +45,7 @@ struct srv_loop {
     srv_conn *conns;
     size_t nconns;
     srv_conn *dirty;  /* responses queued this turn; flushed together */
+    srv_job *pending_head, *pending_tail; /* jobs dispatched this turn, not yet queued */
     bool started;
 };
 
@@ -75,11 +76,130 @@ static void conn_release(srv_conn *c)
     free(c);
 }
 
+/* ---- the connection's jobs ------------------------------------------- */
+
+static void job_untrack(srv_job *j)
+{
+    srv_conn *c = j->target.conn;
+    if (!j->tracked)
+        return;
+    if (j->cprev)
+        j->cprev->cnext = j->cnext;
+    else
+        c->jobs = j->cnext;
+    if (j->cnext)
+        j->cnext->cprev = j->cprev;
+    j->cnext = j->cprev = NULL;
+    j->tracked = false;
+    c->njobs--;
+}
+
+int srv_conn_submit(srv_job *job)
+{
+    srv_conn *c = job->target.conn;
+    srv_loop *l = c->loop;
+    if (c->njobs >= l->srv->max_jobs_per_conn)
+        return -1;
+    c->refs++;
+    job->tracked = true;
+    job->cprev = NULL;
+    job->cnext = c->jobs;
+    if (c->jobs)
+        c->jobs->cprev = job;
+    c->jobs = job;
+    c->njobs++;
+    job->pending = true;
+    job->next = NULL;
+    if (l->pending_tail)
+        l->pending_tail->next = job;
+    else
+        l->pending_head = job;
+    l->pending_tail = job;
+    return 0;
+}
+
+/* Cancel one tracked job. Returns true when the job was freed here (it was
+ * in the worker queue); then the caller drops the connection reference it
+ * held. A job still pending is only flagged (loop_submit_pending drops it);
+ * a job a worker has is flagged and comes back through loop_completions. */
+static bool job_cancel(srv_job *j)
+{
+    if (atomic_load(&j->cancelled))
+        return false; /* already cancelled */
+    if (j->pending) {
+        /* no longer counts against the connection; dropped at the end of
+         * the turn, when loop_submit_pending sees the flag */
+        atomic_store(&j->cancelled, true);
+        job_untrack(j);
+        return false;
+    }
+    if (srv_workers_cancel(j->target.conn->loop->srv, j)) {
+        srv_metrics_event(SRV_EV_CANCEL_QUEUED);
+        job_untrack(j);
+        srv_job_free(j);
+        return true;
+    }
+    srv_metrics_event(SRV_EV_CANCEL_STARTED);
+    return false;
+}
+
+void srv_conn_cancel_stream(srv_conn *c, int32_t stream_id)
+{
+    for (srv_job *j = c->jobs; j; j = j->cnext) {
+        if (j->target.stream_id != stream_id)
+            continue;
+        if (job_cancel(j))
+            c->refs--; /* the caller holds its own reference: never the last */
+        return;
+    }
+}
+
+/* Connection closed (or told to go away): nobody will read the answers. */
+void srv_conn_cancel_all(srv_conn *c)
+{
+    srv_job *j = c->jobs;
+    while (j) {
+        srv_job *next = j->cnext;
+        if (job_cancel(j))
+            c->refs--; /* never the last: srv_conn_close releases the connection
+                        * itself, and other callers hold a reference */
+        j = next;
+    }
+}
+
+/* End of a loop turn: queue the jobs dispatched during it, except those
+ * cancelled meanwhile; refuse them when the queue is full. */
+static void conn_unref(srv_conn *c);
+static void loop_submit_pending(srv_loop *l)
+{
+    srv_job *j = l->pending_head;
+    l->pending_head = l->pending_tail = NULL;
+    while (j) {
+        srv_job *next = j->next;
+        srv_conn *c = j->target.conn;
+        j->next = NULL;
+        j->pending = false;
+        if (atomic_load(&j->cancelled)) {
+            srv_metrics_event(SRV_EV_CANCEL_QUEUED);
+            job_untrack(j);
+            srv_job_free(j);
+            conn_unref(c);
+        } else if (srv_workers_submit(l->srv, j) < 0) {
+            job_untrack(j);
+            srv_metrics_event(SRV_EV_REFUSED_QUEUE_FULL);
+            srv_job_refuse(j, BILL_GRPC_RESOURCE_EXHAUSTED, 503, "server busy, try again");
+            conn_unref(c);
+        }
+        j = next;
+    }
+}
+
 void srv_conn_close(srv_conn *c)
 {
     if (c->dead)
         return;
     c->dead = true;
+    srv_conn_cancel_all(c);
     srv_loop *l = c->loop;
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
@@ -108,6 +228,12 @@ static void conn_drain(srv_conn *c)
     struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
     epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &e);
     c->ev = e.events;
+}
+
+static void conn_unref(srv_conn *c)
+{
+    if (--c->refs == 0 && c->dead)
+        conn_release(c);
 }
 
 void srv_conn_flush(srv_conn *c)
@@ -323,11 +449,13 @@ static void loop_completions(srv_loop *l)
     while (j) {
         srv_job *next = j->next;
         srv_conn *c = j->target.conn;
-        if (!c->dead)
+        job_untrack(j);
+        /* A cancelled job's stream or connection is gone: its result is
+         * discarded (the handler may have run; nobody is waiting). */
+        if (!c->dead && !atomic_load(&j->cancelled))
             srv_conn_respond(j->target, &j->resp); /* our ref keeps c alive */
-        if (--c->refs == 0 && c->dead)
-            conn_release(c);
         srv_job_free(j);
+        conn_unref(c);
         j = next;
     }
 }
@@ -426,6 +554,7 @@ static void *loop_main(void *arg)
                     conn_release(c);
             }
         }
+        loop_submit_pending(l);
         flush_dirty(l);
         if (!stopping && atomic_load(&s->stopping)) {
             stopping = true;
@@ -435,12 +564,14 @@ static void *loop_main(void *arg)
         if (now - last_sweep >= 1000) {
             last_sweep = now;
             loop_sweep(l, now);
+            loop_submit_pending(l);
             flush_dirty(l);
         }
         if (atomic_load(&s->stopping) == 2) {
             /* grace period over (or all done): drop whatever is left */
             while (l->conns)
                 srv_conn_close(l->conns);
+            loop_submit_pending(l); /* every pending job is cancelled now: dropped */
             flush_dirty(l); /* releases the closed ones it still referenced */
             break;
         }
@@ -564,24 +695,30 @@ void srv_stop(bill_srv *s, int grace_ms)
     }
     atomic_store(&s->stopping, 2);
     wake_all(s);
-    /* Workers finish the jobs already taken; their completions land in the
-     * loops' lists, which are drained and freed below. */
+    /* The loops close what is left (taking queued jobs of those connections
+     * back from the workers), then the workers finish the jobs already
+     * taken; their completions land in the loops' lists, which are drained
+     * and freed below. Loops first: closing cancels through the workers. */
+    for (int i = 0; i < s->nloops; i++)
+        if (s->loops[i].started) {
+            pthread_join(s->loops[i].th, NULL);
+            s->loops[i].started = false;
+        }
     srv_workers_stop(s);
     for (int i = 0; i < s->nloops; i++) {
         srv_loop *l = &s->loops[i];
-        if (l->started)
-            pthread_join(l->th, NULL);
         srv_job *j = l->done_head;
         while (j) {
             srv_job *next = j->next;
             srv_conn *c = j->target.conn;
-            if (--c->refs == 0 && c->dead)
-                conn_release(c);
+            job_untrack(j);
             srv_job_free(j);
+            conn_unref(c);
             j = next;
         }
         while (l->conns)
             srv_conn_close(l->conns);
+        loop_submit_pending(l);
         if (l->lfd >= 0)
             close(l->lfd);
         if (l->evfd >= 0)

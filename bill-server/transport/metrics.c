@@ -2,7 +2,10 @@
  * metrics.c — Prometheus text exposition for GET /metrics: gRPC requests by
  * method and status code, a latency histogram per method, requests being
  * handled, worker queue depth, open connections, the DB pool and the
- * plugins' per-host circuit breakers (seed 000 §9.8, R-PLG-6). Counters are relaxed atomics: exact totals, no lock on the hot path.
+ * plugins' per-host circuit breakers (seed 000 §9.8, R-PLG-6), handler runs
+ * and the transport's defences (cancelled jobs, stream resets, calmed
+ * connections, refused requests). Counters are relaxed atomics: exact
+ * totals, no lock on the hot path.
  */
 #include "server.h"
 #include "../services/conv.h"
@@ -24,6 +27,8 @@ static atomic_ulong counts[MAX_METHODS + 1][NCODES];
 static atomic_ulong hist[MAX_METHODS + 1][NBUCKETS + 1];
 static atomic_ullong sum_us[MAX_METHODS + 1];
 static atomic_long inflight;
+static atomic_ulong handler_calls[MAX_METHODS + 1];
+static atomic_ulong events[SRV_EV_COUNT];
 
 void srv_metrics_init(void)
 {
@@ -56,6 +61,18 @@ void srv_metrics_record(int mi, int status, int64_t micros)
     atomic_fetch_add_explicit(&hist[slot][b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&sum_us[slot], (unsigned long long)(micros > 0 ? micros : 0),
                               memory_order_relaxed);
+}
+
+void srv_metrics_handler_call(int mi)
+{
+    int slot = mi >= 0 && mi < nmethods ? mi : nmethods;
+    atomic_fetch_add_explicit(&handler_calls[slot], 1, memory_order_relaxed);
+}
+
+void srv_metrics_event(int ev)
+{
+    if (ev >= 0 && ev < SRV_EV_COUNT)
+        atomic_fetch_add_explicit(&events[ev], 1, memory_order_relaxed);
 }
 
 void srv_metrics_inflight(int delta)
@@ -107,6 +124,38 @@ void srv_metrics_render(bill_srv *s, srv_buf *o)
         srv_buf_printf(o, "bill_grpc_request_duration_seconds_count{method=\"%s\"} %lu\n", path,
                        total);
     }
+    srv_buf_printf(o, "# HELP bill_grpc_handler_calls_total Service handlers actually run, by method "
+                      "(a cancelled request never gets here).\n"
+                      "# TYPE bill_grpc_handler_calls_total counter\n");
+    for (int i = 0; i <= nmethods; i++) {
+        unsigned long v = atomic_load_explicit(&handler_calls[i], memory_order_relaxed);
+        if (v)
+            srv_buf_printf(o, "bill_grpc_handler_calls_total{method=\"%s\"} %lu\n",
+                           i < nmethods ? methods[i]->path : "unknown", v);
+    }
+#define EV(i) atomic_load_explicit(&events[i], memory_order_relaxed)
+    srv_buf_printf(o,
+        "# HELP bill_jobs_cancelled_total Requests cancelled (stream reset, connection closed "
+        "or told to go away): queued = dropped before any worker took it; started = a worker "
+        "had it, its result was discarded.\n"
+        "# TYPE bill_jobs_cancelled_total counter\n"
+        "bill_jobs_cancelled_total{stage=\"queued\"} %lu\n"
+        "bill_jobs_cancelled_total{stage=\"started\"} %lu\n"
+        "# HELP bill_http2_stream_resets_total RST_STREAM frames received from clients.\n"
+        "# TYPE bill_http2_stream_resets_total counter\nbill_http2_stream_resets_total %lu\n"
+        "# HELP bill_http2_connections_calmed_total Connections sent GOAWAY ENHANCE_YOUR_CALM "
+        "for resetting streams too fast (rapid reset).\n"
+        "# TYPE bill_http2_connections_calmed_total counter\n"
+        "bill_http2_connections_calmed_total %lu\n"
+        "# HELP bill_requests_refused_total Requests answered without running: "
+        "connection_limit = [server].max_requests_per_connection reached; queue_full = the "
+        "worker queue is full.\n"
+        "# TYPE bill_requests_refused_total counter\n"
+        "bill_requests_refused_total{reason=\"connection_limit\"} %lu\n"
+        "bill_requests_refused_total{reason=\"queue_full\"} %lu\n",
+        EV(SRV_EV_CANCEL_QUEUED), EV(SRV_EV_CANCEL_STARTED), EV(SRV_EV_STREAM_RESET),
+        EV(SRV_EV_CALMED), EV(SRV_EV_REFUSED_CONN_LIMIT), EV(SRV_EV_REFUSED_QUEUE_FULL));
+#undef EV
     srv_buf_printf(o, "# HELP bill_requests_in_flight Requests being handled by workers.\n"
                       "# TYPE bill_requests_in_flight gauge\nbill_requests_in_flight %ld\n",
                    atomic_load(&inflight));

@@ -100,6 +100,26 @@ static void grpc_error(srv_target t, int web, int status, const char *msg, const
     finish(t, &r, cors);
 }
 
+int srv_grpc_flags_check(uint8_t flags, const char *encoding, char *msg, size_t msgsz)
+{
+    if (flags & ~1u) {
+        snprintf(msg, msgsz,
+                 "gRPC message frame flags 0x%02x are not valid here (0 = uncompressed message; "
+                 "reserved bits and trailer frames are refused)",
+                 (unsigned)flags);
+        return BILL_GRPC_INTERNAL;
+    }
+    if (!(flags & 1))
+        return BILL_GRPC_OK;
+    if (!encoding || !*encoding || strcasecmp(encoding, "identity") == 0) {
+        snprintf(msg, msgsz, "gRPC message marked compressed but the request declares no "
+                             "grpc-encoding");
+        return BILL_GRPC_INTERNAL;
+    }
+    snprintf(msg, msgsz, "grpc-encoding \"%.100s\" is not supported (use identity)", encoding);
+    return BILL_GRPC_UNIMPLEMENTED;
+}
+
 int srv_stream_kind(const char *path)
 {
     if (strcmp(path, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo") == 0)
@@ -110,6 +130,8 @@ int srv_stream_kind(const char *path)
         return SRV_STREAM_HEALTH_WATCH;
     return SRV_STREAM_NONE;
 }
+
+static void submit_job(bill_srv *s, srv_job *job);
 
 static void grpc_dispatch(bill_srv *s, srv_target t, srv_req *req, const char *ct,
                           srv_hdrs *cors)
@@ -154,12 +176,11 @@ static void grpc_dispatch(bill_srv *s, srv_target t, srv_req *req, const char *c
         return;
     }
     uint32_t len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-    if (p[0] & 1) {
-        const char *enc = srv_hdrs_get(&req->hdrs, "grpc-encoding");
-        char msg[200];
-        snprintf(msg, sizeof msg, "grpc-encoding \"%.100s\" is not supported (use identity)",
-                 enc ? enc : "");
-        grpc_error(t, web, BILL_GRPC_UNIMPLEMENTED, msg, cors, mi, req->path);
+    char fmsg[200];
+    int fst = srv_grpc_flags_check(p[0], srv_hdrs_get(&req->hdrs, "grpc-encoding"), fmsg,
+                                   sizeof fmsg);
+    if (fst != BILL_GRPC_OK) {
+        grpc_error(t, web, fst, fmsg, cors, mi, req->path);
         return;
     }
     if (len > SRV_MAX_MESSAGE) {
@@ -200,24 +221,51 @@ static void grpc_dispatch(bill_srv *s, srv_target t, srv_req *req, const char *c
     memcpy(job->peer, job->req.peer, sizeof job->peer);
     job->cors = *cors;
     memset(cors, 0, sizeof *cors);
-    t.conn->refs++;
     if (m->flags & BILL_SRV_INLINE_OK) {
+        t.conn->refs++;
         job->run(job);
         t.conn->refs--;
         srv_conn_respond(t, &job->resp);
         srv_job_free(job);
         return;
     }
-    if (srv_workers_submit(s, job) < 0) {
-        t.conn->refs--;
-        int web2 = job->web;
-        srv_hdrs c2 = job->cors;
-        memset(&job->cors, 0, sizeof job->cors);
-        srv_job_free(job);
-        grpc_error(t, web2, BILL_GRPC_RESOURCE_EXHAUSTED, "server busy, try again", &c2, mi,
-                   "(queue full)");
-        srv_hdrs_free(&c2);
+    submit_job(s, job);
+}
+
+void srv_job_refuse(srv_job *job, int grpc_status, int http_status, const char *msg)
+{
+    srv_target t = job->target;
+    srv_hdrs cors = job->cors;
+    memset(&job->cors, 0, sizeof job->cors);
+    if (job->run == srv_grpc_run_job) {
+        grpc_error(t, job->web, grpc_status, msg, &cors, job->method_index, job->req.path);
+    } else {
+        srv_resp r = {0};
+        char body[300];
+        snprintf(body, sizeof body, "%s\n", msg);
+        srv_resp_simple(&r, http_status, "text/plain", body);
+        finish(t, &r, &cors);
     }
+    srv_hdrs_free(&cors);
+    srv_job_free(job);
+}
+
+/* Give a job to its connection for the workers, or refuse it when that
+ * connection already has its share of them. */
+static void submit_job(bill_srv *s, srv_job *job)
+{
+    if (srv_conn_submit(job) == 0)
+        return;
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "too many requests in flight on this connection (at most %d); wait for answers "
+             "or open another connection",
+             s->max_jobs_per_conn);
+    srv_metrics_event(SRV_EV_REFUSED_CONN_LIMIT);
+    BILL_LOG_WARN("bill_server::transport", "%s from %s refused: %d requests in flight on one "
+                  "connection", job->req.path ? job->req.path : "", job->peer[0] ? job->peer :
+                  job->target.conn->peer, job->target.conn->njobs);
+    srv_job_refuse(job, BILL_GRPC_RESOURCE_EXHAUSTED, 503, msg);
 }
 
 static void ready_run(srv_job *job)
@@ -250,14 +298,8 @@ static void submit_simple_job(bill_srv *s, srv_target t, srv_req *req, srv_job_f
     job->cors = *cors;
     memset(cors, 0, sizeof *cors);
     job->method_index = -1;
-    t.conn->refs++;
-    if (srv_workers_submit(s, job) < 0) {
-        t.conn->refs--;
-        srv_job_free(job);
-        srv_resp r = {0};
-        srv_resp_simple(&r, 503, "text/plain", "server busy\n");
-        finish(t, &r, NULL);
-    }
+    memcpy(job->peer, job->req.peer, sizeof job->peer);
+    submit_job(s, job);
 }
 
 void srv_dispatch(srv_target t, srv_req *req)

@@ -36,6 +36,12 @@
 #define SRV_MAX_BODY (SRV_MAX_MESSAGE * 2u)        /* HTTP body limit (base64 + slack) */
 #define SRV_MAX_HEADER_BYTES (64u * 1024u)         /* HTTP/1.1 header block limit */
 #define SRV_QUEUE_MAX 4096                         /* pending jobs before "busy" */
+/* HTTP/2 rapid reset (CVE-2023-44487): RST_STREAM frames a client may send,
+ * as a token bucket per connection. Past it the connection gets GOAWAY
+ * ENHANCE_YOUR_CALM. nghttp2's own limiter (1000 burst, 33/s in Debian's
+ * 1.52 backport) stays on behind it, set explicitly in http2.c. */
+#define SRV_RESET_BURST 200
+#define SRV_RESET_PER_SEC 20
 
 /* ---- small containers (util.c) -------------------------------------------- */
 
@@ -113,6 +119,7 @@ typedef struct bill_srv {
     char host[256];
     int port;                         /* bound port (after start) */
     int request_timeout_ms;           /* incomplete request -> closed */
+    int max_jobs_per_conn;            /* requests one connection may have queued or running */
     int idle_timeout_ms;              /* idle keep-alive connection -> closed */
     atomic_int stopping;              /* 1 after SIGTERM */
     atomic_int health;                /* 1 SERVING, 2 NOT_SERVING (DB monitor) */
@@ -188,10 +195,34 @@ struct srv_conn {
     bool h1_head;              /* current request is HEAD: answer without a body */
     size_t h1_header_bytes;
     int h1_reject;             /* 413/431 decided during parsing */
+    /* Jobs of this connection not yet back from the workers (pending,
+     * queued or running): cancelled when their stream is reset or the
+     * connection closes; at most srv->max_jobs_per_conn. Loop thread only. */
+    srv_job *jobs;
+    int njobs;
     /* HTTP/2 */
     nghttp2_session *h2;
     void *h2_streams;          /* list of open stream records (http2.c) */
+    double reset_tokens;       /* rapid-reset bucket (SRV_RESET_*) */
+    int64_t reset_refill_ms;
+    bool calmed;               /* GOAWAY ENHANCE_YOUR_CALM sent: no new streams */
 };
+
+/* Hand a job to the workers on behalf of its target connection (loop
+ * thread). The job is tracked by the connection and submitted to the queue
+ * at the end of the loop turn, so a stream reset that arrives in the same
+ * read cancels it before any worker can see it. Returns 0 (the connection
+ * owns the job now) or -1 when the connection already has
+ * max_jobs_per_conn jobs (the caller still owns the job and answers). */
+int srv_conn_submit(srv_job *job);
+/* The client reset HTTP/2 stream `stream_id`: drop its job if no worker has
+ * started it, otherwise mark it so its result is discarded. */
+void srv_conn_cancel_stream(srv_conn *c, int32_t stream_id);
+/* The same for every job of the connection (closed, or GOAWAY for abuse). */
+void srv_conn_cancel_all(srv_conn *c);
+/* Answer a job the server will not run (queue full, connection limit) with
+ * a clear error in the job's protocol (router.c). Takes the job. */
+void srv_job_refuse(srv_job *job, int grpc_status, int http_status, const char *msg);
 
 /* Deliver a response to a target; frees nothing of resp (caller frees). */
 void srv_conn_respond(srv_target t, srv_resp *resp);
@@ -235,13 +266,25 @@ void srv_stream_free_state(int kind, void *state);
 
 /* gRPC framing helpers. */
 void srv_grpc_frame(srv_buf *out, const void *msg, size_t n, bool trailer);
+/* The flags byte of a request message frame: only 0 (uncompressed) is
+ * served. Reserved bits / the gRPC-Web trailer bit, or the compressed bit
+ * without a declared grpc-encoding: INTERNAL (gRPC's PROTOCOL-HTTP2); the
+ * compressed bit with an encoding: UNIMPLEMENTED (we support identity only).
+ * Returns BILL_GRPC_OK or the status, with the reason in msg. */
+int srv_grpc_flags_check(uint8_t flags, const char *encoding, char *msg, size_t msgsz);
 
 /* ---- jobs and workers (workers.c) --------------------------------------- */
 
 typedef void (*srv_job_fn)(srv_job *job);
 
 struct srv_job {
-    srv_job *next;
+    srv_job *next;         /* worker queue / completion list */
+    srv_job *qprev;        /* worker queue (for removal on cancel) */
+    srv_job *cnext, *cprev; /* the connection's jobs (loop thread) */
+    bool tracked;          /* on its connection's list */
+    bool pending;          /* dispatched this loop turn, not yet queued (loop thread) */
+    bool queued;           /* in the worker queue (workers mutex) */
+    atomic_bool cancelled; /* stream reset / connection gone: result discarded */
     bill_srv *srv;
     srv_target target;
     srv_job_fn run;        /* on a worker: fill job->resp */
@@ -260,6 +303,11 @@ struct srv_job {
 int srv_workers_start(bill_srv *s, int nthreads);
 /* Queue a job (FIFO). -1 when the queue is full or stopping. Thread-safe. */
 int srv_workers_submit(bill_srv *s, srv_job *job);
+/* Cancel a submitted job: true when it was still queued (now removed: the
+ * caller owns it again and no worker will see it); false when a worker has
+ * it (job->cancelled is set: the handler is skipped if not begun, and the
+ * result is discarded when it comes back). Thread-safe. */
+bool srv_workers_cancel(bill_srv *s, srv_job *job);
 void srv_workers_stop(bill_srv *s);           /* drain queue, join */
 int srv_workers_queue_depth(bill_srv *s);
 void srv_job_free(srv_job *job);
@@ -269,6 +317,12 @@ void srv_loop_post(srv_job *job);
 /* ---- gRPC calls (call.c) ------------------------------------------------- */
 
 void srv_grpc_run_job(srv_job *job);   /* srv_job_fn for unary gRPC methods */
+/* Every string field of an encoded message of type `desc` (sub-messages,
+ * repeated fields and map entries included) must be valid UTF-8 without
+ * NUL. 0 when so; else -1 with "path: reason (field of Type)" in msg, for an
+ * INVALID_ARGUMENT answer before any handler runs (pbcheck.c). */
+int srv_pb_check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n,
+                         char *msg, size_t msgsz);
 /* Build a gRPC (or gRPC-Web) response. msg may be NULL when status != 0. */
 void srv_grpc_response(srv_resp *r, int web, int status, const char *message,
                        const uint8_t *msg, size_t n);
@@ -278,6 +332,12 @@ void srv_grpc_response(srv_resp *r, int web, int status, const char *message,
 void srv_metrics_init(void);
 void srv_metrics_record(int method_index, int status, int64_t micros);
 void srv_metrics_inflight(int delta);
+/* A handler is about to run (bill_grpc_handler_calls_total). */
+void srv_metrics_handler_call(int method_index);
+/* Transport defence counters (see metrics.c for their names). */
+enum { SRV_EV_CANCEL_QUEUED, SRV_EV_CANCEL_STARTED, SRV_EV_STREAM_RESET, SRV_EV_CALMED,
+       SRV_EV_REFUSED_CONN_LIMIT, SRV_EV_REFUSED_QUEUE_FULL, SRV_EV_COUNT };
+void srv_metrics_event(int ev);
 void srv_metrics_render(bill_srv *s, srv_buf *out);
 int srv_method_index(const bill_srv_method *m);      /* -1 when not in registry */
 const bill_srv_method *srv_method_at(int index);

@@ -4,6 +4,11 @@
  * arrival order (seed 000 §1.3 ConcurrencyLimitLayer: backpressure, not
  * rejection), up to SRV_QUEUE_MAX queued jobs; beyond that the server answers
  * "busy" instead of growing without bound.
+ *
+ * A queued job can be taken back (srv_workers_cancel: its HTTP/2 stream was
+ * reset or its connection closed), so the queue is doubly linked and a
+ * cancelled job stops occupying a slot at once instead of waiting for a
+ * worker to skip it.
  */
 #include "server.h"
 
@@ -33,8 +38,12 @@ static void *worker_main(void *arg)
             break; /* stopping and drained */
         }
         w->head = j->next;
-        if (!w->head)
+        if (w->head)
+            w->head->qprev = NULL;
+        else
             w->tail = NULL;
+        j->next = j->qprev = NULL;
+        j->queued = false;
         w->depth--;
         pthread_mutex_unlock(&w->mu);
         srv_metrics_inflight(1);
@@ -82,15 +91,46 @@ int srv_workers_submit(bill_srv *s, srv_job *job)
         return -1;
     }
     job->next = NULL;
+    job->qprev = w->tail;
     if (w->tail)
         w->tail->next = job;
     else
         w->head = job;
     w->tail = job;
+    job->queued = true;
     w->depth++;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     return 0;
+}
+
+bool srv_workers_cancel(bill_srv *s, srv_job *job)
+{
+    srv_workers *w = s->workers;
+    bool removed = false;
+    if (!w) {
+        atomic_store(&job->cancelled, true);
+        return false;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (job->queued) {
+        if (job->qprev)
+            job->qprev->next = job->next;
+        else
+            w->head = job->next;
+        if (job->next)
+            job->next->qprev = job->qprev;
+        else
+            w->tail = job->qprev;
+        job->next = job->qprev = NULL;
+        job->queued = false;
+        w->depth--;
+        removed = true;
+    } else {
+        atomic_store(&job->cancelled, true);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return removed;
 }
 
 int srv_workers_queue_depth(bill_srv *s)

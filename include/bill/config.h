@@ -51,6 +51,7 @@ typedef struct bill_config {
         int io_threads;             /* 2: network loop threads (1..64) */
         int request_timeout_ms;     /* 10000: incomplete request -> connection closed */
         int idle_timeout_ms;        /* 120000: idle keep-alive connection -> closed */
+        int max_requests_per_connection; /* 32: queued or running requests of one connection */
         /* Reverse proxies whose X-Forwarded-For / X-Real-IP are believed:
          * IP addresses or CIDRs ("127.0.0.1", "10.0.0.0/8", "::1"). [] = none. */
         char **trusted_proxies;

@@ -7,14 +7,17 @@
  * anywhere on the money path (R-DB-4). Rounding is half-to-even at cents.
  *
  * Accepted text (bill_money_parse):
- *     [+|-] DIGITS [ "." D [ D ] ]       e.g. "12", "12.5", "12.50", "-3.00", "+1.00"
+ *     [-] DIGITS [ "." D [ D ] ]         e.g. "12", "12.5", "12.50", "-3.00"
  * Rejected, each with BILL_EINVALID and a message naming value and reason:
  *     "" / NULL, surrounding or inner whitespace (" 12"), letters ("abc"),
  *     exponents ("1e3"), a dot without digits on either side ("12.", ".5"),
  *     more than two decimals ("1.234" — we never round silently on input),
- *     thousands separators ("1,000"), a lone sign ("-").
+ *     thousands separators ("1,000"), a lone sign ("-"), a leading plus
+ *     ("+5"), a negative zero ("-0", "-0.00"), an embedded NUL (the C string
+ *     ends there, so callers holding a length check it: see bill_text_check).
  * Values beyond NUMERIC(12,2) fail with BILL_ELIMIT. Leading zeros ("007.5")
- * are accepted, as PostgreSQL accepts them. "-0" and "-0.00" parse to 0.
+ * are accepted, as PostgreSQL accepts them. Ratios (bill_money_mul_ratio)
+ * follow the same grammar.
  */
 #ifndef BILL_MONEY_H
 #define BILL_MONEY_H

@@ -54,6 +54,7 @@ static const field fields[] = {
     {"server", "io_threads", K_INT, OFF(server.io_threads), 1, 64, NULL, NULL},
     {"server", "request_timeout_ms", K_INT, OFF(server.request_timeout_ms), 100, 3600 * 1000, NULL, NULL},
     {"server", "idle_timeout_ms", K_INT, OFF(server.idle_timeout_ms), 100, DAY * 1000, NULL, NULL},
+    {"server", "max_requests_per_connection", K_INT, OFF(server.max_requests_per_connection), 1, 10000, NULL, NULL},
     /* K_STRARR: `max` holds the offset of the size_t count next to the array */
     {"server", "trusted_proxies", K_STRARR, OFF(server.trusted_proxies), 0, OFF(server.trusted_proxies_count), NULL, NULL},
     {"db", "url", K_STR, OFF(db.url), 0, 0, NULL, "DATABASE_URL_FILE"},
@@ -663,6 +664,7 @@ static int set_defaults(bill_config *c)
     c->server.io_threads = 2;
     c->server.request_timeout_ms = 10000;
     c->server.idle_timeout_ms = 120000;
+    c->server.max_requests_per_connection = 32;
     c->server.trusted_proxies = calloc(1, sizeof(char *));
     if (!c->server.trusted_proxies)
         return BILL_ENOMEM;

@@ -18,9 +18,12 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Shared by money and ratio parsing: [+|-] INT [ "." FRAC ]. On success
- * sets the sign, the position/length of the integer and fraction digit runs.
- * Returns a static reason string on failure, NULL on success. */
+/* Shared by money and ratio parsing: [-] INT [ "." FRAC ]. On success sets
+ * the sign, the position/length of the integer and fraction digit runs.
+ * Returns a static reason string on failure, NULL on success. A leading '+'
+ * and a negative zero ("-0", "-0.00") are refused: each is a second spelling
+ * of a value that already has one, and a sign the user typed by mistake must
+ * not pass silently (the CLI's "+5" meant nothing the ledger could record). */
 typedef struct {
     bool neg;
     const char *ip;
@@ -35,8 +38,10 @@ static const char *split_decimal(const char *s, decimal_parts *p)
     memset(p, 0, sizeof *p);
     if (*c == '\0')
         return "it is empty";
-    if (*c == '+' || *c == '-') {
-        p->neg = (*c == '-');
+    if (*c == '+')
+        return "a leading '+' is not accepted (write the number without a sign)";
+    if (*c == '-') {
+        p->neg = true;
         c++;
     }
     p->ip = c;
@@ -65,6 +70,15 @@ static const char *split_decimal(const char *s, decimal_parts *p)
     }
     if (p->ilen == 0)
         return "it has no digits";
+    if (p->neg) {
+        bool zero = true;
+        for (size_t i = 0; i < p->ilen; i++)
+            zero = zero && p->ip[i] == '0';
+        for (size_t i = 0; i < p->flen; i++)
+            zero = zero && p->fp[i] == '0';
+        if (zero)
+            return "negative zero is not accepted (write 0)";
+    }
     return NULL;
 }
 

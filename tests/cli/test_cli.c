@@ -345,6 +345,24 @@ START_TEST(test_cli__bad_amount_changes_nothing)
     r = cli(NULL, url, "customer", "balance", "add", id, "1.234", NULL);
     ck_contains(r.err, "1.234");
     run_free(&r);
+    /* one spelling per amount (issue 8 defect 7): "+5" and "-0" are refused
+     * by libbill's parser, for every command that takes an amount */
+    const char *twice[] = {"+5", "+0.50", "-0", "-0.00"};
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+        const char *cmds[][3] = {{"add", id, NULL}, {"deduct", id, NULL}, {"adjust", id, NULL}};
+        for (size_t k = 0; k < 3; k++) {
+            r = cli(NULL, url, "customer", "balance", cmds[k][0], id, twice[i], NULL);
+            ck_assert_msg(r.status == 1, "balance %s \"%s\": exit %d (%s)", cmds[k][0], twice[i],
+                          r.status, r.err);
+            ck_contains(r.err, twice[i][0] == '+' ? "leading '+'" : "negative zero");
+            ck_assert_str_eq(r.out, "");
+            run_free(&r);
+        }
+    }
+    r = cli(NULL, url, "customer", "update", id, "--credit-limit", "+5", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "credit_limit");
+    run_free(&r);
 
     char *b = balance_of(url, id);
     ck_assert_str_eq(b, "10.00");

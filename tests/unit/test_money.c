@@ -37,8 +37,6 @@ START_TEST(test_money__parse_accepts_plain_forms)
     ok("-3.00", -300);
     ok("0", 0);
     ok("0.00", 0);
-    ok("-0", 0);
-    ok("+1.00", 100);
     ok("0.05", 5);
     ok("-0.05", -5);
     ok("007.5", 750);
@@ -67,6 +65,13 @@ START_TEST(test_money__parse_rejects_malformed)
     bad(".5", BILL_EINVALID, "before the decimal point");
     bad("-", BILL_EINVALID, "no digits");
     bad("+-1", BILL_EINVALID, "\"+-1\"");
+    /* one spelling per value: no '+', no negative zero (issue 8 defect 7) */
+    bad("+5", BILL_EINVALID, "leading '+'");
+    bad("+1.00", BILL_EINVALID, "leading '+'");
+    bad("+0", BILL_EINVALID, "leading '+'");
+    bad("-0", BILL_EINVALID, "negative zero");
+    bad("-0.00", BILL_EINVALID, "negative zero");
+    bad("-00.0", BILL_EINVALID, "negative zero");
     bad("1,000", BILL_EINVALID, "thousands");
     bad("1.2.3", BILL_EINVALID, "not a decimal number");
     bad("0x10", BILL_EINVALID, "not a decimal number");
@@ -186,6 +191,8 @@ START_TEST(test_money__mul_ratio_rejects)
     ck_assert_int_eq(bill_money_mul_ratio(100, "", &r), BILL_EINVALID);
     ck_assert_int_eq(bill_money_mul_ratio(100, NULL, &r), BILL_EINVALID);
     ck_assert_int_eq(bill_money_mul_ratio(100, "1e2", &r), BILL_EINVALID);
+    ck_assert_int_eq(bill_money_mul_ratio(100, "+1.2", &r), BILL_EINVALID);
+    ck_assert_int_eq(bill_money_mul_ratio(100, "-0", &r), BILL_EINVALID);
     ck_assert_int_eq(bill_money_mul_ratio(BILL_MONEY_MAX, "1.01", &r), BILL_ELIMIT);
     ck_assert_int_eq(bill_money_mul_ratio(BILL_MONEY_MAX + 1, "1", &r), BILL_ELIMIT);
     ck_assert_int_eq(bill_money_mul_ratio(100, "1000000000", &r), BILL_ELIMIT);

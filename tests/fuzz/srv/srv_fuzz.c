@@ -33,6 +33,7 @@ bill_srv *srv_fuzz_server(void)
     the_srv.cfg = the_cfg;
     the_srv.admin_dir = "";
     the_srv.request_timeout_ms = 1000;
+    the_srv.max_jobs_per_conn = 32;
     the_srv.idle_timeout_ms = 1000;
     atomic_store(&the_srv.health, 1);
     if (srv_proxy_init(&the_srv) != BILL_OK || srv_ratelimit_init(&the_srv) != BILL_OK)
@@ -129,6 +130,23 @@ void srv_loop_post(srv_job *job)
 {
     (void)job;
     abort(); /* no workers run in the fuzz build */
+}
+
+int srv_conn_submit(srv_job *job)
+{
+    (void)job;
+    return -1; /* refused: the router answers and frees the job itself */
+}
+
+void srv_conn_cancel_stream(srv_conn *c, int32_t stream_id)
+{
+    (void)c;
+    (void)stream_id; /* no job is ever held */
+}
+
+void srv_conn_cancel_all(srv_conn *c)
+{
+    (void)c;
 }
 
 /* ---- workers.c stand-ins ------------------------------------------------ */

@@ -245,6 +245,12 @@ int cli_read_password(cli_ctx *ctx, const cli_args *a, char **out)
         free(line);
         return cli_errorf("--password-stdin: no password on standard input");
     }
+    if (strlen(line) != (size_t)n) {
+        /* the C string would end at the NUL: the password set would not be
+         * the one typed */
+        free(line);
+        return cli_errorf("--password-stdin: the password contains a NUL byte");
+    }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
     *out = line;

@@ -334,6 +334,10 @@ static int read_config_arg(cli_ctx *ctx, const cli_args *a, bool optional, char 
                           err ? "read error" : "larger than 1 MiB");
     }
     buf[n] = '\0';
+    if (strlen(buf) != n) {
+        free(buf);
+        return cli_errorf("--config-file %s: contains a NUL byte (not a JSON text)", path);
+    }
     *out = buf;
     return CLI_CONTINUE;
 }

@@ -31,4 +31,12 @@ void bill__free_str(char **p);                  /* free *p and set NULL */
 
 #define BILL__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* ---- text from outside (core/util.c) ------------------------------------ */
+
+/* JSON text from outside (specs, plugin configs) must not smuggle a NUL in
+ * through the \u0000 escape: json-c keeps it, and every C string read from
+ * the parsed document ends there ("monthly\u0000x" would read "monthly").
+ * BILL_OK, or BILL_EINVALID naming `field`. Call before json_tokener_parse. */
+int bill__json_text_check(const char *text, const char *field);
+
 #endif

@@ -35,3 +35,22 @@ void bill__free_str(char **p)
         *p = NULL;
     }
 }
+
+int bill__json_text_check(const char *text, const char *field)
+{
+    if (!text)
+        return BILL_OK;
+    /* Outside strings a backslash is invalid JSON anyway (the parser
+     * refuses it), so pairs can be skipped without tracking quotes. */
+    for (const char *p = text; *p; p++) {
+        if (*p != '\\')
+            continue;
+        if (p[1] == 'u' && p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0')
+            return bill__err(BILL_EINVALID, field,
+                             "%s contains a NUL character (\\u0000), which is not allowed",
+                             field);
+        if (p[1])
+            p++;
+    }
+    return BILL_OK;
+}

@@ -176,6 +176,9 @@ static int parse_spec(const char *text, json_object **obj)
     *obj = NULL;
     if (!text || !*text)
         text = "{}";
+    int rc = bill__json_text_check(text, "server_spec");
+    if (rc < 0)
+        return rc;
     o = json_tokener_parse(text);
     if (!o || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
@@ -185,9 +188,8 @@ static int parse_spec(const char *text, json_object **obj)
         if (!val || json_object_is_type(val, json_type_object) ||
             json_object_is_type(val, json_type_array)) {
             /* key lives in o: report before releasing it. */
-            int rc = bill__err(BILL_EINVALID, "server_spec",
-                               "server_spec \"%.64s\" must be a string, number or boolean",
-                               key);
+            rc = bill__err(BILL_EINVALID, "server_spec",
+                           "server_spec \"%.64s\" must be a string, number or boolean", key);
             json_object_put(o);
             return rc;
         }

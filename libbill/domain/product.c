@@ -688,6 +688,8 @@ static int check_specs(const char *text)
     int rc = BILL_OK;
     if (!text || !*text)
         return BILL_OK;
+    if ((rc = bill__json_text_check(text, "specs")) < 0)
+        return rc;
     if (!(o = json_tokener_parse_verbose(text, &jerr)))
         return bill__err(BILL_EINVALID, "specs", "specs is not valid JSON: %s",
                          json_tokener_error_desc(jerr));

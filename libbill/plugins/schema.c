@@ -116,6 +116,8 @@ int bill_plugin_config_validate(const char *schema_json, const char *config_json
     int rc = BILL_OK;
     json_object *schema = NULL, *cfg = NULL;
 
+    if ((rc = bill__json_text_check(config_json, "config")) < 0)
+        goto done;
     cfg = json_tokener_parse(config_json ? config_json : "");
     if (!cfg || !json_object_is_type(cfg, json_type_object)) {
         rc = bill__err(BILL_EINVALID, "config", "config is not a JSON object");

@@ -558,6 +558,13 @@ START_TEST(test_cli__product_create_list_markup)
     ck_contains(r.err, "1.234");
     run_free(&r);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM products"), 1);
+    /* a NUL hidden in the specs JSON (\u0000) is refused, not cut off */
+    r = cli(NULL, url, "product", "create", "--name", "Nul", "--price-monthly", "1.00",
+            "--specs-json", "{\"region\":\"hk\\u0000x\"}", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "NUL");
+    run_free(&r);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM products"), 1);
 
     /* partial update keeps the yearly price */
     r = cli(NULL, url, "--json", "product", "update", prod, "--price-monthly", "11.00", NULL);

@@ -157,6 +157,30 @@ START_TEST(test_cli_ops__plugin_interface_secrets_masked)
     ck_assert_str_eq(jstr(cfg, "api_key"), "********");
     json_object_put(o);
     run_free(&r);
+    /* a NUL cannot sneak into a config: not as \u0000 (json-c would keep it
+     * and every C string read from it would end there), not as a raw byte
+     * in the file; the stored config stays as it was */
+    r = cli(NULL, url, "plugin", "set-config", id, "--config",
+            "{\"account\":\"ACC\\u0000-3\",\"api_key\":\"********\"}", NULL);
+    ck_assert_msg(r.status == 1, "\\u0000 config: exit %d", r.status);
+    ck_contains(r.err, "NUL");
+    run_free(&r);
+    char nulpath[512];
+    snprintf(nulpath, sizeof nulpath, "%s/nul.json", workdir);
+    FILE *nulf = fopen(nulpath, "wb");
+    ck_assert_ptr_nonnull(nulf);
+    fwrite("{\"account\":\"ACC\0-3\"}", 1, 21, nulf);
+    fclose(nulf);
+    r = cli(NULL, url, "plugin", "set-config", id, "--config-file", "nul.json", NULL);
+    ck_assert_msg(r.status == 1, "raw NUL config file: exit %d", r.status);
+    ck_contains(r.err, "NUL byte");
+    run_free(&r);
+    r = cli(NULL, url, "--json", "plugin", "show", id, NULL);
+    ck_ok(r, "plugin show after refused configs");
+    o = json_of(&r);
+    ck_assert_str_eq(jstr(jget(o, "config"), "account"), "ACC-2");
+    json_object_put(o);
+    run_free(&r);
     /* the secret stays sealed in its own column, never in the plain config */
     ck_assert_int_eq(count_of(url, "SELECT count(*) FROM plugin_interfaces"
                                    " WHERE secret_config IS NOT NULL AND NOT config ? 'api_key'"),

@@ -475,6 +475,27 @@ def wire():
            'group_id named')
     msg = status(native(ORD + 'CreateOrder', enc((2, pid), (8, 'weekly')), a), 'INVALID_ARGUMENT', 'bad cycle')
     expect('billing_cycle' in msg, 'billing_cycle named: %s' % msg)
+    # a NUL inside a string field used to cut the value ("monthly\0" became
+    # "monthly"): refused for every field, nested ones named by their path,
+    # over native gRPC and gRPC-Web alike, and nothing is created
+    n_orders = len(R(ok(native(ORD + 'ListOrders', b'', a), 'orders before'), 1))
+    for send in (native, web):
+        msg = status(send(ORD + 'CreateOrder', enc((2, pid), (8, 'monthly\0')), a), 'INVALID_ARGUMENT',
+                     'cycle with NUL')
+        expect('billing_cycle' in msg and 'NUL' in msg, 'billing_cycle NUL named: %s' % msg)
+        msg = status(send(ORD + 'CreateOrder', enc((2, pid), (4, enc((5, 'hk\0evil'))), (8, 'monthly')), a),
+                     'INVALID_ARGUMENT', 'spec region with NUL')
+        expect('server_spec.region' in msg, 'nested field named: %s' % msg)
+        msg = status(send(ORD + 'CreateOrder', enc((2, pid), (4, enc((7, {'x': 'a\0'}))), (8, 'monthly')), a),
+                     'INVALID_ARGUMENT', 'spec map value with NUL')
+        expect('server_spec.extra_specs[0].value' in msg, 'map entry named: %s' % msg)
+        msg = status(send(ORD + 'CreateOrder', enc((2, pid), (3, b'\xc3\x28'), (8, 'monthly')), a),
+                     'INVALID_ARGUMENT', 'invalid UTF-8')
+        expect('UTF-8' in msg, 'UTF-8 named: %s' % msg)
+    expect(len(R(ok(native(ORD + 'ListOrders', b'', a), 'orders after'), 1)) == n_orders,
+           'a refused order was created')
+    msg = status(native(ID + 'Login', enc((1, 'admin\0x'), (2, ADMIN_PASS))), 'INVALID_ARGUMENT', 'NUL username')
+    expect('username' in msg, 'username named: %s' % msg)
     msg = status(native(ORD + 'ListOrders', enc((3, 'lost')), a), 'INVALID_ARGUMENT', 'bad status')
     expect('status' in msg, 'status named: %s' % msg)
     msg = status(native(BAL + 'ListBalanceTransactions', enc((3, 'gift')), a), 'INVALID_ARGUMENT', 'bad type')

@@ -8,12 +8,19 @@
  *   3: X-Forwarded-For / X-Real-IP client IP (srv_client_ip): the answer is
  *      the peer or a canonical IP address;
  *   4: base64 (grpc-web-text): encode/decode round trip, and decoding of
- *      arbitrary text never overruns.
+ *      arbitrary text never overruns;
+ *   byte 0 = 0xff: the request string-field check (srv_pb_check_strings)
+ *      over arbitrary bytes as a CreateOrderRequest (nested message, map,
+ *      strings): no overrun, a terminated non-empty message on refusal, and
+ *      no refusal of a message protobuf-c accepts whose bytes are all
+ *      non-NUL ASCII.
  * Properties that fail abort(), so libFuzzer reports them like crashes.
  */
 #include "srv_fuzz.h"
 
 #include <arpa/inet.h>
+
+#include "rustbill/order.pb-c.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,10 +120,35 @@ static void check_base64(const uint8_t *p, size_t n)
     srv_buf_free(&d2);
 }
 
+static void check_pb_strings(const uint8_t *p, size_t n)
+{
+    const ProtobufCMessageDescriptor *d = &rustbill__order__create_order_request__descriptor;
+    char msg[320];
+    memset(msg, 'x', sizeof msg);
+    int rc = srv_pb_check_strings(d, p, n, msg, sizeof msg);
+    if (rc != 0 && (rc != -1 || !memchr(msg, '\0', sizeof msg) || msg[0] == '\0'))
+        abort();
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, n, p);
+    if (!m)
+        return;
+    /* no false alarm: bytes without NUL or any non-ASCII byte cannot hold
+     * a bad string, so a message protobuf-c accepts must pass */
+    bool clean = true;
+    for (size_t i = 0; i < n && clean; i++)
+        clean = p[i] != 0 && p[i] < 0x80;
+    if (clean && rc != 0)
+        abort();
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    if (data[0] == 0xff) {
+        check_pb_strings(data + 1, size - 1);
+        return 0;
+    }
     int mode = data[0] % 5;
     data++, size--;
     char *s = cstr(data, size);

@@ -55,10 +55,8 @@ static json_object *stats_json(const bill_events_stats *s)
 static int events_list(cli_ctx *ctx, const cli_args *a)
 {
     bill_page page = {0};
-    bill_page_meta meta = {0};
     bill_events_stats st = {0};
-    bill_event_row *rows = NULL;
-    size_t n = 0;
+    bill_event_rows rows = {0};
     cli_table *t = NULL;
     int rc;
     const char *status = cli_opt(a, "status");
@@ -72,19 +70,19 @@ static int events_list(cli_ctx *ctx, const cli_args *a)
         return rc;
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
-    if ((rc = bill_events_list(ctx->db, status, cli_opt(a, "kind"), &page, &rows, &n, &meta)) < 0 ||
+    if ((rc = bill_events_list(ctx->db, status, cli_opt(a, "kind"), &page, &rows)) < 0 ||
         (rc = bill_events_stats_get(ctx->db, &st)) < 0) {
         rc = cli_fail(ctx, rc);
         goto done;
     }
     if (ctx->json) {
         json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < n; i++)
-            json_object_array_add(arr, event_json(&rows[i]));
+        for (size_t i = 0; i < rows.count; i++)
+            json_object_array_add(arr, event_json(&rows.items[i]));
         json_object_object_add(doc, "events", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(meta.page_size));
+        json_object_object_add(doc, "total", json_object_new_int64((int64_t)rows.meta.total));
+        json_object_object_add(doc, "page", json_object_new_int64(rows.meta.page));
+        json_object_object_add(doc, "page_size", json_object_new_int64(rows.meta.page_size));
         json_object_object_add(doc, "queue", stats_json(&st));
         cli_json_print(doc);
         rc = CLI_EXIT_OK;
@@ -98,23 +96,23 @@ static int events_list(cli_ctx *ctx, const cli_args *a)
     }
     cli_table_align_right(t, 0);
     cli_table_align_right(t, 3);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < rows.count; i++) {
         char id[24], att[32];
-        snprintf(id, sizeof id, "%lld", (long long)rows[i].id);
-        snprintf(att, sizeof att, "%d/%d", rows[i].attempts, rows[i].max_attempts);
-        cli_table_row(t, id, rows[i].kind, rows[i].status, att, rows[i].run_after,
-                      rows[i].created_at, rows[i].last_error);
+        snprintf(id, sizeof id, "%lld", (long long)rows.items[i].id);
+        snprintf(att, sizeof att, "%d/%d", rows.items[i].attempts, rows.items[i].max_attempts);
+        cli_table_row(t, id, rows.items[i].kind, rows.items[i].status, att, rows.items[i].run_after,
+                      rows.items[i].created_at, rows.items[i].last_error);
     }
     cli_table_print(t, stdout);
     printf("\n%llu event%s (page %u of %u); queue: %lld pending, %lld processing, %lld done, "
            "%lld dead\n",
-           (unsigned long long)meta.total, meta.total == 1 ? "" : "s", meta.page,
-           meta.total_pages ? meta.total_pages : 1, (long long)st.pending,
+           (unsigned long long)rows.meta.total, rows.meta.total == 1 ? "" : "s", rows.meta.page,
+           rows.meta.total_pages ? rows.meta.total_pages : 1, (long long)st.pending,
            (long long)st.processing, (long long)st.done, (long long)st.dead);
     rc = CLI_EXIT_OK;
 done:
     cli_table_free(t);
-    bill_event_rows_free(rows, n);
+    bill_event_rows_clear(&rows);
     return rc;
 }
 
@@ -149,19 +147,19 @@ static int events_retry(cli_ctx *ctx, const cli_args *a)
     long long retried = 0;
     for (;;) {
         bill_page page = {.page = 1, .page_size = RETRY_BATCH};
-        bill_event_row *rows = NULL;
-        size_t n = 0;
-        if ((rc = bill_events_list_dead(ctx->db, &page, &rows, &n, NULL)) < 0)
+        bill_event_rows rows = {0};
+        if ((rc = bill_events_list_dead(ctx->db, &page, &rows)) < 0)
             return cli_fail(ctx, rc);
+        size_t n = rows.count;
         for (size_t i = 0; i < n && rc >= 0; i++) {
-            rc = bill_events_retry_dead(ctx->db, rows[i].id);
+            rc = bill_events_retry_dead(ctx->db, rows.items[i].id);
             /* another operator may have retried it meanwhile: not an error */
             if (rc == BILL_ENOTFOUND)
                 rc = BILL_OK;
             else if (rc == BILL_OK)
                 retried++;
         }
-        bill_event_rows_free(rows, n);
+        bill_event_rows_clear(&rows);
         if (rc < 0) {
             cli_note(ctx, "%lld dead event%s retried before the failure", retried,
                      retried == 1 ? "" : "s");
@@ -193,8 +191,7 @@ static int events_run_once(cli_ctx *ctx, const cli_args *a)
 {
     uint32_t max = 0;
     bill_events *ev = NULL;
-    bill_event_row *rows = NULL;
-    size_t n = 0;
+    bill_event_rows rows = {0};
     bill_plugins *plugins = NULL;
     bill_provision *prov = NULL;
     int rc, processed = 0;
@@ -225,16 +222,16 @@ static int events_run_once(cli_ctx *ctx, const cli_args *a)
     /* Refuse when a pending event has no handler here: processing it would
      * only burn one of its attempts with "no handler". */
     bill_page page = {.page = 1, .page_size = BILL_PAGE_MAX_SIZE};
-    if ((rc = bill_events_list(ctx->db, "pending", NULL, &page, &rows, &n, NULL)) < 0) {
+    if ((rc = bill_events_list(ctx->db, "pending", NULL, &page, &rows)) < 0) {
         rc = cli_fail(ctx, rc);
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!kind_known(cli_event_kinds, rows[i].kind)) {
+    for (size_t i = 0; i < rows.count; i++)
+        if (!kind_known(cli_event_kinds, rows.items[i].kind)) {
             rc = cli_errorf("bill-cli has no handler for event kind \"%s\" (event %lld); nothing "
                             "was processed. Let bill-server's workers run it, or inspect it with "
                             "'bill-cli events list --kind %s'",
-                            rows[i].kind, (long long)rows[i].id, rows[i].kind);
+                            rows.items[i].kind, (long long)rows.items[i].id, rows.items[i].kind);
             goto done;
         }
     if ((rc = bill_events_run_once(ev, (int)max, &processed)) < 0) {
@@ -243,7 +240,7 @@ static int events_run_once(cli_ctx *ctx, const cli_args *a)
     }
     rc = cli_done(ctx, "processed %d event%s", processed, processed == 1 ? "" : "s");
 done:
-    bill_event_rows_free(rows, n);
+    bill_event_rows_clear(&rows);
     bill_events_free(ev);
     bill_provision_free(prov);
     bill_plugins_free(plugins);

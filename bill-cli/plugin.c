@@ -81,34 +81,33 @@ static int plugin_list(cli_ctx *ctx, const cli_args *a)
     (void)a;
     bill_plugins *p = NULL;
     bill_plugin_scan_stats st = {0};
-    bill_plugin_info *info = NULL;
-    bill_plugin_interface *ifs = NULL;
-    size_t ninfo = 0, nifs = 0;
+    bill_plugin_infos info = {0};
+    bill_plugin_interfaces ifs = {0};
     cli_table *t1 = NULL, *t2 = NULL;
     int rc = cli_open_plugins(ctx, true, true, &p, &st);
     if (rc != CLI_CONTINUE)
         return rc;
-    if ((rc = bill_plugins_list(p, &info, &ninfo)) < 0 ||
-        (rc = bill_plugin_interface_list(p, &ctx->actor, 0, &ifs, &nifs)) < 0) {
+    if ((rc = bill_plugins_list(p, &info)) < 0 ||
+        (rc = bill_plugin_interface_list(p, &ctx->actor, 0, &ifs)) < 0) {
         rc = cli_fail(ctx, rc);
         goto done;
     }
     if (ctx->json) {
         json_object *doc = json_object_new_object(), *pl = json_object_new_array(),
                     *il = json_object_new_array();
-        for (size_t i = 0; i < ninfo; i++) {
+        for (size_t i = 0; i < info.count; i++) {
             json_object *o = json_object_new_object();
-            json_object_object_add(o, "kind", cli_json_str(bill_plugin_kind_name(info[i].kind)));
-            json_object_object_add(o, "id", json_object_new_string(info[i].id));
-            json_object_object_add(o, "name", json_object_new_string(info[i].name));
-            json_object_object_add(o, "version", json_object_new_string(info[i].version));
-            json_object_object_add(o, "file", json_object_new_string(info[i].file_path));
-            json_object_object_add(o, "sha256", json_object_new_string(info[i].file_hash));
-            json_object_object_add(o, "abi_version", json_object_new_int64(info[i].abi_version));
+            json_object_object_add(o, "kind", cli_json_str(bill_plugin_kind_name(info.items[i].kind)));
+            json_object_object_add(o, "id", json_object_new_string(info.items[i].id));
+            json_object_object_add(o, "name", json_object_new_string(info.items[i].name));
+            json_object_object_add(o, "version", json_object_new_string(info.items[i].version));
+            json_object_object_add(o, "file", json_object_new_string(info.items[i].file_path));
+            json_object_object_add(o, "sha256", json_object_new_string(info.items[i].file_hash));
+            json_object_object_add(o, "abi_version", json_object_new_int64(info.items[i].abi_version));
             json_object_array_add(pl, o);
         }
-        for (size_t i = 0; i < nifs; i++)
-            json_object_array_add(il, interface_json(&ifs[i]));
+        for (size_t i = 0; i < ifs.count; i++)
+            json_object_array_add(il, interface_json(&ifs.items[i]));
         json_object_object_add(doc, "plugins", pl);
         json_object_object_add(doc, "interfaces", il);
         json_object_object_add(doc, "refused_files", json_object_new_int(st.refused));
@@ -123,27 +122,27 @@ static int plugin_list(cli_ctx *ctx, const cli_args *a)
         rc = cli_errorf("out of memory");
         goto done;
     }
-    for (size_t i = 0; i < ninfo; i++)
-        cli_table_row(t1, bill_plugin_kind_name(info[i].kind), info[i].id, info[i].name,
-                      info[i].version, info[i].file_path);
-    for (size_t i = 0; i < nifs; i++)
-        cli_table_row(t2, ifs[i].id, bill_plugin_kind_name(ifs[i].kind), ifs[i].plugin_id,
-                      ifs[i].name, ifs[i].enabled ? "yes" : "no",
-                      ifs[i].last_health_at[0] ? (ifs[i].is_healthy ? "yes" : "no") : "-",
-                      ifs[i].last_error);
-    printf("Plugins (%zu loaded", ninfo);
+    for (size_t i = 0; i < info.count; i++)
+        cli_table_row(t1, bill_plugin_kind_name(info.items[i].kind), info.items[i].id, info.items[i].name,
+                      info.items[i].version, info.items[i].file_path);
+    for (size_t i = 0; i < ifs.count; i++)
+        cli_table_row(t2, ifs.items[i].id, bill_plugin_kind_name(ifs.items[i].kind), ifs.items[i].plugin_id,
+                      ifs.items[i].name, ifs.items[i].enabled ? "yes" : "no",
+                      ifs.items[i].last_health_at[0] ? (ifs.items[i].is_healthy ? "yes" : "no") : "-",
+                      ifs.items[i].last_error);
+    printf("Plugins (%zu loaded", info.count);
     if (st.refused)
         printf(", %d file%s refused: see the log", st.refused, st.refused == 1 ? "" : "s");
     printf("):\n");
     cli_table_print(t1, stdout);
-    printf("\nInterfaces (%zu):\n", nifs);
+    printf("\nInterfaces (%zu):\n", ifs.count);
     cli_table_print(t2, stdout);
     rc = CLI_EXIT_OK;
 done:
     cli_table_free(t1);
     cli_table_free(t2);
-    bill_plugin_interfaces_free(ifs, nifs);
-    free(info);
+    bill_plugin_interfaces_clear(&ifs);
+    bill_plugin_infos_clear(&info);
     bill_plugins_free(p);
     return rc;
 }
@@ -228,8 +227,7 @@ static void print_interface(const bill_plugin_interface *pi)
 static int plugin_interfaces(cli_ctx *ctx, const cli_args *a)
 {
     bill_plugins *p = NULL;
-    bill_plugin_interface *ifs = NULL;
-    size_t nifs = 0;
+    bill_plugin_interfaces ifs = {0};
     cli_table *t = NULL;
     int kind = 0, rc;
     const char *ks = cli_opt(a, "kind");
@@ -242,14 +240,14 @@ static int plugin_interfaces(cli_ctx *ctx, const cli_args *a)
     }
     if ((rc = cli_open_plugins(ctx, false, false, &p, NULL)) != CLI_CONTINUE)
         return rc;
-    if ((rc = bill_plugin_interface_list(p, &ctx->actor, kind, &ifs, &nifs)) < 0) {
+    if ((rc = bill_plugin_interface_list(p, &ctx->actor, kind, &ifs)) < 0) {
         rc = cli_fail(ctx, rc);
         goto done;
     }
     if (ctx->json) {
         json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < nifs; i++)
-            json_object_array_add(arr, interface_json_full(&ifs[i]));
+        for (size_t i = 0; i < ifs.count; i++)
+            json_object_array_add(arr, interface_json_full(&ifs.items[i]));
         json_object_object_add(doc, "interfaces", arr);
         cli_json_print(doc);
         rc = CLI_EXIT_OK;
@@ -261,17 +259,17 @@ static int plugin_interfaces(cli_ctx *ctx, const cli_args *a)
         rc = cli_errorf("out of memory");
         goto done;
     }
-    for (size_t i = 0; i < nifs; i++)
-        cli_table_row(t, ifs[i].id, bill_plugin_kind_name(ifs[i].kind), ifs[i].plugin_id,
-                      ifs[i].name, ifs[i].enabled ? "yes" : "no",
-                      ifs[i].last_health_at[0] ? (ifs[i].is_healthy ? "yes" : "no") : "-",
-                      ifs[i].last_health_at[0] ? ifs[i].last_health_at : "-", ifs[i].last_error);
+    for (size_t i = 0; i < ifs.count; i++)
+        cli_table_row(t, ifs.items[i].id, bill_plugin_kind_name(ifs.items[i].kind), ifs.items[i].plugin_id,
+                      ifs.items[i].name, ifs.items[i].enabled ? "yes" : "no",
+                      ifs.items[i].last_health_at[0] ? (ifs.items[i].is_healthy ? "yes" : "no") : "-",
+                      ifs.items[i].last_health_at[0] ? ifs.items[i].last_health_at : "-", ifs.items[i].last_error);
     cli_table_print(t, stdout);
-    printf("\n%zu interface%s\n", nifs, nifs == 1 ? "" : "s");
+    printf("\n%zu interface%s\n", ifs.count, ifs.count == 1 ? "" : "s");
     rc = CLI_EXIT_OK;
 done:
     cli_table_free(t);
-    bill_plugin_interfaces_free(ifs, nifs);
+    bill_plugin_interfaces_clear(&ifs);
     bill_plugins_free(p);
     return rc;
 }
@@ -354,17 +352,17 @@ static int find_plugin_kind(cli_ctx *ctx, bill_plugins *p, const cli_args *a,
                                         "first_party_provider, got \"%s\"", ks);
         return CLI_CONTINUE;
     }
-    bill_plugin_info *info = NULL;
-    size_t n = 0, hits = 0;
-    int rc = bill_plugins_list(p, &info, &n);
+    bill_plugin_infos info = {0};
+    size_t hits = 0;
+    int rc = bill_plugins_list(p, &info);
     if (rc < 0)
         return cli_fail(ctx, rc);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(info[i].id, plugin_id) == 0) {
-            *kind = info[i].kind;
+    for (size_t i = 0; i < info.count; i++)
+        if (strcmp(info.items[i].id, plugin_id) == 0) {
+            *kind = info.items[i].kind;
             hits++;
         }
-    free(info);
+    bill_plugin_infos_clear(&info);
     if (hits == 0)
         return cli_errorf("plugin \"%s\" is not loaded from the plugins directory; see: bill-cli "
                           "plugin list", plugin_id);

@@ -48,18 +48,19 @@ static int list_keys(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCM
 {
     const Rustbill__Downstream__ListApiKeysRequest *req = (const Rustbill__Downstream__ListApiKeysRequest *)in;
     Rustbill__Downstream__ListApiKeysResponse *resp;
-    bill_apikey_info *keys = NULL;
+    bill_apikeys keys = {0};
     const char *cid = NULL;
-    size_t n = 0;
+    size_t n;
     int rc, st;
 
     if ((st = conv_customer_scope(call, req->customer_id, &cid)) != BILL_GRPC_OK)
         return st;
     if (!*cid)
         return bill_srv_call_error(call, BILL_GRPC_INVALID_ARGUMENT, "customer_id is required");
-    rc = bill_apikey_list(bill_srv_call_db(call), bill_srv_call_actor(call), cid, &keys, &n);
+    rc = bill_apikey_list(bill_srv_call_db(call), bill_srv_call_actor(call), cid, &keys);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
+    n = keys.count;
     st = BILL_GRPC_OK;
     resp = bill_srv_call_new(call, &rustbill__downstream__list_api_keys_response__descriptor);
     if (!resp || (n && !(resp->keys = bill_srv_call_alloc(call, n * sizeof *resp->keys)))) {
@@ -72,19 +73,19 @@ static int list_keys(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCM
             st = conv_oom(call);
             goto done;
         }
-        k->id = conv_str(call, keys[i].id);
-        k->key_prefix = conv_str(call, keys[i].key_prefix);
-        k->name = conv_str(call, keys[i].name);
-        k->enabled = keys[i].enabled;
-        k->created_at = conv_time(call, keys[i].created_at_us);
-        k->last_used_at = conv_time(call, keys[i].last_used_at_us);
-        k->expires_at = conv_time(call, keys[i].expires_at_us);
+        k->id = conv_str(call, keys.items[i].id);
+        k->key_prefix = conv_str(call, keys.items[i].key_prefix);
+        k->name = conv_str(call, keys.items[i].name);
+        k->enabled = keys.items[i].enabled;
+        k->created_at = conv_time(call, keys.items[i].created_at_us);
+        k->last_used_at = conv_time(call, keys.items[i].last_used_at_us);
+        k->expires_at = conv_time(call, keys.items[i].expires_at_us);
         resp->keys[i] = k;
     }
     resp->n_keys = n;
     *out = &resp->base;
 done:
-    free(keys);
+    bill_apikeys_clear(&keys);
     return st;
 }
 

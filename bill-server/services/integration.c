@@ -90,15 +90,12 @@ done:
 }
 
 /* Enabled interfaces of `kind` (0 = any), read as SYSTEM. */
-static int enabled_interfaces(bill_srv_call *call, bill_plugins *p, int kind, bill_plugin_interface **out,
-                              size_t *n)
+static int enabled_interfaces(bill_srv_call *call, bill_plugins *p, int kind, bill_plugin_interfaces *out)
 {
     int rc;
-    *out = NULL;
-    *n = 0;
     if (!p)
         return BILL_GRPC_OK; /* no registry: nothing but built-ins */
-    rc = bill_plugin_interface_list(p, NULL, kind, out, n);
+    rc = bill_plugin_interface_list(p, NULL, kind, out);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
     return BILL_GRPC_OK;
@@ -108,23 +105,24 @@ static int list_providers(bill_srv_call *call, const ProtobufCMessage *in, Proto
 {
     Rustbill__Integration__ListProvidersResponse *resp;
     bill_plugins *p;
-    bill_plugin_interface *ifs = NULL;
-    size_t n = 0;
+    bill_plugin_interfaces ifs = {0};
+    size_t n;
     int st;
     (void)in;
 
     if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK)
         return st;
     p = conv_plugins(call);
-    if ((st = enabled_interfaces(call, p, 0, &ifs, &n)) != BILL_GRPC_OK)
+    if ((st = enabled_interfaces(call, p, 0, &ifs)) != BILL_GRPC_OK)
         return st;
+    n = ifs.count;
     resp = bill_srv_call_new(call, &rustbill__integration__list_providers_response__descriptor);
     if (!resp || (n && !(resp->providers = bill_srv_call_alloc(call, n * sizeof *resp->providers)))) {
         st = conv_oom(call);
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        const bill_plugin_interface *f = &ifs[i];
+        const bill_plugin_interface *f = &ifs.items[i];
         Rustbill__Integration__ProviderInfo *pi;
         bill_plugin_instance *inst = NULL;
         char *tmpl = NULL;
@@ -157,7 +155,7 @@ static int list_providers(bill_srv_call *call, const ProtobufCMessage *in, Proto
     }
     *out = &resp->base;
 done:
-    bill_plugin_interfaces_free(ifs, n);
+    bill_plugin_interfaces_clear(&ifs);
     return st;
 }
 
@@ -165,15 +163,16 @@ static int list_gateways(bill_srv_call *call, const ProtobufCMessage *in, Protob
 {
     Rustbill__Integration__ListGatewaysResponse *resp;
     Rustbill__Integration__GatewayInfo *g;
-    bill_plugin_interface *ifs = NULL;
-    size_t n = 0;
+    bill_plugin_interfaces ifs = {0};
+    size_t n;
     int st;
     (void)in;
 
     if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK)
         return st;
-    if ((st = enabled_interfaces(call, conv_plugins(call), BILL_PLUGIN_GATEWAY, &ifs, &n)) != BILL_GRPC_OK)
+    if ((st = enabled_interfaces(call, conv_plugins(call), BILL_PLUGIN_GATEWAY, &ifs)) != BILL_GRPC_OK)
         return st;
+    n = ifs.count;
     resp = bill_srv_call_new(call, &rustbill__integration__list_gateways_response__descriptor);
     if (!resp || !(resp->gateways = bill_srv_call_alloc(call, (n + 1) * sizeof *resp->gateways)) ||
         !(g = bill_srv_call_new(call, &rustbill__integration__gateway_info__descriptor))) {
@@ -185,20 +184,20 @@ static int list_gateways(bill_srv_call *call, const ProtobufCMessage *in, Protob
     g->is_healthy = true;
     resp->gateways[resp->n_gateways++] = g;
     for (size_t i = 0; i < n; i++) {
-        if (!ifs[i].enabled || ifs[i].kind != BILL_PLUGIN_GATEWAY)
+        if (!ifs.items[i].enabled || ifs.items[i].kind != BILL_PLUGIN_GATEWAY)
             continue;
         if (!(g = bill_srv_call_new(call, &rustbill__integration__gateway_info__descriptor))) {
             st = conv_oom(call);
             goto done;
         }
-        g->gateway_id = conv_str(call, ifs[i].id);
-        g->gateway_name = conv_str(call, ifs[i].name);
-        g->is_healthy = ifs[i].is_healthy;
+        g->gateway_id = conv_str(call, ifs.items[i].id);
+        g->gateway_name = conv_str(call, ifs.items[i].name);
+        g->is_healthy = ifs.items[i].is_healthy;
         resp->gateways[resp->n_gateways++] = g;
     }
     *out = &resp->base;
 done:
-    bill_plugin_interfaces_free(ifs, n);
+    bill_plugin_interfaces_clear(&ifs);
     return st;
 }
 

@@ -4,7 +4,11 @@
  *
  *   - scoping: a CUSTOMER actor only ever sees rows of its own customer_id;
  *     another customer's id yields BILL_ENOTFOUND (never EDENIED, so nothing
- *     leaks about existence);
+ *     leaks about existence). One rule for every list filtered by customer
+ *     (orders, payments, invoices, tickets, instances, API keys): staff name
+ *     any customer or none (all); a customer gets its own rows when it names
+ *     none or itself, and BILL_ENOTFOUND "customer <id> not found" when it
+ *     names another — the answer a get of that customer gives;
  *   - authorization: admin-only operations refuse CUSTOMER/ANONYMOUS actors
  *     with BILL_EDENIED;
  *   - audit: every mutation by an ADMIN or CLI actor writes an operation_logs

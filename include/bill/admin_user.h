@@ -40,9 +40,7 @@ typedef struct bill_admin_user {
 } bill_admin_user;
 
 typedef struct bill_admin_users {
-    bill_admin_user *items; /* count entries */
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_admin_user);
 } bill_admin_users;
 
 /* NULL-safe. */

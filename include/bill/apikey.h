@@ -18,6 +18,7 @@
 
 #include "common.h"
 #include "actor.h"
+#include "page.h"
 #include "db.h"
 
 #ifdef __cplusplus
@@ -45,10 +46,16 @@ BILL_API int bill_apikey_create(bill_db *db, const bill_actor *actor, const char
                                 const char *name, int64_t now_us, char **key_out,
                                 bill_apikey_info *info);
 
-/* Keys of a customer, oldest first, revoked ones included (enabled=false).
- * *out is malloc'd (free()); never contains the secret. */
+typedef struct bill_apikeys {
+    BILL_LIST_OF(bill_apikey_info);
+} bill_apikeys;
+BILL_API void bill_apikeys_clear(bill_apikeys *l);
+
+/* Keys of a customer (NULL/"" = the CUSTOMER actor's own), oldest first,
+ * revoked ones included (enabled=false); not paged. Never contains the
+ * secret. */
 BILL_API int bill_apikey_list(bill_db *db, const bill_actor *actor, const char *customer_id,
-                              bill_apikey_info **out, size_t *count);
+                              bill_apikeys *out);
 
 /* Revoke a key: effective for the very next request. Revoking an already
  * revoked key is BILL_OK. */

@@ -61,9 +61,7 @@ typedef struct bill_balance_tx {
 } bill_balance_tx;
 
 typedef struct bill_balance_txs {
-    bill_balance_tx *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_balance_tx);
 } bill_balance_txs;
 
 /* Free the strings inside *tx (not tx itself) and zero it. NULL-safe. */

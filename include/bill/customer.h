@@ -44,9 +44,7 @@ typedef struct bill_customer {
 } bill_customer;
 
 typedef struct bill_customers {
-    bill_customer *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_customer);
 } bill_customers;
 
 BILL_API void bill_customer_free(bill_customer *c);

@@ -85,17 +85,18 @@ typedef struct bill_event_row {
     char run_after[40];
     char created_at[40];
 } bill_event_row;
-BILL_API void bill_event_rows_free(bill_event_row *rows, size_t n);
+typedef struct bill_event_rows {
+    BILL_LIST_OF(bill_event_row);
+} bill_event_rows;
+BILL_API void bill_event_rows_clear(bill_event_rows *l);
 
 /* Dead events, oldest first. */
-BILL_API int bill_events_list_dead(bill_db *db, const bill_page *page, bill_event_row **out,
-                                   size_t *count, bill_page_meta *meta);
+BILL_API int bill_events_list_dead(bill_db *db, const bill_page *page, bill_event_rows *out);
 /* Any events, newest first, for operators (bill-cli events list). status
  * NULL/"" = any, else pending|processing|done|dead (BILL_EINVALID naming
  * "status" otherwise); kind NULL/"" = any, else exact match. */
 BILL_API int bill_events_list(bill_db *db, const char *status, const char *kind,
-                              const bill_page *page, bill_event_row **out, size_t *count,
-                              bill_page_meta *meta);
+                              const bill_page *page, bill_event_rows *out);
 /* Put a dead event back in the queue (attempts reset, due now). */
 BILL_API int bill_events_retry_dead(bill_db *db, int64_t id);
 

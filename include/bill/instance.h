@@ -48,9 +48,7 @@ typedef struct bill_instance {
 } bill_instance;
 
 typedef struct bill_instances {
-    bill_instance *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_instance);
 } bill_instances;
 
 typedef struct bill_instance_field {
@@ -99,7 +97,7 @@ BILL_API int bill_instance_get(bill_db *db, bill_plugins *plugins, const bill_ac
                                const char *id, bill_instance_detail **out);
 
 typedef struct bill_instance_filter {
-    const char *customer_id;   /* forced to the caller's own for customers */
+    const char *customer_id;   /* scoping rule in actor.h */
     const char *status;
     const char *provider_id;
 } bill_instance_filter;

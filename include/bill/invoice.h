@@ -63,9 +63,7 @@ typedef struct bill_invoice {
 } bill_invoice;
 
 typedef struct bill_invoices {
-    bill_invoice *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_invoice);
 } bill_invoices;
 
 BILL_API void bill_invoice_free(bill_invoice *inv);
@@ -121,7 +119,7 @@ BILL_API int bill_invoice_get(bill_db *db, const bill_actor *actor, const char *
                               bill_invoice **out);
 
 typedef struct bill_invoice_filter {
-    const char *customer_id;  /* forced to the caller's own for CUSTOMER actors */
+    const char *customer_id;  /* scoping rule in actor.h */
     const char *status;
 } bill_invoice_filter;
 /* Newest first; items are not loaded. */

@@ -32,9 +32,7 @@ typedef struct bill_oplog_entry {
 } bill_oplog_entry;
 
 typedef struct bill_oplog_entries {
-    bill_oplog_entry *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_oplog_entry);
 } bill_oplog_entries;
 
 /* Every field optional (NULL or "" = no filter); 0 times = unbounded. */

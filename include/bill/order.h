@@ -69,9 +69,7 @@ typedef struct bill_order {
 } bill_order;
 
 typedef struct bill_orders {
-    bill_order *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_order);
 } bill_orders;
 
 BILL_API void bill_order_free(bill_order *o);
@@ -104,7 +102,7 @@ BILL_API int bill_order_get(bill_db *db, const bill_actor *actor, const char *id
 /* Filters may be NULL/"". search matches the product name, the notes or the
  * order id (case-insensitive substring). Newest first. */
 typedef struct bill_order_filter {
-    const char *customer_id;  /* forced to the caller's own for CUSTOMER actors */
+    const char *customer_id;  /* scoping rule in actor.h */
     const char *status;
     const char *provider_id;
     const char *search;

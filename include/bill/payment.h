@@ -57,9 +57,7 @@ typedef struct bill_payment {
 } bill_payment;
 
 typedef struct bill_payments {
-    bill_payment *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_payment);
 } bill_payments;
 
 BILL_API void bill_payment_free(bill_payment *p);
@@ -71,8 +69,8 @@ BILL_API int bill_payment_status_check(const char *status);
 BILL_API int bill_payment_get(bill_db *db, const bill_actor *actor, const char *id,
                               bill_payment **out);
 
-/* Every filter may be NULL or "" (no filter). customer_id is forced to the
- * caller's own for CUSTOMER actors. Newest first. */
+/* Every filter may be NULL or "" (no filter); customer_id follows the
+ * scoping rule in actor.h. Newest first. */
 typedef struct bill_payment_filter {
     const char *customer_id;
     const char *order_id;

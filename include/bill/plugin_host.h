@@ -89,8 +89,13 @@ typedef struct bill_plugin_scan_stats {
 #define BILL_PLUGINS_SCAN_INTERVAL_SECS 300
 BILL_API int bill_plugins_scan(bill_plugins *p, bill_plugin_scan_stats *stats);
 
-/* Currently loaded plugins (newest generation of each). *out malloc'd. */
-BILL_API int bill_plugins_list(bill_plugins *p, bill_plugin_info **out, size_t *count);
+typedef struct bill_plugin_infos {
+    BILL_LIST_OF(bill_plugin_info);
+} bill_plugin_infos;
+BILL_API void bill_plugin_infos_clear(bill_plugin_infos *l);
+
+/* Currently loaded plugins (newest generation of each); not paged. */
+BILL_API int bill_plugins_list(bill_plugins *p, bill_plugin_infos *out);
 
 /* ---- instances and calls ------------------------------------------------ */
 
@@ -170,7 +175,11 @@ typedef struct bill_plugin_interface {
     char *last_error;        /* "" when none */
 } bill_plugin_interface;
 BILL_API void bill_plugin_interface_clear(bill_plugin_interface *pi);
-BILL_API void bill_plugin_interfaces_free(bill_plugin_interface *arr, size_t count);
+
+typedef struct bill_plugin_interfaces {
+    BILL_LIST_OF(bill_plugin_interface);
+} bill_plugin_interfaces;
+BILL_API void bill_plugin_interfaces_clear(bill_plugin_interfaces *l);
 
 /* Create an interface of a loaded plugin. config_json is validated against
  * the plugin's schema (BILL_EINVALID naming the field); fields with
@@ -189,10 +198,9 @@ BILL_API int bill_plugin_interface_set_enabled(bill_plugins *p, const bill_actor
                                                const char *id, bool enabled);
 BILL_API int bill_plugin_interface_get(bill_plugins *p, const bill_actor *actor,
                                        const char *id, bill_plugin_interface *out);
-/* All interfaces (kind < 0... use 0 for any kind), ordered by name. */
+/* All interfaces of `kind` (0 = any kind), ordered by name; not paged. */
 BILL_API int bill_plugin_interface_list(bill_plugins *p, const bill_actor *actor,
-                                        int kind, bill_plugin_interface **out,
-                                        size_t *count);
+                                        int kind, bill_plugin_interfaces *out);
 /* Run the plugin's health check and store is_healthy / last_health_at /
  * last_error. Returns BILL_OK when the check ran (healthy or not). */
 BILL_API int bill_plugin_interface_health(bill_plugins *p, const bill_actor *actor,

@@ -46,9 +46,7 @@ typedef struct bill_product_category {
 } bill_product_category;
 
 typedef struct bill_product_categories {
-    bill_product_category *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_product_category);
 } bill_product_categories;
 
 BILL_API void bill_product_category_free(bill_product_category *c);
@@ -83,9 +81,7 @@ typedef struct bill_product_group {
 } bill_product_group;
 
 typedef struct bill_product_groups {
-    bill_product_group *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_product_group);
 } bill_product_groups;
 
 BILL_API void bill_product_group_free(bill_product_group *g);
@@ -134,9 +130,7 @@ typedef struct bill_product {
 } bill_product;
 
 typedef struct bill_products {
-    bill_product *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_product);
 } bill_products;
 
 BILL_API void bill_product_free(bill_product *p);

@@ -59,9 +59,7 @@ typedef struct bill_ticket {
 } bill_ticket;
 
 typedef struct bill_tickets {
-    bill_ticket *items;
-    size_t count;
-    bill_page_meta meta;
+    BILL_LIST_OF(bill_ticket);
 } bill_tickets;
 
 BILL_API void bill_ticket_free(bill_ticket *t);
@@ -83,7 +81,7 @@ BILL_API int bill_ticket_get(bill_db *db, const bill_actor *actor, const char *i
                              bill_ticket **out);
 
 typedef struct bill_ticket_filter {
-    const char *customer_id;      /* forced to the caller's own for customers */
+    const char *customer_id;      /* scoping rule in actor.h */
     const char *status;
     const char *priority;
     const char *assignee_user_id;

@@ -38,6 +38,25 @@ static void info_from_row(const PGresult *r, int row, bill_apikey_info *k)
     k->expires_at_us = bill__auth_parse_i64(PQgetvalue(r, row, 7));
 }
 
+static int info_decode(const PGresult *r, int row, const void *ctx, void *item)
+{
+    info_from_row(r, row, item);
+    return BILL_OK;
+}
+
+static void info_clear(void *item)
+{
+    memset(item, 0, sizeof(bill_apikey_info));
+}
+
+static const bill__rowtype INFO_ROW = {sizeof(bill_apikey_info), info_decode, info_clear,
+                                       "API key"};
+
+void bill_apikeys_clear(bill_apikeys *l)
+{
+    BILL__LIST_CLEAR(&INFO_ROW, l);
+}
+
 /* Work out which customer the call is about, enforcing scoping. */
 static int target_customer(const bill_actor *actor, const char *customer_id, const char **out)
 {
@@ -183,43 +202,23 @@ done:
 }
 
 int bill_apikey_list(bill_db *db, const bill_actor *actor, const char *customer_id,
-                     bill_apikey_info **out, size_t *count)
+                     bill_apikeys *out)
 {
     int rc;
     bill_conn *c = NULL;
-    PGresult *res = NULL;
     const char *cid = NULL;
-    bill_apikey_info *arr = NULL;
-    int n;
 
-    if (!db || !out || !count)
-        return bill__err(BILL_EINVALID, NULL, "db, out and count must not be NULL");
-    *out = NULL;
-    *count = 0;
+    if (!db || !out)
+        return bill__err(BILL_EINVALID, NULL, "db and out must not be NULL");
+    memset(out, 0, sizeof *out);
     if ((rc = target_customer(actor, customer_id, &cid)) < 0)
         return rc;
     if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__qp(c, &res,
-                  "SELECT " INFO_COLS " FROM api_keys k WHERE k.customer_id = $1::uuid"
-                  " ORDER BY k.created_at, k.id",
-                  cid);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    arr = calloc(n ? (size_t)n : 1, sizeof *arr);
-    if (!arr) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing API keys");
-        goto done;
-    }
-    for (int i = 0; i < n; i++)
-        info_from_row(res, i, &arr[i]);
-    *out = arr;
-    *count = (size_t)n;
-    arr = NULL;
-done:
-    free(arr);
-    PQclear(res);
+        return rc;
+    rc = bill__list_all_in(c, &INFO_ROW,
+                           "SELECT " INFO_COLS " FROM api_keys k WHERE k.customer_id = $1::uuid"
+                           " ORDER BY k.created_at, k.id",
+                           1, (const char *const[]){cid}, NULL, BILL__LIST_OUT(&INFO_ROW, out));
     bill__conn_release(c);
     return rc;
 }

@@ -21,20 +21,9 @@
 
 static const char *const roles[] = {"admin", "operator", "support"};
 
-void bill_admin_user_free(bill_admin_user *u)
+static void au_clear(void *item)
 {
-    if (!u)
-        return;
-    free(u->id);
-    free(u->username);
-    free(u->email);
-    free(u->display_name);
-    free(u->role);
-    free(u);
-}
-
-static void au_clear_fields(bill_admin_user *u)
-{
+    bill_admin_user *u = item;
     free(u->id);
     free(u->username);
     free(u->email);
@@ -43,19 +32,10 @@ static void au_clear_fields(bill_admin_user *u)
     memset(u, 0, sizeof *u);
 }
 
-void bill_admin_users_clear(bill_admin_users *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        au_clear_fields(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
 /* Fill *u from AU_COLS starting at column 0. */
-static int au_from_row(const PGresult *r, int row, bill_admin_user *u)
+static int au_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
+    bill_admin_user *u = item;
     u->id = bill__col_dup(r, row, 0);
     u->username = bill__col_dup(r, row, 1);
     u->email = bill__col_dup(r, row, 2);
@@ -70,18 +50,21 @@ static int au_from_row(const PGresult *r, int row, bill_admin_user *u)
     return BILL_OK;
 }
 
+static const bill__rowtype AU_ROW = {sizeof(bill_admin_user), au_from_row, au_clear, "admin user"};
+
+void bill_admin_user_free(bill_admin_user *u)
+{
+    bill__row_free(&AU_ROW, u);
+}
+
+void bill_admin_users_clear(bill_admin_users *l)
+{
+    BILL__LIST_CLEAR(&AU_ROW, l);
+}
+
 static int au_new_from_row(const PGresult *r, int row, bill_admin_user **out)
 {
-    bill_admin_user *u = calloc(1, sizeof *u);
-    int rc;
-    if (!u)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading an admin user");
-    if ((rc = au_from_row(r, row, u)) < 0) {
-        bill_admin_user_free(u);
-        return rc;
-    }
-    *out = u;
-    return BILL_OK;
+    return bill__row_new(&AU_ROW, r, row, NULL, out);
 }
 
 int bill_admin_user_check_username(const char *username)
@@ -220,40 +203,15 @@ done:
 int bill_admin_user_list(bill_db *db, const bill_actor *actor, const bill_page *page,
                          bill_admin_users *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
-    uint64_t total = 0;
-    int rc, n;
+    static const bill__list_sql q = {AU_COLS, "FROM admin_users", "username"};
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
     if ((rc = bill__require_staff(actor, "list admin users")) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    if ((rc = bill__page_query(c, &res, AU_COLS, "FROM admin_users", "username", 0, NULL, &pg,
-                               &total)) < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing admin users");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        out->count++;
-        if ((rc = au_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-    rc = BILL_OK;
-done:
-    if (rc < 0)
-        bill_admin_users_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
+    return BILL__LIST_PAGE(db, &AU_ROW, &q, 0, NULL, page, NULL, out);
 }
 
 /* Shared body of the setters: lock the row, run `update_sql` ($1 = id,

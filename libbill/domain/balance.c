@@ -37,10 +37,9 @@ int bill_balance_tx_type_parse(const char *s, bill_balance_tx_type *out)
                      s ? s : "");
 }
 
-void bill_balance_tx_clear(bill_balance_tx *tx)
+static void tx_clear(void *item)
 {
-    if (!tx)
-        return;
+    bill_balance_tx *tx = item;
     free(tx->id);
     free(tx->customer_id);
     free(tx->reference_id);
@@ -49,38 +48,48 @@ void bill_balance_tx_clear(bill_balance_tx *tx)
     memset(tx, 0, sizeof *tx);
 }
 
-void bill_balance_txs_clear(bill_balance_txs *l)
+static int tx_decode(const PGresult *r, int row, const void *ctx, void *item)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        bill_balance_tx_clear(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static int tx_from_row(const PGresult *r, int row, bill_balance_tx *tx)
-{
+    bill_balance_tx *tx = item;
     int rc;
-    memset(tx, 0, sizeof *tx);
     tx->id = bill__col_dup(r, row, 0);
     tx->customer_id = bill__col_dup(r, row, 1);
     tx->reference_id = bill__col_dup(r, row, 6);
     tx->description = bill__col_dup(r, row, 7);
     tx->created_by = bill__col_dup(r, row, 8);
-    if (!tx->id || !tx->customer_id || !tx->reference_id || !tx->description || !tx->created_by) {
-        bill_balance_tx_clear(tx);
+    if (!tx->id || !tx->customer_id || !tx->reference_id || !tx->description || !tx->created_by)
         return bill__err(BILL_ENOMEM, NULL, "out of memory reading a balance transaction");
-    }
     if ((rc = bill_balance_tx_type_parse(bill__val(r, row, 2), &tx->type)) < 0 ||
         (rc = bill__money_col(r, row, 3, &tx->amount)) < 0 ||
         (rc = bill__money_col(r, row, 4, &tx->balance_before)) < 0 ||
-        (rc = bill__money_col(r, row, 5, &tx->balance_after)) < 0) {
-        bill_balance_tx_clear(tx);
+        (rc = bill__money_col(r, row, 5, &tx->balance_after)) < 0)
         return rc;
-    }
     tx->created_at = bill__i64(r, row, 9);
     return BILL_OK;
+}
+
+static const bill__rowtype TX_ROW = {sizeof(bill_balance_tx), tx_decode, tx_clear,
+                                     "balance transaction"};
+
+void bill_balance_tx_clear(bill_balance_tx *tx)
+{
+    if (tx)
+        tx_clear(tx);
+}
+
+void bill_balance_txs_clear(bill_balance_txs *l)
+{
+    BILL__LIST_CLEAR(&TX_ROW, l);
+}
+
+/* One row into a caller-owned struct; on failure *tx is cleared. */
+static int tx_from_row(const PGresult *r, int row, bill_balance_tx *tx)
+{
+    int rc;
+    memset(tx, 0, sizeof *tx);
+    if ((rc = tx_decode(r, row, NULL, tx)) < 0)
+        tx_clear(tx);
+    return rc;
 }
 
 /* The signed change a request stands for, or BILL_EINVALID. */
@@ -280,11 +289,11 @@ done:
 int bill_balance_tx_list(bill_db *db, const bill_actor *actor, const char *customer_id,
                          bill_balance_tx_type type, const bill_page *page, bill_balance_txs *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
-    uint64_t total = 0;
-    int rc, n;
+    static const bill__list_sql q = {TX_COLS,
+                                     "FROM balance_transactions WHERE customer_id = $1 AND "
+                                     "($2::text IS NULL OR transaction_type = $2)",
+                                     "created_at DESC, id DESC"};
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
@@ -295,32 +304,7 @@ int bill_balance_tx_list(bill_db *db, const bill_actor *actor, const char *custo
         return bill__err(BILL_EINVALID, "transaction_type", "unknown transaction type %d",
                          (int)type);
     const char *params[] = {customer_id, type ? bill_balance_tx_type_name(type) : NULL};
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__page_query(c, &res, TX_COLS,
-                          "FROM balance_transactions WHERE customer_id = $1 AND "
-                          "($2::text IS NULL OR transaction_type = $2)",
-                          "created_at DESC, id DESC", 2, params, &pg, &total);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing balance transactions");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        if ((rc = tx_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-        out->count++;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-    rc = BILL_OK;
-done:
-    if (rc < 0)
-        bill_balance_txs_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
+    return BILL__LIST_PAGE(db, &TX_ROW, &q, 2, params, page, NULL, out);
 }
 
 int bill_balance_verify(bill_db *db, const char *customer_id)

@@ -21,8 +21,9 @@ static const unsigned ADMIN_ONLY = BILL_CUSTOMER_SET_NOTES | BILL_CUSTOMER_SET_S
                                    BILL_CUSTOMER_SET_CREDIT_LIMIT |
                                    BILL_CUSTOMER_SET_API_KEYS_FLAG;
 
-static void cu_clear_fields(bill_customer *c)
+static void cu_clear(void *item)
 {
+    bill_customer *c = item;
     free(c->id);
     free(c->name);
     free(c->contact);
@@ -33,27 +34,10 @@ static void cu_clear_fields(bill_customer *c)
     memset(c, 0, sizeof *c);
 }
 
-void bill_customer_free(bill_customer *c)
-{
-    if (!c)
-        return;
-    cu_clear_fields(c);
-    free(c);
-}
-
-void bill_customers_clear(bill_customers *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        cu_clear_fields(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
 /* Fill *c from CU_COLS; notes are staff-only and blanked for others. */
-static int cu_from_row(const PGresult *r, int row, const bill_actor *actor, bill_customer *c)
+static int cu_from_row(const PGresult *r, int row, const void *actor, void *item)
 {
+    bill_customer *c = item;
     int rc;
     c->id = bill__col_dup(r, row, 0);
     c->name = bill__col_dup(r, row, 1);
@@ -73,19 +57,22 @@ static int cu_from_row(const PGresult *r, int row, const bill_actor *actor, bill
     return BILL_OK;
 }
 
+static const bill__rowtype CU_ROW = {sizeof(bill_customer), cu_from_row, cu_clear, "customer"};
+
+void bill_customer_free(bill_customer *c)
+{
+    bill__row_free(&CU_ROW, c);
+}
+
+void bill_customers_clear(bill_customers *l)
+{
+    BILL__LIST_CLEAR(&CU_ROW, l);
+}
+
 static int cu_new_from_row(const PGresult *r, int row, const bill_actor *actor,
                            bill_customer **out)
 {
-    bill_customer *c = calloc(1, sizeof *c);
-    int rc;
-    if (!c)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a customer");
-    if ((rc = cu_from_row(r, row, actor, c)) < 0) {
-        bill_customer_free(c);
-        return rc;
-    }
-    *out = c;
-    return BILL_OK;
+    return bill__row_new(&CU_ROW, r, row, actor, out);
 }
 
 static size_t utf8_len(const char *s)
@@ -251,12 +238,16 @@ done:
 int bill_customer_list(bill_db *db, const bill_actor *actor, const bill_customer_filter *filter,
                        const bill_page *page, bill_customers *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
+    static const bill__list_sql q = {
+        CU_COLS,
+        "FROM customers WHERE "
+        "($1::text IS NULL OR name ILIKE $1 ESCAPE '\\' OR "
+        " email ILIKE $1 ESCAPE '\\' OR contact ILIKE $1 ESCAPE '\\') AND "
+        "($2::text IS NULL OR status = $2) AND "
+        "($3::uuid IS NULL OR id = $3::uuid)",
+        "created_at DESC, id DESC"};
     char *pattern = NULL;
-    uint64_t total = 0;
-    int rc, n;
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
@@ -271,34 +262,7 @@ int bill_customer_list(bill_db *db, const bill_actor *actor, const bill_customer
         filter && filter->status && *filter->status ? filter->status : NULL,
         bill_actor_is_staff(actor) ? NULL : actor->customer_id,
     };
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__page_query(c, &res, CU_COLS,
-                          "FROM customers WHERE "
-                          "($1::text IS NULL OR name ILIKE $1 ESCAPE '\\' OR "
-                          " email ILIKE $1 ESCAPE '\\' OR contact ILIKE $1 ESCAPE '\\') AND "
-                          "($2::text IS NULL OR status = $2) AND "
-                          "($3::uuid IS NULL OR id = $3::uuid)",
-                          "created_at DESC, id DESC", 3, params, &pg, &total);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing customers");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        out->count++;
-        if ((rc = cu_from_row(res, i, actor, &out->items[i])) < 0)
-            goto done;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-    rc = BILL_OK;
-done:
-    if (rc < 0)
-        bill_customers_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
+    rc = BILL__LIST_PAGE(db, &CU_ROW, &q, 3, params, page, actor, out);
     free(pattern);
     return rc;
 }

@@ -30,6 +30,30 @@ int bill__require_known(const bill_actor *actor);
  * ANONYMOUS is BILL_EUNAUTH. A malformed id is BILL_ENOTFOUND. */
 int bill__scope_customer(const bill_actor *actor, const char *customer_id);
 
+/* The one scoping rule of a list filtered by customer (orders, payments,
+ * invoices, tickets, instances, customers' own data): staff may name any
+ * customer or none (*out = NULL: all); a CUSTOMER actor always gets its own
+ * rows (*out = its customer id), and naming another customer is
+ * BILL_ENOTFOUND "customer <id> not found", as a get of that customer would
+ * be. A malformed id is BILL_EINVALID naming "customer_id"; ANONYMOUS is
+ * BILL_EUNAUTH. */
+int bill__list_scope(const bill_actor *actor, const char *requested, const char **out);
+
+/* A CUSTOMER actor may only reach rows of its own customer: BILL_OK for
+ * staff or a match, else BILL_ENOTFOUND "<what> <id> not found". */
+int bill__owns(const bill_actor *actor, const char *row_customer_id, const char *what,
+               const char *id);
+
+/* NULL-or-empty helper for optional filters: NULL when s is NULL or "". */
+static inline const char *bill__opt(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* An optional uuid filter: BILL_OK when NULL/"" or a UUID, else
+ * BILL_EINVALID naming `field`. */
+int bill__check_opt_id(const char *s, const char *field);
+
 /* `id` must be a UUID; otherwise BILL_ENOTFOUND naming `field` (the row
  * cannot exist) — or BILL_EINVALID when `strict` (an argument that must be
  * well-formed, e.g. a foreign key being set). */
@@ -47,23 +71,11 @@ char *bill__col_dup(const PGresult *r, int row, int col);
 /* "%<s with \, %, _ escaped>%" for ILIKE ... ESCAPE '\'; NULL on OOM. */
 char *bill__like_pattern(const char *s);
 
-/* One page of a list: runs "SELECT count(*) <from_where>" and
- * "SELECT <cols> <from_where> ORDER BY <order_by> LIMIT .. OFFSET ..", both
- * with the same params ($1..$nparams; LIMIT/OFFSET become the next two).
- * All SQL fragments are constants of the caller, never user input. `pg` is
- * normalized in place; *total receives the count. */
-int bill__page_query(bill_conn *c, PGresult **res, const char *cols, const char *from_where,
-                     const char *order_by, int nparams, const char *const *params,
-                     bill_page *pg, uint64_t *total);
-
 /* Release a borrowed connection if there is one. */
 static inline void bill__conn_done(bill_conn *c)
 {
     if (c)
         bill__conn_release(c);
 }
-
-/* Decimal text of v into buf (>= 24 bytes). */
-const char *bill__i64_text(int64_t v, char buf[24]);
 
 #endif

@@ -433,8 +433,9 @@ int bill_instance_status_check(const char *s)
                      s ? s : "");
 }
 
-static void ins_clear(bill_instance *x)
+static void ins_clear(void *item)
 {
+    bill_instance *x = item;
     char **s[] = {&x->id,          &x->order_id,    &x->customer_id, &x->product_id,
                   &x->product_name, &x->provider_id, &x->provider_instance_id,
                   &x->status,      &x->ip_address,  &x->server_spec_json,
@@ -444,22 +445,31 @@ static void ins_clear(bill_instance *x)
     memset(x, 0, sizeof *x);
 }
 
+static int ins_from_row(const PGresult *r, int row, const void *ctx, void *item)
+{
+    bill_instance *x = item;
+    char **s[] = {&x->id,          &x->order_id,    &x->customer_id, &x->product_id,
+                  &x->product_name, &x->provider_id, &x->provider_instance_id,
+                  &x->status,      &x->ip_address,  &x->server_spec_json,
+                  &x->billing_cycle, &x->next_due_date};
+    for (int i = 0; i < (int)BILL__ARRAY_LEN(s); i++)
+        if (!(*s[i] = bill__col_dup(r, row, i)))
+            return bill__err(BILL_ENOMEM, NULL, "out of memory reading an instance");
+    x->created_at = bill__i64(r, row, 12);
+    x->updated_at = bill__i64(r, row, 13);
+    return BILL_OK;
+}
+
+static const bill__rowtype INS_ROW = {sizeof(bill_instance), ins_from_row, ins_clear, "instance"};
+
 void bill_instance_free(bill_instance *x)
 {
-    if (!x)
-        return;
-    ins_clear(x);
-    free(x);
+    bill__row_free(&INS_ROW, x);
 }
 
 void bill_instances_clear(bill_instances *l)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        ins_clear(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
+    BILL__LIST_CLEAR(&INS_ROW, l);
 }
 
 static void section_clear(bill_instance_section *s)
@@ -484,23 +494,6 @@ void bill_instance_detail_free(bill_instance_detail *d)
         section_clear(&d->sections[i]);
     free(d->sections);
     free(d);
-}
-
-static int ins_from_row(const PGresult *r, int row, bill_instance *x)
-{
-    char **s[] = {&x->id,          &x->order_id,    &x->customer_id, &x->product_id,
-                  &x->product_name, &x->provider_id, &x->provider_instance_id,
-                  &x->status,      &x->ip_address,  &x->server_spec_json,
-                  &x->billing_cycle, &x->next_due_date};
-    memset(x, 0, sizeof *x);
-    for (int i = 0; i < (int)BILL__ARRAY_LEN(s); i++)
-        if (!(*s[i] = bill__col_dup(r, row, i))) {
-            ins_clear(x);
-            return bill__err(BILL_ENOMEM, NULL, "out of memory reading an instance");
-        }
-    x->created_at = bill__i64(r, row, 12);
-    x->updated_at = bill__i64(r, row, 13);
-    return BILL_OK;
 }
 
 /* What an action needs and what it leads to; NULL target = unknown. */
@@ -634,7 +627,7 @@ int bill_instance_get(bill_db *db, bill_plugins *plugins, const bill_actor *acto
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
         goto done;
     }
-    if ((rc = ins_from_row(res, 0, &d->instance)) < 0)
+    if ((rc = ins_from_row(res, 0, NULL, &d->instance)) < 0)
         goto done;
     if ((rc = bill__qp(c, &sec,
                        "SELECT title, fields::text, content_html, sort_order FROM "
@@ -674,54 +667,27 @@ done:
 int bill_instance_list(bill_db *db, const bill_actor *actor, const bill_instance_filter *f,
                        const bill_page *page, bill_instances *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
+    static const bill__list_sql q = {
+        INS_COLS, INS_FROM "WHERE ($1::uuid IS NULL OR i.customer_id = $1::uuid) "
+                  "AND ($2::text IS NULL OR i.status = $2) "
+                  "AND ($3::uuid IS NULL OR i.provider_interface_id = $3::uuid)",
+        "i.created_at DESC, i.id DESC"};
     bill_instance_filter none = {0};
-    uint64_t total = 0;
-    int rc, n;
+    const char *cust;
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
     if (!f)
         f = &none;
-    if ((rc = bill__require_known(actor)) < 0)
-        return rc;
-    const char *cust = bill_actor_is_staff(actor) ? bill__opt(f->customer_id) : actor->customer_id;
-    if ((rc = bill__check_opt_id(cust, "customer_id")) < 0 ||
+    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||
         (rc = bill__check_opt_id(f->provider_id, "provider_id")) < 0)
         return rc;
     if (bill__opt(f->status) && (rc = bill_instance_status_check(f->status)) < 0)
         return rc;
     const char *params[] = {cust, bill__opt(f->status), bill__opt(f->provider_id)};
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__page_query(c, &res, INS_COLS,
-                          INS_FROM "WHERE ($1::uuid IS NULL OR i.customer_id = $1::uuid) "
-                          "AND ($2::text IS NULL OR i.status = $2) "
-                          "AND ($3::uuid IS NULL OR i.provider_interface_id = $3::uuid)",
-                          "i.created_at DESC, i.id DESC", 3, params, &pg, &total);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing instances");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        if ((rc = ins_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-        out->count++;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-    rc = BILL_OK;
-done:
-    if (rc < 0)
-        bill_instances_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
+    return BILL__LIST_PAGE(db, &INS_ROW, &q, 3, params, page, NULL, out);
 }
 
 int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_actor *actor,

@@ -35,43 +35,48 @@ int bill_invoice_status_check(const char *s)
                      s ? s : "");
 }
 
-static void inv_clear(bill_invoice *v)
+static void item_clear(void *p)
 {
+    bill_invoice_item *x = p;
+    free(x->id);
+    free(x->description);
+    memset(x, 0, sizeof *x);
+}
+
+static int item_from_row(const PGresult *r, int row, const void *ctx, void *p)
+{
+    bill_invoice_item *x = p;
+    int rc;
+    x->id = bill__col_dup(r, row, 0);
+    x->description = bill__col_dup(r, row, 1);
+    x->quantity = (uint32_t)bill__i64(r, row, 2);
+    if (!x->id || !x->description)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reading invoice items");
+    if ((rc = bill__money_col(r, row, 3, &x->unit_price)) < 0 ||
+        (rc = bill__money_col(r, row, 4, &x->amount)) < 0)
+        return rc;
+    return BILL_OK;
+}
+
+static const bill__rowtype ITEM_ROW = {sizeof(bill_invoice_item), item_from_row, item_clear,
+                                       "invoice item"};
+
+static void inv_clear(void *p)
+{
+    bill_invoice *v = p;
     char **s[] = {&v->id,       &v->invoice_number, &v->customer_id, &v->instance_id,
                   &v->billing_period_start, &v->billing_period_end, &v->status,
                   &v->due_date, &v->notes};
     for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
         free(*s[i]);
-    for (size_t i = 0; i < v->item_count; i++) {
-        free(v->items[i].id);
-        free(v->items[i].description);
-    }
-    free(v->items);
+    bill__rows_clear(&ITEM_ROW, &v->items, &v->item_count);
     memset(v, 0, sizeof *v);
 }
 
-void bill_invoice_free(bill_invoice *v)
+static int inv_from_row(const PGresult *r, int row, const void *ctx, void *p)
 {
-    if (!v)
-        return;
-    inv_clear(v);
-    free(v);
-}
-
-void bill_invoices_clear(bill_invoices *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        inv_clear(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static int inv_from_row(const PGresult *r, int row, bill_invoice *v)
-{
+    bill_invoice *v = p;
     int rc;
-    memset(v, 0, sizeof *v);
     v->id = bill__col_dup(r, row, 0);
     v->invoice_number = bill__col_dup(r, row, 1);
     v->customer_id = bill__col_dup(r, row, 2);
@@ -83,17 +88,13 @@ static int inv_from_row(const PGresult *r, int row, bill_invoice *v)
     v->notes = bill__col_dup(r, row, 14);
     if (!v->id || !v->invoice_number || !v->customer_id || !v->instance_id ||
         !v->billing_period_start || !v->billing_period_end || !v->status || !v->due_date ||
-        !v->notes) {
-        inv_clear(v);
+        !v->notes)
         return bill__err(BILL_ENOMEM, NULL, "out of memory reading an invoice");
-    }
     if ((rc = bill__money_col(r, row, 6, &v->amount)) < 0 ||
         (rc = bill__money_col(r, row, 7, &v->tax_amount)) < 0 ||
         (rc = bill__money_col(r, row, 8, &v->total_amount)) < 0 ||
-        (rc = bill__money_col(r, row, 9, &v->paid_amount)) < 0) {
-        inv_clear(v);
+        (rc = bill__money_col(r, row, 9, &v->paid_amount)) < 0)
         return rc;
-    }
     v->issued_at = bill__i64(r, row, 11);
     v->paid_at = bill__i64(r, row, 12);
     v->created_at = bill__i64(r, row, 15);
@@ -101,50 +102,39 @@ static int inv_from_row(const PGresult *r, int row, bill_invoice *v)
     return BILL_OK;
 }
 
+static const bill__rowtype INV_ROW = {sizeof(bill_invoice), inv_from_row, inv_clear, "invoice"};
+
+void bill_invoice_free(bill_invoice *v)
+{
+    bill__row_free(&INV_ROW, v);
+}
+
+void bill_invoices_clear(bill_invoices *l)
+{
+    BILL__LIST_CLEAR(&INV_ROW, l);
+}
+
 /* Invoice with its items; scoped. */
 static int inv_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_invoice **out)
 {
     PGresult *res = NULL, *it = NULL;
     bill_invoice *v = NULL;
-    int rc, n;
+    int rc;
     if ((rc = bill__qp(c, &res, "SELECT " INV_COLS " FROM invoices WHERE id = $1", id)) < 0)
         goto done;
     if (PQntuples(res) == 0) {
         rc = bill__err(BILL_ENOTFOUND, "id", "invoice %s not found", id);
         goto done;
     }
-    if ((rc = bill__owns(actor, bill__val(res, 0, 2), "invoice", id)) < 0)
-        goto done;
-    if (!(v = calloc(1, sizeof *v))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading an invoice");
-        goto done;
-    }
-    if ((rc = inv_from_row(res, 0, v)) < 0)
+    if ((rc = bill__owns(actor, bill__val(res, 0, 2), "invoice", id)) < 0 ||
+        (rc = bill__row_new(&INV_ROW, res, 0, NULL, &v)) < 0)
         goto done;
     if ((rc = bill__qp(c, &it,
                        "SELECT id, description, quantity, unit_price, amount FROM invoice_items "
                        "WHERE invoice_id = $1 ORDER BY created_at, id",
-                       id)) < 0)
+                       id)) < 0 ||
+        (rc = bill__rows_fill(&ITEM_ROW, it, NULL, &v->items, &v->item_count)) < 0)
         goto done;
-    n = PQntuples(it);
-    if (n > 0 && !(v->items = calloc((size_t)n, sizeof *v->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading invoice items");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        bill_invoice_item *x = &v->items[i];
-        v->item_count++;
-        x->id = bill__col_dup(it, i, 0);
-        x->description = bill__col_dup(it, i, 1);
-        x->quantity = (uint32_t)bill__i64(it, i, 2);
-        if (!x->id || !x->description) {
-            rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading invoice items");
-            goto done;
-        }
-        if ((rc = bill__money_col(it, i, 3, &x->unit_price)) < 0 ||
-            (rc = bill__money_col(it, i, 4, &x->amount)) < 0)
-            goto done;
-    }
     *out = v;
     v = NULL;
 done:
@@ -506,52 +496,25 @@ int bill_invoice_get(bill_db *db, const bill_actor *actor, const char *id, bill_
 int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_filter *f,
                       const bill_page *page, bill_invoices *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
+    static const bill__list_sql q = {INV_COLS,
+                                     "FROM invoices WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
+                                     "AND ($2::text IS NULL OR status = $2)",
+                                     "created_at DESC, id DESC"};
     bill_invoice_filter none = {0};
-    uint64_t total = 0;
-    int rc, n;
+    const char *cust;
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
     if (!f)
         f = &none;
-    if ((rc = bill__require_known(actor)) < 0)
-        return rc;
-    const char *cust = bill_actor_is_staff(actor) ? bill__opt(f->customer_id) : actor->customer_id;
-    if ((rc = bill__check_opt_id(cust, "customer_id")) < 0)
+    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0)
         return rc;
     if (bill__opt(f->status) && (rc = bill_invoice_status_check(f->status)) < 0)
         return rc;
     const char *params[] = {cust, bill__opt(f->status)};
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__page_query(c, &res, INV_COLS,
-                          "FROM invoices WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
-                          "AND ($2::text IS NULL OR status = $2)",
-                          "created_at DESC, id DESC", 2, params, &pg, &total);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing invoices");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        if ((rc = inv_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-        out->count++;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-    rc = BILL_OK;
-done:
-    if (rc < 0)
-        bill_invoices_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
+    return BILL__LIST_PAGE(db, &INV_ROW, &q, 2, params, page, NULL, out);
 }
 
 int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *customer_id,

@@ -52,25 +52,20 @@ int bill__oplog_write(bill_conn *conn, const bill_actor *actor, const char *acti
     return rc;
 }
 
-void bill_oplog_entries_clear(bill_oplog_entries *l)
+static void entry_clear(void *item)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++) {
-        bill_oplog_entry *e = &l->items[i];
-        free(e->id);
-        free(e->actor_type);
-        free(e->actor_id);
-        free(e->actor_name);
-        free(e->action);
-        free(e->target_type);
-        free(e->target_id);
-        free(e->before_json);
-        free(e->after_json);
-        free(e->source_ip);
-    }
-    free(l->items);
-    memset(l, 0, sizeof *l);
+    bill_oplog_entry *e = item;
+    free(e->id);
+    free(e->actor_type);
+    free(e->actor_id);
+    free(e->actor_name);
+    free(e->action);
+    free(e->target_type);
+    free(e->target_id);
+    free(e->before_json);
+    free(e->after_json);
+    free(e->source_ip);
+    memset(e, 0, sizeof *e);
 }
 
 static char *opt_dup(const PGresult *r, int row, int col)
@@ -78,17 +73,54 @@ static char *opt_dup(const PGresult *r, int row, int col)
     return bill__isnull(r, row, col) ? NULL : bill__col_dup(r, row, col);
 }
 
+static int entry_from_row(const PGresult *r, int i, const void *ctx, void *item)
+{
+    bill_oplog_entry *e = item;
+    e->id = bill__col_dup(r, i, 0);
+    e->actor_type = bill__col_dup(r, i, 1);
+    e->actor_id = bill__col_dup(r, i, 2);
+    e->actor_name = bill__col_dup(r, i, 3);
+    e->action = bill__col_dup(r, i, 4);
+    e->target_type = bill__col_dup(r, i, 5);
+    e->target_id = bill__col_dup(r, i, 6);
+    e->before_json = opt_dup(r, i, 7);
+    e->after_json = opt_dup(r, i, 8);
+    e->source_ip = bill__col_dup(r, i, 9);
+    e->created_at = bill__i64(r, i, 10);
+    if (!e->id || !e->actor_type || !e->actor_id || !e->actor_name || !e->action ||
+        !e->target_type || !e->target_id || !e->source_ip ||
+        (!e->before_json && !bill__isnull(r, i, 7)) || (!e->after_json && !bill__isnull(r, i, 8)))
+        return bill__err(BILL_ENOMEM, NULL, "out of memory listing the operation log");
+    return BILL_OK;
+}
+
+static const bill__rowtype ENTRY_ROW = {sizeof(bill_oplog_entry), entry_from_row, entry_clear,
+                                        "operation log entry"};
+
+void bill_oplog_entries_clear(bill_oplog_entries *l)
+{
+    BILL__LIST_CLEAR(&ENTRY_ROW, l);
+}
+
 int bill_oplog_list(bill_db *db, const bill_actor *actor, const bill_oplog_filter *filter,
                     const bill_page *page, bill_oplog_entries *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
+    static const bill__list_sql q = {
+        "id, actor_type, actor_id, actor_name, action, target_type, target_id, "
+        "before::text, after::text, source_ip, " BILL__US("created_at"),
+        "FROM operation_logs WHERE "
+        "($1::text IS NULL OR actor_id = $1) AND "
+        "($2::text IS NULL OR action = $2) AND "
+        "($3::text IS NULL OR action LIKE $3 ESCAPE '\\') AND "
+        "($4::text IS NULL OR target_type = $4) AND "
+        "($5::text IS NULL OR target_id = $5) AND "
+        "($6::int8 IS NULL OR created_at >= to_timestamp($6::int8 / 1e6)) AND "
+        "($7::int8 IS NULL OR created_at < to_timestamp($7::int8 / 1e6))",
+        "created_at DESC, id DESC"};
     bill_oplog_filter f = filter ? *filter : (bill_oplog_filter){0};
     char since[24], until[24];
     char *action_prefix = NULL;
-    uint64_t total = 0;
-    int rc, n;
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
@@ -115,57 +147,7 @@ int bill_oplog_list(bill_db *db, const bill_actor *actor, const bill_oplog_filte
         f.since ? bill__i64_text(f.since, since) : NULL,
         f.until ? bill__i64_text(f.until, until) : NULL,
     };
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__page_query(
-        c, &res,
-        "id, actor_type, actor_id, actor_name, action, target_type, target_id, "
-        "before::text, after::text, source_ip, " BILL__US("created_at"),
-        "FROM operation_logs WHERE "
-        "($1::text IS NULL OR actor_id = $1) AND "
-        "($2::text IS NULL OR action = $2) AND "
-        "($3::text IS NULL OR action LIKE $3 ESCAPE '\\') AND "
-        "($4::text IS NULL OR target_type = $4) AND "
-        "($5::text IS NULL OR target_id = $5) AND "
-        "($6::int8 IS NULL OR created_at >= to_timestamp($6::int8 / 1e6)) AND "
-        "($7::int8 IS NULL OR created_at < to_timestamp($7::int8 / 1e6))",
-        "created_at DESC, id DESC", (int)BILL__ARRAY_LEN(params), params, &pg, &total);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing the operation log");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        bill_oplog_entry *e = &out->items[i];
-        out->count++;
-        e->id = bill__col_dup(res, i, 0);
-        e->actor_type = bill__col_dup(res, i, 1);
-        e->actor_id = bill__col_dup(res, i, 2);
-        e->actor_name = bill__col_dup(res, i, 3);
-        e->action = bill__col_dup(res, i, 4);
-        e->target_type = bill__col_dup(res, i, 5);
-        e->target_id = bill__col_dup(res, i, 6);
-        e->before_json = opt_dup(res, i, 7);
-        e->after_json = opt_dup(res, i, 8);
-        e->source_ip = bill__col_dup(res, i, 9);
-        e->created_at = bill__i64(res, i, 10);
-        if (!e->id || !e->actor_type || !e->actor_id || !e->actor_name || !e->action ||
-            !e->target_type || !e->target_id || !e->source_ip ||
-            (!e->before_json && !bill__isnull(res, i, 7)) ||
-            (!e->after_json && !bill__isnull(res, i, 8))) {
-            rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing the operation log");
-            goto done;
-        }
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-    rc = BILL_OK;
-done:
-    if (rc < 0)
-        bill_oplog_entries_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
+    rc = BILL__LIST_PAGE(db, &ENTRY_ROW, &q, (int)BILL__ARRAY_LEN(params), params, page, NULL, out);
     free(action_prefix);
     return rc;
 }

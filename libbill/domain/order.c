@@ -58,30 +58,11 @@ bool bill_order_transition_allowed(const char *from, const char *to)
     return false;
 }
 
-/* ---- shared helpers (order_int.h) -------------------------------------- */
-
-int bill__owns(const bill_actor *actor, const char *row_customer_id, const char *what,
-               const char *id)
-{
-    if (bill_actor_is_staff(actor))
-        return BILL_OK;
-    if (actor->kind == BILL_ACTOR_CUSTOMER && actor->customer_id && row_customer_id &&
-        strcasecmp(actor->customer_id, row_customer_id) == 0)
-        return BILL_OK;
-    return bill__err(BILL_ENOTFOUND, "id", "%s %s not found", what, id);
-}
-
-int bill__check_opt_id(const char *s, const char *field)
-{
-    if (!s || !*s || bill_uuid_valid(s))
-        return BILL_OK;
-    return bill__err(BILL_EINVALID, field, "%s \"%.64s\" is not a UUID", field, s);
-}
-
 /* ---- rows -------------------------------------------------------------- */
 
-static void ord_clear(bill_order *o)
+static void ord_clear(void *p)
 {
+    bill_order *o = p;
     char **s[] = {&o->id,        &o->customer_id,      &o->product_id,
                   &o->product_name, &o->provider_id,   &o->provider_instance_id,
                   &o->server_spec_json, &o->status,    &o->currency,
@@ -92,38 +73,18 @@ static void ord_clear(bill_order *o)
     memset(o, 0, sizeof *o);
 }
 
-void bill_order_free(bill_order *o)
+static int ord_from_row(const PGresult *r, int row, const void *ctx, void *p)
 {
-    if (!o)
-        return;
-    ord_clear(o);
-    free(o);
-}
-
-void bill_orders_clear(bill_orders *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        ord_clear(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static int ord_from_row(const PGresult *r, int row, bill_order *o)
-{
+    bill_order *o = p;
     char **s[] = {&o->id,         &o->customer_id,        &o->product_id,
                   &o->product_name, &o->provider_id,      &o->provider_instance_id,
                   &o->server_spec_json, &o->status};
-    int rc;
-    memset(o, 0, sizeof *o);
     for (int i = 0; i < (int)BILL__ARRAY_LEN(s); i++)
         if (!(*s[i] = bill__col_dup(r, row, i)))
             goto oom;
-    if ((rc = bill__money_col(r, row, 8, &o->amount)) < 0) {
-        ord_clear(o);
+    int rc = bill__money_col(r, row, 8, &o->amount);
+    if (rc < 0)
         return rc;
-    }
     if (!(o->currency = bill__col_dup(r, row, 9)) ||
         !(o->billing_cycle = bill__col_dup(r, row, 10)) ||
         !(o->gateway_id = bill__col_dup(r, row, 11)) ||
@@ -135,14 +96,24 @@ static int ord_from_row(const PGresult *r, int row, bill_order *o)
     o->updated_at = bill__i64(r, row, 16);
     return BILL_OK;
 oom:
-    ord_clear(o);
     return bill__err(BILL_ENOMEM, NULL, "out of memory reading an order");
+}
+
+static const bill__rowtype ORD_ROW = {sizeof(bill_order), ord_from_row, ord_clear, "order"};
+
+void bill_order_free(bill_order *o)
+{
+    bill__row_free(&ORD_ROW, o);
+}
+
+void bill_orders_clear(bill_orders *l)
+{
+    BILL__LIST_CLEAR(&ORD_ROW, l);
 }
 
 static int ord_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_order **out)
 {
     PGresult *res = NULL;
-    bill_order *o = NULL;
     int rc;
     if ((rc = bill__qp(c, &res, "SELECT " ORD_COLS ORD_FROM "WHERE o.id = $1", id)) < 0)
         goto done;
@@ -152,16 +123,8 @@ static int ord_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill
     }
     if ((rc = bill__owns(actor, bill__val(res, 0, 1), "order", id)) < 0)
         goto done;
-    if (!(o = calloc(1, sizeof *o))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading an order");
-        goto done;
-    }
-    if ((rc = ord_from_row(res, 0, o)) < 0)
-        goto done;
-    *out = o;
-    o = NULL;
+    rc = bill__row_new(&ORD_ROW, res, 0, NULL, out);
 done:
-    free(o);
     PQclear(res);
     return rc;
 }
@@ -433,23 +396,24 @@ int bill_order_get(bill_db *db, const bill_actor *actor, const char *id, bill_or
 int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filter *f,
                     const bill_page *page, bill_orders *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
+    static const bill__list_sql q = {
+        ORD_COLS, ORD_FROM "WHERE ($1::uuid IS NULL OR o.customer_id = $1::uuid) "
+                  "AND ($2::text IS NULL OR o.status = $2) "
+                  "AND ($3::uuid IS NULL OR o.provider_interface_id = $3::uuid) "
+                  "AND ($4::text IS NULL OR p.name ILIKE $4 ESCAPE '\\' "
+                  "OR o.notes ILIKE $4 ESCAPE '\\' OR o.id::text ILIKE $4 ESCAPE '\\')",
+        "o.created_at DESC, o.id DESC"};
     bill_order_filter none = {0};
+    const char *cust;
     char *pattern = NULL;
-    uint64_t total = 0;
-    int rc, n;
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
     if (!f)
         f = &none;
-    if ((rc = bill__require_known(actor)) < 0)
-        return rc;
-    const char *cust = bill_actor_is_staff(actor) ? bill__opt(f->customer_id) : actor->customer_id;
-    if ((rc = bill__check_opt_id(cust, "customer_id")) < 0 ||
+    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||
         (rc = bill__check_opt_id(f->provider_id, "provider_id")) < 0)
         return rc;
     if (bill__opt(f->status) && (rc = bill_order_status_check(f->status)) < 0)
@@ -457,35 +421,8 @@ int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filte
     if (bill__opt(f->search) && !(pattern = bill__like_pattern(f->search)))
         return bill__err(BILL_ENOMEM, NULL, "out of memory");
     const char *params[] = {cust, bill__opt(f->status), bill__opt(f->provider_id), pattern};
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__page_query(c, &res, ORD_COLS,
-                          ORD_FROM "WHERE ($1::uuid IS NULL OR o.customer_id = $1::uuid) "
-                          "AND ($2::text IS NULL OR o.status = $2) "
-                          "AND ($3::uuid IS NULL OR o.provider_interface_id = $3::uuid) "
-                          "AND ($4::text IS NULL OR p.name ILIKE $4 ESCAPE '\\' "
-                          "OR o.notes ILIKE $4 ESCAPE '\\' OR o.id::text ILIKE $4 ESCAPE '\\')",
-                          "o.created_at DESC, o.id DESC", 4, params, &pg, &total);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing orders");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        if ((rc = ord_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-        out->count++;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-    rc = BILL_OK;
-done:
-    if (rc < 0)
-        bill_orders_clear(out);
+    rc = BILL__LIST_PAGE(db, &ORD_ROW, &q, 4, params, page, NULL, out);
     free(pattern);
-    PQclear(res);
-    bill__conn_done(c);
     return rc;
 }
 

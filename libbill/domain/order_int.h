@@ -23,19 +23,4 @@ int bill__order_move_tx(bill_conn *c, const bill_actor *actor, const char *id,
 int bill__invoice_paid_tx(bill_conn *c, const bill_actor *actor, const char *id,
                           bill_money amount);
 
-/* A CUSTOMER actor may only reach rows of its own customer: BILL_OK for
- * staff or a match, else BILL_ENOTFOUND "<what> <id> not found". */
-int bill__owns(const bill_actor *actor, const char *row_customer_id, const char *what,
-               const char *id);
-
-/* NULL-or-empty helper for optional filters: NULL when s is NULL or "". */
-static inline const char *bill__opt(const char *s)
-{
-    return s && *s ? s : NULL;
-}
-
-/* An optional uuid filter: BILL_OK when NULL/"" or a UUID, else
- * BILL_EINVALID naming `field`. */
-int bill__check_opt_id(const char *s, const char *field);
-
 #endif

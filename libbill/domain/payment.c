@@ -37,8 +37,9 @@ int bill_payment_status_check(const char *s)
                      s ? s : "");
 }
 
-static void pay_clear(bill_payment *p)
+static void pay_clear(void *item)
 {
+    bill_payment *p = item;
     char **s[] = {&p->id,         &p->customer_id,        &p->order_id,
                   &p->invoice_id, &p->currency,           &p->gateway_id,
                   &p->gateway_payment_id, &p->gateway_tx_id, &p->status};
@@ -47,28 +48,10 @@ static void pay_clear(bill_payment *p)
     memset(p, 0, sizeof *p);
 }
 
-void bill_payment_free(bill_payment *p)
+static int pay_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
-    if (!p)
-        return;
-    pay_clear(p);
-    free(p);
-}
-
-void bill_payments_clear(bill_payments *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        pay_clear(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static int pay_from_row(const PGresult *r, int row, bill_payment *p)
-{
+    bill_payment *p = item;
     int rc;
-    memset(p, 0, sizeof *p);
     p->id = bill__col_dup(r, row, 0);
     p->customer_id = bill__col_dup(r, row, 1);
     p->order_id = bill__col_dup(r, row, 2);
@@ -79,15 +62,11 @@ static int pay_from_row(const PGresult *r, int row, bill_payment *p)
     p->gateway_tx_id = bill__col_dup(r, row, 9);
     p->status = bill__col_dup(r, row, 10);
     if (!p->id || !p->customer_id || !p->order_id || !p->invoice_id || !p->currency ||
-        !p->gateway_id || !p->gateway_payment_id || !p->gateway_tx_id || !p->status) {
-        pay_clear(p);
+        !p->gateway_id || !p->gateway_payment_id || !p->gateway_tx_id || !p->status)
         return bill__err(BILL_ENOMEM, NULL, "out of memory reading a payment");
-    }
     if ((rc = bill__money_col(r, row, 4, &p->amount)) < 0 ||
-        (rc = bill__money_col(r, row, 5, &p->refunded_amount)) < 0) {
-        pay_clear(p);
+        (rc = bill__money_col(r, row, 5, &p->refunded_amount)) < 0)
         return rc;
-    }
     p->paid_at = bill__i64(r, row, 11);
     p->created_at = bill__i64(r, row, 12);
     p->updated_at = bill__i64(r, row, 13);
@@ -95,10 +74,21 @@ static int pay_from_row(const PGresult *r, int row, bill_payment *p)
     return BILL_OK;
 }
 
+static const bill__rowtype PAY_ROW = {sizeof(bill_payment), pay_from_row, pay_clear, "payment"};
+
+void bill_payment_free(bill_payment *p)
+{
+    bill__row_free(&PAY_ROW, p);
+}
+
+void bill_payments_clear(bill_payments *l)
+{
+    BILL__LIST_CLEAR(&PAY_ROW, l);
+}
+
 static int pay_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_payment **out)
 {
     PGresult *res = NULL;
-    bill_payment *p = NULL;
     int rc;
     if ((rc = bill__qp(c, &res, "SELECT " PAY_COLS " FROM payments WHERE id = $1", id)) < 0)
         goto done;
@@ -108,16 +98,8 @@ static int pay_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill
     }
     if ((rc = bill__owns(actor, bill__val(res, 0, 1), "payment", id)) < 0)
         goto done;
-    if (!(p = calloc(1, sizeof *p))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading a payment");
-        goto done;
-    }
-    if ((rc = pay_from_row(res, 0, p)) < 0)
-        goto done;
-    *out = p;
-    p = NULL;
+    rc = bill__row_new(&PAY_ROW, res, 0, NULL, out);
 done:
-    free(p);
     PQclear(res);
     return rc;
 }
@@ -142,22 +124,23 @@ int bill_payment_get(bill_db *db, const bill_actor *actor, const char *id, bill_
 int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_filter *f,
                       const bill_page *page, bill_payments *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
+    static const bill__list_sql q = {PAY_COLS,
+                                     "FROM payments WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
+                                     "AND ($2::uuid IS NULL OR order_id = $2::uuid) "
+                                     "AND ($3::uuid IS NULL OR invoice_id = $3::uuid) "
+                                     "AND ($4::text IS NULL OR gateway_id = $4) "
+                                     "AND ($5::text IS NULL OR status = $5)",
+                                     "created_at DESC, id DESC"};
     bill_payment_filter none = {0};
-    uint64_t total = 0;
-    int rc, n;
+    const char *cust;
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
     if (!f)
         f = &none;
-    if ((rc = bill__require_known(actor)) < 0)
-        return rc;
-    const char *cust = bill_actor_is_staff(actor) ? bill__opt(f->customer_id) : actor->customer_id;
-    if ((rc = bill__check_opt_id(cust, "customer_id")) < 0 ||
+    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||
         (rc = bill__check_opt_id(f->order_id, "order_id")) < 0 ||
         (rc = bill__check_opt_id(f->invoice_id, "invoice_id")) < 0)
         return rc;
@@ -165,35 +148,7 @@ int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_f
         return rc;
     const char *params[] = {cust, bill__opt(f->order_id), bill__opt(f->invoice_id),
                             bill__opt(f->gateway_id), bill__opt(f->status)};
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__page_query(c, &res, PAY_COLS,
-                          "FROM payments WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
-                          "AND ($2::uuid IS NULL OR order_id = $2::uuid) "
-                          "AND ($3::uuid IS NULL OR invoice_id = $3::uuid) "
-                          "AND ($4::text IS NULL OR gateway_id = $4) "
-                          "AND ($5::text IS NULL OR status = $5)",
-                          "created_at DESC, id DESC", 5, params, &pg, &total);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing payments");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        if ((rc = pay_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-        out->count++;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-    rc = BILL_OK;
-done:
-    if (rc < 0)
-        bill_payments_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
+    return BILL__LIST_PAGE(db, &PAY_ROW, &q, 5, params, page, NULL, out);
 }
 
 /* Columns used by confirm/refund/fail under the row lock. */

@@ -80,34 +80,18 @@ static const char *s_or_empty(const char *s)
 #define CAT_NCOLS 7
 #define CAT_JSON "to_jsonb(c)::text"
 
-static void cat_clear(bill_product_category *c)
+static void cat_clear(void *item)
 {
+    bill_product_category *c = item;
     free(c->id);
     free(c->name);
     free(c->description);
     memset(c, 0, sizeof *c);
 }
 
-void bill_product_category_free(bill_product_category *c)
+static int cat_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
-    if (c) {
-        cat_clear(c);
-        free(c);
-    }
-}
-
-void bill_product_categories_clear(bill_product_categories *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        cat_clear(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static int cat_from_row(const PGresult *r, int row, bill_product_category *c)
-{
+    bill_product_category *c = item;
     c->id = bill__col_dup(r, row, 0);
     c->name = bill__col_dup(r, row, 1);
     c->description = bill__col_dup(r, row, 2);
@@ -120,18 +104,22 @@ static int cat_from_row(const PGresult *r, int row, bill_product_category *c)
     return BILL_OK;
 }
 
+static const bill__rowtype CAT_ROW = {sizeof(bill_product_category), cat_from_row, cat_clear,
+                                      "product category"};
+
+void bill_product_category_free(bill_product_category *c)
+{
+    bill__row_free(&CAT_ROW, c);
+}
+
+void bill_product_categories_clear(bill_product_categories *l)
+{
+    BILL__LIST_CLEAR(&CAT_ROW, l);
+}
+
 static int cat_new(const PGresult *r, int row, bill_product_category **out)
 {
-    bill_product_category *c = calloc(1, sizeof *c);
-    int rc;
-    if (!c)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory");
-    if ((rc = cat_from_row(r, row, c)) < 0) {
-        bill_product_category_free(c);
-        return rc;
-    }
-    *out = c;
-    return BILL_OK;
+    return bill__row_new(&CAT_ROW, r, row, NULL, out);
 }
 
 static int cat_fetch(bill_conn *conn, const char *id, bool lock, PGresult **res)
@@ -206,35 +194,11 @@ done:
 int bill_product_category_list(bill_db *db, const bill_actor *actor, const bill_page *page,
                                bill_product_categories *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
-    uint64_t total = 0;
-    int rc, n;
+    static const bill__list_sql q = {CAT_COLS, "FROM product_categories c",
+                                     "c.sort_order, c.name, c.id"};
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
-    memset(out, 0, sizeof *out);
-    if ((rc = bill__conn_acquire(db, &c)) < 0 ||
-        (rc = bill__page_query(c, &res, CAT_COLS, "FROM product_categories c",
-                               "c.sort_order, c.name, c.id", 0, NULL, &pg, &total)) < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        out->count++;
-        if ((rc = cat_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-done:
-    if (rc < 0)
-        bill_product_categories_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
+    return BILL__LIST_PAGE(db, &CAT_ROW, &q, 0, NULL, page, NULL, out);
 }
 
 int bill_product_category_update(bill_db *db, const bill_actor *actor, const char *id,
@@ -319,8 +283,9 @@ done:
 #define GRP_NCOLS 8
 #define GRP_JSON "to_jsonb(g)::text"
 
-static void grp_clear(bill_product_group *g)
+static void grp_clear(void *item)
 {
+    bill_product_group *g = item;
     free(g->id);
     free(g->category_id);
     free(g->name);
@@ -328,26 +293,9 @@ static void grp_clear(bill_product_group *g)
     memset(g, 0, sizeof *g);
 }
 
-void bill_product_group_free(bill_product_group *g)
+static int grp_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
-    if (g) {
-        grp_clear(g);
-        free(g);
-    }
-}
-
-void bill_product_groups_clear(bill_product_groups *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        grp_clear(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static int grp_from_row(const PGresult *r, int row, bill_product_group *g)
-{
+    bill_product_group *g = item;
     g->id = bill__col_dup(r, row, 0);
     g->category_id = bill__col_dup(r, row, 1);
     g->name = bill__col_dup(r, row, 2);
@@ -361,18 +309,22 @@ static int grp_from_row(const PGresult *r, int row, bill_product_group *g)
     return BILL_OK;
 }
 
+static const bill__rowtype GRP_ROW = {sizeof(bill_product_group), grp_from_row, grp_clear,
+                                      "product group"};
+
+void bill_product_group_free(bill_product_group *g)
+{
+    bill__row_free(&GRP_ROW, g);
+}
+
+void bill_product_groups_clear(bill_product_groups *l)
+{
+    BILL__LIST_CLEAR(&GRP_ROW, l);
+}
+
 static int grp_new(const PGresult *r, int row, bill_product_group **out)
 {
-    bill_product_group *g = calloc(1, sizeof *g);
-    int rc;
-    if (!g)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory");
-    if ((rc = grp_from_row(r, row, g)) < 0) {
-        bill_product_group_free(g);
-        return rc;
-    }
-    *out = g;
-    return BILL_OK;
+    return bill__row_new(&GRP_ROW, r, row, NULL, out);
 }
 
 static const char *staff_flag(const bill_actor *actor)
@@ -465,41 +417,19 @@ done:
 int bill_product_group_list(bill_db *db, const bill_actor *actor, const char *category_id,
                             const bill_page *page, bill_product_groups *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
-    uint64_t total = 0;
+    static const bill__list_sql q = {GRP_COLS,
+                                     "FROM product_groups g WHERE $1::boolean IS NOT NULL AND "
+                                     "($2::uuid IS NULL OR g.category_id = $2::uuid)",
+                                     "g.sort_order, g.name, g.id"};
     const char *cat = NULL;
-    int rc, n;
+    int rc;
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
     if ((rc = opt_id(category_id, "category_id", &cat)) < 0)
         return rc;
     const char *params[] = {staff_flag(actor), cat};
-    if ((rc = bill__conn_acquire(db, &c)) < 0 ||
-        (rc = bill__page_query(c, &res, GRP_COLS,
-                               "FROM product_groups g WHERE $1::boolean IS NOT NULL AND "
-                               "($2::uuid IS NULL OR g.category_id = $2::uuid)",
-                               "g.sort_order, g.name, g.id", 2, params, &pg, &total)) < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        out->count++;
-        if ((rc = grp_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-done:
-    if (rc < 0)
-        bill_product_groups_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
+    return BILL__LIST_PAGE(db, &GRP_ROW, &q, 2, params, page, NULL, out);
 }
 
 int bill_product_group_update(bill_db *db, const bill_actor *actor, const char *id,
@@ -584,8 +514,9 @@ done:
     "jsonb_object_agg(pp.cycle, pp.price) FROM product_prices pp "                       \
     "WHERE pp.product_id = p.id), '{}'::jsonb)))::text"
 
-static void pr_clear(bill_product *p)
+static void pr_clear(void *item)
 {
+    bill_product *p = item;
     free(p->id);
     free(p->group_id);
     free(p->category_id);
@@ -595,24 +526,6 @@ static void pr_clear(bill_product *p)
     free(p->provider_interface_id);
     free(p->upstream_product_id);
     memset(p, 0, sizeof *p);
-}
-
-void bill_product_free(bill_product *p)
-{
-    if (p) {
-        pr_clear(p);
-        free(p);
-    }
-}
-
-void bill_products_clear(bill_products *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        pr_clear(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
 }
 
 /* "monthly=10.00,yearly=100.00" -> has_price/prices. */
@@ -643,8 +556,9 @@ static int parse_price_list(const char *s, bool has[BILL_PRODUCT_CYCLES],
     return BILL_OK;
 }
 
-static int pr_from_row(const PGresult *r, int row, bill_product *p)
+static int pr_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
+    bill_product *p = item;
     int rc;
     p->id = bill__col_dup(r, row, 0);
     p->group_id = bill__col_dup(r, row, 1);
@@ -666,18 +580,21 @@ static int pr_from_row(const PGresult *r, int row, bill_product *p)
     return parse_price_list(bill__val(r, row, 13), p->has_price, p->prices);
 }
 
+static const bill__rowtype PR_ROW = {sizeof(bill_product), pr_from_row, pr_clear, "product"};
+
+void bill_product_free(bill_product *p)
+{
+    bill__row_free(&PR_ROW, p);
+}
+
+void bill_products_clear(bill_products *l)
+{
+    BILL__LIST_CLEAR(&PR_ROW, l);
+}
+
 static int pr_new(const PGresult *r, int row, bill_product **out)
 {
-    bill_product *p = calloc(1, sizeof *p);
-    int rc;
-    if (!p)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory");
-    if ((rc = pr_from_row(r, row, p)) < 0) {
-        bill_product_free(p);
-        return rc;
-    }
-    *out = p;
-    return BILL_OK;
+    return bill__row_new(&PR_ROW, r, row, NULL, out);
 }
 
 /* Specs: a JSON object whose values are strings, numbers or booleans. */
@@ -996,14 +913,20 @@ done:
 int bill_product_list(bill_db *db, const bill_actor *actor, const bill_product_filter *filter,
                       const bill_page *page, bill_products *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
+    static const bill__list_sql q = {PR_COLS,
+                                     "FROM products p WHERE "
+                                     "($1::boolean IS NULL OR p.active = $1::boolean) AND "
+                                     "($2::uuid IS NULL OR p.group_id = $2::uuid) AND "
+                                     "($3::uuid IS NULL OR p.category_id = $3::uuid) AND "
+                                     "($4::uuid IS NULL OR p.provider_interface_id = $4::uuid) AND "
+                                     "($5::text IS NULL OR p.specs->>'region' = $5) AND "
+                                     "($6::text IS NULL OR p.name ILIKE $6 ESCAPE '\\' OR "
+                                     " p.description ILIKE $6 ESCAPE '\\')",
+                                     "p.created_at, p.id"};
     bill_product_filter f = filter ? *filter : (bill_product_filter){0};
     const char *grp = NULL, *cat = NULL, *prov = NULL;
     char *pattern = NULL;
-    uint64_t total = 0;
-    int rc, n;
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
@@ -1022,36 +945,7 @@ int bill_product_list(bill_db *db, const bill_actor *actor, const bill_product_f
         f.region && *f.region ? f.region : NULL,
         pattern,
     };
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__page_query(c, &res, PR_COLS,
-                          "FROM products p WHERE "
-                          "($1::boolean IS NULL OR p.active = $1::boolean) AND "
-                          "($2::uuid IS NULL OR p.group_id = $2::uuid) AND "
-                          "($3::uuid IS NULL OR p.category_id = $3::uuid) AND "
-                          "($4::uuid IS NULL OR p.provider_interface_id = $4::uuid) AND "
-                          "($5::text IS NULL OR p.specs->>'region' = $5) AND "
-                          "($6::text IS NULL OR p.name ILIKE $6 ESCAPE '\\' OR "
-                          " p.description ILIKE $6 ESCAPE '\\')",
-                          "p.created_at, p.id", (int)BILL__ARRAY_LEN(params), params, &pg, &total);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        out->count++;
-        if ((rc = pr_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-done:
-    if (rc < 0)
-        bill_products_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
+    rc = BILL__LIST_PAGE(db, &PR_ROW, &q, (int)BILL__ARRAY_LEN(params), params, page, NULL, out);
     free(pattern);
     return rc;
 }

@@ -53,74 +53,21 @@ int bill_ticket_priority_check(const char *s)
     return one_of(s, priorities, 4, "priority", "low, normal, high, urgent");
 }
 
-void bill_ticket_reply_free(bill_ticket_reply *r)
+static void rp_clear(void *item)
 {
-    if (!r)
-        return;
+    bill_ticket_reply *r = item;
     free(r->id);
     free(r->ticket_id);
     free(r->user_id);
     free(r->customer_id);
     free(r->author_type);
     free(r->content);
-    free(r);
+    memset(r, 0, sizeof *r);
 }
 
-static void tk_clear(bill_ticket *t)
+static int rp_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
-    char **s[] = {&t->id,     &t->customer_id,      &t->title,          &t->description,
-                  &t->status, &t->priority,         &t->assignee_user_id, &t->creator_user_id};
-    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
-        free(*s[i]);
-    for (size_t i = 0; i < t->reply_count; i++) {
-        bill_ticket_reply *r = &t->replies[i];
-        free(r->id);
-        free(r->ticket_id);
-        free(r->user_id);
-        free(r->customer_id);
-        free(r->author_type);
-        free(r->content);
-    }
-    free(t->replies);
-    memset(t, 0, sizeof *t);
-}
-
-void bill_ticket_free(bill_ticket *t)
-{
-    if (!t)
-        return;
-    tk_clear(t);
-    free(t);
-}
-
-void bill_tickets_clear(bill_tickets *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->count; i++)
-        tk_clear(&l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static int tk_from_row(const PGresult *r, int row, bill_ticket *t)
-{
-    char **s[] = {&t->id,     &t->customer_id,      &t->title,          &t->description,
-                  &t->status, &t->priority,         &t->assignee_user_id, &t->creator_user_id};
-    memset(t, 0, sizeof *t);
-    for (int i = 0; i < (int)BILL__ARRAY_LEN(s); i++)
-        if (!(*s[i] = bill__col_dup(r, row, i))) {
-            tk_clear(t);
-            return bill__err(BILL_ENOMEM, NULL, "out of memory reading a ticket");
-        }
-    t->created_at = bill__i64(r, row, 8);
-    t->updated_at = bill__i64(r, row, 9);
-    return BILL_OK;
-}
-
-static int rp_from_row(const PGresult *r, int row, bill_ticket_reply *x)
-{
-    memset(x, 0, sizeof *x);
+    bill_ticket_reply *x = item;
     x->id = bill__col_dup(r, row, 0);
     x->ticket_id = bill__col_dup(r, row, 1);
     x->user_id = bill__col_dup(r, row, 2);
@@ -135,42 +82,72 @@ static int rp_from_row(const PGresult *r, int row, bill_ticket_reply *x)
     return BILL_OK;
 }
 
+static const bill__rowtype RP_ROW = {sizeof(bill_ticket_reply), rp_from_row, rp_clear,
+                                     "ticket reply"};
+
+static void tk_clear(void *item)
+{
+    bill_ticket *t = item;
+    char **s[] = {&t->id,     &t->customer_id,      &t->title,          &t->description,
+                  &t->status, &t->priority,         &t->assignee_user_id, &t->creator_user_id};
+    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
+        free(*s[i]);
+    bill__rows_clear(&RP_ROW, &t->replies, &t->reply_count);
+    memset(t, 0, sizeof *t);
+}
+
+static int tk_from_row(const PGresult *r, int row, const void *ctx, void *item)
+{
+    bill_ticket *t = item;
+    char **s[] = {&t->id,     &t->customer_id,      &t->title,          &t->description,
+                  &t->status, &t->priority,         &t->assignee_user_id, &t->creator_user_id};
+    for (int i = 0; i < (int)BILL__ARRAY_LEN(s); i++)
+        if (!(*s[i] = bill__col_dup(r, row, i)))
+            return bill__err(BILL_ENOMEM, NULL, "out of memory reading a ticket");
+    t->created_at = bill__i64(r, row, 8);
+    t->updated_at = bill__i64(r, row, 9);
+    return BILL_OK;
+}
+
+static const bill__rowtype TK_ROW = {sizeof(bill_ticket), tk_from_row, tk_clear, "ticket"};
+
+void bill_ticket_reply_free(bill_ticket_reply *r)
+{
+    bill__row_free(&RP_ROW, r);
+}
+
+void bill_ticket_free(bill_ticket *t)
+{
+    bill__row_free(&TK_ROW, t);
+}
+
+void bill_tickets_clear(bill_tickets *l)
+{
+    BILL__LIST_CLEAR(&TK_ROW, l);
+}
+
 static int tk_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_ticket **out)
 {
     PGresult *res = NULL, *rp = NULL;
     bill_ticket *t = NULL;
-    int rc, n;
+    int rc;
     if ((rc = bill__qp(c, &res, "SELECT " TK_COLS " FROM tickets WHERE id = $1", id)) < 0)
         goto done;
     if (PQntuples(res) == 0) {
         rc = bill__err(BILL_ENOTFOUND, "id", "ticket %s not found", id);
         goto done;
     }
-    if ((rc = bill__owns(actor, bill__val(res, 0, 1), "ticket", id)) < 0)
-        goto done;
-    if (!(t = calloc(1, sizeof *t))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading a ticket");
-        goto done;
-    }
-    if ((rc = tk_from_row(res, 0, t)) < 0)
+    if ((rc = bill__owns(actor, bill__val(res, 0, 1), "ticket", id)) < 0 ||
+        (rc = bill__row_new(&TK_ROW, res, 0, NULL, &t)) < 0)
         goto done;
     /* Internal notes never leave the database for a customer. */
     if ((rc = bill__qp(c, &rp,
                        "SELECT " RP_COLS " FROM ticket_replies r JOIN tickets t ON t.id = "
                        "r.ticket_id WHERE r.ticket_id = $1 AND ($2::boolean OR NOT r.is_internal) "
                        "ORDER BY r.created_at, r.id",
-                       id, bill_actor_is_staff(actor) ? "true" : "false")) < 0)
+                       id, bill_actor_is_staff(actor) ? "true" : "false")) < 0 ||
+        (rc = bill__rows_fill(&RP_ROW, rp, NULL, &t->replies, &t->reply_count)) < 0)
         goto done;
-    n = PQntuples(rp);
-    if (n > 0 && !(t->replies = calloc((size_t)n, sizeof *t->replies))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory reading replies");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        t->reply_count++;
-        if ((rc = rp_from_row(rp, i, &t->replies[i])) < 0)
-            goto done;
-    }
     *out = t;
     t = NULL;
 done:
@@ -258,22 +235,22 @@ int bill_ticket_get(bill_db *db, const bill_actor *actor, const char *id, bill_t
 int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_filter *f,
                      const bill_page *page, bill_tickets *out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
+    static const bill__list_sql q = {TK_COLS,
+                                     "FROM tickets WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
+                                     "AND ($2::text IS NULL OR status = $2) "
+                                     "AND ($3::text IS NULL OR priority = $3) "
+                                     "AND ($4::uuid IS NULL OR assignee_user_id = $4::uuid)",
+                                     "created_at DESC, id DESC"};
     bill_ticket_filter none = {0};
-    uint64_t total = 0;
-    int rc, n;
+    const char *cust;
+    int rc;
 
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
     if (!f)
         f = &none;
-    if ((rc = bill__require_known(actor)) < 0)
-        return rc;
-    const char *cust = bill_actor_is_staff(actor) ? bill__opt(f->customer_id) : actor->customer_id;
-    if ((rc = bill__check_opt_id(cust, "customer_id")) < 0 ||
+    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||
         (rc = bill__check_opt_id(f->assignee_user_id, "assignee_user_id")) < 0)
         return rc;
     if ((bill__opt(f->status) && (rc = bill_ticket_status_check(f->status)) < 0) ||
@@ -281,34 +258,7 @@ int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_fil
         return rc;
     const char *params[] = {cust, bill__opt(f->status), bill__opt(f->priority),
                             bill__opt(f->assignee_user_id)};
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__page_query(c, &res, TK_COLS,
-                          "FROM tickets WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
-                          "AND ($2::text IS NULL OR status = $2) "
-                          "AND ($3::text IS NULL OR priority = $3) "
-                          "AND ($4::uuid IS NULL OR assignee_user_id = $4::uuid)",
-                          "created_at DESC, id DESC", 4, params, &pg, &total);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing tickets");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        if ((rc = tk_from_row(res, i, &out->items[i])) < 0)
-            goto done;
-        out->count++;
-    }
-    bill_page_meta_fill(&out->meta, &pg, total);
-    rc = BILL_OK;
-done:
-    if (rc < 0)
-        bill_tickets_clear(out);
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
+    return BILL__LIST_PAGE(db, &TK_ROW, &q, 4, params, page, NULL, out);
 }
 
 /* Lock a ticket and check the actor may reach it. */
@@ -330,7 +280,6 @@ int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *t
 {
     bill_conn *c = NULL;
     PGresult *t = NULL, *ins = NULL;
-    bill_ticket_reply *r = NULL;
     bool staff = bill_actor_is_staff(actor);
     int rc;
     if (out)
@@ -370,18 +319,9 @@ int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *t
     if ((rc = bill__oplog_write(c, actor, "ticket.reply", "ticket", ticket_id, NULL, NULL)) < 0 ||
         (rc = bill__tx_commit(c)) < 0)
         goto done;
-    if (out) {
-        if (!(r = calloc(1, sizeof *r))) {
-            rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
-            goto done;
-        }
-        if ((rc = rp_from_row(ins, 0, r)) < 0)
-            goto done;
-        *out = r;
-        r = NULL;
-    }
+    if (out)
+        rc = bill__row_new(&RP_ROW, ins, 0, NULL, out);
 done:
-    bill_ticket_reply_free(r);
     PQclear(t);
     PQclear(ins);
     bill__conn_done(c);

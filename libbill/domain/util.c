@@ -60,6 +60,41 @@ int bill__scope_customer(const bill_actor *actor, const char *id)
     return BILL_OK;
 }
 
+int bill__list_scope(const bill_actor *actor, const char *requested, const char **out)
+{
+    int rc;
+    *out = NULL;
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_opt_id(requested, "customer_id")) < 0)
+        return rc;
+    if (bill_actor_is_staff(actor)) {
+        *out = bill__opt(requested);
+        return BILL_OK;
+    }
+    if (bill__opt(requested) && strcasecmp(requested, actor->customer_id) != 0)
+        return bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", requested);
+    *out = actor->customer_id;
+    return BILL_OK;
+}
+
+int bill__owns(const bill_actor *actor, const char *row_customer_id, const char *what,
+               const char *id)
+{
+    if (bill_actor_is_staff(actor))
+        return BILL_OK;
+    if (actor->kind == BILL_ACTOR_CUSTOMER && actor->customer_id && row_customer_id &&
+        strcasecmp(actor->customer_id, row_customer_id) == 0)
+        return BILL_OK;
+    return bill__err(BILL_ENOTFOUND, "id", "%s %s not found", what, id);
+}
+
+int bill__check_opt_id(const char *s, const char *field)
+{
+    if (!s || !*s || bill_uuid_valid(s))
+        return BILL_OK;
+    return bill__err(BILL_EINVALID, field, "%s \"%.64s\" is not a UUID", field, s);
+}
+
 int64_t bill__i64(const PGresult *r, int row, int col)
 {
     const char *v = bill__val(r, row, col);
@@ -104,48 +139,4 @@ char *bill__like_pattern(const char *s)
     *p++ = '%';
     *p = '\0';
     return out;
-}
-
-const char *bill__i64_text(int64_t v, char buf[24])
-{
-    snprintf(buf, 24, "%" PRId64, v);
-    return buf;
-}
-
-int bill__page_query(bill_conn *c, PGresult **res, const char *cols, const char *from_where,
-                     const char *order_by, int nparams, const char *const *params,
-                     bill_page *pg, uint64_t *total)
-{
-    PGresult *cnt = NULL;
-    char *sql = NULL, lim[24], off[24];
-    const char *all[32];
-    int rc;
-
-    *res = NULL;
-    if (nparams > 30)
-        return bill__err(BILL_EINTERNAL, NULL, "too many list parameters");
-    bill_page_normalize(pg);
-    if (!(sql = bill__sprintf("SELECT count(*) %s", from_where))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
-        goto done;
-    }
-    if ((rc = bill__q(c, &cnt, sql, nparams, params)) < 0)
-        goto done;
-    *total = (uint64_t)bill__i64(cnt, 0, 0);
-    free(sql);
-    sql = bill__sprintf("SELECT %s %s ORDER BY %s LIMIT $%d::int8 OFFSET $%d::int8", cols,
-                        from_where, order_by, nparams + 1, nparams + 2);
-    if (!sql) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nparams; i++)
-        all[i] = params[i];
-    all[nparams] = bill__i64_text(pg->page_size, lim);
-    all[nparams + 1] = bill__i64_text((int64_t)bill_page_offset(pg), off);
-    rc = bill__q(c, res, sql, nparams + 2, all);
-done:
-    PQclear(cnt);
-    free(sql);
-    return rc;
 }

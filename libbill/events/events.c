@@ -369,76 +369,50 @@ void bill_events_stop(bill_events *ev)
     ev->nthreads = 0;
 }
 
-void bill_event_rows_free(bill_event_row *rows, size_t n)
+#define EV_COLS                                                                       \
+    "id, kind, payload::text, status, attempts, max_attempts, last_error,"            \
+    " to_char(run_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"         \
+    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+static void ev_clear(void *item)
 {
-    for (size_t i = 0; rows && i < n; i++) {
-        free(rows[i].payload_json);
-        free(rows[i].last_error);
-    }
-    free(rows);
+    bill_event_row *e = item;
+    free(e->payload_json);
+    free(e->last_error);
+    memset(e, 0, sizeof *e);
 }
 
-int bill_events_list_dead(bill_db *db, const bill_page *page, bill_event_row **out, size_t *count,
-                          bill_page_meta *meta)
+static int ev_from_row(const PGresult *r, int i, const void *ctx, void *item)
 {
-    int rc;
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
-    char lim[16], off[24];
-    bill_event_row *rows = NULL;
-    int n = 0;
+    bill_event_row *e = item;
+    e->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    snprintf(e->kind, sizeof e->kind, "%s", PQgetvalue(r, i, 1));
+    e->payload_json = strdup(PQgetvalue(r, i, 2));
+    snprintf(e->status, sizeof e->status, "%s", PQgetvalue(r, i, 3));
+    e->attempts = atoi(PQgetvalue(r, i, 4));
+    e->max_attempts = atoi(PQgetvalue(r, i, 5));
+    e->last_error = strdup(PQgetvalue(r, i, 6));
+    snprintf(e->run_after, sizeof e->run_after, "%s", PQgetvalue(r, i, 7));
+    snprintf(e->created_at, sizeof e->created_at, "%s", PQgetvalue(r, i, 8));
+    if (!e->payload_json || !e->last_error)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory listing events");
+    return BILL_OK;
+}
 
-    if (!db || !out || !count)
-        return bill__err(BILL_EINVALID, NULL, "db, out and count are required");
-    bill_page_normalize(&pg);
-    snprintf(lim, sizeof lim, "%u", pg.page_size);
-    snprintf(off, sizeof off, "%llu", (unsigned long long)bill_page_offset(&pg));
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        return rc;
-    rc = bill__qp(c, &res,
-                  "SELECT id, kind, payload::text, status, attempts, max_attempts, last_error,"
-                  " to_char(run_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                  " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                  " count(*) OVER () FROM events WHERE status = 'dead'"
-                  " ORDER BY created_at, id LIMIT $1::int OFFSET $2::bigint",
-                  lim, off);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    rows = calloc(n ? (size_t)n : 1, sizeof *rows);
-    if (!rows) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing dead events");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        rows[i].id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        snprintf(rows[i].kind, sizeof rows[i].kind, "%s", PQgetvalue(res, i, 1));
-        rows[i].payload_json = strdup(PQgetvalue(res, i, 2));
-        snprintf(rows[i].status, sizeof rows[i].status, "%s", PQgetvalue(res, i, 3));
-        rows[i].attempts = atoi(PQgetvalue(res, i, 4));
-        rows[i].max_attempts = atoi(PQgetvalue(res, i, 5));
-        rows[i].last_error = strdup(PQgetvalue(res, i, 6));
-        snprintf(rows[i].run_after, sizeof rows[i].run_after, "%s", PQgetvalue(res, i, 7));
-        snprintf(rows[i].created_at, sizeof rows[i].created_at, "%s", PQgetvalue(res, i, 8));
-        if (!rows[i].payload_json || !rows[i].last_error) {
-            rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing dead events");
-            goto done;
-        }
-    }
-    if (meta) {
-        uint64_t total = n ? strtoull(PQgetvalue(res, 0, 9), NULL, 10) : 0;
-        bill_page_meta_fill(meta, &pg, total);
-    }
-    *out = rows;
-    *count = (size_t)n;
-    rows = NULL;
-done:
-    bill_event_rows_free(rows, (size_t)n);
-    if (res)
-        PQclear(res);
-    bill__conn_release(c);
-    return rc;
+static const bill__rowtype EV_ROW = {sizeof(bill_event_row), ev_from_row, ev_clear, "event"};
+
+void bill_event_rows_clear(bill_event_rows *l)
+{
+    BILL__LIST_CLEAR(&EV_ROW, l);
+}
+
+int bill_events_list_dead(bill_db *db, const bill_page *page, bill_event_rows *out)
+{
+    static const bill__list_sql q = {EV_COLS, "FROM events WHERE status = 'dead'",
+                                     "created_at, id"};
+    if (!db || !out)
+        return bill__err(BILL_EINVALID, NULL, "db and out are required");
+    return BILL__LIST_PAGE(db, &EV_ROW, &q, 0, NULL, page, NULL, out);
 }
 
 int bill_events_retry_dead(bill_db *db, int64_t id)
@@ -495,69 +469,19 @@ int bill_events_stats_get(bill_db *db, bill_events_stats *out)
 /* Operator listing with optional status/kind filters (added for bill-cli
  * events list; list_dead above keeps its oldest-first order). */
 int bill_events_list(bill_db *db, const char *status, const char *kind, const bill_page *page,
-                     bill_event_row **out, size_t *count, bill_page_meta *meta)
+                     bill_event_rows *out)
 {
-    int rc;
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_page pg = page ? *page : (bill_page){0, 0};
-    char lim[16], off[24];
-    bill_event_row *rows = NULL;
-    int n = 0;
-
-    if (!db || !out || !count)
-        return bill__err(BILL_EINVALID, NULL, "db, out and count are required");
+    static const bill__list_sql q = {EV_COLS,
+                                     "FROM events WHERE ($1::text IS NULL OR status = $1) "
+                                     "AND ($2::text IS NULL OR kind = $2)",
+                                     "id DESC"};
+    if (!db || !out)
+        return bill__err(BILL_EINVALID, NULL, "db and out are required");
+    memset(out, 0, sizeof *out);
     if (status && *status && strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0 &&
         strcmp(status, "done") != 0 && strcmp(status, "dead") != 0)
         return bill__err(BILL_EINVALID, "status",
                          "event status \"%s\" must be pending, processing, done or dead", status);
-    bill_page_normalize(&pg);
-    snprintf(lim, sizeof lim, "%u", pg.page_size);
-    snprintf(off, sizeof off, "%llu", (unsigned long long)bill_page_offset(&pg));
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        return rc;
-    rc = bill__qp(c, &res,
-                  "SELECT id, kind, payload::text, status, attempts, max_attempts, last_error,"
-                  " to_char(run_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                  " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                  " count(*) OVER () FROM events"
-                  " WHERE ($3 = '' OR status = $3) AND ($4 = '' OR kind = $4)"
-                  " ORDER BY id DESC LIMIT $1::int OFFSET $2::bigint",
-                  lim, off, status ? status : "", kind ? kind : "");
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    rows = calloc(n ? (size_t)n : 1, sizeof *rows);
-    if (!rows) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing events");
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        rows[i].id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        snprintf(rows[i].kind, sizeof rows[i].kind, "%s", PQgetvalue(res, i, 1));
-        rows[i].payload_json = strdup(PQgetvalue(res, i, 2));
-        snprintf(rows[i].status, sizeof rows[i].status, "%s", PQgetvalue(res, i, 3));
-        rows[i].attempts = atoi(PQgetvalue(res, i, 4));
-        rows[i].max_attempts = atoi(PQgetvalue(res, i, 5));
-        rows[i].last_error = strdup(PQgetvalue(res, i, 6));
-        snprintf(rows[i].run_after, sizeof rows[i].run_after, "%s", PQgetvalue(res, i, 7));
-        snprintf(rows[i].created_at, sizeof rows[i].created_at, "%s", PQgetvalue(res, i, 8));
-        if (!rows[i].payload_json || !rows[i].last_error) {
-            rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing events");
-            goto done;
-        }
-    }
-    if (meta) {
-        uint64_t total = n ? strtoull(PQgetvalue(res, 0, 9), NULL, 10) : 0;
-        bill_page_meta_fill(meta, &pg, total);
-    }
-    *out = rows;
-    *count = (size_t)n;
-    rows = NULL;
-done:
-    bill_event_rows_free(rows, (size_t)n);
-    if (res)
-        PQclear(res);
-    bill__conn_release(c);
-    return rc;
+    const char *params[] = {status && *status ? status : NULL, kind && *kind ? kind : NULL};
+    return BILL__LIST_PAGE(db, &EV_ROW, &q, 2, params, page, NULL, out);
 }

@@ -244,16 +244,19 @@ void bill_plugin_interface_clear(bill_plugin_interface *pi)
     memset(pi, 0, sizeof *pi);
 }
 
-void bill_plugin_interfaces_free(bill_plugin_interface *arr, size_t count)
+void bill_plugin_interfaces_clear(bill_plugin_interfaces *l)
 {
-    for (size_t i = 0; arr && i < count; i++)
-        bill_plugin_interface_clear(&arr[i]);
-    free(arr);
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        bill_plugin_interface_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
 }
 
 /* Row -> struct with secrets masked. The kind comes from the loaded plugin
  * when the db says "provider" (which provider kind is the descriptor's). */
-static int row_to_iface(bill_plugins *p, PGresult *r, int i, bill_plugin_interface *out)
+static int row_to_iface(bill_plugins *p, const PGresult *r, int i, bill_plugin_interface *out)
 {
     char *secret = NULL;
     int rc;
@@ -501,43 +504,37 @@ done:
     return rc;
 }
 
+static int iface_decode(const PGresult *r, int row, const void *p, void *item)
+{
+    return row_to_iface((bill_plugins *)p, r, row, item);
+}
+
+static void iface_clear(void *item)
+{
+    bill_plugin_interface_clear(item);
+}
+
+static const bill__rowtype IFACE_ROW = {sizeof(bill_plugin_interface), iface_decode, iface_clear,
+                                        "plugin interface"};
+
 int bill_plugin_interface_list(bill_plugins *p, const bill_actor *actor, int kind,
-                               bill_plugin_interface **out, size_t *count)
+                               bill_plugin_interfaces *out)
 {
     int rc;
     bill_conn *c = NULL;
-    PGresult *res = NULL;
-    bill_plugin_interface *arr = NULL;
-    int n = 0, i = 0;
 
     if ((rc = need_db(p)) < 0 || (rc = need_staff(actor)) < 0)
         return rc;
-    if (!out || !count)
-        return bill__err(BILL_EINVALID, NULL, "out and count are required");
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
     if ((rc = bill__conn_acquire(p->db, &c)) < 0)
         return rc;
-    rc = bill__qp(c, &res,
-                  "SELECT " IFACE_COLS " FROM plugin_interfaces"
-                  " WHERE $1::text IS NULL OR kind = $1 ORDER BY name, id",
-                  kind > 0 ? bill__plugin_db_kind((bill_plugin_kind)kind) : NULL);
-    if (rc < 0)
-        goto done;
-    n = PQntuples(res);
-    arr = calloc(n ? (size_t)n : 1, sizeof *arr);
-    if (!arr) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory listing interfaces");
-        goto done;
-    }
-    for (i = 0; i < n; i++)
-        if ((rc = row_to_iface(p, res, i, &arr[i])) < 0)
-            goto done;
-    *out = arr;
-    *count = (size_t)n;
-    arr = NULL;
-done:
-    bill_plugin_interfaces_free(arr, (size_t)i);
-    if (res)
-        PQclear(res);
+    const char *params[] = {kind > 0 ? bill__plugin_db_kind((bill_plugin_kind)kind) : NULL};
+    rc = bill__list_all_in(c, &IFACE_ROW,
+                           "SELECT " IFACE_COLS " FROM plugin_interfaces"
+                           " WHERE $1::text IS NULL OR kind = $1 ORDER BY name, id",
+                           1, params, p, BILL__LIST_OUT(&IFACE_ROW, out));
     bill__conn_release(c);
     return rc;
 }

@@ -517,8 +517,7 @@ int bill_plugins_scan(bill_plugins *p, bill_plugin_scan_stats *stats)
     struct dirent *de;
     char **names = NULL, *seen = NULL;
     size_t n = 0, cap = 0;
-    bill_plugin_info *infos = NULL;
-    size_t ninfo = 0;
+    bill_plugin_infos infos = {0};
     bill_plugin_scan_stats st = {0};
 
     if (!p)
@@ -575,9 +574,9 @@ int bill_plugins_scan(bill_plugins *p, bill_plugin_scan_stats *stats)
                   "%d duplicates", p->plugins_dir, st.files, st.loaded, st.reloaded,
                   st.unchanged, st.refused, st.duplicates);
     if (p->db) {
-        if ((rc = bill_plugins_list(p, &infos, &ninfo)) < 0)
+        if ((rc = bill_plugins_list(p, &infos)) < 0)
             goto done;
-        if ((rc = bill__plugins_sync_db(p, infos, ninfo)) < 0)
+        if ((rc = bill__plugins_sync_db(p, infos.items, infos.count)) < 0)
             goto done;
     }
     if (stats)
@@ -589,17 +588,26 @@ done:
         free(names[i]);
     free(names);
     free(seen);
-    free(infos);
+    bill_plugin_infos_clear(&infos);
     return rc;
 }
 
-int bill_plugins_list(bill_plugins *p, bill_plugin_info **out, size_t *count)
+void bill_plugin_infos_clear(bill_plugin_infos *l)
+{
+    if (l) {
+        free(l->items);
+        memset(l, 0, sizeof *l);
+    }
+}
+
+int bill_plugins_list(bill_plugins *p, bill_plugin_infos *out)
 {
     size_t n = 0, i = 0;
     bill_plugin_info *arr;
 
-    if (!p || !out || !count)
-        return bill__err(BILL_EINVALID, NULL, "bill_plugins_list needs registry, out, count");
+    if (!p || !out)
+        return bill__err(BILL_EINVALID, NULL, "bill_plugins_list needs registry and out");
+    memset(out, 0, sizeof *out);
     pthread_mutex_lock(&p->lock);
     for (bill__plugin_gen *g = p->gens; g; g = g->next)
         n += g->current;
@@ -611,7 +619,8 @@ int bill_plugins_list(bill_plugins *p, bill_plugin_info **out, size_t *count)
     pthread_mutex_unlock(&p->lock);
     if (!arr)
         return bill__err(BILL_ENOMEM, NULL, "out of memory listing plugins");
-    *out = arr;
-    *count = n;
+    out->items = arr;
+    out->count = n;
+    bill_page_meta_one(&out->meta, n);
     return BILL_OK;
 }

@@ -23,6 +23,8 @@
 
 #include "internal.h"
 #include <libpq-fe.h>
+#include <assert.h>
+#include <string.h>
 
 typedef struct bill_conn bill_conn;
 
@@ -68,5 +70,77 @@ static inline bool bill__isnull(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) != 0;
 }
+
+/* ---- rows into public structs (store/rows.c) ---------------------------- */
+
+/* How one entity's rows become items: `from_row` fills a zeroed item from
+ * row `row` (ctx is the caller's, e.g. the actor for fields only staff
+ * see); on failure whatever it set is freed by `clear`, which also accepts
+ * a zeroed item and leaves the item zeroed. `what` names the entity in
+ * out-of-memory messages ("customer"). */
+typedef struct bill__rowtype {
+    size_t size;
+    int (*from_row)(const PGresult *r, int row, const void *ctx, void *item);
+    void (*clear)(void *item);
+    const char *what;
+} bill__rowtype;
+
+/* Decode one row into a new heap item; `out` is the address of a `T *`,
+ * set only on success. */
+int bill__row_new(const bill__rowtype *t, const PGresult *r, int row, const void *ctx, void *out);
+/* clear + free; NULL-safe. */
+void bill__row_free(const bill__rowtype *t, void *item);
+/* Decode every row of r into a new array. `items` is the address of a
+ * `T *`, count receives how many items hold data (also after a failure,
+ * so bill__rows_clear frees a partial array). */
+int bill__rows_fill(const bill__rowtype *t, const PGresult *r, const void *ctx, void *items,
+                    size_t *count);
+void bill__rows_clear(const bill__rowtype *t, void *items, size_t *count);
+
+/* The SQL of a paged list: constants of the caller, never user input. */
+typedef struct bill__list_sql {
+    const char *cols;       /* select list */
+    const char *from_where; /* "FROM t WHERE ($1::uuid IS NULL OR ...)" */
+    const char *order_by;   /* ends in a unique column so pages are stable */
+} bill__list_sql;
+
+/* One page of a list: runs "SELECT count(*) <from_where>" and
+ * "SELECT <cols> <from_where> ORDER BY <order_by> LIMIT .. OFFSET ..", both
+ * with the same params ($1..$nparams; LIMIT/OFFSET become the next two).
+ * `pg` is normalized in place; *total receives the count. */
+int bill__page_query(bill_conn *c, PGresult **res, const char *cols, const char *from_where,
+                     const char *order_by, int nparams, const char *const *params,
+                     bill_page *pg, uint64_t *total);
+/* bill__page_query, decoded into a list (items/count/meta as above; page
+ * may be NULL). On failure the list is empty. The _in form runs on a
+ * connection the caller holds (inside its transaction). */
+int bill__list_page(bill_db *db, const bill__rowtype *t, const bill__list_sql *q, int nparams,
+                    const char *const *params, const bill_page *page, const void *ctx,
+                    void *items, size_t *count, bill_page_meta *meta);
+int bill__list_page_in(bill_conn *c, const bill__rowtype *t, const bill__list_sql *q, int nparams,
+                       const char *const *params, const bill_page *page, const void *ctx,
+                       void *items, size_t *count, bill_page_meta *meta);
+/* A list that is not paged: every row of `sql`, meta as one page. */
+int bill__list_all_in(bill_conn *c, const bill__rowtype *t, const char *sql, int nparams,
+                      const char *const *params, const void *ctx, void *items, size_t *count,
+                      bill_page_meta *meta);
+
+/* The list-shaped arguments of the helpers above, for a public list `l`
+ * whose items are of the rowtype `t` (checked). */
+#define BILL__LIST_OUT(t, l)                                                    \
+    (assert((t)->size == sizeof *(l)->items), (void *)&(l)->items), &(l)->count, &(l)->meta
+#define BILL__LIST_PAGE(db, t, q, np, params, page, ctx, l)                     \
+    bill__list_page((db), (t), (q), (np), (params), (page), (ctx), BILL__LIST_OUT(t, l))
+/* Body of a public T_list_clear(l). */
+#define BILL__LIST_CLEAR(t, l)                                                  \
+    do {                                                                        \
+        if (l) {                                                                \
+            bill__rows_clear((t), &(l)->items, &(l)->count);                    \
+            memset(&(l)->meta, 0, sizeof (l)->meta);                            \
+        }                                                                       \
+    } while (0)
+
+/* Decimal text of v into buf (>= 24 bytes), for SQL parameters. */
+const char *bill__i64_text(int64_t v, char buf[24]);
 
 #endif

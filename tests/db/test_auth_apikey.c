@@ -61,17 +61,18 @@ START_TEST(test_apikey__create_resolve_list)
     ck_assert_str_eq(a.customer_id, C1);
     ck_assert_str_eq(a.api_key_id, k.id);
 
-    bill_apikey_info *list = NULL;
-    size_t n = 0;
-    ck_assert_int_eq(bill_apikey_list(db, &cust1, NULL, &list, &n), BILL_OK);
-    ck_assert_uint_eq(n, 1);
-    ck_assert_str_eq(list[0].name, "ci");
-    ck_assert_int_eq(list[0].last_used_at_us, T0 + SEC);
-    free(list);
-    ck_assert_int_eq(bill_apikey_list(db, &cust2, NULL, &list, &n), BILL_OK);
-    ck_assert_uint_eq(n, 0);
-    free(list);
-    ck_assert_int_eq(bill_apikey_list(db, &cust2, C1, &list, &n), BILL_ENOTFOUND);
+    bill_apikeys list = {0};
+    ck_assert_int_eq(bill_apikey_list(db, &cust1, NULL, &list), BILL_OK);
+    ck_assert_uint_eq(list.count, 1);
+    ck_assert_uint_eq(list.meta.total, 1);
+    ck_assert_str_eq(list.items[0].name, "ci");
+    ck_assert_int_eq(list.items[0].last_used_at_us, T0 + SEC);
+    bill_apikeys_clear(&list);
+    ck_assert_int_eq(bill_apikey_list(db, &cust2, NULL, &list), BILL_OK);
+    ck_assert_uint_eq(list.count, 0);
+    bill_apikeys_clear(&list);
+    ck_assert_int_eq(bill_apikey_list(db, &cust2, C1, &list), BILL_ENOTFOUND);
+    ck_assert_uint_eq(list.count, 0);
 
     /* wrong / malformed keys */
     key[strlen(key) - 1] ^= 1;
@@ -119,12 +120,11 @@ START_TEST(test_apikey__revoke_is_immediate)
     ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "revoked"));
     ck_assert_ptr_null(strstr(bill_error_last()->message, key));
     ck_assert_int_eq(bill_apikey_revoke(db, &cust1, k.id, T0 + 2 * SEC), BILL_OK); /* idempotent */
-    bill_apikey_info *list = NULL;
-    size_t n = 0;
-    ck_assert_int_eq(bill_apikey_list(db, &cust1, NULL, &list, &n), BILL_OK);
-    ck_assert_uint_eq(n, 1);
-    ck_assert(!list[0].enabled);
-    free(list);
+    bill_apikeys list = {0};
+    ck_assert_int_eq(bill_apikey_list(db, &cust1, NULL, &list), BILL_OK);
+    ck_assert_uint_eq(list.count, 1);
+    ck_assert(!list.items[0].enabled);
+    bill_apikeys_clear(&list);
     free(key);
 }
 END_TEST

@@ -113,9 +113,7 @@ START_TEST(test_events__retry_backoff_then_dead_then_manual_retry)
     bill_events *ev = NULL;
     int64_t id = 0;
     int n = 0;
-    bill_event_row *rows = NULL;
-    size_t count = 0;
-    bill_page_meta meta;
+    bill_event_rows rows = {0};
 
     bill_events_options_init(&o);
     o.base_backoff_ms = 1000;
@@ -144,14 +142,14 @@ START_TEST(test_events__retry_backoff_then_dead_then_manual_retry)
     ck_assert_int_eq(bill_test_pg_exec(url, "UPDATE events SET run_after = now()"), 0);
     ck_assert_int_eq(bill_events_run_once(ev, 0, &n), BILL_OK);
     ck_assert_int_eq(atomic_load(&flaky_calls), 3);
-    ck_assert_int_eq(bill_events_list_dead(db, NULL, &rows, &count, &meta), BILL_OK);
-    ck_assert_uint_eq(count, 1);
-    ck_assert_int_eq(rows[0].id, id);
-    ck_assert_str_eq(rows[0].status, "dead");
-    ck_assert_int_eq(rows[0].attempts, 3);
-    ck_assert_ptr_nonnull(strstr(rows[0].last_error, "BILL_EUNAVAILABLE"));
-    ck_assert_uint_eq(meta.total, 1);
-    bill_event_rows_free(rows, count);
+    ck_assert_int_eq(bill_events_list_dead(db, NULL, &rows), BILL_OK);
+    ck_assert_uint_eq(rows.count, 1);
+    ck_assert_int_eq(rows.items[0].id, id);
+    ck_assert_str_eq(rows.items[0].status, "dead");
+    ck_assert_int_eq(rows.items[0].attempts, 3);
+    ck_assert_ptr_nonnull(strstr(rows.items[0].last_error, "BILL_EUNAVAILABLE"));
+    ck_assert_uint_eq(rows.meta.total, 1);
+    bill_event_rows_clear(&rows);
     /* Dead stays dead until an operator retries it. */
     ck_assert_int_eq(bill_events_run_once(ev, 0, &n), BILL_OK);
     ck_assert_int_eq(n, 0);

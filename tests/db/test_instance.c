@@ -226,6 +226,8 @@ START_TEST(test_instance__get_sections_actions_scoping)
         mk_instance(url, other, "stopped");
     bill_instances l;
     bill_instance_filter f = {.customer_id = cid};
+    ck_assert_int_eq(bill_instance_list(db, &b, &f, NULL, &l), BILL_ENOTFOUND);
+    f.customer_id = other;
     ck_assert_int_eq(bill_instance_list(db, &b, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 4);
     bill_instances_clear(&l);

@@ -129,7 +129,8 @@ START_TEST(test_invoice__create_issue_pay)
     ck_assert_int_eq(bill_invoice_get(db, &b, id, &v), BILL_ENOTFOUND);
     bill_invoices l;
     bill_invoice_filter f = {.customer_id = cid};
-    ck_assert_int_eq(bill_invoice_list(db, &b, &f, NULL, &l), BILL_OK);
+    ck_assert_int_eq(bill_invoice_list(db, &b, &f, NULL, &l), BILL_ENOTFOUND);
+    ck_assert_int_eq(bill_invoice_list(db, &b, NULL, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 0);
     bill_invoices_clear(&l);
     f.status = "paid";

@@ -457,8 +457,15 @@ START_TEST(test_order__scoping_and_list)
 
     for (int i = 0; i < 24; i++)
         free(mk_order(db, &cli, cb, pid, NULL));
-    /* B's list is forced to B, whatever filter B passes. */
+    /* B's list is B's own; naming another customer is not found (the rule
+     * of every customer-scoped list), naming itself is fine. */
     bill_order_filter f = {.customer_id = ca};
+    ck_assert_int_eq(bill_order_list(db, &b, &f, NULL, &l), BILL_ENOTFOUND);
+    ck_assert_str_eq(bill_error_last()->field, "customer_id");
+    ck_assert_uint_eq(l.count, 0);
+    f.customer_id = "not-a-uuid";
+    ck_assert_int_eq(bill_order_list(db, &b, &f, NULL, &l), BILL_EINVALID);
+    f.customer_id = cb;
     ck_assert_int_eq(bill_order_list(db, &b, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 24);
     ck_assert_uint_eq(l.count, 20);
@@ -481,6 +488,7 @@ START_TEST(test_order__scoping_and_list)
     ck_assert_uint_eq(l.count, 25);
     bill_orders_clear(&l);
     /* Staff filters: customer, status, search (product name, id). */
+    f.customer_id = ca;
     ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 1);
     bill_orders_clear(&l);

@@ -142,13 +142,13 @@ START_TEST(test_plugin_interfaces__secrets_sealed_masked_and_usable)
     /* Disabled interfaces are not callable. */
     ck_assert_int_eq(bill_plugin_interface_set_enabled(p, NULL, id, false), BILL_OK);
     ck_assert_int_eq(bill_plugin_host_get(p, id, &inst), BILL_ESTATE);
-    bill_plugin_interface *list = NULL;
-    size_t n = 0;
-    ck_assert_int_eq(bill_plugin_interface_list(p, NULL, 0, &list, &n), BILL_OK);
-    ck_assert_uint_eq(n, 1);
-    ck_assert(!list[0].enabled);
-    ck_assert_ptr_null(strstr(list[0].config_json, "s3cr3t"));
-    bill_plugin_interfaces_free(list, n);
+    bill_plugin_interfaces list = {0};
+    ck_assert_int_eq(bill_plugin_interface_list(p, NULL, 0, &list), BILL_OK);
+    ck_assert_uint_eq(list.count, 1);
+    ck_assert_uint_eq(list.meta.total, 1);
+    ck_assert(!list.items[0].enabled);
+    ck_assert_ptr_null(strstr(list.items[0].config_json, "s3cr3t"));
+    bill_plugin_interfaces_clear(&list);
     ck_assert_int_eq(bill_plugin_host_get(p, "00000000-0000-4000-8000-000000000000", &inst),
                      BILL_ENOTFOUND);
 

@@ -124,8 +124,7 @@ END_TEST
 START_TEST(test_plugin_loader__abi_mismatch_refused_with_warn)
 {
     bill_plugins *p = new_registry("/nonexistent", 5, 1000);
-    bill_plugin_info *list = NULL;
-    size_t n = 99;
+    bill_plugin_infos list = {.count = 99};
 
     warn_buf[0] = '\0';
     bill_log_set_sink(capture_sink, NULL);
@@ -138,9 +137,9 @@ START_TEST(test_plugin_loader__abi_mismatch_refused_with_warn)
     /* A file that is not a plugin at all. */
     ck_assert_int_eq(bill_plugins_load_file(p, "/etc/hostname", NULL), BILL_EPLUGIN);
     bill_log_set_sink(NULL, NULL);
-    ck_assert_int_eq(bill_plugins_list(p, &list, &n), BILL_OK);
-    ck_assert_uint_eq(n, 0);
-    free(list);
+    ck_assert_int_eq(bill_plugins_list(p, &list), BILL_OK);
+    ck_assert_uint_eq(list.count, 0);
+    bill_plugin_infos_clear(&list);
     bill_plugins_free(p);
 }
 END_TEST
@@ -212,8 +211,7 @@ START_TEST(test_plugin_loader__hot_reload_while_calls_run)
     reload_ctx c = {0};
     pthread_t th[4];
     bill_plugin_scan_stats st;
-    bill_plugin_info *list = NULL;
-    size_t n = 0;
+    bill_plugin_infos list = {0};
     struct timespec pause = {0, 150 * 1000000L};
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -239,11 +237,11 @@ START_TEST(test_plugin_loader__hot_reload_while_calls_run)
     ck_assert_int_eq(atomic_load(&c.failed), 0);
     ck_assert_int_gt(atomic_load(&c.ok), 20);
     ck_assert_int_gt(atomic_load(&c.saw_v2), 0);
-    ck_assert_int_eq(bill_plugins_list(c.p, &list, &n), BILL_OK);
-    ck_assert_uint_eq(n, 1);
-    ck_assert_str_eq(list[0].version, "2");
-    ck_assert_uint_eq(list[0].generation, 2);
-    free(list);
+    ck_assert_int_eq(bill_plugins_list(c.p, &list), BILL_OK);
+    ck_assert_uint_eq(list.count, 1);
+    ck_assert_str_eq(list.items[0].version, "2");
+    ck_assert_uint_eq(list.items[0].generation, 2);
+    bill_plugin_infos_clear(&list);
     /* Generation 1 was dlclose'd once its calls drained: only one left. */
     pthread_mutex_lock(&c.p->lock);
     int gens = 0;

@@ -116,14 +116,13 @@ static void run_until(env *e, const char *sql)
         }
     }
     {
-        bill_event_row *rows = NULL;
-        size_t n = 0;
-        bill_events_list(e->db, NULL, NULL, NULL, &rows, &n, NULL);
-        for (size_t i = 0; i < n; i++)
-            fprintf(stderr, "event %lld %s %s attempts %d: %s\n", (long long)rows[i].id,
-                    rows[i].kind, rows[i].status, rows[i].attempts,
-                    rows[i].last_error ? rows[i].last_error : "");
-        bill_event_rows_free(rows, n);
+        bill_event_rows rows = {0};
+        bill_events_list(e->db, NULL, NULL, NULL, &rows);
+        for (size_t i = 0; i < rows.count; i++)
+            fprintf(stderr, "event %lld %s %s attempts %d: %s\n", (long long)rows.items[i].id,
+                    rows.items[i].kind, rows.items[i].status, rows.items[i].attempts,
+                    rows.items[i].last_error ? rows.items[i].last_error : "");
+        bill_event_rows_clear(&rows);
     }
     ck_abort_msg("condition never held: %s", sql);
 }

@@ -392,6 +392,7 @@ static int product_list(cli_ctx *ctx, const cli_args *a)
     if (rc != CLI_CONTINUE)
         return rc;
     bill_product_filter f = {
+        .version = BILL_PRODUCT_FILTER_VERSION,
         .active = cli_flag(a, "all") ? BILL_FILTER_ANY : BILL_FILTER_YES,
         .group_id = cli_opt(a, "group"),
         .category_id = cli_opt(a, "category"),
@@ -547,6 +548,7 @@ static int fill_product(cli_ctx *ctx, const cli_args *a, const bill_product *cur
 {
     int rc;
     memset(in, 0, sizeof *in);
+    in->version = BILL_PRODUCT_INPUT_VERSION;
     *mask = 0;
     if ((rc = build_specs(ctx, a, specs)) != CLI_CONTINUE)
         return rc;

@@ -97,7 +97,8 @@ static int customer_list(cli_ctx *ctx, const cli_args *a)
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
 
-    bill_customer_filter f = {.search = cli_opt(a, "search"), .status = cli_opt(a, "status")};
+    bill_customer_filter f = {.version = BILL_CUSTOMER_FILTER_VERSION,
+                              .search = cli_opt(a, "search"), .status = cli_opt(a, "status")};
     bill_customers l = {0};
     cli_table *t = NULL;
     if ((rc = bill_customer_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {
@@ -208,6 +209,7 @@ static int fill_input(const cli_args *a, bill_customer_input *in, unsigned *mask
 {
     int rc;
     memset(in, 0, sizeof *in);
+    in->version = BILL_CUSTOMER_INPUT_VERSION;
     *mask = 0;
     static const struct {
         const char *opt;

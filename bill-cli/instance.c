@@ -139,7 +139,8 @@ static int instance_list(cli_ctx *ctx, const cli_args *a)
         return rc;
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
-    bill_instance_filter f = {.customer_id = cli_opt(a, "customer"),
+    bill_instance_filter f = {.version = BILL_INSTANCE_FILTER_VERSION,
+                              .customer_id = cli_opt(a, "customer"),
                               .status = cli_opt(a, "status"),
                               .provider_id = cli_opt(a, "provider")};
     if ((rc = bill_instance_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {

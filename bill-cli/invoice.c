@@ -127,7 +127,8 @@ static int invoice_list(cli_ctx *ctx, const cli_args *a)
         return rc;
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
-    bill_invoice_filter f = {.customer_id = cli_opt(a, "customer"), .status = cli_opt(a, "status")};
+    bill_invoice_filter f = {.version = BILL_INVOICE_FILTER_VERSION,
+                             .customer_id = cli_opt(a, "customer"), .status = cli_opt(a, "status")};
     bill_invoices l = {0};
     cli_table *t = NULL;
     if ((rc = bill_invoice_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {
@@ -250,6 +251,7 @@ static int invoice_create(cli_ctx *ctx, const cli_args *a)
             CLI_CONTINUE)
             return rc;
     bill_invoice_input in = {
+        .version = BILL_INVOICE_INPUT_VERSION,
         .customer_id = cli_opt(a, "customer"),
         .items = items,
         .item_count = (size_t)n,

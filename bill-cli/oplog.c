@@ -19,7 +19,7 @@ static int oplog_list(cli_ctx *ctx, const cli_args *a)
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
 
-    bill_oplog_filter f = {0};
+    bill_oplog_filter f = {.version = BILL_OPLOG_FILTER_VERSION};
     f.action = cli_opt(a, "action");
     f.target_type = cli_opt(a, "target-type");
     f.target_id = cli_opt(a, "target");

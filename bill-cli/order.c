@@ -88,7 +88,8 @@ static int order_list(cli_ctx *ctx, const cli_args *a)
         return rc;
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
-    bill_order_filter f = {.customer_id = cli_opt(a, "customer"),
+    bill_order_filter f = {.version = BILL_ORDER_FILTER_VERSION,
+                           .customer_id = cli_opt(a, "customer"),
                            .status = cli_opt(a, "status"),
                            .provider_id = cli_opt(a, "provider"),
                            .search = cli_opt(a, "search")};
@@ -181,6 +182,7 @@ static int order_create(cli_ctx *ctx, const cli_args *a)
     if (rc != CLI_CONTINUE)
         return rc;
     bill_order_input in = {
+        .version = BILL_ORDER_INPUT_VERSION,
         .customer_id = cli_opt(a, "customer"),
         .product_id = cli_opt(a, "product"),
         .provider_id = cli_opt(a, "provider"),

@@ -85,7 +85,8 @@ static int payment_list(cli_ctx *ctx, const cli_args *a)
         return rc;
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
-    bill_payment_filter f = {.customer_id = cli_opt(a, "customer"),
+    bill_payment_filter f = {.version = BILL_PAYMENT_FILTER_VERSION,
+                             .customer_id = cli_opt(a, "customer"),
                              .order_id = cli_opt(a, "order"),
                              .invoice_id = cli_opt(a, "invoice"),
                              .gateway_id = cli_opt(a, "gateway"),

@@ -103,7 +103,8 @@ static int ticket_list(cli_ctx *ctx, const cli_args *a)
     const char *who = cli_opt(a, "assignee");
     if (who && who[0] && (rc = bill_admin_user_get(ctx->db, &ctx->actor, who, &assignee)) < 0)
         return cli_fail(ctx, rc);
-    bill_ticket_filter f = {.customer_id = cli_opt(a, "customer"),
+    bill_ticket_filter f = {.version = BILL_TICKET_FILTER_VERSION,
+                            .customer_id = cli_opt(a, "customer"),
                             .status = cli_opt(a, "status"),
                             .priority = cli_opt(a, "priority"),
                             .assignee_user_id = assignee ? assignee->id : NULL};

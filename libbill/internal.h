@@ -29,6 +29,12 @@ char *bill__strndup(const char *s, size_t n);
 char *bill__sprintf(const char *fmt, ...) BILL_PRINTF(1, 2); /* NULL on OOM */
 void bill__free_str(char **p);                  /* free *p and set NULL */
 
+/* A caller's versioned struct (common.h): BILL_OK when 1 <= version <= max,
+ * else BILL_EINVALID naming "version" and the struct type. */
+int bill__check_version(unsigned int version, unsigned int max, const char *type);
+/* Same for an optional struct pointer: NULL passes. */
+#define BILL__CHECK_VERSION(s, max, type) ((s) ? bill__check_version((s)->version, (max), (type)) : 0)
+
 #define BILL__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- text from outside (core/util.c) ------------------------------------ */

@@ -54,7 +54,7 @@ static int list_invoices(bill_srv_call *call, const ProtobufCMessage *in, Protob
 {
     const Rustbill__Billing__ListInvoicesRequest *req = (const Rustbill__Billing__ListInvoicesRequest *)in;
     Rustbill__Billing__ListInvoicesResponse *resp;
-    bill_invoice_filter f = {0};
+    bill_invoice_filter f = {.version = BILL_INVOICE_FILTER_VERSION};
     bill_invoices l = {0};
     bill_page page;
     int rc, st;

@@ -37,7 +37,7 @@ static int list_instances(bill_srv_call *call, const ProtobufCMessage *in, Proto
 {
     const Rustbill__Instance__ListInstancesRequest *req = (const Rustbill__Instance__ListInstancesRequest *)in;
     Rustbill__Instance__ListInstancesResponse *resp;
-    bill_instance_filter f = {0};
+    bill_instance_filter f = {.version = BILL_INSTANCE_FILTER_VERSION};
     bill_instances l = {0};
     bill_page page;
     int rc, st;

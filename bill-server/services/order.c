@@ -133,7 +133,7 @@ static int create_order(bill_srv_call *call, const ProtobufCMessage *in, Protobu
 {
     const Rustbill__Order__CreateOrderRequest *req = (const Rustbill__Order__CreateOrderRequest *)in;
     Rustbill__Order__CreateOrderResponse *resp;
-    bill_order_input oi = {0};
+    bill_order_input oi = {.version = BILL_ORDER_INPUT_VERSION};
     bill_order *o = NULL;
     const char *cid = NULL;
     int rc, st;
@@ -168,7 +168,7 @@ static int list_orders(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
 {
     const Rustbill__Order__ListOrdersRequest *req = (const Rustbill__Order__ListOrdersRequest *)in;
     Rustbill__Order__ListOrdersResponse *resp;
-    bill_order_filter f = {0};
+    bill_order_filter f = {.version = BILL_ORDER_FILTER_VERSION};
     bill_orders l = {0};
     bill_page page;
     int rc, st;

@@ -35,7 +35,7 @@ static int list_payments(bill_srv_call *call, const ProtobufCMessage *in, Protob
 {
     const Rustbill__Payment__ListPaymentsRequest *req = (const Rustbill__Payment__ListPaymentsRequest *)in;
     Rustbill__Payment__ListPaymentsResponse *resp;
-    bill_payment_filter f = {0};
+    bill_payment_filter f = {.version = BILL_PAYMENT_FILTER_VERSION};
     bill_payments l = {0};
     bill_page page;
     int rc, st;

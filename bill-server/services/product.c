@@ -57,7 +57,7 @@ static int list_products(bill_srv_call *call, const ProtobufCMessage *in, Protob
     Rustbill__Product__ListProductsResponse *resp;
     bill_products l = {0};
     bill_page page;
-    bill_product_filter f = {0};
+    bill_product_filter f = {.version = BILL_PRODUCT_FILTER_VERSION};
     int rc, st;
 
     if ((st = conv_uuid(call, "provider_id", req->provider_id, false)) != BILL_GRPC_OK ||

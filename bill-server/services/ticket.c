@@ -76,7 +76,7 @@ static int list_tickets(bill_srv_call *call, const ProtobufCMessage *in, Protobu
 {
     const Rustbill__Ticket__ListTicketsRequest *req = (const Rustbill__Ticket__ListTicketsRequest *)in;
     Rustbill__Ticket__ListTicketsResponse *resp;
-    bill_ticket_filter f = {0};
+    bill_ticket_filter f = {.version = BILL_TICKET_FILTER_VERSION};
     bill_tickets l = {0};
     bill_page page;
     int rc, st;

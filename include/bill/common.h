@@ -3,6 +3,15 @@
  *
  * BILL_API marks a symbol exported from libbill.so; everything else is hidden
  * (the library builds with -fvisibility=hidden).
+ *
+ * Versioned structs: every struct the caller allocates and hands in (inputs,
+ * filters, options) starts with `unsigned int version`. Set it to the
+ * BILL_<STRUCT>_VERSION of the header you compile against:
+ *     bill_order_filter f = {.version = BILL_ORDER_FILTER_VERSION, .status = "paid"};
+ * Fields are only ever appended ("fields above exist since version N");
+ * libbill reads a newer field only when the caller's version has it, and
+ * refuses version 0 and versions newer than itself with BILL_EINVALID
+ * naming "version". Options structs also have a bill_<x>_options_init().
  */
 #ifndef BILL_COMMON_H
 #define BILL_COMMON_H

@@ -69,7 +69,9 @@ enum {
  * trailing spaces are refused); email "" or local@domain.tld shape, <= 254
  * bytes; phone, contact <= 64 / 200 characters; credit_limit >= 0 and within
  * NUMERIC(12,2). Errors name the field. */
+#define BILL_CUSTOMER_INPUT_VERSION 1u
 typedef struct bill_customer_input {
+    unsigned int version; /* BILL_CUSTOMER_INPUT_VERSION */
     const char *name;
     const char *contact;
     const char *email;
@@ -78,6 +80,7 @@ typedef struct bill_customer_input {
     const char *status;
     bill_money credit_limit;
     bool can_create_api_keys;
+    /* fields above exist since version 1 */
 } bill_customer_input;
 
 /* Staff only. *out (may be NULL) receives the new row. */
@@ -87,10 +90,13 @@ BILL_API int bill_customer_create(bill_db *db, const bill_actor *actor,
 BILL_API int bill_customer_get(bill_db *db, const bill_actor *actor, const char *id,
                                bill_customer **out);
 
+#define BILL_CUSTOMER_FILTER_VERSION 1u
 typedef struct bill_customer_filter {
+    unsigned int version; /* BILL_CUSTOMER_FILTER_VERSION */
     const char *search; /* substring of name, email or contact (case-insensitive,
                            % and _ match themselves); NULL/"" = all */
     const char *status; /* exact; NULL/"" = any */
+    /* fields above exist since version 1 */
 } bill_customer_filter;
 
 /* Newest first (created_at DESC, id DESC). filter/page may be NULL. */

@@ -96,10 +96,13 @@ BILL_API int bill_instance_status_check(const char *status);
 BILL_API int bill_instance_get(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
                                const char *id, bill_instance_detail **out);
 
+#define BILL_INSTANCE_FILTER_VERSION 1u
 typedef struct bill_instance_filter {
+    unsigned int version; /* BILL_INSTANCE_FILTER_VERSION */
     const char *customer_id;   /* scoping rule in actor.h */
     const char *status;
     const char *provider_id;
+    /* fields above exist since version 1 */
 } bill_instance_filter;
 BILL_API int bill_instance_list(bill_db *db, const bill_actor *actor,
                                 const bill_instance_filter *filter, const bill_page *page,

@@ -78,7 +78,9 @@ typedef struct bill_invoice_item_input {
     bill_money unit_price;    /* >= 0 */
 } bill_invoice_item_input;
 
+#define BILL_INVOICE_INPUT_VERSION 1u
 typedef struct bill_invoice_input {
+    unsigned int version; /* BILL_INVOICE_INPUT_VERSION */
     const char *customer_id;               /* required */
     const bill_invoice_item_input *items;  /* at least one */
     size_t item_count;                     /* 1..200 */
@@ -87,6 +89,7 @@ typedef struct bill_invoice_input {
     const char *period_end;                /* NULL/"" or YYYY-MM-DD, >= start */
     const char *due_date;                  /* NULL/"" or YYYY-MM-DD (used on issue) */
     const char *notes;
+    /* fields above exist since version 1 */
 } bill_invoice_input;
 
 /* Manual draft invoice (staff). Field-named BILL_EINVALID for bad input;
@@ -118,9 +121,12 @@ BILL_API int bill_invoice_mark_overdue(bill_db *db, int64_t now_usec, int64_t *c
 BILL_API int bill_invoice_get(bill_db *db, const bill_actor *actor, const char *id,
                               bill_invoice **out);
 
+#define BILL_INVOICE_FILTER_VERSION 1u
 typedef struct bill_invoice_filter {
+    unsigned int version; /* BILL_INVOICE_FILTER_VERSION */
     const char *customer_id;  /* scoping rule in actor.h */
     const char *status;
+    /* fields above exist since version 1 */
 } bill_invoice_filter;
 /* Newest first; items are not loaded. */
 BILL_API int bill_invoice_list(bill_db *db, const bill_actor *actor,

@@ -36,13 +36,16 @@ typedef struct bill_oplog_entries {
 } bill_oplog_entries;
 
 /* Every field optional (NULL or "" = no filter); 0 times = unbounded. */
+#define BILL_OPLOG_FILTER_VERSION 1u
 typedef struct bill_oplog_filter {
+    unsigned int version; /* BILL_OPLOG_FILTER_VERSION */
     const char *actor_id;
     const char *action;      /* exact, or a prefix ending in '.': "customer." */
     const char *target_type;
     const char *target_id;
     int64_t since;           /* created_at >= since (usec) */
     int64_t until;           /* created_at <  until (usec) */
+    /* fields above exist since version 1 */
 } bill_oplog_filter;
 
 /* Newest first. filter and page may be NULL. */

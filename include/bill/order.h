@@ -75,7 +75,9 @@ typedef struct bill_orders {
 BILL_API void bill_order_free(bill_order *o);
 BILL_API void bill_orders_clear(bill_orders *l);
 
+#define BILL_ORDER_INPUT_VERSION 1u
 typedef struct bill_order_input {
+    unsigned int version; /* BILL_ORDER_INPUT_VERSION */
     const char *customer_id;      /* staff: required; customer: NULL/"" or its own */
     const char *product_id;       /* required */
     const char *provider_id;      /* NULL/"" or the product's own provider interface */
@@ -84,6 +86,7 @@ typedef struct bill_order_input {
     const char *gateway_id;       /* remembered for paying; NULL = "" */
     const char *notes;            /* NULL = "" (at most 2000 characters) */
     const char *billing_cycle;    /* NULL/"" = monthly */
+    /* fields above exist since version 1 */
 } bill_order_input;
 
 /* Order statuses; BILL_EINVALID naming field "status" for anything else. */
@@ -101,11 +104,14 @@ BILL_API int bill_order_get(bill_db *db, const bill_actor *actor, const char *id
 
 /* Filters may be NULL/"". search matches the product name, the notes or the
  * order id (case-insensitive substring). Newest first. */
+#define BILL_ORDER_FILTER_VERSION 1u
 typedef struct bill_order_filter {
+    unsigned int version; /* BILL_ORDER_FILTER_VERSION */
     const char *customer_id;  /* scoping rule in actor.h */
     const char *status;
     const char *provider_id;
     const char *search;
+    /* fields above exist since version 1 */
 } bill_order_filter;
 BILL_API int bill_order_list(bill_db *db, const bill_actor *actor,
                              const bill_order_filter *filter, const bill_page *page,

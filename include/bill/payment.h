@@ -71,12 +71,15 @@ BILL_API int bill_payment_get(bill_db *db, const bill_actor *actor, const char *
 
 /* Every filter may be NULL or "" (no filter); customer_id follows the
  * scoping rule in actor.h. Newest first. */
+#define BILL_PAYMENT_FILTER_VERSION 1u
 typedef struct bill_payment_filter {
+    unsigned int version; /* BILL_PAYMENT_FILTER_VERSION */
     const char *customer_id;
     const char *order_id;
     const char *invoice_id;
     const char *gateway_id;
     const char *status;
+    /* fields above exist since version 1 */
 } bill_payment_filter;
 BILL_API int bill_payment_list(bill_db *db, const bill_actor *actor,
                                const bill_payment_filter *filter, const bill_page *page,

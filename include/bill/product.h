@@ -154,7 +154,9 @@ enum {
  * (none). When group_id is set and category_id is empty, the product takes
  * the group's category. At least one cycle price is required; prices and
  * cost_price are >= 0. */
+#define BILL_PRODUCT_INPUT_VERSION 1u
 typedef struct bill_product_input {
+    unsigned int version; /* BILL_PRODUCT_INPUT_VERSION */
     const char *name;
     const char *description;
     const char *group_id;
@@ -166,6 +168,7 @@ typedef struct bill_product_input {
     bill_money prices[BILL_PRODUCT_CYCLES];
     bill_money cost_price;
     bool active;
+    /* fields above exist since version 1 */
 } bill_product_input;
 
 BILL_API int bill_product_create(bill_db *db, const bill_actor *actor,
@@ -180,13 +183,16 @@ BILL_API int bill_product_delete(bill_db *db, const bill_actor *actor, const cha
 /* Tri-state filter value. */
 typedef enum { BILL_FILTER_ANY = 0, BILL_FILTER_YES = 1, BILL_FILTER_NO = 2 } bill_tristate;
 
+#define BILL_PRODUCT_FILTER_VERSION 1u
 typedef struct bill_product_filter {
+    unsigned int version; /* BILL_PRODUCT_FILTER_VERSION */
     bill_tristate active;      /* forced to YES for non-staff actors */
     const char *group_id;      /* NULL/"" = any */
     const char *category_id;
     const char *provider_id;   /* provider_interface_id */
     const char *region;        /* specs->>'region', exact */
     const char *search;        /* substring of name or description, case-insensitive */
+    /* fields above exist since version 1 */
 } bill_product_filter;
 
 /* Ordered by created_at, id. filter/page may be NULL. */

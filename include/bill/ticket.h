@@ -80,11 +80,14 @@ BILL_API int bill_ticket_create(bill_db *db, const bill_actor *actor, const char
 BILL_API int bill_ticket_get(bill_db *db, const bill_actor *actor, const char *id,
                              bill_ticket **out);
 
+#define BILL_TICKET_FILTER_VERSION 1u
 typedef struct bill_ticket_filter {
+    unsigned int version; /* BILL_TICKET_FILTER_VERSION */
     const char *customer_id;      /* scoping rule in actor.h */
     const char *status;
     const char *priority;
     const char *assignee_user_id;
+    /* fields above exist since version 1 */
 } bill_ticket_filter;
 /* Newest first; replies are not loaded. */
 BILL_API int bill_ticket_list(bill_db *db, const bill_actor *actor,

@@ -54,3 +54,15 @@ int bill__json_text_check(const char *text, const char *field)
     }
     return BILL_OK;
 }
+
+int bill__check_version(unsigned int version, unsigned int max, const char *type)
+{
+    if (version == 0)
+        return bill__err(BILL_EINVALID, "version",
+                         "%s.version is 0; set it to the header's version constant", type);
+    if (version > max)
+        return bill__err(BILL_EINVALID, "version",
+                         "%s version %u is newer than this libbill (it knows 1..%u)", type,
+                         version, max);
+    return BILL_OK;
+}

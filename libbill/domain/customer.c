@@ -118,6 +118,9 @@ int bill__customer_validate(const bill_customer_input *in, unsigned int m)
     int rc;
     if (!in)
         return bill__err(BILL_EINVALID, NULL, "customer input is required");
+    if ((rc = bill__check_version(in->version, BILL_CUSTOMER_INPUT_VERSION,
+                                  "bill_customer_input")) < 0)
+        return rc;
     if (m & BILL_CUSTOMER_SET_NAME) {
         const char *n = in->name;
         if (!n || !*n)
@@ -252,7 +255,8 @@ int bill_customer_list(bill_db *db, const bill_actor *actor, const bill_customer
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
-    if ((rc = bill__require_known(actor)) < 0)
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = BILL__CHECK_VERSION(filter, BILL_CUSTOMER_FILTER_VERSION, "bill_customer_filter")) < 0)
         return rc;
     if (filter && filter->search && *filter->search &&
         !(pattern = bill__like_pattern(filter->search)))
@@ -357,14 +361,15 @@ done:
 int bill_customer_set_credit_limit(bill_db *db, const bill_actor *actor, const char *id,
                                    bill_money credit_limit)
 {
-    bill_customer_input in = {.credit_limit = credit_limit};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .credit_limit = credit_limit};
     return bill_customer_update(db, actor, id, &in, BILL_CUSTOMER_SET_CREDIT_LIMIT, NULL);
 }
 
 int bill_customer_set_api_keys_flag(bill_db *db, const bill_actor *actor, const char *id,
                                     bool allowed)
 {
-    bill_customer_input in = {.can_create_api_keys = allowed};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .can_create_api_keys = allowed};
     return bill_customer_update(db, actor, id, &in, BILL_CUSTOMER_SET_API_KEYS_FLAG, NULL);
 }
 

@@ -679,6 +679,8 @@ int bill_instance_list(bill_db *db, const bill_actor *actor, const bill_instance
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
+    if ((rc = BILL__CHECK_VERSION(f, BILL_INSTANCE_FILTER_VERSION, "bill_instance_filter")) < 0)
+        return rc;
     if (!f)
         f = &none;
     if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||

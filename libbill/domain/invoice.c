@@ -170,7 +170,8 @@ int bill_invoice_create(bill_db *db, const bill_actor *actor, const bill_invoice
         return rc;
     if (!in)
         return bill__err(BILL_EINVALID, NULL, "invoice input is required");
-    if ((rc = bill__check_id(in->customer_id, "customer_id", "customer", true)) < 0)
+    if ((rc = bill__check_version(in->version, BILL_INVOICE_INPUT_VERSION, "bill_invoice_input")) < 0 ||
+        (rc = bill__check_id(in->customer_id, "customer_id", "customer", true)) < 0)
         return rc;
     if (!in->items || in->item_count == 0 || in->item_count > 200)
         return bill__err(BILL_EINVALID, "items", "an invoice needs 1 to 200 items");
@@ -507,6 +508,8 @@ int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_f
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
+    if ((rc = BILL__CHECK_VERSION(f, BILL_INVOICE_FILTER_VERSION, "bill_invoice_filter")) < 0)
+        return rc;
     if (!f)
         f = &none;
     if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0)

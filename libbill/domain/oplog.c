@@ -125,7 +125,8 @@ int bill_oplog_list(bill_db *db, const bill_actor *actor, const bill_oplog_filte
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
-    if ((rc = bill__require_staff(actor, "read the operation log")) < 0)
+    if ((rc = bill__require_staff(actor, "read the operation log")) < 0 ||
+        (rc = BILL__CHECK_VERSION(filter, BILL_OPLOG_FILTER_VERSION, "bill_oplog_filter")) < 0)
         return rc;
     /* "customer." filters on the action's object; anything else matches exactly. */
     const char *action = f.action && *f.action ? f.action : NULL;

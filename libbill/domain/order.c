@@ -301,7 +301,8 @@ int bill_order_create(bill_db *db, bill_plugins *plugins, const bill_actor *acto
         *out = NULL;
     if (!in)
         return bill__err(BILL_EINVALID, NULL, "order input is required");
-    if ((rc = bill__require_known(actor)) < 0)
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_version(in->version, BILL_ORDER_INPUT_VERSION, "bill_order_input")) < 0)
         return rc;
     customer_id = in->customer_id;
     if (!bill_actor_is_staff(actor)) {
@@ -411,6 +412,8 @@ int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filte
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
+    if ((rc = BILL__CHECK_VERSION(f, BILL_ORDER_FILTER_VERSION, "bill_order_filter")) < 0)
+        return rc;
     if (!f)
         f = &none;
     if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||

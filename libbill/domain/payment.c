@@ -138,6 +138,8 @@ int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_f
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
+    if ((rc = BILL__CHECK_VERSION(f, BILL_PAYMENT_FILTER_VERSION, "bill_payment_filter")) < 0)
+        return rc;
     if (!f)
         f = &none;
     if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||

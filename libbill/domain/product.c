@@ -652,6 +652,8 @@ static int check_product(const bill_product_input *in, unsigned int m, pr_ids *i
     char buf[BILL_MONEY_BUFSZ];
     if (!in)
         return bill__err(BILL_EINVALID, NULL, "product input is required");
+    if ((rc = bill__check_version(in->version, BILL_PRODUCT_INPUT_VERSION, "bill_product_input")) < 0)
+        return rc;
     if ((m & BILL_PRODUCT_SET_NAME) && (rc = check_name(in->name)) < 0)
         return rc;
     if ((m & BILL_PRODUCT_SET_DESCRIPTION) && (rc = check_desc(in->description)) < 0)
@@ -931,6 +933,8 @@ int bill_product_list(bill_db *db, const bill_actor *actor, const bill_product_f
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
+    if ((rc = BILL__CHECK_VERSION(filter, BILL_PRODUCT_FILTER_VERSION, "bill_product_filter")) < 0)
+        return rc;
     if (!bill_actor_is_staff(actor))
         f.active = BILL_FILTER_YES;
     if ((rc = opt_id(f.group_id, "group_id", &grp)) < 0 ||
@@ -1002,7 +1006,7 @@ int bill_product_markup(bill_db *db, const bill_actor *actor, const char *ratio,
     if (rc < 0)
         goto done;
     for (int i = 0; i < PQntuples(sel); i++) {
-        bill_product_input in = {0};
+        bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION};
         bill_money cost = 0;
         const char *id = bill__val(sel, i, 0);
         if ((rc = bill__money_col(sel, i, 9, &cost)) < 0 ||

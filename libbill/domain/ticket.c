@@ -248,6 +248,8 @@ int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_fil
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
+    if ((rc = BILL__CHECK_VERSION(f, BILL_TICKET_FILTER_VERSION, "bill_ticket_filter")) < 0)
+        return rc;
     if (!f)
         f = &none;
     if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||

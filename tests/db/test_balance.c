@@ -19,7 +19,8 @@ static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
 static char *mk(bill_db *db, const char *name, bill_money credit_limit)
 {
-    bill_customer_input in = {.name = name, .credit_limit = credit_limit};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .name = name, .credit_limit = credit_limit};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
     char *id = strdup(c->id);

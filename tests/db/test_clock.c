@@ -29,7 +29,7 @@ static int64_t at(const char *rfc3339)
 
 static char *mk_customer(bill_db *db, int64_t *created)
 {
-    bill_customer_input in = {.name = "Clock"};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = "Clock"};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
     char *id = strdup(c->id);
@@ -41,7 +41,7 @@ static char *mk_customer(bill_db *db, int64_t *created)
 
 static char *mk_product(bill_db *db)
 {
-    bill_product_input in = {.name = "VPS", .active = true};
+    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION, .name = "VPS", .active = true};
     bill_product *p = NULL;
     in.has_price[BILL_CYCLE_MONTHLY] = true;
     in.prices[BILL_CYCLE_MONTHLY] = 1000;
@@ -83,7 +83,7 @@ START_TEST(test_clock__sql_and_c_read_the_injected_instant)
 
     /* An invoice issued "in 2031" takes that year's number and due date. */
     bill_invoice_item_input item = {.description = "x", .quantity = 1, .unit_price = 100};
-    bill_invoice_input in = {.customer_id = cid, .items = &item, .item_count = 1};
+    bill_invoice_input in = {.version = BILL_INVOICE_INPUT_VERSION, .customer_id = cid, .items = &item, .item_count = 1};
     bill_invoice *v = NULL;
     ck_assert_int_eq(bill_invoice_create(db, &cli, &in, &v), BILL_OK);
     char *iid = strdup(v->id);
@@ -106,7 +106,7 @@ START_TEST(test_clock__sql_and_c_read_the_injected_instant)
     /* Unpaid-order TTL: 24 h after creation by the clock. */
     char *pid = mk_product(db);
     now = at("2031-04-01T00:00:00Z");
-    bill_order_input oi = {.customer_id = cid, .product_id = pid};
+    bill_order_input oi = {.version = BILL_ORDER_INPUT_VERSION, .customer_id = cid, .product_id = pid};
     bill_order *o = NULL;
     ck_assert_int_eq(bill_order_create(db, NULL, &cli, &oi, &o), BILL_OK);
     char *oid = strdup(o->id);

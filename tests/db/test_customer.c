@@ -14,7 +14,8 @@ static const bill_actor cli = {.kind = BILL_ACTOR_CLI};
 
 static char *mk(bill_db *db, const char *name, const char *email)
 {
-    bill_customer_input in = {.name = name, .email = email, .contact = "Contact Person"};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .name = name, .email = email, .contact = "Contact Person"};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
     char *id = strdup(c->id);
@@ -25,7 +26,8 @@ static char *mk(bill_db *db, const char *name, const char *email)
 START_TEST(test_customer__create_get_update)
 {
     bill_db *db = bill_test_db_new();
-    bill_customer_input in = {.name = "Acme Ltd", .contact = "Wile E.", .email = "wile@acme.test",
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .name = "Acme Ltd", .contact = "Wile E.", .email = "wile@acme.test",
                               .phone = "+86 10 1234", .credit_limit = 5000,
                               .can_create_api_keys = true};
     bill_customer *c = NULL, *g = NULL;
@@ -43,7 +45,8 @@ START_TEST(test_customer__create_get_update)
     g = NULL;
 
     /* partial update: only the masked fields change */
-    bill_customer_input up = {.name = "IGNORED", .phone = "555", .notes = "vip"};
+    bill_customer_input up = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .name = "IGNORED", .phone = "555", .notes = "vip"};
     ck_assert_int_eq(bill_customer_update(db, &cli, c->id, &up,
                                           BILL_CUSTOMER_SET_PHONE | BILL_CUSTOMER_SET_NOTES, &g),
                      BILL_OK);
@@ -75,7 +78,7 @@ END_TEST
 START_TEST(test_customer__validation)
 {
     bill_db *db = bill_test_db_new();
-    bill_customer_input in = {.name = ""};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = ""};
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, NULL), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "name");
     char big[260];
@@ -123,7 +126,7 @@ START_TEST(test_customer__search_escapes_wildcards)
     free(mk(db, "under_score", "c@three.test"));
     free(mk(db, "underXscore", "d@four.test"));
     bill_customers l;
-    bill_customer_filter f = {.search = "%"};
+    bill_customer_filter f = {.version = BILL_CUSTOMER_FILTER_VERSION, .search = "%"};
     ck_assert_int_eq(bill_customer_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_str_eq(l.items[0].name, "Hundred % Hosting");
@@ -226,14 +229,16 @@ START_TEST(test_customer__scoping)
     bill_customers_clear(&l);
 
     /* own contact fields: allowed; admin-only fields: denied; others: absent */
-    bill_customer_input in = {.phone = "123", .credit_limit = 100000};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .phone = "123", .credit_limit = 100000};
     ck_assert_int_eq(bill_customer_update(db, &me, mine, &in, BILL_CUSTOMER_SET_PHONE, NULL),
                      BILL_OK);
     ck_assert_int_eq(bill_customer_update(db, &me, mine, &in, BILL_CUSTOMER_SET_CREDIT_LIMIT,
                                           NULL), BILL_EDENIED);
     ck_assert_int_eq(bill_customer_update(db, &me, other, &in, BILL_CUSTOMER_SET_PHONE, NULL),
                      BILL_ENOTFOUND);
-    ck_assert_int_eq(bill_customer_create(db, &me, &(bill_customer_input){.name = "x"}, NULL),
+    ck_assert_int_eq(bill_customer_create(db, &me, &(bill_customer_input){.version = BILL_CUSTOMER_INPUT_VERSION,
+                                                                          .name = "x"}, NULL),
                      BILL_EDENIED);
     ck_assert_int_eq(bill_customer_get(db, &cli, other, &c), BILL_OK);
     ck_assert_str_eq(c->phone, "");

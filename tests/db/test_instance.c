@@ -133,7 +133,7 @@ END_TEST
 
 static char *mk_customer(bill_db *db, const char *name)
 {
-    bill_customer_input in = {.name = name};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
     char *id = strdup(c->id);
@@ -153,7 +153,7 @@ static void mk_instance(const char *url, const char *cid, const char *status)
 static char *newest_instance(bill_db *db, const char *cid)
 {
     bill_instances l;
-    bill_instance_filter f = {.customer_id = cid};
+    bill_instance_filter f = {.version = BILL_INSTANCE_FILTER_VERSION, .customer_id = cid};
     bill_page pg = {.page = 1, .page_size = 1};
     ck_assert_int_eq(bill_instance_list(db, &cli, &f, &pg, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 1);
@@ -225,7 +225,7 @@ START_TEST(test_instance__get_sections_actions_scoping)
     for (int i = 0; i < 4; i++)
         mk_instance(url, other, "stopped");
     bill_instances l;
-    bill_instance_filter f = {.customer_id = cid};
+    bill_instance_filter f = {.version = BILL_INSTANCE_FILTER_VERSION, .customer_id = cid};
     ck_assert_int_eq(bill_instance_list(db, &b, &f, NULL, &l), BILL_ENOTFOUND);
     f.customer_id = other;
     ck_assert_int_eq(bill_instance_list(db, &b, &f, NULL, &l), BILL_OK);
@@ -236,11 +236,11 @@ START_TEST(test_instance__get_sections_actions_scoping)
     ck_assert_uint_eq(l.count, 1);
     ck_assert_uint_eq(l.meta.total_pages, 2);
     bill_instances_clear(&l);
-    f = (bill_instance_filter){.status = "terminated"};
+    f = (bill_instance_filter){.version = BILL_INSTANCE_FILTER_VERSION, .status = "terminated"};
     ck_assert_int_eq(bill_instance_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 1);
     bill_instances_clear(&l);
-    f = (bill_instance_filter){.status = "on"};
+    f = (bill_instance_filter){.version = BILL_INSTANCE_FILTER_VERSION, .status = "on"};
     ck_assert_int_eq(bill_instance_list(db, &cli, &f, NULL, &l), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "status");
 

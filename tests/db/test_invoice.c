@@ -16,7 +16,7 @@ static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
 static char *mk_customer(bill_db *db, const char *name)
 {
-    bill_customer_input in = {.name = name};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
     char *id = strdup(c->id);
@@ -28,7 +28,8 @@ static char *mk_draft(bill_db *db, const char *cid)
 {
     bill_invoice_item_input items[] = {{.description = "VPS", .quantity = 3, .unit_price = 1999},
                                        {.description = "IP", .quantity = 1, .unit_price = 500}};
-    bill_invoice_input in = {.customer_id = cid, .items = items, .item_count = 2,
+    bill_invoice_input in = {.version = BILL_INVOICE_INPUT_VERSION,
+                             .customer_id = cid, .items = items, .item_count = 2,
                              .tax_amount = 123, .notes = "manual"};
     bill_invoice *v = NULL;
     int rc = bill_invoice_create(db, &cli, &in, &v);
@@ -52,7 +53,8 @@ START_TEST(test_invoice__create_issue_pay)
     char *cid = mk_customer(db, "Inv"), want[32];
     bill_invoice *v = NULL;
     bill_invoice_item_input bad[] = {{.description = "x", .quantity = 0, .unit_price = 1}};
-    bill_invoice_input in = {.customer_id = cid, .items = bad, .item_count = 1};
+    bill_invoice_input in = {.version = BILL_INVOICE_INPUT_VERSION,
+                             .customer_id = cid, .items = bad, .item_count = 1};
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
 
     ck_assert_int_eq(bill_invoice_create(db, &cli, &in, &v), BILL_EINVALID);
@@ -128,7 +130,7 @@ START_TEST(test_invoice__create_issue_pay)
     bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other};
     ck_assert_int_eq(bill_invoice_get(db, &b, id, &v), BILL_ENOTFOUND);
     bill_invoices l;
-    bill_invoice_filter f = {.customer_id = cid};
+    bill_invoice_filter f = {.version = BILL_INVOICE_FILTER_VERSION, .customer_id = cid};
     ck_assert_int_eq(bill_invoice_list(db, &b, &f, NULL, &l), BILL_ENOTFOUND);
     ck_assert_int_eq(bill_invoice_list(db, &b, NULL, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 0);
@@ -208,7 +210,7 @@ START_TEST(test_invoice__generate_idempotent)
     char *url = NULL;
     bill_db *db = bill_test_db_new_url(&url);
     char *c1 = mk_customer(db, "G1"), *c2 = mk_customer(db, "G2"), sql[600];
-    bill_product_input pin = {.name = "Gen", .active = true};
+    bill_product_input pin = {.version = BILL_PRODUCT_INPUT_VERSION, .name = "Gen", .active = true};
     bill_product *p = NULL;
     pin.has_price[BILL_CYCLE_MONTHLY] = true;
     pin.prices[BILL_CYCLE_MONTHLY] = 1000;

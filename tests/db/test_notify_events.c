@@ -53,7 +53,7 @@ START_TEST(test_notify__ticket_assigned_tells_old_and_new_assignee_once)
     bill_admin_user *a = NULL, *b = NULL;
     bill_customer *cu = NULL;
     bill_ticket *t = NULL;
-    bill_customer_input in = {.name = "Acme"};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = "Acme"};
 
     ck_assert_int_eq(bill_admin_user_create(db, &cli, "alice", "secret-1", "support",
                                             "alice@example.com", NULL, &a), BILL_OK);
@@ -117,12 +117,14 @@ START_TEST(test_notify__invoice_issued_and_payment_received_reach_the_customer)
     bill_db *db = bill_test_db_new_url(&url);
     bill_customer *cu = NULL;
     bill_invoice *inv = NULL;
-    bill_customer_input in = {.name = "Acme", .email = "billing@acme.example"};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .name = "Acme", .email = "billing@acme.example"};
     bill_invoice_item_input item = {.description = "VPS", .quantity = 2, .unit_price = 1050};
     bool already = true;
 
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, &cu), BILL_OK);
-    bill_invoice_input ii = {.customer_id = cu->id, .items = &item, .item_count = 1};
+    bill_invoice_input ii = {.version = BILL_INVOICE_INPUT_VERSION,
+                             .customer_id = cu->id, .items = &item, .item_count = 1};
     ck_assert_int_eq(bill_invoice_create(db, &cli, &ii, &inv), BILL_OK);
     /* a draft says nothing */
     ck_assert_int_eq(count(url, "kind = 'notify'"), 0);

@@ -18,9 +18,10 @@ START_TEST(test_oplog__admin_mutations_are_logged)
     bill_actor admin = {.kind = BILL_ACTOR_ADMIN, .user_id = "11111111-1111-4111-8111-111111111111",
                         .username = "alice", .source_ip = "203.0.113.7", .role = "admin"};
     bill_customer *c = NULL;
-    bill_customer_input in = {.name = "Logged Co", .email = "a@logged.test"};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .name = "Logged Co", .email = "a@logged.test"};
     ck_assert_int_eq(bill_customer_create(db, &admin, &in, &c), BILL_OK);
-    bill_customer_input up = {.phone = "12345"};
+    bill_customer_input up = {.version = BILL_CUSTOMER_INPUT_VERSION, .phone = "12345"};
     ck_assert_int_eq(bill_customer_update(db, &admin, c->id, &up, BILL_CUSTOMER_SET_PHONE, NULL),
                      BILL_OK);
     ck_assert_int_eq(bill_balance_change(db, &admin, c->id, BILL_BALANCE_RECHARGE, 1000, "ref-9",
@@ -30,7 +31,8 @@ START_TEST(test_oplog__admin_mutations_are_logged)
                                          NULL), BILL_EFUNDS);
 
     bill_oplog_entries l;
-    bill_oplog_filter f = {.target_type = "customer", .target_id = c->id};
+    bill_oplog_filter f = {.version = BILL_OPLOG_FILTER_VERSION,
+                           .target_type = "customer", .target_id = c->id};
     ck_assert_int_eq(bill_oplog_list(db, &admin, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 3);
     /* newest first */
@@ -54,17 +56,17 @@ START_TEST(test_oplog__admin_mutations_are_logged)
     bill_oplog_entries_clear(&l);
 
     /* action prefix filter and page meta */
-    f = (bill_oplog_filter){.action = "customer."};
+    f = (bill_oplog_filter){.version = BILL_OPLOG_FILTER_VERSION, .action = "customer."};
     bill_page pg = {1, 1};
     ck_assert_int_eq(bill_oplog_list(db, &admin, &f, &pg, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_uint_eq(l.meta.total, 2);
     bill_oplog_entries_clear(&l);
-    f = (bill_oplog_filter){.action = "customer.create"};
+    f = (bill_oplog_filter){.version = BILL_OPLOG_FILTER_VERSION, .action = "customer.create"};
     ck_assert_int_eq(bill_oplog_list(db, &admin, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 1);
     bill_oplog_entries_clear(&l);
-    f = (bill_oplog_filter){.actor_id = "nobody"};
+    f = (bill_oplog_filter){.version = BILL_OPLOG_FILTER_VERSION, .actor_id = "nobody"};
     ck_assert_int_eq(bill_oplog_list(db, &admin, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 0);
     bill_oplog_entries_clear(&l);
@@ -92,7 +94,7 @@ START_TEST(test_oplog__cli_and_admin_users_without_hashes)
     ck_assert_int_eq(bill_admin_user_set_password(db, &cli, "henry", "password456"), BILL_OK);
     ck_assert_int_eq(bill_admin_user_set_active(db, &cli, "henry", false), BILL_OK);
     bill_oplog_entries l;
-    bill_oplog_filter f = {.target_type = "admin_user"};
+    bill_oplog_filter f = {.version = BILL_OPLOG_FILTER_VERSION, .target_type = "admin_user"};
     ck_assert_int_eq(bill_oplog_list(db, NULL, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 3);
     ck_assert_str_eq(l.items[0].action, "admin_user.disable");

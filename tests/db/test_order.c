@@ -17,7 +17,7 @@ static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
 static char *mk_customer(bill_db *db, const char *name)
 {
-    bill_customer_input in = {.name = name};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
     char *id = strdup(c->id);
@@ -28,7 +28,7 @@ static char *mk_customer(bill_db *db, const char *name)
 /* Product priced 10.00 monthly, 27.00 quarterly (no yearly). */
 static char *mk_product(bill_db *db, const char *name, bool active)
 {
-    bill_product_input in = {.name = name, .active = active};
+    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION, .name = name, .active = active};
     in.has_price[BILL_CYCLE_MONTHLY] = true;
     in.prices[BILL_CYCLE_MONTHLY] = 1000;
     in.has_price[BILL_CYCLE_QUARTERLY] = true;
@@ -48,7 +48,8 @@ static bill_actor customer_actor(const char *cid)
 static char *mk_order(bill_db *db, const bill_actor *a, const char *cid, const char *pid,
                       const char *cycle)
 {
-    bill_order_input in = {.customer_id = cid, .product_id = pid, .billing_cycle = cycle,
+    bill_order_input in = {.version = BILL_ORDER_INPUT_VERSION,
+                           .customer_id = cid, .product_id = pid, .billing_cycle = cycle,
                            .server_spec_json = "{\"region\":\"hk\",\"cpu_cores\":2}"};
     bill_order *o = NULL;
     int rc = bill_order_create(db, NULL, a, &in, &o);
@@ -81,7 +82,8 @@ START_TEST(test_order__create_prices_from_catalog)
     char *cid = mk_customer(db, "Alice"), *pid = mk_product(db, "VPS S", true);
     char *off = mk_product(db, "Old", false);
     bill_actor me = customer_actor(cid);
-    bill_order_input in = {.product_id = pid, .billing_cycle = "quarterly",
+    bill_order_input in = {.version = BILL_ORDER_INPUT_VERSION,
+                           .product_id = pid, .billing_cycle = "quarterly",
                            .server_spec_json = "{\"os\":\"debian-12\"}", .notes = "first"};
     bill_order *o = NULL;
 
@@ -459,7 +461,7 @@ START_TEST(test_order__scoping_and_list)
         free(mk_order(db, &cli, cb, pid, NULL));
     /* B's list is B's own; naming another customer is not found (the rule
      * of every customer-scoped list), naming itself is fine. */
-    bill_order_filter f = {.customer_id = ca};
+    bill_order_filter f = {.version = BILL_ORDER_FILTER_VERSION, .customer_id = ca};
     ck_assert_int_eq(bill_order_list(db, &b, &f, NULL, &l), BILL_ENOTFOUND);
     ck_assert_str_eq(bill_error_last()->field, "customer_id");
     ck_assert_uint_eq(l.count, 0);
@@ -492,26 +494,26 @@ START_TEST(test_order__scoping_and_list)
     ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 1);
     bill_orders_clear(&l);
-    f = (bill_order_filter){.search = "searchable"};
+    f = (bill_order_filter){.version = BILL_ORDER_FILTER_VERSION, .search = "searchable"};
     ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 25);
     bill_orders_clear(&l);
     char part[9];
     memcpy(part, oa, 8);
     part[8] = '\0';
-    f = (bill_order_filter){.search = part};
+    f = (bill_order_filter){.version = BILL_ORDER_FILTER_VERSION, .search = part};
     ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_ge(l.meta.total, 1);
     bill_orders_clear(&l);
-    f = (bill_order_filter){.status = "paid"};
+    f = (bill_order_filter){.version = BILL_ORDER_FILTER_VERSION, .status = "paid"};
     ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 0);
     ck_assert_uint_eq(l.meta.total_pages, 0);
     bill_orders_clear(&l);
-    f = (bill_order_filter){.status = "PAID"};
+    f = (bill_order_filter){.version = BILL_ORDER_FILTER_VERSION, .status = "PAID"};
     ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "status");
-    f = (bill_order_filter){.provider_id = "x"};
+    f = (bill_order_filter){.version = BILL_ORDER_FILTER_VERSION, .provider_id = "x"};
     ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_EINVALID);
 
     free(oa);

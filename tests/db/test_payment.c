@@ -19,7 +19,7 @@ static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
 static char *mk_customer(bill_db *db, const char *name)
 {
-    bill_customer_input in = {.name = name};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
     char *id = strdup(c->id);
@@ -29,7 +29,7 @@ static char *mk_customer(bill_db *db, const char *name)
 
 static char *mk_product(bill_db *db)
 {
-    bill_product_input in = {.name = "Box", .active = true};
+    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION, .name = "Box", .active = true};
     in.has_price[BILL_CYCLE_MONTHLY] = true;
     in.prices[BILL_CYCLE_MONTHLY] = 1250;
     bill_product *p = NULL;
@@ -41,7 +41,8 @@ static char *mk_product(bill_db *db)
 
 static char *mk_order(bill_db *db, const char *cid, const char *pid)
 {
-    bill_order_input in = {.customer_id = cid, .product_id = pid};
+    bill_order_input in = {.version = BILL_ORDER_INPUT_VERSION,
+                           .customer_id = cid, .product_id = pid};
     bill_order *o = NULL;
     ck_assert_int_eq(bill_order_create(db, NULL, &cli, &in, &o), BILL_OK);
     char *id = strdup(o->id);
@@ -177,7 +178,7 @@ START_TEST(test_payment__confirm_idempotent_under_concurrency)
     char *cid = mk_customer(db, "Cb"), *pid = mk_product(db), *oid = mk_order(db, cid, pid);
     pending_payment(url, cid, oid);
     bill_payments l;
-    bill_payment_filter f = {.order_id = oid};
+    bill_payment_filter f = {.version = BILL_PAYMENT_FILTER_VERSION, .order_id = oid};
     ck_assert_int_eq(bill_payment_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 1);
     char *pay = strdup(l.items[0].id);
@@ -268,11 +269,11 @@ START_TEST(test_payment__refunds_full_and_partial)
     ck_assert_int_eq(bill_payment_list(db, &b, NULL, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 0);
     bill_payments_clear(&l);
-    bill_payment_filter f = {.status = "refunded"};
+    bill_payment_filter f = {.version = BILL_PAYMENT_FILTER_VERSION, .status = "refunded"};
     ck_assert_int_eq(bill_payment_list(db, &me, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 2);
     bill_payments_clear(&l);
-    f = (bill_payment_filter){.status = "done"};
+    f = (bill_payment_filter){.version = BILL_PAYMENT_FILTER_VERSION, .status = "done"};
     ck_assert_int_eq(bill_payment_list(db, &me, &f, NULL, &l), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "status");
 
@@ -614,7 +615,7 @@ START_TEST(test_payment__invoice_overpayment_and_paid_invoice_credit_the_rest)
     bill_db *db = bill_test_db_new_url(&url);
     char *cid = mk_customer(db, "Inv");
     bill_invoice_item_input it = {.description = "VPS", .quantity = 1, .unit_price = 1000};
-    bill_invoice_input in = {.customer_id = cid, .items = &it, .item_count = 1};
+    bill_invoice_input in = {.version = BILL_INVOICE_INPUT_VERSION, .customer_id = cid, .items = &it, .item_count = 1};
     bill_invoice *inv = NULL, *drf = NULL;
     char sql[500];
     ck_assert_int_eq(bill_invoice_create(db, &cli, &in, &drf), BILL_OK);

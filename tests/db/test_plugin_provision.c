@@ -161,7 +161,8 @@ static char *hooks(env *e)
 
 static char *paid_order(env *e, const char *product, const char *spec)
 {
-    bill_order_input in = {.customer_id = e->customer, .product_id = product,
+    bill_order_input in = {.version = BILL_ORDER_INPUT_VERSION,
+                           .customer_id = e->customer, .product_id = product,
                            .server_spec_json = spec};
     bill_order *o = NULL;
     char *id;

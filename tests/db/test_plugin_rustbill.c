@@ -44,10 +44,12 @@ static void setup(void)
 {
     bill_db_options o;
     bill_plugins_options po;
-    bill_customer_input in = {.name = "Reseller Ltd", .email = "reseller@example.com",
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .name = "Reseller Ltd", .email = "reseller@example.com",
                               .can_create_api_keys = true};
     bill_customer *c = NULL;
-    bill_product_input pin = {.name = "Upstream VPS S", .specs_json = "{\"cpu_cores\":\"2\"}",
+    bill_product_input pin = {.version = BILL_PRODUCT_INPUT_VERSION,
+                              .name = "Upstream VPS S", .specs_json = "{\"cpu_cores\":\"2\"}",
                               .active = true};
     bill_product *p = NULL;
 
@@ -265,7 +267,8 @@ START_TEST(test_insufficient_balance)
 {
     bill_plugin_instance *rb = open_rb(api_key);
     bill_provider_instance pi = {0};
-    bill_product_input pin = {.name = "Upstream VPS XL", .active = true};
+    bill_product_input pin = {.version = BILL_PRODUCT_INPUT_VERSION,
+                              .name = "Upstream VPS XL", .active = true};
     bill_product *p = NULL;
     bill_provider_create_request req = {
         .version = BILL_PROVIDER_CREATE_REQUEST_VERSION,

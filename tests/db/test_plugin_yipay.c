@@ -75,7 +75,8 @@ static void env_down(env *e)
 /* New pending order paid through yipay: returns the payment id; *url_out the cashier URL. */
 static char *pay_order(env *e, char **order_out, char **url_out)
 {
-    bill_order_input in = {.customer_id = e->customer, .product_id = e->product};
+    bill_order_input in = {.version = BILL_ORDER_INPUT_VERSION,
+                           .customer_id = e->customer, .product_id = e->product};
     bill_order *o = NULL;
     bill_payment_info pi = {0};
     char *pid;

@@ -18,7 +18,8 @@ static const bill_actor anon = {.kind = BILL_ACTOR_ANONYMOUS};
 static char *mk_product(bill_db *db, const char *name, const char *group, bill_money cost,
                         bill_money monthly, const char *specs, bool active)
 {
-    bill_product_input in = {.name = name, .group_id = group, .cost_price = cost,
+    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION,
+                             .name = name, .group_id = group, .cost_price = cost,
                              .specs_json = specs, .active = active};
     in.has_price[BILL_CYCLE_MONTHLY] = true;
     in.prices[BILL_CYCLE_MONTHLY] = monthly;
@@ -95,7 +96,8 @@ START_TEST(test_product__crud_prices_specs)
     ck_assert_int_eq(bill_product_category_create(db, &cli, "VPS", NULL, 0, &cat), BILL_OK);
     ck_assert_int_eq(bill_product_group_create(db, &cli, cat->id, "HK", NULL, 0, &g), BILL_OK);
 
-    bill_product_input in = {.name = "HK-2C4G", .description = "2 cores", .group_id = g->id,
+    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION,
+                             .name = "HK-2C4G", .description = "2 cores", .group_id = g->id,
                              .specs_json = "{\"cpu_cores\":2,\"memory_gb\":4,\"region\":\"hk\"}",
                              .cost_price = 800, .active = true};
     in.has_price[BILL_CYCLE_QUARTERLY] = true;
@@ -136,7 +138,8 @@ START_TEST(test_product__crud_prices_specs)
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM products"), 1);
 
     /* partial update */
-    bill_product_input up = {.name = "HK-2C4G v2", .active = false};
+    bill_product_input up = {.version = BILL_PRODUCT_INPUT_VERSION,
+                             .name = "HK-2C4G v2", .active = false};
     up.has_price[BILL_CYCLE_MONTHLY] = true;
     up.prices[BILL_CYCLE_MONTHLY] = 1200;
     ck_assert_int_eq(bill_product_update(db, &cli, p->id, &up,
@@ -154,7 +157,8 @@ START_TEST(test_product__crud_prices_specs)
 
     /* referenced by an order: refused, deactivate instead */
     bill_customer *cu = NULL;
-    ck_assert_int_eq(bill_customer_create(db, &cli, &(bill_customer_input){.name = "Buyer"}, &cu),
+    ck_assert_int_eq(bill_customer_create(db, &cli, &(bill_customer_input){.version = BILL_CUSTOMER_INPUT_VERSION,
+                                                                           .name = "Buyer"}, &cu),
                      BILL_OK);
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -183,7 +187,8 @@ START_TEST(test_product__filters_and_visibility)
     char *h = mk_product(db, "Hidden", g->id, 0, 300, "{\"region\":\"hk\"}", false);
     bill_products l;
     bill_customer *cu = NULL;
-    ck_assert_int_eq(bill_customer_create(db, &cli, &(bill_customer_input){.name = "C"}, &cu),
+    ck_assert_int_eq(bill_customer_create(db, &cli, &(bill_customer_input){.version = BILL_CUSTOMER_INPUT_VERSION,
+                                                                           .name = "C"}, &cu),
                      BILL_OK);
     bill_actor cust = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cu->id};
 
@@ -191,7 +196,7 @@ START_TEST(test_product__filters_and_visibility)
     ck_assert_uint_eq(l.meta.total, 3);
     bill_products_clear(&l);
     /* customers and anonymous callers see active products only, whatever they ask */
-    bill_product_filter f = {.active = BILL_FILTER_NO};
+    bill_product_filter f = {.version = BILL_PRODUCT_FILTER_VERSION, .active = BILL_FILTER_NO};
     ck_assert_int_eq(bill_product_list(db, &cust, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 2);
     bill_products_clear(&l);
@@ -207,21 +212,22 @@ START_TEST(test_product__filters_and_visibility)
     ck_assert_str_eq(l.items[0].id, h);
     bill_products_clear(&l);
 
-    f = (bill_product_filter){.region = "hk"};
+    f = (bill_product_filter){.version = BILL_PRODUCT_FILTER_VERSION, .region = "hk"};
     ck_assert_int_eq(bill_product_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 2);
     bill_products_clear(&l);
-    f = (bill_product_filter){.group_id = g->id, .active = BILL_FILTER_YES};
+    f = (bill_product_filter){.version = BILL_PRODUCT_FILTER_VERSION,
+                              .group_id = g->id, .active = BILL_FILTER_YES};
     ck_assert_int_eq(bill_product_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_str_eq(l.items[0].id, a);
     bill_products_clear(&l);
-    f = (bill_product_filter){.search = "0%"};
+    f = (bill_product_filter){.version = BILL_PRODUCT_FILTER_VERSION, .search = "0%"};
     ck_assert_int_eq(bill_product_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_str_eq(l.items[0].id, a);
     bill_products_clear(&l);
-    f = (bill_product_filter){.search = "BETA"};
+    f = (bill_product_filter){.version = BILL_PRODUCT_FILTER_VERSION, .search = "BETA"};
     ck_assert_int_eq(bill_product_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_str_eq(l.items[0].id, b);
@@ -237,7 +243,7 @@ START_TEST(test_product__filters_and_visibility)
     bill_product_group_free(gg);
 
     /* mutations are staff-only */
-    bill_product_input in = {.name = "x"};
+    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION, .name = "x"};
     ck_assert_int_eq(bill_product_update(db, &cust, a, &in, BILL_PRODUCT_SET_NAME, NULL),
                      BILL_EDENIED);
     ck_assert_int_eq(bill_product_delete(db, &anon, a), BILL_EDENIED);
@@ -296,7 +302,7 @@ START_TEST(test_product__markup_rounds_half_even)
     ck_assert_int_eq(monthly_of(db, a), 2);  /* 0.025 -> 0.02 */
 
     /* longer cycles: cost x months x ratio, rounded once */
-    bill_product_input up = {0};
+    bill_product_input up = {.version = BILL_PRODUCT_INPUT_VERSION};
     up.has_price[BILL_CYCLE_MONTHLY] = up.has_price[BILL_CYCLE_YEARLY] = true;
     up.prices[BILL_CYCLE_MONTHLY] = 1;
     up.prices[BILL_CYCLE_YEARLY] = 1;

@@ -15,7 +15,7 @@ static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
 static char *mk_customer(bill_db *db, const char *name)
 {
-    bill_customer_input in = {.name = name};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
     char *id = strdup(c->id);
@@ -128,15 +128,16 @@ START_TEST(test_ticket__lifecycle_internal_notes_assignment)
     ck_assert_int_eq(bill_ticket_list(db, &b, NULL, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 0);
     bill_tickets_clear(&l);
-    bill_ticket_filter f = {.assignee_user_id = a2->id, .status = "closed"};
+    bill_ticket_filter f = {.version = BILL_TICKET_FILTER_VERSION,
+                            .assignee_user_id = a2->id, .status = "closed"};
     ck_assert_int_eq(bill_ticket_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 1);
     bill_tickets_clear(&l);
-    f = (bill_ticket_filter){.priority = "urgent"};
+    f = (bill_ticket_filter){.version = BILL_TICKET_FILTER_VERSION, .priority = "urgent"};
     ck_assert_int_eq(bill_ticket_list(db, &me, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 0);
     bill_tickets_clear(&l);
-    f = (bill_ticket_filter){.priority = "URGENT"};
+    f = (bill_ticket_filter){.version = BILL_TICKET_FILTER_VERSION, .priority = "URGENT"};
     ck_assert_int_eq(bill_ticket_list(db, &me, &f, NULL, &l), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "priority");
 

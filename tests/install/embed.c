@@ -49,7 +49,8 @@ int main(int argc, char **argv)
 
     /* An embedder acts as the system (NULL actor) or names itself. */
     bill_actor me = {.kind = BILL_ACTOR_SYSTEM, .username = "embed-test"};
-    bill_customer_input in = {.name = "Embedded Co", .email = "ops@embedded.test",
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
+                              .name = "Embedded Co", .email = "ops@embedded.test",
                               .credit_limit = 1000};
     if ((rc = bill_customer_create(db, &me, &in, &c)) != BILL_OK) {
         status = fail("bill_customer_create", rc);

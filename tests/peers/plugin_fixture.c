@@ -53,7 +53,7 @@ bill_plugins *fx_registry(bill_db *db, const char *const *so_paths, char *dir_ou
 
 char *fx_customer(bill_db *db, const char *name, const char *email, bill_money balance)
 {
-    bill_customer_input in = {.name = name, .email = email};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name, .email = email};
     bill_customer *c = NULL;
     char *id;
     ck_assert_int_eq(bill_customer_create(db, NULL, &in, &c), BILL_OK);
@@ -68,7 +68,8 @@ char *fx_customer(bill_db *db, const char *name, const char *email, bill_money b
 char *fx_product(bill_db *db, const char *name, bill_money monthly, const char *provider_iface,
                  const char *specs_json)
 {
-    bill_product_input in = {.name = name, .specs_json = specs_json,
+    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION,
+                             .name = name, .specs_json = specs_json,
                              .provider_interface_id = provider_iface, .active = true};
     bill_product *p = NULL;
     char *id;

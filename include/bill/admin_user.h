@@ -1,5 +1,5 @@
 /*
- * admin_user.h — staff accounts (R-DOM-9): create, look up, list, change
+ * admin_user.h — staff accounts: create, look up, list, change
  * password, enable/disable, verify a login, and make sure the bootstrap admin
  * of [bootstrap] exists at server start.
  *

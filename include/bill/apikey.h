@@ -1,5 +1,5 @@
 /*
- * apikey.h — customer API keys (R-DOM-9; wire contract ApiKeyService).
+ * apikey.h — customer API keys (wire contract ApiKeyService).
  *
  * A key looks like "rb_<prefix8>_<secret43>": the 8-character prefix is kept
  * in clear (to recognise a key in lists), the whole key is stored only as its

@@ -1,5 +1,5 @@
 /*
- * auth.h — credentials (R-SRV-3, §10): customer access tokens (HS256 JWT),
+ * auth.h — credentials: customer access tokens (HS256 JWT),
  * rotating refresh tokens, and server-side admin sessions.
  *
  * Times: every function takes `now_us` (microseconds since the epoch, UTC),

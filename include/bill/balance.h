@@ -1,5 +1,5 @@
 /*
- * balance.h — a customer's prepaid balance and its ledger (R-DOM-3).
+ * balance.h — a customer's prepaid balance and its ledger.
  *
  * Every change is one balance_transactions row written in the transaction
  * that locks the customer row (SELECT ... FOR UPDATE), so concurrent changes

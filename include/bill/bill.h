@@ -35,5 +35,7 @@
 #include "ticket.h"
 #include "instance.h"
 #include "provision.h"
+#include "notify.h"
+#include "html.h"
 
 #endif

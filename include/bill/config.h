@@ -1,5 +1,5 @@
 /*
- * config.h — loading and validating config.toml (seed 000 §2, R-CFG-1..5).
+ * config.h — loading and validating config.toml.
  *
  * Layers, lowest to highest priority:
  *   built-in defaults < config.toml < config.local.toml < environment.
@@ -181,7 +181,7 @@ BILL_API const char *bill_config_origin(const bill_config *cfg, const char *key)
 BILL_API void bill_config_db_options(const bill_config *cfg, bill_db_options *out);
 
 /* True when [db].url or DATABASE_URL gave a database; false means the
- * frontend should start the embedded PostgreSQL (R-DB-6). */
+ * frontend should start the embedded PostgreSQL. */
 BILL_API bool bill_config_db_url_is_set(const bill_config *cfg);
 
 BILL_API void bill_config_free(bill_config *cfg);

@@ -1,5 +1,5 @@
 /*
- * customer.h — customers (R-DOM-2): the account that owns orders, instances,
+ * customer.h — customers: the account that owns orders, instances,
  * invoices, a balance and a credit limit. Login accounts (customer users)
  * belong to a customer and live in auth.
  *

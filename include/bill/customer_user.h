@@ -1,6 +1,6 @@
 /*
  * customer_user.h — customer login accounts, self-service registration and
- * e-mail verification codes (wire contract IdentityService, seed 000 §2.3).
+ * e-mail verification codes (wire contract IdentityService).
  *
  * A customer user belongs to exactly one customer. Registering creates both
  * (the customer with balance 0.00, the user as its "owner") in one

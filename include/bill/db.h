@@ -20,7 +20,7 @@ typedef struct bill_db bill_db;
 
 #define BILL_DB_OPTIONS_VERSION 1
 
-/* Pool settings: the [db] section of config.toml (seed 000 §2.2). */
+/* Pool settings: the [db] section of config.toml. */
 typedef struct bill_db_options {
     unsigned int version;        /* BILL_DB_OPTIONS_VERSION */
     const char *url;             /* libpq URL or conninfo; required */
@@ -78,7 +78,7 @@ typedef struct bill_db_pool_stats {
 } bill_db_pool_stats;
 BILL_API void bill_db_pool_stats_get(bill_db *db, bill_db_pool_stats *out);
 
-/* ---- migrations (R-DB-2, R-DB-3) -------------------------------------- */
+/* ---- migrations ------------------------------------------------------- */
 
 typedef struct bill_migration_info {
     int version;
@@ -101,7 +101,7 @@ BILL_API int bill_db_migration_status(bill_db *db, bill_migration_info **out, si
 /* Number of migrations compiled into this library. */
 BILL_API size_t bill_db_migrations_known(void);
 
-/* ---- embedded PostgreSQL (R-DB-6) ------------------------------------- */
+/* ---- embedded PostgreSQL ---------------------------------------------- */
 
 /* Ensure a private cluster runs under `var_dir` (e.g. "./var"): initdb on first
  * use into var_dir/pg, start with pg_ctl listening only on a unix socket in

@@ -1,5 +1,5 @@
 /*
- * events.h — the durable event queue (R-BIL-4): order paid, provisioning,
+ * events.h — the durable event queue: order paid, provisioning,
  * notifications. Producers insert a row (in their own transaction when the
  * event belongs to a change); workers claim due rows with
  * `FOR UPDATE SKIP LOCKED`, so any number of workers in any number of

@@ -1,5 +1,5 @@
 /*
- * instance.h — provisioned servers (R-DOM-6): status provisioning running
+ * instance.h — provisioned servers: status provisioning running
  * stopped suspended terminated error; customer actions start/stop/reboot/
  * terminate delegated to the instance's provider plugin; the detail page
  * (sections with fields and HTML, and the action buttons); and the HTML
@@ -61,7 +61,7 @@ typedef struct bill_instance_section {
     char *title;
     bill_instance_field *fields;
     size_t field_count;
-    char *content_html;         /* already sanitized (bill_html_sanitize) */
+    char *content_html;         /* already sanitized (html.h) */
     int sort_order;
 } bill_instance_section;
 
@@ -114,19 +114,6 @@ BILL_API int bill_instance_action_run(bill_db *db, bill_plugins *plugins,
                                       const bill_actor *actor, const char *id,
                                       const char *action);
 
-/* Sanitize untrusted HTML for rendering in the browser. Allowed tags: p br
- * b i strong em ul ol li code pre table thead tbody tr td th a span div;
- * attributes: title (any allowed tag), colspan/rowspan (td, th), href (a:
- * absolute http, https or mailto URLs only, decided after decoding
- * entities and dropping whitespace/control characters; a gets
- * rel="noopener noreferrer nofollow"). script, style, iframe, object,
- * embed, svg, math, template, noscript, textarea, title, xmp, noembed and
- * noframes are dropped together with their content; comments, doctypes and
- * processing instructions are dropped; other tags are dropped keeping their
- * text; every other attribute (on*, style, src, ...) is dropped; all text
- * is escaped; unclosed allowed tags are closed at the end and stray closing
- * tags are dropped. *out is malloc'd (free()). NULL in -> "". */
-BILL_API int bill_html_sanitize(const char *in, char **out);
 
 #ifdef __cplusplus
 }

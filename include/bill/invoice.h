@@ -1,5 +1,5 @@
 /*
- * invoice.h — invoices (R-DOM-7): draft -> issued -> paid | overdue |
+ * invoice.h — invoices: draft -> issued -> paid | overdue |
  * cancelled (overdue -> paid | cancelled as well; draft -> cancelled).
  *
  * Numbers: a draft carries a placeholder ("DRAFT-<id>"); issuing assigns the

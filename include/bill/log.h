@@ -1,5 +1,5 @@
 /*
- * log.h — leveled, per-module filtered logging (R-SRV-6).
+ * log.h — leveled, per-module filtered logging.
  *
  * Filter: BILL_LOG, with RUST_LOG's syntax — a comma list of directives, each
  * "LEVEL" (the default for unmatched modules) or "MODULE=LEVEL" or a bare

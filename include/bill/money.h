@@ -4,7 +4,7 @@
  * The database stores money as NUMERIC(12,2), so every amount that may reach
  * a table lies within ±9 999 999 999.99 (BILL_MONEY_MAX cents). Parsing and
  * the checked arithmetic below enforce that range; there is no floating point
- * anywhere on the money path (R-DB-4). Rounding is half-to-even at cents.
+ * anywhere on the money path. Rounding is half-to-even at cents.
  *
  * Accepted text (bill_money_parse):
  *     [-] DIGITS [ "." D [ D ] ]         e.g. "12", "12.5", "12.50", "-3.00"

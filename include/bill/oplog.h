@@ -1,5 +1,5 @@
 /*
- * oplog.h — reading the operation log (R-DOM-9): every mutation by staff
+ * oplog.h — reading the operation log: every mutation by staff
  * (admin users, the CLI, internal jobs) leaves a row saying who did what to
  * which target, the row before and after (JSON), the source IP and the time.
  * Rows are written by the domain services inside the changing transaction;

@@ -1,5 +1,5 @@
 /*
- * order.h — orders (R-DOM-4): a customer buys one product for one billing
+ * order.h — orders: a customer buys one product for one billing
  * cycle, pays (balance or a gateway plugin), and the order moves through
  *
  *     pending -> paid | cancelled

@@ -1,5 +1,5 @@
 /*
- * payment.h — payment records (R-DOM-5): one row per attempt to pay an order
+ * payment.h — payment records: one row per attempt to pay an order
  * or an invoice, by balance or through a gateway plugin; idempotent
  * confirmation of gateway payments and bank transfers; full and partial
  * refunds to the customer's balance.

@@ -1,5 +1,5 @@
 /*
- * plugin.h — THE libbill plugin ABI (R-PLG-1, R-PLG-2). The only header a
+ * plugin.h — THE libbill plugin ABI. The only header a
  * plugin includes. A plugin never links libbill and never sees its internals:
  * everything it may use from the host arrives in a bill_plugin_host table.
  *
@@ -21,7 +21,7 @@
  *     block says "fields above exist since version N". Readers look at newer
  *     fields only after checking the version.
  *
- * Life cycle of a configured instance ("interface", R-PLG-4):
+ * Life cycle of a configured instance ("interface"):
  *     init(host, config_json, &instance)  -> per-interface state
  *     health / kind-specific calls       -> may run concurrently on several
  *                                            threads: instance state must be
@@ -92,7 +92,7 @@ typedef struct bill_plugin_http_header {
 } bill_plugin_http_header;
 
 /* An outgoing HTTP(S) request. The host runs it through libcurl with the
- * per-host circuit breaker (R-PLG-6): while a host's breaker is open the
+ * per-host circuit breaker: while a host's breaker is open the
  * call fails fast with BILL_EUNAVAILABLE, without touching the network. */
 typedef struct bill_plugin_http_request {
     uint32_t version;              /* BILL_PLUGIN_HTTP_REQUEST_VERSION */
@@ -270,7 +270,7 @@ typedef struct bill_provider_instance {
     char *message;                 /* human-readable state detail; may be NULL */
 } bill_provider_instance;
 
-/* Actions a customer may trigger (R-DOM-6). */
+/* Actions a customer may trigger. */
 #define BILL_PROVIDER_ACTION_START "start"
 #define BILL_PROVIDER_ACTION_STOP "stop"
 #define BILL_PROVIDER_ACTION_REBOOT "reboot"

@@ -10,7 +10,7 @@
  * Hot reload: every load of a file is a "generation". A call holds a
  * reference to the generation it started on; when a changed file (different
  * SHA-256) is loaded, new calls use the new generation and the old one is
- * dlclose'd once its last call returns (R-PLG-3).
+ * dlclose'd once its last call returns.
  */
 #ifndef BILL_PLUGIN_HOST_H
 #define BILL_PLUGIN_HOST_H
@@ -211,7 +211,7 @@ BILL_API int bill_plugin_interface_health(bill_plugins *p, const bill_actor *act
  * that want to check a form before saving. */
 BILL_API int bill_plugin_config_validate(const char *schema_json, const char *config_json);
 
-/* ---- circuit breaker (R-PLG-6) ----------------------------------------- */
+/* ---- circuit breaker -------------------------------------------------- */
 
 typedef enum bill_breaker_state {
     BILL_BREAKER_CLOSED = 0,

@@ -1,5 +1,5 @@
 /*
- * product.h — the catalog (R-DOM-1): categories, groups and products with
+ * product.h — the catalog: categories, groups and products with
  * one price per billing cycle.
  *
  * Who sees what: staff see everything; CUSTOMER and ANONYMOUS actors see
@@ -213,7 +213,7 @@ BILL_API int bill_product_markup(bill_db *db, const bill_actor *actor, const cha
                                  const char *group_id, const char *category_id, bool dry_run,
                                  size_t *count);
 
-/* Import an upstream provider's catalog (R-DOM-1). The provider interface
+/* Import an upstream provider's catalog. The provider interface
  * `interface_id` (an UpstreamProvider plugin, looked up in `plugins`) lists its
  * products; each becomes (or updates) a product bound to that interface and
  * keyed by the upstream id, so importing twice never duplicates. Cost per

@@ -35,19 +35,11 @@
 #include "db.h"
 #include "events.h"
 #include "plugin_host.h"
+#include "notify.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Notification kinds (event_kind seen by notifier plugins). */
-#define BILL_NOTIFY_ORDER_PAID "order.paid"
-#define BILL_NOTIFY_INSTANCE_READY "instance.ready"
-#define BILL_NOTIFY_PROVISION_FAILED "order.provision_failed"
-#define BILL_NOTIFY_INVOICE_ISSUED "invoice.issued"
-#define BILL_NOTIFY_PAYMENT_RECEIVED "payment.received"
-#define BILL_NOTIFY_TICKET_ASSIGNED "ticket.assigned"
-#define BILL_NOTIFY_VERIFICATION_CODE "verification.code"
 
 typedef struct bill_provision bill_provision;
 
@@ -71,15 +63,6 @@ BILL_API void bill_provision_free(bill_provision *p);
  * "notify.verification_code" (the code is mailed to the address) on ev
  * (before its workers start). */
 BILL_API int bill_provision_register(bill_provision *p, bill_events *ev);
-
-/* Queue a notification (event "notify") for every enabled notifier.
- * customer_id (may be NULL) supplies the recipient's e-mail address when
- * recipient is NULL/"". payload_json: JSON object or NULL. Used by the
- * rest of libbill and frontends: invoice issued, payment received, ticket
- * assigned, verification codes. */
-BILL_API int bill_notify(bill_db *db, const char *kind, const char *customer_id,
-                         const char *recipient, const char *subject, const char *body,
-                         const char *payload_json);
 
 #ifdef __cplusplus
 }

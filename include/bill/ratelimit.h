@@ -1,5 +1,5 @@
 /*
- * ratelimit.h — in-process request throttling (R-CFG-2 [rate_limit], §10).
+ * ratelimit.h — in-process request throttling ([rate_limit] in config.toml).
  *
  * Two small, thread-safe, memory-bounded tables keyed by arbitrary strings:
  *
@@ -17,7 +17,7 @@
  *
  * Time comes from the caller (`now_us`, microseconds since the epoch, e.g.
  * bill_time_now()) so tests can move it. Counters are per process: with several
- * instances behind a proxy each one counts on its own (seed 000 §9.10).
+ * instances behind a proxy each one counts on its own.
  */
 #ifndef BILL_RATELIMIT_H
 #define BILL_RATELIMIT_H

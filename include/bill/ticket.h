@@ -1,5 +1,5 @@
 /*
- * ticket.h — support tickets (R-DOM-8): status pending -> processing ->
+ * ticket.h — support tickets: status pending -> processing ->
  * resolved -> closed, priority low|normal|high|urgent (default normal).
  *
  * Transitions (staff, bill_ticket_set_status): pending -> processing|closed,

@@ -5,7 +5,7 @@
  * always). The clock is injectable so tests can move time: every part of the
  * library that needs "now" calls bill_time_now(), never time()/clock_gettime().
  *
- * Billing cycles keep the anniversary day (R-BIL-1): due dates are computed
+ * Billing cycles keep the anniversary day: due dates are computed
  * from the ANCHOR date, never from the previous due date, so a Jan 31 anchor
  * gives Feb 28 (29 in leap years), Mar 31, Apr 30, May 31 … and never drifts
  * to the 28th.

@@ -9,10 +9,18 @@
 
 #include "store/store.h"
 
-/* kind: one of BILL_NOTIFY_* (include/bill/provision.h). The recipient is
+#include <json-c/json.h>
+
+/* kind: one of BILL_NOTIFY_* (include/bill/notify.h). The recipient is
  * the customer's email, looked up when the notification is sent.
  * data_json: a JSON object text or NULL. */
 int bill__notify_tx(bill_conn *c, const char *kind, const char *customer_id, const char *subject,
                     const char *body, const char *data_json);
+
+/* Same with the data already parsed; takes ownership of `data` (may be
+ * NULL); recipient NULL/"" = the customer's e-mail address. */
+int bill__notify_conn(bill_conn *c, const char *kind, const char *customer_id,
+                      const char *recipient, const char *subject, const char *body,
+                      json_object *data);
 
 #endif

@@ -31,6 +31,11 @@ struct bill_provision {
 };
 
 /* Who the flow acts as in the audit log. */
+static void add_str(json_object *o, const char *k, const char *v)
+{
+    json_object_object_add(o, k, json_object_new_string(v ? v : ""));
+}
+
 static const bill_actor provisioner = {.kind = BILL_ACTOR_SYSTEM, .username = "provisioner"};
 
 void bill_provision_options_init(bill_provision_options *o)
@@ -69,80 +74,6 @@ int bill_provision_new(bill_provision **out, bill_db *db, bill_plugins *plugins,
 void bill_provision_free(bill_provision *p)
 {
     free(p);
-}
-
-/* ---- notifications ------------------------------------------------------ */
-
-static void add_str(json_object *o, const char *k, const char *v)
-{
-    json_object_object_add(o, k, json_object_new_string(v ? v : ""));
-}
-
-/* Queue "notify" on c (inside the caller's transaction when it has one). */
-static int notify_conn(bill_conn *c, const char *kind, const char *customer_id,
-                       const char *recipient, const char *subject, const char *body,
-                       json_object *data)
-{
-    json_object *doc = json_object_new_object();
-    int rc;
-    if (!doc) {
-        json_object_put(data);
-        return bill__err(BILL_ENOMEM, NULL, "out of memory");
-    }
-    add_str(doc, "kind", kind);
-    add_str(doc, "customer_id", customer_id);
-    add_str(doc, "recipient", recipient);
-    add_str(doc, "subject", subject);
-    add_str(doc, "body", body);
-    json_object_object_add(doc, "data", data ? data : json_object_new_object());
-    rc = bill__event_enqueue_conn(c, "notify",
-                                  json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), 0,
-                                  0, NULL);
-    json_object_put(doc);
-    return rc;
-}
-
-int bill__notify_tx(bill_conn *c, const char *kind, const char *customer_id, const char *subject,
-                    const char *body, const char *data_json)
-{
-    json_object *data = NULL;
-    if (data_json && *data_json) {
-        data = json_tokener_parse(data_json);
-        if (!data || !json_object_is_type(data, json_type_object)) {
-            json_object_put(data);
-            return bill__err(BILL_EINTERNAL, NULL, "notification %s: data is not a JSON object",
-                             kind);
-        }
-    }
-    return notify_conn(c, kind, customer_id, NULL, subject, body, data);
-}
-
-int bill_notify(bill_db *db, const char *kind, const char *customer_id, const char *recipient,
-                const char *subject, const char *body, const char *payload_json)
-{
-    bill_conn *c = NULL;
-    json_object *data = NULL;
-    int rc;
-    if (!db || !kind || !*kind)
-        return bill__err(BILL_EINVALID, "kind", "a notification needs a kind");
-    if (customer_id && *customer_id &&
-        (rc = bill__check_id(customer_id, "customer_id", "customer", true)) < 0)
-        return rc;
-    if (payload_json && *payload_json) {
-        data = json_tokener_parse(payload_json);
-        if (!data || !json_object_is_type(data, json_type_object)) {
-            json_object_put(data);
-            return bill__err(BILL_EINVALID, "payload_json",
-                             "notification payload must be a JSON object");
-        }
-    }
-    if ((rc = bill__conn_acquire(db, &c)) < 0) {
-        json_object_put(data);
-        return rc;
-    }
-    rc = notify_conn(c, kind, customer_id, recipient, subject, body, data);
-    bill__conn_done(c);
-    return rc;
 }
 
 static const char *jstr(json_object *o, const char *k)
@@ -319,7 +250,7 @@ static int fail_order(bill_provision *p, const char *order_id, const char *reaso
         char *body = bill__sprintf("We could not set up the server of order %s (%s). The order "
                                    "is cancelled and %s was returned to your balance.",
                                    order_id, reason, money);
-        rc = notify_conn(c, BILL_NOTIFY_PROVISION_FAILED, bill__val(o, 0, 1), NULL,
+        rc = bill__notify_conn(c, BILL_NOTIFY_PROVISION_FAILED, bill__val(o, 0, 1), NULL,
                          "Your order could not be provisioned", body ? body : reason, data);
         free(body);
     }
@@ -408,7 +339,7 @@ static int on_order_paid(const bill_event *ev, void *user)
         /* Nothing to provision automatically: staff take it from here. */
         char *body = bill__sprintf("Your payment of %s %s for %s was received.",
                                    bill__val(o, 0, 6), bill__val(o, 0, 7), bill__val(o, 0, 5));
-        rc = notify_conn(c, BILL_NOTIFY_ORDER_PAID, bill__val(o, 0, 1), NULL, "Order paid",
+        rc = bill__notify_conn(c, BILL_NOTIFY_ORDER_PAID, bill__val(o, 0, 1), NULL, "Order paid",
                          body ? body : "Your order is paid.", data);
         free(body);
         goto done;
@@ -473,7 +404,7 @@ static int on_order_paid(const bill_event *ev, void *user)
         char *body = bill__sprintf("Your payment of %s %s for %s was received; your server is "
                                    "being set up.", bill__val(o, 0, 6), bill__val(o, 0, 7),
                                    bill__val(o, 0, 5));
-        rc = notify_conn(c, BILL_NOTIFY_ORDER_PAID, bill__val(o, 0, 1), NULL, "Order paid",
+        rc = bill__notify_conn(c, BILL_NOTIFY_ORDER_PAID, bill__val(o, 0, 1), NULL, "Order paid",
                          body ? body : "Your order is paid.", data);
         free(body);
     }
@@ -579,7 +510,7 @@ static int on_instance_poll(const bill_event *ev, void *user)
     {
         char *body = bill__sprintf("Your server is running%s%s.", pi.ip_address ? " at " : "",
                                    pi.ip_address ? pi.ip_address : "");
-        rc = notify_conn(c, BILL_NOTIFY_INSTANCE_READY, bill__val(i, 0, 4), NULL,
+        rc = bill__notify_conn(c, BILL_NOTIFY_INSTANCE_READY, bill__val(i, 0, 4), NULL,
                          "Your server is ready", body ? body : "Your server is running.", data);
         free(body);
     }
@@ -653,7 +584,7 @@ static int on_ticket_assigned(const bill_event *ev, void *user)
             add_str(data, "old_assignee_id", who[0]);
             add_str(data, "new_assignee_id", who[1]);
             /* customer_id stays empty: the recipient is the admin, not the customer */
-            rc = notify_conn(c, BILL_NOTIFY_TICKET_ASSIGNED, NULL, bill__val(u, 0, 0), subject,
+            rc = bill__notify_conn(c, BILL_NOTIFY_TICKET_ASSIGNED, NULL, bill__val(u, 0, 0), subject,
                              subject, data);
             free(subject);
         }
@@ -700,7 +631,7 @@ static int on_verification_code(const bill_event *ev, void *user)
     add_str(data, "code", jstr(doc, "code"));
     if ((rc = bill__conn_acquire(p->db, &c)) < 0)
         goto done;
-    rc = notify_conn(c, BILL_NOTIFY_VERIFICATION_CODE, NULL, jstr(doc, "email"),
+    rc = bill__notify_conn(c, BILL_NOTIFY_VERIFICATION_CODE, NULL, jstr(doc, "email"),
                      "Your verification code", body, data);
     data = NULL; /* owned by notify_conn */
 done:

@@ -24,12 +24,6 @@
 
 #define MAX_SPECS 64
 
-static json_object *money_json(bill_money m)
-{
-    char b[BILL_MONEY_BUFSZ];
-    return json_object_new_string(bill_money_format(m, b));
-}
-
 /* Parse --sort N (a signed 32-bit integer). */
 static int opt_sort(cli_ctx *ctx, const cli_args *a, int32_t *out, bool *given)
 {
@@ -46,85 +40,51 @@ static int opt_sort(cli_ctx *ctx, const cli_args *a, int32_t *out, bool *given)
     return CLI_CONTINUE;
 }
 
-static int open_and_list_page(cli_ctx *ctx, const cli_args *a, bill_page *page)
-{
-    int rc;
-    memset(page, 0, sizeof *page);
-    if ((rc = cli_opt_u32(ctx, a, "page", &page->page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page->page_size)) != CLI_CONTINUE)
-        return rc;
-    return cli_open_db(ctx, true);
-}
-
-static void print_page_footer(const bill_page_meta *m, const char *one, const char *many)
-{
-    printf("\n%llu %s (page %u of %u)\n", (unsigned long long)m->total, m->total == 1 ? one : many,
-           m->page, m->total_pages ? m->total_pages : 1);
-}
-
-static void add_page_meta(json_object *doc, const bill_page_meta *m)
-{
-    json_object_object_add(doc, "total", json_object_new_int64((int64_t)m->total));
-    json_object_object_add(doc, "page", json_object_new_int64(m->page));
-    json_object_object_add(doc, "page_size", json_object_new_int64(m->page_size));
-}
-
 /* ==== categories ========================================================= */
 
-static json_object *category_json(const bill_product_category *c)
+static json_object *category_json(const void *item)
 {
-    char t[48];
+    const bill_product_category *c = item;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", cli_json_str(c->id));
     json_object_object_add(o, "name", cli_json_str(c->name));
     json_object_object_add(o, "description", cli_json_str(c->description));
     json_object_object_add(o, "sort_order", json_object_new_int(c->sort_order));
     json_object_object_add(o, "group_count", json_object_new_int64(c->group_count));
-    json_object_object_add(o, "created_at", json_object_new_string(cli_time(c->created_at, t)));
+    json_object_object_add(o, "created_at", cli_json_time(c->created_at));
     return o;
 }
+
+static void category_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_product_category *c = item;
+    cell[0] = c->id;
+    cell[1] = c->name;
+    snprintf(buf[2], CLI_CELL_SIZE, "%d", (int)c->sort_order);
+    cell[2] = buf[2];
+    cell[3] = cli_cell_u64(c->group_count, buf[3]);
+    cell[4] = c->description;
+}
+
+static const cli_column category_cols[] = {
+    {"ID", false}, {"NAME", false}, {"SORT", true}, {"GROUPS", true}, {"DESCRIPTION", false}, {0},
+};
+
+static const cli_list_view category_view = {"categories", "category", "categories", category_cols,
+                                            sizeof(bill_product_category), category_json,
+                                            category_row};
 
 static int category_list(cli_ctx *ctx, const cli_args *a)
 {
     bill_page page;
-    int rc = open_and_list_page(ctx, a, &page);
-    if (rc != CLI_CONTINUE)
-        return rc;
     bill_product_categories l = {0};
-    cli_table *t = NULL;
-    if ((rc = bill_product_category_list(ctx->db, &ctx->actor, &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, category_json(&l.items[i]));
-        json_object_object_add(doc, "categories", arr);
-        add_page_meta(doc, &l.meta);
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID", "NAME", "SORT", "GROUPS", "DESCRIPTION"};
-    if (!(t = cli_table_new(5, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    cli_table_align_right(t, 2);
-    cli_table_align_right(t, 3);
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_product_category *c = &l.items[i];
-        char so[16], gc[16];
-        snprintf(so, sizeof so, "%d", (int)c->sort_order);
-        snprintf(gc, sizeof gc, "%u", (unsigned)c->group_count);
-        cli_table_row(t, c->id, c->name, so, gc, c->description);
-    }
-    cli_table_print(t, stdout);
-    print_page_footer(&l.meta, "category", "categories");
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    int rc;
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+        return rc;
+    if ((rc = bill_product_category_list(ctx->db, &ctx->actor, &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &category_view, &l, NULL, NULL);
     bill_product_categories_clear(&l);
     return rc;
 }
@@ -198,64 +158,49 @@ static int category_delete(cli_ctx *ctx, const cli_args *a)
 
 /* ==== groups ============================================================= */
 
-static json_object *group_json(const bill_product_group *g)
+static json_object *group_json(const void *item)
 {
-    char t[48];
+    const bill_product_group *g = item;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", cli_json_str(g->id));
-    json_object_object_add(o, "category_id", g->category_id && g->category_id[0]
-                                                 ? json_object_new_string(g->category_id)
-                                                 : NULL);
+    json_object_object_add(o, "category_id", cli_json_opt(g->category_id));
     json_object_object_add(o, "name", cli_json_str(g->name));
     json_object_object_add(o, "description", cli_json_str(g->description));
     json_object_object_add(o, "sort_order", json_object_new_int64(g->sort_order));
     json_object_object_add(o, "product_count", json_object_new_int64(g->product_count));
-    json_object_object_add(o, "created_at", json_object_new_string(cli_time(g->created_at, t)));
+    json_object_object_add(o, "created_at", cli_json_time(g->created_at));
     return o;
 }
+
+static void group_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_product_group *g = item;
+    cell[0] = g->id;
+    cell[1] = g->name;
+    cell[2] = g->category_id[0] ? g->category_id : "-";
+    cell[3] = cli_cell_u64(g->sort_order, buf[3]);
+    cell[4] = cli_cell_u64(g->product_count, buf[4]);
+    cell[5] = g->description;
+}
+
+static const cli_column group_cols[] = {
+    {"ID", false}, {"NAME", false}, {"CATEGORY", false}, {"SORT", true}, {"PRODUCTS", true}, {"DESCRIPTION", false}, {0},
+};
+
+static const cli_list_view group_view = {"groups", "group", "groups", group_cols,
+                                         sizeof(bill_product_group), group_json, group_row};
 
 static int group_list(cli_ctx *ctx, const cli_args *a)
 {
     bill_page page;
-    int rc = open_and_list_page(ctx, a, &page);
-    if (rc != CLI_CONTINUE)
-        return rc;
     bill_product_groups l = {0};
-    cli_table *t = NULL;
-    if ((rc = bill_product_group_list(ctx->db, &ctx->actor, cli_opt(a, "category"), &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, group_json(&l.items[i]));
-        json_object_object_add(doc, "groups", arr);
-        add_page_meta(doc, &l.meta);
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID", "NAME", "CATEGORY", "SORT", "PRODUCTS", "DESCRIPTION"};
-    if (!(t = cli_table_new(6, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    cli_table_align_right(t, 3);
-    cli_table_align_right(t, 4);
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_product_group *g = &l.items[i];
-        char so[16], pc[16];
-        snprintf(so, sizeof so, "%u", (unsigned)g->sort_order);
-        snprintf(pc, sizeof pc, "%u", (unsigned)g->product_count);
-        cli_table_row(t, g->id, g->name, g->category_id[0] ? g->category_id : "-", so, pc,
-                      g->description);
-    }
-    cli_table_print(t, stdout);
-    print_page_footer(&l.meta, "group", "groups");
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    int rc;
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+        return rc;
+    if ((rc = bill_product_group_list(ctx->db, &ctx->actor, cli_opt(a, "category"), &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &group_view, &l, NULL, NULL);
     bill_product_groups_clear(&l);
     return rc;
 }
@@ -347,49 +292,67 @@ static const struct {
     {BILL_CYCLE_YEARLY, "price-yearly"},
 };
 
-static json_object *product_json(const bill_product *p)
+static json_object *product_json(const void *item)
 {
-    char t[48];
+    const bill_product *p = item;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", cli_json_str(p->id));
     json_object_object_add(o, "name", cli_json_str(p->name));
     json_object_object_add(o, "description", cli_json_str(p->description));
-    json_object_object_add(o, "group_id", p->group_id[0] ? json_object_new_string(p->group_id) : NULL);
-    json_object_object_add(o, "category_id",
-                           p->category_id[0] ? json_object_new_string(p->category_id) : NULL);
-    json_object *specs = p->specs_json ? json_tokener_parse(p->specs_json) : NULL;
+    json_object_object_add(o, "group_id", cli_json_opt(p->group_id));
+    json_object_object_add(o, "category_id", cli_json_opt(p->category_id));
+    json_object *specs = cli_json_parse(p->specs_json);
     json_object_object_add(o, "specs", specs ? specs : json_object_new_object());
-    json_object_object_add(o, "provider_interface_id",
-                           p->provider_interface_id[0] ? json_object_new_string(p->provider_interface_id)
-                                                       : NULL);
-    json_object_object_add(o, "upstream_product_id",
-                           p->upstream_product_id[0] ? json_object_new_string(p->upstream_product_id)
-                                                     : NULL);
-    json_object_object_add(o, "price", money_json(p->price));
-    json_object_object_add(o, "cost_price", money_json(p->cost_price));
+    json_object_object_add(o, "provider_interface_id", cli_json_opt(p->provider_interface_id));
+    json_object_object_add(o, "upstream_product_id", cli_json_opt(p->upstream_product_id));
+    json_object_object_add(o, "price", cli_json_money(p->price));
+    json_object_object_add(o, "cost_price", cli_json_money(p->cost_price));
     json_object *prices = json_object_new_object();
     for (size_t i = 0; i < sizeof price_opts / sizeof price_opts[0]; i++) {
         bill_cycle c = price_opts[i].cycle;
         if (p->has_price[c])
-            json_object_object_add(prices, bill_cycle_name(c), money_json(p->prices[c]));
+            json_object_object_add(prices, bill_cycle_name(c), cli_json_money(p->prices[c]));
     }
     json_object_object_add(o, "prices", prices);
     json_object_object_add(o, "active", json_object_new_boolean(p->active));
-    json_object_object_add(o, "created_at", json_object_new_string(cli_time(p->created_at, t)));
-    json_object_object_add(o, "updated_at", json_object_new_string(cli_time(p->updated_at, t)));
+    json_object_object_add(o, "created_at", cli_json_time(p->created_at));
+    json_object_object_add(o, "updated_at", cli_json_time(p->updated_at));
     return o;
 }
 
-static const char *price_cell(const bill_product *p, bill_cycle c, char buf[BILL_MONEY_BUFSZ])
+static const char *price_cell(const bill_product *p, bill_cycle c, char *buf)
 {
     return p->has_price[c] ? bill_money_format(p->prices[c], buf) : "-";
 }
 
+static void product_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_product *p = item;
+    cell[0] = p->id;
+    cell[1] = p->name;
+    cell[2] = p->group_id[0] ? p->group_id : "-";
+    cell[3] = price_cell(p, BILL_CYCLE_MONTHLY, buf[3]);
+    cell[4] = price_cell(p, BILL_CYCLE_QUARTERLY, buf[4]);
+    cell[5] = price_cell(p, BILL_CYCLE_YEARLY, buf[5]);
+    cell[6] = cli_cell_money(p->cost_price, buf[6]);
+    cell[7] = p->active ? "yes" : "no";
+}
+
+static const cli_column product_cols[] = {
+    {"ID", false}, {"NAME", false}, {"GROUP", false}, {"MONTHLY", true}, {"QUARTERLY", true}, {"YEARLY", true},
+    {"COST", true}, {"ACTIVE", false}, {0},
+};
+
+static const cli_list_view product_view = {"products", "product", "products", product_cols,
+                                           sizeof(bill_product), product_json, product_row};
+
 static int product_list(cli_ctx *ctx, const cli_args *a)
 {
     bill_page page;
-    int rc = open_and_list_page(ctx, a, &page);
-    if (rc != CLI_CONTINUE)
+    bill_products l = {0};
+    int rc;
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
     bill_product_filter f = {
         .version = BILL_PRODUCT_FILTER_VERSION,
@@ -400,43 +363,9 @@ static int product_list(cli_ctx *ctx, const cli_args *a)
         .region = cli_opt(a, "region"),
         .search = cli_opt(a, "search"),
     };
-    bill_products l = {0};
-    cli_table *t = NULL;
-    if ((rc = bill_product_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, product_json(&l.items[i]));
-        json_object_object_add(doc, "products", arr);
-        add_page_meta(doc, &l.meta);
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID",      "NAME",   "GROUP", "MONTHLY", "QUARTERLY",
-                                      "YEARLY", "COST",  "ACTIVE"};
-    if (!(t = cli_table_new(8, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    for (int c = 3; c <= 6; c++)
-        cli_table_align_right(t, c);
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_product *p = &l.items[i];
-        char m[BILL_MONEY_BUFSZ], q[BILL_MONEY_BUFSZ], y[BILL_MONEY_BUFSZ], co[BILL_MONEY_BUFSZ];
-        cli_table_row(t, p->id, p->name, p->group_id[0] ? p->group_id : "-",
-                      price_cell(p, BILL_CYCLE_MONTHLY, m), price_cell(p, BILL_CYCLE_QUARTERLY, q),
-                      price_cell(p, BILL_CYCLE_YEARLY, y), bill_money_format(p->cost_price, co),
-                      p->active ? "yes" : "no");
-    }
-    cli_table_print(t, stdout);
-    print_page_footer(&l.meta, "product", "products");
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    if ((rc = bill_product_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &product_view, &l, NULL, NULL);
     bill_products_clear(&l);
     return rc;
 }
@@ -757,8 +686,7 @@ done:
 /* ==== tables ============================================================= */
 
 static const cli_optdef page_opts[] = {
-    {"page", "N", "page number (1-based)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 
@@ -795,8 +723,7 @@ const cli_cmd cli_category_cmd = {
 
 static const cli_optdef group_list_opts[] = {
     {"category", "ID", "only groups of this category", 0},
-    {"page", "N", "page number (1-based)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 
@@ -840,8 +767,7 @@ static const cli_optdef product_list_opts[] = {
     {"provider", "ID", "only products of this provider interface", 0},
     {"region", "REGION", "only products whose specs say this region", 0},
     {"search", "TEXT", "substring of name or description", 0},
-    {"page", "N", "page number (1-based)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 

@@ -200,6 +200,68 @@ size_t cli_display_width(const char *s);
 void cli_json_print(json_object *doc);
 /* json_object_new_string that maps NULL to JSON null. */
 json_object *cli_json_str(const char *s);
+/* Same, mapping "" to null too (optional ids and dates). */
+json_object *cli_json_opt(const char *s);
+/* Money as a string with two decimals ("12.50"). */
+json_object *cli_json_money(bill_money m);
+/* RFC 3339 UTC, or null for 0 (never). */
+json_object *cli_json_time(int64_t usec);
+/* A JSON text embedded as a value (NULL or unparsable text -> null). */
+json_object *cli_json_parse(const char *text);
+
+/* ---- list views (output.c) ------------------------------------------------
+ * Every list command prints the same two ways: with --json one document
+ *     {"<key>": [ ... ], "total": N, "page": P, "page_size": S}
+ * and otherwise a table, one row per item, and the footer
+ *     "N things (page P of Q)".
+ * A command describes its view once, as a table of columns and two
+ * functions, and calls cli_list_print. */
+
+/* The two option rows of every paged list, for its cli_optdef table. */
+#define CLI_PAGE_OPTDEFS                                                        \
+    {"page", "N", "page number (from 1)", 0},                                   \
+    {"page-size", "N", "rows per page (default 20, at most 100)", 0}
+
+/* --page / --page-size as a bill_page. CLI_CONTINUE or CLI_EXIT_USAGE. */
+int cli_page_opts(cli_ctx *ctx, const cli_args *a, bill_page *out);
+
+#define CLI_MAX_COLS 12
+#define CLI_CELL_SIZE 96
+
+typedef struct cli_column {
+    const char *header; /* NULL ends the table */
+    bool right;         /* right-aligned: numbers, money */
+} cli_column;
+
+/* Scratch space for the formatted cells of one row. */
+typedef char cli_cells[CLI_MAX_COLS][CLI_CELL_SIZE];
+
+typedef struct cli_list_view {
+    const char *json_key;    /* "orders" */
+    const char *one, *many;  /* footer nouns: "order", "orders" */
+    const cli_column *cols;
+    size_t item_size;        /* sizeof one item */
+    json_object *(*to_json)(const void *item);
+    /* Set cell[c] for every column (a string of the item, or one formatted
+     * into buf[c]). */
+    void (*row)(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf);
+} cli_list_view;
+
+/* Print a list (count items of v->item_size at `items`) with its page
+ * meta. `extra_json` (may be NULL; consumed) adds keys to the JSON
+ * document; `footer_extra` (may be NULL) is appended to the footer line.
+ * Returns CLI_EXIT_OK, or 1 on out of memory. */
+int cli_list_print(cli_ctx *ctx, const cli_list_view *v, const void *items, size_t count,
+                   const bill_page_meta *meta, json_object *extra_json, const char *footer_extra);
+/* Just the table of a view (no footer); NULL on out of memory. */
+cli_table *cli_list_table(const cli_list_view *v, const void *items, size_t count);
+/* The same for a libbill list struct (page.h shape). */
+#define CLI_LIST_PRINT(ctx, v, l, extra, footer)                                \
+    cli_list_print((ctx), (v), (l)->items, (l)->count, &(l)->meta, (extra), (footer))
+/* Money and time into a cell buffer. */
+const char *cli_cell_money(bill_money m, char *buf);
+const char *cli_cell_time(int64_t usec, char *buf);
+const char *cli_cell_u64(uint64_t n, char *buf);
 
 /* Set up the locale so wide-character width works for UTF-8 text. */
 void cli_output_init(void);

@@ -18,15 +18,9 @@
 /* How many ledger rows `customer show` includes. */
 #define SHOW_RECENT_TX 10
 
-static json_object *money_json(bill_money m)
+static json_object *customer_json(const void *item)
 {
-    char b[BILL_MONEY_BUFSZ];
-    return json_object_new_string(bill_money_format(m, b));
-}
-
-static json_object *customer_json(const bill_customer *c)
-{
-    char t[48];
+    const bill_customer *c = item;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", cli_json_str(c->id));
     json_object_object_add(o, "name", cli_json_str(c->name));
@@ -35,108 +29,89 @@ static json_object *customer_json(const bill_customer *c)
     json_object_object_add(o, "phone", cli_json_str(c->phone));
     json_object_object_add(o, "status", cli_json_str(c->status));
     json_object_object_add(o, "notes", cli_json_str(c->notes));
-    json_object_object_add(o, "balance", money_json(c->balance));
-    json_object_object_add(o, "credit_limit", money_json(c->credit_limit));
+    json_object_object_add(o, "balance", cli_json_money(c->balance));
+    json_object_object_add(o, "credit_limit", cli_json_money(c->credit_limit));
     json_object_object_add(o, "can_create_api_keys", json_object_new_boolean(c->can_create_api_keys));
-    json_object_object_add(o, "created_at", json_object_new_string(cli_time(c->created_at, t)));
-    json_object_object_add(o, "updated_at", json_object_new_string(cli_time(c->updated_at, t)));
+    json_object_object_add(o, "created_at", cli_json_time(c->created_at));
+    json_object_object_add(o, "updated_at", cli_json_time(c->updated_at));
     return o;
 }
 
-static json_object *tx_json(const bill_balance_tx *x)
+static json_object *tx_json(const void *item)
 {
-    char t[48];
+    const bill_balance_tx *x = item;
     const char *type = bill_balance_tx_type_name(x->type);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", cli_json_str(x->id));
     json_object_object_add(o, "customer_id", cli_json_str(x->customer_id));
     json_object_object_add(o, "type", cli_json_str(type));
-    json_object_object_add(o, "amount", money_json(x->amount));
-    json_object_object_add(o, "balance_before", money_json(x->balance_before));
-    json_object_object_add(o, "balance_after", money_json(x->balance_after));
+    json_object_object_add(o, "amount", cli_json_money(x->amount));
+    json_object_object_add(o, "balance_before", cli_json_money(x->balance_before));
+    json_object_object_add(o, "balance_after", cli_json_money(x->balance_after));
     json_object_object_add(o, "reference", cli_json_str(x->reference_id));
     json_object_object_add(o, "description", cli_json_str(x->description));
     json_object_object_add(o, "created_by", cli_json_str(x->created_by));
-    json_object_object_add(o, "created_at", json_object_new_string(cli_time(x->created_at, t)));
+    json_object_object_add(o, "created_at", cli_json_time(x->created_at));
     return o;
 }
 
-static cli_table *tx_table(const bill_balance_txs *l)
+static void tx_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
 {
-    static const char *const hdr[] = {"TIME", "TYPE", "AMOUNT", "BEFORE", "AFTER", "REFERENCE",
-                                      "DESCRIPTION", "BY"};
-    cli_table *t = cli_table_new(8, hdr);
-    if (!t)
-        return NULL;
-    for (int c = 2; c <= 4; c++)
-        cli_table_align_right(t, c);
-    for (size_t i = 0; i < l->count; i++) {
-        const bill_balance_tx *x = &l->items[i];
-        char tb[48], a[BILL_MONEY_BUFSZ], b[BILL_MONEY_BUFSZ], f[BILL_MONEY_BUFSZ];
-        const char *type = bill_balance_tx_type_name(x->type);
-        if (cli_table_row(t, cli_time(x->created_at, tb), type ? type : "?",
-                          bill_money_format(x->amount, a), bill_money_format(x->balance_before, b),
-                          bill_money_format(x->balance_after, f), x->reference_id, x->description,
-                          x->created_by) < 0) {
-            cli_table_free(t);
-            return NULL;
-        }
-    }
-    return t;
+    const bill_balance_tx *x = item;
+    const char *type = bill_balance_tx_type_name(x->type);
+    cell[0] = cli_cell_time(x->created_at, buf[0]);
+    cell[1] = type ? type : "?";
+    cell[2] = cli_cell_money(x->amount, buf[2]);
+    cell[3] = cli_cell_money(x->balance_before, buf[3]);
+    cell[4] = cli_cell_money(x->balance_after, buf[4]);
+    cell[5] = x->reference_id;
+    cell[6] = x->description;
+    cell[7] = x->created_by;
 }
+
+static const cli_column tx_cols[] = {
+    {"TIME", false}, {"TYPE", false}, {"AMOUNT", true}, {"BEFORE", true}, {"AFTER", true}, {"REFERENCE", false},
+    {"DESCRIPTION", false}, {"BY", false}, {0},
+};
+
+static const cli_list_view tx_view = {"transactions", "transaction", "transactions", tx_cols,
+                                      sizeof(bill_balance_tx), tx_json, tx_row};
+
+static void customer_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_customer *c = item;
+    cell[0] = c->id;
+    cell[1] = c->name;
+    cell[2] = c->email;
+    cell[3] = c->phone;
+    cell[4] = c->status;
+    cell[5] = cli_cell_money(c->balance, buf[5]);
+    cell[6] = cli_cell_money(c->credit_limit, buf[6]);
+}
+
+static const cli_column customer_cols[] = {
+    {"ID", false}, {"NAME", false}, {"EMAIL", false}, {"PHONE", false}, {"STATUS", false}, {"BALANCE", true}, {"CREDIT_LIMIT", true},
+    {0},
+};
+
+static const cli_list_view customer_view = {"customers", "customer", "customers", customer_cols,
+                                            sizeof(bill_customer), customer_json, customer_row};
 
 /* ---- list / show --------------------------------------------------------- */
 
 static int customer_list(cli_ctx *ctx, const cli_args *a)
 {
-    bill_page page = {0};
+    bill_page page;
+    bill_customers l = {0};
     int rc;
-    if ((rc = cli_opt_u32(ctx, a, "page", &page.page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page.page_size)) != CLI_CONTINUE)
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
-        return rc;
-
     bill_customer_filter f = {.version = BILL_CUSTOMER_FILTER_VERSION,
                               .search = cli_opt(a, "search"), .status = cli_opt(a, "status")};
-    bill_customers l = {0};
-    cli_table *t = NULL;
-    if ((rc = bill_customer_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, customer_json(&l.items[i]));
-        json_object_object_add(doc, "customers", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)l.meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(l.meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(l.meta.page_size));
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID", "NAME", "EMAIL", "PHONE", "STATUS", "BALANCE",
-                                      "CREDIT_LIMIT"};
-    if (!(t = cli_table_new(7, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    cli_table_align_right(t, 5);
-    cli_table_align_right(t, 6);
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_customer *c = &l.items[i];
-        char b[BILL_MONEY_BUFSZ], cl[BILL_MONEY_BUFSZ];
-        cli_table_row(t, c->id, c->name, c->email, c->phone, c->status,
-                      bill_money_format(c->balance, b), bill_money_format(c->credit_limit, cl));
-    }
-    cli_table_print(t, stdout);
-    printf("\n%llu customer%s (page %u of %u)\n", (unsigned long long)l.meta.total,
-           l.meta.total == 1 ? "" : "s", l.meta.page, l.meta.total_pages ? l.meta.total_pages : 1);
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    if ((rc = bill_customer_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &customer_view, &l, NULL, NULL);
     bill_customers_clear(&l);
     return rc;
 }
@@ -186,7 +161,7 @@ static int customer_show(cli_ctx *ctx, const cli_args *a)
         rc = CLI_EXIT_OK;
         goto done;
     }
-    if (!(t = tx_table(&l))) {
+    if (!(t = cli_list_table(&tx_view, l.items, l.count))) {
         rc = cli_errorf("out of memory");
         goto done;
     }
@@ -340,45 +315,20 @@ static int balance_adjust(cli_ctx *ctx, const cli_args *a)
 
 static int balance_history(cli_ctx *ctx, const cli_args *a)
 {
-    bill_page page = {0};
+    bill_page page;
     bill_balance_tx_type type = 0;
+    bill_balance_txs l = {0};
     int rc;
-    if ((rc = cli_opt_u32(ctx, a, "page", &page.page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page.page_size)) != CLI_CONTINUE)
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE)
         return rc;
     const char *ts = cli_opt(a, "type");
     if (ts && (rc = bill_balance_tx_type_parse(ts, &type)) < 0)
         return cli_fail(ctx, rc);
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
-    bill_balance_txs l = {0};
-    cli_table *t = NULL;
-    if ((rc = bill_balance_tx_list(ctx->db, &ctx->actor, a->pos[0], type, &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, tx_json(&l.items[i]));
-        json_object_object_add(doc, "transactions", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)l.meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(l.meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(l.meta.page_size));
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    if (!(t = tx_table(&l))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    cli_table_print(t, stdout);
-    printf("\n%llu transaction%s (page %u of %u)\n", (unsigned long long)l.meta.total,
-           l.meta.total == 1 ? "" : "s", l.meta.page, l.meta.total_pages ? l.meta.total_pages : 1);
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    if ((rc = bill_balance_tx_list(ctx->db, &ctx->actor, a->pos[0], type, &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &tx_view, &l, NULL, NULL);
     bill_balance_txs_clear(&l);
     return rc;
 }
@@ -404,8 +354,7 @@ static int balance_verify(cli_ctx *ctx, const cli_args *a)
 static const cli_optdef list_opts[] = {
     {"search", "TEXT", "substring of name, email or contact", 0},
     {"status", "STATUS", "active, suspended or closed", 0},
-    {"page", "N", "page number (1-based)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 
@@ -442,8 +391,7 @@ static const cli_optdef change_opts[] = {
 
 static const cli_optdef history_opts[] = {
     {"type", "TYPE", "only recharge, deduct, payment, refund or adjustment rows", 0},
-    {"page", "N", "page number (1-based)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 

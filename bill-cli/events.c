@@ -26,8 +26,9 @@
 /* How many dead events one `retry --all-dead` pass fetches per round. */
 #define RETRY_BATCH 100
 
-static json_object *event_json(const bill_event_row *e)
+static json_object *event_json(const void *item)
 {
+    const bill_event_row *e = item;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_int64(e->id));
     json_object_object_add(o, "kind", json_object_new_string(e->kind));
@@ -37,8 +38,7 @@ static json_object *event_json(const bill_event_row *e)
     json_object_object_add(o, "last_error", cli_json_str(e->last_error));
     json_object_object_add(o, "run_after", json_object_new_string(e->run_after));
     json_object_object_add(o, "created_at", json_object_new_string(e->created_at));
-    json_object *payload = e->payload_json ? json_tokener_parse(e->payload_json) : NULL;
-    json_object_object_add(o, "payload", payload);
+    json_object_object_add(o, "payload", cli_json_parse(e->payload_json));
     return o;
 }
 
@@ -52,12 +52,34 @@ static json_object *stats_json(const bill_events_stats *s)
     return o;
 }
 
+static void event_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_event_row *e = item;
+    snprintf(buf[0], CLI_CELL_SIZE, "%lld", (long long)e->id);
+    cell[0] = buf[0];
+    cell[1] = e->kind;
+    cell[2] = e->status;
+    snprintf(buf[3], CLI_CELL_SIZE, "%d/%d", e->attempts, e->max_attempts);
+    cell[3] = buf[3];
+    cell[4] = e->run_after;
+    cell[5] = e->created_at;
+    cell[6] = e->last_error;
+}
+
+static const cli_column event_cols[] = {
+    {"ID", true}, {"KIND", false}, {"STATUS", false}, {"ATTEMPTS", true}, {"RUN_AFTER", false}, {"CREATED", false},
+    {"LAST_ERROR", false}, {0},
+};
+
+static const cli_list_view event_view = {"events", "event", "events", event_cols,
+                                         sizeof(bill_event_row), event_json, event_row};
+
 static int events_list(cli_ctx *ctx, const cli_args *a)
 {
-    bill_page page = {0};
+    bill_page page;
     bill_events_stats st = {0};
     bill_event_rows rows = {0};
-    cli_table *t = NULL;
+    char footer[160];
     int rc;
     const char *status = cli_opt(a, "status");
     if (cli_flag(a, "dead")) {
@@ -65,53 +87,20 @@ static int events_list(cli_ctx *ctx, const cli_args *a)
             return cli_usage_error(ctx, "--dead and --status %s contradict each other", status);
         status = "dead";
     }
-    if ((rc = cli_opt_u32(ctx, a, "page", &page.page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page.page_size)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
     if ((rc = bill_events_list(ctx->db, status, cli_opt(a, "kind"), &page, &rows)) < 0 ||
         (rc = bill_events_stats_get(ctx->db, &st)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
+        bill_event_rows_clear(&rows);
+        return cli_fail(ctx, rc);
     }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < rows.count; i++)
-            json_object_array_add(arr, event_json(&rows.items[i]));
-        json_object_object_add(doc, "events", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)rows.meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(rows.meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(rows.meta.page_size));
-        json_object_object_add(doc, "queue", stats_json(&st));
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID", "KIND", "STATUS", "ATTEMPTS", "RUN_AFTER",
-                                      "CREATED", "LAST_ERROR"};
-    if (!(t = cli_table_new(7, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    cli_table_align_right(t, 0);
-    cli_table_align_right(t, 3);
-    for (size_t i = 0; i < rows.count; i++) {
-        char id[24], att[32];
-        snprintf(id, sizeof id, "%lld", (long long)rows.items[i].id);
-        snprintf(att, sizeof att, "%d/%d", rows.items[i].attempts, rows.items[i].max_attempts);
-        cli_table_row(t, id, rows.items[i].kind, rows.items[i].status, att, rows.items[i].run_after,
-                      rows.items[i].created_at, rows.items[i].last_error);
-    }
-    cli_table_print(t, stdout);
-    printf("\n%llu event%s (page %u of %u); queue: %lld pending, %lld processing, %lld done, "
-           "%lld dead\n",
-           (unsigned long long)rows.meta.total, rows.meta.total == 1 ? "" : "s", rows.meta.page,
-           rows.meta.total_pages ? rows.meta.total_pages : 1, (long long)st.pending,
-           (long long)st.processing, (long long)st.done, (long long)st.dead);
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    json_object *extra = json_object_new_object();
+    json_object_object_add(extra, "queue", stats_json(&st));
+    snprintf(footer, sizeof footer, "; queue: %lld pending, %lld processing, %lld done, %lld dead",
+             (long long)st.pending, (long long)st.processing, (long long)st.done,
+             (long long)st.dead);
+    rc = CLI_LIST_PRINT(ctx, &event_view, &rows, extra, footer);
     bill_event_rows_clear(&rows);
     return rc;
 }
@@ -251,8 +240,7 @@ static const cli_optdef list_opts[] = {
     {"dead", NULL, "only dead events (failed max_attempts times)", 0},
     {"status", "STATUS", "only pending | processing | done | dead", 0},
     {"kind", "KIND", "only this kind, e.g. order.paid", 0},
-    {"page", "N", "page number (from 1)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 

@@ -19,35 +19,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static json_object *time_json(int64_t usec)
+static json_object *instance_json(const void *item)
 {
-    char t[48];
-    return usec ? json_object_new_string(cli_time(usec, t)) : NULL;
-}
-
-static json_object *nonempty(const char *s)
-{
-    return s && s[0] ? json_object_new_string(s) : NULL;
-}
-
-static json_object *instance_json(const bill_instance *i)
-{
+    const bill_instance *i = item;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", cli_json_str(i->id));
     json_object_object_add(o, "customer_id", cli_json_str(i->customer_id));
-    json_object_object_add(o, "order_id", nonempty(i->order_id));
-    json_object_object_add(o, "product_id", nonempty(i->product_id));
+    json_object_object_add(o, "order_id", cli_json_opt(i->order_id));
+    json_object_object_add(o, "product_id", cli_json_opt(i->product_id));
     json_object_object_add(o, "product_name", cli_json_str(i->product_name));
-    json_object_object_add(o, "provider_id", nonempty(i->provider_id));
-    json_object_object_add(o, "provider_instance_id", nonempty(i->provider_instance_id));
+    json_object_object_add(o, "provider_id", cli_json_opt(i->provider_id));
+    json_object_object_add(o, "provider_instance_id", cli_json_opt(i->provider_instance_id));
     json_object_object_add(o, "status", cli_json_str(i->status));
-    json_object_object_add(o, "ip_address", nonempty(i->ip_address));
-    json_object *spec = i->server_spec_json ? json_tokener_parse(i->server_spec_json) : NULL;
-    json_object_object_add(o, "server_spec", spec);
+    json_object_object_add(o, "ip_address", cli_json_opt(i->ip_address));
+    json_object_object_add(o, "server_spec", cli_json_parse(i->server_spec_json));
     json_object_object_add(o, "billing_cycle", cli_json_str(i->billing_cycle));
-    json_object_object_add(o, "next_due_date", nonempty(i->next_due_date));
-    json_object_object_add(o, "created_at", time_json(i->created_at));
-    json_object_object_add(o, "updated_at", time_json(i->updated_at));
+    json_object_object_add(o, "next_due_date", cli_json_opt(i->next_due_date));
+    json_object_object_add(o, "created_at", cli_json_time(i->created_at));
+    json_object_object_add(o, "updated_at", cli_json_time(i->updated_at));
     return o;
 }
 
@@ -128,55 +117,40 @@ static void print_detail(const bill_instance_detail *d)
     }
 }
 
+static void instance_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_instance *x = item;
+    cell[0] = x->id;
+    cell[1] = x->customer_id;
+    cell[2] = x->product_name[0] ? x->product_name : x->product_id;
+    cell[3] = x->status;
+    cell[4] = x->ip_address;
+    cell[5] = x->billing_cycle;
+    cell[6] = x->next_due_date[0] ? x->next_due_date : "-";
+}
+
+static const cli_column instance_cols[] = {
+    {"ID", false}, {"CUSTOMER", false}, {"PRODUCT", false}, {"STATUS", false}, {"IP", false}, {"CYCLE", false}, {"NEXT_DUE", false}, {0},
+};
+
+static const cli_list_view instance_view = {"instances", "instance", "instances", instance_cols,
+                                            sizeof(bill_instance), instance_json, instance_row};
+
 static int instance_list(cli_ctx *ctx, const cli_args *a)
 {
-    bill_page page = {0};
+    bill_page page;
     bill_instances l = {0};
-    cli_table *t = NULL;
     int rc;
-    if ((rc = cli_opt_u32(ctx, a, "page", &page.page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page.page_size)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
     bill_instance_filter f = {.version = BILL_INSTANCE_FILTER_VERSION,
                               .customer_id = cli_opt(a, "customer"),
                               .status = cli_opt(a, "status"),
                               .provider_id = cli_opt(a, "provider")};
-    if ((rc = bill_instance_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, instance_json(&l.items[i]));
-        json_object_object_add(doc, "instances", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)l.meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(l.meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(l.meta.page_size));
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID", "CUSTOMER", "PRODUCT", "STATUS", "IP", "CYCLE",
-                                      "NEXT_DUE"};
-    if (!(t = cli_table_new(7, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_instance *x = &l.items[i];
-        cli_table_row(t, x->id, x->customer_id, x->product_name[0] ? x->product_name : x->product_id,
-                      x->status, x->ip_address, x->billing_cycle,
-                      x->next_due_date[0] ? x->next_due_date : "-");
-    }
-    cli_table_print(t, stdout);
-    printf("\n%llu instance%s (page %u of %u)\n", (unsigned long long)l.meta.total,
-           l.meta.total == 1 ? "" : "s", l.meta.page, l.meta.total_pages ? l.meta.total_pages : 1);
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    if ((rc = bill_instance_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &instance_view, &l, NULL, NULL);
     bill_instances_clear(&l);
     return rc;
 }
@@ -283,8 +257,7 @@ static const cli_optdef list_opts[] = {
     {"customer", "ID", "only this customer's instances", 0},
     {"status", "STATUS", "provisioning | running | stopped | suspended | terminated | error", 0},
     {"provider", "ID", "only instances of this provider interface", 0},
-    {"page", "N", "page number (from 1)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 

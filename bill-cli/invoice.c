@@ -21,43 +21,26 @@
  * that are refused by libbill with its own message. */
 #define MAX_ITEMS 256
 
-static json_object *money_json(bill_money m)
-{
-    char b[BILL_MONEY_BUFSZ];
-    return json_object_new_string(bill_money_format(m, b));
-}
-
-static json_object *time_json(int64_t usec)
-{
-    char t[48];
-    return usec ? json_object_new_string(cli_time(usec, t)) : NULL;
-}
-
-static json_object *nonempty(const char *s)
-{
-    return s && s[0] ? json_object_new_string(s) : NULL;
-}
-
 static json_object *invoice_json(const bill_invoice *v, bool with_items)
 {
     json_object *j = json_object_new_object();
     json_object_object_add(j, "id", cli_json_str(v->id));
     json_object_object_add(j, "invoice_number", cli_json_str(v->invoice_number));
     json_object_object_add(j, "customer_id", cli_json_str(v->customer_id));
-    json_object_object_add(j, "instance_id", nonempty(v->instance_id));
-    json_object_object_add(j, "billing_period_start", nonempty(v->billing_period_start));
-    json_object_object_add(j, "billing_period_end", nonempty(v->billing_period_end));
-    json_object_object_add(j, "amount", money_json(v->amount));
-    json_object_object_add(j, "tax_amount", money_json(v->tax_amount));
-    json_object_object_add(j, "total_amount", money_json(v->total_amount));
-    json_object_object_add(j, "paid_amount", money_json(v->paid_amount));
+    json_object_object_add(j, "instance_id", cli_json_opt(v->instance_id));
+    json_object_object_add(j, "billing_period_start", cli_json_opt(v->billing_period_start));
+    json_object_object_add(j, "billing_period_end", cli_json_opt(v->billing_period_end));
+    json_object_object_add(j, "amount", cli_json_money(v->amount));
+    json_object_object_add(j, "tax_amount", cli_json_money(v->tax_amount));
+    json_object_object_add(j, "total_amount", cli_json_money(v->total_amount));
+    json_object_object_add(j, "paid_amount", cli_json_money(v->paid_amount));
     json_object_object_add(j, "status", cli_json_str(v->status));
-    json_object_object_add(j, "issued_at", time_json(v->issued_at));
-    json_object_object_add(j, "paid_at", time_json(v->paid_at));
-    json_object_object_add(j, "due_date", nonempty(v->due_date));
+    json_object_object_add(j, "issued_at", cli_json_time(v->issued_at));
+    json_object_object_add(j, "paid_at", cli_json_time(v->paid_at));
+    json_object_object_add(j, "due_date", cli_json_opt(v->due_date));
     json_object_object_add(j, "notes", cli_json_str(v->notes));
-    json_object_object_add(j, "created_at", time_json(v->created_at));
-    json_object_object_add(j, "updated_at", time_json(v->updated_at));
+    json_object_object_add(j, "created_at", cli_json_time(v->created_at));
+    json_object_object_add(j, "updated_at", cli_json_time(v->updated_at));
     if (with_items) {
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < v->item_count; i++) {
@@ -66,8 +49,8 @@ static json_object *invoice_json(const bill_invoice *v, bool with_items)
             json_object_object_add(o, "id", cli_json_str(it->id));
             json_object_object_add(o, "description", cli_json_str(it->description));
             json_object_object_add(o, "quantity", json_object_new_int64(it->quantity));
-            json_object_object_add(o, "unit_price", money_json(it->unit_price));
-            json_object_object_add(o, "amount", money_json(it->amount));
+            json_object_object_add(o, "unit_price", cli_json_money(it->unit_price));
+            json_object_object_add(o, "amount", cli_json_money(it->amount));
             json_object_array_add(arr, o);
         }
         json_object_object_add(j, "items", arr);
@@ -118,59 +101,47 @@ static void print_invoice(const bill_invoice *v)
     cli_table_free(it);
 }
 
+static json_object *invoice_list_json(const void *item)
+{
+    return invoice_json(item, false);
+}
+
+static void invoice_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_invoice *v = item;
+    cell[0] = v->id;
+    cell[1] = v->invoice_number;
+    cell[2] = v->customer_id;
+    cell[3] = v->status;
+    cell[4] = cli_cell_money(v->total_amount, buf[4]);
+    cell[5] = cli_cell_money(v->paid_amount, buf[5]);
+    cell[6] = v->due_date;
+    if (v->billing_period_start[0])
+        snprintf(buf[7], CLI_CELL_SIZE, "%s..%s", v->billing_period_start, v->billing_period_end);
+    cell[7] = v->billing_period_start[0] ? buf[7] : "";
+}
+
+static const cli_column invoice_cols[] = {
+    {"ID", false}, {"NUMBER", false}, {"CUSTOMER", false}, {"STATUS", false}, {"TOTAL", true}, {"PAID", true}, {"DUE", false},
+    {"PERIOD", false}, {0},
+};
+
+static const cli_list_view invoice_view = {"invoices", "invoice", "invoices", invoice_cols,
+                                           sizeof(bill_invoice), invoice_list_json, invoice_row};
+
 static int invoice_list(cli_ctx *ctx, const cli_args *a)
 {
-    bill_page page = {0};
+    bill_page page;
+    bill_invoices l = {0};
     int rc;
-    if ((rc = cli_opt_u32(ctx, a, "page", &page.page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page.page_size)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
     bill_invoice_filter f = {.version = BILL_INVOICE_FILTER_VERSION,
                              .customer_id = cli_opt(a, "customer"), .status = cli_opt(a, "status")};
-    bill_invoices l = {0};
-    cli_table *t = NULL;
-    if ((rc = bill_invoice_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, invoice_json(&l.items[i], false));
-        json_object_object_add(doc, "invoices", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)l.meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(l.meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(l.meta.page_size));
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID", "NUMBER", "CUSTOMER", "STATUS", "TOTAL", "PAID",
-                                      "DUE", "PERIOD"};
-    if (!(t = cli_table_new(8, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    cli_table_align_right(t, 4);
-    cli_table_align_right(t, 5);
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_invoice *v = &l.items[i];
-        char to[BILL_MONEY_BUFSZ], pa[BILL_MONEY_BUFSZ], period[64] = "";
-        if (v->billing_period_start[0])
-            snprintf(period, sizeof period, "%s..%s", v->billing_period_start,
-                     v->billing_period_end);
-        cli_table_row(t, v->id, v->invoice_number, v->customer_id, v->status,
-                      bill_money_format(v->total_amount, to), bill_money_format(v->paid_amount, pa),
-                      v->due_date, period);
-    }
-    cli_table_print(t, stdout);
-    printf("\n%llu invoice%s (page %u of %u)\n", (unsigned long long)l.meta.total,
-           l.meta.total == 1 ? "" : "s", l.meta.page, l.meta.total_pages ? l.meta.total_pages : 1);
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    if ((rc = bill_invoice_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &invoice_view, &l, NULL, NULL);
     bill_invoices_clear(&l);
     return rc;
 }
@@ -348,8 +319,7 @@ static int invoice_generate(cli_ctx *ctx, const cli_args *a)
 static const cli_optdef list_opts[] = {
     {"customer", "ID", "only this customer's invoices", 0},
     {"status", "STATUS", "draft | issued | paid | overdue | cancelled", 0},
-    {"page", "N", "page number (from 1)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 

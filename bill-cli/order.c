@@ -17,20 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_object *money_json(bill_money m)
+static json_object *order_json(const void *item)
 {
-    char b[BILL_MONEY_BUFSZ];
-    return json_object_new_string(bill_money_format(m, b));
-}
-
-static json_object *time_json(int64_t usec)
-{
-    char t[48];
-    return usec ? json_object_new_string(cli_time(usec, t)) : NULL;
-}
-
-static json_object *order_json(const bill_order *o)
-{
+    const bill_order *o = item;
     json_object *j = json_object_new_object();
     json_object_object_add(j, "id", cli_json_str(o->id));
     json_object_object_add(j, "customer_id", cli_json_str(o->customer_id));
@@ -38,19 +27,23 @@ static json_object *order_json(const bill_order *o)
     json_object_object_add(j, "product_name", cli_json_str(o->product_name));
     json_object_object_add(j, "provider_id", cli_json_str(o->provider_id));
     json_object_object_add(j, "provider_instance_id", cli_json_str(o->provider_instance_id));
-    json_object *spec = o->server_spec_json ? json_tokener_parse(o->server_spec_json) : NULL;
-    json_object_object_add(j, "server_spec", spec);
+    json_object_object_add(j, "server_spec", cli_json_parse(o->server_spec_json));
     json_object_object_add(j, "status", cli_json_str(o->status));
-    json_object_object_add(j, "amount", money_json(o->amount));
+    json_object_object_add(j, "amount", cli_json_money(o->amount));
     json_object_object_add(j, "currency", cli_json_str(o->currency));
     json_object_object_add(j, "billing_cycle", cli_json_str(o->billing_cycle));
     json_object_object_add(j, "gateway_id", cli_json_str(o->gateway_id));
     json_object_object_add(j, "gateway_payment_id", cli_json_str(o->gateway_payment_id));
     json_object_object_add(j, "notes", cli_json_str(o->notes));
-    json_object_object_add(j, "paid_at", time_json(o->paid_at));
-    json_object_object_add(j, "created_at", time_json(o->created_at));
-    json_object_object_add(j, "updated_at", time_json(o->updated_at));
+    json_object_object_add(j, "paid_at", cli_json_time(o->paid_at));
+    json_object_object_add(j, "created_at", cli_json_time(o->created_at));
+    json_object_object_add(j, "updated_at", cli_json_time(o->updated_at));
     return j;
+}
+
+static const char *product_label(const bill_order *o)
+{
+    return o->product_name[0] ? o->product_name : o->product_id;
 }
 
 static void print_order(const bill_order *o)
@@ -61,7 +54,7 @@ static void print_order(const bill_order *o)
         return;
     cli_table_row(t, "id:", o->id);
     cli_table_row(t, "customer:", o->customer_id);
-    cli_table_row(t, "product:", o->product_name[0] ? o->product_name : o->product_id);
+    cli_table_row(t, "product:", product_label(o));
     cli_table_row(t, "product id:", o->product_id);
     cli_table_row(t, "status:", o->status);
     cli_table_row(t, "amount:", bill_money_format(o->amount, am));
@@ -79,58 +72,43 @@ static void print_order(const bill_order *o)
     cli_table_free(t);
 }
 
+static void order_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_order *o = item;
+    cell[0] = o->id;
+    cell[1] = o->customer_id;
+    cell[2] = product_label(o);
+    cell[3] = o->billing_cycle;
+    cell[4] = o->status;
+    cell[5] = cli_cell_money(o->amount, buf[5]);
+    cell[6] = o->currency;
+    cell[7] = cli_cell_time(o->created_at, buf[7]);
+}
+
+static const cli_column order_cols[] = {
+    {"ID", false}, {"CUSTOMER", false}, {"PRODUCT", false}, {"CYCLE", false}, {"STATUS", false}, {"AMOUNT", true}, {"CURRENCY", false},
+    {"CREATED", false}, {0},
+};
+
+static const cli_list_view order_view = {"orders", "order", "orders", order_cols,
+                                         sizeof(bill_order), order_json, order_row};
+
 static int order_list(cli_ctx *ctx, const cli_args *a)
 {
-    bill_page page = {0};
+    bill_page page;
+    bill_orders l = {0};
     int rc;
-    if ((rc = cli_opt_u32(ctx, a, "page", &page.page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page.page_size)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
     bill_order_filter f = {.version = BILL_ORDER_FILTER_VERSION,
                            .customer_id = cli_opt(a, "customer"),
                            .status = cli_opt(a, "status"),
                            .provider_id = cli_opt(a, "provider"),
                            .search = cli_opt(a, "search")};
-    bill_orders l = {0};
-    cli_table *t = NULL;
-    if ((rc = bill_order_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, order_json(&l.items[i]));
-        json_object_object_add(doc, "orders", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)l.meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(l.meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(l.meta.page_size));
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID", "CUSTOMER", "PRODUCT", "CYCLE", "STATUS", "AMOUNT",
-                                      "CURRENCY", "CREATED"};
-    if (!(t = cli_table_new(8, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    cli_table_align_right(t, 5);
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_order *o = &l.items[i];
-        char am[BILL_MONEY_BUFSZ], tb[48];
-        cli_table_row(t, o->id, o->customer_id, o->product_name[0] ? o->product_name : o->product_id,
-                      o->billing_cycle, o->status, bill_money_format(o->amount, am), o->currency,
-                      cli_time(o->created_at, tb));
-    }
-    cli_table_print(t, stdout);
-    printf("\n%llu order%s (page %u of %u)\n", (unsigned long long)l.meta.total,
-           l.meta.total == 1 ? "" : "s", l.meta.page, l.meta.total_pages ? l.meta.total_pages : 1);
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    if ((rc = bill_order_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &order_view, &l, NULL, NULL);
     bill_orders_clear(&l);
     return rc;
 }
@@ -144,8 +122,8 @@ static int show_one(cli_ctx *ctx, const bill_order *o, const char *verb)
         print_order(o);
     else if (!ctx->quiet) {
         char am[BILL_MONEY_BUFSZ];
-        printf("%s order %s (%s, %s %s %s, %s)\n", verb, o->id,
-               o->product_name[0] ? o->product_name : o->product_id, bill_money_format(o->amount, am),
+        printf("%s order %s (%s, %s %s %s, %s)\n", verb, o->id, product_label(o),
+               bill_money_format(o->amount, am),
                o->currency, o->billing_cycle, o->status);
     }
     return CLI_EXIT_OK;
@@ -281,8 +259,7 @@ static const cli_optdef list_opts[] = {
     {"status", "STATUS", "pending | paid | provisioning | active | suspended | ...", 0},
     {"provider", "ID", "only orders for this provider interface", 0},
     {"search", "TEXT", "product name, notes or order id contains TEXT", 0},
-    {"page", "N", "page number (from 1)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 

@@ -10,9 +10,13 @@
  */
 #include "cli.h"
 
+#include <bill/money.h>
+
 #include <langinfo.h>
 #include <locale.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -190,4 +194,124 @@ void cli_json_print(json_object *doc)
 json_object *cli_json_str(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
+}
+
+json_object *cli_json_opt(const char *s)
+{
+    return s && *s ? json_object_new_string(s) : NULL;
+}
+
+json_object *cli_json_money(bill_money m)
+{
+    char b[BILL_MONEY_BUFSZ];
+    return json_object_new_string(bill_money_format(m, b));
+}
+
+json_object *cli_json_time(int64_t usec)
+{
+    char t[48];
+    return usec ? json_object_new_string(cli_time(usec, t)) : NULL;
+}
+
+json_object *cli_json_parse(const char *text)
+{
+    return text ? json_tokener_parse(text) : NULL;
+}
+
+/* ---- list views ------------------------------------------------------------ */
+
+int cli_page_opts(cli_ctx *ctx, const cli_args *a, bill_page *out)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = cli_opt_u32(ctx, a, "page", &out->page)) != CLI_CONTINUE)
+        return rc;
+    return cli_opt_u32(ctx, a, "page-size", &out->page_size);
+}
+
+const char *cli_cell_money(bill_money m, char *buf)
+{
+    return bill_money_format(m, buf);
+}
+
+const char *cli_cell_time(int64_t usec, char *buf)
+{
+    return cli_time(usec, buf);
+}
+
+const char *cli_cell_u64(uint64_t n, char *buf)
+{
+    snprintf(buf, CLI_CELL_SIZE, "%" PRIu64, n);
+    return buf;
+}
+
+static int list_json(const cli_list_view *v, const char *items, size_t count,
+                     const bill_page_meta *meta, json_object *extra)
+{
+    json_object *doc = json_object_new_object(), *arr = json_object_new_array();
+    if (!doc || !arr) {
+        json_object_put(doc);
+        json_object_put(arr);
+        json_object_put(extra);
+        return cli_errorf("out of memory");
+    }
+    for (size_t i = 0; i < count; i++)
+        json_object_array_add(arr, v->to_json(items + i * v->item_size));
+    json_object_object_add(doc, v->json_key, arr);
+    json_object_object_add(doc, "total", json_object_new_int64((int64_t)meta->total));
+    json_object_object_add(doc, "page", json_object_new_int64(meta->page));
+    json_object_object_add(doc, "page_size", json_object_new_int64(meta->page_size));
+    if (extra) {
+        json_object_object_foreach(extra, key, val)
+            json_object_object_add(doc, key, json_object_get(val));
+        json_object_put(extra);
+    }
+    cli_json_print(doc);
+    return CLI_EXIT_OK;
+}
+
+cli_table *cli_list_table(const cli_list_view *v, const void *items, size_t count)
+{
+    const char *headers[CLI_MAX_COLS], *cell[CLI_MAX_COLS];
+    cli_cells buf;
+    int ncols = 0;
+    cli_table *t;
+
+    while (ncols < CLI_MAX_COLS && v->cols[ncols].header) {
+        headers[ncols] = v->cols[ncols].header;
+        ncols++;
+    }
+    if (!(t = cli_table_new(ncols, headers)))
+        return NULL;
+    for (int c = 0; c < ncols; c++)
+        if (v->cols[c].right)
+            cli_table_align_right(t, c);
+    for (size_t i = 0; i < count; i++) {
+        for (int c = 0; c < ncols; c++)
+            cell[c] = "";
+        v->row((const char *)items + i * v->item_size, cell, buf);
+        if (cli_table_add(t, cell) < 0) {
+            cli_table_free(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+int cli_list_print(cli_ctx *ctx, const cli_list_view *v, const void *items, size_t count,
+                   const bill_page_meta *meta, json_object *extra_json, const char *footer_extra)
+{
+    cli_table *t;
+
+    if (ctx->json)
+        return list_json(v, items, count, meta, extra_json);
+    json_object_put(extra_json);
+    if (!(t = cli_list_table(v, items, count)))
+        return cli_errorf("out of memory");
+    cli_table_print(t, stdout);
+    cli_table_free(t);
+    printf("\n%llu %s (page %u of %u)%s\n", (unsigned long long)meta->total,
+           meta->total == 1 ? v->one : v->many, meta->page,
+           meta->total_pages ? meta->total_pages : 1, footer_extra ? footer_extra : "");
+    return CLI_EXIT_OK;
 }

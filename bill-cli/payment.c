@@ -16,27 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_object *money_json(bill_money m)
+static json_object *payment_json(const void *item)
 {
-    char b[BILL_MONEY_BUFSZ];
-    return json_object_new_string(bill_money_format(m, b));
-}
-
-static json_object *time_json(int64_t usec)
-{
-    char t[48];
-    return usec ? json_object_new_string(cli_time(usec, t)) : NULL;
-}
-
-static json_object *payment_json(const bill_payment *p)
-{
+    const bill_payment *p = item;
     json_object *j = json_object_new_object();
     json_object_object_add(j, "id", cli_json_str(p->id));
     json_object_object_add(j, "customer_id", cli_json_str(p->customer_id));
     json_object_object_add(j, "order_id", cli_json_str(p->order_id));
     json_object_object_add(j, "invoice_id", cli_json_str(p->invoice_id));
-    json_object_object_add(j, "amount", money_json(p->amount));
-    json_object_object_add(j, "refunded_amount", money_json(p->refunded_amount));
+    json_object_object_add(j, "amount", cli_json_money(p->amount));
+    json_object_object_add(j, "refunded_amount", cli_json_money(p->refunded_amount));
     json_object_object_add(j, "currency", cli_json_str(p->currency));
     json_object_object_add(j, "gateway_id", cli_json_str(p->gateway_id));
     json_object_object_add(j, "gateway_payment_id", cli_json_str(p->gateway_payment_id));
@@ -44,9 +33,9 @@ static json_object *payment_json(const bill_payment *p)
     json_object_object_add(j, "status", cli_json_str(p->status));
     json_object_object_add(j, "credited_to_balance",
                            json_object_new_boolean(p->credited_to_balance));
-    json_object_object_add(j, "paid_at", time_json(p->paid_at));
-    json_object_object_add(j, "created_at", time_json(p->created_at));
-    json_object_object_add(j, "updated_at", time_json(p->updated_at));
+    json_object_object_add(j, "paid_at", cli_json_time(p->paid_at));
+    json_object_object_add(j, "created_at", cli_json_time(p->created_at));
+    json_object_object_add(j, "updated_at", cli_json_time(p->updated_at));
     return j;
 }
 
@@ -76,14 +65,38 @@ static void print_payment(const bill_payment *p)
     cli_table_free(t);
 }
 
+static void payment_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_payment *p = item;
+    cell[0] = p->id;
+    cell[1] = p->customer_id;
+    if (p->order_id[0])
+        snprintf(buf[2], CLI_CELL_SIZE, "order %.36s", p->order_id);
+    else
+        snprintf(buf[2], CLI_CELL_SIZE, "invoice %.36s", p->invoice_id);
+    cell[2] = buf[2];
+    cell[3] = p->gateway_id;
+    cell[4] = p->status;
+    cell[5] = cli_cell_money(p->amount, buf[5]);
+    cell[6] = cli_cell_money(p->refunded_amount, buf[6]);
+    cell[7] = cli_cell_time(p->created_at, buf[7]);
+}
+
+static const cli_column payment_cols[] = {
+    {"ID", false}, {"CUSTOMER", false}, {"FOR", false}, {"GATEWAY", false}, {"STATUS", false}, {"AMOUNT", true}, {"REFUNDED", true},
+    {"CREATED", false}, {0},
+};
+
+static const cli_list_view payment_view = {"payments", "payment", "payments", payment_cols,
+                                           sizeof(bill_payment), payment_json, payment_row};
+
 static int payment_list(cli_ctx *ctx, const cli_args *a)
 {
-    bill_page page = {0};
+    bill_page page;
+    bill_payments l = {0};
     int rc;
-    if ((rc = cli_opt_u32(ctx, a, "page", &page.page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page.page_size)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
     bill_payment_filter f = {.version = BILL_PAYMENT_FILTER_VERSION,
                              .customer_id = cli_opt(a, "customer"),
@@ -91,49 +104,9 @@ static int payment_list(cli_ctx *ctx, const cli_args *a)
                              .invoice_id = cli_opt(a, "invoice"),
                              .gateway_id = cli_opt(a, "gateway"),
                              .status = cli_opt(a, "status")};
-    bill_payments l = {0};
-    cli_table *t = NULL;
-    if ((rc = bill_payment_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, payment_json(&l.items[i]));
-        json_object_object_add(doc, "payments", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)l.meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(l.meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(l.meta.page_size));
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID", "CUSTOMER", "FOR", "GATEWAY", "STATUS", "AMOUNT",
-                                      "REFUNDED", "CREATED"};
-    if (!(t = cli_table_new(8, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    cli_table_align_right(t, 5);
-    cli_table_align_right(t, 6);
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_payment *p = &l.items[i];
-        char am[BILL_MONEY_BUFSZ], rf[BILL_MONEY_BUFSZ], tb[48], what[64];
-        if (p->order_id[0])
-            snprintf(what, sizeof what, "order %.36s", p->order_id);
-        else
-            snprintf(what, sizeof what, "invoice %.36s", p->invoice_id);
-        cli_table_row(t, p->id, p->customer_id, what, p->gateway_id, p->status,
-                      bill_money_format(p->amount, am), bill_money_format(p->refunded_amount, rf),
-                      cli_time(p->created_at, tb));
-    }
-    cli_table_print(t, stdout);
-    printf("\n%llu payment%s (page %u of %u)\n", (unsigned long long)l.meta.total,
-           l.meta.total == 1 ? "" : "s", l.meta.page, l.meta.total_pages ? l.meta.total_pages : 1);
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    if ((rc = bill_payment_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &payment_view, &l, NULL, NULL);
     bill_payments_clear(&l);
     return rc;
 }
@@ -228,8 +201,7 @@ static const cli_optdef list_opts[] = {
     {"invoice", "ID", "only payments of this invoice", 0},
     {"gateway", "ID", "only this gateway ('balance', 'manual' or an interface id)", 0},
     {"status", "STATUS", "pending | succeeded | failed | refunded | partially_refunded", 0},
-    {"page", "N", "page number (from 1)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 

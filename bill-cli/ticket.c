@@ -15,27 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_object *time_json(int64_t usec)
-{
-    char t[48];
-    return usec ? json_object_new_string(cli_time(usec, t)) : NULL;
-}
-
-static json_object *nonempty(const char *s)
-{
-    return s && s[0] ? json_object_new_string(s) : NULL;
-}
-
 static json_object *reply_json(const bill_ticket_reply *r)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", cli_json_str(r->id));
     json_object_object_add(o, "author_type", cli_json_str(r->author_type));
-    json_object_object_add(o, "user_id", nonempty(r->user_id));
-    json_object_object_add(o, "customer_id", nonempty(r->customer_id));
+    json_object_object_add(o, "user_id", cli_json_opt(r->user_id));
+    json_object_object_add(o, "customer_id", cli_json_opt(r->customer_id));
     json_object_object_add(o, "content", cli_json_str(r->content));
     json_object_object_add(o, "is_internal", json_object_new_boolean(r->is_internal));
-    json_object_object_add(o, "created_at", time_json(r->created_at));
+    json_object_object_add(o, "created_at", cli_json_time(r->created_at));
     return o;
 }
 
@@ -48,10 +37,10 @@ static json_object *ticket_json(const bill_ticket *t, bool with_replies)
     json_object_object_add(o, "description", cli_json_str(t->description));
     json_object_object_add(o, "status", cli_json_str(t->status));
     json_object_object_add(o, "priority", cli_json_str(t->priority));
-    json_object_object_add(o, "assignee_user_id", nonempty(t->assignee_user_id));
-    json_object_object_add(o, "creator_user_id", nonempty(t->creator_user_id));
-    json_object_object_add(o, "created_at", time_json(t->created_at));
-    json_object_object_add(o, "updated_at", time_json(t->updated_at));
+    json_object_object_add(o, "assignee_user_id", cli_json_opt(t->assignee_user_id));
+    json_object_object_add(o, "creator_user_id", cli_json_opt(t->creator_user_id));
+    json_object_object_add(o, "created_at", cli_json_time(t->created_at));
+    json_object_object_add(o, "updated_at", cli_json_time(t->updated_at));
     if (with_replies) {
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < t->reply_count; i++)
@@ -88,17 +77,38 @@ static void print_ticket(const bill_ticket *t)
     }
 }
 
+static json_object *ticket_list_json(const void *item)
+{
+    return ticket_json(item, false);
+}
+
+static void ticket_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_ticket *x = item;
+    cell[0] = x->id;
+    cell[1] = x->title;
+    cell[2] = x->customer_id;
+    cell[3] = x->status;
+    cell[4] = x->priority;
+    cell[5] = x->assignee_user_id[0] ? x->assignee_user_id : "-";
+    cell[6] = cli_cell_time(x->updated_at, buf[6]);
+}
+
+static const cli_column ticket_cols[] = {
+    {"ID", false}, {"TITLE", false}, {"CUSTOMER", false}, {"STATUS", false}, {"PRIORITY", false}, {"ASSIGNEE", false}, {"UPDATED", false}, {0},
+};
+
+static const cli_list_view ticket_view = {"tickets", "ticket", "tickets", ticket_cols,
+                                          sizeof(bill_ticket), ticket_list_json, ticket_row};
+
 static int ticket_list(cli_ctx *ctx, const cli_args *a)
 {
-    bill_page page = {0};
+    bill_page page;
     bill_admin_user *assignee = NULL;
     bill_tickets l = {0};
-    cli_table *t = NULL;
     int rc;
-    if ((rc = cli_opt_u32(ctx, a, "page", &page.page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page.page_size)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
     const char *who = cli_opt(a, "assignee");
     if (who && who[0] && (rc = bill_admin_user_get(ctx->db, &ctx->actor, who, &assignee)) < 0)
@@ -108,41 +118,10 @@ static int ticket_list(cli_ctx *ctx, const cli_args *a)
                             .status = cli_opt(a, "status"),
                             .priority = cli_opt(a, "priority"),
                             .assignee_user_id = assignee ? assignee->id : NULL};
-    if ((rc = bill_ticket_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0) {
+    if ((rc = bill_ticket_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0)
         rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, ticket_json(&l.items[i], false));
-        json_object_object_add(doc, "tickets", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)l.meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(l.meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(l.meta.page_size));
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"ID", "TITLE", "CUSTOMER", "STATUS", "PRIORITY",
-                                      "ASSIGNEE", "UPDATED"};
-    if (!(t = cli_table_new(7, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_ticket *x = &l.items[i];
-        char tb[48];
-        cli_table_row(t, x->id, x->title, x->customer_id, x->status, x->priority,
-                      x->assignee_user_id[0] ? x->assignee_user_id : "-",
-                      cli_time(x->updated_at, tb));
-    }
-    cli_table_print(t, stdout);
-    printf("\n%llu ticket%s (page %u of %u)\n", (unsigned long long)l.meta.total,
-           l.meta.total == 1 ? "" : "s", l.meta.page, l.meta.total_pages ? l.meta.total_pages : 1);
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    else
+        rc = CLI_LIST_PRINT(ctx, &ticket_view, &l, NULL, NULL);
     bill_tickets_clear(&l);
     bill_admin_user_free(assignee);
     return rc;
@@ -241,8 +220,7 @@ static const cli_optdef list_opts[] = {
     {"status", "STATUS", "pending | processing | resolved | closed", 0},
     {"priority", "PRIORITY", "low | normal | high | urgent", 0},
     {"assignee", "USER", "only tickets assigned to this admin user (username or id)", 0},
-    {"page", "N", "page number (from 1)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_object *user_json(const bill_admin_user *u)
+static json_object *user_json(const void *item)
 {
-    char t[48];
+    const bill_admin_user *u = item;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", cli_json_str(u->id));
     json_object_object_add(o, "username", cli_json_str(u->username));
@@ -23,58 +23,40 @@ static json_object *user_json(const bill_admin_user *u)
     json_object_object_add(o, "display_name", cli_json_str(u->display_name));
     json_object_object_add(o, "role", cli_json_str(u->role));
     json_object_object_add(o, "is_active", json_object_new_boolean(u->is_active));
-    json_object_object_add(o, "last_login_at",
-                           u->last_login_at ? json_object_new_string(cli_time(u->last_login_at, t))
-                                            : NULL);
-    json_object_object_add(o, "created_at", json_object_new_string(cli_time(u->created_at, t)));
+    json_object_object_add(o, "last_login_at", cli_json_time(u->last_login_at));
+    json_object_object_add(o, "created_at", cli_json_time(u->created_at));
     return o;
 }
 
+static void user_row(const void *item, const char *cell[CLI_MAX_COLS], cli_cells buf)
+{
+    const bill_admin_user *u = item;
+    cell[0] = u->username;
+    cell[1] = u->role;
+    cell[2] = u->is_active ? "yes" : "no";
+    cell[3] = u->email;
+    cell[4] = cli_cell_time(u->last_login_at, buf[4]);
+    cell[5] = u->id;
+}
+
+static const cli_column user_cols[] = {
+    {"USERNAME", false}, {"ROLE", false}, {"ACTIVE", false}, {"EMAIL", false}, {"LAST_LOGIN", false}, {"ID", false}, {0},
+};
+
+static const cli_list_view user_view = {"users", "user", "users", user_cols,
+                                        sizeof(bill_admin_user), user_json, user_row};
+
 static int user_list(cli_ctx *ctx, const cli_args *a)
 {
-    bill_page page = {0};
-    int rc;
-    if ((rc = cli_opt_u32(ctx, a, "page", &page.page)) != CLI_CONTINUE ||
-        (rc = cli_opt_u32(ctx, a, "page-size", &page.page_size)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
-        return rc;
-
+    bill_page page;
     bill_admin_users l = {0};
-    cli_table *t = NULL;
-    if ((rc = bill_admin_user_list(ctx->db, &ctx->actor, &page, &l)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
-        for (size_t i = 0; i < l.count; i++)
-            json_object_array_add(arr, user_json(&l.items[i]));
-        json_object_object_add(doc, "users", arr);
-        json_object_object_add(doc, "total", json_object_new_int64((int64_t)l.meta.total));
-        json_object_object_add(doc, "page", json_object_new_int64(l.meta.page));
-        json_object_object_add(doc, "page_size", json_object_new_int64(l.meta.page_size));
-        cli_json_print(doc);
-        rc = CLI_EXIT_OK;
-        goto done;
-    }
-    static const char *const hdr[] = {"USERNAME", "ROLE", "ACTIVE", "EMAIL", "LAST_LOGIN", "ID"};
-    if (!(t = cli_table_new(6, hdr))) {
-        rc = cli_errorf("out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_admin_user *u = &l.items[i];
-        char t1[48];
-        cli_table_row(t, u->username, u->role, u->is_active ? "yes" : "no", u->email,
-                      cli_time(u->last_login_at, t1), u->id);
-    }
-    cli_table_print(t, stdout);
-    printf("\n%llu user%s (page %u of %u)\n", (unsigned long long)l.meta.total,
-           l.meta.total == 1 ? "" : "s", l.meta.page, l.meta.total_pages ? l.meta.total_pages : 1);
-    rc = CLI_EXIT_OK;
-done:
-    cli_table_free(t);
+    int rc;
+    if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
+        (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+        return rc;
+    if ((rc = bill_admin_user_list(ctx->db, &ctx->actor, &page, &l)) < 0)
+        return cli_fail(ctx, rc);
+    rc = CLI_LIST_PRINT(ctx, &user_view, &l, NULL, NULL);
     bill_admin_users_clear(&l);
     return rc;
 }
@@ -150,8 +132,7 @@ static int user_enable(cli_ctx *ctx, const cli_args *a)
 }
 
 static const cli_optdef list_opts[] = {
-    {"page", "N", "page number (1-based)", 0},
-    {"page-size", "N", "rows per page (default 20, at most 100)", 0},
+    CLI_PAGE_OPTDEFS,
     {0},
 };
 

@@ -7,6 +7,7 @@
 #define BILL_AUTH_INT_H
 
 #include "internal.h"
+#include "store/store.h"
 
 /* 32 random bytes as unpadded base64url (43 chars + NUL), prefixed by
  * `prefix` (may be ""). Returns a malloc'd string or NULL (ENOMEM recorded). */
@@ -23,8 +24,7 @@ const char *bill__auth_i64(int64_t v, char buf[BILL__I64_BUFSZ]);
 /* SQL expression turning parameter $n (microseconds since the epoch, as text)
  * into a timestamptz, exactly: write BILL__TS("$2") inside a query string. */
 #define BILL__TS(p) "('epoch'::timestamptz + (" p ")::bigint * interval '1 microsecond')"
-/* And back: microseconds since the epoch of a timestamptz column expression. */
-#define BILL__US(col) "(extract(epoch from (" col "))::numeric * 1000000)::bigint"
+/* And back: BILL__US (store.h). */
 
 /* Parse a decimal int64 column value ("" -> 0). */
 int64_t bill__auth_parse_i64(const char *s);

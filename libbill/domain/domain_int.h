@@ -11,9 +11,6 @@
 #include "bill/money.h"
 #include "bill/uuid.h"
 
-/* SQL fragment turning a timestamptz column into int8 microseconds. */
-#define BILL__US(col) "(extract(epoch from " col ") * 1000000)::int8"
-
 /* BILL_OK for SYSTEM/ADMIN/CLI actors (NULL = SYSTEM); otherwise BILL_EDENIED
  * with a message naming `what` ("create customers"). */
 int bill__require_staff(const bill_actor *actor, const char *what);

@@ -61,6 +61,10 @@ void bill__tx_rollback(bill_conn *c);
  * exposed for code that calls libpq directly, e.g. COPY). */
 int bill__pg_error(bill_conn *c, const PGresult *res, const char *what);
 
+/* SQL fragment turning a timestamptz expression into int8 microseconds
+ * since the epoch, exactly (numeric, never a double): BILL__US("created_at"). */
+#define BILL__US(col) "(extract(epoch from (" col "))::numeric * 1000000)::bigint"
+
 /* Result accessors: NULL-safe text, "" for SQL NULL. */
 static inline const char *bill__val(const PGresult *r, int row, int col)
 {

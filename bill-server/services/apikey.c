@@ -22,7 +22,7 @@ static int create_key(bill_srv_call *call, const ProtobufCMessage *in, ProtobufC
     char *key = NULL;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &cid)) != BILL_GRPC_OK)
+    if ((st = conv_customer_scope(call, req->customer_id, true, &cid)) != BILL_GRPC_OK)
         return st;
     rc = bill_apikey_create(bill_srv_call_db(call), bill_srv_call_actor(call), cid, req->name,
                             bill_time_now(), &key, &info);
@@ -53,10 +53,8 @@ static int list_keys(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCM
     size_t n;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &cid)) != BILL_GRPC_OK)
+    if ((st = conv_customer_scope(call, req->customer_id, true, &cid)) != BILL_GRPC_OK)
         return st;
-    if (!*cid)
-        return bill_srv_call_error(call, BILL_GRPC_INVALID_ARGUMENT, "customer_id is required");
     rc = bill_apikey_list(bill_srv_call_db(call), bill_srv_call_actor(call), cid, &keys);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);

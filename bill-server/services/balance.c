@@ -8,12 +8,6 @@
 
 #include "rustbill/balance.pb-c.h"
 
-static int staff_needs_customer(bill_srv_call *call, const char *cid)
-{
-    if (!*cid)
-        return bill_srv_call_error(call, BILL_GRPC_INVALID_ARGUMENT, "customer_id is required");
-    return BILL_GRPC_OK;
-}
 
 static int get_balance(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
@@ -23,8 +17,7 @@ static int get_balance(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     bill_money bal = 0, limit = 0;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &cid)) != BILL_GRPC_OK ||
-        (st = staff_needs_customer(call, cid)) != BILL_GRPC_OK)
+    if ((st = conv_customer_scope(call, req->customer_id, true, &cid)) != BILL_GRPC_OK)
         return st;
     rc = bill_balance_get(bill_srv_call_db(call), bill_srv_call_actor(call), cid, &bal, &limit);
     if (rc < 0)
@@ -49,8 +42,7 @@ static int list_txs(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMe
     const char *cid = NULL;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &cid)) != BILL_GRPC_OK ||
-        (st = staff_needs_customer(call, cid)) != BILL_GRPC_OK)
+    if ((st = conv_customer_scope(call, req->customer_id, true, &cid)) != BILL_GRPC_OK)
         return st;
     if (req->transaction_type && *req->transaction_type &&
         (rc = bill_balance_tx_type_parse(req->transaction_type, &type)) < 0)

@@ -59,7 +59,7 @@ static int list_invoices(bill_srv_call *call, const ProtobufCMessage *in, Protob
     bill_page page;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &f.customer_id)) != BILL_GRPC_OK)
+    if ((st = conv_customer_scope(call, req->customer_id, false, &f.customer_id)) != BILL_GRPC_OK)
         return st;
     if (req->status && *req->status && (rc = bill_invoice_status_check(req->status)) < 0)
         return bill_srv_call_fail(call, rc);

@@ -10,7 +10,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define LOG_MODULE "bill_server::conv"
 
@@ -66,24 +65,17 @@ int conv_uuid(bill_srv_call *call, const char *field, const char *value, bool re
     return BILL_GRPC_OK;
 }
 
-int conv_customer_scope(bill_srv_call *call, const char *requested, const char **out)
+int conv_customer_scope(bill_srv_call *call, const char *requested, bool required,
+                        const char **out)
 {
-    const bill_actor *a = bill_srv_call_actor(call);
-    int st = bill_srv_require_login(call);
+    int st, rc;
 
-    if (st != BILL_GRPC_OK)
+    *out = NULL;
+    if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK ||
+        (st = conv_uuid(call, "customer_id", requested, false)) != BILL_GRPC_OK)
         return st;
-    if ((st = conv_uuid(call, "customer_id", requested, false)) != BILL_GRPC_OK)
-        return st;
-    if (a->kind != BILL_ACTOR_CUSTOMER) {
-        *out = requested ? requested : "";
-        return BILL_GRPC_OK;
-    }
-    /* A customer asking about another customer gets the answer it would
-     * get for any id it does not own: not found (nothing leaks). */
-    if (requested && *requested && strcasecmp(requested, a->customer_id) != 0)
-        return bill_srv_call_error(call, BILL_GRPC_NOT_FOUND, "customer %s not found", requested);
-    *out = a->customer_id;
+    if ((rc = bill_actor_customer_scope(bill_srv_call_actor(call), requested, required, out)) < 0)
+        return bill_srv_call_fail(call, rc);
     return BILL_GRPC_OK;
 }
 

@@ -35,10 +35,13 @@ Rustbill__Common__PageMeta *conv_page_meta(bill_srv_call *call, const bill_page_
  * else INVALID_ARGUMENT "<field>: not a valid UUID" / "<field> is required". */
 int conv_uuid(bill_srv_call *call, const char *field, const char *value, bool required);
 
-/* The customer a request is about. Staff: `requested` as given ("" = all).
- * CUSTOMER: its own; a different explicit id -> NOT_FOUND. Anonymous ->
- * UNAUTHENTICATED. *out points into the request or the actor. */
-int conv_customer_scope(bill_srv_call *call, const char *requested, const char **out);
+/* The customer a request is about: login and the id's wire format are
+ * checked here, the scoping rule is libbill's (bill_actor_customer_scope):
+ * staff name any customer ("" = all, or INVALID_ARGUMENT when `required`),
+ * a customer gets its own, another customer's id is NOT_FOUND. *out points
+ * into the request or the actor; NULL for staff asking about all. */
+int conv_customer_scope(bill_srv_call *call, const char *requested, bool required,
+                        const char **out);
 
 /* RESOURCE_EXHAUSTED "out of memory". */
 int conv_oom(bill_srv_call *call);

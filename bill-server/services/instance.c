@@ -42,7 +42,7 @@ static int list_instances(bill_srv_call *call, const ProtobufCMessage *in, Proto
     bill_page page;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &f.customer_id)) != BILL_GRPC_OK ||
+    if ((st = conv_customer_scope(call, req->customer_id, false, &f.customer_id)) != BILL_GRPC_OK ||
         (st = conv_uuid(call, "provider_id", req->provider_id, false)) != BILL_GRPC_OK)
         return st;
     if (req->status && *req->status && (rc = bill_instance_status_check(req->status)) < 0)

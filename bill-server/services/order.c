@@ -138,7 +138,7 @@ static int create_order(bill_srv_call *call, const ProtobufCMessage *in, Protobu
     const char *cid = NULL;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &cid)) != BILL_GRPC_OK ||
+    if ((st = conv_customer_scope(call, req->customer_id, true, &cid)) != BILL_GRPC_OK ||
         (st = conv_uuid(call, "product_id", req->product_id, true)) != BILL_GRPC_OK ||
         (st = conv_uuid(call, "provider_id", req->provider_id, false)) != BILL_GRPC_OK ||
         (st = check_gateway(call, req->gateway_id)) != BILL_GRPC_OK)
@@ -173,7 +173,7 @@ static int list_orders(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     bill_page page;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &f.customer_id)) != BILL_GRPC_OK ||
+    if ((st = conv_customer_scope(call, req->customer_id, false, &f.customer_id)) != BILL_GRPC_OK ||
         (st = conv_uuid(call, "provider_id", req->provider_id, false)) != BILL_GRPC_OK)
         return st;
     if (req->status && *req->status && (rc = bill_order_status_check(req->status)) < 0)

@@ -57,7 +57,7 @@ static int create_ticket(bill_srv_call *call, const ProtobufCMessage *in, Protob
     const char *cid = NULL;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &cid)) != BILL_GRPC_OK)
+    if ((st = conv_customer_scope(call, req->customer_id, true, &cid)) != BILL_GRPC_OK)
         return st;
     rc = bill_ticket_create(bill_srv_call_db(call), bill_srv_call_actor(call), cid, req->title, req->description,
                             req->priority, &t);
@@ -81,7 +81,7 @@ static int list_tickets(bill_srv_call *call, const ProtobufCMessage *in, Protobu
     bill_page page;
     int rc, st;
 
-    if ((st = conv_customer_scope(call, req->customer_id, &f.customer_id)) != BILL_GRPC_OK ||
+    if ((st = conv_customer_scope(call, req->customer_id, false, &f.customer_id)) != BILL_GRPC_OK ||
         (st = conv_uuid(call, "assignee_user_id", req->assignee_user_id, false)) != BILL_GRPC_OK)
         return st;
     if (req->status && *req->status && (rc = bill_ticket_status_check(req->status)) < 0)

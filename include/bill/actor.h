@@ -4,9 +4,10 @@
  *
  *   - scoping: a CUSTOMER actor only ever sees rows of its own customer_id;
  *     another customer's id yields BILL_ENOTFOUND (never EDENIED, so nothing
- *     leaks about existence). One rule for every list filtered by customer
- *     (orders, payments, invoices, tickets, instances, API keys): staff name
- *     any customer or none (all); a customer gets its own rows when it names
+ *     leaks about existence). One rule, bill_actor_customer_scope below, for
+ *     every call that names a customer (lists filtered by customer, orders,
+ *     tickets, API keys, the balance): staff name any customer (or none, for
+ *     all, where the call allows it); a customer gets its own when it names
  *     none or itself, and BILL_ENOTFOUND "customer <id> not found" when it
  *     names another — the answer a get of that customer gives;
  *   - authorization: admin-only operations refuse CUSTOMER/ANONYMOUS actors
@@ -40,6 +41,16 @@ typedef struct bill_actor {
     const char *source_ip;   /* for audit; may be NULL */
     const char *role;        /* admin role ("admin", "operator", ...); may be NULL */
 } bill_actor;
+
+/* The customer a call names, after scoping (the rule above). `requested`
+ * NULL/"" means the CUSTOMER actor's own customer; for staff it means "all
+ * customers" (*out = NULL), or BILL_EINVALID "customer_id is required" when
+ * the call needs one (`required`). A requested id that is not a UUID is
+ * BILL_EINVALID naming "customer_id"; ANONYMOUS is BILL_EUNAUTH. *out points
+ * into `requested` or the actor. Every libbill call applies this itself;
+ * frontends call it only to learn which customer a request resolves to. */
+BILL_API int bill_actor_customer_scope(const struct bill_actor *actor, const char *requested,
+                                       bool required, const char **out);
 
 /* True for SYSTEM, ADMIN and CLI (NULL counts as SYSTEM). */
 static inline bool bill_actor_is_staff(const bill_actor *a)

@@ -57,28 +57,6 @@ void bill_apikeys_clear(bill_apikeys *l)
     BILL__LIST_CLEAR(&INFO_ROW, l);
 }
 
-/* Work out which customer the call is about, enforcing scoping. */
-static int target_customer(const bill_actor *actor, const char *customer_id, const char **out)
-{
-    bool given = customer_id && *customer_id;
-    if (actor && actor->kind == BILL_ACTOR_ANONYMOUS)
-        return bill__err(BILL_EUNAUTH, NULL, "sign in to manage API keys");
-    if (actor && actor->kind == BILL_ACTOR_CUSTOMER) {
-        if (!actor->customer_id)
-            return bill__err(BILL_EDENIED, NULL, "customer actor without customer id");
-        if (given && strcmp(customer_id, actor->customer_id) != 0)
-            return bill__err(BILL_ENOTFOUND, "customer_id", "customer %.40s not found", customer_id);
-        *out = actor->customer_id;
-        return BILL_OK;
-    }
-    if (!given)
-        return bill__err(BILL_EINVALID, "customer_id", "customer_id is required");
-    if (!bill_uuid_valid(customer_id))
-        return bill__err(BILL_ENOTFOUND, "customer_id", "customer \"%.40s\" not found", customer_id);
-    *out = customer_id;
-    return BILL_OK;
-}
-
 static int no_key_actor(const bill_actor *actor, const char *what)
 {
     if (actor && actor->kind == BILL_ACTOR_CUSTOMER && actor->api_key_id)
@@ -118,7 +96,7 @@ int bill_apikey_create(bill_db *db, const bill_actor *actor, const char *custome
     *key_out = NULL;
     if ((rc = no_key_actor(actor, "create")) < 0)
         return rc;
-    if ((rc = target_customer(actor, customer_id, &cid)) < 0)
+    if ((rc = bill_actor_customer_scope(actor, customer_id, true, &cid)) < 0)
         return rc;
     if (!name)
         name = "";
@@ -211,7 +189,7 @@ int bill_apikey_list(bill_db *db, const bill_actor *actor, const char *customer_
     if (!db || !out)
         return bill__err(BILL_EINVALID, NULL, "db and out must not be NULL");
     memset(out, 0, sizeof *out);
-    if ((rc = target_customer(actor, customer_id, &cid)) < 0)
+    if ((rc = bill_actor_customer_scope(actor, customer_id, true, &cid)) < 0)
         return rc;
     if ((rc = bill__conn_acquire(db, &c)) < 0)
         return rc;

@@ -22,19 +22,11 @@ int bill__require_superadmin(const bill_actor *actor, const char *what);
  * customer-owned data. Staff pass. */
 int bill__require_known(const bill_actor *actor);
 
-/* Scoping of a by-customer-id call: staff reach any id, a CUSTOMER actor
- * only its own (any other id is BILL_ENOTFOUND, as if it did not exist);
- * ANONYMOUS is BILL_EUNAUTH. A malformed id is BILL_ENOTFOUND. */
+/* Scoping of a get by customer id (bill_actor_customer_scope with the id
+ * required): staff reach any id, a CUSTOMER actor only its own (any other
+ * id is BILL_ENOTFOUND, as if it did not exist); ANONYMOUS is BILL_EUNAUTH.
+ * A malformed id is BILL_ENOTFOUND: that row cannot exist. */
 int bill__scope_customer(const bill_actor *actor, const char *customer_id);
-
-/* The one scoping rule of a list filtered by customer (orders, payments,
- * invoices, tickets, instances, customers' own data): staff may name any
- * customer or none (*out = NULL: all); a CUSTOMER actor always gets its own
- * rows (*out = its customer id), and naming another customer is
- * BILL_ENOTFOUND "customer <id> not found", as a get of that customer would
- * be. A malformed id is BILL_EINVALID naming "customer_id"; ANONYMOUS is
- * BILL_EUNAUTH. */
-int bill__list_scope(const bill_actor *actor, const char *requested, const char **out);
 
 /* A CUSTOMER actor may only reach rows of its own customer: BILL_OK for
  * staff or a match, else BILL_ENOTFOUND "<what> <id> not found". */

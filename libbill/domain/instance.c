@@ -293,7 +293,7 @@ int bill_instance_list(bill_db *db, const bill_actor *actor, const bill_instance
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||
+    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0 ||
         (rc = bill__check_opt_id(f->provider_id, "provider_id")) < 0)
         return rc;
     if (bill__opt(f->status) && (rc = bill_instance_status_check(f->status)) < 0)

@@ -512,7 +512,7 @@ int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_f
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0)
+    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0)
         return rc;
     if (bill__opt(f->status) && (rc = bill_invoice_status_check(f->status)) < 0)
         return rc;

@@ -304,14 +304,7 @@ int bill_order_create(bill_db *db, bill_plugins *plugins, const bill_actor *acto
     if ((rc = bill__require_known(actor)) < 0 ||
         (rc = bill__check_version(in->version, BILL_ORDER_INPUT_VERSION, "bill_order_input")) < 0)
         return rc;
-    customer_id = in->customer_id;
-    if (!bill_actor_is_staff(actor)) {
-        if (customer_id && *customer_id && strcasecmp(customer_id, actor->customer_id) != 0)
-            return bill__err(BILL_ENOTFOUND, "customer_id", "customer %.64s not found",
-                             customer_id);
-        customer_id = actor->customer_id;
-    }
-    if ((rc = bill__check_id(customer_id, "customer_id", "customer", true)) < 0 ||
+    if ((rc = bill_actor_customer_scope(actor, in->customer_id, true, &customer_id)) < 0 ||
         (rc = bill__check_id(in->product_id, "product_id", "product", false)) < 0)
         return rc;
     cycle = in->billing_cycle && *in->billing_cycle ? in->billing_cycle : "monthly";
@@ -416,7 +409,7 @@ int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filte
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||
+    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0 ||
         (rc = bill__check_opt_id(f->provider_id, "provider_id")) < 0)
         return rc;
     if (bill__opt(f->status) && (rc = bill_order_status_check(f->status)) < 0)

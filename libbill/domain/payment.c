@@ -142,7 +142,7 @@ int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_f
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||
+    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0 ||
         (rc = bill__check_opt_id(f->order_id, "order_id")) < 0 ||
         (rc = bill__check_opt_id(f->invoice_id, "invoice_id")) < 0)
         return rc;

@@ -174,15 +174,7 @@ int bill_ticket_create(bill_db *db, const bill_actor *actor, const char *custome
     int rc;
     if (out)
         *out = NULL;
-    if ((rc = bill__require_known(actor)) < 0)
-        return rc;
-    if (!bill_actor_is_staff(actor)) {
-        if (customer_id && *customer_id && strcasecmp(customer_id, actor->customer_id) != 0)
-            return bill__err(BILL_ENOTFOUND, "customer_id", "customer %.64s not found",
-                             customer_id);
-        customer_id = actor->customer_id;
-    }
-    if ((rc = bill__check_id(customer_id, "customer_id", "customer", true)) < 0)
+    if ((rc = bill_actor_customer_scope(actor, customer_id, true, &customer_id)) < 0)
         return rc;
     if (!title || !*title || utf8_chars(title) > 200)
         return bill__err(BILL_EINVALID, "title", "title must be 1 to 200 characters");
@@ -252,7 +244,7 @@ int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_fil
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill__list_scope(actor, f->customer_id, &cust)) < 0 ||
+    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0 ||
         (rc = bill__check_opt_id(f->assignee_user_id, "assignee_user_id")) < 0)
         return rc;
     if ((bill__opt(f->status) && (rc = bill_ticket_status_check(f->status)) < 0) ||

@@ -48,19 +48,8 @@ int bill__check_id(const char *id, const char *field, const char *what, bool str
     return bill__err(BILL_ENOTFOUND, field, "%s %.64s not found", what, id);
 }
 
-int bill__scope_customer(const bill_actor *actor, const char *id)
-{
-    int rc;
-    if ((rc = bill__require_known(actor)) < 0)
-        return rc;
-    if ((rc = bill__check_id(id, "customer_id", "customer", false)) < 0)
-        return rc;
-    if (!bill_actor_is_staff(actor) && strcasecmp(actor->customer_id, id) != 0)
-        return bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", id);
-    return BILL_OK;
-}
-
-int bill__list_scope(const bill_actor *actor, const char *requested, const char **out)
+int bill_actor_customer_scope(const bill_actor *actor, const char *requested, bool required,
+                              const char **out)
 {
     int rc;
     *out = NULL;
@@ -68,13 +57,25 @@ int bill__list_scope(const bill_actor *actor, const char *requested, const char 
         (rc = bill__check_opt_id(requested, "customer_id")) < 0)
         return rc;
     if (bill_actor_is_staff(actor)) {
+        if (required && !bill__opt(requested))
+            return bill__err(BILL_EINVALID, "customer_id", "customer_id is required");
         *out = bill__opt(requested);
         return BILL_OK;
     }
     if (bill__opt(requested) && strcasecmp(requested, actor->customer_id) != 0)
-        return bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", requested);
+        return bill__err(BILL_ENOTFOUND, "customer_id", "customer %.64s not found", requested);
     *out = actor->customer_id;
     return BILL_OK;
+}
+
+int bill__scope_customer(const bill_actor *actor, const char *id)
+{
+    const char *resolved;
+    int rc;
+    if ((rc = bill__require_known(actor)) < 0 ||
+        (rc = bill__check_id(id, "customer_id", "customer", false)) < 0)
+        return rc;
+    return bill_actor_customer_scope(actor, id, true, &resolved);
 }
 
 int bill__owns(const bill_actor *actor, const char *row_customer_id, const char *what,

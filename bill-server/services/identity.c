@@ -429,19 +429,10 @@ static int identity_change_password(bill_srv_call *call, const ProtobufCMessage 
         if (rc < 0)
             return bill_srv_call_fail(call, rc);
     } else if (a->kind == BILL_ACTOR_ADMIN && a->user_id) {
-        bill_admin_user *u = NULL;
-        if ((rc = bill_password_check_policy(req->new_password, "new_password")) < 0)
-            return bill_srv_call_fail(call, rc);
-        rc = bill_admin_user_verify(bill_srv_call_db(call), a->username, req->old_password, &u);
-        bill_admin_user_free(u);
-        if (rc == BILL_EUNAUTH)
-            return bill_srv_call_error(call, BILL_GRPC_UNAUTHENTICATED, "current password is wrong");
+        /* policy, verify, set and revoke the other sessions: one libbill call */
+        rc = bill_admin_user_change_password(bill_srv_call_db(call), a, req->old_password,
+                                             req->new_password, session_cookie(call), bill_time_now());
         if (rc < 0)
-            return bill_srv_call_fail(call, rc);
-        if ((rc = bill_admin_user_set_password(bill_srv_call_db(call), a, a->user_id, req->new_password)) < 0)
-            return bill_srv_call_fail(call, rc);
-        if ((rc = bill_session_revoke_user(bill_srv_call_db(call), a->user_id, session_cookie(call),
-                                           bill_time_now())) < 0)
             return bill_srv_call_fail(call, rc);
     } else {
         return bill_srv_call_error(call, BILL_GRPC_PERMISSION_DENIED, "this login has no password");

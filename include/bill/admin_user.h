@@ -67,6 +67,17 @@ BILL_API int bill_admin_user_list(bill_db *db, const bill_actor *actor, const bi
 
 BILL_API int bill_admin_user_set_password(bill_db *db, const bill_actor *actor, const char *ref,
                                           const char *new_password);
+/* An admin changes its own password (IdentityService.ChangePassword): the
+ * actor must be an ADMIN with user_id. In this order: the new password
+ * passes bill_password_check_policy (BILL_EINVALID naming "new_password"),
+ * the current one is verified (BILL_EUNAUTH "current password is wrong",
+ * field "old_password"), then in one transaction the hash is replaced — only
+ * if it is still the one verified (a concurrent change: BILL_ECONFLICT) —,
+ * every other session of the user is revoked (the one of `keep_session_token`
+ * stays; NULL revokes all) and the change is written to the operation log. */
+BILL_API int bill_admin_user_change_password(bill_db *db, const bill_actor *actor,
+                                             const char *old_password, const char *new_password,
+                                             const char *keep_session_token, int64_t now_us);
 BILL_API int bill_admin_user_set_active(bill_db *db, const bill_actor *actor, const char *ref,
                                         bool active);
 BILL_API int bill_admin_user_set_role(bill_db *db, const bill_actor *actor, const char *ref,

@@ -32,6 +32,11 @@ int64_t bill__auth_parse_i64(const char *s);
 /* Copy src into a fixed buffer, truncating. */
 void bill__auth_copy(char *dst, size_t dstsz, const char *src);
 
+/* Revoke every admin session of a user except the one of keep_token
+ * (NULL/"": all), on the caller's connection and transaction. */
+int bill__session_revoke_user_tx(bill_conn *c, const char *admin_user_id, const char *keep_token,
+                                 int64_t now_us);
+
 /* BILL_OK when s looks like an e-mail address (field "email"). */
 int bill__auth_check_email(const char *s);
 

@@ -196,30 +196,33 @@ done:
     return rc;
 }
 
-int bill_session_revoke_user(bill_db *db, const char *admin_user_id, const char *keep_token,
-                             int64_t now_us)
+int bill__session_revoke_user_tx(bill_conn *c, const char *admin_user_id, const char *keep_token,
+                                 int64_t now_us)
 {
-    int rc;
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
     char hash[BILL__SHA256_HEX_LEN] = "", nowb[BILL__I64_BUFSZ];
 
-    if (!db)
-        return bill__err(BILL_EINVALID, "db", "db must not be NULL");
     if (!bill_uuid_valid(admin_user_id))
         return bill__err(BILL_EINVALID, "admin_user_id", "admin user id \"%.40s\" is not a UUID",
                          admin_user_id ? admin_user_id : "");
     if (keep_token && *keep_token)
         bill__auth_sha256_hex(keep_token, hash);
-    bill__auth_i64(now_us, nowb);
+    return bill__qp(c, NULL,
+                    "UPDATE admin_sessions SET revoked_at = " BILL__TS("$3")
+                    " WHERE admin_user_id = $1::uuid AND revoked_at IS NULL AND token_hash <> $2",
+                    admin_user_id, hash, bill__auth_i64(now_us, nowb));
+}
+
+int bill_session_revoke_user(bill_db *db, const char *admin_user_id, const char *keep_token,
+                             int64_t now_us)
+{
+    int rc;
+    bill_conn *c = NULL;
+
+    if (!db)
+        return bill__err(BILL_EINVALID, "db", "db must not be NULL");
     if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__qp(c, &res,
-                  "UPDATE admin_sessions SET revoked_at = " BILL__TS("$3")
-                  " WHERE admin_user_id = $1::uuid AND revoked_at IS NULL AND token_hash <> $2",
-                  admin_user_id, hash, nowb);
-done:
-    PQclear(res);
+        return rc;
+    rc = bill__session_revoke_user_tx(c, admin_user_id, keep_token, now_us);
     bill__conn_release(c);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "domain/oplog_int.h"
 #include "bill/admin_user.h"
 #include "bill/password.h"
+#include "auth/auth_int.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -290,6 +291,70 @@ int bill_admin_user_set_password(bill_db *db, const bill_actor *actor, const cha
                    "WHERE id = $1 RETURNING " AU_JSON,
                    hash, false);
     sodium_memzero(hash, sizeof hash);
+    return rc;
+}
+
+int bill_admin_user_change_password(bill_db *db, const bill_actor *actor,
+                                    const char *old_password, const char *new_password,
+                                    const char *keep_session_token, int64_t now_us)
+{
+    bill_conn *c = NULL;
+    PGresult *cur = NULL, *upd = NULL;
+    char *stored = NULL, hash[BILL_PASSWORD_HASH_BUFSZ] = "";
+    int rc;
+
+    if (!actor || actor->kind != BILL_ACTOR_ADMIN || !bill_uuid_valid(actor->user_id))
+        return bill__err(BILL_EDENIED, NULL, "only a signed-in admin user changes its password");
+    if ((rc = bill_password_check_policy(new_password, "new_password")) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 ||
+        (rc = bill__qp(c, &cur, "SELECT password_hash FROM admin_users WHERE id = $1 AND is_active",
+                       actor->user_id)) < 0)
+        goto done;
+    /* Hash work happens without holding a pooled connection. */
+    bill__conn_release(c);
+    c = NULL;
+    if (PQntuples(cur) == 0) {
+        rc = bill__err(BILL_EUNAUTH, NULL, "admin user is gone or disabled");
+        goto done;
+    }
+    if (!(stored = bill__col_dup(cur, 0, 0))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    if (bill_password_verify(old_password ? old_password : "", stored, NULL) != BILL_OK) {
+        rc = bill__err(BILL_EUNAUTH, "old_password", "current password is wrong");
+        goto done;
+    }
+    if ((rc = bill_password_hash(new_password, hash)) < 0)
+        goto done;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+        goto done;
+    /* Only replace the hash we verified, never a password changed meanwhile. */
+    if ((rc = bill__qp(c, &upd,
+                       "UPDATE admin_users SET password_hash = $2, updated_at = bill_now() "
+                       "WHERE id = $1 AND password_hash = $3 RETURNING " AU_JSON,
+                       actor->user_id, hash, stored)) < 0)
+        goto done;
+    if (PQntuples(upd) == 0) {
+        rc = bill__err(BILL_ECONFLICT, NULL,
+                       "the password was changed meanwhile; sign in again and retry");
+        goto done;
+    }
+    if ((rc = bill__session_revoke_user_tx(c, actor->user_id, keep_session_token, now_us)) < 0 ||
+        (rc = bill__oplog_write(c, actor, "admin_user.change_password", "admin_user",
+                                actor->user_id, NULL, NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    if (stored) {
+        sodium_memzero(stored, strlen(stored));
+        free(stored);
+    }
+    sodium_memzero(hash, sizeof hash);
+    PQclear(cur);
+    PQclear(upd);
+    bill__conn_done(c);
     return rc;
 }
 

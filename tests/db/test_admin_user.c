@@ -316,6 +316,63 @@ START_TEST(test_admin_user__last_admin_is_kept_and_delete)
 }
 END_TEST
 
+/* IdentityService.ChangePassword for an admin is one libbill call: policy,
+ * verify, set, revoke the other sessions, audit. */
+START_TEST(test_admin_user__change_password_is_one_call)
+{
+    bill_db *db = bill_test_db_new();
+    bill_admin_user *u = NULL, *v = NULL;
+    char *keep = NULL, *other = NULL;
+    bill_session_info si;
+    int64_t now = bill_time_now();
+    ck_assert_int_eq(bill_admin_user_create(db, &cli, "carol", "correct horse", "admin", NULL,
+                                            NULL, &u), BILL_OK);
+    ck_assert_int_eq(bill_session_create(db, u->id, NULL, NULL, 168, now, &keep), BILL_OK);
+    ck_assert_int_eq(bill_session_create(db, u->id, NULL, NULL, 168, now, &other), BILL_OK);
+    bill_actor me = {.kind = BILL_ACTOR_ADMIN, .user_id = u->id, .username = "carol",
+                     .role = "admin"};
+
+    /* the policy first, then the current password; nothing changes */
+    ck_assert_int_eq(bill_admin_user_change_password(db, &me, "correct horse", "short", keep, now),
+                     BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "new_password");
+    ck_assert_int_eq(bill_admin_user_change_password(db, &me, "wrong horse", "new horse 42", keep,
+                                                     now), BILL_EUNAUTH);
+    ck_assert_str_eq(bill_error_last()->field, "old_password");
+    ck_assert_str_eq(bill_error_last()->message, "current password is wrong");
+    ck_assert_int_eq(bill_session_resolve(db, other, now, 1440, 168, &si), BILL_OK);
+    ck_assert_int_eq(bill_admin_user_verify(db, "carol", "correct horse", NULL), BILL_OK);
+
+    /* only an admin user changes its own password this way */
+    ck_assert_int_eq(bill_admin_user_change_password(db, &cli, "correct horse", "new horse 42",
+                                                     NULL, now), BILL_EDENIED);
+
+    ck_assert_int_eq(bill_admin_user_change_password(db, &me, "correct horse", "new horse 42", keep,
+                                                     now + 1000000), BILL_OK);
+    ck_assert_int_eq(bill_admin_user_verify(db, "carol", "correct horse", NULL), BILL_EUNAUTH);
+    ck_assert_int_eq(bill_admin_user_verify(db, "carol", "new horse 42", &v), BILL_OK);
+    /* the session that asked stays, every other one is revoked */
+    ck_assert_int_eq(bill_session_resolve(db, keep, now + 2000000, 1440, 168, &si), BILL_OK);
+    ck_assert_int_eq(bill_session_resolve(db, other, now + 2000000, 1440, 168, &si),
+                     BILL_EUNAUTH);
+    /* audited, without the hash */
+    bill_oplog_entries l;
+    bill_oplog_filter f = {.version = BILL_OPLOG_FILTER_VERSION,
+                           .action = "admin_user.change_password"};
+    ck_assert_int_eq(bill_oplog_list(db, &cli, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 1);
+    ck_assert_str_eq(l.items[0].target_id, u->id);
+    ck_assert_str_eq(l.items[0].actor_name, "carol");
+    bill_oplog_entries_clear(&l);
+
+    free(keep);
+    free(other);
+    bill_admin_user_free(u);
+    bill_admin_user_free(v);
+    bill_db_close(db);
+}
+END_TEST
+
 START_TEST(test_password__helpers)
 {
     char h[BILL_PASSWORD_HASH_BUFSZ];
@@ -353,6 +410,7 @@ int main(void)
     tcase_add_test(tc, test_admin_user__bootstrap_concurrent_starts);
     tcase_add_test(tc, test_admin_user__permissions);
     tcase_add_test(tc, test_admin_user__last_admin_is_kept_and_delete);
+    tcase_add_test(tc, test_admin_user__change_password_is_one_call);
     tcase_add_test(tc, test_password__helpers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -411,69 +411,33 @@ static int product_show(cli_ctx *ctx, const cli_args *a)
     return CLI_EXIT_OK;
 }
 
-/* True when `v` is a JSON number as json-c would write it back unchanged
- * (so "2" and "1.5" become numbers but "007" or "1e3" stay strings). */
-static bool is_plain_number(const char *v)
-{
-    const char *s = v;
-    if (*s == '-')
-        s++;
-    if (!(*s >= '0' && *s <= '9'))
-        return false;
-    if (*s == '0' && s[1] >= '0' && s[1] <= '9')
-        return false;
-    while (*s >= '0' && *s <= '9')
-        s++;
-    if (*s == '.') {
-        s++;
-        if (!(*s >= '0' && *s <= '9'))
-            return false;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    return *s == '\0' && strlen(v) <= 15; /* stays exact as a double */
-}
-
-/* Build the specs JSON text from --spec k=v options. *out is malloc'd (NULL
- * when no --spec was given). Returns CLI_CONTINUE or an exit code. */
+/* Build the specs JSON text from --spec k=v options (typed by libbill's
+ * bill_specs_from_text). *out is malloc'd (NULL when no --spec was given).
+ * Returns CLI_CONTINUE or an exit code. */
 static int build_specs(cli_ctx *ctx, const cli_args *a, char **out)
 {
-    const char *vals[MAX_SPECS];
-    int n = cli_opt_all(a, "spec", vals, MAX_SPECS);
+    const char *vals[MAX_SPECS], *keys[MAX_SPECS];
+    char keybuf[MAX_SPECS][128];
+    int n = cli_opt_all(a, "spec", vals, MAX_SPECS), rc;
     *out = NULL;
     if (n == 0)
         return CLI_CONTINUE;
-    json_object *o = json_object_new_object();
     for (int i = 0; i < n; i++) {
         const char *eq = strchr(vals[i], '=');
-        if (!eq || eq == vals[i]) {
-            json_object_put(o);
+        if (!eq || eq == vals[i])
             return cli_usage_error(ctx, "--spec expects KEY=VALUE, got \"%s\"", vals[i]);
-        }
-        char key[128];
-        snprintf(key, sizeof key, "%.*s", (int)(eq - vals[i]), vals[i]);
-        const char *v = eq + 1;
-        json_object *jv;
-        if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
-            jv = json_object_new_boolean(v[0] == 't');
-        else if (is_plain_number(v) && !strchr(v, '.'))
-            jv = json_object_new_int64(strtoll(v, NULL, 10));
-        else if (is_plain_number(v))
-            jv = json_object_new_double_s(strtod(v, NULL), v); /* keeps the text as given */
-        else
-            jv = json_object_new_string(v);
-        json_object_object_add(o, key, jv);
+        snprintf(keybuf[i], sizeof keybuf[i], "%.*s", (int)(eq - vals[i]), vals[i]);
+        keys[i] = keybuf[i];
+        vals[i] = eq + 1;
     }
-    *out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return *out ? CLI_CONTINUE : cli_errorf("out of memory");
+    if ((rc = bill_specs_from_text(keys, vals, (size_t)n, out)) < 0)
+        return cli_fail(ctx, rc);
+    return CLI_CONTINUE;
 }
 
-/* Fill a product input from options. `cur` (update) supplies the prices of
- * cycles not named. Returns CLI_CONTINUE or an exit code. */
-static int fill_product(cli_ctx *ctx, const cli_args *a, const bill_product *cur,
-                        bill_product_input *in, unsigned *mask, char **specs)
+/* Fill a product input from options. Returns CLI_CONTINUE or an exit code. */
+static int fill_product(cli_ctx *ctx, const cli_args *a, bill_product_input *in, unsigned *mask,
+                        char **specs)
 {
     int rc;
     memset(in, 0, sizeof *in);

@@ -157,35 +157,27 @@ done:
 
 char *conv_map_json(bill_srv_call *call, size_t n, void *const *entries)
 {
-    json_object *o = json_object_new_object();
-    char *out = NULL;
+    const char **keys = n ? bill_srv_call_alloc(call, n * sizeof *keys) : NULL;
+    const char **vals = n ? bill_srv_call_alloc(call, n * sizeof *vals) : NULL;
+    char *json = NULL, *out;
 
-    if (!o)
+    if (n && (!keys || !vals))
         return NULL;
     for (size_t i = 0; i < n; i++) {
         const ProtobufCMessage *m = entries[i];
         size_t koff, voff;
+        keys[i] = vals[i] = "";
         if (entry_offsets(m->descriptor, &koff, &voff) != 0)
             continue;
-        const char *k = *(char *const *)((const char *)m + koff);
-        const char *v = *(char *const *)((const char *)m + voff);
-        json_object *jv = NULL;
-        /* "2" stays a number and "true" a boolean, so a spec written by
-         * the front end as strings compares equal to the product's specs. */
-        if (v && *v) {
-            json_object *p = json_tokener_parse(v);
-            if (p && (json_object_is_type(p, json_type_int) || json_object_is_type(p, json_type_double) ||
-                      json_object_is_type(p, json_type_boolean)))
-                jv = p;
-            else
-                json_object_put(p);
-        }
-        if (!jv)
-            jv = json_object_new_string(v ? v : "");
-        json_object_object_add(o, k ? k : "", jv);
+        keys[i] = *(char *const *)((const char *)m + koff);
+        vals[i] = *(char *const *)((const char *)m + voff);
     }
-    out = bill_srv_call_strdup(call, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
+    /* "2" a number, "true" a boolean, "007" a string: libbill's one rule, so
+     * the server and the CLI store the same spec. */
+    if (bill_specs_from_text(keys, vals, n, &json) < 0)
+        return NULL;
+    out = bill_srv_call_strdup(call, json);
+    free(json);
     return out;
 }
 

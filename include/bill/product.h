@@ -180,6 +180,17 @@ BILL_API int bill_product_update(bill_db *db, const bill_actor *actor, const cha
                                  bill_product **out);
 BILL_API int bill_product_delete(bill_db *db, const bill_actor *actor, const char *id);
 
+/* The one rule that types a spec value given as text — a `--spec
+ * key=value` on the command line, an entry of a gRPC map<string,string> —
+ * so every frontend stores the same JSON: "true" and "false" are booleans;
+ * a plain decimal number that reads back unchanged ("2", "-1", "1.5"; not
+ * "007", "0x10", " 5", "1e3", "+1", ".5", "-0", nor more than 15
+ * characters) is a number; anything else stays a string. Builds the JSON
+ * object of the n pairs (a later duplicate key wins) into *json_out
+ * (malloc'd). NULL values count as "". */
+BILL_API int bill_specs_from_text(const char *const *keys, const char *const *values, size_t n,
+                                  char **json_out);
+
 /* Tri-state filter value. */
 typedef enum { BILL_FILTER_ANY = 0, BILL_FILTER_YES = 1, BILL_FILTER_NO = 2 } bill_tristate;
 

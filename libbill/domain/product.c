@@ -632,6 +632,66 @@ static int check_specs(const char *text)
     return rc;
 }
 
+/* A JSON number as json-c writes it back unchanged: optional '-', no
+ * leading zero, digits, optionally '.' and digits; short enough to stay
+ * exact as a double. "-0" would come back as 0, so it stays text. */
+static bool plain_number(const char *v, bool *integer)
+{
+    const char *s = v;
+    if (*s == '-')
+        s++;
+    if (!(*s >= '0' && *s <= '9') || (*s == '0' && s[1] >= '0' && s[1] <= '9'))
+        return false;
+    while (*s >= '0' && *s <= '9')
+        s++;
+    *integer = *s != '.';
+    if (*s == '.') {
+        s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0' && strlen(v) <= 15 && strcmp(v, "-0") != 0;
+}
+
+int bill_specs_from_text(const char *const *keys, const char *const *values, size_t n,
+                         char **json_out)
+{
+    json_object *o;
+    int rc = BILL_OK;
+
+    if (!json_out || (n && (!keys || !values)))
+        return bill__err(BILL_EINVALID, NULL, "bill_specs_from_text needs keys, values and out");
+    *json_out = NULL;
+    if (!(o = json_object_new_object()))
+        return bill__err(BILL_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *v = values[i] ? values[i] : "";
+        json_object *jv;
+        bool integer;
+        if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+            jv = json_object_new_boolean(v[0] == 't');
+        else if (plain_number(v, &integer) && integer)
+            jv = json_object_new_int64(strtoll(v, NULL, 10));
+        else if (plain_number(v, &integer))
+            jv = json_object_new_double_s(strtod(v, NULL), v); /* keeps the text as given */
+        else
+            jv = json_object_new_string(v);
+        if (!jv || json_object_object_add(o, keys[i] ? keys[i] : "", jv) != 0) {
+            json_object_put(jv);
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+            goto done;
+        }
+    }
+    if (!(*json_out = bill__strdup(json_object_to_json_string_ext(
+              o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))))
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+done:
+    json_object_put(o);
+    return rc;
+}
+
 /* Default price: monthly, else the shortest cycle offered. */
 static bill_money default_price(const bool has[BILL_PRODUCT_CYCLES],
                                 const bill_money prices[BILL_PRODUCT_CYCLES])

@@ -472,11 +472,6 @@ static int fill_product(cli_ctx *ctx, const cli_args *a, bill_product_input *in,
         *mask |= BILL_PRODUCT_SET_SPECS;
     }
 
-    if (cur)
-        for (int c = 0; c < BILL_PRODUCT_CYCLES; c++) {
-            in->has_price[c] = cur->has_price[c];
-            in->prices[c] = cur->prices[c];
-        }
     for (size_t i = 0; i < sizeof price_opts / sizeof price_opts[0]; i++) {
         const char *v = cli_opt(a, price_opts[i].opt);
         if (!v)
@@ -515,7 +510,7 @@ static int product_create(cli_ctx *ctx, const cli_args *a)
     char *specs = NULL;
     bill_product *p = NULL;
     int rc;
-    if ((rc = fill_product(ctx, a, NULL, &in, &mask, &specs)) != CLI_CONTINUE)
+    if ((rc = fill_product(ctx, a, &in, &mask, &specs)) != CLI_CONTINUE)
         goto done;
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         goto done;
@@ -535,35 +530,27 @@ static int product_update(cli_ctx *ctx, const cli_args *a)
     bill_product_input in;
     unsigned mask;
     char *specs = NULL;
-    bill_product *cur = NULL, *p = NULL;
+    bill_product *p = NULL;
     int rc;
     /* Check the command line before touching the database. */
-    if ((rc = fill_product(ctx, a, NULL, &in, &mask, &specs)) != CLI_CONTINUE)
+    if ((rc = fill_product(ctx, a, &in, &mask, &specs)) != CLI_CONTINUE)
         goto done;
     if (mask == 0) {
         rc = cli_usage_error(ctx, "nothing to update: give at least one option");
         goto done;
     }
+    /* the cycles named change, the others keep their price (libbill, in one
+     * transaction) */
+    if (mask & BILL_PRODUCT_SET_PRICES)
+        mask = (mask & ~(unsigned)BILL_PRODUCT_SET_PRICES) | BILL_PRODUCT_SET_CYCLE_PRICES;
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         goto done;
-    if (mask & BILL_PRODUCT_SET_PRICES) {
-        /* keep the cycles that were not named */
-        if ((rc = bill_product_get(ctx->db, &ctx->actor, a->pos[0], &cur)) < 0) {
-            rc = cli_fail(ctx, rc);
-            goto done;
-        }
-        free(specs);
-        specs = NULL;
-        if ((rc = fill_product(ctx, a, cur, &in, &mask, &specs)) != CLI_CONTINUE)
-            goto done;
-    }
     if ((rc = bill_product_update(ctx->db, &ctx->actor, a->pos[0], &in, mask, &p)) < 0) {
         rc = cli_fail(ctx, rc);
         goto done;
     }
     rc = product_print(ctx, p, "updated");
 done:
-    bill_product_free(cur);
     bill_product_free(p);
     free(specs);
     return rc;

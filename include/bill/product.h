@@ -148,6 +148,11 @@ enum {
     BILL_PRODUCT_SET_PROVIDER = 1u << 7,
     BILL_PRODUCT_SET_ACTIVE = 1u << 8,
     BILL_PRODUCT_SET_UPSTREAM_ID = 1u << 9,
+    /* Sets the prices of the cycles whose has_price is true and keeps the
+     * others, in the same transaction that holds the product row locked (no
+     * read-modify-write in the caller; concurrent updates of different
+     * cycles both land). The default price follows. */
+    BILL_PRODUCT_SET_CYCLE_PRICES = 1u << 10,
 };
 
 /* Create uses every field; update only the masked ones. NULL strings = ""

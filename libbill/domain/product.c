@@ -736,7 +736,10 @@ static int check_product(const bill_product_input *in, unsigned int m, pr_ids *i
         return bill__err(BILL_EINVALID, "cost_price",
                          "cost_price %s must be between 0.00 and 9999999999.99",
                          bill_money_format(in->cost_price, buf));
-    if (m & BILL_PRODUCT_SET_PRICES) {
+    if ((m & BILL_PRODUCT_SET_PRICES) && (m & BILL_PRODUCT_SET_CYCLE_PRICES))
+        return bill__err(BILL_EINVALID, "billing_cycles",
+                         "replace the cycle prices or set some of them, not both");
+    if (m & (BILL_PRODUCT_SET_PRICES | BILL_PRODUCT_SET_CYCLE_PRICES)) {
         int offered = 0;
         for (int cy = BILL_CYCLE_MONTHLY; cy <= BILL_CYCLE_YEARLY; cy++) {
             if (!in->has_price[cy])
@@ -770,25 +773,42 @@ static int pr_fetch(bill_conn *conn, const char *id, bool lock, PGresult **res)
     return rc;
 }
 
-/* Replace the product's cycle prices and its default price. */
-static int write_prices(bill_conn *c, const char *id, const bill_product_input *in)
+/* Write the product's cycle prices — all of them (`replace`: cycles not
+ * offered are dropped) or only those offered in `in` (the others kept) —
+ * and the default price that follows. The caller holds the product row
+ * locked, so the price set read back here is the one that stays. */
+static int write_prices(bill_conn *c, const char *id, const bill_product_input *in, bool replace)
 {
+    PGresult *res = NULL;
+    bool has[BILL_PRODUCT_CYCLES] = {0};
+    bill_money prices[BILL_PRODUCT_CYCLES] = {0};
     char buf[BILL_MONEY_BUFSZ];
     int rc;
-    if ((rc = bill__qp(c, NULL, "DELETE FROM product_prices WHERE product_id = $1", id)) < 0)
+    if (replace &&
+        (rc = bill__qp(c, NULL, "DELETE FROM product_prices WHERE product_id = $1", id)) < 0)
         return rc;
     for (int cy = BILL_CYCLE_MONTHLY; cy <= BILL_CYCLE_YEARLY; cy++) {
         if (!in->has_price[cy])
             continue;
         if ((rc = bill__qp(c, NULL,
                            "INSERT INTO product_prices (product_id, cycle, price) "
-                           "VALUES ($1, $2, $3::numeric)",
+                           "VALUES ($1, $2, $3::numeric) ON CONFLICT (product_id, cycle) "
+                           "DO UPDATE SET price = EXCLUDED.price, updated_at = bill_now()",
                            id, bill_cycle_name((bill_cycle)cy),
                            bill_money_format(in->prices[cy], buf))) < 0)
             return rc;
     }
-    return bill__qp(c, NULL, "UPDATE products SET price = $2::numeric WHERE id = $1", id,
-                    bill_money_format(default_price(in->has_price, in->prices), buf));
+    if ((rc = bill__qp(c, &res,
+                       "SELECT coalesce(string_agg(cycle || '=' || price::text, ','), '') "
+                       "FROM product_prices WHERE product_id = $1",
+                       id)) < 0 ||
+        (rc = parse_price_list(bill__val(res, 0, 0), has, prices)) < 0)
+        goto done;
+    rc = bill__qp(c, NULL, "UPDATE products SET price = $2::numeric WHERE id = $1", id,
+                  bill_money_format(default_price(has, prices), buf));
+done:
+    PQclear(res);
+    return rc;
 }
 
 static int map_product_fk(int rc)
@@ -815,7 +835,7 @@ int bill_product_create(bill_db *db, const bill_actor *actor, const bill_product
     char cost[BILL_MONEY_BUFSZ];
     int rc;
     if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
-        (rc = check_product(in, ~0u, &ids)) < 0)
+        (rc = check_product(in, ~0u & ~(unsigned)BILL_PRODUCT_SET_CYCLE_PRICES, &ids)) < 0)
         return rc;
     if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
@@ -833,7 +853,7 @@ int bill_product_create(bill_db *db, const bill_actor *actor, const bill_product
                   in->active ? "true" : "false");
     if ((rc = map_product_fk(rc)) < 0)
         goto done;
-    if ((rc = write_prices(c, bill__val(ins, 0, 0), in)) < 0 ||
+    if ((rc = write_prices(c, bill__val(ins, 0, 0), in, true)) < 0 ||
         (rc = pr_fetch(c, bill__val(ins, 0, 0), false, &row)) < 0)
         goto done;
     if ((rc = bill__oplog_write(c, actor, "product.create", "product", bill__val(row, 0, 0), NULL,
@@ -921,7 +941,8 @@ int bill_product_update(bill_db *db, const bill_actor *actor, const char *id,
                  (int)BILL__ARRAY_LEN(params), params);
     if ((rc = map_product_fk(rc)) < 0)
         goto done;
-    if ((m & BILL_PRODUCT_SET_PRICES) && (rc = write_prices(c, id, in)) < 0)
+    if ((m & (BILL_PRODUCT_SET_PRICES | BILL_PRODUCT_SET_CYCLE_PRICES)) &&
+        (rc = write_prices(c, id, in, (m & BILL_PRODUCT_SET_PRICES) != 0)) < 0)
         goto done;
     if ((rc = pr_fetch(c, id, false, &after)) < 0 ||
         (rc = bill__oplog_write(c, actor, "product.update", "product", id,
@@ -1091,7 +1112,7 @@ int bill_product_markup(bill_db *db, const bill_actor *actor, const char *ratio,
         changed++;
         if (dry_run)
             continue;
-        if ((rc = write_prices(c, id, &in)) < 0)
+        if ((rc = write_prices(c, id, &in, true)) < 0)
             goto done;
         /* The default price is one month at the new ratio, like the monthly price. */
         bill_money monthly;

@@ -8,6 +8,7 @@
 #include "pg_harness.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,83 @@ START_TEST(test_product__markup_rounds_half_even)
 }
 END_TEST
 
+/* Setting some cycle prices is one libbill operation: the cycles named
+ * change, the others keep theirs, the default price follows, and two
+ * callers changing different cycles at the same time both land (no
+ * read-modify-write in a frontend). */
+typedef struct {
+    bill_db *db;
+    const char *id;
+    bill_cycle cycle;
+    bill_money price;
+    int rc;
+} cycle_job;
+
+static void *set_cycle(void *arg)
+{
+    cycle_job *j = arg;
+    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION};
+    in.has_price[j->cycle] = true;
+    in.prices[j->cycle] = j->price;
+    j->rc = bill_product_update(j->db, &cli, j->id, &in, BILL_PRODUCT_SET_CYCLE_PRICES, NULL);
+    return NULL;
+}
+
+START_TEST(test_product__cycle_prices_are_one_operation)
+{
+    bill_db *db = bill_test_db_new();
+    char *id = mk_product(db, "Per-cycle", NULL, 0, 1000, NULL, true);
+    bill_product *p = NULL;
+
+    cycle_job y = {db, id, BILL_CYCLE_YEARLY, 10000, -1};
+    set_cycle(&y);
+    ck_assert_int_eq(y.rc, BILL_OK);
+    ck_assert_int_eq(bill_product_get(db, &cli, id, &p), BILL_OK);
+    ck_assert(p->has_price[BILL_CYCLE_MONTHLY] && p->has_price[BILL_CYCLE_YEARLY]);
+    ck_assert(!p->has_price[BILL_CYCLE_QUARTERLY]);
+    ck_assert_int_eq(p->prices[BILL_CYCLE_MONTHLY], 1000);
+    ck_assert_int_eq(p->price, 1000); /* the default stays the monthly price */
+    bill_product_free(p);
+
+    for (int round = 0; round < 10; round++) {
+        cycle_job m = {db, id, BILL_CYCLE_MONTHLY, 1100 + round, -1};
+        cycle_job q = {db, id, BILL_CYCLE_QUARTERLY, 3000 + round, -1};
+        pthread_t t1, t2;
+        ck_assert_int_eq(pthread_create(&t1, NULL, set_cycle, &m), 0);
+        ck_assert_int_eq(pthread_create(&t2, NULL, set_cycle, &q), 0);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        ck_assert_int_eq(m.rc, BILL_OK);
+        ck_assert_int_eq(q.rc, BILL_OK);
+        ck_assert_int_eq(bill_product_get(db, &cli, id, &p), BILL_OK);
+        ck_assert_int_eq(p->prices[BILL_CYCLE_MONTHLY], 1100 + round);
+        ck_assert_int_eq(p->prices[BILL_CYCLE_QUARTERLY], 3000 + round);
+        ck_assert_int_eq(p->prices[BILL_CYCLE_YEARLY], 10000);
+        ck_assert_int_eq(p->price, 1100 + round);
+        bill_product_free(p);
+    }
+
+    /* replace and set-some together make no sense */
+    bill_product_input both = {.version = BILL_PRODUCT_INPUT_VERSION};
+    both.has_price[BILL_CYCLE_MONTHLY] = true;
+    ck_assert_int_eq(bill_product_update(db, &cli, id, &both,
+                                         BILL_PRODUCT_SET_PRICES | BILL_PRODUCT_SET_CYCLE_PRICES,
+                                         NULL), BILL_EINVALID);
+    /* naming no cycle is refused, a negative price too, and nothing changes */
+    bill_product_input none = {.version = BILL_PRODUCT_INPUT_VERSION};
+    ck_assert_int_eq(bill_product_update(db, &cli, id, &none, BILL_PRODUCT_SET_CYCLE_PRICES, NULL),
+                     BILL_EINVALID);
+    both.prices[BILL_CYCLE_MONTHLY] = -1;
+    ck_assert_int_eq(bill_product_update(db, &cli, id, &both, BILL_PRODUCT_SET_CYCLE_PRICES, NULL),
+                     BILL_EINVALID);
+    ck_assert_int_eq(bill_product_get(db, &cli, id, &p), BILL_OK);
+    ck_assert_int_eq(p->prices[BILL_CYCLE_MONTHLY], 1109);
+    bill_product_free(p);
+    free(id);
+    bill_db_close(db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("product");
@@ -338,6 +416,7 @@ int main(void)
     tcase_add_test(tc, test_product__crud_prices_specs);
     tcase_add_test(tc, test_product__filters_and_visibility);
     tcase_add_test(tc, test_product__markup_rounds_half_even);
+    tcase_add_test(tc, test_product__cycle_prices_are_one_operation);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -112,7 +112,8 @@ static int login_admin(bill_srv_call *call, const Rustbill__Identity__LoginReque
 
     rc = bill_admin_user_verify(bill_srv_call_db(call), req->username, req->password, &u);
     if (rc == BILL_EUNAUTH) {
-        bill_loginguard_fail(bill_srv_auth_loginguard(), key, bill_time_now());
+        bill_loginguard_fail_from(bill_srv_auth_loginguard(), key, bill_srv_call_peer_ip(call),
+                                  bill_time_now());
         BILL_LOG_WARN(LOG_MODULE, "failed admin login for \"%.64s\" from %s", req->username,
                       bill_srv_call_peer_ip(call));
     }
@@ -120,7 +121,7 @@ static int login_admin(bill_srv_call *call, const Rustbill__Identity__LoginReque
         st = bill_srv_call_fail(call, rc);
         goto done;
     }
-    bill_loginguard_success(bill_srv_auth_loginguard(), key);
+    bill_loginguard_success_from(bill_srv_auth_loginguard(), key, bill_srv_call_peer_ip(call));
     rc = bill_session_create(bill_srv_call_db(call), u->id, bill_srv_call_peer_ip(call),
                              bill_srv_call_header(call, "user-agent"),
                              cfg ? cfg->session.absolute_timeout_hours : 168, bill_time_now(), &tok);
@@ -184,13 +185,14 @@ static int login_customer(bill_srv_call *call, const Rustbill__Identity__LoginRe
     rc = bill_customer_user_verify(bill_srv_call_db(call), req->username, req->password,
                                    bill_time_now(), &u);
     if (rc == BILL_EUNAUTH) {
-        bill_loginguard_fail(bill_srv_auth_loginguard(), key, bill_time_now());
+        bill_loginguard_fail_from(bill_srv_auth_loginguard(), key, bill_srv_call_peer_ip(call),
+                                  bill_time_now());
         BILL_LOG_WARN(LOG_MODULE, "failed customer login for \"%.64s\" from %s", req->username,
                       bill_srv_call_peer_ip(call));
     }
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    bill_loginguard_success(bill_srv_auth_loginguard(), key);
+    bill_loginguard_success_from(bill_srv_auth_loginguard(), key, bill_srv_call_peer_ip(call));
     st = issue_tokens(call, u->id, u->customer_id, NULL, &resp->access_token, &resp->refresh_token,
                       &resp->expires_in);
     if (st == BILL_GRPC_OK && !(resp->user = customer_info(call, u)))
@@ -212,12 +214,16 @@ static int identity_login(bill_srv_call *call, const ProtobufCMessage *in, Proto
         return bill_srv_call_error(call, BILL_GRPC_INVALID_ARGUMENT, "username is required");
     if (!req->password || !*req->password)
         return bill_srv_call_error(call, BILL_GRPC_INVALID_ARGUMENT, "password is required");
-    if (bill_loginguard_check(bill_srv_auth_loginguard(), guard_key(call, type == 1, req->username),
-                              bill_time_now(), &retry) != BILL_OK) {
-        BILL_LOG_WARN(LOG_MODULE, "login for locked user \"%.64s\" from %s refused (%d s left)",
-                      req->username, bill_srv_call_peer_ip(call), retry);
-        return bill_srv_call_error(call, BILL_GRPC_RESOURCE_EXHAUSTED,
-                                   "too many failed logins; try again in %d s", retry);
+    /* Locked per (username, client address), and per username only after
+     * many failures from many addresses: a stranger cannot lock the owner
+     * out (libbill's loginguard holds the policy). */
+    if (bill_loginguard_check_from(bill_srv_auth_loginguard(),
+                                   guard_key(call, type == 1, req->username),
+                                   bill_srv_call_peer_ip(call), bill_time_now(), &retry) != BILL_OK) {
+        BILL_LOG_WARN(LOG_MODULE, "login for locked user \"%.64s\" from %s refused: %s",
+                      req->username, bill_srv_call_peer_ip(call), bill_error_last()->message);
+        return bill_srv_call_error(call, BILL_GRPC_RESOURCE_EXHAUSTED, "%s",
+                                   bill_error_last()->message);
     }
     if (!(resp = bill_srv_call_new(call, &rustbill__identity__login_response__descriptor)))
         return oom(call);

@@ -52,21 +52,31 @@ BILL_API size_t bill_ratelimit_size(bill_ratelimit *rl);
  * first failure. Once `max_failures` (default 5) are reached, the key is locked
  * for base_delay_secs (default 30) * 2^(failures - max_failures), capped at
  * max_delay_secs (default 900). Each further failure after the lock ends
- * doubles the delay. A successful login clears the key. Lockout applies to the
- * username, whatever the source IP, so a distributed guesser is slowed too; the
- * cost (a legitimate user locked out for at most max_delay_secs) is accepted.
+ * doubles the delay. A successful login clears the key.
+ *
+ * Logins use the *_from functions, which key by username AND client address
+ * (issue 8: five wrong passwords from a stranger must not lock the owner
+ * out): the (username, address) pair follows the policy above with
+ * `max_failures`, and the username alone — every address together — with the
+ * much higher `max_failures_per_user` (default 100), which only a guesser
+ * spread over many addresses reaches. So an attacker hammering a name from
+ * one address locks only that address out of that name; the owner, from
+ * another address, still logs in. A successful login clears its pair and
+ * the username's count.
  */
 typedef struct bill_loginguard bill_loginguard;
 
-#define BILL_LOGINGUARD_OPTIONS_VERSION 1
+#define BILL_LOGINGUARD_OPTIONS_VERSION 2
 typedef struct bill_loginguard_options {
-    unsigned int version;   /* BILL_LOGINGUARD_OPTIONS_VERSION */
-    uint32_t max_failures;  /* 5 */
+    unsigned int version;   /* BILL_LOGINGUARD_OPTIONS_VERSION (1 is accepted) */
+    uint32_t max_failures;  /* 5: per key, or per (username, address) */
     uint32_t window_secs;   /* 900 */
     uint32_t base_delay_secs; /* 30 */
     uint32_t max_delay_secs;  /* 900 */
     size_t max_keys;        /* 10000 */
     /* fields above exist since version 1 */
+    uint32_t max_failures_per_user; /* 100: per username over all addresses */
+    /* fields above exist since version 2 */
 } bill_loginguard_options;
 
 BILL_API void bill_loginguard_options_init(bill_loginguard_options *o);
@@ -82,6 +92,19 @@ BILL_API int bill_loginguard_check(bill_loginguard *g, const char *key, int64_t 
 BILL_API void bill_loginguard_fail(bill_loginguard *g, const char *key, int64_t now_us);
 /* Record a successful login: forgets the key. */
 BILL_API void bill_loginguard_success(bill_loginguard *g, const char *key);
+
+/* The same by username (already lower-cased by the caller, e.g.
+ * "admin:root") and client address (NULL/"" counts as one unknown address).
+ * check: BILL_ELIMIT while the pair or the username is locked, the message
+ * saying which. fail: counts the pair and the username. success: clears the
+ * pair and the username's count. */
+BILL_API int bill_loginguard_check_from(bill_loginguard *g, const char *username,
+                                        const char *address, int64_t now_us,
+                                        int *retry_after_secs);
+BILL_API void bill_loginguard_fail_from(bill_loginguard *g, const char *username,
+                                        const char *address, int64_t now_us);
+BILL_API void bill_loginguard_success_from(bill_loginguard *g, const char *username,
+                                           const char *address);
 
 #ifdef __cplusplus
 }

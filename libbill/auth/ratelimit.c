@@ -275,6 +275,7 @@ void bill_loginguard_options_init(bill_loginguard_options *o)
     o->base_delay_secs = 30;
     o->max_delay_secs = 900;
     o->max_keys = 10000;
+    o->max_failures_per_user = 100;
 }
 
 static bool guard_idle(const void *owner, const rl_entry *e, int64_t now_us)
@@ -289,15 +290,25 @@ int bill_loginguard_new(bill_loginguard **out, const bill_loginguard_options *op
     bill_loginguard *g = NULL;
     if (!out)
         return bill__err(BILL_EINVALID, "out", "out must not be NULL");
-    if (opts && opts->version != BILL_LOGINGUARD_OPTIONS_VERSION)
+    if (opts && opts->version != 1 && opts->version != BILL_LOGINGUARD_OPTIONS_VERSION)
         return bill__err(BILL_EINVALID, "version", "unknown bill_loginguard_options version %u",
                          opts->version);
     g = calloc(1, sizeof *g);
     if (!g)
         return bill__err(BILL_ENOMEM, NULL, "out of memory allocating login guard");
     bill_loginguard_options_init(&g->o);
-    if (opts)
+    if (opts && opts->version == 1) {
+        /* A version-1 caller knows nothing past max_keys: keep their defaults. */
+        g->o.max_failures = opts->max_failures;
+        g->o.window_secs = opts->window_secs;
+        g->o.base_delay_secs = opts->base_delay_secs;
+        g->o.max_delay_secs = opts->max_delay_secs;
+        g->o.max_keys = opts->max_keys;
+    } else if (opts) {
         g->o = *opts;
+    }
+    if (g->o.max_failures_per_user == 0)
+        g->o.max_failures_per_user = 100;
     if (g->o.max_failures == 0)
         g->o.max_failures = 5;
     if (g->o.window_secs == 0)
@@ -323,24 +334,58 @@ void bill_loginguard_free(bill_loginguard *g)
     free(g);
 }
 
+/* Seconds `key` stays locked at `now`, 0 when it is not. Mutex held. */
+static int locked_secs_locked(bill_loginguard *g, const char *key, int64_t now_us)
+{
+    rl_entry *e = table_get(&g->t, key, now_us, guard_idle, g, false, NULL);
+    if (e && now_us < e->c)
+        return (int)((e->c - now_us + 999999) / 1000000);
+    return 0;
+}
+
+/* One more failure of `key`, locked once `max` are reached. Mutex held. */
+static void fail_locked(bill_loginguard *g, const char *key, uint32_t max, int64_t now_us)
+{
+    rl_entry fresh = {.last_us = now_us, .a = 0, .b = now_us, .c = 0};
+    rl_entry *e = table_get(&g->t, key, now_us, guard_idle, g, true, &fresh);
+    if (!e)
+        return;
+    int64_t window = (int64_t)g->o.window_secs * 1000000;
+    /* A new window starts when the old one is over and no lock is pending. */
+    if (now_us - e->b >= window && now_us >= e->c) {
+        e->a = 0;
+        e->b = now_us;
+    }
+    e->a++;
+    e->last_us = now_us;
+    if (e->a >= max) {
+        int64_t over = e->a - max;
+        int64_t delay = g->o.base_delay_secs;
+        while (over-- > 0 && delay < g->o.max_delay_secs)
+            delay *= 2;
+        if (delay > g->o.max_delay_secs)
+            delay = g->o.max_delay_secs;
+        e->c = now_us + delay * 1000000;
+        /* Keep the window open while locked so the count keeps growing. */
+        e->b = now_us;
+    }
+}
+
 int bill_loginguard_check(bill_loginguard *g, const char *key, int64_t now_us,
                           int *retry_after_secs)
 {
-    int rc = BILL_OK;
+    int rc = BILL_OK, secs;
     if (!g)
         return BILL_OK;
-    if (!key)
-        key = "";
     pthread_mutex_lock(&g->t.mu);
-    rl_entry *e = table_get(&g->t, key, now_us, guard_idle, g, false, NULL);
-    if (e && now_us < e->c) {
-        int secs = (int)((e->c - now_us + 999999) / 1000000);
+    secs = locked_secs_locked(g, key ? key : "", now_us);
+    pthread_mutex_unlock(&g->t.mu);
+    if (secs > 0) {
         if (retry_after_secs)
             *retry_after_secs = secs;
         rc = bill__err(BILL_ELIMIT, "username",
                        "too many failed logins for this user; try again in %d s", secs);
     }
-    pthread_mutex_unlock(&g->t.mu);
     return rc;
 }
 
@@ -348,32 +393,8 @@ void bill_loginguard_fail(bill_loginguard *g, const char *key, int64_t now_us)
 {
     if (!g)
         return;
-    if (!key)
-        key = "";
     pthread_mutex_lock(&g->t.mu);
-    rl_entry fresh = {.last_us = now_us, .a = 0, .b = now_us, .c = 0};
-    rl_entry *e = table_get(&g->t, key, now_us, guard_idle, g, true, &fresh);
-    if (e) {
-        int64_t window = (int64_t)g->o.window_secs * 1000000;
-        /* A new window starts when the old one is over and no lock is pending. */
-        if (now_us - e->b >= window && now_us >= e->c) {
-            e->a = 0;
-            e->b = now_us;
-        }
-        e->a++;
-        e->last_us = now_us;
-        if (e->a >= g->o.max_failures) {
-            int64_t over = e->a - g->o.max_failures;
-            int64_t delay = g->o.base_delay_secs;
-            while (over-- > 0 && delay < g->o.max_delay_secs)
-                delay *= 2;
-            if (delay > g->o.max_delay_secs)
-                delay = g->o.max_delay_secs;
-            e->c = now_us + delay * 1000000;
-            /* Keep the window open while locked so the count keeps growing. */
-            e->b = now_us;
-        }
-    }
+    fail_locked(g, key ? key : "", g->o.max_failures, now_us);
     pthread_mutex_unlock(&g->t.mu);
 }
 
@@ -384,4 +405,90 @@ void bill_loginguard_success(bill_loginguard *g, const char *key)
     pthread_mutex_lock(&g->t.mu);
     table_remove(&g->t, key ? key : "");
     pthread_mutex_unlock(&g->t.mu);
+}
+
+/* ---- by username and client address ---------------------------------------
+ *
+ * Two keys per attempt in the same table: "p\x1f<user>\x1f<address>" for the
+ * pair and "u\x1f<user>" for the username (0x1f cannot occur in a username
+ * the domain accepts, and an address never contains it, so the two key
+ * spaces cannot collide with each other or with the plain keys above). */
+
+static char *pair_key(const char *user, const char *addr)
+{
+    return bill__sprintf("p\x1f%s\x1f%s", user ? user : "", addr && *addr ? addr : "?");
+}
+
+static char *user_key(const char *user)
+{
+    return bill__sprintf("u\x1f%s", user ? user : "");
+}
+
+int bill_loginguard_check_from(bill_loginguard *g, const char *username, const char *address,
+                               int64_t now_us, int *retry_after_secs)
+{
+    int rc = BILL_OK, ps = 0, us = 0;
+    char *pk, *uk;
+    if (!g)
+        return BILL_OK;
+    pk = pair_key(username, address);
+    uk = user_key(username);
+    if (!pk || !uk) {
+        free(pk);
+        free(uk);
+        return BILL_OK; /* out of memory: fail open, as the buckets do */
+    }
+    pthread_mutex_lock(&g->t.mu);
+    ps = locked_secs_locked(g, pk, now_us);
+    us = locked_secs_locked(g, uk, now_us);
+    pthread_mutex_unlock(&g->t.mu);
+    free(pk);
+    free(uk);
+    if (ps > 0 || us > 0) {
+        int secs = ps > us ? ps : us;
+        if (retry_after_secs)
+            *retry_after_secs = secs;
+        rc = us > 0 ? bill__err(BILL_ELIMIT, "username",
+                                "too many failed logins for this user from many addresses; try "
+                                "again in %d s", secs)
+                    : bill__err(BILL_ELIMIT, "username",
+                                "too many failed logins for this user from this address; try "
+                                "again in %d s", secs);
+    }
+    return rc;
+}
+
+void bill_loginguard_fail_from(bill_loginguard *g, const char *username, const char *address,
+                               int64_t now_us)
+{
+    char *pk, *uk;
+    if (!g)
+        return;
+    pk = pair_key(username, address);
+    uk = user_key(username);
+    pthread_mutex_lock(&g->t.mu);
+    if (pk)
+        fail_locked(g, pk, g->o.max_failures, now_us);
+    if (uk)
+        fail_locked(g, uk, g->o.max_failures_per_user, now_us);
+    pthread_mutex_unlock(&g->t.mu);
+    free(pk);
+    free(uk);
+}
+
+void bill_loginguard_success_from(bill_loginguard *g, const char *username, const char *address)
+{
+    char *pk, *uk;
+    if (!g)
+        return;
+    pk = pair_key(username, address);
+    uk = user_key(username);
+    pthread_mutex_lock(&g->t.mu);
+    if (pk)
+        table_remove(&g->t, pk);
+    if (uk)
+        table_remove(&g->t, uk);
+    pthread_mutex_unlock(&g->t.mu);
+    free(pk);
+    free(uk);
 }

@@ -312,6 +312,83 @@ START_TEST(test_loginguard__locks_after_five_and_backs_off)
 }
 END_TEST
 
+/* Issue 8: strangers must not lock the owner out. Five failures from one
+ * address lock that (username, address) pair only; the username itself
+ * locks only after max_failures_per_user failures over all addresses. */
+START_TEST(test_loginguard__keyed_by_username_and_address)
+{
+    bill_loginguard *g = NULL;
+    int retry = 0;
+    ck_assert_int_eq(bill_loginguard_new(&g, NULL), BILL_OK);
+    for (int i = 0; i < 4; i++)
+        bill_loginguard_fail_from(g, "admin:root", "203.0.113.9", T0);
+    ck_assert_int_eq(bill_loginguard_check_from(g, "admin:root", "203.0.113.9", T0, NULL),
+                     BILL_OK);
+    bill_loginguard_fail_from(g, "admin:root", "203.0.113.9", T0); /* 5th */
+    ck_assert_int_eq(bill_loginguard_check_from(g, "admin:root", "203.0.113.9", T0, &retry),
+                     BILL_ELIMIT);
+    ck_assert_int_eq(retry, 30);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "from this address"));
+    /* The owner, elsewhere, is not locked; nor is another name from there. */
+    ck_assert_int_eq(bill_loginguard_check_from(g, "admin:root", "198.51.100.7", T0, NULL),
+                     BILL_OK);
+    ck_assert_int_eq(bill_loginguard_check_from(g, "admin:other", "203.0.113.9", T0, NULL),
+                     BILL_OK);
+    /* The plain key API is a separate key space. */
+    ck_assert_int_eq(bill_loginguard_check(g, "admin:root", T0, NULL), BILL_OK);
+    /* The lock runs 30 s: locked the second before, free at the second. */
+    ck_assert_int_eq(bill_loginguard_check_from(g, "admin:root", "203.0.113.9",
+                                                T0 + 29LL * 1000000, NULL), BILL_ELIMIT);
+    ck_assert_int_eq(bill_loginguard_check_from(g, "admin:root", "203.0.113.9",
+                                                T0 + 30LL * 1000000, NULL), BILL_OK);
+    /* The owner logs in: their pair and the name's count are cleared, the
+     * attacker's pair is not. */
+    bill_loginguard_success_from(g, "admin:root", "198.51.100.7");
+    ck_assert_int_eq(bill_loginguard_check_from(g, "admin:root", "203.0.113.9",
+                                                T0 + 29LL * 1000000, NULL), BILL_ELIMIT);
+    bill_loginguard_free(g);
+
+    /* A guesser spread over many addresses: 4 failures each from 25
+     * addresses = 100 = the per-user threshold (defaults). */
+    ck_assert_int_eq(bill_loginguard_new(&g, NULL), BILL_OK);
+    char addr[32];
+    for (int a = 0; a < 25; a++) {
+        snprintf(addr, sizeof addr, "192.0.2.%d", a);
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(bill_loginguard_check_from(g, "customer:eve", "198.51.100.7", T0,
+                                                        NULL), BILL_OK);
+            bill_loginguard_fail_from(g, "customer:eve", addr, T0);
+        }
+    }
+    ck_assert_int_eq(bill_loginguard_check_from(g, "customer:eve", "198.51.100.7", T0, &retry),
+                     BILL_ELIMIT);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "from many addresses"));
+    bill_loginguard_free(g);
+
+    /* The threshold is an option; version-1 options keep the default. */
+    bill_loginguard_options o;
+    bill_loginguard_options_init(&o);
+    o.max_failures_per_user = 3;
+    ck_assert_int_eq(bill_loginguard_new(&g, &o), BILL_OK);
+    bill_loginguard_fail_from(g, "u", "a", T0);
+    bill_loginguard_fail_from(g, "u", "b", T0);
+    ck_assert_int_eq(bill_loginguard_check_from(g, "u", "c", T0, NULL), BILL_OK);
+    bill_loginguard_fail_from(g, "u", "c", T0);
+    ck_assert_int_eq(bill_loginguard_check_from(g, "u", "d", T0, NULL), BILL_ELIMIT);
+    bill_loginguard_free(g);
+    o.version = 1;
+    ck_assert_int_eq(bill_loginguard_new(&g, &o), BILL_OK);
+    for (int i = 0; i < 3; i++) {
+        snprintf(addr, sizeof addr, "a%d", i);
+        bill_loginguard_fail_from(g, "u", addr, T0);
+    }
+    ck_assert_int_eq(bill_loginguard_check_from(g, "u", "d", T0, NULL), BILL_OK);
+    bill_loginguard_free(g);
+    o.version = 3;
+    ck_assert_int_eq(bill_loginguard_new(&g, &o), BILL_EINVALID);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("auth_jwt");
@@ -330,6 +407,7 @@ int main(void)
     tcase_add_test(tr, test_ratelimit__memory_bounded);
     tcase_add_test(tr, test_ratelimit__thread_safe);
     tcase_add_test(tr, test_loginguard__locks_after_five_and_backs_off);
+    tcase_add_test(tr, test_loginguard__keyed_by_username_and_address);
     suite_add_tcase(s, tr);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -67,8 +67,22 @@ END_TEST
 
 SCENARIO(tokens)
 SCENARIO(admin)
-SCENARIO(lockout)
 SCENARIO(ratelimit)
+
+/* Lockout by username + client address (issue 8, defect 6); the WARN lines
+ * name the attacker's address. */
+START_TEST(test_identity__lockout)
+{
+    char cmd[600];
+    ck_assert_int_eq(run_client("lockout"), 0);
+    ck_assert_msg(bill_test_server_alive(&srv), "server died");
+    snprintf(cmd, sizeof cmd,
+             "grep -q 'WARN.*failed admin login for \"admin\" from 127.0.0.2' %s && "
+             "grep -q 'WARN.*login for locked user \"admin\" from 127.0.0.2 refused' %s",
+             srv.log, srv.log);
+    ck_assert_msg(system(cmd) == 0, "no WARN line with the attacker's address in %s", srv.log);
+}
+END_TEST
 
 int main(void)
 {

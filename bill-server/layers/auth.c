@@ -15,6 +15,13 @@
  * Database failures while resolving stop the call with UNAVAILABLE/INTERNAL:
  * answering "anonymous" would turn an outage into confusing auth errors.
  *
+ * Account status (suspended, closed customers): a JWT carries none, so the
+ * JWT layer cannot see it; libbill checks it on every call the customer
+ * makes (bill__conn_acquire_as), answering PERMISSION_DENIED, and on login
+ * and refresh. An API key resolves with its customer's status: a refused
+ * one leaves the call anonymous with PERMISSION_DENIED for methods that need
+ * a login. The public catalog answers either way.
+ *
  * Authorization itself is per method (bill_srv_require_* in service.h).
  */
 #include "auth.h"
@@ -148,6 +155,15 @@ int bill_srv_layer_apikey_auth(bill_srv_call *call)
     rc = bill_apikey_resolve(bill_srv_call_db(call), h, bill_time_now(), &k);
     if (rc == BILL_EUNAUTH)
         return rejected(call, "API key");
+    if (rc == BILL_EDENIED) {
+        /* A suspended or closed customer's key: public methods answer,
+         * everything else is PERMISSION_DENIED with libbill's reason. */
+        BILL_LOG_WARN(LOG_MODULE, "refused API key from %s on %s: %s",
+                      bill_srv_call_peer_ip(call), bill_srv_call_path(call),
+                      bill_error_last()->message);
+        bill_srv_call_set_auth_denied(call, bill_error_last()->message);
+        return BILL_GRPC_OK;
+    }
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
     bill_apikey_actor(&k, &a);

@@ -378,6 +378,10 @@ static int identity_get_me(bill_srv_call *call, const ProtobufCMessage *in, Prot
             bill_customer_user_free(u);
             return bill_srv_call_error(call, BILL_GRPC_UNAUTHENTICATED, "user is disabled");
         }
+        if ((rc = bill_customer_status_check(u->customer_id, u->customer_status)) < 0) {
+            bill_customer_user_free(u);
+            return bill_srv_call_fail(call, rc);
+        }
         resp->user = customer_info(call, u);
         bill_customer_user_free(u);
     } else {

@@ -125,6 +125,10 @@ void bill_srv_call_set_actor(bill_srv_call *call, const bill_actor *actor);
  * methods then fail with UNAUTHENTICATED and this message instead of
  * "login required". Copied. */
 void bill_srv_call_set_auth_error(bill_srv_call *call, const char *message);
+/* Same for a credential that is valid but whose account may not act (a
+ * suspended customer's API key): authenticated methods fail with
+ * PERMISSION_DENIED and this message; public methods still answer. */
+void bill_srv_call_set_auth_denied(bill_srv_call *call, const char *message);
 /* NULL when no credential was rejected. */
 const char *bill_srv_call_auth_error(const bill_srv_call *call);
 /* Add a response header (lowercase name), e.g. "set-cookie". May repeat.

@@ -31,6 +31,7 @@ struct bill_srv_call {
     bill_srv *srv;
     bill_actor actor;
     char *auth_error;
+    bool auth_denied; /* the credential was valid, its account may not act */
     char *status_msg;
     char request_id[20];
     arena_blk *arena;
@@ -156,6 +157,12 @@ void bill_srv_call_set_auth_error(bill_srv_call *call, const char *message)
     call->auth_error = bill_srv_call_strdup(call, message);
 }
 
+void bill_srv_call_set_auth_denied(bill_srv_call *call, const char *message)
+{
+    call->auth_error = bill_srv_call_strdup(call, message);
+    call->auth_denied = true;
+}
+
 int bill_srv_call_add_header(bill_srv_call *call, const char *name, const char *value)
 {
     return srv_hdrs_addz(&call->job->resp.hdrs, name, value) < 0 ? BILL_ENOMEM : BILL_OK;
@@ -200,8 +207,9 @@ int bill_srv_require_login(bill_srv_call *call)
 {
     if (call->actor.kind != BILL_ACTOR_ANONYMOUS)
         return BILL_GRPC_OK;
-    return bill_srv_call_error(call, BILL_GRPC_UNAUTHENTICATED, "%s",
-                               call->auth_error ? call->auth_error : "login required");
+    return bill_srv_call_error(call, call->auth_denied ? BILL_GRPC_PERMISSION_DENIED
+                                                       : BILL_GRPC_UNAUTHENTICATED,
+                               "%s", call->auth_error ? call->auth_error : "login required");
 }
 
 int bill_srv_require_customer(bill_srv_call *call)

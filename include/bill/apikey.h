@@ -63,7 +63,8 @@ BILL_API int bill_apikey_revoke(bill_db *db, const bill_actor *actor, const char
                                 int64_t now_us);
 
 /* Resolve an `x-api-key` value. BILL_EUNAUTH (message without the key) when
- * unknown, revoked, disabled or expired. Updates last_used_at at most once
+ * unknown, revoked, disabled or expired; BILL_EDENIED when its customer is
+ * not active (bill_customer_status_check). Updates last_used_at at most once
  * a minute. */
 BILL_API int bill_apikey_resolve(bill_db *db, const char *key, int64_t now_us,
                                  bill_apikey_info *out);

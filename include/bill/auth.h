@@ -23,6 +23,18 @@
 extern "C" {
 #endif
 
+/* ---- account status ------------------------------------------------------ */
+
+/* The rule for customer credentials: only a customer whose status is
+ * "active" may log in, refresh a token, change a password, use an API key
+ * or make any authenticated call; "suspended" and "closed" (and anything
+ * else) are BILL_EDENIED (PERMISSION_DENIED on the wire) with a message
+ * naming the account and its status. Public catalog reads stay open.
+ * libbill applies it itself on every customer path (a JWT issued before a
+ * suspension stops working at once); it is public so frontends that show
+ * accounts can say the same thing. */
+BILL_API int bill_customer_status_check(const char *customer_id, const char *status);
+
 /* ---- access tokens (JWT, HS256 only) ---------------------------------- */
 
 /* Claims of a customer access token. */
@@ -81,7 +93,9 @@ BILL_API int bill_refresh_token_issue(bill_db *db, const char *customer_user_id,
  * it is marked used and a new token of the same family is returned.
  * Presenting a token that was ALREADY rotated (reuse: it was stolen or
  * replayed) revokes every token of its family and fails with BILL_EUNAUTH.
- * Disabled users fail with BILL_EUNAUTH too. */
+ * Disabled users fail with BILL_EUNAUTH too; a customer that is not active
+ * (suspended, closed) with BILL_EDENIED (bill_customer_status_check), the
+ * token left unused. */
 BILL_API int bill_refresh_token_rotate(bill_db *db, const char *token, int64_t now_us,
                                        char **new_token_out, bill_refresh_result *info);
 

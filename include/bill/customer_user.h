@@ -30,6 +30,9 @@ typedef struct bill_customer_user {
     bool is_active;
     bool email_verified;
     int64_t created_at_us;
+    /* fields above exist since 0.1 */
+    char customer_status[16]; /* the customer's: "active" | "suspended" | "closed"
+                                 (see bill_customer_status_check) */
 } bill_customer_user;
 
 BILL_API void bill_customer_user_free(bill_customer_user *u);
@@ -60,7 +63,9 @@ BILL_API int bill_customer_register(bill_db *db, const bill_register_params *p, 
 /* Verify a login. `login` is the username, or the e-mail when it contains
  * '@'. On success *out (may be NULL) receives the user and last_login_at is
  * set; bcrypt hashes are re-hashed to argon2id. Failure: BILL_EUNAUTH
- * "invalid username or password" for every kind of mismatch. */
+ * "invalid username or password" for every kind of mismatch. A right
+ * password for a customer that is not active (suspended, closed):
+ * BILL_EDENIED from bill_customer_status_check, nothing changed. */
 BILL_API int bill_customer_user_verify(bill_db *db, const char *login, const char *password,
                                        int64_t now_us, bill_customer_user **out);
 
@@ -70,7 +75,8 @@ BILL_API int bill_customer_user_get(bill_db *db, const char *id, bill_customer_u
 /* Change the password after checking the old one (BILL_EUNAUTH "current
  * password is wrong"); the new one must satisfy the policy (field
  * "new_password"). Revokes all refresh tokens of the user, so other devices
- * must log in again; access tokens already issued live until they expire. */
+ * must log in again; access tokens already issued live until they expire.
+ * A customer that is not active: BILL_EDENIED. */
 BILL_API int bill_customer_user_change_password(bill_db *db, const char *id,
                                                 const char *old_password,
                                                 const char *new_password, int64_t now_us);

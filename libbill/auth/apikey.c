@@ -8,6 +8,7 @@
  * enabled=false and revoked_at in one UPDATE, and resolve reads the row on
  * every request (no cache), so a revoked key fails on the very next call.
  */
+#include "auth/access_int.h"
 #include "auth/auth_int.h"
 #include "bill/apikey.h"
 #include "bill/uuid.h"
@@ -118,7 +119,7 @@ int bill_apikey_create(bill_db *db, const bill_actor *actor, const char *custome
     bill__auth_sha256_hex(key, hash);
     bill__auth_i64(now_us, nowb);
 
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__tx_begin(c)) < 0)
         goto done;
@@ -191,7 +192,7 @@ int bill_apikey_list(bill_db *db, const bill_actor *actor, const char *customer_
     memset(out, 0, sizeof *out);
     if ((rc = bill_actor_customer_scope(actor, customer_id, true, &cid)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     rc = bill__list_all_in(c, &INFO_ROW,
                            "SELECT " INFO_COLS " FROM api_keys k WHERE k.customer_id = $1::uuid"
@@ -219,7 +220,7 @@ int bill_apikey_revoke(bill_db *db, const bill_actor *actor, const char *id, int
     if (!bill_uuid_valid(id))
         return bill__err(BILL_ENOTFOUND, "id", "API key \"%.40s\" not found", id ? id : "");
     bill__auth_i64(now_us, nowb);
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__tx_begin(c)) < 0)
         goto done;
@@ -292,11 +293,8 @@ int bill_apikey_resolve(bill_db *db, const char *key, int64_t now_us, bill_apike
         rc = bill__err(BILL_EUNAUTH, "x-api-key", "API key %s expired", k.key_prefix);
         goto done;
     }
-    if (strcmp(PQgetvalue(res, 0, 8), "active") != 0) {
-        rc = bill__err(BILL_EUNAUTH, "x-api-key", "customer of API key %s is %s", k.key_prefix,
-                       PQgetvalue(res, 0, 8));
+    if ((rc = bill_customer_status_check(k.customer_id, PQgetvalue(res, 0, 8))) < 0)
         goto done;
-    }
     if (!k.last_used_at_us || now_us - k.last_used_at_us >= 60 * 1000000LL) {
         rc = bill__qp(c, &upd,
                       "UPDATE api_keys SET last_used_at = " BILL__TS("$2")

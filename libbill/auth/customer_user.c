@@ -25,7 +25,8 @@
 
 #define USER_COLS                                                                      \
     "u.id, u.customer_id, u.username, u.email, u.display_name, u.role, u.is_active,"   \
-    " u.email_verified_at IS NOT NULL, " BILL__US("u.created_at")
+    " u.email_verified_at IS NOT NULL, " BILL__US("u.created_at") ","                   \
+    " (SELECT status FROM customers WHERE id = u.customer_id)"
 
 void bill_customer_user_free(bill_customer_user *u)
 {
@@ -52,6 +53,7 @@ static int user_from_row(const PGresult *r, bill_customer_user **out)
     u->is_active = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
     u->email_verified = strcmp(PQgetvalue(r, 0, 7), "t") == 0;
     u->created_at_us = bill__auth_parse_i64(PQgetvalue(r, 0, 8));
+    bill__auth_copy(u->customer_status, sizeof u->customer_status, PQgetvalue(r, 0, 9));
     if (!u->username || !u->email || !u->display_name) {
         bill_customer_user_free(u);
         return bill__err(BILL_ENOMEM, NULL, "out of memory loading a customer user");
@@ -240,7 +242,7 @@ int bill_customer_user_verify(bill_db *db, const char *login, const char *passwo
         rc = bill__err(BILL_EUNAUTH, "username", "invalid username or password");
         goto done;
     }
-    if (!(stored = strdup(PQgetvalue(res, 0, 9)))) {
+    if (!(stored = strdup(PQgetvalue(res, 0, 10)))) {
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
         goto done;
     }
@@ -249,6 +251,10 @@ int bill_customer_user_verify(bill_db *db, const char *login, const char *passwo
         rc = bill__err(BILL_EUNAUTH, "username", "invalid username or password");
         goto done;
     }
+    /* Only after the password is right: a guesser learns nothing about the
+     * account's status. */
+    if ((rc = bill_customer_status_check(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 9))) < 0)
+        goto done;
     if (rehash && bill_password_hash(password, newhash) != BILL_OK)
         newhash[0] = '\0'; /* keep the old hash; try again next login */
 
@@ -321,7 +327,9 @@ int bill_customer_user_change_password(bill_db *db, const char *id, const char *
 
     if ((rc = bill__conn_acquire(db, &c)) < 0)
         goto done;
-    rc = bill__qp(c, &res, "SELECT password_hash FROM customer_users WHERE id = $1::uuid AND is_active",
+    rc = bill__qp(c, &res,
+                  "SELECT u.password_hash, c.status, u.customer_id FROM customer_users u "
+                  "JOIN customers c ON c.id = u.customer_id WHERE u.id = $1::uuid AND u.is_active",
                   id);
     if (rc < 0)
         goto done;
@@ -331,6 +339,8 @@ int bill_customer_user_change_password(bill_db *db, const char *id, const char *
         rc = bill__err(BILL_ENOTFOUND, "id", "customer user %s not found or disabled", id);
         goto done;
     }
+    if ((rc = bill_customer_status_check(PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1))) < 0)
+        goto done;
     if (bill_password_verify(old_password ? old_password : "", PQgetvalue(res, 0, 0), NULL) != BILL_OK) {
         rc = bill__err(BILL_EUNAUTH, "old_password", "current password is wrong");
         goto done;

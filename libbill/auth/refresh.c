@@ -119,8 +119,10 @@ int bill_refresh_token_rotate(bill_db *db, const char *token, int64_t now_us,
         goto done;
     rc = bill__qp(c, &res,
                   "SELECT t.id, t.customer_user_id, t.family_id, t.used_at IS NOT NULL,"
-                  " t.revoked_at IS NOT NULL, " BILL__US("t.expires_at") ", u.is_active"
-                  " FROM refresh_tokens t JOIN customer_users u ON u.id = t.customer_user_id"
+                  " t.revoked_at IS NOT NULL, " BILL__US("t.expires_at") ", u.is_active,"
+                  " c.status, c.id FROM refresh_tokens t"
+                  " JOIN customer_users u ON u.id = t.customer_user_id"
+                  " JOIN customers c ON c.id = u.customer_id"
                   " WHERE t.token_hash = $1 FOR UPDATE OF t",
                   hash);
     if (rc < 0)
@@ -159,6 +161,10 @@ int bill_refresh_token_rotate(bill_db *db, const char *token, int64_t now_us,
         rc = bill__err(BILL_EUNAUTH, "refresh_token", "customer user is disabled");
         goto done;
     }
+    /* Suspended or closed since the login: no new access token. The token
+     * is not used up, so it works again once the account is reactivated. */
+    if ((rc = bill_customer_status_check(PQgetvalue(res, 0, 8), PQgetvalue(res, 0, 7))) < 0)
+        goto done;
     rc = bill__qp(c, &upd, "UPDATE refresh_tokens SET used_at = " BILL__TS("$2") " WHERE id = $1::uuid",
                   id, nowb);
     if (rc < 0)

@@ -5,6 +5,7 @@
  * below -credit_limit, and writes the customer row, the ledger row and the
  * audit row in that same transaction. Contract in include/bill/balance.h.
  */
+#include "auth/access_int.h"
 #include "domain/domain_int.h"
 #include "domain/oplog_int.h"
 #include "domain/balance_int.h"
@@ -239,7 +240,7 @@ int bill_balance_change(bill_db *db, const bill_actor *actor, const char *custom
         memset(out, 0, sizeof *out);
     if ((rc = bill__require_staff(actor, "change balances")) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = bill__balance_change_tx(c, actor, customer_id, type, amount, reference_id,
                                       description, out ? &row : NULL)) < 0)
@@ -265,7 +266,7 @@ int bill_balance_get(bill_db *db, const bill_actor *actor, const char *customer_
     int rc;
     if ((rc = bill__scope_customer(actor, customer_id)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__qp(c, &res, "SELECT balance, credit_limit FROM customers WHERE id = $1",
                        customer_id)) < 0)
@@ -304,7 +305,7 @@ int bill_balance_tx_list(bill_db *db, const bill_actor *actor, const char *custo
         return bill__err(BILL_EINVALID, "transaction_type", "unknown transaction type %d",
                          (int)type);
     const char *params[] = {customer_id, type ? bill_balance_tx_type_name(type) : NULL};
-    return BILL__LIST_PAGE(db, &TX_ROW, &q, 2, params, page, NULL, out);
+    return BILL__LIST_PAGE_AS(db, actor, &TX_ROW, &q, 2, params, page, NULL, out);
 }
 
 int bill_balance_verify(bill_db *db, const char *customer_id)

@@ -3,6 +3,7 @@
  * scoping (a CUSTOMER actor only ever reaches its own row) and audit rows.
  * Contract in include/bill/customer.h; the balance moves only in balance.c.
  */
+#include "auth/access_int.h"
 #include "domain/domain_int.h"
 #include "domain/oplog_int.h"
 #include "domain/customer_int.h"
@@ -198,7 +199,7 @@ int bill_customer_create(bill_db *db, const bill_actor *actor, const bill_custom
     if ((rc = bill__require_staff(actor, "create customers")) < 0 ||
         (rc = bill__customer_validate(in, ~0u)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = bill__customer_create_tx(c, actor, in, out ? &row : NULL)) < 0)
         goto done;
@@ -223,7 +224,7 @@ int bill_customer_get(bill_db *db, const bill_actor *actor, const char *id, bill
         return bill__err(BILL_EINVALID, NULL, "out is required");
     if ((rc = bill__scope_customer(actor, id)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__qp(c, &res, "SELECT " CU_COLS " FROM customers WHERE id = $1", id)) < 0)
         goto done;
@@ -266,7 +267,7 @@ int bill_customer_list(bill_db *db, const bill_actor *actor, const bill_customer
         filter && filter->status && *filter->status ? filter->status : NULL,
         bill_actor_is_staff(actor) ? NULL : actor->customer_id,
     };
-    rc = BILL__LIST_PAGE(db, &CU_ROW, &q, 3, params, page, actor, out);
+    rc = BILL__LIST_PAGE_AS(db, actor, &CU_ROW, &q, 3, params, page, actor, out);
     free(pattern);
     return rc;
 }
@@ -286,7 +287,7 @@ int bill_customer_update(bill_db *db, const bill_actor *actor, const char *id,
                          "notes, status, credit_limit and can_create_api_keys are admin-only");
     if (m && (rc = bill__customer_validate(in, m)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = bill__qp(c, &before,
                        "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
@@ -381,7 +382,7 @@ int bill_customer_delete(bill_db *db, const bill_actor *actor, const char *id)
     if ((rc = bill__require_staff(actor, "delete customers")) < 0 ||
         (rc = bill__check_id(id, "customer_id", "customer", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = bill__qp(c, &before,
                        "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",

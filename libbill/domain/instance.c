@@ -4,6 +4,7 @@
  * forget it), actions with status rules delegated to the provider.
  * Contract in include/bill/instance.h.
  */
+#include "auth/access_int.h"
 #include "domain/domain_int.h"
 #include "domain/oplog_int.h"
 #include "domain/order_int.h"
@@ -223,7 +224,7 @@ int bill_instance_get(bill_db *db, bill_plugins *plugins, const bill_actor *acto
     if ((rc = bill__require_known(actor)) < 0 ||
         (rc = bill__check_id(id, "id", "instance", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     if ((rc = bill__qp(c, &res, "SELECT " INS_COLS INS_FROM "WHERE i.id = $1", id)) < 0)
         goto done;
@@ -299,7 +300,7 @@ int bill_instance_list(bill_db *db, const bill_actor *actor, const bill_instance
     if (bill__opt(f->status) && (rc = bill_instance_status_check(f->status)) < 0)
         return rc;
     const char *params[] = {cust, bill__opt(f->status), bill__opt(f->provider_id)};
-    return BILL__LIST_PAGE(db, &INS_ROW, &q, 3, params, page, NULL, out);
+    return BILL__LIST_PAGE_AS(db, actor, &INS_ROW, &q, 3, params, page, NULL, out);
 }
 
 int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
@@ -321,7 +322,7 @@ int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_acto
         return bill__err(BILL_EINVALID, "action",
                          "action \"%.40s\" is not one of start, stop, reboot, terminate",
                          action ? action : "");
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     /* The lock serializes actions on one instance (start vs terminate). */
     if ((rc = bill__qp(c, &res,

@@ -5,6 +5,7 @@
  * idempotent batch generation from billable instances. Contract in
  * include/bill/invoice.h.
  */
+#include "auth/access_int.h"
 #include "domain/domain_int.h"
 #include "domain/oplog_int.h"
 #include "domain/balance_int.h"
@@ -208,7 +209,7 @@ int bill_invoice_create(bill_db *db, const bill_actor *actor, const bill_invoice
     if (in->notes && strlen(in->notes) > 8000)
         return bill__err(BILL_EINVALID, "notes", "notes are longer than 8000 bytes");
 
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
                   "INSERT INTO invoices (customer_id, invoice_number, billing_period_start, "
@@ -330,7 +331,7 @@ int bill_invoice_issue(bill_db *db, const bill_actor *actor, const char *id, bil
     if ((rc = bill__require_staff(actor, "issue invoices")) < 0 ||
         (rc = bill__check_id(id, "id", "invoice", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_invoice(c, id, &res)) < 0)
         goto done;
@@ -390,7 +391,7 @@ int bill_invoice_mark_paid(bill_db *db, const bill_actor *actor, const char *id,
     if ((rc = bill__require_staff(actor, "mark invoices paid")) < 0 ||
         (rc = bill__check_id(id, "id", "invoice", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_invoice(c, id, &res)) < 0 || (rc = bill__money_col(res, 0, 2, &open)) < 0)
         goto done;
@@ -429,7 +430,7 @@ int bill_invoice_cancel(bill_db *db, const bill_actor *actor, const char *id)
     if ((rc = bill__require_staff(actor, "cancel invoices")) < 0 ||
         (rc = bill__check_id(id, "id", "invoice", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_invoice(c, id, &res)) < 0)
         goto done;
@@ -487,7 +488,7 @@ int bill_invoice_get(bill_db *db, const bill_actor *actor, const char *id, bill_
     if ((rc = bill__require_known(actor)) < 0 ||
         (rc = bill__check_id(id, "id", "invoice", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     rc = inv_fetch(c, actor, id, out);
     bill__conn_done(c);
@@ -517,7 +518,7 @@ int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_f
     if (bill__opt(f->status) && (rc = bill_invoice_status_check(f->status)) < 0)
         return rc;
     const char *params[] = {cust, bill__opt(f->status)};
-    return BILL__LIST_PAGE(db, &INV_ROW, &q, 2, params, page, NULL, out);
+    return BILL__LIST_PAGE_AS(db, actor, &INV_ROW, &q, 2, params, page, NULL, out);
 }
 
 int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *customer_id,
@@ -542,7 +543,7 @@ int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *cust
     if (bill_date_cmp(de, ds) < 0)
         return bill__err(BILL_EINVALID, "period_end", "period_end %s is before period_start %s",
                          period_end, period_start);
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         goto done;
     /* Billable instances and their price for their cycle (cycle price, else
      * the product's default price for monthly). */

@@ -2,6 +2,7 @@
  * oplog.c — the audit trail: writing operation_logs rows inside the changing
  * transaction (bill__oplog_write) and listing them for staff (oplog.h).
  */
+#include "auth/access_int.h"
 #include "domain/domain_int.h"
 #include "domain/oplog_int.h"
 #include "bill/oplog.h"
@@ -148,7 +149,7 @@ int bill_oplog_list(bill_db *db, const bill_actor *actor, const bill_oplog_filte
         f.since ? bill__i64_text(f.since, since) : NULL,
         f.until ? bill__i64_text(f.until, until) : NULL,
     };
-    rc = BILL__LIST_PAGE(db, &ENTRY_ROW, &q, (int)BILL__ARRAY_LEN(params), params, page, NULL, out);
+    rc = BILL__LIST_PAGE_AS(db, actor, &ENTRY_ROW, &q, (int)BILL__ARRAY_LEN(params), params, page, NULL, out);
     free(action_prefix);
     return rc;
 }

@@ -4,6 +4,7 @@
  * the plugin host) and expiry of unpaid orders. Contract in
  * include/bill/order.h.
  */
+#include "auth/access_int.h"
 #include "domain/domain_int.h"
 #include "domain/oplog_int.h"
 #include "domain/balance_int.h"
@@ -321,7 +322,7 @@ int bill_order_create(bill_db *db, bill_plugins *plugins, const bill_actor *acto
     if ((rc = parse_spec(in->server_spec_json, &spec)) < 0)
         return rc;
 
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = product_price(c, in->product_id, cycle, &price, &provider)) < 0)
         goto done;
@@ -380,7 +381,7 @@ int bill_order_get(bill_db *db, const bill_actor *actor, const char *id, bill_or
     if ((rc = bill__require_known(actor)) < 0 ||
         (rc = bill__check_id(id, "id", "order", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     rc = ord_fetch(c, actor, id, out);
     bill__conn_done(c);
@@ -417,7 +418,7 @@ int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filte
     if (bill__opt(f->search) && !(pattern = bill__like_pattern(f->search)))
         return bill__err(BILL_ENOMEM, NULL, "out of memory");
     const char *params[] = {cust, bill__opt(f->status), bill__opt(f->provider_id), pattern};
-    rc = BILL__LIST_PAGE(db, &ORD_ROW, &q, 4, params, page, NULL, out);
+    rc = BILL__LIST_PAGE_AS(db, actor, &ORD_ROW, &q, 4, params, page, NULL, out);
     free(pattern);
     return rc;
 }
@@ -506,7 +507,7 @@ static int move(bill_db *db, const bill_actor *actor, const char *id, const char
 {
     bill_conn *c = NULL;
     int rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = bill__order_move_tx(c, actor, id, target, NULL)) < 0)
         goto done;
@@ -541,7 +542,7 @@ int bill_order_cancel(bill_db *db, const bill_actor *actor, const char *id)
     if (bill_actor_is_staff(actor))
         return move(db, actor, id, "cancelled");
     /* Customers: their own pending orders only, decided under the lock. */
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = bill__qp(c, &res, "SELECT status, customer_id FROM orders WHERE id = $1 FOR UPDATE",
                        id)) < 0)
@@ -748,7 +749,7 @@ int bill_order_pay(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
     if ((rc = bill__require_known(actor)) < 0 ||
         (rc = bill__check_id(order_id, "order_id", "order", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     if (!gateway_id || !*gateway_id || strcmp(gateway_id, "balance") == 0)
         rc = pay_balance(c, actor, order_id, out);

@@ -3,6 +3,7 @@
  * payment row locked FOR UPDATE decides whether this call is the one that
  * credits) and refunds to the balance. Contract in include/bill/payment.h.
  */
+#include "auth/access_int.h"
 #include "domain/domain_int.h"
 #include "domain/oplog_int.h"
 #include "domain/balance_int.h"
@@ -114,7 +115,7 @@ int bill_payment_get(bill_db *db, const bill_actor *actor, const char *id, bill_
     if ((rc = bill__require_known(actor)) < 0 ||
         (rc = bill__check_id(id, "id", "payment", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     rc = pay_fetch(c, actor, id, out);
     bill__conn_done(c);
@@ -150,7 +151,7 @@ int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_f
         return rc;
     const char *params[] = {cust, bill__opt(f->order_id), bill__opt(f->invoice_id),
                             bill__opt(f->gateway_id), bill__opt(f->status)};
-    return BILL__LIST_PAGE(db, &PAY_ROW, &q, 5, params, page, NULL, out);
+    return BILL__LIST_PAGE_AS(db, actor, &PAY_ROW, &q, 5, params, page, NULL, out);
 }
 
 /* Columns used by confirm/refund/fail under the row lock. */
@@ -266,7 +267,7 @@ int bill_payment_confirm(bill_db *db, const bill_actor *actor, const char *payme
         return rc;
     if (tx && strlen(tx) > 200)
         return bill__err(BILL_EINVALID, "gateway_tx_id", "gateway_tx_id is longer than 200 bytes");
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_payment(c, payment_id, gateway_id, gateway_payment_id, &p)) < 0)
         goto done;
@@ -377,7 +378,7 @@ int bill_payment_fail(bill_db *db, const bill_actor *actor, const char *payment_
     int rc;
     if ((rc = bill__require_staff(actor, "fail payments")) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_payment(c, payment_id, NULL, NULL, &p)) < 0)
         goto done;
@@ -416,7 +417,7 @@ int bill_payment_refund(bill_db *db, const bill_actor *actor, const char *paymen
                          bill_money_format(amount, b_amt));
     if (reason && strlen(reason) > 500)
         return bill__err(BILL_EINVALID, "reason", "reason is longer than 500 bytes");
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_payment(c, payment_id, NULL, NULL, &p)) < 0)
         goto done;

@@ -4,6 +4,7 @@
  * ticket), the status table, and assignment with one notification event per
  * actual change. Contract in include/bill/ticket.h.
  */
+#include "auth/access_int.h"
 #include "domain/domain_int.h"
 #include "domain/oplog_int.h"
 #include "domain/order_int.h"
@@ -184,7 +185,7 @@ int bill_ticket_create(bill_db *db, const bill_actor *actor, const char *custome
         priority = "normal";
     if ((rc = bill_ticket_priority_check(priority)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
                   "INSERT INTO tickets (customer_id, title, description, priority, "
@@ -217,7 +218,7 @@ int bill_ticket_get(bill_db *db, const bill_actor *actor, const char *id, bill_t
     if ((rc = bill__require_known(actor)) < 0 ||
         (rc = bill__check_id(id, "id", "ticket", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     rc = tk_fetch(c, actor, id, out);
     bill__conn_done(c);
@@ -252,7 +253,7 @@ int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_fil
         return rc;
     const char *params[] = {cust, bill__opt(f->status), bill__opt(f->priority),
                             bill__opt(f->assignee_user_id)};
-    return BILL__LIST_PAGE(db, &TK_ROW, &q, 4, params, page, NULL, out);
+    return BILL__LIST_PAGE_AS(db, actor, &TK_ROW, &q, 4, params, page, NULL, out);
 }
 
 /* Lock a ticket and check the actor may reach it. */
@@ -285,7 +286,7 @@ int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *t
         return bill__err(BILL_EDENIED, "is_internal", "customers cannot write internal notes");
     if (!content || !*content || strlen(content) > 20000)
         return bill__err(BILL_EINVALID, "content", "content must be 1 to 20000 bytes");
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_ticket(c, actor, ticket_id, &t)) < 0)
         goto done;
@@ -333,7 +334,7 @@ int bill_ticket_set_status(bill_db *db, const bill_actor *actor, const char *id,
         (rc = bill__check_id(id, "id", "ticket", false)) < 0 ||
         (rc = bill_ticket_status_check(status)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_ticket(c, actor, id, &t)) < 0)
         goto done;
@@ -369,7 +370,7 @@ int bill_ticket_assign(bill_db *db, const bill_actor *actor, const char *id,
         (rc = bill__check_opt_id(assignee, "assignee_user_id")) < 0)
         return rc;
     assignee = bill__opt(assignee);
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     if ((rc = lock_ticket(c, actor, id, &t)) < 0)
         goto done;

@@ -287,7 +287,27 @@ void bill_db_close(bill_db *db)
     free(db);
 }
 
-static int conn_acquire_raw(bill_db *db, bill_conn **out)
+/* Replace the dead connection *cp (borrowed, counted as open and in use)
+ * by a fresh one; on failure the slot is given back and *cp is NULL. */
+static int conn_replace(bill_db *db, bill_conn **cp)
+{
+    int rc;
+    conn_close(*cp);
+    *cp = NULL;
+    if ((rc = conn_open(db, cp)) < 0) {
+        pthread_mutex_lock(&db->mu);
+        db->n_in_use--;
+        db->n_open--;
+        pthread_cond_signal(&db->cv);
+        pthread_mutex_unlock(&db->mu);
+    }
+    return rc;
+}
+
+/* ping: whether an idle connection is checked with "SELECT 1" first (when
+ * test_before_acquire); false when the caller's first statement does that
+ * job (bill__conn_acquire_probe). *fresh (may be NULL): newly opened. */
+static int conn_acquire_raw(bill_db *db, bill_conn **out, bool ping, bool *fresh)
 {
     int rc = BILL_OK;
     bill_conn *victims = NULL;
@@ -316,18 +336,14 @@ static int conn_acquire_raw(bill_db *db, bill_conn **out)
             db->n_idle--;
             db->n_in_use++;
             pthread_mutex_unlock(&db->mu);
-            if (db->test_before_acquire && !conn_alive(c)) {
+            if (ping && db->test_before_acquire && !conn_alive(c)) {
                 /* Dead (server restarted, backend killed): replace it. */
-                conn_close(c);
-                c = NULL;
-                if ((rc = conn_open(db, &c)) < 0) {
-                    pthread_mutex_lock(&db->mu);
-                    db->n_in_use--;
-                    db->n_open--;
-                    pthread_cond_signal(&db->cv);
-                    pthread_mutex_unlock(&db->mu);
+                if ((rc = conn_replace(db, &c)) < 0)
                     goto done;
-                }
+                if (fresh)
+                    *fresh = true;
+            } else if (fresh) {
+                *fresh = false;
             }
             pthread_mutex_lock(&db->mu);
             db->acquired_total++;
@@ -351,6 +367,8 @@ static int conn_acquire_raw(bill_db *db, bill_conn **out)
             }
             db->acquired_total++;
             pthread_mutex_unlock(&db->mu);
+            if (fresh)
+                *fresh = true;
             *out = c;
             goto done;
         }
@@ -443,10 +461,37 @@ static int conn_apply_clock(bill_conn *c)
 
 int bill__conn_acquire(bill_db *db, bill_conn **out)
 {
-    int rc = conn_acquire_raw(db, out);
+    int rc = conn_acquire_raw(db, out, true, NULL);
     if (rc < 0)
         return rc;
     if ((rc = conn_apply_clock(*out)) < 0) {
+        bill__conn_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int bill__conn_acquire_probe(bill_db *db, bill_conn **out, PGresult **res, const char *sql,
+                             int nparams, const char *const *params)
+{
+    bool fresh = false;
+    int rc;
+    *res = NULL;
+    if ((rc = conn_acquire_raw(db, out, false, &fresh)) < 0)
+        return rc;
+    rc = bill__q(*out, res, sql, nparams, params);
+    if (rc < 0 && !fresh && ((*out)->broken || PQstatus((*out)->pg) != CONNECTION_OK)) {
+        /* An idle connection that died (what the "SELECT 1" ping would have
+         * found): replace it once, as the ping does, and ask again. */
+        if ((rc = conn_replace(db, out)) < 0)
+            return rc;
+        rc = bill__q(*out, res, sql, nparams, params);
+    }
+    if (rc == BILL_OK)
+        rc = conn_apply_clock(*out);
+    if (rc < 0) {
+        PQclear(*res);
+        *res = NULL;
         bill__conn_release(*out);
         *out = NULL;
     }

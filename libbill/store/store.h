@@ -32,6 +32,14 @@ typedef struct bill_conn bill_conn;
  * BILL_EUNAVAILABLE and a message naming the pool size and the timeout. */
 int bill__conn_acquire(bill_db *db, bill_conn **out);
 void bill__conn_release(bill_conn *c);
+/* Borrow a connection whose first statement is the caller's (sql with its
+ * params, result in *res, the caller's to PQclear). That statement replaces
+ * the "SELECT 1" liveness ping: a dead idle connection is replaced once and
+ * the statement sent again, so a check made on every call (the customer
+ * status of bill__conn_acquire_as) costs no extra round trip. On failure
+ * nothing is borrowed and *res is NULL. */
+int bill__conn_acquire_probe(bill_db *db, bill_conn **out, PGresult **res, const char *sql,
+                             int nparams, const char *const *params);
 PGconn *bill__conn_pg(bill_conn *c);
 /* The handle's clock (bill_db_now) for code holding a connection. */
 int64_t bill__conn_now(bill_conn *c);

@@ -309,6 +309,95 @@ START_TEST(test_change_password__checks_old_and_revokes_tokens)
 }
 END_TEST
 
+/* Issue 8, defect 4: a suspended or closed customer loses every path at
+ * once — login, refresh, password change, API keys, and the domain calls a
+ * JWT issued before the suspension reaches — while the catalog stays open.
+ * The statuses are set as an admin would (bill_customer_update). */
+static void set_status(const char *cid, const char *status)
+{
+    const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
+    bill_customer_input in = {.status = status};
+    bill_customer *c = NULL;
+    ck_assert_int_eq(bill_customer_update(db, &cli, cid, &in, BILL_CUSTOMER_SET_STATUS, &c),
+                     BILL_OK);
+    ck_assert_str_eq(c->status, status);
+    bill_customer_free(c);
+}
+
+START_TEST(test_access__suspended_and_closed_customers_refused_everywhere)
+{
+    bill_customer_user *u = reg("sam", "sam@example.com"), *v = NULL;
+    char *rt = NULL, *rt2 = NULL, *key = NULL, *key2 = NULL;
+    bill_refresh_result rr;
+    bill_actor jwt = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = u->customer_id,
+                      .user_id = u->id};
+    const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
+    bill_money bal = 0;
+    bill_orders ol;
+    bill_products pl;
+    bill_apikey_info k;
+    char sql[200];
+
+    ck_assert_int_eq(bill_refresh_token_issue(db, u->id, T0, &rt, &rr), BILL_OK);
+    snprintf(sql, sizeof sql, "UPDATE customers SET can_create_api_keys = true WHERE id = '%s'",
+             u->customer_id);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+    ck_assert_int_eq(bill_apikey_create(db, &jwt, NULL, "k", 0, &key, NULL), BILL_OK);
+    ck_assert_int_eq(bill_balance_get(db, &jwt, u->customer_id, &bal, NULL), BILL_OK);
+
+    static const char *const statuses[] = {"suspended", "closed"};
+    for (int i = 0; i < 2; i++) {
+        set_status(u->customer_id, statuses[i]);
+        /* Login: the right password is refused with the reason, a wrong one
+         * says only what it always says. */
+        ck_assert_int_eq(bill_customer_user_verify(db, "sam", "correct horse", T0, &v),
+                         BILL_EDENIED);
+        ck_assert_ptr_nonnull(strstr(bill_error_last()->message, statuses[i]));
+        ck_assert_ptr_null(v);
+        ck_assert_int_eq(bill_customer_user_verify(db, "sam", "wrong horse", T0, NULL),
+                         BILL_EUNAUTH);
+        ck_assert_str_eq(bill_error_last()->message, "invalid username or password");
+        ck_assert_int_eq(bill_refresh_token_rotate(db, rt, T0 + SEC, &rt2, &rr), BILL_EDENIED);
+        ck_assert_ptr_null(rt2);
+        ck_assert_int_eq(bill_customer_user_change_password(db, u->id, "correct horse",
+                                                            "new horse 1", T0), BILL_EDENIED);
+        ck_assert_int_eq(bill_apikey_resolve(db, key, T0, &k), BILL_EDENIED);
+        /* A JWT issued before: every domain call is refused at once. */
+        ck_assert_int_eq(bill_balance_get(db, &jwt, u->customer_id, &bal, NULL), BILL_EDENIED);
+        ck_assert_ptr_nonnull(strstr(bill_error_last()->message, statuses[i]));
+        ck_assert_int_eq(bill_order_list(db, &jwt, NULL, NULL, &ol), BILL_EDENIED);
+        ck_assert_int_eq(bill_order_pay(db, NULL, &jwt, "00000000-0000-4000-8000-000000000001",
+                                        NULL, NULL), BILL_EDENIED);
+        ck_assert_int_eq(bill_apikey_create(db, &jwt, NULL, "k2", 0, &key2, NULL), BILL_EDENIED);
+        ck_assert_ptr_null(key2);
+        /* The catalog stays public; staff are not affected. */
+        ck_assert_int_eq(bill_product_list(db, &jwt, NULL, NULL, &pl), BILL_OK);
+        bill_products_clear(&pl);
+        ck_assert_int_eq(bill_balance_get(db, &cli, u->customer_id, &bal, NULL), BILL_OK);
+        ck_assert_int_eq(bill_customer_status_check(u->customer_id, statuses[i]), BILL_EDENIED);
+        ck_assert_int_eq(bill_error_grpc_status(BILL_EDENIED), 7); /* PERMISSION_DENIED */
+    }
+    /* Reactivated: the same token, key and refresh token work again. */
+    set_status(u->customer_id, "active");
+    ck_assert_int_eq(bill_balance_get(db, &jwt, u->customer_id, &bal, NULL), BILL_OK);
+    ck_assert_int_eq(bill_apikey_resolve(db, key, T0, &k), BILL_OK);
+    ck_assert_int_eq(bill_refresh_token_rotate(db, rt, T0 + SEC, &rt2, &rr), BILL_OK);
+    ck_assert_int_eq(bill_customer_user_verify(db, "sam", "correct horse", T0, &v), BILL_OK);
+    ck_assert_str_eq(v->customer_status, "active");
+    bill_customer_user_free(v);
+    /* A disabled user behind a still-valid JWT: not authenticated. */
+    snprintf(sql, sizeof sql, "UPDATE customer_users SET is_active = false WHERE id = '%s'",
+             u->id);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+    ck_assert_int_eq(bill_order_list(db, &jwt, NULL, NULL, &ol), BILL_EUNAUTH);
+    ck_assert_int_eq(bill_customer_status_check(NULL, "frozen"), BILL_EDENIED);
+    free(rt);
+    free(rt2);
+    free(key);
+    bill_customer_user_free(u);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("auth_customer");
@@ -324,6 +413,7 @@ int main(void)
     tcase_add_test(tc, test_refresh__concurrent_rotation_is_reuse);
     tcase_add_test(tc, test_refresh__expiry_and_logout);
     tcase_add_test(tc, test_change_password__checks_old_and_revokes_tokens);
+    tcase_add_test(tc, test_access__suspended_and_closed_customers_refused_everywhere);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -84,6 +84,18 @@ START_TEST(test_identity__lockout)
 }
 END_TEST
 
+/* Suspended and closed customers (issue 8, defect 4): test_access.py. */
+START_TEST(test_identity__suspended_customer)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s '%s'", E2E_ACCESS_CLIENT, srv.port,
+             BILL_CLI_BIN, srv.db_url);
+    int rc = system(cmd);
+    ck_assert_int_eq(rc == -1 ? -1 : WEXITSTATUS(rc), 0);
+    ck_assert_msg(bill_test_server_alive(&srv), "server died");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("e2e_identity");
@@ -95,6 +107,7 @@ int main(void)
     tcase_add_test(tc, test_identity__admin);
     tcase_add_test(tc, test_identity__lockout);
     tcase_add_test(tc, test_identity__ratelimit);
+    tcase_add_test(tc, test_identity__suspended_customer);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -316,7 +316,7 @@ END_TEST
 static void set_status(const char *cid, const char *status)
 {
     const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
-    bill_customer_input in = {.status = status};
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .status = status};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_update(db, &cli, cid, &in, BILL_CUSTOMER_SET_STATUS, &c),
                      BILL_OK);

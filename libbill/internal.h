@@ -35,6 +35,30 @@ int bill__check_version(unsigned int version, unsigned int max, const char *type
 /* Same for an optional struct pointer: NULL passes. */
 #define BILL__CHECK_VERSION(s, max, type) ((s) ? bill__check_version((s)->version, (max), (type)) : 0)
 
+/* ---- growable byte buffer (core/buf.c) ---------------------------------- */
+
+/* Contents are NUL-terminated once anything was added (p may be NULL while
+ * empty without initial storage). Failure is sticky (see buf.c). */
+typedef struct bill__buf {
+    char *p;
+    size_t len, cap;
+    size_t max;   /* largest len allowed; 0 = no limit */
+    bool heap;    /* p is malloc'd (not the initial storage) */
+    bool oom;     /* an allocation failed */
+    bool too_big; /* an append would have passed max */
+} bill__buf;
+
+/* storage/size: optional initial space (e.g. a stack array); max 0 = none. */
+void bill__buf_init(bill__buf *b, char *storage, size_t size, size_t max);
+bool bill__buf_add(bill__buf *b, const void *s, size_t n);
+bool bill__buf_puts(bill__buf *b, const char *s);
+/* No append failed so far. */
+bool bill__buf_ok(const bill__buf *b);
+/* The contents as a malloc'd string the caller owns ("" when empty), NULL
+ * when an append failed or on out of memory; the buffer is reset. */
+char *bill__buf_steal(bill__buf *b);
+void bill__buf_free(bill__buf *b);
+
 #define BILL__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- text from outside (core/util.c) ------------------------------------ */

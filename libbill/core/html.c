@@ -13,49 +13,17 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s)
-{
-    sb_putn(b, s, strlen(s));
-}
-
 /* Escape for text and for double-quoted attribute values alike. */
-static void sb_escape(sbuf *b, const char *s, size_t n)
+static void sb_escape(bill__buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
-        case '&': sb_puts(b, "&amp;"); break;
-        case '<': sb_puts(b, "&lt;"); break;
-        case '>': sb_puts(b, "&gt;"); break;
-        case '"': sb_puts(b, "&quot;"); break;
-        case '\'': sb_puts(b, "&#39;"); break;
-        default: sb_putn(b, &s[i], 1);
+        case '&': bill__buf_puts(b, "&amp;"); break;
+        case '<': bill__buf_puts(b, "&lt;"); break;
+        case '>': bill__buf_puts(b, "&gt;"); break;
+        case '"': bill__buf_puts(b, "&quot;"); break;
+        case '\'': bill__buf_puts(b, "&#39;"); break;
+        default: bill__buf_add(b, &s[i], 1);
         }
     }
 }
@@ -194,7 +162,7 @@ static size_t skip_element(const char *s, size_t i, size_t n, const char *name)
 
 int bill_html_sanitize(const char *in, char **out)
 {
-    sbuf b = {0};
+    bill__buf b;
     const char *stack[MAX_DEPTH];
     int depth = 0;
     size_t n, i = 0;
@@ -205,8 +173,9 @@ int bill_html_sanitize(const char *in, char **out)
     if (!in)
         in = "";
     n = strlen(in);
-    sb_puts(&b, "");
-    while (i < n && !b.oom) {
+    bill__buf_init(&b, NULL, 0, 0);
+    bill__buf_puts(&b, "");
+    while (i < n && bill__buf_ok(&b)) {
         char c = in[i];
         if (c != '<') {
             /* Text: keep well-formed character references, escape the rest. */
@@ -218,7 +187,7 @@ int bill_html_sanitize(const char *in, char **out)
                 while (k < n && isalnum((unsigned char)in[k]))
                     k++;
                 if (k > start && k < n && in[k] == ';' && k - i < 40) {
-                    sb_putn(&b, in + i, k - i + 1);
+                    bill__buf_add(&b, in + i, k - i + 1);
                     i = k + 1;
                     continue;
                 }
@@ -241,7 +210,7 @@ int bill_html_sanitize(const char *in, char **out)
         bool closing = i + 1 < n && in[i + 1] == '/';
         size_t ns = i + 1 + closing, ne = ns;
         if (ne >= n || !isalpha((unsigned char)in[ne])) {
-            sb_puts(&b, "&lt;"); /* "a < b" is text */
+            bill__buf_puts(&b, "&lt;"); /* "a < b" is text */
             i++;
             continue;
         }
@@ -292,9 +261,9 @@ int bill_html_sanitize(const char *in, char **out)
             if (at >= 0) {
                 while (depth > at) {
                     depth--;
-                    sb_puts(&b, "</");
-                    sb_puts(&b, stack[depth]);
-                    sb_puts(&b, ">");
+                    bill__buf_puts(&b, "</");
+                    bill__buf_puts(&b, stack[depth]);
+                    bill__buf_puts(&b, ">");
                 }
             }
             i = tag_end;
@@ -305,8 +274,8 @@ int bill_html_sanitize(const char *in, char **out)
             i = tag_end;
             continue;
         }
-        sb_puts(&b, "<");
-        sb_puts(&b, name);
+        bill__buf_puts(&b, "<");
+        bill__buf_puts(&b, name);
         /* Attributes. */
         size_t a = ne;
         while (a < k) {
@@ -356,28 +325,28 @@ int bill_html_sanitize(const char *in, char **out)
             if (keep && val) {
                 char *dv = decode_refs(val, vl);
                 if (!dv) {
-                    b.oom = true;
+                    b.oom = true; /* sticky, like the buffer's own failures */
                     break;
                 }
-                sb_puts(&b, " ");
-                sb_puts(&b, an);
-                sb_puts(&b, "=\"");
+                bill__buf_puts(&b, " ");
+                bill__buf_puts(&b, an);
+                bill__buf_puts(&b, "=\"");
                 sb_escape(&b, dv, strlen(dv));
-                sb_puts(&b, "\"");
+                bill__buf_puts(&b, "\"");
                 free(dv);
             } else if (strcmp(an, "href") == 0 && strcmp(name, "a") == 0 && val) {
                 char *clean = NULL;
                 if (safe_href(val, vl, &clean)) {
-                    sb_puts(&b, " href=\"");
+                    bill__buf_puts(&b, " href=\"");
                     sb_escape(&b, clean, strlen(clean));
-                    sb_puts(&b, "\"");
+                    bill__buf_puts(&b, "\"");
                 }
                 free(clean);
             }
         }
         if (strcmp(name, "a") == 0)
-            sb_puts(&b, " rel=\"noopener noreferrer nofollow\"");
-        sb_puts(&b, ">");
+            bill__buf_puts(&b, " rel=\"noopener noreferrer nofollow\"");
+        bill__buf_puts(&b, ">");
         if (!is_br) {
             /* Point at the static allow-list entry, not the local buffer. */
             for (size_t z = 0; z < BILL__ARRAY_LEN(allowed_tags); z++)
@@ -388,15 +357,12 @@ int bill_html_sanitize(const char *in, char **out)
     }
     while (depth > 0) {
         depth--;
-        sb_puts(&b, "</");
-        sb_puts(&b, stack[depth]);
-        sb_puts(&b, ">");
+        bill__buf_puts(&b, "</");
+        bill__buf_puts(&b, stack[depth]);
+        bill__buf_puts(&b, ">");
     }
-    if (b.oom) {
-        free(b.p);
+    if (!(*out = bill__buf_steal(&b)))
         return bill__err(BILL_ENOMEM, NULL, "out of memory sanitizing HTML");
-    }
-    *out = b.p;
     return BILL_OK;
 }
 

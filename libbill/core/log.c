@@ -318,65 +318,8 @@ void bill_log_set_sink(bill_log_sink_fn fn, void *user)
 
 /* ---- line buffer ------------------------------------------------------- */
 
-/* Starts in a stack array and moves to the heap only for long records. On
- * allocation failure `oom` is set and the record is dropped. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool heap, oom;
-    char stack[1024];
-} linebuf;
-
-static void lb_init(linebuf *b)
-{
-    b->p = b->stack;
-    b->len = 0;
-    b->cap = sizeof b->stack;
-    b->heap = b->oom = false;
-}
-
-static void lb_free(linebuf *b)
-{
-    if (b->heap)
-        free(b->p);
-}
-
-static bool lb_reserve(linebuf *b, size_t extra)
-{
-    size_t need = b->len + extra + 1, ncap;
-    char *np;
-    if (b->oom)
-        return false;
-    if (need <= b->cap)
-        return true;
-    ncap = b->cap * 2 > need ? b->cap * 2 : need;
-    np = b->heap ? realloc(b->p, ncap) : malloc(ncap);
-    if (!np) {
-        b->oom = true;
-        return false;
-    }
-    if (!b->heap)
-        memcpy(np, b->p, b->len);
-    b->p = np;
-    b->cap = ncap;
-    b->heap = true;
-    return true;
-}
-
-static void lb_add(linebuf *b, const char *s, size_t n)
-{
-    if (!lb_reserve(b, n))
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void lb_puts(linebuf *b, const char *s)
-{
-    lb_add(b, s, strlen(s));
-}
-
+/* A record starts in a stack array and moves to the heap only when long
+ * (bill__buf); on allocation failure the record is dropped. */
 /* Length of a valid UTF-8 sequence at s (max n bytes), 0 if invalid. Rejects
  * overlongs, surrogates and code points above U+10FFFF so JSON stays valid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -410,7 +353,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 /* Append s escaped. json: the content of a JSON string (quotes, backslash,
  * controls, invalid UTF-8 as U+FFFD). text: controls escaped so a record is
  * one line; with `quote_ws` also quotes/backslashes (for quoted values). */
-static void lb_escaped(linebuf *b, const char *s, bool json)
+static void lb_escaped(bill__buf *b, const char *s, bool json)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), i = 0;
@@ -422,21 +365,21 @@ static void lb_escaped(linebuf *b, const char *s, bool json)
         while (run < n && u[run] >= 0x20 && u[run] < 0x7f && u[run] != '"' && u[run] != '\\')
             run++;
         if (run > i) {
-            lb_add(b, s + i, run - i);
+            bill__buf_add(b, s + i, run - i);
             i = run;
             continue;
         }
         switch (c) {
-        case '"': lb_add(b, json ? "\\\"" : "\"", json ? 2 : 1); i++; continue;
-        case '\\': lb_add(b, "\\\\", json ? 2 : 1); i++; continue;
-        case '\n': lb_add(b, "\\n", 2); i++; continue;
-        case '\r': lb_add(b, "\\r", 2); i++; continue;
-        case '\t': lb_add(b, "\\t", 2); i++; continue;
+        case '"': bill__buf_add(b, json ? "\\\"" : "\"", json ? 2 : 1); i++; continue;
+        case '\\': bill__buf_add(b, "\\\\", json ? 2 : 1); i++; continue;
+        case '\n': bill__buf_add(b, "\\n", 2); i++; continue;
+        case '\r': bill__buf_add(b, "\\r", 2); i++; continue;
+        case '\t': bill__buf_add(b, "\\t", 2); i++; continue;
         default: break;
         }
         if (c < 0x20 || c == 0x7f) {
             snprintf(tmp, sizeof tmp, json ? "\\u%04x" : "\\x%02x", c);
-            lb_puts(b, tmp);
+            bill__buf_puts(b, tmp);
             i++;
             continue;
         }
@@ -444,27 +387,27 @@ static void lb_escaped(linebuf *b, const char *s, bool json)
             size_t l = utf8_len(u + i, n - i);
             if (l == 0) {
                 if (json)
-                    lb_puts(b, "\\ufffd");
+                    bill__buf_puts(b, "\\ufffd");
                 else {
                     snprintf(tmp, sizeof tmp, "\\x%02x", c);
-                    lb_puts(b, tmp);
+                    bill__buf_puts(b, tmp);
                 }
                 i++;
             } else {
-                lb_add(b, s + i, l);
+                bill__buf_add(b, s + i, l);
                 i += l;
             }
         }
     }
 }
 
-static void lb_json_member(linebuf *b, const char *key, const char *val)
+static void lb_json_member(bill__buf *b, const char *key, const char *val)
 {
-    lb_puts(b, ",\"");
+    bill__buf_puts(b, ",\"");
     lb_escaped(b, key, true);
-    lb_puts(b, "\":\"");
+    bill__buf_puts(b, "\":\"");
     lb_escaped(b, val, true);
-    lb_puts(b, "\"");
+    bill__buf_puts(b, "\"");
 }
 
 static bool json_reserved(const char *k)
@@ -474,15 +417,15 @@ static bool json_reserved(const char *k)
 }
 
 /* Text values with spaces, quotes or '=' are quoted so "k=v" stays parseable. */
-static void lb_text_value(linebuf *b, const char *v)
+static void lb_text_value(bill__buf *b, const char *v)
 {
     if (*v && !strpbrk(v, " \t\"=\\")) {
         lb_escaped(b, v, false);
         return;
     }
-    lb_puts(b, "\"");
+    bill__buf_puts(b, "\"");
     lb_escaped(b, v, true); /* JSON-style escaping of quotes inside quotes */
-    lb_puts(b, "\"");
+    bill__buf_puts(b, "\"");
 }
 
 /* ---- emission ---------------------------------------------------------- */
@@ -508,7 +451,8 @@ static void emit(int level, const char *module, const bill_log_field *fields, si
 {
     char small[512], *msg = small, ts[BILL_TIME_BUFSZ];
     bill_log_record rec;
-    linebuf b;
+    char line[1024];
+    bill__buf b;
     va_list ap2;
     int n;
     int64_t now;
@@ -518,7 +462,7 @@ static void emit(int level, const char *module, const bill_log_field *fields, si
         return;
     if (!module)
         module = "";
-    lb_init(&b);
+    bill__buf_init(&b, line, sizeof line, 0);
     va_copy(ap2, ap);
     n = fmt ? vsnprintf(small, sizeof small, fmt, ap) : 0;
     if (!fmt)
@@ -536,11 +480,11 @@ static void emit(int level, const char *module, const bill_log_field *fields, si
         snprintf(ts, sizeof ts, "0000-00-00T00:00:00.000Z");
 
     if (json) {
-        lb_puts(&b, "{\"ts\":\"");
-        lb_puts(&b, ts);
-        lb_puts(&b, "\",\"level\":\"");
-        lb_puts(&b, bill_log_level_name(level));
-        lb_puts(&b, "\"");
+        bill__buf_puts(&b, "{\"ts\":\"");
+        bill__buf_puts(&b, ts);
+        bill__buf_puts(&b, "\",\"level\":\"");
+        bill__buf_puts(&b, bill_log_level_name(level));
+        bill__buf_puts(&b, "\"");
         lb_json_member(&b, "module", module);
         lb_json_member(&b, "msg", msg);
         if (tls_ctx[0])
@@ -557,33 +501,33 @@ static void emit(int level, const char *module, const bill_log_field *fields, si
                 lb_json_member(&b, fields[i].key, fields[i].value ? fields[i].value : "");
             }
         }
-        lb_puts(&b, "}\n");
+        bill__buf_puts(&b, "}\n");
     } else {
         char lvl[8];
         snprintf(lvl, sizeof lvl, "%5s", bill_log_level_name(level));
-        lb_puts(&b, ts);
-        lb_puts(&b, " ");
-        lb_puts(&b, lvl);
-        lb_puts(&b, " ");
+        bill__buf_puts(&b, ts);
+        bill__buf_puts(&b, " ");
+        bill__buf_puts(&b, lvl);
+        bill__buf_puts(&b, " ");
         if (tls_ctx[0]) {
-            lb_puts(&b, "[");
+            bill__buf_puts(&b, "[");
             lb_escaped(&b, tls_ctx, false);
-            lb_puts(&b, "] ");
+            bill__buf_puts(&b, "] ");
         }
         lb_escaped(&b, module, false);
-        lb_puts(&b, ": ");
+        bill__buf_puts(&b, ": ");
         lb_escaped(&b, msg, false);
         for (size_t i = 0; i < nfields; i++) {
             if (!fields[i].key || !fields[i].key[0])
                 continue;
-            lb_puts(&b, " ");
+            bill__buf_puts(&b, " ");
             lb_escaped(&b, fields[i].key, false);
-            lb_puts(&b, "=");
+            bill__buf_puts(&b, "=");
             lb_text_value(&b, fields[i].value ? fields[i].value : "");
         }
-        lb_puts(&b, "\n");
+        bill__buf_puts(&b, "\n");
     }
-    if (b.oom)
+    if (!bill__buf_ok(&b))
         goto done;
 
     rec.level = level;
@@ -605,7 +549,7 @@ done:
     va_end(ap2);
     if (msg != small)
         free(msg);
-    lb_free(&b);
+    bill__buf_free(&b);
 }
 
 void bill_logv(int level, const char *module, const char *fmt, va_list ap)

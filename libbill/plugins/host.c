@@ -110,34 +110,10 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-typedef struct body_buf {
-    char *data;
-    size_t len, cap;
-    bool too_big;
-} body_buf;
-
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
 {
-    body_buf *b = user;
     size_t n = size * nmemb;
-    if (b->len + n + 1 > MAX_RESPONSE_BYTES) {
-        b->too_big = true;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *nd = realloc(b->data, nc);
-        if (!nd)
-            return 0;
-        b->data = nd;
-        b->cap = nc;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    return bill__buf_add(user, ptr, n) ? n : 0;
 }
 
 static void host_http_response_free(bill_plugin_http_response *r)
@@ -187,7 +163,7 @@ static int host_http(const bill_plugin_host *h, const bill_plugin_http_request *
     int rc = BILL_OK;
     CURL *c = NULL;
     struct curl_slist *hdrs = NULL;
-    body_buf b = {0};
+    bill__buf b;
     char key[300], errbuf[CURL_ERROR_SIZE] = "";
     CURLcode cc;
     long status = 0;
@@ -195,6 +171,7 @@ static int host_http(const bill_plugin_host *h, const bill_plugin_http_request *
 
     memset(resp, 0, sizeof *resp);
     resp->version = 1;
+    bill__buf_init(&b, NULL, 0, MAX_RESPONSE_BYTES - 1);
     if (!req || req->version < 1 || !req->url || !req->method)
         return host_error(h, BILL_EINVALID, "http request needs version, method and url");
     if ((rc = breaker_key(req->url, key, sizeof key)) < 0)
@@ -268,15 +245,13 @@ static int host_http(const bill_plugin_host *h, const bill_plugin_http_request *
     bill__breaker_report(p->breaker, key, status < 500);
     resp->status = status;
     resp->content_type = ct ? strdup(ct) : NULL;
-    resp->body = b.data ? b.data : strdup("");
     resp->body_len = b.len;
-    b.data = NULL;
-    if (!resp->body) {
+    if (!(resp->body = bill__buf_steal(&b))) {
         rc = host_error(h, BILL_ENOMEM, "out of memory reading a response");
         host_http_response_free(resp);
     }
 done:
-    free(b.data);
+    bill__buf_free(&b);
     curl_slist_free_all(hdrs);
     if (c)
         curl_easy_cleanup(c);

@@ -71,14 +71,43 @@ static const char *s_or_empty(const char *s)
     return s ? s : "";
 }
 
-/* ---- categories ------------------------------------------------------------ */
+/* ---- categories and groups ------------------------------------------------ */
+
+/* Categories and groups are the same kind of object: a named, sorted node of
+ * the catalog with a description, created and updated by staff, deleted only
+ * while nothing refers to it, every change audited. A node_kind holds what
+ * differs between the two; one set of functions below does the rest. Every
+ * SELECT takes $1 = "is the actor staff" (a group counts inactive products
+ * only for staff) and $2 = id; INSERT takes the kind's fields as $1..$n,
+ * UPDATE the id as $1 and the fields as $2..$n+1, DELETE the id; `refs`
+ * ($1 = id) answers
+ * how many rows refer to the node and in words. */
+typedef struct node_kind {
+    const char *what;   /* "product category" (messages) */
+    const char *target; /* "product_category" (operation log) */
+    const bill__rowtype *row;
+    const char *select, *select_lock;
+    int json_col;       /* the audit JSON's column in select */
+    const char *insert, *update, *delete;
+    int nfields;
+    const char *refs;
+} node_kind;
 
 #define CAT_COLS                                                                      \
     "c.id, c.name, c.description, c.sort_order, "                                     \
     "(SELECT count(*) FROM product_groups g WHERE g.category_id = c.id), "            \
     BILL__US("c.created_at") ", " BILL__US("c.updated_at")
-#define CAT_NCOLS 7
-#define CAT_JSON "to_jsonb(c)::text"
+#define CAT_SELECT                                                                    \
+    "SELECT " CAT_COLS ", to_jsonb(c)::text FROM product_categories c "               \
+    "WHERE $1::boolean IS NOT NULL AND c.id = $2"
+
+/* product_count: all products for staff ($1 true), active ones otherwise. */
+#define GRP_COLS                                                                      \
+    "g.id, g.category_id, g.name, g.description, g.sort_order, "                      \
+    "(SELECT count(*) FROM products p WHERE p.group_id = g.id AND ($1::boolean OR p.active)), " \
+    BILL__US("g.created_at") ", " BILL__US("g.updated_at")
+#define GRP_SELECT                                                                    \
+    "SELECT " GRP_COLS ", to_jsonb(g)::text FROM product_groups g WHERE g.id = $2"
 
 static void cat_clear(void *item)
 {
@@ -103,185 +132,6 @@ static int cat_from_row(const PGresult *r, int row, const void *ctx, void *item)
         return bill__err(BILL_ENOMEM, NULL, "out of memory reading a category");
     return BILL_OK;
 }
-
-static const bill__rowtype CAT_ROW = {sizeof(bill_product_category), cat_from_row, cat_clear,
-                                      "product category"};
-
-void bill_product_category_free(bill_product_category *c)
-{
-    bill__row_free(&CAT_ROW, c);
-}
-
-void bill_product_categories_clear(bill_product_categories *l)
-{
-    BILL__LIST_CLEAR(&CAT_ROW, l);
-}
-
-static int cat_new(const PGresult *r, int row, bill_product_category **out)
-{
-    return bill__row_new(&CAT_ROW, r, row, NULL, out);
-}
-
-static int cat_fetch(bill_conn *conn, const char *id, bool lock, PGresult **res)
-{
-    int rc = bill__qp(conn, res,
-                      lock ? "SELECT " CAT_COLS ", " CAT_JSON
-                             " FROM product_categories c WHERE id = $1 FOR UPDATE"
-                           : "SELECT " CAT_COLS ", " CAT_JSON
-                             " FROM product_categories c WHERE id = $1",
-                      id);
-    if (rc == BILL_OK && PQntuples(*res) == 0) {
-        PQclear(*res);
-        *res = NULL;
-        rc = bill__err(BILL_ENOTFOUND, "id", "product category %s not found", id);
-    }
-    return rc;
-}
-
-int bill_product_category_create(bill_db *db, const bill_actor *actor, const char *name,
-                                 const char *description, int32_t sort_order,
-                                 bill_product_category **out)
-{
-    bill_conn *c = NULL;
-    PGresult *ins = NULL, *row = NULL;
-    char so[24];
-    int rc;
-    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
-        (rc = check_name(name)) < 0 || (rc = check_desc(description)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
-        goto done;
-    rc = bill__qp(c, &ins,
-                  "INSERT INTO product_categories (name, description, sort_order) "
-                  "VALUES ($1, $2, $3::int) RETURNING id",
-                  name, s_or_empty(description), bill__i64_text(sort_order, so));
-    if (rc == BILL_ECONFLICT)
-        rc = bill__err(BILL_ECONFLICT, "name", "product category \"%s\" already exists", name);
-    if (rc < 0 || (rc = cat_fetch(c, bill__val(ins, 0, 0), false, &row)) < 0)
-        goto done;
-    if ((rc = bill__oplog_write(c, actor, "product_category.create", "product_category",
-                                bill__val(row, 0, 0), NULL, bill__val(row, 0, CAT_NCOLS))) < 0 ||
-        (rc = bill__tx_commit(c)) < 0)
-        goto done;
-    if (out)
-        rc = cat_new(row, 0, out);
-done:
-    PQclear(ins);
-    PQclear(row);
-    bill__conn_done(c);
-    return rc;
-}
-
-int bill_product_category_get(bill_db *db, const bill_actor *actor, const char *id,
-                              bill_product_category **out)
-{
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    int rc;
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    if ((rc = bill__check_id(id, "id", "product category", false)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = cat_fetch(c, id, false, &res)) < 0)
-        goto done;
-    rc = cat_new(res, 0, out);
-done:
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
-}
-
-int bill_product_category_list(bill_db *db, const bill_actor *actor, const bill_page *page,
-                               bill_product_categories *out)
-{
-    static const bill__list_sql q = {CAT_COLS, "FROM product_categories c",
-                                     "c.sort_order, c.name, c.id"};
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    return BILL__LIST_PAGE(db, &CAT_ROW, &q, 0, NULL, page, NULL, out);
-}
-
-int bill_product_category_update(bill_db *db, const bill_actor *actor, const char *id,
-                                 const char *name, const char *description, int32_t sort_order,
-                                 bill_product_category **out)
-{
-    bill_conn *c = NULL;
-    PGresult *before = NULL, *after = NULL;
-    char so[24];
-    int rc;
-    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
-        (rc = bill__check_id(id, "id", "product category", false)) < 0 ||
-        (rc = check_name(name)) < 0 || (rc = check_desc(description)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
-        (rc = cat_fetch(c, id, true, &before)) < 0)
-        goto done;
-    rc = bill__qp(c, NULL,
-                  "UPDATE product_categories SET name = $2, description = $3, sort_order = $4::int, "
-                  "updated_at = bill_now() WHERE id = $1",
-                  id, name, s_or_empty(description), bill__i64_text(sort_order, so));
-    if (rc == BILL_ECONFLICT)
-        rc = bill__err(BILL_ECONFLICT, "name", "product category \"%s\" already exists", name);
-    if (rc < 0 || (rc = cat_fetch(c, id, false, &after)) < 0)
-        goto done;
-    if ((rc = bill__oplog_write(c, actor, "product_category.update", "product_category", id,
-                                bill__val(before, 0, CAT_NCOLS),
-                                bill__val(after, 0, CAT_NCOLS))) < 0 ||
-        (rc = bill__tx_commit(c)) < 0)
-        goto done;
-    if (out)
-        rc = cat_new(after, 0, out);
-done:
-    PQclear(before);
-    PQclear(after);
-    bill__conn_done(c);
-    return rc;
-}
-
-int bill_product_category_delete(bill_db *db, const bill_actor *actor, const char *id)
-{
-    bill_conn *c = NULL;
-    PGresult *before = NULL, *refs = NULL;
-    int rc;
-    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
-        (rc = bill__check_id(id, "id", "product category", false)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
-        (rc = cat_fetch(c, id, true, &before)) < 0)
-        goto done;
-    if ((rc = bill__qp(c, &refs,
-                       "SELECT (SELECT count(*) FROM product_groups WHERE category_id = $1), "
-                       "(SELECT count(*) FROM products WHERE category_id = $1)",
-                       id)) < 0)
-        goto done;
-    if (bill__i64(refs, 0, 0) > 0 || bill__i64(refs, 0, 1) > 0) {
-        rc = bill__err(BILL_ESTATE, "id",
-                       "product category %s still has %s groups and %s products; move or delete "
-                       "them first",
-                       id, bill__val(refs, 0, 0), bill__val(refs, 0, 1));
-        goto done;
-    }
-    if ((rc = bill__qp(c, NULL, "DELETE FROM product_categories WHERE id = $1", id)) < 0 ||
-        (rc = bill__oplog_write(c, actor, "product_category.delete", "product_category", id,
-                                bill__val(before, 0, CAT_NCOLS), NULL)) < 0)
-        goto done;
-    rc = bill__tx_commit(c);
-done:
-    PQclear(before);
-    PQclear(refs);
-    bill__conn_done(c);
-    return rc;
-}
-
-/* ---- groups ------------------------------------------------------------------ */
-
-/* product_count: all products for staff ($1 true), active ones otherwise. */
-#define GRP_COLS                                                                      \
-    "g.id, g.category_id, g.name, g.description, g.sort_order, "                      \
-    "(SELECT count(*) FROM products p WHERE p.group_id = g.id AND ($1::boolean OR p.active)), " \
-    BILL__US("g.created_at") ", " BILL__US("g.updated_at")
-#define GRP_NCOLS 8
-#define GRP_JSON "to_jsonb(g)::text"
 
 static void grp_clear(void *item)
 {
@@ -309,8 +159,162 @@ static int grp_from_row(const PGresult *r, int row, const void *ctx, void *item)
     return BILL_OK;
 }
 
+static const bill__rowtype CAT_ROW = {sizeof(bill_product_category), cat_from_row, cat_clear,
+                                      "product category"};
 static const bill__rowtype GRP_ROW = {sizeof(bill_product_group), grp_from_row, grp_clear,
                                       "product group"};
+
+static const node_kind CATEGORY = {
+    "product category", "product_category", &CAT_ROW, CAT_SELECT, CAT_SELECT " FOR UPDATE", 7,
+    "INSERT INTO product_categories (name, description, sort_order) "
+    "VALUES ($1, $2, $3::int) RETURNING id",
+    "UPDATE product_categories SET name = $2, description = $3, sort_order = $4::int, "
+    "updated_at = bill_now() WHERE id = $1",
+    "DELETE FROM product_categories WHERE id = $1",
+    3,
+    "SELECT g + p, format('%s groups and %s products', g, p) FROM "
+    "(SELECT (SELECT count(*) FROM product_groups WHERE category_id = $1) AS g, "
+    "(SELECT count(*) FROM products WHERE category_id = $1) AS p) n",
+};
+
+static const node_kind GROUP = {
+    "product group", "product_group", &GRP_ROW, GRP_SELECT, GRP_SELECT " FOR UPDATE", 8,
+    "INSERT INTO product_groups (category_id, name, description, sort_order) "
+    "VALUES ($1::uuid, $2, $3, $4::int) RETURNING id",
+    "UPDATE product_groups SET category_id = $2::uuid, name = $3, description = $4, "
+    "sort_order = $5::int, updated_at = bill_now() WHERE id = $1",
+    "DELETE FROM product_groups WHERE id = $1",
+    4,
+    "SELECT n, format('%s products', n) FROM "
+    "(SELECT count(*) AS n FROM products WHERE group_id = $1) n",
+};
+
+static const char *staff_flag(const bill_actor *actor)
+{
+    return bill_actor_is_staff(actor) ? "true" : "false";
+}
+
+static int node_fetch(bill_conn *c, const node_kind *k, const bill_actor *actor, const char *id,
+                      bool lock, PGresult **res)
+{
+    int rc = bill__qp(c, res, lock ? k->select_lock : k->select, staff_flag(actor), id);
+    if (rc == BILL_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        rc = bill__err(BILL_ENOTFOUND, "id", "%s %s not found", k->what, id);
+    }
+    return rc;
+}
+
+static int node_get(bill_db *db, const node_kind *k, const bill_actor *actor, const char *id,
+                    void *out)
+{
+    bill_conn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    if ((rc = bill__check_id(id, "id", k->what, false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = node_fetch(c, k, actor, id, false, &res)) < 0)
+        goto done;
+    rc = bill__row_new(k->row, res, 0, actor, out);
+done:
+    PQclear(res);
+    bill__conn_done(c);
+    return rc;
+}
+
+/* Create (id NULL) or update a node with the kind's fields; audited. */
+static int node_write(bill_db *db, const node_kind *k, const bill_actor *actor, const char *id,
+                      const char *name, const char *const *fields, void *out)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL, *ins = NULL, *after = NULL;
+    const char *params[8];
+    char action[64];
+    int rc;
+
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+        (id && (rc = node_fetch(c, k, actor, id, true, &before)) < 0))
+        goto done;
+    params[0] = id;
+    for (int i = 0; i < k->nfields; i++)
+        params[i + 1] = fields[i];
+    rc = id ? bill__q(c, NULL, k->update, k->nfields + 1, params)
+            : bill__q(c, &ins, k->insert, k->nfields, params + 1);
+    if (rc == BILL_ECONFLICT)
+        rc = bill__err(BILL_ECONFLICT, "name", "%s \"%s\" already exists", k->what, name);
+    if ((rc = fk_error(rc, "category_id")) < 0 ||
+        (rc = node_fetch(c, k, actor, id ? id : bill__val(ins, 0, 0), false, &after)) < 0)
+        goto done;
+    snprintf(action, sizeof action, "%s.%s", k->target, id ? "update" : "create");
+    if ((rc = bill__oplog_write(c, actor, action, k->target, bill__val(after, 0, 0),
+                                id ? bill__val(before, 0, k->json_col) : NULL,
+                                bill__val(after, 0, k->json_col))) < 0 ||
+        (rc = bill__tx_commit(c)) < 0)
+        goto done;
+    if (out)
+        rc = bill__row_new(k->row, after, 0, actor, out);
+done:
+    PQclear(before);
+    PQclear(ins);
+    PQclear(after);
+    bill__conn_done(c);
+    return rc;
+}
+
+static int node_delete(bill_db *db, const node_kind *k, const bill_actor *actor, const char *id)
+{
+    bill_conn *c = NULL;
+    PGresult *before = NULL, *refs = NULL;
+    char action[64];
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = bill__check_id(id, "id", k->what, false)) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+        (rc = node_fetch(c, k, actor, id, true, &before)) < 0 ||
+        (rc = bill__qp(c, &refs, k->refs, id)) < 0)
+        goto done;
+    if (bill__i64(refs, 0, 0) > 0) {
+        rc = bill__err(BILL_ESTATE, "id", "%s %s still has %s; move or delete them first",
+                       k->what, id, bill__val(refs, 0, 1));
+        goto done;
+    }
+    snprintf(action, sizeof action, "%s.delete", k->target);
+    if ((rc = bill__qp(c, NULL, k->delete, id)) < 0 ||
+        (rc = bill__oplog_write(c, actor, action, k->target, id,
+                                bill__val(before, 0, k->json_col), NULL)) < 0)
+        goto done;
+    rc = bill__tx_commit(c);
+done:
+    PQclear(before);
+    PQclear(refs);
+    bill__conn_done(c);
+    return rc;
+}
+
+static int check_node(const char *name, const char *description, int64_t sort_order)
+{
+    int rc;
+    if ((rc = check_name(name)) < 0 || (rc = check_desc(description)) < 0)
+        return rc;
+    if (sort_order > INT32_MAX)
+        return bill__err(BILL_EINVALID, "sort_order", "sort_order %lld is above %d",
+                         (long long)sort_order, INT32_MAX);
+    return BILL_OK;
+}
+
+void bill_product_category_free(bill_product_category *c)
+{
+    bill__row_free(&CAT_ROW, c);
+}
+
+void bill_product_categories_clear(bill_product_categories *l)
+{
+    BILL__LIST_CLEAR(&CAT_ROW, l);
+}
 
 void bill_product_group_free(bill_product_group *g)
 {
@@ -322,42 +326,67 @@ void bill_product_groups_clear(bill_product_groups *l)
     BILL__LIST_CLEAR(&GRP_ROW, l);
 }
 
-static int grp_new(const PGresult *r, int row, bill_product_group **out)
+int bill_product_category_create(bill_db *db, const bill_actor *actor, const char *name,
+                                 const char *description, int32_t sort_order,
+                                 bill_product_category **out)
 {
-    return bill__row_new(&GRP_ROW, r, row, NULL, out);
+    char so[24];
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = check_node(name, description, sort_order)) < 0)
+        return rc;
+    const char *f[] = {name, s_or_empty(description), bill__i64_text(sort_order, so)};
+    return node_write(db, &CATEGORY, actor, NULL, name, f, out);
 }
 
-static const char *staff_flag(const bill_actor *actor)
+int bill_product_category_get(bill_db *db, const bill_actor *actor, const char *id,
+                              bill_product_category **out)
 {
-    return bill_actor_is_staff(actor) ? "true" : "false";
+    return node_get(db, &CATEGORY, actor, id, out);
 }
 
-static int grp_fetch(bill_conn *conn, const bill_actor *actor, const char *id, bool lock,
-                     PGresult **res)
+int bill_product_category_list(bill_db *db, const bill_actor *actor, const bill_page *page,
+                               bill_product_categories *out)
 {
-    int rc = bill__qp(conn, res,
-                      lock ? "SELECT " GRP_COLS ", " GRP_JSON
-                             " FROM product_groups g WHERE id = $2 FOR UPDATE"
-                           : "SELECT " GRP_COLS ", " GRP_JSON " FROM product_groups g WHERE id = $2",
-                      staff_flag(actor), id);
-    if (rc == BILL_OK && PQntuples(*res) == 0) {
-        PQclear(*res);
-        *res = NULL;
-        rc = bill__err(BILL_ENOTFOUND, "id", "product group %s not found", id);
-    }
-    return rc;
+    static const bill__list_sql q = {CAT_COLS, "FROM product_categories c",
+                                     "c.sort_order, c.name, c.id"};
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    return BILL__LIST_PAGE(db, &CAT_ROW, &q, 0, NULL, page, NULL, out);
 }
 
-static int check_group_fields(const char *category_id, const char *name, const char *description,
-                              uint32_t sort_order, const char **cat)
+int bill_product_category_update(bill_db *db, const bill_actor *actor, const char *id,
+                                 const char *name, const char *description, int32_t sort_order,
+                                 bill_product_category **out)
+{
+    char so[24];
+    int rc;
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (rc = bill__check_id(id, "id", CATEGORY.what, false)) < 0 ||
+        (rc = check_node(name, description, sort_order)) < 0)
+        return rc;
+    const char *f[] = {name, s_or_empty(description), bill__i64_text(sort_order, so)};
+    return node_write(db, &CATEGORY, actor, id, name, f, out);
+}
+
+int bill_product_category_delete(bill_db *db, const bill_actor *actor, const char *id)
+{
+    return node_delete(db, &CATEGORY, actor, id);
+}
+
+static int group_fields(const bill_actor *actor, const char *id, const char *category_id,
+                        const char *name, const char *description, uint32_t sort_order,
+                        char so[24], const char *f[4])
 {
     int rc;
-    if ((rc = check_name(name)) < 0 || (rc = check_desc(description)) < 0 ||
-        (rc = opt_id(category_id, "category_id", cat)) < 0)
+    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
+        (id && (rc = bill__check_id(id, "id", GROUP.what, false)) < 0) ||
+        (rc = check_node(name, description, sort_order)) < 0 ||
+        (rc = opt_id(category_id, "category_id", &f[0])) < 0)
         return rc;
-    if (sort_order > INT32_MAX)
-        return bill__err(BILL_EINVALID, "sort_order", "sort_order %u is above %d",
-                         (unsigned)sort_order, INT32_MAX);
+    f[1] = name;
+    f[2] = s_or_empty(description);
+    f[3] = bill__i64_text(sort_order, so);
     return BILL_OK;
 }
 
@@ -365,53 +394,16 @@ int bill_product_group_create(bill_db *db, const bill_actor *actor, const char *
                               const char *name, const char *description, uint32_t sort_order,
                               bill_product_group **out)
 {
-    bill_conn *c = NULL;
-    PGresult *ins = NULL, *row = NULL;
-    const char *cat = NULL;
+    const char *f[4];
     char so[24];
-    int rc;
-    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
-        (rc = check_group_fields(category_id, name, description, sort_order, &cat)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
-        goto done;
-    rc = bill__qp(c, &ins,
-                  "INSERT INTO product_groups (category_id, name, description, sort_order) "
-                  "VALUES ($1::uuid, $2, $3, $4::int) RETURNING id",
-                  cat, name, s_or_empty(description), bill__i64_text(sort_order, so));
-    if ((rc = fk_error(rc, "category_id")) < 0 ||
-        (rc = grp_fetch(c, actor, bill__val(ins, 0, 0), false, &row)) < 0)
-        goto done;
-    if ((rc = bill__oplog_write(c, actor, "product_group.create", "product_group",
-                                bill__val(row, 0, 0), NULL, bill__val(row, 0, GRP_NCOLS))) < 0 ||
-        (rc = bill__tx_commit(c)) < 0)
-        goto done;
-    if (out)
-        rc = grp_new(row, 0, out);
-done:
-    PQclear(ins);
-    PQclear(row);
-    bill__conn_done(c);
-    return rc;
+    int rc = group_fields(actor, NULL, category_id, name, description, sort_order, so, f);
+    return rc < 0 ? rc : node_write(db, &GROUP, actor, NULL, name, f, out);
 }
 
 int bill_product_group_get(bill_db *db, const bill_actor *actor, const char *id,
                            bill_product_group **out)
 {
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
-    int rc;
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    if ((rc = bill__check_id(id, "id", "product group", false)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = grp_fetch(c, actor, id, false, &res)) < 0)
-        goto done;
-    rc = grp_new(res, 0, out);
-done:
-    PQclear(res);
-    bill__conn_done(c);
-    return rc;
+    return node_get(db, &GROUP, actor, id, out);
 }
 
 int bill_product_group_list(bill_db *db, const bill_actor *actor, const char *category_id,
@@ -436,67 +428,15 @@ int bill_product_group_update(bill_db *db, const bill_actor *actor, const char *
                               const char *category_id, const char *name, const char *description,
                               uint32_t sort_order, bill_product_group **out)
 {
-    bill_conn *c = NULL;
-    PGresult *before = NULL, *after = NULL;
-    const char *cat = NULL;
+    const char *f[4];
     char so[24];
-    int rc;
-    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
-        (rc = bill__check_id(id, "id", "product group", false)) < 0 ||
-        (rc = check_group_fields(category_id, name, description, sort_order, &cat)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
-        (rc = grp_fetch(c, actor, id, true, &before)) < 0)
-        goto done;
-    rc = bill__qp(c, NULL,
-                  "UPDATE product_groups SET category_id = $2::uuid, name = $3, description = $4, "
-                  "sort_order = $5::int, updated_at = bill_now() WHERE id = $1",
-                  id, cat, name, s_or_empty(description), bill__i64_text(sort_order, so));
-    if ((rc = fk_error(rc, "category_id")) < 0 || (rc = grp_fetch(c, actor, id, false, &after)) < 0)
-        goto done;
-    if ((rc = bill__oplog_write(c, actor, "product_group.update", "product_group", id,
-                                bill__val(before, 0, GRP_NCOLS),
-                                bill__val(after, 0, GRP_NCOLS))) < 0 ||
-        (rc = bill__tx_commit(c)) < 0)
-        goto done;
-    if (out)
-        rc = grp_new(after, 0, out);
-done:
-    PQclear(before);
-    PQclear(after);
-    bill__conn_done(c);
-    return rc;
+    int rc = group_fields(actor, id, category_id, name, description, sort_order, so, f);
+    return rc < 0 ? rc : node_write(db, &GROUP, actor, id, name, f, out);
 }
 
 int bill_product_group_delete(bill_db *db, const bill_actor *actor, const char *id)
 {
-    bill_conn *c = NULL;
-    PGresult *before = NULL, *refs = NULL;
-    int rc;
-    if ((rc = bill__require_staff(actor, "change the catalog")) < 0 ||
-        (rc = bill__check_id(id, "id", "product group", false)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
-        (rc = grp_fetch(c, actor, id, true, &before)) < 0)
-        goto done;
-    if ((rc = bill__qp(c, &refs, "SELECT count(*) FROM products WHERE group_id = $1", id)) < 0)
-        goto done;
-    if (bill__i64(refs, 0, 0) > 0) {
-        rc = bill__err(BILL_ESTATE, "id",
-                       "product group %s still has %s products; move or delete them first", id,
-                       bill__val(refs, 0, 0));
-        goto done;
-    }
-    if ((rc = bill__qp(c, NULL, "DELETE FROM product_groups WHERE id = $1", id)) < 0 ||
-        (rc = bill__oplog_write(c, actor, "product_group.delete", "product_group", id,
-                                bill__val(before, 0, GRP_NCOLS), NULL)) < 0)
-        goto done;
-    rc = bill__tx_commit(c);
-done:
-    PQclear(before);
-    PQclear(refs);
-    bill__conn_done(c);
-    return rc;
+    return node_delete(db, &GROUP, actor, id);
 }
 
 /* ---- products -------------------------------------------------------------------- */

@@ -5,6 +5,11 @@
  * detail sections (content_html already sanitized by libbill) and the
  * actions with whether the current status allows them. server_spec goes
  * out as a map of the spec JSON's members.
+ *
+ * Start/Stop/Restart/TerminateInstance run libbill's one action function
+ * (bill_instance_action_run, shared with bill-cli: provider plugin call,
+ * status rules, suspended refusal, operation log) and answer the instance
+ * as it is afterwards. RestartInstance is libbill's "reboot".
  */
 #include "conv.h"
 
@@ -139,6 +144,52 @@ static int get_instance(bill_srv_call *call, const ProtobufCMessage *in, Protobu
     return st;
 }
 
+/* The four action methods share this: run `action` on instance `id` and
+ * return the instance as it is afterwards in *info. */
+static int run_action(bill_srv_call *call, const char *id, const char *action,
+                      Rustbill__Instance__InstanceInfo **info)
+{
+    bill_instance_detail *d = NULL;
+    int rc, st;
+
+    if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK ||
+        (st = conv_uuid(call, "id", id, true)) != BILL_GRPC_OK)
+        return st;
+    rc = bill_instance_action_run(bill_srv_call_db(call), conv_plugins(call),
+                                  bill_srv_call_actor(call), id, action);
+    if (rc >= 0)
+        rc = bill_instance_get(bill_srv_call_db(call), NULL, bill_srv_call_actor(call), id, &d);
+    if (rc < 0)
+        return bill_srv_call_fail(call, rc);
+    st = (*info = instance_info(call, &d->instance)) ? BILL_GRPC_OK : conv_oom(call);
+    bill_instance_detail_free(d);
+    return st;
+}
+
+/* One handler per method: request { 1 id }, response { 1 instance }. */
+#define ACTION(fn, verb, Req, Resp, resp_desc)                                                 \
+    static int fn(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)     \
+    {                                                                                          \
+        const Req *req = (const Req *)in;                                                      \
+        Resp *resp = bill_srv_call_new(call, &resp_desc);                                      \
+        if (!resp)                                                                             \
+            return conv_oom(call);                                                             \
+        int st = run_action(call, req->id, verb, &resp->instance);                             \
+        if (st == BILL_GRPC_OK)                                                                \
+            *out = &resp->base;                                                                \
+        return st;                                                                             \
+    }
+ACTION(start_instance, "start", Rustbill__Instance__StartInstanceRequest,
+       Rustbill__Instance__StartInstanceResponse, rustbill__instance__start_instance_response__descriptor)
+ACTION(stop_instance, "stop", Rustbill__Instance__StopInstanceRequest,
+       Rustbill__Instance__StopInstanceResponse, rustbill__instance__stop_instance_response__descriptor)
+ACTION(restart_instance, "reboot", Rustbill__Instance__RestartInstanceRequest,
+       Rustbill__Instance__RestartInstanceResponse,
+       rustbill__instance__restart_instance_response__descriptor)
+ACTION(terminate_instance, "terminate", Rustbill__Instance__TerminateInstanceRequest,
+       Rustbill__Instance__TerminateInstanceResponse,
+       rustbill__instance__terminate_instance_response__descriptor)
+
 #define M(name, in, outd, fn)                                                                  \
     {"/rustbill.instance.InstanceService/" name, &rustbill__instance__##in##__descriptor,      \
      &rustbill__instance__##outd##__descriptor, fn, 0}
@@ -146,6 +197,11 @@ static int get_instance(bill_srv_call *call, const ProtobufCMessage *in, Protobu
 static const bill_srv_method instance_methods[] = {
     M("ListInstances", list_instances_request, list_instances_response, list_instances),
     M("GetInstance", get_instance_request, get_instance_response, get_instance),
+    M("StartInstance", start_instance_request, start_instance_response, start_instance),
+    M("StopInstance", stop_instance_request, stop_instance_response, stop_instance),
+    M("RestartInstance", restart_instance_request, restart_instance_response, restart_instance),
+    M("TerminateInstance", terminate_instance_request, terminate_instance_response,
+      terminate_instance),
 };
 
 const bill_srv_service bill_srv_instance_service = {

@@ -11,11 +11,20 @@
  *     reboot     running (stays running)
  *     terminate  any but terminated -> terminated (final)
  * Anything else is BILL_ESTATE naming the status; a terminated instance
- * refuses every action. When the instance has a provider, the provider's
+ * refuses every action. A suspended instance (unpaid) refuses every action
+ * of its customer (BILL_ESTATE, the message says why and what to do); staff
+ * may still terminate it. When the instance has a provider, the provider's
  * action must succeed first (its error is returned, nothing changes);
  * without a plugin host for such an instance: BILL_EUNAVAILABLE.
  *
  * Scoping: CUSTOMER actors reach only their own instances (BILL_ENOTFOUND).
+ *
+ * Audit: every action call with a well-formed id and action writes an
+ * operation_logs row "instance.<action>" for the instance, customers
+ * included (actor_type customer / api_key, actor the customer user):
+ * before/after {"status": ...} when done, after {"refused": message,
+ * "error": "BILL_ESTATE"...} when refused (written outside the rolled-back
+ * transaction; not when the database itself failed).
  */
 #ifndef BILL_INSTANCE_H
 #define BILL_INSTANCE_H

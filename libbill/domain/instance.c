@@ -119,9 +119,13 @@ static const struct {
      "terminated"},
 };
 
-static bool action_allowed(size_t r, const char *status)
+/* A suspended instance (unpaid) is out of its customer's hands: every
+ * action is refused until staff resume it; staff may still terminate it. */
+static bool action_allowed(size_t r, const char *status, const bill_actor *actor)
 {
     if (strcmp(status, "terminated") == 0)
+        return false;
+    if (strcmp(status, "suspended") == 0 && actor && actor->kind == BILL_ACTOR_CUSTOMER)
         return false;
     return !action_rules[r].from || strcmp(action_rules[r].from, status) == 0;
 }
@@ -263,7 +267,7 @@ int bill_instance_get(bill_db *db, bill_plugins *plugins, const bill_actor *acto
         a->label = action_rules[r].label;
         a->style = action_rules[r].style;
         a->confirmation = action_rules[r].confirmation;
-        a->enabled = action_allowed(r, d->instance.status);
+        a->enabled = action_allowed(r, d->instance.status, actor);
     }
     *out = d;
     d = NULL;
@@ -303,6 +307,30 @@ int bill_instance_list(bill_db *db, const bill_actor *actor, const bill_instance
     return BILL__LIST_PAGE_AS(db, actor, &INS_ROW, &q, 3, params, page, NULL, out);
 }
 
+/* After a refused action: record the attempt (outside the rolled-back
+ * transaction) and hand the caller the original error. */
+static int log_refused(bill_conn *c, const bill_actor *actor, const char *what, const char *id,
+                       int rc)
+{
+    const bill_error *e = bill_error_last();
+    char *msg = bill__strdup(e->code == rc && e->message[0] ? e->message : bill_strerror(rc));
+    char *field = bill__strdup(e->code == rc ? e->field : "");
+    json_object *o = json_object_new_object();
+    if (o && msg) {
+        json_object_object_add(o, "refused", json_object_new_string(msg));
+        json_object_object_add(o, "error", json_object_new_string(bill_error_name(rc)));
+        if (bill__oplog_write_all(c, actor, what, "instance", id, NULL,
+                                  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0)
+            BILL_LOG_WARN("libbill::instance", "could not log the refused %s of instance %s",
+                          what, id);
+    }
+    json_object_put(o);
+    bill__err(rc, field && *field ? field : NULL, "%s", msg ? msg : bill_strerror(rc));
+    free(msg);
+    free(field);
+    return rc;
+}
+
 int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
                              const char *id, const char *action)
 {
@@ -310,6 +338,8 @@ int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_acto
     PGresult *res = NULL;
     bill_plugin_instance *inst = NULL;
     size_t r = BILL__ARRAY_LEN(action_rules);
+    bool in_tx = false;
+    char what[32] = "";
     int rc;
 
     if ((rc = bill__require_known(actor)) < 0 ||
@@ -322,8 +352,10 @@ int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_acto
         return bill__err(BILL_EINVALID, "action",
                          "action \"%.40s\" is not one of start, stop, reboot, terminate",
                          action ? action : "");
+    snprintf(what, sizeof what, "instance.%s", action);
     if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
+    in_tx = true;
     /* The lock serializes actions on one instance (start vs terminate). */
     if ((rc = bill__qp(c, &res,
                        "SELECT status, customer_id, coalesce(provider_interface_id::text, ''), "
@@ -337,10 +369,15 @@ int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_acto
     if ((rc = bill__owns(actor, bill__val(res, 0, 1), "instance", id)) < 0)
         goto done;
     const char *st = bill__val(res, 0, 0), *provider = bill__val(res, 0, 2);
-    if (!action_allowed(r, st)) {
+    if (!action_allowed(r, st, actor)) {
         if (strcmp(st, "terminated") == 0)
             rc = bill__err(BILL_ESTATE, "status",
                            "instance %s is terminated; %s is no longer possible", id, action);
+        else if (strcmp(st, "suspended") == 0 && actor && actor->kind == BILL_ACTOR_CUSTOMER)
+            rc = bill__err(BILL_ESTATE, "status",
+                           "instance %s is suspended (unpaid); it cannot be started, stopped, "
+                           "restarted or terminated until it is resumed: pay the open invoice "
+                           "or contact support", id);
         else
             rc = bill__err(BILL_ESTATE, "status", "instance %s is %s; cannot %s it", id, st,
                            action);
@@ -363,12 +400,22 @@ int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_acto
                        "WHERE id = $1",
                        id, action_rules[r].to)) < 0)
         goto done;
-    char what[32];
-    snprintf(what, sizeof what, "instance.%s", action);
-    if ((rc = bill__oplog_write(c, actor, what, "instance", id, NULL, NULL)) < 0)
+    char after[64];
+    snprintf(after, sizeof after, "{\"status\":\"%s\"}", action_rules[r].to);
+    char before[64];
+    snprintf(before, sizeof before, "{\"status\":\"%.40s\"}", st);
+    if ((rc = bill__oplog_write_all(c, actor, what, "instance", id, before, after)) < 0)
         goto done;
     rc = bill__tx_commit(c);
+    in_tx = false;
 done:
+    if (rc < 0 && in_tx)
+        bill__tx_rollback(c);
+    /* Every call on an instance leaves a trace, refused ones included (who
+     * tried to stop or terminate what); not when the database itself is
+     * what failed. */
+    if (rc < 0 && c && rc != BILL_EDB)
+        rc = log_refused(c, actor, what, id, rc);
     if (inst)
         bill_plugin_instance_release(inst);
     PQclear(res);

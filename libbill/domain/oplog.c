@@ -10,17 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-int bill__oplog_write(bill_conn *conn, const bill_actor *actor, const char *action,
-                      const char *target_type, const char *target_id,
-                      const char *before_json, const char *after_json)
+static int oplog_write(bill_conn *conn, const bill_actor *actor, const char *action,
+                       const char *target_type, const char *target_id, const char *before_json,
+                       const char *after_json, bool customers)
 {
     const char *type = "system", *id = "", *name = "system", *ip = "";
     char *cli_name = NULL;
     int rc;
 
-    if (actor && (actor->kind == BILL_ACTOR_CUSTOMER || actor->kind == BILL_ACTOR_ANONYMOUS))
+    if (actor && actor->kind == BILL_ACTOR_ANONYMOUS)
         return BILL_OK;
-    if (actor) {
+    if (actor && actor->kind == BILL_ACTOR_CUSTOMER && !customers)
+        return BILL_OK;
+    if (actor && actor->kind == BILL_ACTOR_CUSTOMER) {
+        bool by_key = actor->api_key_id && *actor->api_key_id;
+        type = by_key ? "api_key" : "customer";
+        id = by_key ? actor->api_key_id : actor->user_id ? actor->user_id : "";
+        name = actor->username ? actor->username : "";
+        ip = actor->source_ip ? actor->source_ip : "";
+    } else if (actor) {
         id = actor->user_id ? actor->user_id : "";
         ip = actor->source_ip ? actor->source_ip : "";
         if (actor->kind == BILL_ACTOR_ADMIN) {
@@ -41,16 +49,36 @@ int bill__oplog_write(bill_conn *conn, const bill_actor *actor, const char *acti
             name = actor->username;
         }
     }
+    /* A customer known only by id (a JWT carries no username) is named
+     * from customer_users in the same statement. */
     rc = bill__qp(conn, NULL,
                   "INSERT INTO operation_logs (actor_type, actor_id, actor_name, action, "
                   "target_type, target_id, before, after, source_ip) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)",
+                  "VALUES ($1, $2, CASE WHEN $3 = '' AND $1 = 'customer' THEN coalesce(("
+                  "SELECT username FROM customer_users WHERE id::text = $2), '') ELSE $3 END, "
+                  "$4, $5, $6, $7::jsonb, $8::jsonb, $9)",
                   type, id, name, action, target_type ? target_type : "",
                   target_id ? target_id : "", before_json, after_json, ip);
     if (rc < 0)
         bill__err_prefix("writing operation log for %s", action);
     free(cli_name);
     return rc;
+}
+
+int bill__oplog_write(bill_conn *conn, const bill_actor *actor, const char *action,
+                      const char *target_type, const char *target_id,
+                      const char *before_json, const char *after_json)
+{
+    return oplog_write(conn, actor, action, target_type, target_id, before_json, after_json,
+                       false);
+}
+
+int bill__oplog_write_all(bill_conn *conn, const bill_actor *actor, const char *action,
+                          const char *target_type, const char *target_id,
+                          const char *before_json, const char *after_json)
+{
+    return oplog_write(conn, actor, action, target_type, target_id, before_json, after_json,
+                       true);
 }
 
 static void entry_clear(void *item)

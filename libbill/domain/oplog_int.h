@@ -17,4 +17,13 @@ int bill__oplog_write(bill_conn *conn, const bill_actor *actor, const char *acti
                       const char *target_type, const char *target_id,
                       const char *before_json, const char *after_json);
 
+/* The same, also for CUSTOMER actors (actor_type "customer", or "api_key"
+ * when the customer authenticated with an API key; actor_id = the customer
+ * user, actor_name = its username): for the customer actions staff must be
+ * able to trace, such as instance start/stop/restart/terminate. Still a
+ * no-op for ANONYMOUS. */
+int bill__oplog_write_all(bill_conn *conn, const bill_actor *actor, const char *action,
+                          const char *target_type, const char *target_id,
+                          const char *before_json, const char *after_json);
+
 #endif

@@ -252,6 +252,77 @@ START_TEST(test_instance__get_sections_actions_scoping)
 }
 END_TEST
 
+/* Suspended instances are out of their customer's hands (issue 8): every
+ * action refused with a message saying why, for customers; staff may still
+ * terminate. Every call, done or refused, is in the operation log with the
+ * customer user as actor. */
+START_TEST(test_instance__suspended_refused_and_audited)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char *cid = mk_customer(db, "S"), *other = mk_customer(db, "T"), sql[400];
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid,
+                     .user_id = "5b0c3a8e-0000-4000-8000-000000000001", .username = "sam",
+                     .source_ip = "192.0.2.7"};
+    bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other, .username = "tim"};
+    bill_instance_detail *d = NULL;
+
+    mk_instance(url, cid, "suspended");
+    char *id = newest_instance(db, cid);
+    const char *acts[] = {"start", "stop", "reboot", "terminate"};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, acts[i]), BILL_ESTATE);
+        ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "suspended"));
+        ck_assert_str_eq(bill_error_last()->field, "status");
+    }
+    ck_assert_int_eq(bill_instance_get(db, NULL, &me, id, &d), BILL_OK);
+    for (size_t i = 0; i < d->action_count; i++)
+        ck_assert_msg(!d->actions[i].enabled, "%s enabled on a suspended instance",
+                      d->actions[i].id);
+    bill_instance_detail_free(d);
+    /* the refusals are audited, nothing changed */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM operation_logs WHERE target_type = 'instance' AND "
+             "target_id = '%s' AND actor_type = 'customer' AND actor_id = '%s' AND "
+             "actor_name = 'sam' AND source_ip = '192.0.2.7' AND after->>'error' = 'BILL_ESTATE' "
+             "AND after->>'refused' LIKE '%%suspended%%'", id, me.user_id);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 4);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM instances WHERE id = '%s' AND status = "
+             "'suspended'", id);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    /* another customer: NOT_FOUND, audited under that customer */
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &b, id, "terminate"), BILL_ENOTFOUND);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM operation_logs WHERE target_id = '%s' AND "
+             "actor_name = 'tim' AND action = 'instance.terminate' AND after->>'error' = "
+             "'BILL_ENOTFOUND'", id);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    /* staff may terminate a suspended instance */
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &cli, id, "start"), BILL_ESTATE);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &cli, id, "terminate"), BILL_OK);
+
+    /* a customer's successful action: before/after status, actor = the user */
+    mk_instance(url, cid, "running");
+    char *id2 = newest_instance(db, cid);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id2, "stop"), BILL_OK);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM operation_logs WHERE action = 'instance.stop' AND "
+             "target_id = '%s' AND actor_type = 'customer' AND actor_name = 'sam' AND "
+             "before->>'status' = 'running' AND after->>'status' = 'stopped'", id2);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    /* malformed ids and unknown actions are argument errors, not calls on an instance */
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id2, "explode"), BILL_EINVALID);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM operation_logs WHERE target_id = '%s'", id2);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+
+    free(id);
+    free(id2);
+    free(cid);
+    free(other);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("instance");
@@ -259,6 +330,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_instance__sanitizer_hostile_corpus);
     tcase_add_test(tc, test_instance__get_sections_actions_scoping);
+    tcase_add_test(tc, test_instance__suspended_refused_and_audited);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -435,6 +435,14 @@ START_TEST(type_range_enum_errors_all_collected)
     ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_ECONFIG);
     ASSERT_ERROR(cfg, "config.toml:1: [server]: expected table, got integer");
     bill_config_free(cfg);
+
+    /* a NUL written as an escape would cut the C string: refused, named */
+    write_file("config.toml", "[server]\nhost = \"127.0.0.1\\u0000evil\"\n"
+               "[cors]\nallowed_origins = [\"https://a\\u0000b\"]\n", 0600);
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_ECONFIG);
+    ASSERT_ERROR(cfg, "config.toml:2: [server] host: must not contain U+0000");
+    ASSERT_ERROR(cfg, "config.toml:4: [cors] allowed_origins: item 0: contains U+0000");
+    bill_config_free(cfg);
 }
 END_TEST
 

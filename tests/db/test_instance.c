@@ -262,7 +262,7 @@ START_TEST(test_instance__suspended_refused_and_audited)
     bill_db *db = bill_test_db_new_url(&url);
     char *cid = mk_customer(db, "S"), *other = mk_customer(db, "T"), sql[400];
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid,
-                     .user_id = "5b0c3a8e-0000-4000-8000-000000000001", .username = "sam",
+                     .user_id = "embedder-user-sam", .username = "sam",
                      .source_ip = "192.0.2.7"};
     bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other, .username = "tim"};
     bill_instance_detail *d = NULL;

@@ -87,6 +87,12 @@ static int events_list(cli_ctx *ctx, const cli_args *a)
             return cli_usage_error(ctx, "--dead and --status %s contradict each other", status);
         status = "dead";
     }
+    if (cli_flag(a, "failing")) {
+        if (status)
+            return cli_usage_error(ctx, "--failing and --%s contradict each other",
+                                   cli_flag(a, "dead") ? "dead" : "status");
+        status = "failing";
+    }
     if ((rc = cli_page_opts(ctx, a, &page)) != CLI_CONTINUE ||
         (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
@@ -165,8 +171,10 @@ static int events_retry(cli_ctx *ctx, const cli_args *a)
  * call plugins, so the plugin host is opened and scanned first (a missing
  * plugins directory is only a note: notify/order.paid without interfaces
  * still complete). */
-static const char *const cli_event_kinds[] = {"order.paid", "instance.poll", "notify", "notify.send",
-                                              NULL};
+static const char *const cli_event_kinds[] = {"order.paid",      "instance.poll",
+                                              "notify",          "notify.send",
+                                              "ticket.assigned", "notify.verification_code",
+                                              "provider.action", NULL};
 
 static bool kind_known(const char *const *kinds, const char *kind)
 {
@@ -238,7 +246,9 @@ done:
 
 static const cli_optdef list_opts[] = {
     {"dead", NULL, "only dead events (failed max_attempts times)", 0},
-    {"status", "STATUS", "only pending | processing | done | dead", 0},
+    {"status", "STATUS", "only pending | processing | done | dead | failing", 0},
+    {"failing", NULL, "only events that failed and are still being retried (e.g. provider "
+                      "actions that keep failing)", 0},
     {"kind", "KIND", "only this kind, e.g. order.paid", 0},
     CLI_PAGE_OPTDEFS,
     {0},

@@ -35,6 +35,10 @@ static json_object *instance_json(const void *item)
     json_object_object_add(o, "server_spec", cli_json_parse(i->server_spec_json));
     json_object_object_add(o, "billing_cycle", cli_json_str(i->billing_cycle));
     json_object_object_add(o, "next_due_date", cli_json_opt(i->next_due_date));
+    json_object_object_add(o, "anchor_date", cli_json_opt(i->anchor_date));
+    json_object_object_add(o, "current_period_start", cli_json_opt(i->current_period_start));
+    json_object_object_add(o, "cancel_at_period_end",
+                           json_object_new_boolean(i->cancel_at_period_end));
     json_object_object_add(o, "created_at", cli_json_time(i->created_at));
     json_object_object_add(o, "updated_at", cli_json_time(i->updated_at));
     return o;
@@ -91,7 +95,14 @@ static void print_detail(const bill_instance_detail *d)
     cli_table_row(t, "status:", i->status);
     cli_table_row(t, "ip:", i->ip_address);
     cli_table_row(t, "cycle:", i->billing_cycle);
+    cli_table_row(t, "anchor:", i->anchor_date[0] ? i->anchor_date : "-");
+    char per[64] = "-";
+    if (i->current_period_start[0] && i->next_due_date[0])
+        snprintf(per, sizeof per, "%s to %s (paid)", i->current_period_start, i->next_due_date);
+    cli_table_row(t, "current period:", per);
     cli_table_row(t, "next due:", i->next_due_date[0] ? i->next_due_date : "-");
+    if (i->cancel_at_period_end)
+        cli_table_row(t, "cancelled:", "at period end (terminated on the next due date)");
     cli_table_row(t, "provider:", i->provider_id);
     cli_table_row(t, "provider instance:", i->provider_instance_id);
     cli_table_row(t, "order:", i->order_id);
@@ -266,6 +277,19 @@ static const cli_optdef terminate_opts[] = {
     {0},
 };
 
+static const cli_optdef change_opts[] = {
+    {"dry-run", NULL, "only print the proration lines; change nothing", 0},
+    {0},
+};
+
+static const cli_optdef cancel_opts[] = {
+    {"at-period-end", NULL, "no more renewals; terminated at the next due date", 0},
+    {"immediately", NULL, "refund the unused paid time and terminate now", 0},
+    {"dry-run", NULL, "only print what it would refund; change nothing", 0},
+    {"yes", NULL, "do not ask for confirmation (required when not on a terminal)", 0},
+    {0},
+};
+
 static const cli_cmd instance_subs[] = {
     {.name = "list", .summary = "List instances", .opts = list_opts, .run = instance_list},
     {.name = "show", .summary = "Show an instance, its detail sections and allowed actions",
@@ -283,11 +307,33 @@ static const cli_cmd instance_subs[] = {
      .min_args = 1,
      .max_args = 1,
      .run = instance_terminate},
+    {.name = "change-product",
+     .summary = "Move to another product now, prorated by day (prints the lines first)",
+     .usage = "ID PRODUCT_ID",
+     .opts = change_opts,
+     .min_args = 2,
+     .max_args = 2,
+     .run = cli_instance_change_product},
+    {.name = "change-cycle",
+     .summary = "Bill monthly | quarterly | yearly from today, unused time credited",
+     .usage = "ID CYCLE",
+     .opts = change_opts,
+     .min_args = 2,
+     .max_args = 2,
+     .run = cli_instance_change_cycle},
+    {.name = "cancel",
+     .summary = "Cancel --at-period-end or --immediately (refund of unused time)",
+     .usage = "ID",
+     .opts = cancel_opts,
+     .min_args = 1,
+     .max_args = 1,
+     .run = cli_instance_cancel},
     {0},
 };
 
 const cli_cmd cli_instance_cmd = {
     .name = "instance",
-    .summary = "Instances: list, show, start, stop, reboot, terminate",
+    .summary = "Instances: list, show, start, stop, reboot, terminate, change-product, "
+               "change-cycle, cancel",
     .subs = instance_subs,
 };

@@ -28,6 +28,7 @@ static json_object *invoice_json(const bill_invoice *v, bool with_items)
     json_object_object_add(j, "invoice_number", cli_json_str(v->invoice_number));
     json_object_object_add(j, "customer_id", cli_json_str(v->customer_id));
     json_object_object_add(j, "instance_id", cli_json_opt(v->instance_id));
+    json_object_object_add(j, "kind", cli_json_str(v->kind));
     json_object_object_add(j, "billing_period_start", cli_json_opt(v->billing_period_start));
     json_object_object_add(j, "billing_period_end", cli_json_opt(v->billing_period_end));
     json_object_object_add(j, "amount", cli_json_money(v->amount));
@@ -51,6 +52,15 @@ static json_object *invoice_json(const bill_invoice *v, bool with_items)
             json_object_object_add(o, "quantity", json_object_new_int64(it->quantity));
             json_object_object_add(o, "unit_price", cli_json_money(it->unit_price));
             json_object_object_add(o, "amount", cli_json_money(it->amount));
+            json_object_object_add(o, "kind", cli_json_str(it->kind));
+            json_object_object_add(o, "period_start", cli_json_opt(it->period_start));
+            json_object_object_add(o, "period_end", cli_json_opt(it->period_end));
+            json_object_object_add(o, "proration_days",
+                                   it->period_days ? json_object_new_int(it->proration_days) : NULL);
+            json_object_object_add(o, "period_days",
+                                   it->period_days ? json_object_new_int(it->period_days) : NULL);
+            json_object_object_add(o, "basis", it->period_days ? cli_json_money(it->basis) : NULL);
+            json_object_object_add(o, "why", cli_json_opt(it->why));
             json_object_array_add(arr, o);
         }
         json_object_object_add(j, "items", arr);
@@ -65,11 +75,13 @@ static void print_invoice(const bill_invoice *v)
     cli_table *t = cli_table_new(2, NULL), *it = NULL;
     if (!t)
         return;
-    snprintf(period, sizeof period, "%s .. %s", v->billing_period_start[0] ? v->billing_period_start : "-",
+    snprintf(period, sizeof period, "%s to %s (end excluded)",
+             v->billing_period_start[0] ? v->billing_period_start : "-",
              v->billing_period_end[0] ? v->billing_period_end : "-");
     cli_table_row(t, "id:", v->id);
     cli_table_row(t, "number:", v->invoice_number);
     cli_table_row(t, "customer:", v->customer_id);
+    cli_table_row(t, "kind:", v->kind);
     cli_table_row(t, "instance:", v->instance_id);
     cli_table_row(t, "period:", period);
     cli_table_row(t, "status:", v->status);
@@ -84,8 +96,8 @@ static void print_invoice(const bill_invoice *v)
     cli_table_row(t, "notes:", v->notes);
     cli_table_print(t, stdout);
     cli_table_free(t);
-    static const char *const hdr[] = {"DESCRIPTION", "QTY", "UNIT_PRICE", "AMOUNT"};
-    if (!(it = cli_table_new(4, hdr)))
+    static const char *const hdr[] = {"DESCRIPTION", "QTY", "UNIT_PRICE", "AMOUNT", "WHY"};
+    if (!(it = cli_table_new(5, hdr)))
         return;
     for (int c = 1; c <= 3; c++)
         cli_table_align_right(it, c);
@@ -94,7 +106,7 @@ static void print_invoice(const bill_invoice *v)
         snprintf(q, sizeof q, "%u", v->items[i].quantity);
         cli_table_row(it, v->items[i].description, q,
                       bill_money_format(v->items[i].unit_price, up),
-                      bill_money_format(v->items[i].amount, a));
+                      bill_money_format(v->items[i].amount, a), v->items[i].why);
     }
     printf("\nItems (%zu):\n", v->item_count);
     cli_table_print(it, stdout);
@@ -111,18 +123,20 @@ static void invoice_row(const void *item, const char *cell[CLI_MAX_COLS], cli_ce
     const bill_invoice *v = item;
     cell[0] = v->id;
     cell[1] = v->invoice_number;
-    cell[2] = v->customer_id;
-    cell[3] = v->status;
-    cell[4] = cli_cell_money(v->total_amount, buf[4]);
-    cell[5] = cli_cell_money(v->paid_amount, buf[5]);
-    cell[6] = v->due_date;
+    cell[2] = v->kind;
+    cell[3] = v->customer_id;
+    cell[4] = v->status;
+    cell[5] = cli_cell_money(v->total_amount, buf[5]);
+    cell[6] = cli_cell_money(v->paid_amount, buf[6]);
+    cell[7] = v->due_date;
     if (v->billing_period_start[0])
-        snprintf(buf[7], CLI_CELL_SIZE, "%s..%s", v->billing_period_start, v->billing_period_end);
-    cell[7] = v->billing_period_start[0] ? buf[7] : "";
+        snprintf(buf[8], CLI_CELL_SIZE, "%s..%s", v->billing_period_start, v->billing_period_end);
+    cell[8] = v->billing_period_start[0] ? buf[8] : "";
 }
 
 static const cli_column invoice_cols[] = {
-    {"ID", false}, {"NUMBER", false}, {"CUSTOMER", false}, {"STATUS", false}, {"TOTAL", true}, {"PAID", true}, {"DUE", false},
+    {"ID", false},   {"NUMBER", false}, {"KIND", false}, {"CUSTOMER", false},
+    {"STATUS", false}, {"TOTAL", true},  {"PAID", true},  {"DUE", false},
     {"PERIOD", false}, {0},
 };
 
@@ -138,7 +152,8 @@ static int invoice_list(cli_ctx *ctx, const cli_args *a)
         (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
     bill_invoice_filter f = {.version = BILL_INVOICE_FILTER_VERSION,
-                             .customer_id = cli_opt(a, "customer"), .status = cli_opt(a, "status")};
+                             .customer_id = cli_opt(a, "customer"), .status = cli_opt(a, "status"),
+                             .kind = cli_opt(a, "kind"), .instance_id = cli_opt(a, "instance")};
     if ((rc = bill_invoice_list(ctx->db, &ctx->actor, &f, &page, &l)) < 0)
         return cli_fail(ctx, rc);
     rc = CLI_LIST_PRINT(ctx, &invoice_view, &l, NULL, NULL);
@@ -319,6 +334,8 @@ static int invoice_generate(cli_ctx *ctx, const cli_args *a)
 static const cli_optdef list_opts[] = {
     {"customer", "ID", "only this customer's invoices", 0},
     {"status", "STATUS", "draft | issued | paid | overdue | cancelled", 0},
+    {"kind", "KIND", "manual | order | renewal | upgrade | cycle_change", 0},
+    {"instance", "ID", "only this instance's invoices", 0},
     CLI_PAGE_OPTDEFS,
     {0},
 };

@@ -39,6 +39,8 @@ static const cli_cmd *const root_cmds[] = {
     &cli_invoice_cmd,
     &cli_ticket_cmd,
     &cli_instance_cmd,
+    &cli_billing_cmd,
+    &cli_credit_note_cmd,
     NULL,
 };
 

@@ -26,6 +26,7 @@
 #include "bill/provision.h"
 #include "bill/log.h"
 #include "bill_build_config.h"
+#include "billing_job.h"
 #include "layers/layers.h"
 #include "services/conv.h"
 #include "transport/server.h"
@@ -145,6 +146,7 @@ static void *bg_main(void *arg)
 
 static void bg_stop(void)
 {
+    billing_job_stop(); /* before the plugins and the pool go away */
     if (bg.thread_started) {
         pthread_mutex_lock(&bg.mu);
         bg.stop = true;
@@ -196,6 +198,10 @@ static int bg_start(const bill_config *cfg, bill_db *db)
         return -1;
     }
     bg.thread_started = true;
+    if (billing_job_start(cfg, db, bg.plugins) != 0) {
+        fprintf(stderr, "bill-server: cannot start the billing thread\n");
+        return -1;
+    }
     BILL_LOG_INFO(MOD, "background: plugins from %s, %d event worker(s), jobs every %d s",
                   po.plugins_dir ? po.plugins_dir : "./plugins", BG_EVENT_THREADS, BG_TICK_SECS);
     return 0;

@@ -37,5 +37,6 @@
 #include "provision.h"
 #include "notify.h"
 #include "html.h"
+#include "billing.h"
 
 #endif

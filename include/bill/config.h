@@ -104,7 +104,8 @@ typedef struct bill_config {
         int suspend_after_days;     /* 3 */
         int terminate_after_days;   /* 14 */
         char *currency;             /* "CNY" (three upper-case letters) */
-        bool enabled;               /* true */
+        bool enabled;               /* true: bill-server runs the billing pass */
+        int interval_secs;          /* 60: seconds between two passes (10..86400) */
     } billing;
     struct {
         char *level;                /* "info": trace|debug|info|warn|error|off; BILL_LOG wins */

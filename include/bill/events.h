@@ -93,8 +93,9 @@ BILL_API void bill_event_rows_clear(bill_event_rows *l);
 /* Dead events, oldest first. */
 BILL_API int bill_events_list_dead(bill_db *db, const bill_page *page, bill_event_rows *out);
 /* Any events, newest first, for operators (bill-cli events list). status
- * NULL/"" = any, else pending|processing|done|dead (BILL_EINVALID naming
- * "status" otherwise); kind NULL/"" = any, else exact match. */
+ * NULL/"" = any, else pending|processing|done|dead, or "failing": not done
+ * nor dead and failed at least once, i.e. being retried (BILL_EINVALID
+ * naming "status" otherwise); kind NULL/"" = any, else exact match. */
 BILL_API int bill_events_list(bill_db *db, const char *status, const char *kind,
                               const bill_page *page, bill_event_rows *out);
 /* Put a dead event back in the queue (attempts reset, due now). */

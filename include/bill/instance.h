@@ -51,9 +51,13 @@ typedef struct bill_instance {
     char *ip_address;
     char *server_spec_json;     /* JSON object text */
     char *billing_cycle;
-    char *next_due_date;        /* "YYYY-MM-DD" or "" */
+    char *next_due_date;        /* "YYYY-MM-DD" or "": start of the first unpaid period */
     int64_t created_at;
     int64_t updated_at;
+    /* billing (billing.h) */
+    char *anchor_date;          /* "YYYY-MM-DD" or "": periods count from it */
+    char *current_period_start; /* the paid period [current_period_start, next_due_date) */
+    bool cancel_at_period_end;  /* terminated at next_due_date, no more renewals */
 } bill_instance;
 
 typedef struct bill_instances {

@@ -37,7 +37,15 @@ typedef struct bill_invoice_item {
     char *description;
     uint32_t quantity;
     bill_money unit_price;
-    bill_money amount;
+    bill_money amount;            /* signed: credit lines of a change are negative */
+    /* billing engine lines (billing.h); manual items: kind "manual", rest empty */
+    char *kind;                   /* manual | renewal | charge | credit */
+    char *period_start;           /* the segment it covers, "" when none */
+    char *period_end;             /* exclusive */
+    int proration_days;           /* r of r/L; 0 when not prorated */
+    int period_days;              /* L; 0 when not prorated */
+    bill_money basis;             /* what r/L applies to */
+    char *why;                    /* "16/31 days of 10.00" */
 } bill_invoice_item;
 
 typedef struct bill_invoice {
@@ -45,8 +53,9 @@ typedef struct bill_invoice {
     char *invoice_number;
     char *customer_id;
     char *instance_id;            /* "" for manual invoices */
+    char *kind;                   /* manual | order | renewal | upgrade | cycle_change */
     char *billing_period_start;   /* "YYYY-MM-DD" or "" */
-    char *billing_period_end;     /* "YYYY-MM-DD" or "" */
+    char *billing_period_end;     /* "YYYY-MM-DD" (exclusive: periods are [start, end)) or "" */
     bill_money amount;
     bill_money tax_amount;
     bill_money total_amount;
@@ -121,12 +130,15 @@ BILL_API int bill_invoice_mark_overdue(bill_db *db, int64_t now_usec, int64_t *c
 BILL_API int bill_invoice_get(bill_db *db, const bill_actor *actor, const char *id,
                               bill_invoice **out);
 
-#define BILL_INVOICE_FILTER_VERSION 1u
+#define BILL_INVOICE_FILTER_VERSION 2u
 typedef struct bill_invoice_filter {
     unsigned int version; /* BILL_INVOICE_FILTER_VERSION */
     const char *customer_id;  /* scoping rule in actor.h */
     const char *status;
     /* fields above exist since version 1 */
+    const char *kind;         /* NULL/"" any; manual order renewal upgrade cycle_change */
+    const char *instance_id;  /* NULL/"" any */
+    /* fields above exist since version 2 */
 } bill_invoice_filter;
 /* Newest first; items are not loaded. */
 BILL_API int bill_invoice_list(bill_db *db, const bill_actor *actor,

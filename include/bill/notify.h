@@ -24,6 +24,15 @@ extern "C" {
 #define BILL_NOTIFY_PAYMENT_RECEIVED "payment.received"
 #define BILL_NOTIFY_TICKET_ASSIGNED "ticket.assigned"
 #define BILL_NOTIFY_VERIFICATION_CODE "verification.code"
+/* The billing engine (billing.h), each sent exactly once per fact: */
+#define BILL_NOTIFY_RENEWAL_ISSUED "invoice.renewal_issued"
+#define BILL_NOTIFY_RENEWAL_AUTOPAID "invoice.autopaid"
+#define BILL_NOTIFY_PAYMENT_FAILED "invoice.payment_failed"   /* data.shortfall */
+#define BILL_NOTIFY_INVOICE_OVERDUE "invoice.overdue"
+#define BILL_NOTIFY_INSTANCE_SUSPENDED "instance.suspended"
+#define BILL_NOTIFY_INSTANCE_UNSUSPENDED "instance.unsuspended"
+#define BILL_NOTIFY_INSTANCE_TERMINATED "instance.terminated"
+#define BILL_NOTIFY_PLAN_CHANGED "instance.plan_changed"
 
 /* Queue a notification (event "notify") for every enabled notifier.
  * customer_id (may be NULL) supplies the recipient's e-mail address when

@@ -275,8 +275,13 @@ typedef struct bill_provider_instance {
 #define BILL_PROVIDER_ACTION_STOP "stop"
 #define BILL_PROVIDER_ACTION_REBOOT "reboot"
 #define BILL_PROVIDER_ACTION_TERMINATE "terminate"
+/* Actions the billing engine asks for (dunning). Passed through `action`
+ * like the ones above, so a version 1 table needs no new field: a plugin
+ * that does not know them returns BILL_EUNSUPPORTED. */
+#define BILL_PROVIDER_ACTION_SUSPEND "suspend"
+#define BILL_PROVIDER_ACTION_UNSUSPEND "unsuspend"
 
-#define BILL_PLUGIN_PROVIDER_VERSION 1u
+#define BILL_PLUGIN_PROVIDER_VERSION 2u
 typedef struct bill_plugin_provider {
     uint32_t version; /* BILL_PLUGIN_PROVIDER_VERSION */
     /* JSON describing selectable spec fields (wire SpecTemplate):
@@ -294,6 +299,13 @@ typedef struct bill_plugin_provider {
      * first-party providers set this to NULL. */
     int (*list_upstream_products)(void *instance, char **json_out);
     /* fields above exist since version 1 */
+
+    /* The instance's plan changed (bill_instance_change_product): resize it
+     * to spec_json (the new product's specs) / upstream_product_id (upstream
+     * providers; may be NULL). May be NULL: BILL_EUNSUPPORTED. */
+    int (*change_plan)(void *instance, const char *provider_instance_id, const char *spec_json,
+                       const char *upstream_product_id);
+    /* fields above exist since version 2 */
 } bill_plugin_provider;
 
 /* ------------------------------------------------------------------------ */

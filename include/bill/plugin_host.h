@@ -151,6 +151,12 @@ BILL_API int bill_plugin_provider_get(bill_plugin_instance *inst, const char *pr
                                       bill_provider_instance *out);
 BILL_API int bill_plugin_provider_action(bill_plugin_instance *inst,
                                          const char *provider_instance_id, const char *action);
+/* Provider table version 2 (change_plan); an older plugin, or one that
+ * leaves it NULL: BILL_EUNSUPPORTED naming "change_plan". */
+BILL_API int bill_plugin_provider_change_plan(bill_plugin_instance *inst,
+                                              const char *provider_instance_id,
+                                              const char *spec_json,
+                                              const char *upstream_product_id);
 BILL_API int bill_plugin_provider_detail_sections(bill_plugin_instance *inst,
                                                   const char *provider_instance_id,
                                                   char **json_out);

@@ -87,6 +87,7 @@ static const field fields[] = {
     {"billing", "terminate_after_days", K_INT, OFF(billing.terminate_after_days), 0, 3650, NULL, NULL},
     {"billing", "currency", K_STR, OFF(billing.currency), 0, 0, NULL, NULL},
     {"billing", "enabled", K_BOOL, OFF(billing.enabled), 0, 0, NULL, NULL},
+    {"billing", "interval_secs", K_INT, OFF(billing.interval_secs), 10, 86400, NULL, NULL},
     {"log", "level", K_ENUM, OFF(log.level), 0, 0, log_level_choices, NULL},
     {"log", "format", K_ENUM, OFF(log.format), 0, 0, log_format_choices, NULL},
     {"registration", "require_email_verification", K_BOOL, OFF(registration.require_email_verification), 0, 0, NULL, NULL},
@@ -687,6 +688,7 @@ static int set_defaults(bill_config *c)
     c->billing.suspend_after_days = 3;
     c->billing.terminate_after_days = 14;
     c->billing.enabled = true;
+    c->billing.interval_secs = 60;
     c->registration.require_email_verification = false;
     c->registration.code_ttl_secs = 600;
     c->registration.resend_cooldown_secs = 60;

@@ -27,7 +27,8 @@
     "coalesce(p.name, ''), coalesce(i.provider_interface_id::text, ''), "               \
     "i.provider_instance_id, i.status, i.ip_address, i.server_spec::text, "             \
     "i.billing_cycle, coalesce(i.next_due_date::text, ''), " BILL__US("i.created_at") ", " \
-    BILL__US("i.updated_at")
+    BILL__US("i.updated_at") ", coalesce(i.anchor_date::text, ''), "                     \
+    "coalesce(i.current_period_start::text, ''), i.cancel_at_period_end"
 #define INS_FROM " FROM instances i LEFT JOIN products p ON p.id = i.product_id "
 
 static const char *const statuses[] = {"provisioning", "running",    "stopped",
@@ -50,7 +51,8 @@ static void ins_clear(void *item)
     char **s[] = {&x->id,          &x->order_id,    &x->customer_id, &x->product_id,
                   &x->product_name, &x->provider_id, &x->provider_instance_id,
                   &x->status,      &x->ip_address,  &x->server_spec_json,
-                  &x->billing_cycle, &x->next_due_date};
+                  &x->billing_cycle, &x->next_due_date, &x->anchor_date,
+                  &x->current_period_start};
     for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
         free(*s[i]);
     memset(x, 0, sizeof *x);
@@ -68,6 +70,10 @@ static int ins_from_row(const PGresult *r, int row, const void *ctx, void *item)
             return bill__err(BILL_ENOMEM, NULL, "out of memory reading an instance");
     x->created_at = bill__i64(r, row, 12);
     x->updated_at = bill__i64(r, row, 13);
+    if (!(x->anchor_date = bill__col_dup(r, row, 14)) ||
+        !(x->current_period_start = bill__col_dup(r, row, 15)))
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reading an instance");
+    x->cancel_at_period_end = bill__bool(r, row, 16);
     return BILL_OK;
 }
 

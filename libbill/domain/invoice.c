@@ -12,6 +12,7 @@
 #include "domain/order_int.h"
 #include "domain/notify_int.h"
 #include "bill/provision.h"
+#include "billing/billing_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
     "coalesce(billing_period_start::text, ''), coalesce(billing_period_end::text, ''), " \
     "amount, tax_amount, total_amount, paid_amount, status, " BILL__US("issued_at") ", "  \
     BILL__US("paid_at") ", coalesce(due_date::text, ''), notes, " BILL__US("created_at")  \
-    ", " BILL__US("updated_at")
+    ", " BILL__US("updated_at") ", kind"
 
 static const char *const statuses[] = {"draft", "issued", "paid", "overdue", "cancelled"};
 
@@ -41,6 +42,10 @@ static void item_clear(void *p)
     bill_invoice_item *x = p;
     free(x->id);
     free(x->description);
+    free(x->kind);
+    free(x->period_start);
+    free(x->period_end);
+    free(x->why);
     memset(x, 0, sizeof *x);
 }
 
@@ -51,10 +56,17 @@ static int item_from_row(const PGresult *r, int row, const void *ctx, void *p)
     x->id = bill__col_dup(r, row, 0);
     x->description = bill__col_dup(r, row, 1);
     x->quantity = (uint32_t)bill__i64(r, row, 2);
-    if (!x->id || !x->description)
+    x->kind = bill__col_dup(r, row, 5);
+    x->period_start = bill__col_dup(r, row, 6);
+    x->period_end = bill__col_dup(r, row, 7);
+    x->proration_days = (int)bill__i64(r, row, 8);
+    x->period_days = (int)bill__i64(r, row, 9);
+    x->why = bill__col_dup(r, row, 11);
+    if (!x->id || !x->description || !x->kind || !x->period_start || !x->period_end || !x->why)
         return bill__err(BILL_ENOMEM, NULL, "out of memory reading invoice items");
     if ((rc = bill__money_col(r, row, 3, &x->unit_price)) < 0 ||
-        (rc = bill__money_col(r, row, 4, &x->amount)) < 0)
+        (rc = bill__money_col(r, row, 4, &x->amount)) < 0 ||
+        (rc = bill__money_col(r, row, 10, &x->basis)) < 0)
         return rc;
     return BILL_OK;
 }
@@ -67,7 +79,7 @@ static void inv_clear(void *p)
     bill_invoice *v = p;
     char **s[] = {&v->id,       &v->invoice_number, &v->customer_id, &v->instance_id,
                   &v->billing_period_start, &v->billing_period_end, &v->status,
-                  &v->due_date, &v->notes};
+                  &v->due_date, &v->notes, &v->kind};
     for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
         free(*s[i]);
     bill__rows_clear(&ITEM_ROW, &v->items, &v->item_count);
@@ -87,9 +99,10 @@ static int inv_from_row(const PGresult *r, int row, const void *ctx, void *p)
     v->status = bill__col_dup(r, row, 10);
     v->due_date = bill__col_dup(r, row, 13);
     v->notes = bill__col_dup(r, row, 14);
+    v->kind = bill__col_dup(r, row, 17);
     if (!v->id || !v->invoice_number || !v->customer_id || !v->instance_id ||
         !v->billing_period_start || !v->billing_period_end || !v->status || !v->due_date ||
-        !v->notes)
+        !v->notes || !v->kind)
         return bill__err(BILL_ENOMEM, NULL, "out of memory reading an invoice");
     if ((rc = bill__money_col(r, row, 6, &v->amount)) < 0 ||
         (rc = bill__money_col(r, row, 7, &v->tax_amount)) < 0 ||
@@ -131,8 +144,11 @@ static int inv_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill
         (rc = bill__row_new(&INV_ROW, res, 0, NULL, &v)) < 0)
         goto done;
     if ((rc = bill__qp(c, &it,
-                       "SELECT id, description, quantity, unit_price, amount FROM invoice_items "
-                       "WHERE invoice_id = $1 ORDER BY created_at, id",
+                       "SELECT id, description, quantity, unit_price, amount, kind, "
+                       "coalesce(period_start::text, ''), coalesce(period_end::text, ''), "
+                       "coalesce(proration_days, 0), coalesce(period_days, 0), "
+                       "coalesce(basis, 0), why FROM invoice_items "
+                       "WHERE invoice_id = $1 ORDER BY line_no, created_at, id",
                        id)) < 0 ||
         (rc = bill__rows_fill(&ITEM_ROW, it, NULL, &v->items, &v->item_count)) < 0)
         goto done;
@@ -372,7 +388,17 @@ int bill__invoice_paid_tx(bill_conn *c, const bill_actor *actor, const char *id,
                        "updated_at = bill_now() WHERE id = $1",
                        id, bill_money_format(amount, b))) < 0)
         goto done;
-    rc = bill__oplog_write(c, actor, "invoice.paid", "invoice", id, NULL, NULL);
+    if ((rc = bill__oplog_write(c, actor, "invoice.paid", "invoice", id, NULL, NULL)) < 0)
+        goto done;
+    /* A paid renewal moves its instance on (next due date, unsuspend),
+     * whichever way it was paid: gateway, bank transfer, by hand. */
+    {
+        char ids[64], ts[BILL_TIME_BUFSZ + 8];
+        snprintf(ids, sizeof ids, "{%s}", id);
+        if ((rc = bill__ts_text(bill__conn_now(c), ts)) < 0)
+            goto done;
+        rc = bill__billing_renewals_paid(c, ids, ts, NULL, false);
+    }
 done:
     PQclear(res);
     return rc;
@@ -500,7 +526,9 @@ int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_f
 {
     static const bill__list_sql q = {INV_COLS,
                                      "FROM invoices WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
-                                     "AND ($2::text IS NULL OR status = $2)",
+                                     "AND ($2::text IS NULL OR status = $2) "
+                                     "AND ($3::text IS NULL OR kind = $3) "
+                                     "AND ($4::uuid IS NULL OR instance_id = $4::uuid)",
                                      "created_at DESC, id DESC"};
     bill_invoice_filter none = {0};
     const char *cust;
@@ -517,8 +545,17 @@ int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_f
         return rc;
     if (bill__opt(f->status) && (rc = bill_invoice_status_check(f->status)) < 0)
         return rc;
-    const char *params[] = {cust, bill__opt(f->status)};
-    return BILL__LIST_PAGE_AS(db, actor, &INV_ROW, &q, 2, params, page, NULL, out);
+    const char *kind = f->version >= 2 ? bill__opt(f->kind) : NULL;
+    const char *instance_id = f->version >= 2 ? bill__opt(f->instance_id) : NULL;
+    if (kind && strcmp(kind, "manual") && strcmp(kind, "order") && strcmp(kind, "renewal") &&
+        strcmp(kind, "upgrade") && strcmp(kind, "cycle_change"))
+        return bill__err(BILL_EINVALID, "kind",
+                         "kind \"%.40s\" is not one of manual, order, renewal, upgrade, "
+                         "cycle_change", kind);
+    if ((rc = bill__check_opt_id(instance_id, "instance_id")) < 0)
+        return rc;
+    const char *params[] = {cust, bill__opt(f->status), kind, instance_id};
+    return BILL__LIST_PAGE_AS(db, actor, &INV_ROW, &q, 4, params, page, NULL, out);
 }
 
 int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *customer_id,
@@ -575,7 +612,8 @@ int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *cust
                           "billing_period_start, billing_period_end, amount, total_amount, "
                           "status) VALUES ($1, 'DRAFT-' || gen_random_uuid(), $2, $3::date, "
                           "$4::date, $5::numeric, $5::numeric, 'draft') ON CONFLICT "
-                          "(instance_id, billing_period_start) DO NOTHING RETURNING id",
+                          "(instance_id, billing_period_start) WHERE kind = 'manual' AND "
+                          "instance_id IS NOT NULL DO NOTHING RETURNING id",
                           bill__val(list, i, 1), bill__val(list, i, 0), period_start,
                           period_end, bill__val(list, i, 4));
         if (rc == BILL_OK && PQntuples(ins) == 1) {

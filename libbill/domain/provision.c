@@ -10,6 +10,7 @@
 #include "domain/order_int.h"
 #include "domain/notify_int.h"
 #include "events/events_int.h"
+#include "billing/billing_int.h"
 #include "store/store.h"
 
 #include "bill/provision.h"
@@ -297,6 +298,31 @@ static int failed_attempt(bill_provision *p, const bill_event *ev, const char *o
 
 /* ---- order.paid ---------------------------------------------------------- */
 
+/* The instance of a paid order, anchored on the order's payment
+ * (billing.md §1): anchor = UTC date of paid_at, the first period
+ * [anchor, anchor + 1 cycle) paid by the order (its amount is that period's
+ * basis for any later proration). *res holds the new id. */
+static int insert_instance(bill_conn *c, const char *order_id, const char *provider_instance_id,
+                           const char *ip, const char *status, PGresult **res)
+{
+    return bill__qp(c, res,
+                    "WITH o AS (SELECT o.*, (coalesce(o.paid_at, bill_now()) AT TIME ZONE 'UTC')"
+                    "::date AS anchor FROM orders o WHERE o.id = $1), "
+                    "i AS (INSERT INTO instances (customer_id, order_id, product_id, "
+                    "provider_interface_id, provider_instance_id, status, ip_address, server_spec, "
+                    "billing_cycle, anchor_date, next_due_date, current_period_start) "
+                    "SELECT customer_id, id, product_id, provider_interface_id, $2, $4, $3, "
+                    "server_spec, billing_cycle, anchor, bill_period_end(anchor, anchor, "
+                    "billing_cycle), anchor FROM o RETURNING id, customer_id, product_id, "
+                    "billing_cycle, anchor_date, next_due_date), "
+                    "per AS (INSERT INTO instance_periods (instance_id, customer_id, period_start, "
+                    "period_end, basis, product_id, billing_cycle, source, order_id) "
+                    "SELECT i.id, i.customer_id, i.anchor_date, i.next_due_date, o.total_amount, "
+                    "i.product_id, i.billing_cycle, 'order', o.id FROM i, o) "
+                    "SELECT id FROM i",
+                    order_id, provider_instance_id, ip, status);
+}
+
 static int on_order_paid(const bill_event *ev, void *user)
 {
     bill_provision *p = user;
@@ -336,12 +362,35 @@ static int on_order_paid(const bill_event *ev, void *user)
     add_str(data, "currency", bill__val(o, 0, 7));
 
     if (!bill__val(o, 0, 2)[0]) {
-        /* Nothing to provision automatically: staff take it from here. */
-        char *body = bill__sprintf("Your payment of %s %s for %s was received.",
-                                   bill__val(o, 0, 6), bill__val(o, 0, 7), bill__val(o, 0, 5));
+        /* No provider: manual provisioning (WHMCS's "None" module). The
+         * instance exists and runs at once, billed like any other; staff do
+         * whatever setup it needs. */
+        if ((rc = bill__tx_begin(c)) < 0 ||
+            (rc = bill__qp(c, &lock, "SELECT status FROM orders WHERE id = $1 FOR UPDATE",
+                           order_id)) < 0) {
+            json_object_put(data);
+            goto done;
+        }
+        if (strcmp(bill__val(lock, 0, 0), "paid") != 0) {
+            json_object_put(data);
+            rc = bill__tx_commit(c); /* a concurrent run won */
+            goto done;
+        }
+        if ((rc = insert_instance(c, order_id, "", "", "running", &ins)) < 0 ||
+            (rc = bill__order_move_tx(c, &provisioner, order_id, "provisioning", NULL)) < 0 ||
+            (rc = bill__order_move_tx(c, &provisioner, order_id, "active", NULL)) < 0) {
+            json_object_put(data);
+            goto done;
+        }
+        add_str(data, "instance_id", bill__val(ins, 0, 0));
+        char *body = bill__sprintf("Your payment of %s %s for %s was received; your service "
+                                   "is active.", bill__val(o, 0, 6), bill__val(o, 0, 7),
+                                   bill__val(o, 0, 5));
         rc = bill__notify_conn(c, BILL_NOTIFY_ORDER_PAID, bill__val(o, 0, 1), NULL, "Order paid",
                          body ? body : "Your order is paid.", data);
         free(body);
+        if (rc == BILL_OK)
+            rc = bill__tx_commit(c);
         goto done;
     }
     if (!p->plugins) {
@@ -377,14 +426,8 @@ static int on_order_paid(const bill_event *ev, void *user)
         rc = bill__tx_commit(c); /* a concurrent run won */
         goto done;
     }
-    if ((rc = bill__qp(c, &ins,
-                       "INSERT INTO instances (customer_id, order_id, product_id, "
-                       "provider_interface_id, provider_instance_id, status, ip_address, "
-                       "server_spec, billing_cycle) "
-                       "SELECT customer_id, id, product_id, provider_interface_id, $2, "
-                       "'provisioning', $3, server_spec, billing_cycle FROM orders WHERE id = $1 "
-                       "RETURNING id", order_id, pi.provider_instance_id,
-                       pi.ip_address ? pi.ip_address : "")) < 0 ||
+    if ((rc = insert_instance(c, order_id, pi.provider_instance_id,
+                              pi.ip_address ? pi.ip_address : "", "provisioning", &ins)) < 0 ||
         (rc = bill__qp(c, NULL, "UPDATE orders SET provider_instance_id = $2 WHERE id = $1",
                        order_id, pi.provider_instance_id)) < 0 ||
         (rc = bill__order_move_tx(c, &provisioner, order_id, "provisioning", NULL)) < 0) {
@@ -642,6 +685,13 @@ done:
     return rc;
 }
 
+/* "provider.action" (queued by the billing engine): libbill/billing/actions.c. */
+static int on_provider_action(const bill_event *ev, void *user)
+{
+    bill_provision *p = user;
+    return bill__billing_provider_action(p->db, p->plugins, ev);
+}
+
 int bill_provision_register(bill_provision *p, bill_events *ev)
 {
     int rc;
@@ -652,7 +702,8 @@ int bill_provision_register(bill_provision *p, bill_events *ev)
         (rc = bill_events_register(ev, "notify", on_notify, p)) < 0 ||
         (rc = bill_events_register(ev, "notify.send", on_notify_send, p)) < 0 ||
         (rc = bill_events_register(ev, "ticket.assigned", on_ticket_assigned, p)) < 0 ||
-        (rc = bill_events_register(ev, "notify.verification_code", on_verification_code, p)) < 0)
+        (rc = bill_events_register(ev, "notify.verification_code", on_verification_code, p)) < 0 ||
+        (rc = bill_events_register(ev, "provider.action", on_provider_action, p)) < 0)
         return rc;
     return BILL_OK;
 }

@@ -472,16 +472,19 @@ int bill_events_list(bill_db *db, const char *status, const char *kind, const bi
                      bill_event_rows *out)
 {
     static const bill__list_sql q = {EV_COLS,
-                                     "FROM events WHERE ($1::text IS NULL OR status = $1) "
-                                     "AND ($2::text IS NULL OR kind = $2)",
+                                     "FROM events WHERE ($1::text IS NULL OR status = $1 OR "
+                                     "($1 = 'failing' AND status IN ('pending', 'processing') "
+                                     "AND last_error <> '')) AND ($2::text IS NULL OR kind = $2)",
                                      "id DESC"};
     if (!db || !out)
         return bill__err(BILL_EINVALID, NULL, "db and out are required");
     memset(out, 0, sizeof *out);
     if (status && *status && strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0 &&
-        strcmp(status, "done") != 0 && strcmp(status, "dead") != 0)
+        strcmp(status, "done") != 0 && strcmp(status, "dead") != 0 &&
+        strcmp(status, "failing") != 0)
         return bill__err(BILL_EINVALID, "status",
-                         "event status \"%s\" must be pending, processing, done or dead", status);
+                         "event status \"%s\" must be pending, processing, done, dead or "
+                         "failing", status);
     const char *params[] = {status && *status ? status : NULL, kind && *kind ? kind : NULL};
     return BILL__LIST_PAGE(db, &EV_ROW, &q, 2, params, page, NULL, out);
 }

@@ -349,13 +349,33 @@ int bill_plugin_provider_action(bill_plugin_instance *inst, const char *provider
     if (!is_provider(inst))
         return wrong_kind(inst, "provider");
     if (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "reboot") &&
-        strcmp(action, "terminate"))
+        strcmp(action, "terminate") && strcmp(action, "suspend") && strcmp(action, "unsuspend"))
         return bill__err(BILL_EINVALID, "action",
-                         "action \"%s\" is not one of start, stop, reboot, terminate", action);
+                         "action \"%s\" is not one of start, stop, reboot, terminate, suspend, "
+                         "unsuspend", action);
     bill__plugin_err_reset();
     const bill_plugin_provider *t = inst->gen->desc->functions;
     rc = t->action(inst->state, provider_instance_id, action);
     return rc == BILL_OK ? BILL_OK : bill__plugin_fail(inst, action, rc);
+}
+
+int bill_plugin_provider_change_plan(bill_plugin_instance *inst, const char *provider_instance_id,
+                                     const char *spec_json, const char *upstream_product_id)
+{
+    int rc;
+    if (!inst || !provider_instance_id)
+        return bill__err(BILL_EINVALID, "provider_instance_id", "instance id is required");
+    if (!is_provider(inst))
+        return wrong_kind(inst, "provider");
+    const bill_plugin_provider *t = inst->gen->desc->functions;
+    if (t->version < 2 || !t->change_plan)
+        return bill__err(BILL_EUNSUPPORTED, "change_plan",
+                         "provider plugin %s cannot change an instance's plan (provider table "
+                         "version %u)", bill_plugin_instance_plugin_id(inst), t->version);
+    bill__plugin_err_reset();
+    rc = t->change_plan(inst->state, provider_instance_id, spec_json ? spec_json : "{}",
+                        upstream_product_id);
+    return rc == BILL_OK ? BILL_OK : bill__plugin_fail(inst, "change_plan", rc);
 }
 
 /* Shared shape of the "returns a JSON document" calls. */

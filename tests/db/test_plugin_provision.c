@@ -264,8 +264,13 @@ START_TEST(test_plugin_provision__no_provider_and_notify_fanout)
     product = fx_product(e.db, "Manual", 500, NULL, NULL);
     order = paid_order(&e, product, NULL);
     drain(&e);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid'",
+    /* No provider: manual provisioning, the instance runs at once and the
+     * order is active (billing.md: billed like any other). */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE id = '%s' AND status = 'active'",
              order);
+    ck_assert_int_eq(fx_count(e.url, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM instances WHERE order_id = '%s' AND status = "
+             "'running' AND anchor_date IS NOT NULL AND next_due_date > anchor_date", order);
     ck_assert_int_eq(fx_count(e.url, sql), 1);
     all = hooks(&e);
     ck_assert_ptr_nonnull(strstr(all, "\"event\":\"order.paid\""));

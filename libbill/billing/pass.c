@@ -1,0 +1,930 @@
+/*
+ * pass.c — one billing pass (billing.h, billing.md §2-§4): auto-pay retries,
+ * dunning, period-end cancellations, renewal issuing, and the settle step
+ * they share (all-or-nothing payment from the balance with customer rows
+ * locked in id order). Every step is a bounded number of set-based
+ * statements per batch; batches take their rows with SKIP LOCKED, so passes
+ * running at once each take different rows and none does anything twice.
+ */
+#include "billing/billing_int.h"
+#include "bill/log.h"
+#include "bill/provision.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "libbill::billing"
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+void bill__sbuf_free(bill__sbuf *b)
+{
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+void bill__sbuf_add(bill__sbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n + 1);
+    b->len += n;
+}
+
+void bill__sbuf_array_begin(bill__sbuf *b)
+{
+    b->len = 0;
+    b->oom = false;
+    bill__sbuf_add(b, "{");
+}
+
+void bill__sbuf_array_item(bill__sbuf *b, const char *v)
+{
+    if (b->len > 1)
+        bill__sbuf_add(b, ",");
+    bill__sbuf_add(b, v);
+}
+
+const char *bill__sbuf_array_end(bill__sbuf *b)
+{
+    bill__sbuf_add(b, "}");
+    return b->oom ? NULL : b->s;
+}
+
+int bill__ts_text(int64_t usec, char buf[BILL_TIME_BUFSZ + 8])
+{
+    char base[BILL_TIME_BUFSZ];
+    int64_t us = ((usec % BILL_USEC_PER_SEC) + BILL_USEC_PER_SEC) % BILL_USEC_PER_SEC;
+    int rc = bill_time_format_rfc3339(usec - us, base);
+    if (rc < 0)
+        return rc;
+    snprintf(buf, BILL_TIME_BUFSZ + 8, "%.19s.%06lldZ", base, (long long)us);
+    return BILL_OK;
+}
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+int bill__report_add_action(bill_billing_report *r, const char *instance_id,
+                            const char *customer_id, const char *action, const char *reason)
+{
+    bill_billing_action *a;
+    if (!r)
+        return BILL_OK;
+    a = realloc(r->action_list, (r->action_count + 1) * sizeof *a);
+    if (!a)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reporting actions");
+    r->action_list = a;
+    a = &a[r->action_count++];
+    memset(a, 0, sizeof *a);
+    copy_str(a->instance_id, sizeof a->instance_id, instance_id);
+    copy_str(a->customer_id, sizeof a->customer_id, customer_id);
+    copy_str(a->action, sizeof a->action, action);
+    copy_str(a->reason, sizeof a->reason, reason);
+    return BILL_OK;
+}
+
+int bill__report_add_invoice(bill_billing_report *r, const bill_billing_invoice *inv)
+{
+    bill_billing_invoice *v;
+    if (!r)
+        return BILL_OK;
+    /* the same invoice again (issued, then paid in the same batch): merge */
+    for (size_t i = r->invoice_count; i-- > 0;) {
+        if (strcmp(r->invoices[i].invoice_id, inv->invoice_id) == 0) {
+            v = &r->invoices[i];
+            v->paid = v->paid || inv->paid;
+            v->issued = v->issued || inv->issued;
+            if (inv->shortfall)
+                v->shortfall = inv->shortfall;
+            if (inv->invoice_number[0])
+                copy_str(v->invoice_number, sizeof v->invoice_number, inv->invoice_number);
+            return BILL_OK;
+        }
+        if (r->invoice_count - i > 4096)
+            break; /* merges only ever hit the current batch */
+    }
+    v = realloc(r->invoices, (r->invoice_count + 1) * sizeof *v);
+    if (!v)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reporting invoices");
+    r->invoices = v;
+    r->invoices[r->invoice_count++] = *inv;
+    return BILL_OK;
+}
+
+static int report_add_shortfall(bill_billing_report *r, const char *customer_id,
+                                bill_money balance, bill_money limit, bill_money unpaid)
+{
+    for (size_t i = 0; i < r->shortfall_count; i++) {
+        bill_billing_shortfall *s = &r->shortfalls[i];
+        if (strcmp(s->customer_id, customer_id) == 0) {
+            s->unpaid += unpaid;
+            s->shortfall = s->unpaid - (s->balance + s->credit_limit);
+            return BILL_OK;
+        }
+    }
+    bill_billing_shortfall *s = realloc(r->shortfalls, (r->shortfall_count + 1) * sizeof *s);
+    if (!s)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reporting shortfalls");
+    r->shortfalls = s;
+    s = &s[r->shortfall_count++];
+    memset(s, 0, sizeof *s);
+    copy_str(s->customer_id, sizeof s->customer_id, customer_id);
+    s->balance = balance;
+    s->credit_limit = limit;
+    s->unpaid = unpaid;
+    s->shortfall = unpaid - (balance + limit);
+    return BILL_OK;
+}
+
+void bill_billing_report_clear(bill_billing_report *r)
+{
+    if (!r)
+        return;
+    free(r->invoices);
+    free(r->action_list);
+    free(r->shortfalls);
+    memset(r, 0, sizeof *r);
+}
+
+void bill_billing_options_init(bill_billing_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->version = BILL_BILLING_OPTIONS_VERSION;
+    o->invoice_days_before = 7;
+    o->suspend_after_days = 3;
+    o->terminate_after_days = 14;
+    o->currency = "CNY";
+    o->batch_size = 1000;
+}
+
+void bill_billing_options_from_config(bill_billing_options *o, const bill_config *cfg)
+{
+    bill_billing_options_init(o);
+    if (!o || !cfg)
+        return;
+    o->invoice_days_before = cfg->billing.invoice_days_before;
+    o->suspend_after_days = cfg->billing.suspend_after_days;
+    o->terminate_after_days = cfg->billing.terminate_after_days;
+    if (cfg->billing.currency && *cfg->billing.currency)
+        o->currency = cfg->billing.currency;
+}
+
+/* ---- statements ------------------------------------------------------------------ */
+
+static int q(bill__pass *p, PGresult **out, const char *sql, int n, const char *const *params)
+{
+    p->r->statements++;
+    return bill__q(p->c, out, sql, n, params);
+}
+#define QP(p, out, sql, ...)                                                               \
+    q((p), (out), (sql), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
+      (const char *const[]){__VA_ARGS__})
+
+static int tx_begin(bill__pass *p)
+{
+    if (p->sandbox)
+        return BILL_OK;
+    p->r->statements++;
+    return bill__tx_begin(p->c);
+}
+
+static int tx_commit(bill__pass *p)
+{
+    if (p->sandbox)
+        return BILL_OK;
+    p->r->statements++;
+    return bill__tx_commit(p->c);
+}
+
+static void tx_rollback(bill__pass *p)
+{
+    if (!p->sandbox)
+        bill__tx_rollback(p->c);
+}
+
+/* A batch that lost a deadlock or a serialization race is simply run again. */
+static bool retryable(void)
+{
+    const char *st = bill_error_last()->sqlstate;
+    return strcmp(st, "40P01") == 0 || strcmp(st, "40001") == 0;
+}
+
+static int date_plus(bill_date d, int days, char out[BILL_DATE_BUFSZ])
+{
+    bill_date x;
+    int rc;
+    if ((rc = bill_date_add_days(&x, d, days)) < 0 || (rc = bill_date_format(x, out)) < 0)
+        return rc;
+    return BILL_OK;
+}
+
+int bill__pass_init(bill__pass *p, bill_conn *c, const bill_billing_options *o, int64_t T,
+                    bool sandbox, bill_billing_report *r)
+{
+    int rc;
+    memset(p, 0, sizeof *p);
+    bill_billing_options_init(&p->o);
+    if (o) {
+        if (o->version < 1 || o->version > BILL_BILLING_OPTIONS_VERSION)
+            return bill__err(BILL_EINVALID, "version",
+                             "billing options version %u is not supported", o->version);
+        p->o = *o;
+        p->o.version = BILL_BILLING_OPTIONS_VERSION;
+        if (!p->o.currency || !*p->o.currency)
+            p->o.currency = "CNY";
+    }
+    if (p->o.invoice_days_before < 0 || p->o.invoice_days_before > 365)
+        return bill__err(BILL_EINVALID, "invoice_days_before",
+                         "invoice_days_before %d is not 0..365", p->o.invoice_days_before);
+    if (p->o.suspend_after_days < 0 || p->o.suspend_after_days > 365)
+        return bill__err(BILL_EINVALID, "suspend_after_days",
+                         "suspend_after_days %d is not 0..365", p->o.suspend_after_days);
+    if (p->o.terminate_after_days < p->o.suspend_after_days || p->o.terminate_after_days > 3650)
+        return bill__err(BILL_EINVALID, "terminate_after_days",
+                         "terminate_after_days %d must be suspend_after_days (%d)..3650",
+                         p->o.terminate_after_days, p->o.suspend_after_days);
+    if (p->o.batch_size <= 0)
+        p->o.batch_size = 1000;
+    if (p->o.batch_size > 50000)
+        p->o.batch_size = 50000;
+    p->c = c;
+    p->T = T;
+    p->sandbox = sandbox;
+    p->r = r;
+    r->at = T;
+    if ((rc = bill__ts_text(T, p->ts)) < 0 || (rc = bill_date_from_time(&p->today, T)) < 0 ||
+        (rc = bill_date_format(p->today, p->today_s)) < 0 ||
+        (rc = date_plus(p->today, p->o.invoice_days_before, p->lead_cut)) < 0 ||
+        (rc = date_plus(p->today, -p->o.suspend_after_days, p->susp_cut)) < 0 ||
+        (rc = date_plus(p->today, -p->o.terminate_after_days, p->term_cut)) < 0)
+        return rc;
+    copy_str(r->date, sizeof r->date, p->today_s);
+    return BILL_OK;
+}
+
+/* The provider action insert every transition shares: instances without a
+ * provider (manual provisioning) get the action recorded as done. */
+#define ACTION_INSERT(src, action, reason)                                                  \
+    "INSERT INTO events (kind, payload, max_attempts, status) SELECT 'provider.action', "   \
+    "jsonb_build_object('instance_id', " src ".id, 'customer_id', " src ".customer_id, "    \
+    "'action', '" action "', 'reason', '" reason "', 'invoice_id', " src ".invoice_id), "   \
+    "100000, CASE WHEN " src ".provider_interface_id IS NULL OR " src                       \
+    ".provider_instance_id = '' THEN 'done' ELSE 'pending' END FROM " src
+
+/* ---- renewals paid (any payment path) ------------------------------------------------ */
+
+static const char SQL_RENEWALS_PAID[] =
+    "WITH v AS (SELECT v.id, v.instance_id, v.customer_id, v.billing_period_start, "
+    "  v.billing_period_end, v.total_amount, v.product_id, v.billing_cycle, v.invoice_number "
+    "  FROM invoices v WHERE v.id = ANY($1::uuid[]) AND v.kind = 'renewal' AND "
+    "  v.status = 'paid' AND v.instance_id IS NOT NULL), "
+    "old AS (SELECT i.id, i.status, i.customer_id, i.provider_interface_id, "
+    "  i.provider_instance_id FROM instances i WHERE i.id IN (SELECT instance_id FROM v) "
+    "  FOR UPDATE), "
+    "per AS (INSERT INTO instance_periods (instance_id, customer_id, period_start, period_end, "
+    "  basis, product_id, billing_cycle, source, invoice_id, created_at, updated_at) "
+    "  SELECT v.instance_id, v.customer_id, v.billing_period_start, v.billing_period_end, "
+    "  v.total_amount, v.product_id, coalesce(v.billing_cycle, 'monthly'), 'renewal', v.id, "
+    "  $2::timestamptz, $2::timestamptz FROM v "
+    "  ON CONFLICT (instance_id, period_start) WHERE status = 'paid' DO NOTHING), "
+    "up AS (UPDATE instances i SET "
+    "  current_period_start = CASE WHEN i.next_due_date IS NULL OR v.billing_period_end > "
+    "    i.next_due_date THEN v.billing_period_start ELSE i.current_period_start END, "
+    "  next_due_date = greatest(i.next_due_date, v.billing_period_end), "
+    "  status = CASE WHEN old.status = 'suspended' THEN 'running' ELSE i.status END, "
+    "  suspended_at = CASE WHEN old.status = 'suspended' THEN NULL ELSE i.suspended_at END, "
+    "  updated_at = $2::timestamptz FROM v JOIN old ON old.id = v.instance_id "
+    "  WHERE i.id = v.instance_id RETURNING i.id, i.customer_id, old.status AS old_status, "
+    "  old.provider_interface_id, old.provider_instance_id, v.id AS invoice_id, "
+    "  v.invoice_number), "
+    "uns AS (SELECT * FROM up WHERE old_status = 'suspended'), "
+    "act AS (" ACTION_INSERT("uns", "unsuspend", "paid") "), "
+    "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_INSTANCE_UNSUSPENDED "', uns.customer_id, 'Your server is running again', "
+    "  'Invoice ' || uns.invoice_number || ' is paid: your server is running again.', "
+    "  jsonb_build_object('instance_id', uns.id, 'invoice_id', uns.invoice_id, "
+    "  'invoice_number', uns.invoice_number)) FROM uns) "
+    "SELECT uns.id, uns.customer_id FROM uns";
+
+int bill__billing_renewals_paid(bill_conn *c, const char *ids, const char *ts,
+                                bill_billing_report *r, bool details)
+{
+    PGresult *res = NULL;
+    int rc;
+    if (r)
+        r->statements++;
+    if ((rc = bill__qp(c, &res, SQL_RENEWALS_PAID, ids, ts)) < 0)
+        return rc;
+    for (int i = 0; r && i < PQntuples(res); i++) {
+        r->unsuspended++;
+        r->actions++;
+        if (details &&
+            (rc = bill__report_add_action(r, bill__val(res, i, 0), bill__val(res, i, 1),
+                                          "unsuspend", "paid")) < 0)
+            break;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* ---- settle: pay open renewals from the balance, all or nothing -------------------- */
+
+typedef struct cust {
+    char id[40];
+    bill_money balance, limit;
+    int seq;            /* ledger rows written in this batch */
+    bill_money unpaid;  /* renewals it could not pay */
+} cust;
+
+static int cust_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cust *)a)->id, ((const cust *)b)->id);
+}
+
+static const char SQL_SETTLE_READ[] =
+    "SELECT v.id, v.customer_id, (v.total_amount - v.paid_amount)::text, "
+    "(v.autopay_failed_at IS NULL), v.invoice_number, v.instance_id, "
+    "v.billing_period_start::text, v.billing_period_end::text, v.due_date::text "
+    "FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) JOIN invoices v ON v.id = o.id "
+    "WHERE v.status IN ('issued', 'overdue') ORDER BY o.ord";
+
+static const char SQL_SETTLE_LOCK[] =
+    "SELECT c.id, c.balance::text, c.credit_limit::text FROM customers c WHERE c.id IN "
+    "(SELECT v.customer_id FROM invoices v WHERE v.id = ANY($1::uuid[])) ORDER BY c.id "
+    "FOR UPDATE OF c";
+
+static const char SQL_SETTLE_PAY[] =
+    "WITH p AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::numeric[], "
+    "  $5::numeric[], $6::int[]) AS p(invoice_id, customer_id, amount, before, after, seq)), "
+    "inv AS (UPDATE invoices v SET status = 'paid', paid_amount = v.total_amount, "
+    "  paid_at = $7::timestamptz, updated_at = $7::timestamptz FROM p "
+    "  WHERE v.id = p.invoice_id AND v.status IN ('issued', 'overdue') "
+    "  RETURNING v.id, v.invoice_number, v.customer_id, v.total_amount), "
+    "pay AS (INSERT INTO payments (customer_id, invoice_id, amount, currency, gateway_id, "
+    "  status, paid_at, created_at, updated_at) SELECT inv.customer_id, inv.id, p.amount, $8, "
+    "  'balance', 'succeeded', $7::timestamptz, $7::timestamptz, $7::timestamptz "
+    "  FROM inv JOIN p ON p.invoice_id = inv.id), "
+    "led AS (INSERT INTO balance_transactions (customer_id, amount, balance_before, "
+    "  balance_after, transaction_type, reference_id, description, created_by, created_at) "
+    "  SELECT p.customer_id, -p.amount, p.before, p.after, 'payment', inv.id::text, "
+    "  'renewal ' || inv.invoice_number, 'billing', greatest(bill_clock_timestamp(), "
+    "  (SELECT max(b.created_at) + interval '1 microsecond' FROM balance_transactions b "
+    "  WHERE b.customer_id = p.customer_id)) + p.seq * interval '1 microsecond' "
+    "  FROM inv JOIN p ON p.invoice_id = inv.id WHERE p.amount > 0), "
+    "cu AS (UPDATE customers c SET balance = x.after, updated_at = $7::timestamptz FROM "
+    "  (SELECT DISTINCT ON (customer_id) customer_id, after FROM p WHERE amount > 0 "
+    "  ORDER BY customer_id, seq DESC) x WHERE c.id = x.customer_id), "
+    "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_RENEWAL_AUTOPAID "', inv.customer_id, 'Invoice ' || inv.invoice_number "
+    "  || ' paid from your balance', 'Invoice ' || inv.invoice_number || ' of ' || "
+    "  inv.total_amount || ' was paid from your balance; your balance is now ' || p.after || "
+    "  '.', jsonb_build_object('invoice_id', inv.id, 'invoice_number', inv.invoice_number, "
+    "  'amount', inv.total_amount::text, 'balance', p.after::text)) "
+    "  FROM inv JOIN p ON p.invoice_id = inv.id) "
+    "SELECT count(*) FROM inv";
+
+static const char SQL_SETTLE_FAILED[] =
+    "WITH f AS (SELECT * FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], "
+    "  $4::numeric[]) AS f(id, shortfall, balance, credit_limit)), "
+    "u AS (UPDATE invoices v SET autopay_failed_at = $5::timestamptz FROM f "
+    "  WHERE v.id = f.id AND v.autopay_failed_at IS NULL RETURNING v.id, v.customer_id, "
+    "  v.invoice_number, v.total_amount, v.due_date, f.shortfall, f.balance, f.credit_limit) "
+    "INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_PAYMENT_FAILED "', u.customer_id, 'Invoice ' || u.invoice_number || "
+    "  ': your balance is too low', 'Invoice ' || u.invoice_number || ' of ' || "
+    "  u.total_amount || ' is due on ' || u.due_date || '. Your balance of ' || u.balance || "
+    "  CASE WHEN u.credit_limit > 0 THEN ' (credit limit ' || u.credit_limit || ')' ELSE '' "
+    "  END || ' is ' || u.shortfall || ' short: please recharge.', jsonb_build_object("
+    "  'invoice_id', u.id, 'invoice_number', u.invoice_number, 'amount', "
+    "  u.total_amount::text, 'due_date', u.due_date::text, 'balance', u.balance::text, "
+    "  'credit_limit', u.credit_limit::text, 'shortfall', u.shortfall::text)) FROM u";
+
+/* Pay the open renewals `ids` (array literal, in pass order) from their
+ * customers' balances inside the caller's transaction. `issued` marks them
+ * as issued by this pass in the report. */
+static int settle(bill__pass *p, const char *ids, bool issued)
+{
+    PGresult *inv = NULL, *cs = NULL, *res = NULL;
+    cust *cu = NULL;
+    int ncu = 0, rc;
+    bill__sbuf a_inv = {0}, a_cus = {0}, a_amt = {0}, a_bef = {0}, a_aft = {0}, a_seq = {0};
+    bill__sbuf f_id = {0}, f_short = {0}, f_bal = {0}, f_lim = {0}, paid_ids = {0};
+    int npaid = 0, nfail = 0;
+    char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], sq[16];
+
+    if ((rc = QP(p, &cs, SQL_SETTLE_LOCK, ids)) < 0 || (rc = QP(p, &inv, SQL_SETTLE_READ, ids)) < 0)
+        goto done;
+    ncu = PQntuples(cs);
+    if (ncu > 0 && !(cu = calloc((size_t)ncu, sizeof *cu))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory settling renewals");
+        goto done;
+    }
+    for (int i = 0; i < ncu; i++) {
+        copy_str(cu[i].id, sizeof cu[i].id, bill__val(cs, i, 0));
+        if ((rc = bill__money_col(cs, i, 1, &cu[i].balance)) < 0 ||
+            (rc = bill__money_col(cs, i, 2, &cu[i].limit)) < 0)
+            goto done;
+    }
+    qsort(cu, (size_t)ncu, sizeof *cu, cust_cmp);
+    bill__sbuf_array_begin(&a_inv);
+    bill__sbuf_array_begin(&a_cus);
+    bill__sbuf_array_begin(&a_amt);
+    bill__sbuf_array_begin(&a_bef);
+    bill__sbuf_array_begin(&a_aft);
+    bill__sbuf_array_begin(&a_seq);
+    bill__sbuf_array_begin(&f_id);
+    bill__sbuf_array_begin(&f_short);
+    bill__sbuf_array_begin(&f_bal);
+    bill__sbuf_array_begin(&f_lim);
+    bill__sbuf_array_begin(&paid_ids);
+    /* In pass order: each renewal against the balance as it stands now. */
+    for (int i = 0; i < PQntuples(inv); i++) {
+        cust key, *k;
+        bill_money amount = 0;
+        bill_billing_invoice item;
+        copy_str(key.id, sizeof key.id, bill__val(inv, i, 1));
+        if (!(k = bsearch(&key, cu, (size_t)ncu, sizeof *cu, cust_cmp))) {
+            rc = bill__err(BILL_EINTERNAL, NULL, "customer %s of invoice %s was not locked",
+                           key.id, bill__val(inv, i, 0));
+            goto done;
+        }
+        if ((rc = bill__money_col(inv, i, 2, &amount)) < 0)
+            goto done;
+        memset(&item, 0, sizeof item);
+        copy_str(item.invoice_id, sizeof item.invoice_id, bill__val(inv, i, 0));
+        copy_str(item.invoice_number, sizeof item.invoice_number, bill__val(inv, i, 4));
+        copy_str(item.customer_id, sizeof item.customer_id, k->id);
+        copy_str(item.instance_id, sizeof item.instance_id, bill__val(inv, i, 5));
+        copy_str(item.period_start, sizeof item.period_start, bill__val(inv, i, 6));
+        copy_str(item.period_end, sizeof item.period_end, bill__val(inv, i, 7));
+        copy_str(item.due_date, sizeof item.due_date, bill__val(inv, i, 8));
+        item.amount = amount;
+        item.issued = issued;
+        if (k->balance - amount >= -k->limit) {
+            bill_money before = k->balance;
+            k->balance -= amount;
+            snprintf(sq, sizeof sq, "%d", k->seq++);
+            bill__sbuf_array_item(&a_inv, item.invoice_id);
+            bill__sbuf_array_item(&a_cus, k->id);
+            bill__sbuf_array_item(&a_amt, bill_money_format(amount, b1));
+            bill__sbuf_array_item(&a_bef, bill_money_format(before, b2));
+            bill__sbuf_array_item(&a_aft, bill_money_format(k->balance, b3));
+            bill__sbuf_array_item(&a_seq, sq);
+            bill__sbuf_array_item(&paid_ids, item.invoice_id);
+            item.paid = true;
+            npaid++;
+            p->r->paid++;
+            p->r->paid_amount += amount;
+        } else {
+            bill_money shortfall = amount - (k->balance + k->limit);
+            item.shortfall = shortfall;
+            p->r->payment_failed++;
+            p->r->shortfall_amount += shortfall;
+            k->unpaid += amount;
+            if (p->o.details &&
+                (rc = report_add_shortfall(p->r, k->id, k->balance, k->limit, amount)) < 0)
+                goto done;
+            if (bill__bool(inv, i, 3)) { /* first failure: the customer is told once */
+                bill__sbuf_array_item(&f_id, item.invoice_id);
+                bill__sbuf_array_item(&f_short, bill_money_format(shortfall, b1));
+                bill__sbuf_array_item(&f_bal, bill_money_format(k->balance, b2));
+                bill__sbuf_array_item(&f_lim, bill_money_format(k->limit, b3));
+                nfail++;
+            }
+        }
+        if (p->o.details && (rc = bill__report_add_invoice(p->r, &item)) < 0)
+            goto done;
+    }
+    const char *s_inv = bill__sbuf_array_end(&a_inv), *s_cus = bill__sbuf_array_end(&a_cus);
+    const char *s_amt = bill__sbuf_array_end(&a_amt), *s_bef = bill__sbuf_array_end(&a_bef);
+    const char *s_aft = bill__sbuf_array_end(&a_aft), *s_seq = bill__sbuf_array_end(&a_seq);
+    const char *s_fid = bill__sbuf_array_end(&f_id), *s_fsh = bill__sbuf_array_end(&f_short);
+    const char *s_fba = bill__sbuf_array_end(&f_bal), *s_fli = bill__sbuf_array_end(&f_lim);
+    const char *s_paid = bill__sbuf_array_end(&paid_ids);
+    if (!s_inv || !s_cus || !s_amt || !s_bef || !s_aft || !s_seq || !s_fid || !s_fsh ||
+        !s_fba || !s_fli || !s_paid) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory settling renewals");
+        goto done;
+    }
+    if (npaid > 0) {
+        if ((rc = QP(p, &res, SQL_SETTLE_PAY, s_inv, s_cus, s_amt, s_bef, s_aft, s_seq, p->ts,
+                     p->o.currency)) < 0)
+            goto done;
+        if (bill__i64(res, 0, 0) != npaid) {
+            rc = bill__err(BILL_EINTERNAL, NULL, "settle: %lld of %d renewals changed under the "
+                           "lock", (long long)bill__i64(res, 0, 0), npaid);
+            goto done;
+        }
+        if ((rc = bill__billing_renewals_paid(p->c, s_paid, p->ts, p->r, p->o.details)) < 0)
+            goto done;
+    }
+    if (nfail > 0 && (rc = QP(p, NULL, SQL_SETTLE_FAILED, s_fid, s_fsh, s_fba, s_fli, p->ts)) < 0)
+        goto done;
+    rc = BILL_OK;
+done:
+    bill__sbuf_free(&a_inv);
+    bill__sbuf_free(&a_cus);
+    bill__sbuf_free(&a_amt);
+    bill__sbuf_free(&a_bef);
+    bill__sbuf_free(&a_aft);
+    bill__sbuf_free(&a_seq);
+    bill__sbuf_free(&f_id);
+    bill__sbuf_free(&f_short);
+    bill__sbuf_free(&f_bal);
+    bill__sbuf_free(&f_lim);
+    bill__sbuf_free(&paid_ids);
+    free(cu);
+    PQclear(inv);
+    PQclear(cs);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- step 1: retry open renewals ---------------------------------------------------- */
+
+static const char SQL_OPEN_BATCH[] =
+    "SELECT v.id, v.due_date::text, i.created_at::text, i.id, v.id FROM invoices v "
+    "JOIN instances i ON i.id = v.instance_id "
+    "WHERE v.kind = 'renewal' AND v.status IN ('issued', 'overdue') "
+    "AND i.status <> 'terminated' "
+    "AND (v.due_date, i.created_at, i.id, v.id) > ($1::date, $2::timestamptz, $3::uuid, $4::uuid) "
+    "ORDER BY v.due_date, i.created_at, i.id, v.id LIMIT $5::int FOR UPDATE OF v, i SKIP LOCKED";
+
+typedef struct keyset {
+    char k1[BILL_DATE_BUFSZ + 4];
+    char k2[48];
+    char k3[40];
+    char k4[40];
+} keyset;
+
+static void keyset_init(keyset *k)
+{
+    snprintf(k->k1, sizeof k->k1, "0001-01-01");
+    snprintf(k->k2, sizeof k->k2, "-infinity");
+    snprintf(k->k3, sizeof k->k3, "00000000-0000-0000-0000-000000000000");
+    snprintf(k->k4, sizeof k->k4, "00000000-0000-0000-0000-000000000000");
+}
+
+/* Run `batch` until it reports no more rows, each batch in its own
+ * transaction, retrying one that lost a deadlock. */
+typedef int (*batch_fn)(bill__pass *p, keyset *k, bool *more);
+
+static int run_batches(bill__pass *p, batch_fn fn, const char *what)
+{
+    keyset k;
+    bool more = true;
+    int rc = BILL_OK;
+    keyset_init(&k);
+    while (more) {
+        keyset saved = k;
+        for (int attempt = 0;; attempt++) {
+            if ((rc = tx_begin(p)) == BILL_OK && (rc = fn(p, &k, &more)) == BILL_OK &&
+                (rc = tx_commit(p)) == BILL_OK)
+                break;
+            tx_rollback(p);
+            if (p->sandbox || attempt >= 3 || !retryable()) {
+                bill__err_prefix("billing pass (%s)", what);
+                return rc;
+            }
+            BILL_LOG_INFO(MOD, "billing pass (%s): batch retried after %s", what,
+                          bill_error_last()->message);
+            k = saved;
+        }
+    }
+    return rc;
+}
+
+static int open_batch(bill__pass *p, keyset *k, bool *more)
+{
+    PGresult *res = NULL;
+    bill__sbuf ids = {0};
+    char lim[16];
+    int rc, n;
+    snprintf(lim, sizeof lim, "%d", p->o.batch_size);
+    if ((rc = QP(p, &res, SQL_OPEN_BATCH, k->k1, k->k2, k->k3, k->k4, lim)) < 0)
+        goto done;
+    n = PQntuples(res);
+    *more = n == p->o.batch_size;
+    if (n == 0)
+        goto done;
+    bill__sbuf_array_begin(&ids);
+    for (int i = 0; i < n; i++)
+        bill__sbuf_array_item(&ids, bill__val(res, i, 0));
+    copy_str(k->k1, sizeof k->k1, bill__val(res, n - 1, 1));
+    copy_str(k->k2, sizeof k->k2, bill__val(res, n - 1, 2));
+    copy_str(k->k3, sizeof k->k3, bill__val(res, n - 1, 3));
+    copy_str(k->k4, sizeof k->k4, bill__val(res, n - 1, 4));
+    const char *s = bill__sbuf_array_end(&ids);
+    rc = s ? settle(p, s, false) : bill__err(BILL_ENOMEM, NULL, "out of memory");
+done:
+    bill__sbuf_free(&ids);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- step 2: dunning ------------------------------------------------------------------ */
+
+static const char SQL_TERMINATE[] =
+    "WITH v AS (UPDATE invoices v SET status = 'cancelled', updated_at = $1::timestamptz "
+    "  FROM instances i WHERE v.kind = 'renewal' AND v.status IN ('issued', 'overdue') "
+    "  AND i.id = v.instance_id AND (v.due_date <= $2::date OR i.status = 'terminated') "
+    "  RETURNING v.id, v.instance_id, v.customer_id, v.invoice_number, v.due_date, "
+    "  v.total_amount), "
+    "old AS (SELECT i.id, i.customer_id, i.provider_interface_id, i.provider_instance_id "
+    "  FROM instances i WHERE i.id IN (SELECT instance_id FROM v) AND i.status <> 'terminated' "
+    "  FOR UPDATE), "
+    "t AS (UPDATE instances i SET status = 'terminated', terminated_at = $1::timestamptz, "
+    "  updated_at = $1::timestamptz FROM old WHERE i.id = old.id RETURNING i.id), "
+    "tt AS (SELECT old.id, old.customer_id, old.provider_interface_id, old.provider_instance_id, "
+    "  v.id AS invoice_id, v.invoice_number, v.due_date FROM old JOIN t ON t.id = old.id "
+    "  JOIN v ON v.instance_id = old.id), "
+    "act AS (" ACTION_INSERT("tt", "terminate", "terminate_after") "), "
+    "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_INSTANCE_TERMINATED "', tt.customer_id, 'Your server was terminated', "
+    "  'Invoice ' || tt.invoice_number || ' (due ' || tt.due_date || ') stayed unpaid: your "
+    "server is terminated and the invoice cancelled.', jsonb_build_object('instance_id', "
+    "  tt.id, 'invoice_id', tt.invoice_id, 'invoice_number', tt.invoice_number, 'reason', "
+    "  'unpaid')) FROM tt) "
+    "SELECT v.id, v.instance_id, v.customer_id, (tt.id IS NOT NULL) FROM v "
+    "LEFT JOIN tt ON tt.invoice_id = v.id";
+
+static const char SQL_SUSPEND[] =
+    "WITH c AS (SELECT i.id, i.customer_id, i.provider_interface_id, i.provider_instance_id, "
+    "  v.id AS invoice_id, v.invoice_number, v.due_date FROM invoices v "
+    "  JOIN instances i ON i.id = v.instance_id WHERE v.kind = 'renewal' "
+    "  AND v.status IN ('issued', 'overdue') AND v.due_date <= $2::date "
+    "  AND i.status IN ('running', 'stopped') FOR UPDATE OF i), "
+    "s AS (UPDATE instances i SET status = 'suspended', suspended_at = $1::timestamptz, "
+    "  updated_at = $1::timestamptz FROM c WHERE i.id = c.id "
+    "  AND i.status IN ('running', 'stopped') RETURNING i.id), "
+    "ss AS (SELECT c.* FROM c JOIN s ON s.id = c.id), "
+    "act AS (" ACTION_INSERT("ss", "suspend", "overdue") "), "
+    "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_INSTANCE_SUSPENDED "', ss.customer_id, 'Your server is suspended', "
+    "  'Invoice ' || ss.invoice_number || ' was due on ' || ss.due_date || ' and is unpaid: "
+    "your server is suspended until it is paid.', jsonb_build_object('instance_id', ss.id, "
+    "  'invoice_id', ss.invoice_id, 'invoice_number', ss.invoice_number)) FROM ss) "
+    "SELECT ss.id, ss.customer_id FROM ss";
+
+static const char SQL_OVERDUE[] =
+    "WITH o AS (UPDATE invoices SET status = 'overdue', updated_at = $1::timestamptz "
+    "  WHERE status = 'issued' AND due_date < $2::date RETURNING id, customer_id, "
+    "  invoice_number, total_amount, due_date), "
+    "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_INVOICE_OVERDUE "', o.customer_id, 'Invoice ' || o.invoice_number || "
+    "  ' is overdue', 'Invoice ' || o.invoice_number || ' of ' || o.total_amount || "
+    "  ' was due on ' || o.due_date || ' and is not paid yet.', jsonb_build_object("
+    "  'invoice_id', o.id, 'invoice_number', o.invoice_number, 'amount', "
+    "  o.total_amount::text, 'due_date', o.due_date::text)) FROM o) "
+    "SELECT count(*) FROM o";
+
+static const char SQL_PERIOD_END[] =
+    "WITH old AS (SELECT i.id, i.customer_id, i.provider_interface_id, i.provider_instance_id, "
+    "  NULL::uuid AS invoice_id FROM instances i WHERE i.cancel_at_period_end "
+    "  AND i.status <> 'terminated' AND i.next_due_date <= $2::date FOR UPDATE SKIP LOCKED), "
+    "t AS (UPDATE instances i SET status = 'terminated', terminated_at = $1::timestamptz, "
+    "  updated_at = $1::timestamptz FROM old WHERE i.id = old.id RETURNING i.id), "
+    "tt AS (SELECT old.* FROM old JOIN t ON t.id = old.id), "
+    "cv AS (UPDATE invoices v SET status = 'cancelled', updated_at = $1::timestamptz "
+    "  WHERE v.instance_id IN (SELECT id FROM tt) AND v.kind = 'renewal' "
+    "  AND v.status IN ('issued', 'overdue') RETURNING v.id), "
+    "act AS (" ACTION_INSERT("tt", "terminate", "period_end") "), "
+    "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_INSTANCE_TERMINATED "', tt.customer_id, 'Your server was terminated', "
+    "  'As you asked, your server ended with its paid period.', jsonb_build_object("
+    "  'instance_id', tt.id, 'reason', 'cancelled_at_period_end')) FROM tt) "
+    "SELECT tt.id, tt.customer_id, (SELECT count(*) FROM cv) FROM tt";
+
+static int dunning(bill__pass *p)
+{
+    PGresult *res = NULL;
+    int rc;
+
+    /* termination first: one catch-up pass may terminate directly */
+    if ((rc = QP(p, &res, SQL_TERMINATE, p->ts, p->term_cut)) < 0)
+        goto done;
+    for (int i = 0; i < PQntuples(res); i++) {
+        p->r->cancelled++;
+        if (!bill__bool(res, i, 3))
+            continue;
+        p->r->terminated++;
+        p->r->actions++;
+        if (p->o.details && (rc = bill__report_add_action(p->r, bill__val(res, i, 1),
+                                                          bill__val(res, i, 2), "terminate",
+                                                          "terminate_after")) < 0)
+            goto done;
+    }
+    PQclear(res);
+    res = NULL;
+    if ((rc = QP(p, &res, SQL_SUSPEND, p->ts, p->susp_cut)) < 0)
+        goto done;
+    for (int i = 0; i < PQntuples(res); i++) {
+        p->r->suspended++;
+        p->r->actions++;
+        if (p->o.details && (rc = bill__report_add_action(p->r, bill__val(res, i, 0),
+                                                          bill__val(res, i, 1), "suspend",
+                                                          "overdue")) < 0)
+            goto done;
+    }
+    PQclear(res);
+    res = NULL;
+    if ((rc = QP(p, &res, SQL_OVERDUE, p->ts, p->today_s)) < 0)
+        goto done;
+    p->r->overdue += bill__i64(res, 0, 0);
+    PQclear(res);
+    res = NULL;
+    if ((rc = QP(p, &res, SQL_PERIOD_END, p->ts, p->today_s)) < 0)
+        goto done;
+    for (int i = 0; i < PQntuples(res); i++) {
+        p->r->terminated++;
+        p->r->actions++;
+        if (i == 0)
+            p->r->cancelled += bill__i64(res, 0, 2);
+        if (p->o.details && (rc = bill__report_add_action(p->r, bill__val(res, i, 0),
+                                                          bill__val(res, i, 1), "terminate",
+                                                          "period_end")) < 0)
+            goto done;
+    }
+done:
+    PQclear(res);
+    return rc;
+}
+
+/* ---- step 4: issue renewals ----------------------------------------------------------- */
+
+static const char SQL_DUE_BATCH[] =
+    "SELECT i.id, i.next_due_date::text, i.created_at::text, i.id, "
+    "(coalesce(pp.price, CASE WHEN i.billing_cycle = 'monthly' THEN p.price END) IS NULL) "
+    "FROM instances i LEFT JOIN products p ON p.id = i.product_id "
+    "LEFT JOIN product_prices pp ON pp.product_id = i.product_id AND pp.cycle = i.billing_cycle "
+    "WHERE i.status IN ('running', 'stopped') AND i.next_due_date IS NOT NULL "
+    "AND NOT i.cancel_at_period_end AND i.anchor_date IS NOT NULL "
+    "AND i.next_due_date <= $1::date "
+    "AND (i.next_due_date, i.created_at, i.id) > ($2::date, $3::timestamptz, $4::uuid) "
+    "AND NOT EXISTS (SELECT 1 FROM invoices v WHERE v.instance_id = i.id AND v.kind = 'renewal' "
+    "  AND (v.status IN ('issued', 'overdue') OR v.issued_at = $5::timestamptz)) "
+    "ORDER BY i.next_due_date, i.created_at, i.id LIMIT $6::int FOR UPDATE OF i SKIP LOCKED";
+
+static const char SQL_ISSUE_INSERT[] =
+    "WITH c AS (SELECT id, ord FROM unnest($1::uuid[]) WITH ORDINALITY AS c(id, ord)), "
+    "src AS (SELECT i.id, i.customer_id, i.product_id, i.billing_cycle, "
+    "  i.next_due_date AS ps, bill_period_end(i.anchor_date, i.next_due_date, i.billing_cycle) "
+    "  AS pe, coalesce(pp.price, CASE WHEN i.billing_cycle = 'monthly' THEN p.price END) "
+    "  AS price, c.ord FROM c JOIN instances i ON i.id = c.id "
+    "  LEFT JOIN products p ON p.id = i.product_id LEFT JOIN product_prices pp ON "
+    "  pp.product_id = i.product_id AND pp.cycle = i.billing_cycle) "
+    "INSERT INTO invoices (customer_id, invoice_number, instance_id, billing_period_start, "
+    "  billing_period_end, amount, tax_amount, total_amount, status, issued_at, due_date, kind, "
+    "  product_id, billing_cycle, created_at, updated_at) "
+    "SELECT customer_id, 'PENDING-' || gen_random_uuid(), id, ps, pe, price, 0, price, 'issued', "
+    "  $2::timestamptz, ps, 'renewal', product_id, billing_cycle, $2::timestamptz, "
+    "  $2::timestamptz FROM src WHERE price IS NOT NULL ORDER BY ord "
+    "ON CONFLICT (instance_id, billing_period_start) WHERE kind = 'renewal' "
+    "  AND status <> 'cancelled' DO NOTHING "
+    "RETURNING id, instance_id";
+
+static const char SQL_COUNTER[] =
+    "INSERT INTO invoice_number_counters (year, last_value) VALUES ($1::int, $2::bigint) "
+    "ON CONFLICT (year) DO UPDATE SET last_value = invoice_number_counters.last_value + "
+    "EXCLUDED.last_value RETURNING last_value";
+
+static const char SQL_ISSUE_NUMBER[] =
+    "WITH n AS (SELECT v.id, row_number() OVER (ORDER BY c.ord) AS ord FROM "
+    "  unnest($1::uuid[]) WITH ORDINALITY AS c(inst, ord) JOIN invoices v ON "
+    "  v.instance_id = c.inst WHERE v.id = ANY($5::uuid[])), "
+    "num AS (UPDATE invoices v SET invoice_number = 'INV-' || $2 || '-' || "
+    "  to_char($3::bigint + n.ord - 1, 'FM000000') FROM n WHERE v.id = n.id "
+    "  RETURNING v.id, v.invoice_number, v.customer_id, v.instance_id, v.billing_period_start, "
+    "  v.billing_period_end, v.total_amount, v.due_date, v.billing_cycle, v.product_id), "
+    "it AS (INSERT INTO invoice_items (invoice_id, customer_id, description, quantity, "
+    "  unit_price, amount, kind, period_start, period_end, proration_days, period_days, basis, "
+    "  why, line_no, created_at) SELECT num.id, num.customer_id, coalesce(p.name, 'instance') "
+    "  || ' (' || num.billing_cycle || '), ' || num.billing_period_start || ' to ' || "
+    "  (num.billing_period_end - 1), 1, num.total_amount, num.total_amount, 'renewal', "
+    "  num.billing_period_start, num.billing_period_end, num.billing_period_end - "
+    "  num.billing_period_start, num.billing_period_end - num.billing_period_start, "
+    "  num.total_amount, 'whole period (' || (num.billing_period_end - "
+    "  num.billing_period_start) || ' days)', 1, $4::timestamptz FROM num "
+    "  LEFT JOIN products p ON p.id = num.product_id), "
+    "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_RENEWAL_ISSUED "', num.customer_id, 'Invoice ' || num.invoice_number || "
+    "  ' issued', 'Invoice ' || num.invoice_number || ' of ' || num.total_amount || ' for ' || "
+    "  num.billing_period_start || ' to ' || (num.billing_period_end - 1) || ' is due on ' || "
+    "  num.due_date || '.', jsonb_build_object('invoice_id', num.id, 'invoice_number', "
+    "  num.invoice_number, 'instance_id', num.instance_id, 'amount', num.total_amount::text, "
+    "  'due_date', num.due_date::text, 'period_start', num.billing_period_start::text, "
+    "  'period_end', num.billing_period_end::text)) FROM num) "
+    "SELECT num.id, num.invoice_number, num.customer_id, num.instance_id, "
+    "num.billing_period_start::text, num.billing_period_end::text, num.due_date::text, "
+    "num.total_amount::text FROM num JOIN n ON n.id = num.id ORDER BY n.ord";
+
+static int due_batch(bill__pass *p, keyset *k, bool *more)
+{
+    PGresult *res = NULL, *ins = NULL, *cnt = NULL, *num = NULL;
+    bill__sbuf cand = {0}, made = {0};
+    char lim[16], year[8], count[24], first[24];
+    int rc, n, nins;
+
+    snprintf(lim, sizeof lim, "%d", p->o.batch_size);
+    if ((rc = QP(p, &res, SQL_DUE_BATCH, p->lead_cut, k->k1, k->k2, k->k3, p->ts, lim)) < 0)
+        goto done;
+    n = PQntuples(res);
+    *more = n == p->o.batch_size;
+    if (n == 0)
+        goto done;
+    copy_str(k->k1, sizeof k->k1, bill__val(res, n - 1, 1));
+    copy_str(k->k2, sizeof k->k2, bill__val(res, n - 1, 2));
+    copy_str(k->k3, sizeof k->k3, bill__val(res, n - 1, 3));
+    bill__sbuf_array_begin(&cand);
+    for (int i = 0; i < n; i++) {
+        if (bill__bool(res, i, 4)) {
+            p->r->unpriced++;
+            continue;
+        }
+        bill__sbuf_array_item(&cand, bill__val(res, i, 0));
+    }
+    const char *s_cand = bill__sbuf_array_end(&cand);
+    if (!s_cand) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+        goto done;
+    }
+    if (strcmp(s_cand, "{}") == 0)
+        goto done;
+    if ((rc = QP(p, &ins, SQL_ISSUE_INSERT, s_cand, p->ts)) < 0)
+        goto done;
+    nins = PQntuples(ins);
+    if (nins == 0)
+        goto done;
+    /* Numbers follow the pass order (candidate order), which the number
+     * statement recomputes: RETURNING promises no order. */
+    bill__sbuf_array_begin(&made);
+    for (int j = 0; j < nins; j++)
+        bill__sbuf_array_item(&made, bill__val(ins, j, 0));
+    const char *s_made = bill__sbuf_array_end(&made);
+    if (!s_made) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+        goto done;
+    }
+    snprintf(year, sizeof year, "%d", p->today.y);
+    snprintf(count, sizeof count, "%d", nins);
+    if ((rc = QP(p, &cnt, SQL_COUNTER, year, count)) < 0)
+        goto done;
+    bill__i64_text(bill__i64(cnt, 0, 0) - nins + 1, first);
+    if ((rc = QP(p, &num, SQL_ISSUE_NUMBER, s_cand, year, first, p->ts, s_made)) < 0)
+        goto done;
+    bill__sbuf_array_begin(&made); /* now in pass order */
+    for (int i = 0; i < PQntuples(num); i++) {
+        bill_money amt = 0;
+        if ((rc = bill__money_col(num, i, 7, &amt)) < 0)
+            goto done;
+        p->r->issued++;
+        p->r->issued_amount += amt;
+        bill__sbuf_array_item(&made, bill__val(num, i, 0));
+    }
+    if (!(s_made = bill__sbuf_array_end(&made))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+        goto done;
+    }
+    rc = settle(p, s_made, true);
+done:
+    bill__sbuf_free(&cand);
+    bill__sbuf_free(&made);
+    PQclear(res);
+    PQclear(ins);
+    PQclear(cnt);
+    PQclear(num);
+    return rc;
+}
+
+/* ---- the pass ------------------------------------------------------------------------------- */
+
+int bill__pass_run(bill__pass *p)
+{
+    int rc;
+    if ((rc = run_batches(p, open_batch, "auto-pay")) < 0)
+        return rc;
+    if ((rc = dunning(p)) < 0) {
+        bill__err_prefix("billing pass (dunning)");
+        return rc;
+    }
+    return run_batches(p, due_batch, "renewals");
+}

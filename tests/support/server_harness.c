@@ -60,6 +60,12 @@ static void dump_log(const bill_test_server *s)
 
 int bill_test_server_start(bill_test_server *s, const char *binary, const char *extra_toml)
 {
+    return bill_test_server_start_on(s, binary, extra_toml, NULL);
+}
+
+int bill_test_server_start_on(bill_test_server *s, const char *binary, const char *extra_toml,
+                              const char *db_url)
+{
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "/tmp/bill-e2e.XXXXXX");
     if (!mkdtemp(s->dir)) {
@@ -67,7 +73,7 @@ int bill_test_server_start(bill_test_server *s, const char *binary, const char *
         return -1;
     }
     snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
-    s->db_url = bill_test_pg_new_database("e2e");
+    s->db_url = db_url ? strdup(db_url) : bill_test_pg_new_database("e2e");
     s->port = free_port();
     char cfgpath[300];
     snprintf(cfgpath, sizeof cfgpath, "%s/config.toml", s->dir);

@@ -22,6 +22,10 @@ typedef struct bill_test_server {
 /* `extra_toml` (may be NULL) is appended to the generated config. Returns 0,
  * or -1 with a message on stderr (and the server log printed). */
 int bill_test_server_start(bill_test_server *s, const char *binary, const char *extra_toml);
+/* Same on an existing database (db_url copied): a second server of one
+ * cluster. */
+int bill_test_server_start_on(bill_test_server *s, const char *binary, const char *extra_toml,
+                              const char *db_url);
 
 /* Send `sig` (SIGTERM for a graceful stop) and wait up to timeout_ms.
  * Returns the exit status (0..255), 128+signal when killed by one, or -1

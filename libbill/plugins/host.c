@@ -20,6 +20,66 @@
 
 static _Thread_local char plg_msg[512];
 
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes), 0 when
+ * there is none (bad lead byte, overlong, surrogate, > U+10FFFF, cut). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        len = 2, cp = s[0] & 0x1Fu;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        len = 3, cp = s[0] & 0x0Fu;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        len = 4, cp = s[0] & 0x07u;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3Fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+bool bill__plugin_text_ok(const char *s, size_t max_bytes)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n > max_bytes)
+        return false;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_seq(u + i, n - i);
+        if (!l || u[i] < 0x20 || u[i] == 0x7f)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
+void bill__plugin_text_sanitize(char *s, bool keep_lines)
+{
+    unsigned char *u = (unsigned char *)s;
+    size_t n = s ? strlen(s) : 0;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_seq(u + i, n - i);
+        if (!l) {
+            u[i++] = '?';
+        } else {
+            if ((u[i] < 0x20 || u[i] == 0x7f) && !(keep_lines && (u[i] == '\n' || u[i] == '\t')))
+                u[i] = ' ';
+            i += l;
+        }
+    }
+}
+
 void bill__plugin_err_reset(void)
 {
     plg_msg[0] = '\0';
@@ -57,6 +117,9 @@ static int host_error(const bill_plugin_host *h, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(plg_msg, sizeof plg_msg, fmt, ap);
     va_end(ap);
+    /* The detail often quotes what a peer said; it goes on into errors,
+     * gRPC status messages and database columns: valid UTF-8 text only. */
+    bill__plugin_text_sanitize(plg_msg, false);
     return code;
 }
 
@@ -156,6 +219,27 @@ done:
     return rc;
 }
 
+int bill__plugin_http_check(const bill_plugin_host *h, const bill_plugin_http_request *req)
+{
+    if (!req || req->version < 1 || !req->url || !req->method)
+        return host_error(h, BILL_EINVALID, "http request needs version, method and url");
+    if (strcmp(req->method, "GET") && strcmp(req->method, "POST") && strcmp(req->method, "PUT") &&
+        strcmp(req->method, "PATCH") && strcmp(req->method, "DELETE"))
+        return host_error(h, BILL_EINVALID, "http method must be GET, POST, PUT, PATCH or DELETE");
+    if (!bill__plugin_text_ok(req->url, 8192) || strchr(req->url, ' '))
+        return host_error(h, BILL_EINVALID, "http url contains a space, a control character or "
+                          "invalid UTF-8, or is longer than 8 KiB");
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const char *name = req->headers[i].name, *value = req->headers[i].value;
+        /* A CR or LF would end the header and start another one. */
+        if (!name || !*name || strcspn(name, ":\r\n \t") != strlen(name) ||
+            !bill__plugin_text_ok(name, 256) || !value || !bill__plugin_text_ok(value, 8192))
+            return host_error(h, BILL_EINVALID, "http header %zu has an empty or invalid name or a "
+                              "value with control characters", i);
+    }
+    return BILL_OK;
+}
+
 static int host_http(const bill_plugin_host *h, const bill_plugin_http_request *req,
                      bill_plugin_http_response *resp)
 {
@@ -172,8 +256,8 @@ static int host_http(const bill_plugin_host *h, const bill_plugin_http_request *
     memset(resp, 0, sizeof *resp);
     resp->version = 1;
     bill__buf_init(&b, NULL, 0, MAX_RESPONSE_BYTES - 1);
-    if (!req || req->version < 1 || !req->url || !req->method)
-        return host_error(h, BILL_EINVALID, "http request needs version, method and url");
+    if ((rc = bill__plugin_http_check(h, req)) < 0)
+        return rc;
     if ((rc = breaker_key(req->url, key, sizeof key)) < 0)
         return host_error(h, rc, "%s", bill_error_last()->message);
     if ((rc = bill__breaker_allow(p->breaker, key)) < 0)

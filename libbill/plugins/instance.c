@@ -121,17 +121,19 @@ static int garbage(const bill_plugin_instance *i, const char *what, const char *
                      bill_plugin_kind_name(i->gen->info.kind), i->gen->info.id, what, why);
 }
 
+/* One complete JSON document of type want, valid UTF-8 throughout (it is
+ * stored as jsonb and sent on as protobuf strings). */
 static bool json_valid(const char *s, json_type want)
 {
-    json_object *j;
-    bool ok;
-    if (!s)
-        return false;
-    j = json_tokener_parse(s);
-    ok = j && json_object_is_type(j, want);
+    json_object *j = bill__plugin_json_parse(s);
+    bool ok = j && json_object_is_type(j, want);
     json_object_put(j);
     return ok;
 }
+
+/* Limits for what plugins hand back (all of it ends up in text columns). */
+#define ID_MAX 255
+#define IP_MAX 64
 
 int bill_plugin_health(bill_plugin_instance *inst, char **detail)
 {
@@ -150,6 +152,7 @@ int bill_plugin_health(bill_plugin_instance *inst, char **detail)
         free(d);
         return bill__plugin_fail(inst, "health", rc);
     }
+    bill__plugin_text_sanitize(d, false);
     if (detail)
         *detail = d;
     else
@@ -210,10 +213,23 @@ int bill_plugin_gateway_create_payment(bill_plugin_instance *inst,
         rc = garbage(inst, "create_payment", "gateway_payment_id is empty");
         goto done;
     }
+    if (!bill__plugin_text_ok(info.gateway_payment_id, ID_MAX)) {
+        rc = garbage(inst, "create_payment", "gateway_payment_id is not printable UTF-8 of at most "
+                     "255 bytes");
+        goto done;
+    }
     if (!info.payment_url && !info.qr_code && !info.instructions) {
         rc = garbage(inst, "create_payment", "neither payment_url, qr_code nor instructions");
         goto done;
     }
+    /* Shown to the payer: text, and URLs without spaces or controls. */
+    if ((info.payment_url && (!bill__plugin_text_ok(info.payment_url, 64 * 1024) ||
+                              strchr(info.payment_url, ' '))) ||
+        (info.qr_code && !bill__plugin_text_ok(info.qr_code, 64 * 1024))) {
+        rc = garbage(inst, "create_payment", "payment_url or qr_code is not printable UTF-8");
+        goto done;
+    }
+    bill__plugin_text_sanitize(info.instructions, true);
     *out = info;
     memset(&info, 0, sizeof info);
 done:
@@ -252,9 +268,19 @@ int bill_plugin_gateway_handle_callback(bill_plugin_instance *inst,
         rc = bill__plugin_fail(inst, "handle_callback", rc);
         goto done;
     }
+    if (r.response_content_type && !bill__plugin_text_ok(r.response_content_type, 256)) {
+        rc = garbage(inst, "handle_callback", "response_content_type is not a header value");
+        goto done;
+    }
     if (r.verified) {
         if (!r.gateway_payment_id || !r.gateway_payment_id[0]) {
             rc = garbage(inst, "handle_callback", "verified without gateway_payment_id");
+            goto done;
+        }
+        if (!bill__plugin_text_ok(r.gateway_payment_id, ID_MAX) ||
+            (r.gateway_tx_id && !bill__plugin_text_ok(r.gateway_tx_id, ID_MAX))) {
+            rc = garbage(inst, "handle_callback", "gateway_payment_id or gateway_tx_id is not "
+                         "printable UTF-8 of at most 255 bytes");
             goto done;
         }
         if (r.amount_cents < 0 || (int)r.status < BILL_GATEWAY_PENDING ||
@@ -302,7 +328,12 @@ static int provider_result(bill_plugin_instance *inst, const char *what, int rc,
         rc = garbage(inst, what, "provider_instance_id is empty");
     } else if (!bill_provider_status_name(r->status)) {
         rc = garbage(inst, what, "unknown instance status");
+    } else if (!bill__plugin_text_ok(r->provider_instance_id, ID_MAX)) {
+        rc = garbage(inst, what, "provider_instance_id is not printable UTF-8 of at most 255 bytes");
+    } else if (r->ip_address && !bill__plugin_text_ok(r->ip_address, IP_MAX)) {
+        rc = garbage(inst, what, "ip_address is not printable text of at most 64 bytes");
     } else {
+        bill__plugin_text_sanitize(r->message, false);
         *out = *r;
         memset(r, 0, sizeof *r);
     }

@@ -73,8 +73,17 @@ void bill__plugin_host_init(bill_plugins *p);
 /* After a plugin call returned rc != OK: turn it into a libbill error that
  * names the plugin (uses the message the plugin left via host->error). */
 int bill__plugin_fail(const bill_plugin_instance *inst, const char *what, int rc);
+/* What host->http checks before anything goes out: version, method, URL
+ * and header lines a CR/LF could not split. BILL_OK or host->error(...). */
+int bill__plugin_http_check(const bill_plugin_host *h, const bill_plugin_http_request *req);
 /* Clear the plugin message slot before a call. */
 void bill__plugin_err_reset(void);
+/* s is well-formed UTF-8 of at most max_bytes without control characters
+ * (what may go into a database column, a header or a protobuf string). */
+bool bill__plugin_text_ok(const char *s, size_t max_bytes);
+/* In place (NULL-safe): invalid UTF-8 bytes become '?', control
+ * characters ' ' (newlines and tabs stay when keep_lines). */
+void bill__plugin_text_sanitize(char *s, bool keep_lines);
 
 /* breaker.c */
 int bill__breaker_new(bill__breaker **out, int threshold, int cooldown_ms);
@@ -83,6 +92,11 @@ void bill__breaker_free(bill__breaker *b);
 int bill__breaker_allow(bill__breaker *b, const char *host);
 void bill__breaker_report(bill__breaker *b, const char *host, bool ok);
 int bill__breaker_stats(bill__breaker *b, bill_breaker_stat **out, size_t *count);
+
+/* schema.c: one complete JSON value in valid UTF-8 (nothing but whitespace
+ * after it), or NULL. Caller puts it. */
+struct json_object;
+struct json_object *bill__plugin_json_parse(const char *text);
 
 /* schema.c: split a validated config into public JSON (secrets removed) and
  * secret JSON (only secret fields), and mask secrets for display. */

@@ -17,6 +17,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+json_object *bill__plugin_json_parse(const char *text)
+{
+    json_tokener *tok;
+    json_object *j;
+    size_t len, end;
+    if (!text || (len = strlen(text)) > (size_t)INT32_MAX || !(tok = json_tokener_new()))
+        return NULL;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    j = json_tokener_parse_ex(tok, text, (int)len);
+    end = json_tokener_get_parse_end(tok);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        json_object_put(j);
+        j = NULL;
+    }
+    json_tokener_free(tok);
+    for (; j && end < len; end++) {
+        if (!strchr(" \t\r\n", text[end])) {
+            json_object_put(j);
+            j = NULL;
+        }
+    }
+    return j;
+}
+
 static const char *type_name(json_object *v)
 {
     switch (json_object_get_type(v)) {
@@ -118,9 +142,10 @@ int bill_plugin_config_validate(const char *schema_json, const char *config_json
 
     if ((rc = bill__json_text_check(config_json, "config")) < 0)
         goto done;
-    cfg = json_tokener_parse(config_json ? config_json : "");
+    cfg = bill__plugin_json_parse(config_json);
     if (!cfg || !json_object_is_type(cfg, json_type_object)) {
-        rc = bill__err(BILL_EINVALID, "config", "config is not a JSON object");
+        rc = bill__err(BILL_EINVALID, "config", "config is not a JSON object (one object in valid "
+                       "UTF-8, nothing after it)");
         goto done;
     }
     schema = json_tokener_parse(schema_json && *schema_json ? schema_json : "{}");

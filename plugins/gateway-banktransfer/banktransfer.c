@@ -8,6 +8,8 @@
  */
 #include <bill/plugin.h>
 
+#include "pu.h"
+
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +19,6 @@ typedef struct bt {
     const bill_plugin_host *host;
     char *bank, *holder, *number, *note;
 } bt;
-
-static char *get(json_object *cfg, const char *k)
-{
-    json_object *v;
-    return strdup(json_object_object_get_ex(cfg, k, &v) && json_object_get_string(v)
-                      ? json_object_get_string(v) : "");
-}
 
 static void bt_destroy(void *instance)
 {
@@ -39,33 +34,43 @@ static void bt_destroy(void *instance)
 
 static int bt_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = json_tokener_parse(config_json);
-    bt *b;
-    if (!cfg || !json_object_is_type(cfg, json_type_object)) {
-        json_object_put(cfg);
-        return host->error(host, BILL_EINVALID, "config is not a JSON object");
+    json_object *cfg = pu_json_parse_object(config_json);
+    bt *b = NULL;
+    int rc = BILL_PLUGIN_OK;
+    static const char *const keys[] = {"bank_name", "account_name", "account_number", "note"};
+
+    if (!cfg) {
+        rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
+        goto done;
     }
-    b = calloc(1, sizeof *b);
-    if (!b) {
-        json_object_put(cfg);
-        return host->error(host, BILL_ENOMEM, "out of memory");
+    if (!(b = calloc(1, sizeof *b))) {
+        rc = host->error(host, BILL_ENOMEM, "out of memory");
+        goto done;
     }
     b->host = host;
-    b->bank = get(cfg, "bank_name");
-    b->holder = get(cfg, "account_name");
-    b->number = get(cfg, "account_number");
-    b->note = get(cfg, "note");
-    json_object_put(cfg);
-    if (!b->bank || !b->holder || !b->number || !b->note) {
-        bt_destroy(b);
-        return host->error(host, BILL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < 4; i++) {
+        char **dst = i == 0 ? &b->bank : i == 1 ? &b->holder : i == 2 ? &b->number : &b->note;
+        const char *v;
+        /* The text goes to the payer (a protobuf string): valid UTF-8. */
+        if (pu_json_opt_str(cfg, keys[i], "", &v) < 0 || !pu_utf8_valid(v, strlen(v))) {
+            rc = host->error(host, BILL_EINVALID, "%s must be a UTF-8 string", keys[i]);
+            goto done;
+        }
+        if (!(*dst = strdup(v))) {
+            rc = host->error(host, BILL_ENOMEM, "out of memory");
+            goto done;
+        }
     }
     if (!b->number[0]) {
-        bt_destroy(b);
-        return host->error(host, BILL_EINVALID, "account_number is required");
+        rc = host->error(host, BILL_EINVALID, "account_number is required");
+        goto done;
     }
     *instance = b;
-    return BILL_PLUGIN_OK;
+    b = NULL;
+done:
+    bt_destroy(b);
+    json_object_put(cfg);
+    return rc;
 }
 
 static int bt_create_payment(void *instance, const bill_gateway_payment_request *req,
@@ -75,6 +80,9 @@ static int bt_create_payment(void *instance, const bill_gateway_payment_request 
     char *text = NULL;
     if (!req->payment_id || !req->payment_id[0])
         return b->host->error(b->host, BILL_EINVALID, "payment_id is required");
+    if (req->amount_cents <= 0)
+        return b->host->error(b->host, BILL_EINVALID, "amount %lld cents is not payable",
+                              (long long)req->amount_cents);
     if (asprintf(&text,
                  "Please transfer %lld.%02lld %s to %s, account %s (%s). "
                  "Use reference %s so we can match your payment.%s%s",
@@ -95,7 +103,7 @@ static int bt_handle_callback(void *instance, const bill_gateway_callback *cb,
     (void)cb;
     out->verified = false; /* nothing external can confirm a bank transfer */
     out->response_body = b->host->strdup("manual confirmation only");
-    return BILL_PLUGIN_OK;
+    return out->response_body ? BILL_PLUGIN_OK : b->host->error(b->host, BILL_ENOMEM, "out of memory");
 }
 
 static const bill_plugin_gateway bt_fns = {

@@ -25,7 +25,10 @@
  */
 #include <bill/plugin.h>
 
+#include "pu.h"
+
 #include <ctype.h>
+#include <stddef.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -140,8 +143,9 @@ static int hexval(int c)
     return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
 }
 
-/* Decode one form component in place ("+" is a space). */
-static void url_decode(char *s)
+/* Decode one form component in place ("+" is a space). -1 when it decodes
+ * to a NUL byte (%00), which no C string downstream could carry. */
+static int url_decode(char *s)
 {
     char *w = s;
     for (char *r = s; *r; r++) {
@@ -149,20 +153,43 @@ static void url_decode(char *s)
             *w++ = ' ';
         } else if (*r == '%' && hexval((unsigned char)r[1]) >= 0 &&
                    hexval((unsigned char)r[2]) >= 0) {
-            *w++ = (char)(hexval((unsigned char)r[1]) * 16 + hexval((unsigned char)r[2]));
+            *w = (char)(hexval((unsigned char)r[1]) * 16 + hexval((unsigned char)r[2]));
+            if (!*w++)
+                return -1;
             r += 2;
         } else {
             *w++ = *r;
         }
     }
     *w = '\0';
+    return 0;
 }
 
-static int parse_form(const char *text, size_t len, params *out)
+/* A real notification is a dozen short parameters; anything far beyond that
+ * is not one, and the duplicate check below is quadratic. */
+#define YP_FORM_MAX (32u * 1024u)
+#define YP_PARAMS_MAX 64u
+
+/* Add the parameters of one form (query string or body, len bytes, not
+ * necessarily NUL-terminated) to out. 0; -1 out of memory; -2 malformed,
+ * *why saying how. */
+static int parse_form(const char *text, size_t len, params *out, const char **why)
 {
-    char *copy = strndup(text ? text : "", len), *save = NULL;
-    if (!copy)
+    char *copy, *save = NULL;
+    int rc = 0;
+
+    if (len > YP_FORM_MAX) {
+        *why = "is longer than 32 KiB";
+        return -2;
+    }
+    if (memchr(text, '\0', len)) {
+        *why = "contains a NUL byte";
+        return -2;
+    }
+    if (!(copy = malloc(len + 1)))
         return -1;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
     for (char *tok = strtok_r(copy, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(tok, '=');
         /* "a" without '=' is the key "a" with an empty value; the value then
@@ -171,17 +198,33 @@ static int parse_form(const char *text, size_t len, params *out)
         char *v = eq ? eq + 1 : tok + strlen(tok);
         if (eq)
             *eq = '\0';
-        url_decode(tok);
-        url_decode(v);
+        if (url_decode(tok) < 0 || url_decode(v) < 0) {
+            *why = "decodes to a NUL byte (%00)";
+            rc = -2;
+            break;
+        }
         if (params_get(out, tok))
             continue; /* first wins: a duplicated key must not replace a signed one */
+        if (out->n >= YP_PARAMS_MAX) {
+            *why = "has more than 64 parameters";
+            rc = -2;
+            break;
+        }
         if (params_add(out, tok, v) < 0) {
-            free(copy);
-            return -1;
+            rc = -1;
+            break;
         }
     }
     free(copy);
-    return 0;
+    return rc;
+}
+
+/* An id the gateway sends back (our payment id, its trade number): stored
+ * and logged, so printable UTF-8 of sane length. */
+static bool id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n <= 128 && pu_text_ok(s, n);
 }
 
 /* "12.50" -> 1250. Exactly digits with an optional '.' and 1-2 decimals. */
@@ -240,31 +283,48 @@ static void yp_destroy(void *instance)
     free(y);
 }
 
-static char *cfg_str(json_object *cfg, const char *k, const char *dflt, bool trim_slash)
+/* String member k copied into *out (dflt when absent; pid may also be a
+ * JSON integer, as merchants often write it). -1 when present with another
+ * type; *out NULL and -2 when out of memory. */
+static int cfg_str(json_object *cfg, const char *k, const char *dflt, bool trim_slash, char **out)
 {
-    json_object *v;
-    char *s;
-    if (json_object_object_get_ex(cfg, k, &v) && json_object_is_type(v, json_type_string))
-        s = strdup(json_object_get_string(v));
-    else if (json_object_object_get_ex(cfg, k, &v) && json_object_is_type(v, json_type_int))
-        s = strdup(json_object_get_string(v)); /* pid is often a number */
-    else
-        s = strdup(dflt);
-    if (s && trim_slash) {
-        size_t n = strlen(s);
-        while (n && s[n - 1] == '/')
-            s[--n] = '\0';
+    const char *v;
+    json_object *i = strcmp(k, "pid") == 0 ? pu_json_get(cfg, k, json_type_int) : NULL;
+    *out = NULL;
+    if (i)
+        v = json_object_get_string(i);
+    else if (pu_json_opt_str(cfg, k, dflt, &v) < 0)
+        return -1;
+    if (!(*out = strdup(v)))
+        return -2;
+    if (trim_slash) {
+        size_t n = strlen(*out);
+        while (n && (*out)[n - 1] == '/')
+            (*out)[--n] = '\0';
     }
-    return s;
+    return 0;
 }
 
 static int yp_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = json_tokener_parse(config_json ? config_json : "");
+    json_object *cfg = pu_json_parse_object(config_json);
     yp *y = NULL;
     int rc = BILL_PLUGIN_OK;
+    struct {
+        const char *key, *dflt;
+        bool trim;
+        size_t off;
+    } fields[] = {
+        {"api_url", "", true, offsetof(yp, api_url)},
+        {"pid", "", false, offsetof(yp, pid)},
+        {"key", "", false, offsetof(yp, key)},
+        {"public_base", "", true, offsetof(yp, public_base)},
+        {"interface_id", "", false, offsetof(yp, interface_id)},
+        {"type", "alipay", false, offsetof(yp, type)},
+        {"return_url", "", false, offsetof(yp, return_url)},
+    };
 
-    if (!cfg || !json_object_is_type(cfg, json_type_object)) {
+    if (!cfg) {
         rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
         goto done;
     }
@@ -273,17 +333,22 @@ static int yp_init(const bill_plugin_host *host, const char *config_json, void *
         goto done;
     }
     y->host = host;
-    y->api_url = cfg_str(cfg, "api_url", "", true);
-    y->pid = cfg_str(cfg, "pid", "", false);
-    y->key = cfg_str(cfg, "key", "", false);
-    y->public_base = cfg_str(cfg, "public_base", "", true);
-    y->interface_id = cfg_str(cfg, "interface_id", "", false);
-    y->type = cfg_str(cfg, "type", "alipay", false);
-    y->return_url = cfg_str(cfg, "return_url", "", false);
-    if (!y->api_url || !y->pid || !y->key || !y->public_base || !y->interface_id || !y->type ||
-        !y->return_url) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
-        goto done;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        char **dst = (char **)((char *)y + fields[i].off);
+        int r = cfg_str(cfg, fields[i].key, fields[i].dflt, fields[i].trim, dst);
+        if (r == -1) {
+            rc = host->error(host, BILL_EINVALID, "%s must be a string", fields[i].key);
+            goto done;
+        }
+        if (r < 0) {
+            rc = host->error(host, BILL_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (!pu_text_ok(*dst, strlen(*dst))) {
+            rc = host->error(host, BILL_EINVALID, "%s contains a control character or invalid "
+                             "UTF-8", fields[i].key);
+            goto done;
+        }
     }
     if (strncmp(y->api_url, "http://", 7) != 0 && strncmp(y->api_url, "https://", 8) != 0) {
         rc = host->error(host, BILL_EINVALID, "api_url \"%s\" must be an http(s) URL", y->api_url);
@@ -371,16 +436,20 @@ static int yp_handle_callback(void *instance, const bill_gateway_callback *cb,
     const bill_plugin_host *h = y->host;
     params p = {0};
     char want[33];
-    const char *sign, *pid, *status, *money, *trade_no, *out_no;
+    const char *sign, *pid, *status, *money, *trade_no, *out_no, *why = "", *form = "body";
     int64_t cents = 0;
-    int rc = BILL_PLUGIN_OK;
+    int rc = BILL_PLUGIN_OK, prc = 0;
 
     out->verified = false;
     /* POST form first (the real platforms use GET, some proxies POST). */
-    if (cb->body && cb->body_len > 0 && parse_form(cb->body, cb->body_len, &p) < 0)
-        goto oom;
-    if (cb->query && cb->query[0] && parse_form(cb->query, strlen(cb->query), &p) < 0)
-        goto oom;
+    if (cb->body && cb->body_len > 0 &&
+        (prc = parse_form(cb->body, cb->body_len, &p, &why)) < 0)
+        goto malformed;
+    if (cb->query && cb->query[0] &&
+        (prc = parse_form(cb->query, strlen(cb->query), &p, &why)) < 0) {
+        form = "query string";
+        goto malformed;
+    }
     sign = params_get(&p, "sign");
     pid = params_get(&p, "pid");
     status = params_get(&p, "trade_status");
@@ -407,6 +476,11 @@ static int yp_handle_callback(void *instance, const bill_gateway_callback *cb,
                money ? money : "");
         goto answer;
     }
+    if (!id_ok(out_no) || (trade_no && !id_ok(trade_no))) {
+        rc = h->error(h, BILL_EINVALID, "signed notification: out_trade_no or trade_no is not "
+                      "printable UTF-8 of at most 128 bytes");
+        goto done;
+    }
     out->verified = true;
     out->amount_cents = cents;
     out->status = status && strcmp(status, "TRADE_SUCCESS") == 0 ? BILL_GATEWAY_SUCCEEDED
@@ -422,6 +496,11 @@ answer:
     if (!out->response_body || !out->response_content_type)
         goto oom;
     goto done;
+malformed:
+    if (prc == -2) {
+        rc = h->error(h, BILL_EINVALID, "notification %s %s", form, why);
+        goto done;
+    }
 oom:
     rc = h->error(h, BILL_ENOMEM, "out of memory reading a notification");
 done:

@@ -13,10 +13,14 @@
  * (secret), "starttls"? ("try" default | "required" | "none"),
  * "ca_file"?, "insecure_skip_verify"?, "timeout"? (seconds, default 30)}.
  *
- * Header values are stripped of CR/LF (no header injection through a
- * subject) and a non-ASCII subject is RFC 2047 encoded.
+ * The message itself is built by message.c: header values lose their control
+ * characters (no header injection through a subject) and a non-ASCII
+ * subject is RFC 2047 encoded.
  */
 #include <bill/plugin.h>
+
+#include "message.h"
+#include "pu.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -64,33 +68,18 @@ static void em_destroy(void *instance)
     free(e);
 }
 
-static char *cfg_str(json_object *cfg, const char *k, const char *dflt)
-{
-    json_object *v;
-    if (json_object_object_get_ex(cfg, k, &v) && json_object_is_type(v, json_type_string))
-        return strdup(json_object_get_string(v));
-    return dflt ? strdup(dflt) : NULL;
-}
-
-/* Address-ish check: one '@', no spaces, no CR/LF, no angle brackets. */
-static bool addr_ok(const char *a)
-{
-    const char *at = a ? strchr(a, '@') : NULL;
-    if (!at || at == a || !at[1] || strchr(at + 1, '@'))
-        return false;
-    for (const char *s = a; *s; s++)
-        if (*s == ' ' || *s == '\r' || *s == '\n' || *s == '<' || *s == '>' || *s == ',')
-            return false;
-    return strlen(a) <= 254;
-}
-
 static int em_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = json_tokener_parse(config_json ? config_json : ""), *v;
+    json_object *cfg = pu_json_parse_object(config_json);
     em *e = NULL;
     int rc = BILL_PLUGIN_OK;
+    int64_t timeout;
+    struct cfg_str {
+        const char *key, *dflt;
+        char **dst;
+    };
 
-    if (!cfg || !json_object_is_type(cfg, json_type_object)) {
+    if (!cfg) {
         rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
         goto done;
     }
@@ -99,39 +88,49 @@ static int em_init(const bill_plugin_host *host, const char *config_json, void *
         goto done;
     }
     e->host = host;
-    e->url = cfg_str(cfg, "url", "");
-    e->from = cfg_str(cfg, "from", "");
-    e->to = cfg_str(cfg, "to", "");
-    e->user = cfg_str(cfg, "username", "");
-    e->password = cfg_str(cfg, "password", "");
-    e->starttls = cfg_str(cfg, "starttls", "try");
-    e->ca_file = cfg_str(cfg, "ca_file", NULL);
-    e->insecure = json_object_object_get_ex(cfg, "insecure_skip_verify", &v) &&
-                  json_object_get_boolean(v);
-    e->timeout_s = json_object_object_get_ex(cfg, "timeout", &v) ? json_object_get_int(v) : 30;
-    if (!e->url || !e->from || !e->to || !e->user || !e->password || !e->starttls) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
+    const struct cfg_str strs[] = {
+        {"url", "", &e->url},           {"from", "", &e->from},
+        {"to", "", &e->to},             {"username", "", &e->user},
+        {"password", "", &e->password}, {"starttls", "try", &e->starttls},
+        {"ca_file", NULL, &e->ca_file},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+        const char *v;
+        if (pu_json_opt_str(cfg, strs[i].key, strs[i].dflt, &v) < 0 ||
+            (v && !pu_text_ok(v, strlen(v)))) {
+            rc = host->error(host, BILL_EINVALID, "%s must be a string without control characters",
+                             strs[i].key);
+            goto done;
+        }
+        if (v && !(*strs[i].dst = strdup(v))) {
+            rc = host->error(host, BILL_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (pu_json_opt_bool(cfg, "insecure_skip_verify", false, &e->insecure) < 0) {
+        rc = host->error(host, BILL_EINVALID, "insecure_skip_verify must be true or false");
         goto done;
     }
+    if (pu_json_opt_int(cfg, "timeout", 30, &timeout) < 0 || timeout < 1 || timeout > 300) {
+        rc = host->error(host, BILL_EINVALID, "timeout must be 1..300 seconds");
+        goto done;
+    }
+    e->timeout_s = (long)timeout;
     if (strncmp(e->url, "smtp://", 7) != 0 && strncmp(e->url, "smtps://", 8) != 0) {
         rc = host->error(host, BILL_EINVALID, "url \"%s\" must be smtp:// or smtps://", e->url);
         goto done;
     }
-    if (!addr_ok(e->from)) {
+    if (!em_addr_ok(e->from)) {
         rc = host->error(host, BILL_EINVALID, "from \"%s\" is not an e-mail address", e->from);
         goto done;
     }
-    if (e->to[0] && !addr_ok(e->to)) {
+    if (e->to[0] && !em_addr_ok(e->to)) {
         rc = host->error(host, BILL_EINVALID, "to \"%s\" is not an e-mail address", e->to);
         goto done;
     }
     if (strcmp(e->starttls, "try") != 0 && strcmp(e->starttls, "required") != 0 &&
         strcmp(e->starttls, "none") != 0) {
         rc = host->error(host, BILL_EINVALID, "starttls must be try, required or none");
-        goto done;
-    }
-    if (e->timeout_s < 1 || e->timeout_s > 300) {
-        rc = host->error(host, BILL_EINVALID, "timeout must be 1..300 seconds");
         goto done;
     }
     pthread_once(&curl_once, curl_init_once);
@@ -143,96 +142,9 @@ done:
     return rc;
 }
 
-typedef struct msgbuf {
-    char *data;
-    size_t len, cap, pos;
-} msgbuf;
-
-static int mb_put(msgbuf *m, const char *s, size_t n)
-{
-    if (m->len + n + 1 > m->cap) {
-        size_t cap = (m->cap + n) * 2 + 256;
-        char *nd = realloc(m->data, cap);
-        if (!nd)
-            return -1;
-        m->data = nd;
-        m->cap = cap;
-    }
-    memcpy(m->data + m->len, s, n);
-    m->len += n;
-    m->data[m->len] = '\0';
-    return 0;
-}
-
-static int mb_str(msgbuf *m, const char *s)
-{
-    return mb_put(m, s, strlen(s));
-}
-
-/* A header value without CR/LF (they would start a new header). */
-static int mb_header_value(msgbuf *m, const char *s)
-{
-    for (; s && *s; s++)
-        if (mb_put(m, *s == '\r' || *s == '\n' ? " " : s, 1) < 0)
-            return -1;
-    return 0;
-}
-
-/* Subject: ASCII as is, else =?UTF-8?B?...?= (one encoded word per 45 bytes). */
-static int mb_subject(msgbuf *m, const char *s)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    bool ascii = true;
-    size_t n = strlen(s);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p >= 0x80)
-            ascii = false;
-    if (ascii)
-        return mb_header_value(m, s);
-    for (size_t off = 0; off < n;) {
-        size_t chunk = n - off > 45 ? 45 : n - off;
-        /* Never split a UTF-8 sequence between two encoded words. */
-        while (off + chunk < n && ((unsigned char)s[off + chunk] & 0xC0) == 0x80)
-            chunk--;
-        if (off && mb_str(m, "\r\n ") < 0)
-            return -1;
-        if (mb_str(m, "=?UTF-8?B?") < 0)
-            return -1;
-        for (size_t i = 0; i < chunk; i += 3) {
-            unsigned char in[3] = {0, 0, 0};
-            size_t k = chunk - i < 3 ? chunk - i : 3;
-            char out[4];
-            for (size_t j = 0; j < k; j++)
-                in[j] = (unsigned char)s[off + i + j];
-            out[0] = b64[in[0] >> 2];
-            out[1] = b64[((in[0] & 3) << 4) | (in[1] >> 4)];
-            out[2] = k > 1 ? b64[((in[1] & 15) << 2) | (in[2] >> 6)] : '=';
-            out[3] = k > 2 ? b64[in[2] & 63] : '=';
-            if (mb_put(m, out, 4) < 0)
-                return -1;
-        }
-        if (mb_str(m, "?=") < 0)
-            return -1;
-        off += chunk;
-    }
-    return 0;
-}
-
-/* Body with every line ending as CRLF (SMTP's line ending). */
-static int mb_body(msgbuf *m, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '\r')
-            continue;
-        if (*s == '\n' ? mb_str(m, "\r\n") < 0 : mb_put(m, s, 1) < 0)
-            return -1;
-    }
-    return mb_str(m, "\r\n");
-}
-
 static size_t on_read(char *buf, size_t size, size_t nitems, void *user)
 {
-    msgbuf *m = user;
+    em_msg *m = user;
     size_t n = size * nitems, left = m->len - m->pos;
     if (n > left)
         n = left;
@@ -241,38 +153,13 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *user)
     return n;
 }
 
-static int build_message(em *e, const bill_notification *n, const char *to, msgbuf *m)
-{
-    char date[64], mid[128];
-    unsigned char rnd[12];
-    time_t now = (time_t)(e->host->now_usec(e->host) / 1000000);
-    struct tm tm;
-    const char *domain = strchr(e->from, '@') + 1;
-
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        return -1;
-    snprintf(mid, sizeof mid, "<%lld.%02x%02x%02x%02x%02x%02x%02x%02x@%s>", (long long)now,
-             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], domain);
-    if (mb_str(m, "Date: ") < 0 || mb_str(m, date) < 0 || mb_str(m, "\r\nFrom: ") < 0 ||
-        mb_header_value(m, e->from) < 0 || mb_str(m, "\r\nTo: ") < 0 ||
-        mb_header_value(m, to) < 0 || mb_str(m, "\r\nMessage-ID: ") < 0 || mb_str(m, mid) < 0 ||
-        mb_str(m, "\r\nSubject: ") < 0 || mb_subject(m, n->subject ? n->subject : "") < 0 ||
-        mb_str(m, "\r\nX-Bill-Event: ") < 0 || mb_header_value(m, n->event_kind) < 0 ||
-        mb_str(m, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-                  "Content-Transfer-Encoding: 8bit\r\n\r\n") < 0 ||
-        mb_body(m, n->body ? n->body : "") < 0)
-        return -1;
-    return 0;
-}
-
 static int em_send(void *instance, const bill_notification *n)
 {
     em *e = instance;
     const bill_plugin_host *h = e->host;
     const char *to = n->recipient && n->recipient[0] ? n->recipient : e->to;
-    msgbuf m = {0};
+    em_msg m = {0};
+    unsigned char rnd[8];
     CURL *c = NULL;
     struct curl_slist *rcpt = NULL;
     char errbuf[CURL_ERROR_SIZE] = "", from[300], rcpt_line[300];
@@ -283,9 +170,11 @@ static int em_send(void *instance, const bill_notification *n)
     if (!to || !to[0])
         return h->error(h, BILL_EINVALID, "notification %s has no recipient and no default "
                         "\"to\" is configured", n->event_kind ? n->event_kind : "");
-    if (!addr_ok(to))
+    if (!em_addr_ok(to))
         return h->error(h, BILL_EINVALID, "recipient \"%s\" is not an e-mail address", to);
-    if (build_message(e, n, to, &m) < 0) {
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return h->error(h, BILL_EIO, "getrandom failed for the Message-ID");
+    if (em_msg_build(&m, e->from, to, n, h->now_usec(h) / 1000000, rnd) < 0) {
         rc = h->error(h, BILL_ENOMEM, "out of memory building the message");
         goto done;
     }

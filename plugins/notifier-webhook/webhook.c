@@ -21,6 +21,8 @@
  */
 #include <bill/plugin.h>
 
+#include "pu.h"
+
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,12 +54,13 @@ static void wh_destroy(void *instance)
 
 static int wh_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = json_tokener_parse(config_json ? config_json : "");
-    json_object *v;
+    json_object *cfg = pu_json_parse_object(config_json);
+    const char *url, *secret;
+    int64_t t;
     wh *w = NULL;
     int rc = BILL_PLUGIN_OK;
 
-    if (!cfg || !json_object_is_type(cfg, json_type_object)) {
+    if (!cfg) {
         rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
         goto done;
     }
@@ -66,25 +69,23 @@ static int wh_init(const bill_plugin_host *host, const char *config_json, void *
         goto done;
     }
     w->host = host;
-    w->timeout_ms = 10000;
-    if (!json_object_object_get_ex(cfg, "url", &v) || !json_object_is_type(v, json_type_string) ||
-        (strncmp(json_object_get_string(v), "http://", 7) != 0 &&
-         strncmp(json_object_get_string(v), "https://", 8) != 0)) {
+    url = pu_json_str(cfg, "url");
+    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+        !pu_text_ok(url, strlen(url)) || strchr(url, ' ')) {
         rc = host->error(host, BILL_EINVALID, "url must be an http:// or https:// URL");
         goto done;
     }
-    w->url = strdup(json_object_get_string(v));
-    w->secret = strdup(json_object_object_get_ex(cfg, "secret", &v) &&
-                               json_object_is_type(v, json_type_string)
-                           ? json_object_get_string(v) : "");
-    if (json_object_object_get_ex(cfg, "timeout", &v)) {
-        int64_t t = json_object_get_int64(v);
-        if (!json_object_is_type(v, json_type_int) || t < 1 || t > 120) {
-            rc = host->error(host, BILL_EINVALID, "timeout must be 1..120 seconds");
-            goto done;
-        }
-        w->timeout_ms = (long)t * 1000;
+    if (pu_json_opt_str(cfg, "secret", "", &secret) < 0) {
+        rc = host->error(host, BILL_EINVALID, "secret must be a string");
+        goto done;
     }
+    if (pu_json_opt_int(cfg, "timeout", 10, &t) < 0 || t < 1 || t > 120) {
+        rc = host->error(host, BILL_EINVALID, "timeout must be 1..120 seconds");
+        goto done;
+    }
+    w->timeout_ms = (long)t * 1000;
+    w->url = strdup(url);
+    w->secret = strdup(secret);
     if (!w->url || !w->secret) {
         rc = host->error(host, BILL_ENOMEM, "out of memory");
         goto done;
@@ -119,10 +120,18 @@ static int wh_send(void *instance, const bill_notification *n)
     bill_plugin_http_response resp = {0};
     int rc;
 
+    const char *const texts[][2] = {{"event_kind", n->event_kind}, {"recipient", n->recipient},
+                                    {"subject", n->subject}, {"body", n->body}};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        if (texts[i][1] && !pu_utf8_valid(texts[i][1], strlen(texts[i][1]))) {
+            json_object_put(doc);
+            return h->error(h, BILL_EINVALID, "notification %s is not valid UTF-8", texts[i][0]);
+        }
+    }
     if (!doc)
         return h->error(h, BILL_ENOMEM, "out of memory");
     if (n->payload_json && n->payload_json[0]) {
-        payload = json_tokener_parse(n->payload_json);
+        payload = pu_json_parse(n->payload_json, strlen(n->payload_json));
         if (!payload) {
             json_object_put(doc);
             return h->error(h, BILL_EINVALID, "payload_json of %s is not JSON",
@@ -148,6 +157,10 @@ static int wh_send(void *instance, const bill_notification *n)
     add_str(doc, "body", n->body);
     json_object_object_add(doc, "payload", payload ? payload : json_object_new_object());
     body = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+    if (!body) {
+        rc = h->error(h, BILL_ENOMEM, "out of memory");
+        goto done;
+    }
 
     hdrs[nh++] = (bill_plugin_http_header){"Content-Type", "application/json"};
     if (w->secret[0]) {

@@ -22,6 +22,8 @@
  */
 #include <bill/plugin.h>
 
+#include "pu.h"
+
 #include <ctype.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -51,21 +53,31 @@ static void inc_destroy(void *instance)
     free(c);
 }
 
-static char *cfg_str(json_object *cfg, const char *k, const char *dflt)
+/* Characters Incus allows in project and storage pool names (and what can
+ * go into a query string and a JSON value unescaped). */
+static bool incus_name_ok(const char *s, size_t max)
 {
-    json_object *v;
-    if (json_object_object_get_ex(cfg, k, &v) && json_object_is_type(v, json_type_string))
-        return strdup(json_object_get_string(v));
-    return dflt ? strdup(dflt) : NULL;
+    size_t n = strlen(s);
+    if (!n || n > max)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+            return false;
+    return true;
 }
 
 static int inc_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = json_tokener_parse(config_json ? config_json : ""), *v;
+    json_object *cfg = pu_json_parse_object(config_json);
     inc *c = NULL;
+    int64_t op_timeout;
     int rc = BILL_PLUGIN_OK;
+    struct cfg_str {
+        const char *key, *dflt;
+        char **dst;
+    };
 
-    if (!cfg || !json_object_is_type(cfg, json_type_object)) {
+    if (!cfg) {
         rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
         goto done;
     }
@@ -74,31 +86,54 @@ static int inc_init(const bill_plugin_host *host, const char *config_json, void 
         goto done;
     }
     c->host = host;
-    c->url = cfg_str(cfg, "url", "");
-    c->cert = cfg_str(cfg, "client_cert", "");
-    c->key = cfg_str(cfg, "client_key", "");
-    c->ca = cfg_str(cfg, "ca_file", NULL);
-    c->project = cfg_str(cfg, "project", "default");
-    c->pool = cfg_str(cfg, "storage_pool", "default");
-    c->type = cfg_str(cfg, "instance_type", "container");
-    c->images = cfg_str(cfg, "images", "debian/12,ubuntu/24.04,rockylinux/9");
-    c->insecure = json_object_object_get_ex(cfg, "insecure_skip_verify", &v) &&
-                  json_object_get_boolean(v);
-    c->op_timeout = json_object_object_get_ex(cfg, "operation_timeout", &v)
-                        ? (long)json_object_get_int64(v) : 120;
-    if (!c->url || !c->cert || !c->key || !c->project || !c->pool || !c->type || !c->images) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
+    const struct cfg_str strs[] = {
+        {"url", "", &c->url},
+        {"client_cert", "", &c->cert},
+        {"client_key", "", &c->key},
+        {"ca_file", NULL, &c->ca},
+        {"project", "default", &c->project},
+        {"storage_pool", "default", &c->pool},
+        {"instance_type", "container", &c->type},
+        {"images", "debian/12,ubuntu/24.04,rockylinux/9", &c->images},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+        const char *v;
+        if (pu_json_opt_str(cfg, strs[i].key, strs[i].dflt, &v) < 0 ||
+            (v && !pu_text_ok(v, strlen(v)))) {
+            rc = host->error(host, BILL_EINVALID, "%s must be a string without control characters",
+                             strs[i].key);
+            goto done;
+        }
+        if (v && !(*strs[i].dst = strdup(v))) {
+            rc = host->error(host, BILL_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (pu_json_opt_bool(cfg, "insecure_skip_verify", false, &c->insecure) < 0) {
+        rc = host->error(host, BILL_EINVALID, "insecure_skip_verify must be true or false");
         goto done;
     }
-    if (strncmp(c->url, "https://", 8) != 0) {
-        rc = host->error(host, BILL_EINVALID, "url \"%s\" must be https:// (Incus speaks TLS only)",
-                         c->url);
+    if (pu_json_opt_int(cfg, "operation_timeout", 120, &op_timeout) < 0 || op_timeout < 1 ||
+        op_timeout > 3600) {
+        rc = host->error(host, BILL_EINVALID, "operation_timeout must be 1..3600 seconds");
+        goto done;
+    }
+    c->op_timeout = (long)op_timeout;
+    if (strncmp(c->url, "https://", 8) != 0 || strchr(c->url, ' ') || strchr(c->url, '?') ||
+        strchr(c->url, '#')) {
+        rc = host->error(host, BILL_EINVALID, "url \"%s\" must be https:// (Incus speaks TLS only) "
+                         "without a query", c->url);
         goto done;
     }
     for (size_t n = strlen(c->url); n && c->url[n - 1] == '/'; n--)
         c->url[n - 1] = '\0';
-    if (c->op_timeout < 1 || c->op_timeout > 3600) {
-        rc = host->error(host, BILL_EINVALID, "operation_timeout must be 1..3600 seconds");
+    if (!incus_name_ok(c->project, 63) || !incus_name_ok(c->pool, 63)) {
+        rc = host->error(host, BILL_EINVALID, "project and storage_pool must be Incus names "
+                         "(letters, digits, - _ .)");
+        goto done;
+    }
+    if (strcmp(c->type, "container") != 0 && strcmp(c->type, "virtual-machine") != 0) {
+        rc = host->error(host, BILL_EINVALID, "instance_type must be container or virtual-machine");
         goto done;
     }
     *instance = c;
@@ -120,7 +155,8 @@ static int api(inc *c, const char *method, const char *path, const char *body, l
     bill_plugin_http_header hdr = {"Content-Type", "application/json"};
     bill_plugin_http_request req;
     bill_plugin_http_response resp = {0};
-    json_object *doc = NULL, *v;
+    json_object *doc = NULL;
+    const char *type;
     int rc;
 
     *out = NULL;
@@ -144,16 +180,16 @@ static int api(inc *c, const char *method, const char *path, const char *body, l
         goto done;
     if (status_out)
         *status_out = resp.status;
-    doc = json_tokener_parse(resp.body ? resp.body : "");
+    doc = pu_json_parse(resp.body, resp.body ? resp.body_len : 0);
     if (!doc || !json_object_is_type(doc, json_type_object)) {
-        rc = h->error(h, BILL_EPLUGIN, "%s %s: HTTP %ld with a non-JSON answer", method, path,
-                      resp.status);
+        rc = h->error(h, resp.status >= 500 ? BILL_EUNAVAILABLE : BILL_EPLUGIN,
+                      "%s %s: HTTP %ld with a non-JSON answer", method, path, resp.status);
         goto done;
     }
-    if (resp.status >= 400 || (json_object_object_get_ex(doc, "type", &v) &&
-                               strcmp(json_object_get_string(v), "error") == 0)) {
-        const char *msg = json_object_object_get_ex(doc, "error", &v)
-                              ? json_object_get_string(v) : "";
+    if (resp.status >= 400 || (type = pu_json_str(doc, "type"), type && strcmp(type, "error") == 0)) {
+        const char *msg = pu_json_str(doc, "error");
+        if (!msg)
+            msg = "";
         rc = h->error(h, resp.status == 404 ? BILL_ENOTFOUND
                          : resp.status >= 500 ? BILL_EUNAVAILABLE : BILL_EPLUGIN,
                       "incus %s %s: HTTP %ld: %s", method, path, resp.status, msg);
@@ -168,35 +204,39 @@ done:
     return rc;
 }
 
+/* "/1.0/operations/<uuid>": nothing else may go into the next URL. */
+static bool op_path_ok(const char *op)
+{
+    size_t n;
+    if (!op || strncmp(op, "/1.0/operations/", 16) != 0)
+        return false;
+    n = strlen(op + 16);
+    return n >= 1 && n <= 64 && strspn(op + 16, "0123456789abcdefABCDEF-") == n;
+}
+
 /* Wait for the async operation an answer names; its failure is ours. */
 static int wait_op(inc *c, json_object *answer, const char *what)
 {
     const bill_plugin_host *h = c->host;
-    json_object *v, *res = NULL, *md;
-    const char *op;
+    json_object *res = NULL, *md;
+    const char *type = pu_json_str(answer, "type"), *op, *status, *err;
     char path[300];
     int rc;
 
-    if (!json_object_object_get_ex(answer, "type", &v) ||
-        strcmp(json_object_get_string(v), "async") != 0)
+    if (!type || strcmp(type, "async") != 0)
         return BILL_PLUGIN_OK; /* sync: already done */
-    if (!json_object_object_get_ex(answer, "operation", &v) ||
-        !(op = json_object_get_string(v)) || strncmp(op, "/1.0/operations/", 16) != 0 ||
-        strlen(op) > 200)
-        return h->error(h, BILL_EPLUGIN, "incus %s: async answer without an operation", what);
+    if (!op_path_ok(op = pu_json_str(answer, "operation")))
+        return h->error(h, BILL_EPLUGIN, "incus %s: async answer without a valid operation", what);
     snprintf(path, sizeof path, "%s/wait?timeout=%ld", op, c->op_timeout);
     if ((rc = api(c, "GET", path, NULL, (c->op_timeout + 10) * 1000, &res, NULL)) < 0)
         return rc;
-    if (!json_object_object_get_ex(res, "metadata", &md) ||
-        !json_object_object_get_ex(md, "status", &v)) {
+    md = pu_json_get(res, "metadata", json_type_object);
+    if (!(status = pu_json_str(md, "status"))) {
         rc = h->error(h, BILL_EPLUGIN, "incus %s: operation answer without a status", what);
-    } else if (strcmp(json_object_get_string(v), "Success") != 0) {
-        json_object *err = NULL;
-        json_object_object_get_ex(md, "err", &err);
-        rc = h->error(h, strcmp(json_object_get_string(v), "Running") == 0 ? BILL_ETIMEOUT
-                                                                           : BILL_EPLUGIN,
-                      "incus %s: operation %s: %s", what, json_object_get_string(v),
-                      err ? json_object_get_string(err) : "");
+    } else if (strcmp(status, "Success") != 0) {
+        err = pu_json_str(md, "err");
+        rc = h->error(h, strcmp(status, "Running") == 0 ? BILL_ETIMEOUT : BILL_EPLUGIN,
+                      "incus %s: operation %s: %s", what, status, err ? err : "");
     }
     json_object_put(res);
     return rc;
@@ -224,14 +264,26 @@ static bool name_ok(const char *name)
     return true;
 }
 
-static int64_t spec_int(json_object *spec, const char *k, int64_t dflt)
+/* A spec value: a JSON integer or a string of decimal digits (specs are
+ * typed by the front end). -1 for anything else or out of int64 range. */
+static int spec_int(json_object *spec, const char *k, int64_t dflt, int64_t *out)
 {
-    json_object *v;
-    if (!json_object_object_get_ex(spec, k, &v))
-        return dflt;
-    if (json_object_is_type(v, json_type_string))
-        return strtoll(json_object_get_string(v), NULL, 10);
-    return json_object_get_int64(v);
+    const char *s = pu_json_str(spec, k);
+    char *end;
+    if (!s)
+        return pu_json_opt_int(spec, k, dflt, out);
+    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
+        return -1;
+    *out = strtoll(s, &end, 10);
+    return 0;
+}
+
+/* An image alias as Incus names them ("debian/12", "ubuntu/24.04"). */
+static bool alias_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n >= 1 && n <= 100 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:") == n;
 }
 
 static bool image_offered(const inc *c, const char *alias)
@@ -247,49 +299,58 @@ static bool image_offered(const inc *c, const char *alias)
     return false;
 }
 
+/* The first global IPv4 of a non-loopback interface in a /state network
+ * object, or NULL. */
+static const char *first_ipv4(json_object *net)
+{
+    if (!net)
+        return NULL;
+    json_object_object_foreach(net, ifname, iface) {
+        json_object *addrs = pu_json_get(iface, "addresses", json_type_array);
+        if (strcmp(ifname, "lo") == 0 || !addrs)
+            continue;
+        for (size_t i = 0; i < json_object_array_length(addrs); i++) {
+            json_object *a = json_object_array_get_idx(addrs, i);
+            const char *fam = pu_json_str(a, "family"), *scope = pu_json_str(a, "scope"),
+                       *addr = pu_json_str(a, "address");
+            if (fam && strcmp(fam, "inet") == 0 && scope && strcmp(scope, "global") == 0 &&
+                pu_ip_ok(addr))
+                return addr;
+        }
+    }
+    return NULL;
+}
+
 /* Fill out from /state (status + first global IPv4). */
 static int read_state(inc *c, const char *name, bill_provider_instance *out)
 {
     const bill_plugin_host *h = c->host;
-    json_object *doc = NULL, *md, *v, *net;
+    json_object *doc = NULL, *md;
     char path[128];
-    const char *st = "";
+    const char *st, *ip;
     int rc;
 
     snprintf(path, sizeof path, "/1.0/instances/%s/state", name);
     if ((rc = api(c, "GET", path, NULL, 0, &doc, NULL)) < 0)
         return rc;
-    if (!json_object_object_get_ex(doc, "metadata", &md) ||
-        !json_object_object_get_ex(md, "status", &v)) {
+    md = pu_json_get(doc, "metadata", json_type_object);
+    st = pu_json_str(md, "status");
+    if (!st || !pu_text_ok(st, strlen(st)) || strlen(st) > 64) {
         json_object_put(doc);
-        return h->error(h, BILL_EPLUGIN, "incus state of %s has no status", name);
+        return h->error(h, BILL_EPLUGIN, "incus state of %s has no valid status", name);
     }
-    st = json_object_get_string(v);
     out->status = strcmp(st, "Running") == 0   ? BILL_PROVIDER_RUNNING
                   : strcmp(st, "Stopped") == 0 ? BILL_PROVIDER_STOPPED
                   : strcmp(st, "Frozen") == 0  ? BILL_PROVIDER_SUSPENDED
                   : strcmp(st, "Error") == 0   ? BILL_PROVIDER_ERROR
                                                : BILL_PROVIDER_PROVISIONING;
-    if (json_object_object_get_ex(md, "network", &net) && json_object_is_type(net, json_type_object)) {
-        json_object_object_foreach(net, ifname, iface) {
-            json_object *addrs;
-            if (strcmp(ifname, "lo") == 0 || out->ip_address ||
-                !json_object_object_get_ex(iface, "addresses", &addrs))
-                continue;
-            for (size_t i = 0; i < json_object_array_length(addrs) && !out->ip_address; i++) {
-                json_object *a = json_object_array_get_idx(addrs, i), *fam, *scope, *addr;
-                if (json_object_object_get_ex(a, "family", &fam) &&
-                    strcmp(json_object_get_string(fam), "inet") == 0 &&
-                    json_object_object_get_ex(a, "scope", &scope) &&
-                    strcmp(json_object_get_string(scope), "global") == 0 &&
-                    json_object_object_get_ex(a, "address", &addr))
-                    out->ip_address = h->strdup(json_object_get_string(addr));
-            }
-        }
-    }
-    out->message = h->strdup(st);
+    if ((ip = first_ipv4(pu_json_get(md, "network", json_type_object))) &&
+        !(out->ip_address = h->strdup(ip)))
+        rc = h->error(h, BILL_ENOMEM, "out of memory");
+    else if (!(out->message = h->strdup(st)))
+        rc = h->error(h, BILL_ENOMEM, "out of memory");
     json_object_put(doc);
-    return BILL_PLUGIN_OK;
+    return rc;
 }
 
 static int inc_create(void *instance, const bill_provider_create_request *req,
@@ -306,18 +367,21 @@ static int inc_create(void *instance, const bill_provider_create_request *req,
     if (name_for(req->order_id, name) < 0)
         return h->error(h, BILL_EINVALID, "order_id \"%s\" cannot name an instance",
                         req->order_id ? req->order_id : "");
-    spec = json_tokener_parse(req->spec_json && req->spec_json[0] ? req->spec_json : "{}");
-    if (!spec || !json_object_is_type(spec, json_type_object)) {
+    spec = pu_json_parse_object(req->spec_json && req->spec_json[0] ? req->spec_json : "{}");
+    if (!spec) {
         rc = h->error(h, BILL_EINVALID, "spec_json is not a JSON object");
         goto done;
     }
-    cpu = spec_int(spec, "cpu_cores", 1);
-    mem = spec_int(spec, "memory_gb", 1);
-    disk = spec_int(spec, "disk_gb", 10);
-    {
-        json_object *v;
-        os = json_object_object_get_ex(spec, "os", &v) || json_object_object_get_ex(spec, "image", &v)
-                 ? json_object_get_string(v) : "debian/12";
+    if (spec_int(spec, "cpu_cores", 1, &cpu) < 0 || spec_int(spec, "memory_gb", 1, &mem) < 0 ||
+        spec_int(spec, "disk_gb", 10, &disk) < 0) {
+        rc = h->error(h, BILL_EINVALID, "spec: cpu_cores, memory_gb and disk_gb must be whole "
+                      "numbers");
+        goto done;
+    }
+    if (pu_json_opt_str(spec, "os", NULL, &os) < 0 ||
+        (!os && pu_json_opt_str(spec, "image", "debian/12", &os) < 0) || !alias_ok(os)) {
+        rc = h->error(h, BILL_EINVALID, "spec: os must be an image alias such as debian/12");
+        goto done;
     }
     if (cpu < 1 || cpu > 256 || mem < 1 || mem > 4096 || disk < 1 || disk > 65536) {
         rc = h->error(h, BILL_EINVALID, "spec out of range: cpu_cores %lld, memory_gb %lld, "
@@ -542,13 +606,13 @@ static int inc_spec_template(void *instance, char **json_out)
 static int inc_health(void *instance, char **detail)
 {
     inc *c = instance;
-    json_object *doc = NULL, *md, *v;
+    json_object *doc = NULL;
     int rc = api(c, "GET", "/1.0", NULL, 5000, &doc, NULL);
+    const char *auth;
     if (rc < 0)
         return rc;
-    if (!json_object_object_get_ex(doc, "metadata", &md) ||
-        !json_object_object_get_ex(md, "auth", &v) ||
-        strcmp(json_object_get_string(v), "trusted") != 0) {
+    auth = pu_json_str(pu_json_get(doc, "metadata", json_type_object), "auth");
+    if (!auth || strcmp(auth, "trusted") != 0) {
         rc = c->host->error(c->host, BILL_EUNAUTH,
                             "our client certificate is not trusted by %s", c->url);
     } else {

@@ -28,6 +28,8 @@
  */
 #include <bill/plugin.h>
 
+#include "pu.h"
+
 #include <ctype.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -231,22 +233,15 @@ static void rb_destroy(void *instance)
     free(c);
 }
 
-static char *cfg_str(json_object *cfg, const char *k)
-{
-    json_object *v;
-    if (json_object_object_get_ex(cfg, k, &v) && json_object_is_type(v, json_type_string))
-        return strdup(json_object_get_string(v));
-    return NULL;
-}
-
 static int rb_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = json_tokener_parse(config_json ? config_json : ""), *v;
+    json_object *cfg = pu_json_parse_object(config_json);
+    const char *url, *key, *ca;
     rb *c = NULL;
     int rc = BILL_PLUGIN_OK;
-    int64_t timeout = 10;
+    int64_t timeout;
 
-    if (!cfg || !json_object_is_type(cfg, json_type_object)) {
+    if (!cfg) {
         rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
         goto done;
     }
@@ -255,36 +250,43 @@ static int rb_init(const bill_plugin_host *host, const char *config_json, void *
         goto done;
     }
     c->host = host;
-    c->url = cfg_str(cfg, "upstream_url");
-    c->key = cfg_str(cfg, "api_key");
-    c->ca = cfg_str(cfg, "ca_file");
-    c->insecure = json_object_object_get_ex(cfg, "insecure_skip_verify", &v) &&
-                  json_object_get_boolean(v);
-    if (json_object_object_get_ex(cfg, "timeout", &v))
-        timeout = json_object_get_int64(v);
-    if (!c->url || (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0)) {
+    url = pu_json_str(cfg, "upstream_url");
+    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+        !pu_text_ok(url, strlen(url)) || strchr(url, ' ')) {
         rc = host->error(host, BILL_EINVALID, "upstream_url \"%s\" must be an http:// or https:// URL",
-                         c->url ? c->url : "");
+                         url && pu_text_ok(url, strlen(url)) ? url : "");
         goto done;
     }
-    for (size_t n = strlen(c->url); n && c->url[n - 1] == '/'; n--)
-        c->url[n - 1] = '\0';
-    if (!c->key || !*c->key) {
+    key = pu_json_str(cfg, "api_key");
+    if (!key || !*key) {
         rc = host->error(host, BILL_EINVALID, "api_key is required (a key of our customer account "
                          "upstream, from its ApiKeyService)");
         goto done;
     }
-    for (const char *s = c->key; *s; s++)
+    for (const char *s = key; *s; s++)
         if (!isgraph((unsigned char)*s)) {
             rc = host->error(host, BILL_EINVALID, "api_key contains a space or control character");
             goto done;
         }
-    if (timeout < 1 || timeout > 300) {
-        rc = host->error(host, BILL_EINVALID, "timeout %lld is not 1..300 seconds",
-                         (long long)timeout);
+    if (pu_json_opt_str(cfg, "ca_file", NULL, &ca) < 0 || (ca && !pu_text_ok(ca, strlen(ca)))) {
+        rc = host->error(host, BILL_EINVALID, "ca_file must be a path");
+        goto done;
+    }
+    if (pu_json_opt_bool(cfg, "insecure_skip_verify", false, &c->insecure) < 0) {
+        rc = host->error(host, BILL_EINVALID, "insecure_skip_verify must be true or false");
+        goto done;
+    }
+    if (pu_json_opt_int(cfg, "timeout", 10, &timeout) < 0 || timeout < 1 || timeout > 300) {
+        rc = host->error(host, BILL_EINVALID, "timeout must be 1..300 seconds");
         goto done;
     }
     c->timeout_ms = (long)timeout * 1000;
+    if (!(c->url = strdup(url)) || !(c->key = strdup(key)) || (ca && !(c->ca = strdup(ca)))) {
+        rc = host->error(host, BILL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t n = strlen(c->url); n && c->url[n - 1] == '/'; n--)
+        c->url[n - 1] = '\0';
     *instance = c;
     c = NULL;
 done:
@@ -616,43 +618,75 @@ done:
 
 /* ---- orders and instances ------------------------------------------------ */
 
+/* A spec value as text: strings as they are, numbers and booleans spelled
+ * out; NULL for null, objects and arrays (not a spec value). */
+static const char *spec_text(json_object *v)
+{
+    if (!v)
+        return NULL;
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        return strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v)
+                   ? json_object_get_string(v) : NULL;
+    case json_type_int:
+    case json_type_double:
+    case json_type_boolean:
+        return json_object_get_string(v);
+    default:
+        return NULL;
+    }
+}
+
 /* spec_json -> ServerSpec: the six typed keys, the rest as extra_specs. */
 static int encode_spec(rb *c, const char *spec_json, pbw *spec, char **cycle)
 {
-    json_object *o = json_tokener_parse(spec_json && *spec_json ? spec_json : "{}");
+    json_object *o = pu_json_parse_object(spec_json && *spec_json ? spec_json : "{}");
     static const char *const uints[] = {"cpu_cores", "memory_gb", "disk_gb", "bandwidth_mbps"};
     int rc = BILL_PLUGIN_OK;
 
-    if (!o || !json_object_is_type(o, json_type_object)) {
+    if (!o) {
         rc = c->host->error(c->host, BILL_EINVALID, "spec_json is not a JSON object");
         goto done;
     }
     json_object_object_foreach(o, k, v) {
+        const char *text = spec_text(v);
         size_t i;
+        if (!v)
+            continue; /* null: not set */
+        if (!text || !pu_text_ok(text, strlen(text)) || !pu_text_ok(k, strlen(k))) {
+            rc = c->host->error(c->host, BILL_EINVALID, "spec value of %s is not a string or number",
+                                pu_text_ok(k, strlen(k)) ? k : "?");
+            goto done;
+        }
         for (i = 0; i < 4; i++)
             if (strcmp(k, uints[i]) == 0)
                 break;
         if (i < 4) {
-            int64_t n = json_object_is_type(v, json_type_string)
-                            ? strtoll(json_object_get_string(v), NULL, 10)
-                            : json_object_get_int64(v);
+            char *end;
+            long long n = strtoll(text, &end, 10);
+            if (!json_object_is_type(v, json_type_int) &&
+                (!*text || strspn(text, "0123456789") != strlen(text) || strlen(text) > 10))
+                n = -1;
             if (n < 0 || n > 0xffffffffLL) {
-                rc = c->host->error(c->host, BILL_EINVALID, "spec %s = %lld is out of range", k,
-                                    (long long)n);
+                rc = c->host->error(c->host, BILL_EINVALID, "spec %s = %s is not a whole number "
+                                    "0..4294967295", k, text);
                 goto done;
             }
             w_uint(spec, (uint32_t)(i + 1), (uint64_t)n);
         } else if (strcmp(k, "region") == 0) {
-            w_str(spec, 5, json_object_get_string(v));
+            w_str(spec, 5, text);
         } else if (strcmp(k, "os") == 0) {
-            w_str(spec, 6, json_object_get_string(v));
+            w_str(spec, 6, text);
         } else if (strcmp(k, "billing_cycle") == 0) {
             free(*cycle);
-            *cycle = strdup(json_object_get_string(v));
+            if (!(*cycle = strdup(text))) {
+                rc = c->host->error(c->host, BILL_ENOMEM, "out of memory");
+                goto done;
+            }
         } else {
             pbw e = {0};
             w_str(&e, 1, k);
-            w_str(&e, 2, json_object_get_string(v));
+            w_str(&e, 2, text);
             w_msg(spec, 7, &e);
         }
     }
@@ -922,7 +956,7 @@ static int rb_get(void *instance, const char *id, bill_provider_instance *out)
         snprintf(msg, sizeof msg, "upstream order %s, no instance yet", ostatus);
         out->message = h->strdup(msg);
     }
-    if (ip && *ip) {
+    if (ip && pu_ip_ok(ip)) {
         out->ip_address = ip;
         ip = NULL;
     }

@@ -121,11 +121,11 @@ static int garbage(const bill_plugin_instance *i, const char *what, const char *
                      bill_plugin_kind_name(i->gen->info.kind), i->gen->info.id, what, why);
 }
 
-/* One complete JSON document of type want, valid UTF-8 throughout (it is
- * stored as jsonb and sent on as protobuf strings). */
+/* One complete JSON document of type want, valid UTF-8 throughout and
+ * without \u0000 (it is stored as jsonb and sent on as protobuf strings). */
 static bool json_valid(const char *s, json_type want)
 {
-    json_object *j = bill__plugin_json_parse(s);
+    json_object *j = bill__json_text_check(s, "json") == BILL_OK ? bill__plugin_json_parse(s) : NULL;
     bool ok = j && json_object_is_type(j, want);
     json_object_put(j);
     return ok;

@@ -11,7 +11,7 @@
 #include "cli_harness.h"
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -693,33 +693,10 @@ START_TEST(test_cli__now_sets_the_clock)
 }
 END_TEST
 
-static Suite *cli_suite(void)
-{
-    Suite *s = suite_create("cli");
-    TCase *tc = tcase_create("cli");
-    tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_cli__help_every_level);
-    tcase_add_test(tc, test_cli__usage_errors_exit_2);
-    tcase_add_test(tc, test_cli__db_migrate_then_status);
-    tcase_add_test(tc, test_cli__user_create_list_duplicate);
-    tcase_add_test(tc, test_cli__customer_balance_flow);
-    tcase_add_test(tc, test_cli__bad_amount_changes_nothing);
-    tcase_add_test(tc, test_cli__deduct_past_floor_refused);
-    tcase_add_test(tc, test_cli__customer_list_search_and_cjk);
-    tcase_add_test(tc, test_cli__product_create_list_markup);
-    tcase_add_test(tc, test_cli__plugin_list_and_unknown_interface);
-    tcase_add_test(tc, test_cli__config_check_bad_file);
-    tcase_add_test(tc, test_cli__now_sets_the_clock);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(cli_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("cli", 120, cli_setup, cli_teardown,
+               test_cli__help_every_level, test_cli__usage_errors_exit_2,
+               test_cli__db_migrate_then_status, test_cli__user_create_list_duplicate,
+               test_cli__customer_balance_flow, test_cli__bad_amount_changes_nothing,
+               test_cli__deduct_past_floor_refused, test_cli__customer_list_search_and_cjk,
+               test_cli__product_create_list_markup, test_cli__plugin_list_and_unknown_interface,
+               test_cli__config_check_bad_file, test_cli__now_sets_the_clock);

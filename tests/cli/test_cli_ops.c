@@ -11,7 +11,7 @@
 #include "cli_harness.h"
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <fcntl.h>
 #include <pty.h>
 #include <json-c/json.h>
@@ -942,30 +942,9 @@ START_TEST(test_cli_ops__instance_actions)
 }
 END_TEST
 
-static Suite *cli_ops_suite(void)
-{
-    Suite *s = suite_create("cli_ops");
-    TCase *tc = tcase_create("cli_ops");
-    tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_cli_ops__help);
-    tcase_add_test(tc, test_cli_ops__plugin_interface_secrets_masked);
-    tcase_add_test(tc, test_cli_ops__plugin_secret_needs_master_key);
-    tcase_add_test(tc, test_cli_ops__events_list_retry_run_once);
-    tcase_add_test(tc, test_cli_ops__order_balance_pay_refund);
-    tcase_add_test(tc, test_cli_ops__bank_transfer_confirm_twice);
-    tcase_add_test(tc, test_cli_ops__ticket_flow);
-    tcase_add_test(tc, test_cli_ops__instance_actions);
-    tcase_add_test(tc, test_cli_ops__invoice_lifecycle);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(cli_ops_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("cli_ops", 120, cli_setup, cli_teardown,
+               test_cli_ops__help, test_cli_ops__plugin_interface_secrets_masked,
+               test_cli_ops__plugin_secret_needs_master_key,
+               test_cli_ops__events_list_retry_run_once, test_cli_ops__order_balance_pay_refund,
+               test_cli_ops__bank_transfer_confirm_twice, test_cli_ops__ticket_flow,
+               test_cli_ops__instance_actions, test_cli_ops__invoice_lifecycle);

@@ -6,7 +6,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <crypt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -395,27 +395,13 @@ START_TEST(test_password__helpers)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("admin_user");
-    TCase *tc = tcase_create("db");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_admin_user__create_get_list);
-    tcase_add_test(tc, test_admin_user__validation_names_the_field);
-    tcase_add_test(tc, test_admin_user__duplicate_is_conflict);
-    tcase_add_test(tc, test_admin_user__verify_ok_wrong_disabled_unknown);
-    tcase_add_test(tc, test_admin_user__bcrypt_import_is_rehashed);
-    tcase_add_test(tc, test_admin_user__bootstrap_never_overwrites);
-    tcase_add_test(tc, test_admin_user__bcrypt_variants_verify);
-    tcase_add_test(tc, test_admin_user__bootstrap_concurrent_starts);
-    tcase_add_test(tc, test_admin_user__permissions);
-    tcase_add_test(tc, test_admin_user__last_admin_is_kept_and_delete);
-    tcase_add_test(tc, test_admin_user__change_password_is_one_call);
-    tcase_add_test(tc, test_password__helpers);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("admin_user", 120, NULL, NULL,
+               test_admin_user__create_get_list, test_admin_user__validation_names_the_field,
+               test_admin_user__duplicate_is_conflict,
+               test_admin_user__verify_ok_wrong_disabled_unknown,
+               test_admin_user__bcrypt_import_is_rehashed,
+               test_admin_user__bootstrap_never_overwrites,
+               test_admin_user__bcrypt_variants_verify,
+               test_admin_user__bootstrap_concurrent_starts, test_admin_user__permissions,
+               test_admin_user__last_admin_is_kept_and_delete,
+               test_admin_user__change_password_is_one_call, test_password__helpers);

@@ -6,7 +6,7 @@
 #include "pg_harness.h"
 
 #include <bill/bill.h>
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,20 +150,6 @@ START_TEST(test_apikey__last_used_throttled_and_expiry)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("auth_apikey");
-    TCase *tc = tcase_create("apikey");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_apikey__create_resolve_list);
-    tcase_add_test(tc, test_apikey__flag_required);
-    tcase_add_test(tc, test_apikey__revoke_is_immediate);
-    tcase_add_test(tc, test_apikey__last_used_throttled_and_expiry);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("auth_apikey", 60, setup, teardown,
+               test_apikey__create_resolve_list, test_apikey__flag_required,
+               test_apikey__revoke_is_immediate, test_apikey__last_used_throttled_and_expiry);

@@ -5,9 +5,9 @@
  * change, and refresh-token rotation with reuse detection.
  */
 #include "pg_harness.h"
+#include "check_main.h"
 
 #include <bill/bill.h>
-#include <check.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,26 +398,11 @@ START_TEST(test_access__suspended_and_closed_customers_refused_everywhere)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("auth_customer");
-    TCase *tc = tcase_create("customer");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 90);
-    tcase_add_test(tc, test_register__creates_customer_and_user);
-    tcase_add_test(tc, test_register__conflicts_and_validation);
-    tcase_add_test(tc, test_register__with_verification_code);
-    tcase_add_test(tc, test_verification__cooldown_ttl_attempts);
-    tcase_add_test(tc, test_login__verify_and_uniform_failures);
-    tcase_add_test(tc, test_refresh__rotation_and_reuse_revokes_family);
-    tcase_add_test(tc, test_refresh__concurrent_rotation_is_reuse);
-    tcase_add_test(tc, test_refresh__expiry_and_logout);
-    tcase_add_test(tc, test_change_password__checks_old_and_revokes_tokens);
-    tcase_add_test(tc, test_access__suspended_and_closed_customers_refused_everywhere);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("auth_customer", 90, setup, teardown,
+               test_register__creates_customer_and_user, test_register__conflicts_and_validation,
+               test_register__with_verification_code, test_verification__cooldown_ttl_attempts,
+               test_login__verify_and_uniform_failures,
+               test_refresh__rotation_and_reuse_revokes_family,
+               test_refresh__concurrent_rotation_is_reuse, test_refresh__expiry_and_logout,
+               test_change_password__checks_old_and_revokes_tokens,
+               test_access__suspended_and_closed_customers_refused_everywhere);

@@ -6,7 +6,7 @@
 #include "pg_harness.h"
 
 #include <bill/bill.h>
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,23 +170,8 @@ START_TEST(test_auth__purge_expired)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("auth_session");
-    TCase *tc = tcase_create("session");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_session__create_and_resolve);
-    tcase_add_test(tc, test_session__idle_timeout);
-    tcase_add_test(tc, test_session__absolute_timeout);
-    tcase_add_test(tc, test_session__last_seen_bumped_once_a_minute);
-    tcase_add_test(tc, test_session__revoke);
-    tcase_add_test(tc, test_session__disabled_admin_rejected);
-    tcase_add_test(tc, test_auth__purge_expired);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("auth_session", 60, setup, teardown,
+               test_session__create_and_resolve, test_session__idle_timeout,
+               test_session__absolute_timeout, test_session__last_seen_bumped_once_a_minute,
+               test_session__revoke, test_session__disabled_admin_rejected,
+               test_auth__purge_expired);

@@ -9,7 +9,7 @@
 /* White-box: the in-transaction variant that orders and payments use. */
 #include "domain/balance_int.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,21 +309,8 @@ START_TEST(test_balance__concurrent_changes_keep_the_invariant)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("balance");
-    TCase *tc = tcase_create("db");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_balance__each_type);
-    tcase_add_test(tc, test_balance__floor_is_exact_to_the_cent);
-    tcase_add_test(tc, test_balance__bad_amounts_change_nothing);
-    tcase_add_test(tc, test_balance__scoping_and_permissions);
-    tcase_add_test(tc, test_balance__inside_caller_transaction);
-    tcase_add_test(tc, test_balance__concurrent_changes_keep_the_invariant);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("balance", 300, NULL, NULL,
+               test_balance__each_type, test_balance__floor_is_exact_to_the_cent,
+               test_balance__bad_amounts_change_nothing, test_balance__scoping_and_permissions,
+               test_balance__inside_caller_transaction,
+               test_balance__concurrent_changes_keep_the_invariant);

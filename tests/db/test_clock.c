@@ -8,7 +8,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,23 +182,6 @@ START_TEST(test_clock__events_are_due_by_the_clock)
 }
 END_TEST
 
-static Suite *clock_suite(void)
-{
-    Suite *s = suite_create("clock");
-    TCase *tc = tcase_create("clock");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_clock__default_is_wall_clock);
-    tcase_add_test(tc, test_clock__sql_and_c_read_the_injected_instant);
-    tcase_add_test(tc, test_clock__events_are_due_by_the_clock);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(clock_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("clock", 60, NULL, NULL,
+               test_clock__default_is_wall_clock, test_clock__sql_and_c_read_the_injected_instant,
+               test_clock__events_are_due_by_the_clock);

@@ -5,7 +5,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,21 +270,7 @@ START_TEST(test_customer__delete_only_without_history)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("customer");
-    TCase *tc = tcase_create("db");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_customer__create_get_update);
-    tcase_add_test(tc, test_customer__validation);
-    tcase_add_test(tc, test_customer__search_escapes_wildcards);
-    tcase_add_test(tc, test_customer__pagination_edges);
-    tcase_add_test(tc, test_customer__scoping);
-    tcase_add_test(tc, test_customer__delete_only_without_history);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("customer", 120, NULL, NULL,
+               test_customer__create_get_update, test_customer__validation,
+               test_customer__search_escapes_wildcards, test_customer__pagination_edges,
+               test_customer__scoping, test_customer__delete_only_without_history);

@@ -6,7 +6,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,23 +125,6 @@ START_TEST(test_embedded__bad_var_dir_is_invalid)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("embedded_pg");
-    TCase *tc = tcase_create("embedded_pg");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_embedded__start_reuse_stop_restart);
-    tcase_add_test(tc, test_embedded__two_processes_start_at_once);
-    tcase_add_test(tc, test_embedded__bad_var_dir_is_invalid);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("embedded_pg", 120, NULL, NULL,
+               test_embedded__start_reuse_stop_restart, test_embedded__two_processes_start_at_once,
+               test_embedded__bad_var_dir_is_invalid);

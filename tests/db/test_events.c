@@ -3,7 +3,7 @@
  * processing by concurrent consumers, retry with backoff, dead letters and
  * manual retry, payload validation.
  */
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -209,18 +209,7 @@ START_TEST(test_events__worker_threads_drain_queue)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("events");
-    TCase *tc = tcase_create("queue");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_events__four_consumers_each_event_exactly_once);
-    tcase_add_test(tc, test_events__retry_backoff_then_dead_then_manual_retry);
-    tcase_add_test(tc, test_events__worker_threads_drain_queue);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("events", 120, NULL, NULL,
+               test_events__four_consumers_each_event_exactly_once,
+               test_events__retry_backoff_then_dead_then_manual_retry,
+               test_events__worker_threads_drain_queue);

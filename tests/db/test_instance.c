@@ -5,8 +5,8 @@
  * (terminate is final), pagination meta.
  */
 #include "pg_harness.h"
+#include "check_main.h"
 
-#include <check.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,23 +323,7 @@ START_TEST(test_instance__suspended_refused_and_audited)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("instance");
-    TCase *tc = tcase_create("instance");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_instance__sanitizer_hostile_corpus);
-    tcase_add_test(tc, test_instance__get_sections_actions_scoping);
-    tcase_add_test(tc, test_instance__suspended_refused_and_audited);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("instance", 120, NULL, NULL,
+               test_instance__sanitizer_hostile_corpus,
+               test_instance__get_sections_actions_scoping,
+               test_instance__suspended_refused_and_audited);

@@ -6,7 +6,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,23 +259,6 @@ START_TEST(test_invoice__generate_idempotent)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("invoice");
-    TCase *tc = tcase_create("invoice");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_invoice__create_issue_pay);
-    tcase_add_test(tc, test_invoice__numbers_gapless_under_concurrency);
-    tcase_add_test(tc, test_invoice__generate_idempotent);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("invoice", 120, NULL, NULL,
+               test_invoice__create_issue_pay, test_invoice__numbers_gapless_under_concurrency,
+               test_invoice__generate_idempotent);

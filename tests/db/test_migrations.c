@@ -5,7 +5,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,29 +342,9 @@ START_TEST(test_migrations__schema_rules_hold_for_every_table)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("migrations");
-    TCase *tc = tcase_create("migrations");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_migrations__fresh_applies_all);
-    tcase_add_test(tc, test_migrations__status_columns_are_checked);
-    tcase_add_test(tc, test_migrations__rerun_applies_nothing);
-    tcase_add_test(tc, test_migrations__tampered_checksum_refused);
-    tcase_add_test(tc, test_migrations__newer_database_refused);
-    tcase_add_test(tc, test_migrations__concurrent_migrators_serialize);
-    tcase_add_test(tc, test_migrations__schema_rules_hold_for_every_table);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    /* Start (or find) the server once, in this process, before Check forks. */
-    bill_test_pg_url_base();
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN_AFTER(bill_test_pg_url_base(), "migrations", 60, NULL, NULL,
+               test_migrations__fresh_applies_all, test_migrations__status_columns_are_checked,
+               test_migrations__rerun_applies_nothing, test_migrations__tampered_checksum_refused,
+               test_migrations__newer_database_refused,
+               test_migrations__concurrent_migrators_serialize,
+               test_migrations__schema_rules_hold_for_every_table);

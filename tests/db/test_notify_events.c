@@ -6,7 +6,7 @@
  * address the code was asked for. Both are turned into "notify" events by the
  * provisioning handlers, which then fan out to the enabled notifier plugins.
  */
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,18 +161,7 @@ START_TEST(test_notify__invoice_issued_and_payment_received_reach_the_customer)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("notify_events");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_notify__ticket_assigned_tells_old_and_new_assignee_once);
-    tcase_add_test(tc, test_notify__verification_code_is_sent_to_the_address);
-    tcase_add_test(tc, test_notify__invoice_issued_and_payment_received_reach_the_customer);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+BILL_TEST_MAIN("notify_events", 120, NULL, NULL,
+               test_notify__ticket_assigned_tells_old_and_new_assignee_once,
+               test_notify__verification_code_is_sent_to_the_address,
+               test_notify__invoice_issued_and_payment_received_reach_the_customer);

@@ -6,7 +6,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,17 +116,6 @@ START_TEST(test_oplog__cli_and_admin_users_without_hashes)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("oplog");
-    TCase *tc = tcase_create("db");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_oplog__admin_mutations_are_logged);
-    tcase_add_test(tc, test_oplog__cli_and_admin_users_without_hashes);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("oplog", 120, NULL, NULL,
+               test_oplog__admin_mutations_are_logged,
+               test_oplog__cli_and_admin_users_without_hashes);

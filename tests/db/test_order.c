@@ -7,7 +7,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -524,27 +524,8 @@ START_TEST(test_order__scoping_and_list)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("order");
-    TCase *tc = tcase_create("order");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_order__create_prices_from_catalog);
-    tcase_add_test(tc, test_order__transition_table);
-    tcase_add_test(tc, test_order__pay_from_balance_atomic);
-    tcase_add_test(tc, test_order__fifty_threads_pay_once);
-    tcase_add_test(tc, test_order__twenty_orders_balance_for_ten);
-    tcase_add_test(tc, test_order__expire_unpaid_with_injected_now);
-    tcase_add_test(tc, test_order__scoping_and_list);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("order", 120, NULL, NULL,
+               test_order__create_prices_from_catalog, test_order__transition_table,
+               test_order__pay_from_balance_atomic, test_order__fifty_threads_pay_once,
+               test_order__twenty_orders_balance_for_ten,
+               test_order__expire_unpaid_with_injected_now, test_order__scoping_and_list);

@@ -7,7 +7,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -645,28 +645,11 @@ START_TEST(test_payment__invoice_overpayment_and_paid_invoice_credit_the_rest)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("payment");
-    TCase *tc = tcase_create("payment");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_payment__gateway_pay_then_confirm);
-    tcase_add_test(tc, test_payment__confirm_idempotent_under_concurrency);
-    tcase_add_test(tc, test_payment__refunds_full_and_partial);
-    tcase_add_test(tc, test_payment__notify_for_cancelled_order_credits_balance);
-    tcase_add_test(tc, test_payment__second_pay_order_supersedes_and_late_money_is_kept);
-    tcase_add_test(tc, test_payment__trade_no_confirms_one_payment_only);
-    tcase_add_test(tc, test_payment__races_lose_no_money);
-    tcase_add_test(tc, test_payment__invoice_overpayment_and_paid_invoice_credit_the_rest);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("payment", 120, NULL, NULL,
+               test_payment__gateway_pay_then_confirm,
+               test_payment__confirm_idempotent_under_concurrency,
+               test_payment__refunds_full_and_partial,
+               test_payment__notify_for_cancelled_order_credits_balance,
+               test_payment__second_pay_order_supersedes_and_late_money_is_kept,
+               test_payment__trade_no_confirms_one_payment_only, test_payment__races_lose_no_money,
+               test_payment__invoice_overpayment_and_paid_invoice_credit_the_rest);

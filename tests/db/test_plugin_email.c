@@ -8,7 +8,7 @@
  *   - starttls "required" against a server without STARTTLS refuses to send
  *     in clear text; no recipient at all is BILL_EINVALID.
  */
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,17 +139,6 @@ START_TEST(test_plugin_email__auth_and_starttls_policy)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("plugin_email");
-    TCase *tc = tcase_create("email");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_plugin_email__delivered_with_headers_and_body);
-    tcase_add_test(tc, test_plugin_email__auth_and_starttls_policy);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("plugin_email", 60, NULL, NULL,
+               test_plugin_email__delivered_with_headers_and_body,
+               test_plugin_email__auth_and_starttls_policy);

@@ -11,7 +11,7 @@
  *     handshake fails (BILL_EUNAVAILABLE) and the peer never sees a request;
  *   - the spec template offers cpu_cores/memory_gb/disk_gb/os.
  */
-#include <check.h>
+#include "check_main.h"
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,19 +241,7 @@ START_TEST(test_plugin_incus__spec_template)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("plugin_incus");
-    TCase *tc = tcase_create("incus");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_plugin_incus__life_cycle_over_mtls);
-    tcase_add_test(tc, test_plugin_incus__failed_image_operation);
-    tcase_add_test(tc, test_plugin_incus__handshake_needs_our_client_cert);
-    tcase_add_test(tc, test_plugin_incus__spec_template);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("plugin_incus", 120, NULL, NULL,
+               test_plugin_incus__life_cycle_over_mtls, test_plugin_incus__failed_image_operation,
+               test_plugin_incus__handshake_needs_our_client_cert,
+               test_plugin_incus__spec_template);

@@ -4,7 +4,7 @@
  * sealed at rest and masked on read, refusal without a master key,
  * enable/disable, health, and the cached instance behind an interface.
  */
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,16 +160,5 @@ START_TEST(test_plugin_interfaces__secrets_sealed_masked_and_usable)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("plugin_interfaces");
-    TCase *tc = tcase_create("interfaces");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_plugin_interfaces__secrets_sealed_masked_and_usable);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("plugin_interfaces", 60, NULL, NULL,
+               test_plugin_interfaces__secrets_sealed_masked_and_usable);

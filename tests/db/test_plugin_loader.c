@@ -4,7 +4,7 @@
  * plugin, hot reload while calls run, and the per-host circuit breaker.
  * White-box (links libbill's objects) to reach the host-services table.
  */
-#include <check.h>
+#include "check_main.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -454,23 +454,12 @@ START_TEST(test_plugin_loader__banktransfer_stays_pending)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("plugin_loader");
-    TCase *tc = tcase_create("loader");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_plugin_loader__loads_and_calls);
-    tcase_add_test(tc, test_plugin_loader__abi_mismatch_refused_with_warn);
-    tcase_add_test(tc, test_plugin_loader__garbage_result_is_clean_error);
-    tcase_add_test(tc, test_plugin_loader__hot_reload_while_calls_run);
-    tcase_add_test(tc, test_plugin_loader__scan_dedupes_kind_and_id);
-    tcase_add_test(tc, test_plugin_loader__breaker_opens_and_half_opens);
-    tcase_add_test(tc, test_plugin_loader__config_schema_validation);
-    tcase_add_test(tc, test_plugin_loader__banktransfer_stays_pending);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("plugin_loader", 60, NULL, NULL,
+               test_plugin_loader__loads_and_calls,
+               test_plugin_loader__abi_mismatch_refused_with_warn,
+               test_plugin_loader__garbage_result_is_clean_error,
+               test_plugin_loader__hot_reload_while_calls_run,
+               test_plugin_loader__scan_dedupes_kind_and_id,
+               test_plugin_loader__breaker_opens_and_half_opens,
+               test_plugin_loader__config_schema_validation,
+               test_plugin_loader__banktransfer_stays_pending);

@@ -12,7 +12,7 @@
  *   - an order without a provider stays paid and only notifies;
  *   - bill_notify fans out to every enabled notifier (a disabled one is skipped).
  */
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,18 +300,7 @@ START_TEST(test_plugin_provision__no_provider_and_notify_fanout)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("plugin_provision");
-    TCase *tc = tcase_create("provision");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_plugin_provision__paid_order_becomes_running_instance);
-    tcase_add_test(tc, test_plugin_provision__failing_provider_refunds);
-    tcase_add_test(tc, test_plugin_provision__no_provider_and_notify_fanout);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("plugin_provision", 120, NULL, NULL,
+               test_plugin_provision__paid_order_becomes_running_instance,
+               test_plugin_provision__failing_provider_refunds,
+               test_plugin_provision__no_provider_and_notify_fanout);

@@ -16,7 +16,7 @@
  *   - an unknown upstream order is BILL_ENOTFOUND;
  *   - a balance too small upstream fails PayOrder cleanly, nothing charged.
  */
-#include <check.h>
+#include "check_main.h"
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -363,26 +363,6 @@ START_TEST(test_import_upstream_products)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("plugin_rustbill");
-    TCase *tc = tcase_create("upstream");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_config_refused);
-    tcase_add_test(tc, test_resell_flow);
-    tcase_add_test(tc, test_wrong_key);
-    tcase_add_test(tc, test_insufficient_balance);
-    tcase_add_test(tc, test_import_upstream_products);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("plugin_rustbill", 120, setup, teardown,
+               test_config_refused, test_resell_flow, test_wrong_key, test_insufficient_balance,
+               test_import_upstream_products);

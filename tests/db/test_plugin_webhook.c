@@ -6,7 +6,7 @@
  * stale timestamp (host clock 10 minutes behind) is refused, a wrong secret
  * is refused, and the config schema/init refuse a missing url.
  */
-#include <check.h>
+#include "check_main.h"
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -186,18 +186,6 @@ START_TEST(test_plugin_webhook__config_refused)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("plugin_webhook");
-    TCase *tc = tcase_create("webhook");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_plugin_webhook__signed_delivery_accepted_replay_refused);
-    tcase_add_test(tc, test_plugin_webhook__stale_timestamp_refused);
-    tcase_add_test(tc, test_plugin_webhook__config_refused);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("plugin_webhook", 60, NULL, NULL,
+               test_plugin_webhook__signed_delivery_accepted_replay_refused,
+               test_plugin_webhook__stale_timestamp_refused, test_plugin_webhook__config_refused);

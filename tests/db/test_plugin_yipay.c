@@ -15,7 +15,7 @@
  * what the server's /callback/yipay/<id> endpoint does; `deliver` below
  * plays that part.
  */
-#include <check.h>
+#include "check_main.h"
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -306,18 +306,7 @@ START_TEST(test_plugin_yipay__concurrent_notifications_credit_once)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("plugin_yipay");
-    TCase *tc = tcase_create("yipay");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_plugin_yipay__pay_url_notify_credit_once);
-    tcase_add_test(tc, test_plugin_yipay__forged_and_wrong_amount_fail);
-    tcase_add_test(tc, test_plugin_yipay__concurrent_notifications_credit_once);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("plugin_yipay", 120, NULL, NULL,
+               test_plugin_yipay__pay_url_notify_credit_once,
+               test_plugin_yipay__forged_and_wrong_amount_fail,
+               test_plugin_yipay__concurrent_notifications_credit_once);

@@ -7,7 +7,7 @@
 #include "pg_harness.h"
 #include "store/store.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,30 +341,11 @@ START_TEST(test_pool__open_validates_and_reports_unreachable)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("pool");
-    TCase *tc = tcase_create("pool");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_pool__acquire_timeout_is_unavailable_with_advice);
-    tcase_add_test(tc, test_pool__dead_connection_is_replaced);
-    tcase_add_test(tc, test_pool__broken_connection_discarded_on_release);
-    tcase_add_test(tc, test_pool__idle_connections_above_min_expire);
-    tcase_add_test(tc, test_pool__old_connections_are_replaced);
-    tcase_add_test(tc, test_pool__concurrent_borrowers);
-    tcase_add_test(tc, test_pool__release_inside_transaction_rolls_back);
-    tcase_add_test(tc, test_pool__sqlstates_map_to_codes);
-    tcase_add_test(tc, test_pool__open_validates_and_reports_unreachable);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    bill_test_pg_url_base();
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN_AFTER(bill_test_pg_url_base(), "pool", 60, NULL, NULL,
+               test_pool__acquire_timeout_is_unavailable_with_advice,
+               test_pool__dead_connection_is_replaced,
+               test_pool__broken_connection_discarded_on_release,
+               test_pool__idle_connections_above_min_expire,
+               test_pool__old_connections_are_replaced, test_pool__concurrent_borrowers,
+               test_pool__release_inside_transaction_rolls_back, test_pool__sqlstates_map_to_codes,
+               test_pool__open_validates_and_reports_unreachable);

@@ -7,7 +7,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,20 +407,7 @@ START_TEST(test_product__cycle_prices_are_one_operation)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("product");
-    TCase *tc = tcase_create("db");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_product__categories_and_groups);
-    tcase_add_test(tc, test_product__crud_prices_specs);
-    tcase_add_test(tc, test_product__filters_and_visibility);
-    tcase_add_test(tc, test_product__markup_rounds_half_even);
-    tcase_add_test(tc, test_product__cycle_prices_are_one_operation);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("product", 120, NULL, NULL,
+               test_product__categories_and_groups, test_product__crud_prices_specs,
+               test_product__filters_and_visibility, test_product__markup_rounds_half_even,
+               test_product__cycle_prices_are_one_operation);

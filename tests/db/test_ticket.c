@@ -6,7 +6,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,21 +151,5 @@ START_TEST(test_ticket__lifecycle_internal_notes_assignment)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("ticket");
-    TCase *tc = tcase_create("ticket");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_ticket__lifecycle_internal_notes_assignment);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("ticket", 120, NULL, NULL,
+               test_ticket__lifecycle_internal_notes_assignment);

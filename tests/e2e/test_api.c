@@ -7,7 +7,7 @@
  * After the client exits the database is checked directly: ledgers chain,
  * nothing was charged twice.
  */
-#include <check.h>
+#include "check_main.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,21 +78,6 @@ START_TEST(test_api__concurrency)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("e2e_api");
-    TCase *tc = tcase_create("api");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_api__story_web);
-    tcase_add_test(tc, test_api__story_grpc);
-    tcase_add_test(tc, test_api__isolation);
-    tcase_add_test(tc, test_api__concurrency);
-    tcase_add_test(tc, test_api__wire);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("e2e_api", 300, setup, teardown,
+               test_api__story_web, test_api__story_grpc, test_api__isolation,
+               test_api__concurrency, test_api__wire);

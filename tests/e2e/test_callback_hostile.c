@@ -8,7 +8,7 @@
  * each. Here: the server is still the same process afterwards, nothing was
  * confirmed or credited, and it stops cleanly on SIGTERM.
  */
-#include <check.h>
+#include "check_main.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,16 +67,5 @@ START_TEST(test_callback_hostile__answers_and_keeps_serving)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("e2e_callback_hostile");
-    TCase *tc = tcase_create("callback_hostile");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_callback_hostile__answers_and_keeps_serving);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+BILL_TEST_MAIN("e2e_callback_hostile", 0, setup, teardown,
+               test_callback_hostile__answers_and_keeps_serving);

@@ -7,7 +7,7 @@
  * change; forged/expired/alg-none/wrong-signature tokens; admin cookie login,
  * tampered cookie, logout; failed-login lockout; Login rate limit.
  */
-#include <check.h>
+#include "check_main.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,22 +96,7 @@ START_TEST(test_identity__suspended_customer)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("e2e_identity");
-    TCase *tc = tcase_create("identity");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 180);
-    tcase_add_test(tc, test_identity__customer_story);
-    tcase_add_test(tc, test_identity__tokens);
-    tcase_add_test(tc, test_identity__admin);
-    tcase_add_test(tc, test_identity__lockout);
-    tcase_add_test(tc, test_identity__ratelimit);
-    tcase_add_test(tc, test_identity__suspended_customer);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("e2e_identity", 180, setup, teardown,
+               test_identity__customer_story, test_identity__tokens, test_identity__admin,
+               test_identity__lockout, test_identity__ratelimit,
+               test_identity__suspended_customer);

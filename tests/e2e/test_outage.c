@@ -16,7 +16,7 @@
  * gateway's retry) answers "success" and pays the order once, and the
  * customer can log in (the outage's refused logins counted for nothing).
  */
-#include <check.h>
+#include "check_main.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,17 +164,5 @@ START_TEST(test_outage__callback_is_retryable_and_pays_after)
 }
 END_TEST
 
-int main(void)
-{
-    bill_test_pg_use_private();
-    Suite *s = suite_create("e2e_outage");
-    TCase *tc = tcase_create("outage");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_outage__callback_is_retryable_and_pays_after);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+BILL_TEST_MAIN_AFTER(bill_test_pg_use_private(), "e2e_outage", 0, setup, teardown,
+               test_outage__callback_is_retryable_and_pays_after);

@@ -11,7 +11,7 @@
  *     worker races it).
  *   - SIGTERM stops the workers and the timer thread: exit status 0.
  */
-#include <check.h>
+#include "check_main.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,17 +135,5 @@ START_TEST(test_wiring__cli_events_run_once_processes)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("e2e_wiring");
-    TCase *tc = tcase_create("wiring");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_wiring__callback_pays_once);
-    tcase_add_test(tc, test_wiring__cli_events_run_once_processes);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+BILL_TEST_MAIN("e2e_wiring", 0, setup, teardown,
+               test_wiring__callback_pays_once, test_wiring__cli_events_run_once_processes);

@@ -5,7 +5,7 @@
  */
 #include "internal.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,18 +74,6 @@ START_TEST(test_buf__grows_large)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("buf");
-    TCase *tc = tcase_create("buf");
-    tcase_add_test(tc, test_buf__stack_then_heap);
-    tcase_add_test(tc, test_buf__steal_copies_storage);
-    tcase_add_test(tc, test_buf__limit_is_sticky);
-    tcase_add_test(tc, test_buf__grows_large);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("buf", 0, NULL, NULL,
+               test_buf__stack_then_heap, test_buf__steal_copies_storage,
+               test_buf__limit_is_sticky, test_buf__grows_large);

@@ -7,7 +7,7 @@
  */
 #include "bill/bill.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -620,35 +620,10 @@ START_TEST(example_file_is_clean)
 }
 END_TEST
 
-static Suite *config_suite(void)
-{
-    Suite *s = suite_create("config");
-    TCase *tc = tcase_create("load");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, defaults_without_file);
-    tcase_add_test(tc, required_and_explicit_files);
-    tcase_add_test(tc, full_file_values_and_origins);
-    tcase_add_test(tc, master_key_base64_and_bad);
-    tcase_add_test(tc, layering_local_overrides);
-    tcase_add_test(tc, env_overrides);
-    tcase_add_test(tc, secret_files);
-    tcase_add_test(tc, server_validation_messages);
-    tcase_add_test(tc, type_range_enum_errors_all_collected);
-    tcase_add_test(tc, syntax_error_reported_with_position);
-    tcase_add_test(tc, unparsable_file_is_not_also_missing_settings);
-    tcase_add_test(tc, unknown_keys_and_mode_warnings);
-    tcase_add_test(tc, defaults_object);
-    tcase_add_test(tc, example_file_is_clean);
-    tcase_add_test(tc, server_network_keys);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("config", 0, setup, teardown,
+               defaults_without_file, required_and_explicit_files, full_file_values_and_origins,
+               master_key_base64_and_bad, layering_local_overrides, env_overrides, secret_files,
+               server_validation_messages, type_range_enum_errors_all_collected,
+               syntax_error_reported_with_position, unparsable_file_is_not_also_missing_settings,
+               unknown_keys_and_mode_warnings, defaults_object, example_file_is_clean,
+               server_network_keys);

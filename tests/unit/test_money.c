@@ -4,7 +4,7 @@
  */
 #include <bill/bill.h>
 
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,28 +201,10 @@ START_TEST(test_money__mul_ratio_rejects)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("money");
-    TCase *tc = tcase_create("money");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_money__parse_accepts_plain_forms);
-    tcase_add_test(tc, test_money__parse_rejects_three_decimals);
-    tcase_add_test(tc, test_money__parse_rejects_malformed);
-    tcase_add_test(tc, test_money__parse_rejects_out_of_range);
-    tcase_add_test(tc, test_money__parse_null_and_field_name);
-    tcase_add_test(tc, test_money__format_two_decimals);
-    tcase_add_test(tc, test_money__format_parse_round_trip);
-    tcase_add_test(tc, test_money__add_sub_checked);
-    tcase_add_test(tc, test_money__mul_ratio_rounds_half_to_even);
-    tcase_add_test(tc, test_money__mul_ratio_exact);
-    tcase_add_test(tc, test_money__mul_ratio_rejects);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+BILL_TEST_MAIN("money", 0, NULL, NULL,
+               test_money__parse_accepts_plain_forms, test_money__parse_rejects_three_decimals,
+               test_money__parse_rejects_malformed, test_money__parse_rejects_out_of_range,
+               test_money__parse_null_and_field_name, test_money__format_two_decimals,
+               test_money__format_parse_round_trip, test_money__add_sub_checked,
+               test_money__mul_ratio_rounds_half_to_even, test_money__mul_ratio_exact,
+               test_money__mul_ratio_rejects);

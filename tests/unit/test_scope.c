@@ -6,7 +6,7 @@
  */
 #include <bill/bill.h>
 
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,18 +69,6 @@ START_TEST(test_scope__malformed_and_anonymous)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("scope");
-    TCase *tc = tcase_create("scope");
-    tcase_add_test(tc, test_scope__customer_gets_its_own);
-    tcase_add_test(tc, test_scope__customer_naming_another_is_not_found);
-    tcase_add_test(tc, test_scope__staff_name_any_or_all);
-    tcase_add_test(tc, test_scope__malformed_and_anonymous);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("scope", 0, NULL, NULL,
+               test_scope__customer_gets_its_own, test_scope__customer_naming_another_is_not_found,
+               test_scope__staff_name_any_or_all, test_scope__malformed_and_anonymous);

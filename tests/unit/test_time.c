@@ -4,7 +4,7 @@
  */
 #include <bill/bill.h>
 
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,28 +260,10 @@ START_TEST(test_time__injectable_clock)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("time");
-    TCase *tc = tcase_create("time");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_time__jan31_series_keeps_anchor_day);
-    tcase_add_test(tc, test_time__leap_years);
-    tcase_add_test(tc, test_time__quarterly_and_yearly);
-    tcase_add_test(tc, test_time__ten_renewals_do_not_drift);
-    tcase_add_test(tc, test_time__cycle_names);
-    tcase_add_test(tc, test_time__date_parse_format);
-    tcase_add_test(tc, test_time__date_days_and_instants);
-    tcase_add_test(tc, test_time__rfc3339_round_trip);
-    tcase_add_test(tc, test_time__rfc3339_rejects);
-    tcase_add_test(tc, test_time__injectable_clock);
-    tcase_add_test(tc, test_time__parse_pg_timestamptz);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+BILL_TEST_MAIN("time", 0, NULL, NULL,
+               test_time__jan31_series_keeps_anchor_day, test_time__leap_years,
+               test_time__quarterly_and_yearly, test_time__ten_renewals_do_not_drift,
+               test_time__cycle_names, test_time__date_parse_format,
+               test_time__date_days_and_instants, test_time__rfc3339_round_trip,
+               test_time__rfc3339_rejects, test_time__injectable_clock,
+               test_time__parse_pg_timestamptz);

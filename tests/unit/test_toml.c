@@ -8,7 +8,7 @@
  */
 #include "config/toml.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -310,24 +310,6 @@ START_TEST(not_nul_terminated_and_missing_file)
 }
 END_TEST
 
-static Suite *toml_suite(void)
-{
-    Suite *s = suite_create("toml");
-    TCase *tc = tcase_create("parse");
-    tcase_add_test(tc, valid_corpus);
-    tcase_add_test(tc, invalid_corpus);
-    tcase_add_test(tc, error_positions);
-    tcase_add_test(tc, node_lines_and_lookup);
-    tcase_add_test(tc, not_nul_terminated_and_missing_file);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(toml_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("toml", 0, NULL, NULL,
+               valid_corpus, invalid_corpus, error_positions, node_lines_and_lookup,
+               not_nul_terminated_and_missing_file);

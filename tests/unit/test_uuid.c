@@ -3,7 +3,7 @@
  */
 #include <bill/bill.h>
 
-#include <check.h>
+#include "check_main.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,20 +74,6 @@ START_TEST(test_uuid__valid_rejects_non_canonical)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("uuid");
-    TCase *tc = tcase_create("uuid");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_test(tc, test_uuid__v4_format);
-    tcase_add_test(tc, test_uuid__unique_across_threads);
-    tcase_add_test(tc, test_uuid__valid_rejects_non_canonical);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+BILL_TEST_MAIN("uuid", 0, NULL, NULL,
+               test_uuid__v4_format, test_uuid__unique_across_threads,
+               test_uuid__valid_rejects_non_canonical);

@@ -7,7 +7,7 @@
  * (as a browser sends them) and native gRPC. Afterwards the database must
  * show the instance terminated and its order of calls in the operation log.
  */
-#include <check.h>
+#include "check_main.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,17 +65,5 @@ START_TEST(test_instance_actions__browser_and_grpc)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("e2e_instance_actions");
-    TCase *tc = tcase_create("actions");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, test_instance_actions__browser_and_grpc);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+BILL_TEST_MAIN("e2e_instance_actions", 240, setup, teardown,
+               test_instance_actions__browser_and_grpc);

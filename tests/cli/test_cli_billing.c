@@ -8,7 +8,7 @@
 #include "cli_harness.h"
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,23 +318,5 @@ START_TEST(test_cli_billing__usage)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("cli_billing");
-    TCase *tc = tcase_create("cli_billing");
-    tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_cli_billing__a_year_of_one_instance);
-    tcase_add_test(tc, test_cli_billing__usage);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("cli_billing", 300, cli_setup, cli_teardown,
+               test_cli_billing__a_year_of_one_instance, test_cli_billing__usage);

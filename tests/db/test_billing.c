@@ -9,7 +9,7 @@
  */
 #include "pg_harness.h"
 
-#include <check.h>
+#include "check_main.h"
 #include <glob.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
@@ -1207,40 +1207,16 @@ START_TEST(test_billing__migration_backfill)
 }
 END_TEST
 
-static Suite *billing_suite(void)
-{
-    Suite *s = suite_create("billing");
-    TCase *tc = tcase_create("billing");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_billing__lead_time_and_anniversaries);
-    tcase_add_test(tc, test_billing__feb29_yearly_anchor);
-    tcase_add_test(tc, test_billing__jan31_monthly_through_a_year);
-    tcase_add_test(tc, test_billing__dunning_edges);
-    tcase_add_test(tc, test_billing__catch_up_and_paid_by_hand);
-    tcase_add_test(tc, test_billing__all_or_nothing_in_order);
-    tcase_add_test(tc, test_billing__dry_run_writes_nothing);
-    tcase_add_test(tc, test_billing__two_threads_race);
-    tcase_add_test(tc, test_billing__two_processes_race);
-    tcase_add_test(tc, test_billing__shanghai_time_zone_identical);
-    tcase_add_test(tc, test_billing__what_is_not_billed);
-    tcase_add_test(tc, test_billing__forecast_thirty_days);
-    tcase_add_test(tc, test_billing__upgrade_then_downgrade);
-    tcase_add_test(tc, test_billing__half_even_ties);
-    tcase_add_test(tc, test_billing__change_refused);
-    tcase_add_test(tc, test_billing__paid_ahead_whole_segment);
-    tcase_add_test(tc, test_billing__cycle_change_resets_anchor);
-    tcase_add_test(tc, test_billing__cancel_immediately_and_at_period_end);
-    tcase_add_test(tc, test_billing__cancel_at_period_end_cancels_open_renewal);
-    tcase_add_test(tc, test_billing__migration_backfill);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(billing_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("billing", 120, NULL, NULL,
+               test_billing__lead_time_and_anniversaries, test_billing__feb29_yearly_anchor,
+               test_billing__jan31_monthly_through_a_year, test_billing__dunning_edges,
+               test_billing__catch_up_and_paid_by_hand, test_billing__all_or_nothing_in_order,
+               test_billing__dry_run_writes_nothing, test_billing__two_threads_race,
+               test_billing__two_processes_race, test_billing__shanghai_time_zone_identical,
+               test_billing__what_is_not_billed, test_billing__forecast_thirty_days,
+               test_billing__upgrade_then_downgrade, test_billing__half_even_ties,
+               test_billing__change_refused, test_billing__paid_ahead_whole_segment,
+               test_billing__cycle_change_resets_anchor,
+               test_billing__cancel_immediately_and_at_period_end,
+               test_billing__cancel_at_period_end_cancels_open_renewal,
+               test_billing__migration_backfill);

@@ -7,7 +7,7 @@
  * provider table, no change_plan, no suspend) keeps loading and its
  * unsupported actions go to the operation log instead of retrying forever.
  */
-#include <check.h>
+#include "check_main.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,21 +260,5 @@ START_TEST(test_billing_actions__retried_until_done_old_plugins_still_load)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("billing_actions");
-    TCase *tc = tcase_create("billing_actions");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_billing_actions__retried_until_done_old_plugins_still_load);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("billing_actions", 120, NULL, NULL,
+               test_billing_actions__retried_until_done_old_plugins_still_load);

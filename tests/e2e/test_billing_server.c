@@ -5,7 +5,7 @@
  * one number, one ledger row, one payment each. With [billing] enabled =
  * false a server bills nothing.
  */
-#include <check.h>
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,22 +105,6 @@ START_TEST(test_billing_server__disabled_bills_nothing)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("billing_server");
-    TCase *tc = tcase_create("billing_server");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_billing_server__two_servers_bill_once);
-    tcase_add_test(tc, test_billing_server__disabled_bills_nothing);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN("billing_server", 120, NULL, NULL,
+               test_billing_server__two_servers_bill_once,
+               test_billing_server__disabled_bills_nothing);

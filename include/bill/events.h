@@ -9,8 +9,19 @@
  * Failure handling: a handler returning an error schedules a retry with
  * exponential backoff (base 2 s, doubling, capped at 1 h, ±20 % jitter);
  * after max_attempts the event becomes `dead` with the last error, listed
- * for operators and retried by hand. A worker that dies mid-event leaves the
- * row `processing`; it becomes claimable again after the lock timeout.
+ * for operators and retried by hand.
+ *
+ * Crashes: a claim is a lease of lease_secs (default 20 s) that the claiming
+ * bill_events renews every lease_secs/4 from a keeper thread while its
+ * handlers run (bill_events_start, and bill_events_run_once for its own
+ * duration). A worker that dies (SIGKILL, power loss) stops renewing, and
+ * its `processing` rows are claimable again as soon as their lease has run
+ * out — within lease_secs, not a 10-minute lock timeout. A live worker keeps
+ * its lease for as long as the handler runs, so one event never runs twice
+ * at the same time (unless the worker cannot reach the database for a whole
+ * lease: then it logs an error, and the handler's idempotence is what is
+ * left). Claims are owned by "<worker_id>#<random>", one per bill_events, so
+ * two processes with the same worker_id never finish each other's events.
  *
  * Handlers must be idempotent (a crash between "handler done" and "row
  * marked done" runs it again).
@@ -44,16 +55,19 @@ typedef int (*bill_event_handler_fn)(const bill_event *ev, void *user);
 
 typedef struct bill_events bill_events;
 
-#define BILL_EVENTS_OPTIONS_VERSION 1u
+#define BILL_EVENTS_OPTIONS_VERSION 2u
 typedef struct bill_events_options {
-    unsigned int version;     /* BILL_EVENTS_OPTIONS_VERSION */
+    unsigned int version;     /* BILL_EVENTS_OPTIONS_VERSION (1 is accepted) */
     int base_backoff_ms;      /* 2000 */
     int max_backoff_ms;       /* 3600000 */
     int batch_size;           /* events claimed per round trip: 16 */
     int poll_interval_ms;     /* worker sleep when idle: 1000 */
-    int lock_timeout_secs;    /* a `processing` row older than this is reclaimed: 600 */
-    const char *worker_id;    /* locked_by; NULL -> "<hostname>:<pid>" */
+    int lock_timeout_secs;    /* only for rows claimed without a lease (before
+                                 migration 012): reclaimed after this: 600 */
+    const char *worker_id;    /* label in locked_by; NULL -> "<hostname>:<pid>" */
     /* fields above exist since version 1 */
+    int lease_secs;           /* claim lease, renewed every lease_secs/4: 20 */
+    /* fields above exist since version 2 */
 } bill_events_options;
 
 BILL_API void bill_events_options_init(bill_events_options *o);

@@ -3,10 +3,13 @@
  * FOR UPDATE SKIP LOCKED, handler dispatch, backoff, dead letters, workers.
  *
  * A claim is its own short statement (autocommit): rows flip to
- * `processing` with locked_by/locked_at and attempts+1, then handlers run
- * without any transaction or row lock held, so a slow handler never blocks
- * other workers. The final UPDATE is guarded by locked_by, so a worker whose
- * row was reclaimed after the lock timeout cannot overwrite the newer state.
+ * `processing` with locked_by/locked_at, a lease (lease_until) and
+ * attempts+1, then handlers run without any transaction or row lock held,
+ * so a slow handler never blocks other workers. While claims are out, a
+ * keeper thread renews the lease of every row this bill_events owns; rows
+ * whose lease ran out belong to a dead worker and are claimed again. The
+ * final UPDATE is guarded by locked_by (unique per bill_events), so a worker
+ * whose row was reclaimed cannot overwrite the newer state.
  */
 #include "events_int.h"
 #include "bill/log.h"
@@ -32,13 +35,19 @@ typedef struct handler {
 struct bill_events {
     bill_db *db;
     bill_events_options o;
-    char worker_id[128];
+    char worker_id[160];   /* "<label>#<random>": locked_by of our claims */
     handler *handlers;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool running;
     pthread_t *threads;
     int nthreads;
+    /* The lease keeper: runs while keeper_refs > 0 (workers started, or a
+     * run_once in progress). */
+    pthread_t keeper;
+    pthread_cond_t keeper_cond;
+    int keeper_refs;
+    bool keeper_stop;
 };
 
 static int check_payload(const char *payload)
@@ -101,6 +110,7 @@ void bill_events_options_init(bill_events_options *o)
     o->batch_size = 16;
     o->poll_interval_ms = 1000;
     o->lock_timeout_secs = 600;
+    o->lease_secs = 20;
 }
 
 int bill_events_new(bill_events **out, bill_db *db, const bill_events_options *opts)
@@ -118,22 +128,41 @@ int bill_events_new(bill_events **out, bill_db *db, const bill_events_options *o
     if (!ev)
         return bill__err(BILL_ENOMEM, NULL, "out of memory creating the event worker");
     ev->db = db;
-    ev->o = opts ? *opts : d;
+    ev->o = d;
+    if (opts) {
+        /* A version-1 caller's struct ends before lease_secs. */
+        ev->o.base_backoff_ms = opts->base_backoff_ms;
+        ev->o.max_backoff_ms = opts->max_backoff_ms;
+        ev->o.batch_size = opts->batch_size;
+        ev->o.poll_interval_ms = opts->poll_interval_ms;
+        ev->o.lock_timeout_secs = opts->lock_timeout_secs;
+        ev->o.worker_id = opts->worker_id;
+        if (opts->version >= 2)
+            ev->o.lease_secs = opts->lease_secs;
+    }
+    if (ev->o.lease_secs <= 0) ev->o.lease_secs = d.lease_secs;
     if (ev->o.base_backoff_ms <= 0) ev->o.base_backoff_ms = d.base_backoff_ms;
     if (ev->o.max_backoff_ms <= 0) ev->o.max_backoff_ms = d.max_backoff_ms;
     if (ev->o.batch_size <= 0) ev->o.batch_size = d.batch_size;
     if (ev->o.poll_interval_ms <= 0) ev->o.poll_interval_ms = d.poll_interval_ms;
     if (ev->o.lock_timeout_secs <= 0) ev->o.lock_timeout_secs = d.lock_timeout_secs;
+    if (sodium_init() < 0) {
+        free(ev);
+        return bill__err(BILL_EINTERNAL, NULL, "libsodium failed to initialise");
+    }
     if (ev->o.worker_id) {
-        snprintf(ev->worker_id, sizeof ev->worker_id, "%s", ev->o.worker_id);
+        snprintf(ev->worker_id, sizeof ev->worker_id, "%.120s#%08x", ev->o.worker_id,
+                 (unsigned)randombytes_random());
     } else {
         char host[64] = "localhost";
         gethostname(host, sizeof host - 1);
-        snprintf(ev->worker_id, sizeof ev->worker_id, "%s:%d", host, (int)getpid());
+        snprintf(ev->worker_id, sizeof ev->worker_id, "%s:%d#%08x", host, (int)getpid(),
+                 (unsigned)randombytes_random());
     }
     ev->o.worker_id = NULL; /* not ours to keep */
     pthread_mutex_init(&ev->lock, NULL);
     pthread_cond_init(&ev->cond, NULL);
+    pthread_cond_init(&ev->keeper_cond, NULL);
     *out = ev;
     return BILL_OK;
 }
@@ -149,9 +178,96 @@ void bill_events_free(bill_events *ev)
         free(h->kind);
         free(h);
     }
+    pthread_cond_destroy(&ev->keeper_cond);
     pthread_cond_destroy(&ev->cond);
     pthread_mutex_destroy(&ev->lock);
     free(ev);
+}
+
+/* ---- the lease keeper ------------------------------------------------------ */
+
+/* Renew the lease of every row we hold. One statement however many. */
+static int renew_leases(bill_events *ev)
+{
+    bill_conn *c = NULL;
+    char ls[16];
+    int rc;
+    snprintf(ls, sizeof ls, "%d", ev->o.lease_secs);
+    if ((rc = bill__conn_acquire(ev->db, &c)) < 0)
+        return rc;
+    rc = bill__qp(c, NULL,
+                  "UPDATE events SET lease_until = bill_now() + $2::int * interval '1 second'"
+                  " WHERE status = 'processing' AND locked_by = $1",
+                  ev->worker_id, ls);
+    bill__conn_release(c);
+    return rc;
+}
+
+static void *keeper_main(void *arg)
+{
+    bill_events *ev = arg;
+    int64_t period_ms = (int64_t)ev->o.lease_secs * 1000 / 4;
+    struct timespec last_ok;
+    clock_gettime(CLOCK_MONOTONIC, &last_ok);
+    pthread_mutex_lock(&ev->lock);
+    while (!ev->keeper_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += period_ms / 1000;
+        ts.tv_nsec += (long)(period_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ev->keeper_cond, &ev->lock, &ts);
+        if (ev->keeper_stop)
+            break;
+        pthread_mutex_unlock(&ev->lock);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (renew_leases(ev) == BILL_OK) {
+            last_ok = now;
+        } else if ((now.tv_sec - last_ok.tv_sec) >= ev->o.lease_secs) {
+            BILL_LOG_ERROR(MOD, "event worker %s could not renew its leases for %d s (%s): "
+                           "its events may be claimed by another worker",
+                           ev->worker_id, ev->o.lease_secs, bill_error_last()->message);
+        } else {
+            BILL_LOG_WARN(MOD, "event worker %s: lease renewal failed: %s", ev->worker_id,
+                          bill_error_last()->message);
+        }
+        pthread_mutex_lock(&ev->lock);
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return NULL;
+}
+
+static int keeper_ref(bill_events *ev)
+{
+    int rc = BILL_OK;
+    pthread_mutex_lock(&ev->lock);
+    if (ev->keeper_refs++ == 0) {
+        ev->keeper_stop = false;
+        if (pthread_create(&ev->keeper, NULL, keeper_main, ev) != 0) {
+            ev->keeper_refs--;
+            rc = bill__err(BILL_EINTERNAL, NULL, "cannot start the event lease keeper thread");
+        }
+    }
+    pthread_mutex_unlock(&ev->lock);
+    return rc;
+}
+
+static void keeper_unref(bill_events *ev)
+{
+    bool join = false;
+    pthread_mutex_lock(&ev->lock);
+    if (ev->keeper_refs > 0 && --ev->keeper_refs == 0) {
+        ev->keeper_stop = true;
+        pthread_cond_broadcast(&ev->keeper_cond);
+        join = true;
+    }
+    pthread_mutex_unlock(&ev->lock);
+    if (join)
+        pthread_join(ev->keeper, NULL);
 }
 
 int bill_events_register(bill_events *ev, const char *kind, bill_event_handler_fn fn, void *user)
@@ -218,20 +334,20 @@ static int finish(bill_events *ev, bill_conn *c, int64_t id, int attempts, int m
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     if (hrc == BILL_OK)
         return bill__qp(c, NULL,
-                        "UPDATE events SET status = 'done', locked_by = NULL, locked_at = NULL,"
+                        "UPDATE events SET status = 'done', locked_by = NULL, locked_at = NULL, lease_until = NULL,"
                         " last_error = '', updated_at = bill_now() WHERE id = $1::bigint AND locked_by = $2",
                         ids, ev->worker_id);
     if (attempts >= max_attempts) {
         BILL_LOG_WARN(MOD, "event %lld is dead after %d attempts: %s", (long long)id, attempts, err);
         return bill__qp(c, NULL,
-                        "UPDATE events SET status = 'dead', locked_by = NULL, locked_at = NULL,"
+                        "UPDATE events SET status = 'dead', locked_by = NULL, locked_at = NULL, lease_until = NULL,"
                         " last_error = $3, updated_at = bill_now() WHERE id = $1::bigint AND locked_by = $2",
                         ids, ev->worker_id, err);
     }
     snprintf(delay, sizeof delay, "%lld", (long long)backoff_ms(ev, attempts));
     return bill__qp(c, NULL,
                     "UPDATE events SET status = 'pending', locked_by = NULL, locked_at = NULL,"
-                    " last_error = $3, run_after = bill_now() + $4::bigint * interval '1 millisecond',"
+                    " lease_until = NULL, last_error = $3, run_after = bill_now() + $4::bigint * interval '1 millisecond',"
                     " updated_at = bill_now() WHERE id = $1::bigint AND locked_by = $2",
                     ids, ev->worker_id, err, delay);
 }
@@ -241,7 +357,8 @@ int bill_events_run_once(bill_events *ev, int max, int *processed)
     int rc, n = 0;
     bill_conn *c = NULL;
     PGresult *res = NULL;
-    char lim[16], lt[16];
+    char lim[16], lt[16], ls[16];
+    bool kept = false;
 
     if (processed)
         *processed = 0;
@@ -249,19 +366,37 @@ int bill_events_run_once(bill_events *ev, int max, int *processed)
         return bill__err(BILL_EINVALID, "events", "event worker is NULL");
     snprintf(lim, sizeof lim, "%d", max > 0 ? max : ev->o.batch_size);
     snprintf(lt, sizeof lt, "%d", ev->o.lock_timeout_secs);
-    if ((rc = bill__conn_acquire(ev->db, &c)) < 0)
+    snprintf(ls, sizeof ls, "%d", ev->o.lease_secs);
+    /* The keeper runs before the claim, so no claim of ours is ever left
+     * without renewals. */
+    if ((rc = keeper_ref(ev)) < 0)
         return rc;
+    kept = true;
+    if ((rc = bill__conn_acquire(ev->db, &c)) < 0)
+        goto done;
+    /* Due rows, and rows of dead workers: a lapsed lease, or (claimed
+     * before leases existed) an old lock. */
     rc = bill__qp(c, &res,
-                  "UPDATE events SET status = 'processing', locked_by = $1, locked_at = bill_now(),"
-                  " attempts = attempts + 1, updated_at = bill_now()"
-                  " WHERE id IN (SELECT id FROM events"
+                  "WITH due AS (SELECT id, status AS was, locked_by AS prev FROM events"
                   "   WHERE (status = 'pending' AND run_after <= bill_now())"
-                  "      OR (status = 'processing' AND locked_at < bill_now() - $3::int * interval '1 second')"
+                  "      OR (status = 'processing' AND (lease_until <= bill_now() OR"
+                  "          (lease_until IS NULL AND"
+                  "           locked_at < bill_now() - $3::int * interval '1 second')))"
                   "   ORDER BY run_after, id LIMIT $2::int FOR UPDATE SKIP LOCKED)"
-                  " RETURNING id, kind, payload::text, attempts, max_attempts",
-                  ev->worker_id, lim, lt);
+                  " UPDATE events e SET status = 'processing', locked_by = $1, locked_at = bill_now(),"
+                  " lease_until = bill_now() + $4::int * interval '1 second',"
+                  " attempts = e.attempts + 1, updated_at = bill_now() FROM due WHERE e.id = due.id"
+                  " RETURNING e.id, e.kind, e.payload::text, e.attempts, e.max_attempts, due.was,"
+                  " coalesce(due.prev, '')",
+                  ev->worker_id, lim, lt, ls);
     if (rc < 0)
         goto done;
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (strcmp(PQgetvalue(res, i, 5), "processing") == 0)
+            BILL_LOG_WARN(MOD, "event %s (%s) reclaimed from worker %s, which stopped renewing "
+                          "its lease (crashed or cut off); attempt %s", PQgetvalue(res, i, 0),
+                          PQgetvalue(res, i, 1), PQgetvalue(res, i, 6), PQgetvalue(res, i, 3));
+    }
     for (int i = 0; i < PQntuples(res); i++) {
         bill_event e = {
             .id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
@@ -297,6 +432,8 @@ done:
     if (res)
         PQclear(res);
     bill__conn_release(c);
+    if (kept)
+        keeper_unref(ev);
     return rc;
 }
 
@@ -343,6 +480,14 @@ int bill_events_start(bill_events *ev, int threads)
     }
     ev->running = true;
     pthread_mutex_unlock(&ev->lock);
+    if (keeper_ref(ev) < 0) {
+        pthread_mutex_lock(&ev->lock);
+        ev->running = false;
+        free(ev->threads);
+        ev->threads = NULL;
+        pthread_mutex_unlock(&ev->lock);
+        return bill__err(BILL_EINTERNAL, NULL, "cannot start the event lease keeper thread");
+    }
     for (int i = 0; i < threads; i++) {
         if (pthread_create(&ev->threads[i], NULL, worker_main, ev) != 0) {
             bill_events_stop(ev);
@@ -358,7 +503,9 @@ void bill_events_stop(bill_events *ev)
 {
     if (!ev)
         return;
+    bool was;
     pthread_mutex_lock(&ev->lock);
+    was = ev->running;
     ev->running = false;
     pthread_cond_broadcast(&ev->cond);
     pthread_mutex_unlock(&ev->lock);
@@ -367,6 +514,8 @@ void bill_events_stop(bill_events *ev)
     free(ev->threads);
     ev->threads = NULL;
     ev->nthreads = 0;
+    if (was)
+        keeper_unref(ev); /* after the workers: their last claims are finished */
 }
 
 #define EV_COLS                                                                       \

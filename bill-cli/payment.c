@@ -3,7 +3,7 @@
  * bank transfers, refunds to the customer's balance.
  *
  * Confirmation is idempotent in libbill (the payment row is locked; one that
- * already succeeded is left alone), so confirming twice is safe; the CLI
+ * was confirmed before is left alone), so confirming twice is safe; the CLI
  * only reports which of the two happened. Without --amount the payment's own
  * amount is confirmed — the operator checks the bank statement against the
  * amount `payment show` prints; with --amount libbill refuses a mismatch.
@@ -200,7 +200,7 @@ static const cli_optdef list_opts[] = {
     {"order", "ID", "only payments of this order", 0},
     {"invoice", "ID", "only payments of this invoice", 0},
     {"gateway", "ID", "only this gateway ('balance', 'manual' or an interface id)", 0},
-    {"status", "STATUS", "pending | succeeded | failed | refunded | partially_refunded", 0},
+    {"status", "STATUS", "pending | success | failed | refunded", 0},
     CLI_PAGE_OPTDEFS,
     {0},
 };
@@ -225,7 +225,7 @@ static const cli_cmd payment_subs[] = {
     {.name = "confirm",
      .summary = "Confirm a received payment (bank transfer); confirming twice changes nothing",
      .usage = "ID",
-     .description = "The payment becomes succeeded and its order (pending -> paid) or invoice\n"
+     .description = "The payment becomes success and its order (pending -> paid) or invoice\n"
                     "(-> paid) moves on, in one transaction. A payment that was confirmed before\n"
                     "is left as it is and the command says so (exit 0). Money is never refused:\n"
                     "when the order or invoice can no longer take it (paid meanwhile, cancelled)\n"

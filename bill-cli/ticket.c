@@ -218,7 +218,7 @@ static int ticket_status(cli_ctx *ctx, const cli_args *a)
 static const cli_optdef list_opts[] = {
     {"customer", "ID", "only this customer's tickets", 0},
     {"status", "STATUS", "pending | processing | resolved | closed", 0},
-    {"priority", "PRIORITY", "low | normal | high | urgent", 0},
+    {"priority", "PRIORITY", "low | medium | high | urgent (normal = medium)", 0},
     {"assignee", "USER", "only tickets assigned to this admin user (username or id)", 0},
     CLI_PAGE_OPTDEFS,
     {0},
@@ -228,7 +228,7 @@ static const cli_optdef create_opts[] = {
     {"customer", "ID", "customer the ticket is for", CLI_OPT_REQUIRED},
     {"title", "TEXT", "1..200 characters", CLI_OPT_REQUIRED},
     {"description", "TEXT", "the request", 0},
-    {"priority", "PRIORITY", "low | normal | high | urgent (default normal)", 0},
+    {"priority", "PRIORITY", "low | medium | high | urgent (default medium; normal = medium)", 0},
     {0},
 };
 

@@ -273,7 +273,7 @@ static int identity_send_code(bill_srv_call *call, const ProtobufCMessage *in, P
         (const Rustbill__Identity__SendVerificationCodeRequest *)in;
     const bill_config *cfg = bill_srv_call_config(call);
     Rustbill__Identity__SendVerificationCodeResponse *resp;
-    const char *purpose = (req->purpose && *req->purpose) ? req->purpose : "register";
+    const char *purpose = req->purpose; /* libbill: "" = registration, aliases */
     int retry = 0, rc;
 
     rc = bill_verification_code_send(bill_srv_call_db(call), req->email, purpose,

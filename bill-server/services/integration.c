@@ -7,7 +7,10 @@
  * libbill's interface listing is staff-only (it carries configuration), so
  * the list is read as SYSTEM and only id, name, kind, health and the
  * provider's spec template leave the server — never config or errors.
- * Login required (the catalog is the only anonymous part of the API).
+ * ListGateways answers anonymously: RustBill's public product page calls
+ * it before anyone logs in (docs/api-compat.md), and id, name and health of
+ * a gateway are public anyway (the id is in every callback URL).
+ * ListProviders needs a login.
  */
 #include "conv.h"
 
@@ -168,8 +171,7 @@ static int list_gateways(bill_srv_call *call, const ProtobufCMessage *in, Protob
     int st;
     (void)in;
 
-    if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK)
-        return st;
+    /* Public: no login check (see the top of this file). */
     if ((st = enabled_interfaces(call, conv_plugins(call), BILL_PLUGIN_GATEWAY, &ifs)) != BILL_GRPC_OK)
         return st;
     n = ifs.count;

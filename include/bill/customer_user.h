@@ -97,7 +97,8 @@ BILL_API int bill_customer_user_change_password(bill_db *db, const char *id,
  */
 #define BILL_VERIFICATION_MAX_ATTEMPTS 5
 
-/* purpose: "register" | "reset_password". *code_out (may be NULL) receives
+/* purpose: "registration" (also for NULL/"") | "reset_password"; "register"
+ * is accepted as an alias of registration. *code_out (may be NULL) receives
  * the code (malloc'd) for callers without notifier plugins and for tests. */
 BILL_API int bill_verification_code_send(bill_db *db, const char *email, const char *purpose,
                                          int ttl_secs, int cooldown_secs, int64_t now_us,

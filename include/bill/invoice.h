@@ -115,7 +115,7 @@ BILL_API int bill_invoice_issue(bill_db *db, const bill_actor *actor, const char
 /* issued|overdue -> paid. from_balance: the open amount is taken from the
  * customer's balance (ledger type "payment", reference the invoice id;
  * BILL_EFUNDS changes nothing); otherwise it was paid outside (manual).
- * Either way a succeeded payment row (gateway "balance" / "manual") records
+ * Either way a success payment row (gateway "balance" / "manual") records
  * it, in the same transaction. Staff. */
 BILL_API int bill_invoice_mark_paid(bill_db *db, const bill_actor *actor, const char *id,
                                     bool from_balance, bill_invoice **out);

@@ -5,11 +5,12 @@
  *     pending -> paid | cancelled
  *     paid -> provisioning | refunded | cancelled
  *     provisioning -> active | cancelled
- *     active -> suspended | completed | refunded
- *     suspended -> active | completed | refunded
+ *     active -> suspended | completed | refunded | terminated
+ *     suspended -> active | completed | refunded | terminated
  *
  * Nothing else is legal (BILL_ESTATE "order X is <status>; cannot move to
- * <target>"). cancelled, refunded and completed are final. Unpaid orders are
+ * <target>"). cancelled, refunded, completed and terminated are final; an
+ * order becomes terminated when its instance is terminated. Unpaid orders are
  * cancelled after 24 h (bill_order_cancel_expired, run by the billing job).
  *
  * Rules that live here and nowhere else:
@@ -24,7 +25,7 @@
  *     provider's spec template (required keys, options, min/max);
  *   - paying from balance is one transaction: order locked FOR UPDATE,
  *     balance debited (ledger type "payment", reference = order id), payment
- *     row "succeeded", order "paid", event "order.paid" — all or nothing.
+ *     row "success", order "paid", event "order.paid" — all or nothing.
  *
  * Scoping: CUSTOMER actors see only their own orders (else BILL_ENOTFOUND).
  */

@@ -8,7 +8,9 @@
  * other id is BILL_ENOTFOUND). Confirming and refunding are staff only
  * (gateway callbacks run as SYSTEM).
  *
- * Statuses: pending succeeded failed refunded partially_refunded.
+ * Statuses (the RustBill front end's four): pending success failed refunded.
+ * A payment any part of which went back is "refunded"; refunded_amount says
+ * how much (less than amount for a partial refund, which can continue).
  */
 #ifndef BILL_PAYMENT_H
 #define BILL_PAYMENT_H
@@ -63,7 +65,7 @@ typedef struct bill_payments {
 BILL_API void bill_payment_free(bill_payment *p);
 BILL_API void bill_payments_clear(bill_payments *l);
 
-/* "pending" ... "partially_refunded"; BILL_EINVALID naming field "status". */
+/* "pending" "success" "failed" "refunded"; BILL_EINVALID naming field "status". */
 BILL_API int bill_payment_status_check(const char *status);
 
 BILL_API int bill_payment_get(bill_db *db, const bill_actor *actor, const char *id,
@@ -89,7 +91,7 @@ BILL_API int bill_payment_list(bill_db *db, const bill_actor *actor,
  * (manual, staff). The payment is named either by payment_id, or by
  * (gateway_id, gateway_payment_id) when payment_id is NULL/"".
  * In one transaction the payment row is locked FOR UPDATE, then:
- *   - already succeeded (or refunded since): BILL_OK, nothing changes — a
+ *   - already success (or refunded since): BILL_OK, nothing changes — a
  *     replayed or concurrent callback never credits twice; but a different
  *     non-empty gateway_tx_id than the one that confirmed it is
  *     BILL_ECONFLICT (another transaction: money we cannot place silently);
@@ -99,7 +101,7 @@ BILL_API int bill_payment_list(bill_db *db, const bill_actor *actor,
  *     unique index, so concurrent notifies cannot both win);
  *   - else (pending, or failed: superseded by a newer attempt, or its order
  *     left pending) the money is taken, never refused. The payment becomes
- *     succeeded (gateway_tx_id, paid_at) and its order moves pending -> paid
+ *     success (gateway_tx_id, paid_at) and its order moves pending -> paid
  *     (event "order.paid") or its issued/overdue invoice takes what it still
  *     needs. What the order or invoice cannot take — the order was paid
  *     meanwhile or cancelled, the invoice is paid or cancelled, or the
@@ -117,11 +119,12 @@ BILL_API int bill_payment_confirm(bill_db *db, const bill_actor *actor, const ch
 /* Mark a pending gateway payment failed (the gateway said so). Staff. */
 BILL_API int bill_payment_fail(bill_db *db, const bill_actor *actor, const char *payment_id);
 
-/* Refund `amount` (0 = everything not refunded yet) of a succeeded or
+/* Refund `amount` (0 = everything not refunded yet) of a success or
  * partially refunded payment to the customer's balance (ledger type
  * "refund", reference the payment id), in one transaction with the payment
  * row locked. amount > paid - refunded: BILL_EINVALID naming "amount".
- * Status becomes refunded when all of it is back, else partially_refunded.
+ * Status becomes refunded (refunded_amount tells a partial refund from a
+ * full one; what is left can be refunded later).
  * A fully refunded order payment moves its order to refunded when that
  * transition is legal. A payment credited to the balance on arrival is
  * BILL_ESTATE (its money is there already). Staff only. *out (may be NULL) receives the row. */

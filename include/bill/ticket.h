@@ -1,6 +1,7 @@
 /*
  * ticket.h — support tickets: status pending -> processing ->
- * resolved -> closed, priority low|normal|high|urgent (default normal).
+ * resolved -> closed, priority low|medium|high|urgent (default medium; the
+ * RustBill front end's vocabulary, "normal" accepted as an alias of medium).
  *
  * Transitions (staff, bill_ticket_set_status): pending -> processing|closed,
  * processing -> resolved|closed, resolved -> processing|closed; closed is
@@ -66,13 +67,20 @@ BILL_API void bill_ticket_free(bill_ticket *t);
 BILL_API void bill_tickets_clear(bill_tickets *l);
 BILL_API void bill_ticket_reply_free(bill_ticket_reply *r);
 
-/* BILL_EINVALID naming "status" / "priority". */
+/* BILL_EINVALID naming "status" / "priority" ("normal" is a valid priority:
+ * the alias of medium). */
 BILL_API int bill_ticket_status_check(const char *status);
 BILL_API int bill_ticket_priority_check(const char *priority);
 
+#define BILL_TICKET_PRIORITY_DEFAULT "medium"
+/* The stored spelling of a priority: "normal" -> "medium", NULL/"" -> the
+ * default, a valid one itself (static string); NULL when not a priority. */
+BILL_API const char *bill_ticket_priority_canonical(const char *priority);
+
 /* customer_id: staff must name one; a customer's is forced to its own (a
  * different one is BILL_ENOTFOUND). title 1..200 characters, description
- * at most 20000 bytes, priority NULL/"" = normal. */
+ * at most 20000 bytes, priority NULL/"" = medium ("normal" is stored as
+ * medium). A list filter by "normal" finds the medium tickets. */
 BILL_API int bill_ticket_create(bill_db *db, const bill_actor *actor, const char *customer_id,
                                 const char *title, const char *description,
                                 const char *priority, bill_ticket **out);

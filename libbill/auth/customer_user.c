@@ -157,7 +157,7 @@ int bill_customer_register(bill_db *db, const bill_register_params *p, int64_t n
     c = NULL;
 
     if (p->require_verification) {
-        if ((rc = bill_verification_code_check(db, p->email, "register", p->verification_code,
+        if ((rc = bill_verification_code_check(db, p->email, "registration", p->verification_code,
                                                now_us)) < 0)
             goto done;
         verified = true;

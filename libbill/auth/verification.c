@@ -20,12 +20,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check_purpose(const char *purpose)
+/* The RustBill front end's purposes (docs/api-compat.md): "registration"
+ * (the default) and "reset_password"; "register", the earlier name, is an
+ * alias. *canon receives the stored spelling. */
+static int check_purpose(const char *purpose, const char **canon)
 {
-    if (!purpose || (strcmp(purpose, "register") != 0 && strcmp(purpose, "reset_password") != 0))
+    if (!purpose || !*purpose || strcmp(purpose, "registration") == 0 ||
+        strcmp(purpose, "register") == 0)
+        *canon = "registration";
+    else if (strcmp(purpose, "reset_password") == 0)
+        *canon = "reset_password";
+    else
         return bill__err(BILL_EINVALID, "purpose",
-                         "purpose \"%.32s\" is not one of register, reset_password",
-                         purpose ? purpose : "");
+                         "purpose \"%.32s\" is not one of registration, reset_password "
+                         "(register is accepted for registration)", purpose);
     return BILL_OK;
 }
 
@@ -61,7 +69,7 @@ int bill_verification_code_send(bill_db *db, const char *email, const char *purp
         return bill__err(BILL_EINVALID, "db", "db must not be NULL");
     if ((rc = bill__auth_check_email(email)) < 0)
         return rc;
-    if ((rc = check_purpose(purpose)) < 0)
+    if ((rc = check_purpose(purpose, &purpose)) < 0)
         return rc;
     if (ttl_secs < 1)
         return bill__err(BILL_EINVALID, "registration.code_ttl_secs",
@@ -155,7 +163,7 @@ int bill_verification_code_check(bill_db *db, const char *email, const char *pur
         return bill__err(BILL_EINVALID, "db", "db must not be NULL");
     if (!email || !*email)
         return bill__err(BILL_EINVALID, "email", "email is required");
-    if ((rc = check_purpose(purpose)) < 0)
+    if ((rc = check_purpose(purpose, &purpose)) < 0)
         return rc;
     if (!code || strlen(code) != 6 || strspn(code, "0123456789") != 6)
         return bill__err(BILL_EINVALID, "verification_code", "verification code must be 6 digits");

@@ -337,6 +337,24 @@ static int log_refused(bill_conn *c, const bill_actor *actor, const char *what, 
     return rc;
 }
 
+/* The order of a terminated instance becomes terminated when its status
+ * allows (active, suspended); an order already final stays as it is. */
+static int terminate_order(bill_conn *c, const bill_actor *actor, const char *instance_id)
+{
+    PGresult *o = NULL;
+    int rc;
+    if ((rc = bill__qp(c, &o,
+                       "SELECT o.id, o.status FROM instances i JOIN orders o ON o.id = i.order_id "
+                       "WHERE i.id = $1 FOR UPDATE OF o",
+                       instance_id)) < 0)
+        goto done;
+    if (PQntuples(o) == 1 && bill_order_transition_allowed(bill__val(o, 0, 1), "terminated"))
+        rc = bill__order_move_tx(c, actor, bill__val(o, 0, 0), "terminated", NULL);
+done:
+    PQclear(o);
+    return rc;
+}
+
 int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
                              const char *id, const char *action)
 {
@@ -405,6 +423,10 @@ int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_acto
                        "CASE WHEN $2 = 'terminated' THEN bill_now() ELSE terminated_at END "
                        "WHERE id = $1",
                        id, action_rules[r].to)) < 0)
+        goto done;
+    /* Terminate is final for the order too (payment -> order is never
+     * locked here: instance -> order is the only order taken). */
+    if (strcmp(action_rules[r].to, "terminated") == 0 && (rc = terminate_order(c, actor, id)) < 0)
         goto done;
     char after[64];
     snprintf(after, sizeof after, "{\"status\":\"%s\"}", action_rules[r].to);

@@ -435,7 +435,7 @@ int bill_invoice_mark_paid(bill_db *db, const bill_actor *actor, const char *id,
     if ((rc = bill__qp(c, NULL,
                        "INSERT INTO payments (customer_id, invoice_id, amount, gateway_id, "
                        "status, paid_at) SELECT customer_id, id, total_amount - paid_amount, "
-                       "$2, 'succeeded', bill_now() FROM invoices WHERE id = $1",
+                       "$2, 'success', bill_now() FROM invoices WHERE id = $1",
                        id, from_balance ? "balance" : "manual")) < 0)
         goto done;
     if ((rc = bill__invoice_paid_tx(c, actor, id, open)) < 0 || (rc = bill__tx_commit(c)) < 0)

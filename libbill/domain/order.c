@@ -24,8 +24,9 @@
     ", " BILL__US("o.created_at") ", " BILL__US("o.updated_at")
 #define ORD_FROM " FROM orders o LEFT JOIN products p ON p.id = o.product_id "
 
-static const char *const statuses[] = {"pending",   "paid",     "provisioning", "active",
-                                       "cancelled", "suspended", "refunded",    "completed"};
+static const char *const statuses[] = {"pending",   "paid",      "provisioning", "active",
+                                       "cancelled", "suspended", "refunded",     "completed",
+                                       "terminated"};
 
 /* The transition table (from, to) — the only place it exists. */
 static const struct {
@@ -38,6 +39,8 @@ static const struct {
     {"active", "completed"},      {"active", "refunded"},
     {"suspended", "active"},      {"suspended", "completed"},
     {"suspended", "refunded"},
+    /* Its instance was terminated (final, like the instance). */
+    {"active", "terminated"},     {"suspended", "terminated"},
 };
 
 int bill_order_status_check(const char *s)
@@ -47,7 +50,7 @@ int bill_order_status_check(const char *s)
             return BILL_OK;
     return bill__err(BILL_EINVALID, "status",
                      "status \"%.40s\" is not one of pending, paid, provisioning, active, "
-                     "cancelled, suspended, refunded, completed",
+                     "cancelled, suspended, refunded, completed, terminated",
                      s ? s : "");
 }
 
@@ -641,7 +644,7 @@ static int pay_balance(bill_conn *c, const bill_actor *actor, const char *id,
     if ((rc = bill__qp(c, &pay,
                        "INSERT INTO payments (customer_id, order_id, amount, currency, "
                        "gateway_id, status, paid_at) VALUES ($1, $2, $3::numeric, $4, "
-                       "'balance', 'succeeded', bill_now()) RETURNING id",
+                       "'balance', 'success', bill_now()) RETURNING id",
                        bill__val(o, 0, 1), id, bill__val(o, 0, 2), bill__val(o, 0, 3))) < 0)
         goto done;
     if ((rc = bill__qp(c, NULL,

@@ -24,8 +24,9 @@
     "coalesce(gateway_tx_id, ''), status, " BILL__US("paid_at") ", " BILL__US("created_at") \
     ", " BILL__US("updated_at") ", credited_to_balance"
 
-static const char *const statuses[] = {"pending", "succeeded", "failed", "refunded",
-                                       "partially_refunded"};
+/* The RustBill front end's vocabulary (docs/api-compat.md): a partly
+ * refunded payment is "refunded" with refunded_amount < amount. */
+static const char *const statuses[] = {"pending", "success", "failed", "refunded"};
 
 int bill_payment_status_check(const char *s)
 {
@@ -33,8 +34,7 @@ int bill_payment_status_check(const char *s)
         if (strcmp(s, statuses[i]) == 0)
             return BILL_OK;
     return bill__err(BILL_EINVALID, "status",
-                     "status \"%.40s\" is not one of pending, succeeded, failed, refunded, "
-                     "partially_refunded",
+                     "status \"%.40s\" is not one of pending, success, failed, refunded",
                      s ? s : "");
 }
 
@@ -317,7 +317,7 @@ int bill_payment_confirm(bill_db *db, const bill_actor *actor, const char *payme
     if ((rc = settle_target(c, id, order_id, invoice_id, amount, &apply, &why)) < 0)
         goto done;
     if ((rc = bill__qp(c, NULL,
-                       "UPDATE payments SET status = 'succeeded', gateway_tx_id = $2, "
+                       "UPDATE payments SET status = 'success', gateway_tx_id = $2, "
                        "credited_to_balance = $3::boolean, paid_at = bill_now(), updated_at = bill_now() "
                        "WHERE id = $1",
                        id, tx, apply < amount ? "true" : "false")) < 0)
@@ -422,7 +422,7 @@ int bill_payment_refund(bill_db *db, const bill_actor *actor, const char *paymen
     if ((rc = lock_payment(c, payment_id, NULL, NULL, &p)) < 0)
         goto done;
     const char *st = bill__val(p, 0, 1), *order_id = bill__val(p, 0, 4);
-    if (strcmp(st, "succeeded") != 0 && strcmp(st, "partially_refunded") != 0) {
+    if (strcmp(st, "success") != 0 && strcmp(st, "refunded") != 0) {
         rc = bill__err(BILL_ESTATE, "status", "payment %s is %s; it cannot be refunded",
                        payment_id, st);
         goto done;
@@ -440,6 +440,10 @@ int bill_payment_refund(bill_db *db, const bill_actor *actor, const char *paymen
         (rc = bill__money_col(p, 0, 3, &refunded)) < 0)
         goto done;
     open = paid - refunded;
+    if (open == 0) {
+        rc = bill__err(BILL_ESTATE, "status", "payment %s is fully refunded", payment_id);
+        goto done;
+    }
     if (amount == 0)
         amount = open;
     if (amount == 0 || amount > open) {
@@ -464,8 +468,7 @@ int bill_payment_refund(bill_db *db, const bill_actor *actor, const char *paymen
         goto done;
     bill_money_format(refunded + amount, b_new);
     if ((rc = bill__qp(c, NULL,
-                       "UPDATE payments SET refunded_amount = $2::numeric, status = CASE WHEN "
-                       "$2::numeric >= amount THEN 'refunded' ELSE 'partially_refunded' END, "
+                       "UPDATE payments SET refunded_amount = $2::numeric, status = 'refunded', "
                        "updated_at = bill_now() WHERE id = $1",
                        payment_id, b_new)) < 0)
         goto done;

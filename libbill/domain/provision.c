@@ -206,7 +206,8 @@ static int fail_order(bill_provision *p, const char *order_id, const char *reaso
     /* Everything still held of this order's payments goes back. */
     if ((rc = bill__qp(c, &pays,
                        "SELECT id, (amount - refunded_amount)::text FROM payments "
-                       "WHERE order_id = $1 AND status IN ('succeeded', 'partially_refunded') "
+                       "WHERE order_id = $1 AND status IN ('success', 'refunded') AND "
+                       "NOT credited_to_balance "
                        "ORDER BY created_at FOR UPDATE", order_id)) < 0)
         goto done;
     for (int i = 0; i < PQntuples(pays); i++) {

@@ -26,7 +26,9 @@
     BILL__US("r.created_at")
 
 static const char *const statuses[] = {"pending", "processing", "resolved", "closed"};
-static const char *const priorities[] = {"low", "normal", "high", "urgent"};
+/* The RustBill front end's vocabulary (docs/api-compat.md); "normal", the
+ * earlier name of medium, is accepted as an alias and stored as medium. */
+static const char *const priorities[] = {"low", "medium", "high", "urgent"};
 static const struct {
     const char *from, *to;
 } transitions[] = {
@@ -49,9 +51,25 @@ int bill_ticket_status_check(const char *s)
     return one_of(s, statuses, 4, "status", "pending, processing, resolved, closed");
 }
 
+const char *bill_ticket_priority_canonical(const char *s)
+{
+    if (!s || !*s)
+        return BILL_TICKET_PRIORITY_DEFAULT;
+    if (strcmp(s, "normal") == 0)
+        return "medium";
+    for (size_t i = 0; i < BILL__ARRAY_LEN(priorities); i++)
+        if (strcmp(s, priorities[i]) == 0)
+            return priorities[i];
+    return NULL;
+}
+
 int bill_ticket_priority_check(const char *s)
 {
-    return one_of(s, priorities, 4, "priority", "low, normal, high, urgent");
+    if (s && *s && bill_ticket_priority_canonical(s))
+        return BILL_OK;
+    return bill__err(BILL_EINVALID, "priority",
+                     "priority \"%.40s\" is not one of low, medium, high, urgent (normal is "
+                     "accepted for medium)", s ? s : "");
 }
 
 static void rp_clear(void *item)
@@ -181,10 +199,9 @@ int bill_ticket_create(bill_db *db, const bill_actor *actor, const char *custome
         return bill__err(BILL_EINVALID, "title", "title must be 1 to 200 characters");
     if (description && strlen(description) > 20000)
         return bill__err(BILL_EINVALID, "description", "description is longer than 20000 bytes");
-    if (!priority || !*priority)
-        priority = "normal";
-    if ((rc = bill_ticket_priority_check(priority)) < 0)
+    if (priority && *priority && (rc = bill_ticket_priority_check(priority)) < 0)
         return rc;
+    priority = bill_ticket_priority_canonical(priority);
     if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
@@ -251,7 +268,9 @@ int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_fil
     if ((bill__opt(f->status) && (rc = bill_ticket_status_check(f->status)) < 0) ||
         (bill__opt(f->priority) && (rc = bill_ticket_priority_check(f->priority)) < 0))
         return rc;
-    const char *params[] = {cust, bill__opt(f->status), bill__opt(f->priority),
+    const char *params[] = {cust, bill__opt(f->status),
+                            bill__opt(f->priority) ? bill_ticket_priority_canonical(f->priority)
+                                                   : NULL,
                             bill__opt(f->assignee_user_id)};
     return BILL__LIST_PAGE_AS(db, actor, &TK_ROW, &q, 4, params, page, NULL, out);
 }

@@ -480,12 +480,12 @@ START_TEST(test_cli_ops__order_balance_pay_refund)
     json_object *arr = jget(o, "payments");
     ck_assert_int_eq((int)json_object_array_length(arr), 1);
     char *pid = strdup(jstr(json_object_array_get_idx(arr, 0), "id"));
-    ck_assert_str_eq(jstr(json_object_array_get_idx(arr, 0), "status"), "succeeded");
+    ck_assert_str_eq(jstr(json_object_array_get_idx(arr, 0), "status"), "success");
     ck_assert_str_eq(jstr(json_object_array_get_idx(arr, 0), "gateway_id"), "balance");
     json_object_put(o);
     r = cli(NULL, url, "payment", "show", pid, NULL);
     ck_ok(r, "payment show");
-    ck_contains(r.out, "succeeded");
+    ck_contains(r.out, "success");
     run_free(&r);
 
     r = cli(NULL, url, "payment", "refund", pid, "--amount", "40.00", "--reason", "downgrade",
@@ -502,7 +502,7 @@ START_TEST(test_cli_ops__order_balance_pay_refund)
     run_free(&r);
     ck_balance(url, cust, "40.00");
     o = cli_json_ok(url, "payment show", "payment", "show", pid, NULL);
-    ck_assert_str_eq(jstr(o, "status"), "partially_refunded");
+    ck_assert_str_eq(jstr(o, "status"), "refunded");
     ck_assert_str_eq(jstr(o, "refunded_amount"), "40.00");
     json_object_put(o);
 
@@ -608,7 +608,7 @@ START_TEST(test_cli_ops__bank_transfer_confirm_twice)
     run_free(&r);
     o = cli_json_ok(url, "payment confirm (again, json)", "payment", "confirm", pid, NULL);
     ck_assert(json_object_get_boolean(jget(o, "already_confirmed")));
-    ck_assert_str_eq(jstr(o, "status"), "succeeded");
+    ck_assert_str_eq(jstr(o, "status"), "success");
     ck_assert_str_eq(jstr(o, "gateway_tx_id"), "BANK-REF-1");
     json_object_put(o);
     ck_assert_int_eq(count_of(url, "SELECT count(*) FROM payments"), 1);

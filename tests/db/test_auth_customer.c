@@ -398,6 +398,32 @@ START_TEST(test_access__suspended_and_closed_customers_refused_everywhere)
 }
 END_TEST
 
+/* Issue 8: the front end's purposes; "register" is registration. */
+START_TEST(test_verification__purpose_vocabulary_and_alias)
+{
+    char *code = NULL;
+    int retry = 0;
+    ck_assert_int_eq(bill_verification_code_send(db, "v@example.com", "register", 600, 60, T0,
+                                                 &retry, &code), BILL_OK);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM verification_codes "
+                                                "WHERE purpose = 'registration'"), 1);
+    /* the alias, the name and the default all mean the same code */
+    ck_assert_int_eq(bill_verification_code_send(db, "v@example.com", "registration", 600, 60,
+                                                 T0 + SEC, &retry, NULL), BILL_ELIMIT);
+    ck_assert_int_eq(bill_verification_code_send(db, "v@example.com", "", 600, 60, T0 + SEC,
+                                                 &retry, NULL), BILL_ELIMIT);
+    ck_assert_int_eq(bill_verification_code_check(db, "v@example.com", "registration", code, T0),
+                     BILL_OK);
+    ck_assert_int_eq(bill_verification_code_send(db, "v@example.com", "reset_password", 600, 60,
+                                                 T0, &retry, NULL), BILL_OK);
+    ck_assert_int_eq(bill_verification_code_send(db, "v@example.com", "signup", 600, 60, T0,
+                                                 &retry, NULL), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "purpose");
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "registration, reset_password"));
+    free(code);
+}
+END_TEST
+
 BILL_TEST_MAIN("auth_customer", 90, setup, teardown,
                test_register__creates_customer_and_user, test_register__conflicts_and_validation,
                test_register__with_verification_code, test_verification__cooldown_ttl_attempts,
@@ -405,4 +431,5 @@ BILL_TEST_MAIN("auth_customer", 90, setup, teardown,
                test_refresh__rotation_and_reuse_revokes_family,
                test_refresh__concurrent_rotation_is_reuse, test_refresh__expiry_and_logout,
                test_change_password__checks_old_and_revokes_tokens,
-               test_access__suspended_and_closed_customers_refused_everywhere);
+               test_access__suspended_and_closed_customers_refused_everywhere,
+               test_verification__purpose_vocabulary_and_alias);

@@ -323,7 +323,41 @@ START_TEST(test_instance__suspended_refused_and_audited)
 }
 END_TEST
 
+/* Issue 8: the front end knows order status "terminated": terminating an
+ * instance terminates its order (active or suspended), in one transaction. */
+START_TEST(test_instance__terminate_terminates_the_order)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char *cid = mk_customer(db, "Ter");
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "WITH o AS (INSERT INTO orders (customer_id, total_amount, status) VALUES "
+             "('%s', 1, 'active') RETURNING id) INSERT INTO instances (customer_id, order_id, "
+             "status) SELECT '%s', id, 'running' FROM o", cid, cid);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+    char *id = newest_instance(db, cid);
+    ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "terminate"), BILL_OK);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM orders WHERE status = "
+                                                "'terminated'"), 1);
+    bill_orders l;
+    bill_order_filter f = {.version = BILL_ORDER_FILTER_VERSION, .status = "terminated"};
+    ck_assert_int_eq(bill_order_list(db, &me, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 1);
+    bill_orders_clear(&l);
+    ck_assert(bill_order_transition_allowed("suspended", "terminated"));
+    ck_assert(!bill_order_transition_allowed("terminated", "active"));
+    ck_assert(!bill_order_transition_allowed("pending", "terminated"));
+    free(id);
+    free(cid);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
 BILL_TEST_MAIN("instance", 120, NULL, NULL,
                test_instance__sanitizer_hostile_corpus,
                test_instance__get_sections_actions_scoping,
-               test_instance__suspended_refused_and_audited);
+               test_instance__suspended_refused_and_audited,
+               test_instance__terminate_terminates_the_order);

@@ -101,7 +101,7 @@ START_TEST(test_invoice__create_issue_pay)
     ck_assert_int_eq(bill_balance_get(db, &cli, cid, &bal, NULL), BILL_OK);
     ck_assert_int_eq(bal, 10000 - (3 * 1999 + 500 + 123));
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments WHERE "
-                                                "status = 'succeeded' AND gateway_id = 'balance' "
+                                                "status = 'success' AND gateway_id = 'balance' "
                                                 "AND amount = 66.20"), 1);
     ck_assert_int_eq(bill_invoice_cancel(db, &cli, id), BILL_ESTATE);
 

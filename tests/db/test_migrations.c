@@ -130,6 +130,98 @@ START_TEST(test_migrations__status_columns_are_checked)
 }
 END_TEST
 
+/* 014 (issue 8): stored values of the old vocabulary become the front
+ * end's, and the new CHECKs refuse the old words. The database is put back
+ * to what 001..013 left (old constraints, old rows), then 014's own text
+ * runs on it, as an upgrade would. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    char *s = calloc(1, (size_t)n + 1);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return s;
+}
+
+START_TEST(test_migrations__frontend_vocabulary_migrates_stored_values)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    static const char *const back_to_013[] = {
+        "ALTER TABLE payments DROP CONSTRAINT payments_status_check",
+        "ALTER TABLE payments ADD CHECK (status IN ('pending', 'succeeded', 'failed', "
+        "'refunded', 'partially_refunded'))",
+        "ALTER TABLE orders DROP CONSTRAINT orders_status_check",
+        "ALTER TABLE orders ADD CHECK (status IN ('pending', 'paid', 'provisioning', 'active', "
+        "'cancelled', 'suspended', 'refunded', 'completed'))",
+        "ALTER TABLE tickets DROP CONSTRAINT tickets_priority_check",
+        "ALTER TABLE tickets ADD CHECK (priority IN ('low', 'normal', 'high', 'urgent'))",
+        "ALTER TABLE tickets ALTER COLUMN priority SET DEFAULT 'normal'",
+        "ALTER TABLE verification_codes DROP CONSTRAINT verification_codes_purpose_check",
+        "ALTER TABLE verification_codes ADD CHECK (purpose IN ('register', 'reset_password'))",
+        "INSERT INTO customers (id, name) VALUES ('00000000-0000-4000-8000-000000000001', 'a')",
+        "INSERT INTO payments (customer_id, amount, refunded_amount, status) VALUES "
+        "('00000000-0000-4000-8000-000000000001', 10, 0, 'succeeded'), "
+        "('00000000-0000-4000-8000-000000000001', 10, 4, 'partially_refunded'), "
+        "('00000000-0000-4000-8000-000000000001', 10, 10, 'refunded'), "
+        "('00000000-0000-4000-8000-000000000001', 10, 0, 'pending')",
+        "INSERT INTO tickets (customer_id, title) VALUES "
+        "('00000000-0000-4000-8000-000000000001', 'defaulted')",
+        "INSERT INTO tickets (customer_id, title, priority) VALUES "
+        "('00000000-0000-4000-8000-000000000001', 'high one', 'high')",
+        "INSERT INTO verification_codes (email, purpose, code_hash, expires_at) VALUES "
+        "('a@x.org', 'register', 'h', now())",
+    };
+    for (size_t i = 0; i < sizeof back_to_013 / sizeof back_to_013[0]; i++)
+        ck_assert_msg(bill_test_pg_exec(url, back_to_013[i]) == 0, "%s", back_to_013[i]);
+    char *sql = read_file(MIGRATIONS_DIR "/014_frontend_vocabulary.sql");
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+    free(sql);
+
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments WHERE status = "
+                                                "'success' AND refunded_amount = 0"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments WHERE status = "
+                                                "'refunded' AND refunded_amount = 4"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments WHERE status = "
+                                                "'refunded'"), 2);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM tickets WHERE priority = "
+                                                "'medium' AND title = 'defaulted'"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM tickets WHERE priority = "
+                                                "'high'"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM verification_codes WHERE "
+                                                "purpose = 'registration'"), 1);
+    /* The old words are refused now, the new ones taken (and defaulted). */
+    static const char *const refused[] = {
+        "INSERT INTO payments (customer_id, amount, status) VALUES "
+        "('00000000-0000-4000-8000-000000000001', 1, 'succeeded')",
+        "INSERT INTO payments (customer_id, amount, status) VALUES "
+        "('00000000-0000-4000-8000-000000000001', 1, 'partially_refunded')",
+        "INSERT INTO tickets (customer_id, title, priority) VALUES "
+        "('00000000-0000-4000-8000-000000000001', 't', 'normal')",
+        "INSERT INTO verification_codes (email, purpose, code_hash, expires_at) VALUES "
+        "('a@x.org', 'register', 'h', now())",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        ck_assert_msg(bill_test_pg_exec(url, refused[i]) == -1, "accepted: %s", refused[i]);
+    ck_assert_int_eq(bill_test_pg_exec(url,
+        "INSERT INTO orders (customer_id, total_amount, status) VALUES "
+        "('00000000-0000-4000-8000-000000000001', 1, 'terminated')"), 0);
+    ck_assert_int_eq(bill_test_pg_exec(url,
+        "INSERT INTO tickets (customer_id, title) VALUES "
+        "('00000000-0000-4000-8000-000000000001', 'new default')"), 0);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM tickets WHERE priority = "
+                                                "'medium'"), 2);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
 START_TEST(test_migrations__rerun_applies_nothing)
 {
     bill_db *db = bill_test_db_new(); /* already migrated once */
@@ -347,4 +439,5 @@ BILL_TEST_MAIN_AFTER(bill_test_pg_url_base(), "migrations", 60, NULL, NULL,
                test_migrations__rerun_applies_nothing, test_migrations__tampered_checksum_refused,
                test_migrations__newer_database_refused,
                test_migrations__concurrent_migrators_serialize,
-               test_migrations__schema_rules_hold_for_every_table);
+               test_migrations__schema_rules_hold_for_every_table,
+               test_migrations__frontend_vocabulary_migrates_stored_values);

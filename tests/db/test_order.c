@@ -266,7 +266,7 @@ START_TEST(test_order__pay_from_balance_atomic)
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM payments WHERE id = '%s' AND order_id = '%s' AND "
-             "status = 'succeeded' AND amount = 27.00 AND gateway_id = 'balance'",
+             "status = 'success' AND amount = 27.00 AND gateway_id = 'balance'",
              pi.payment_id, oid);
     ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
     snprintf(sql, sizeof sql,

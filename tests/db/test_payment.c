@@ -129,7 +129,7 @@ START_TEST(test_payment__gateway_pay_then_confirm)
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events "
                                                 "WHERE kind = 'order.paid'"), 1);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments WHERE "
-                                                "status = 'succeeded' AND gateway_tx_id = "
+                                                "status = 'success' AND gateway_tx_id = "
                                                 "'bank-77'"), 1);
     /* A gateway payment does not touch the balance. */
     ck_assert_int_eq(balance(db, cid), 0);
@@ -239,7 +239,7 @@ START_TEST(test_payment__refunds_full_and_partial)
 
     /* Partial 5.00, then 7.50 more = everything: refunded; order refunded. */
     ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 500, "downgrade", &p), BILL_OK);
-    ck_assert_str_eq(p->status, "partially_refunded");
+    ck_assert_str_eq(p->status, "refunded");
     ck_assert_int_eq(p->refunded_amount, 500);
     bill_payment_free(p);
     ck_assert_int_eq(balance(db, cid), 500);
@@ -374,7 +374,7 @@ START_TEST(test_payment__notify_for_cancelled_order_credits_balance)
     ck_assert(!already);
     bill_payment *p = NULL;
     ck_assert_int_eq(bill_payment_get(db, &cli, pay, &p), BILL_OK);
-    ck_assert_str_eq(p->status, "succeeded");
+    ck_assert_str_eq(p->status, "success");
     ck_assert_str_eq(p->gateway_tx_id, "T-1");
     ck_assert(p->credited_to_balance);
     ck_assert(p->paid_at > 0);
@@ -588,7 +588,7 @@ START_TEST(test_payment__races_lose_no_money)
         ck_assert_int_eq(q(url, "SELECT count(*) FROM events WHERE kind = 'order.paid' AND "
                                 "payload->>'order_id' = '%s'", oid), 1);
         ck_assert_int_eq(q(url, "SELECT count(*) FROM payments WHERE order_id = '%s' AND "
-                                "status = 'succeeded' AND NOT credited_to_balance", oid),
+                                "status = 'success' AND NOT credited_to_balance", oid),
                          1);
         free(p1);
         free(p2);

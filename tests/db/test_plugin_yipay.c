@@ -195,7 +195,7 @@ START_TEST(test_plugin_yipay__pay_url_notify_credit_once)
              order);
     ck_assert_int_eq(fx_count(e.url, sql), 1);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM payments WHERE id = '%s' AND status = "
-             "'succeeded' AND gateway_tx_id LIKE '2024%%' AND amount = 12.50", payment);
+             "'success' AND gateway_tx_id LIKE '2024%%' AND amount = 12.50", payment);
     ck_assert_int_eq(fx_count(e.url, sql), 1);
     /* Replayed (GET again, then as a POST form): still "success", nothing new. */
     ans = deliver(&e, "GET", q, &credited);

@@ -51,7 +51,7 @@ START_TEST(test_ticket__lifecycle_internal_notes_assignment)
     ck_assert_int_eq(bill_ticket_create(db, &me, NULL, "Server down", "since 9:00", NULL, &t),
                      BILL_OK);
     ck_assert_str_eq(t->customer_id, cid);
-    ck_assert_str_eq(t->priority, "normal");
+    ck_assert_str_eq(t->priority, "medium");
     ck_assert_str_eq(t->status, "pending");
     ck_assert_str_eq(t->creator_user_id, "cu-1");
     char *id = strdup(t->id);
@@ -151,5 +151,36 @@ START_TEST(test_ticket__lifecycle_internal_notes_assignment)
 }
 END_TEST
 
+/* Issue 8: the front end's priorities; "normal" is medium. */
+START_TEST(test_ticket__priority_vocabulary_and_alias)
+{
+    bill_db *db = bill_test_db_new();
+    bill_customer_input ci = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = "P"};
+    bill_customer *c = NULL;
+    ck_assert_int_eq(bill_customer_create(db, &cli, &ci, &c), BILL_OK);
+    bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = c->id};
+    bill_ticket *t = NULL;
+    static const char *const given[] = {"low", "medium", "high", "urgent", "normal", ""};
+    static const char *const stored[] = {"low", "medium", "high", "urgent", "medium", "medium"};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(bill_ticket_create(db, &me, NULL, "t", "", given[i], &t), BILL_OK);
+        ck_assert_str_eq(t->priority, stored[i]);
+        bill_ticket_free(t);
+    }
+    ck_assert_int_eq(bill_ticket_create(db, &me, NULL, "t", "", "Medium", &t), BILL_EINVALID);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "low, medium, high, urgent"));
+    bill_tickets l;
+    bill_ticket_filter f = {.version = BILL_TICKET_FILTER_VERSION, .priority = "normal"};
+    ck_assert_int_eq(bill_ticket_list(db, &me, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.meta.total, 3);
+    bill_tickets_clear(&l);
+    ck_assert_str_eq(bill_ticket_priority_canonical("normal"), "medium");
+    ck_assert_ptr_null(bill_ticket_priority_canonical("asap"));
+    bill_customer_free(c);
+    bill_db_close(db);
+}
+END_TEST
+
 BILL_TEST_MAIN("ticket", 120, NULL, NULL,
-               test_ticket__lifecycle_internal_notes_assignment);
+               test_ticket__lifecycle_internal_notes_assignment,
+               test_ticket__priority_vocabulary_and_alias);

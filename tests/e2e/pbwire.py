@@ -101,3 +101,59 @@ def R(m, n):
 
 def MAP(m, n):
     return {S(e, 1): S(e, 2) for e in R(m, n)}
+
+
+GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND',
+              'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION',
+              'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
+              'UNAUTHENTICATED']
+
+
+def browser(port, path, body, token=None, text=False, origin='http://localhost:5173'):
+    """One call exactly as the RustBill front end's grpc-web client sends it
+    from a browser: HTTP/1.1 POST, application/grpc-web+proto (or the text
+    mode, base64), x-grpc-web, the page's Origin, and credentials only when
+    the page has them (token: a customer JWT as a bearer token).
+    -> (code name, message, decoded message or None, raw response bytes,
+    response headers lower-cased). The CORS answer is checked here: a
+    browser would refuse the response without it."""
+    import base64
+    import http.client
+    import struct
+    import urllib.parse
+    frame = struct.pack('>BI', 0, len(body)) + body
+    ctype = 'application/grpc-web-text+proto' if text else 'application/grpc-web+proto'
+    headers = {'content-type': ctype, 'accept': ctype, 'x-grpc-web': '1',
+               'x-user-agent': 'grpc-web-javascript/0.1', 'origin': origin,
+               'referer': origin + '/', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)'}
+    if token:
+        headers['authorization'] = 'Bearer ' + token
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
+    c.request('POST', path, body=base64.b64encode(frame) if text else frame, headers=headers)
+    r = c.getresponse()
+    raw = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    c.close()
+    expect(r.status == 200, '%s: HTTP %d' % (path, r.status))
+    expect(hdrs.get('access-control-allow-origin') == origin, '%s: no CORS answer' % path)
+    data = base64.b64decode(raw) if text else raw
+    msgs, trailers = [], {}
+    while data:
+        expect(len(data) >= 5, '%s: truncated gRPC-Web frame' % path)
+        flag, n = data[0], struct.unpack('>I', data[1:5])[0]
+        payload, data = data[5:5 + n], data[5 + n:]
+        if flag & 0x80:
+            for ln in payload.decode().split('\r\n'):
+                k, _, v = ln.partition(':')
+                if k:
+                    trailers[k.strip().lower()] = v.strip()
+        else:
+            msgs.append(payload)
+    st = trailers.get('grpc-status', hdrs.get('grpc-status'))
+    expect(st is not None, '%s: no grpc-status' % path)
+    code = GRPC_CODES[int(st)]
+    msg = urllib.parse.unquote(trailers.get('grpc-message', hdrs.get('grpc-message', '')))
+    if code != 'OK':
+        return code, msg, None, raw, hdrs
+    expect(len(msgs) == 1, '%s: %d messages' % (path, len(msgs)))
+    return code, '', dec(msgs[0]), raw, hdrs

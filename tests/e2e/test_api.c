@@ -72,7 +72,7 @@ START_TEST(test_api__concurrency)
     ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
         "SELECT count(*) FROM balance_transactions WHERE transaction_type = 'payment'"), 11);
     ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM payments WHERE status = 'succeeded'"), 11);
+        "SELECT count(*) FROM payments WHERE status = 'success'"), 11);
     ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url, "SELECT count(*) FROM orders WHERE status = 'paid'"), 11);
     ck_assert_msg(bill_test_server_alive(&srv), "server died");
 }

@@ -153,7 +153,7 @@ START_TEST(test_outage__callback_is_retryable_and_pays_after)
     ck_assert_str_eq(body, "success");
     char sql[300];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM payments WHERE order_id = '%s' AND "
-             "status = 'succeeded' AND NOT credited_to_balance", order);
+             "status = 'success' AND NOT credited_to_balance", order);
     ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE kind = 'order.paid' AND "
              "payload->>'order_id' = '%s'", order);

@@ -4,7 +4,7 @@
  *     plugins_dir (a copy of the built .so); test_wiring.py creates the
  *     interface with bill-cli, creates and pays an order through the gateway
  *     over gRPC and POSTs the signed notification twice. Here the database
- *     must show the order paid once, one succeeded payment, one "order.paid"
+ *     must show the order paid once, one success payment, one "order.paid"
  *     event — which the server's own event workers then process (done).
  *   - `bill-cli events run-once` processes a due "notify" event with the
  *     provisioning/notification handlers (after the server stopped, so no
@@ -87,7 +87,7 @@ START_TEST(test_wiring__callback_pays_once)
     ck_assert_int_eq(run_client(order, payment), 0);
     ck_assert_int_eq(strlen(order), 36);
     ck_assert_int_eq(q("SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid'", order), 1);
-    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE order_id = '%s' AND status = 'succeeded'",
+    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE order_id = '%s' AND status = 'success'",
                        order), 1);
     ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE order_id = '%s'", order), 1);
     ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE id = '%s' AND gateway_tx_id = '2024000001'",
@@ -97,7 +97,7 @@ START_TEST(test_wiring__callback_pays_once)
     /* The payment that arrived for a cancelled order: confirmed, credited
      * to the balance, the customer told; the reused trade_no changed nothing. */
     ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE credited_to_balance AND "
-                       "status = 'succeeded' AND gateway_tx_id = '2024000002'"), 1);
+                       "status = 'success' AND gateway_tx_id = '2024000002'"), 1);
     ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE gateway_tx_id IS NOT NULL"), 2);
     ck_assert_int_eq(q("SELECT count(*) FROM events WHERE kind = 'notify' AND "
                        "payload->>'kind' = 'payment.received'"), 2);

@@ -7,7 +7,7 @@ then the gateway's signed notification POSTed to
 notify_url form /callback/yipay/<interface_id>, then once more as a GET
 with the form in the query string: "success" every time.
 Also: a tampered signature answers "fail", an unknown interface is 404.
-The database side (paid once, one succeeded payment, the order.paid event
+The database side (paid once, one success payment, the order.paid event
 processed by the server's event workers) is checked by test_wiring.c.
 
 Usage: test_wiring.py PORT SERVER_DIR BILL_CLI

@@ -1,0 +1,75 @@
+/*
+ * test_frontend.c — e2e: the RustBill web front end's vocabulary and
+ * anonymous gateway list (issue 8; docs/api-compat.md), each case over
+ * gRPC-Web exactly as the browser sends it (test_frontend.py), against a
+ * real bill-server with the gateway-yipay plugin. Afterwards the database
+ * must hold the front end's words: priorities medium/urgent, purpose
+ * registration, payment refunded with its refunded amount.
+ */
+#include "check_main.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "pg_harness.h"
+#include "server_harness.h"
+
+static bill_test_server srv;
+static char plugdir[64];
+
+static void setup(void)
+{
+    char cmd[512], toml[512];
+    snprintf(plugdir, sizeof plugdir, "/tmp/bill-frontend-plugins.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(plugdir));
+    snprintf(cmd, sizeof cmd, "cp %s/gateway-yipay/gateway-yipay.so %s/", BUILTIN_PLUGIN_DIR,
+             plugdir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(toml, sizeof toml,
+             "[plugins]\nplugins_dir = \"%s\"\n"
+             "[security]\nmaster_key = "
+             "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"\n",
+             plugdir);
+    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, toml) == 0,
+                  "bill-server did not start");
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    if (srv.pid > 0) {
+        int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
+        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", plugdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", plugdir);
+}
+
+START_TEST(test_frontend__browser_vocabulary_and_anonymous_gateways)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s %s", E2E_FRONTEND_CLIENT, srv.port,
+             srv.dir, BILL_CLI_BIN);
+    int rc = system(cmd);
+    ck_assert_int_eq(rc == -1 ? -1 : WEXITSTATUS(rc), 0);
+    ck_assert_msg(bill_test_server_alive(&srv), "server died");
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
+        "SELECT count(*) FROM tickets WHERE priority = 'medium'"), 3);
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
+        "SELECT count(*) FROM tickets WHERE priority NOT IN ('medium', 'urgent')"), 0);
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
+        "SELECT count(*) FROM verification_codes WHERE email = 'new@example.com' AND "
+        "purpose = 'registration'"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
+        "SELECT count(*) FROM verification_codes WHERE purpose = 'reset_password'"), 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
+        "SELECT count(*) FROM payments WHERE status = 'refunded' AND refunded_amount = 4.00 "
+        "AND amount = 10.00"), 1);
+}
+END_TEST
+
+BILL_TEST_MAIN("e2e_frontend", 180, setup, teardown,
+               test_frontend__browser_vocabulary_and_anonymous_gateways);

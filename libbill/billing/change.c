@@ -11,6 +11,7 @@
  * L = b - a and r = b - max(a, X) gives
  *     credit = round_half_even(basis x r / L), charge = round_half_even(price x r / L).
  */
+#include "auth/access_int.h"
 #include "billing/billing_int.h"
 #include "domain/balance_int.h"
 #include "domain/oplog_int.h"
@@ -329,7 +330,7 @@ static int write_invoice(bill_conn *c, const bill_actor *actor, const inst *x, c
     rc = bill__qp(c, NULL,
                   "INSERT INTO payments (customer_id, invoice_id, amount, gateway_id, status, "
                   "paid_at, created_at, updated_at) VALUES ($1, $2, $3::numeric, 'balance', "
-                  "'succeeded', $4::timestamptz, $4::timestamptz, $4::timestamptz)",
+                  "'success', $4::timestamptz, $4::timestamptz, $4::timestamptz)",
                   x->customer_id, out->invoice_id, b1, ts);
 done:
     bill_balance_tx_clear(&tx);
@@ -482,7 +483,7 @@ int bill_instance_change_product(bill_db *db, bill_plugins *plugins, const bill_
         return rc;
     if (!product_id || !*product_id)
         return bill__err(BILL_EINVALID, "product_id", "product_id is required");
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     int64_t T = bill__conn_now(c);
     if ((rc = bill_date_from_time(&X, T)) < 0 || (rc = bill__ts_text(T, ts)) < 0)
@@ -579,7 +580,7 @@ int bill_instance_change_cycle(bill_db *db, bill_plugins *plugins, const bill_ac
         return rc;
     if ((rc = bill_cycle_parse(cycle, &cy)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     int64_t T = bill__conn_now(c);
     if ((rc = bill_date_from_time(&X, T)) < 0 || (rc = bill__ts_text(T, ts)) < 0)
@@ -690,7 +691,7 @@ int bill_instance_cancel(bill_db *db, bill_plugins *plugins, const bill_actor *a
         return rc;
     if (mode != BILL_CANCEL_AT_PERIOD_END && mode != BILL_CANCEL_IMMEDIATELY)
         return bill__err(BILL_EINVALID, "mode", "cancel mode must be at period end or immediately");
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
+    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
     int64_t T = bill__conn_now(c);
     if ((rc = bill_date_from_time(&X, T)) < 0 || (rc = bill__ts_text(T, ts)) < 0)

@@ -381,7 +381,7 @@ static const char SQL_SETTLE_PAY[] =
     "  RETURNING v.id, v.invoice_number, v.customer_id, v.total_amount), "
     "pay AS (INSERT INTO payments (customer_id, invoice_id, amount, currency, gateway_id, "
     "  status, paid_at, created_at, updated_at) SELECT inv.customer_id, inv.id, p.amount, $8, "
-    "  'balance', 'succeeded', $7::timestamptz, $7::timestamptz, $7::timestamptz "
+    "  'balance', 'success', $7::timestamptz, $7::timestamptz, $7::timestamptz "
     "  FROM inv JOIN p ON p.invoice_id = inv.id), "
     "led AS (INSERT INTO balance_transactions (customer_id, amount, balance_before, "
     "  balance_after, transaction_type, reference_id, description, created_by, created_at) "

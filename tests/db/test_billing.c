@@ -293,7 +293,7 @@ START_TEST(test_billing__lead_time_and_anniversaries)
                              "AND transaction_type = 'payment' AND created_by = 'billing'", cust), 3);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM payments p JOIN invoices v ON v.id = "
                              "p.invoice_id WHERE v.instance_id = '%s' AND p.gateway_id = "
-                             "'balance' AND p.status = 'succeeded'", inst), 3);
+                             "'balance' AND p.status = 'success'", inst), 3);
     ck_assert_int_eq(bill_balance_verify(w.db, cust), BILL_OK);
     /* notifications: each renewal issued and auto-paid told once */
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM events WHERE kind = 'notify' AND payload->>"

@@ -228,17 +228,6 @@ static int64_t test_clock(void *user)
     return atomic_load(&clock_now);
 }
 
-static long long q1(const char *url, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static long long q1(const char *url, const char *fmt, ...)
-{
-    char sql[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return bill_test_pg_query_ll(url, sql);
-}
-
 static atomic_int lease_runs;
 static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
@@ -305,7 +294,7 @@ START_TEST(test_events__lease_frees_dead_claims_and_keeps_live_ones)
     ck_assert_int_eq(bill_events_run_once(b, 0, &n), BILL_OK);
     ck_assert_int_eq(n, 1);
     ck_assert_int_eq(atomic_load(&lease_runs), 1);
-    ck_assert_int_eq(q1(url, "SELECT count(*) FROM events WHERE status = 'done' AND attempts = 2 "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM events WHERE status = 'done' AND attempts = 2 "
                              "AND lease_until IS NULL AND locked_by IS NULL"), 1);
 
     /* A live worker (2 s lease) runs a handler for far longer than its
@@ -323,7 +312,7 @@ START_TEST(test_events__lease_frees_dead_claims_and_keeps_live_ones)
     atomic_store(&clock_now, LT0 + 1000 * SEC);  /* many leases later */
     long long renewed = 0;
     for (int i = 0; i < 200 && !renewed; i++) {   /* the keeper renews every 0.5 s */
-        renewed = q1(url, "SELECT count(*) FROM events WHERE status = 'processing' AND "
+        renewed = bill_test_pg_queryf_ll(url, "SELECT count(*) FROM events WHERE status = 'processing' AND "
                           "locked_by LIKE 'a#%%' AND lease_until >= to_timestamp(1800001000)");
         if (!renewed)
             usleep(50 * 1000);
@@ -337,7 +326,7 @@ START_TEST(test_events__lease_frees_dead_claims_and_keeps_live_ones)
     pthread_mutex_unlock(&gate_mu);
     pthread_join(th, NULL);
     ck_assert_int_eq(atomic_load(&lease_runs), 2); /* once per event, never twice */
-    ck_assert_int_eq(q1(url, "SELECT count(*) FROM events WHERE status = 'done'"), 2);
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM events WHERE status = 'done'"), 2);
 
     /* Version-1 options are still accepted and get the default lease. */
     bill_events_options o1;
@@ -406,26 +395,26 @@ START_TEST(test_events__sigkilled_worker_reclaimed_within_lease_never_twice)
         usleep(100 * 1000);
         ck_assert_int_eq(marker_lines(marker, pids, 8), 1);
     }
-    ck_assert_int_eq(q1(url, "SELECT count(*) FROM events WHERE status = 'processing' AND "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM events WHERE status = 'processing' AND "
                              "locked_by LIKE 'crash-blocker#%%' AND lease_until > now()"), 1);
-    long long lease_end = q1(url, "SELECT (extract(epoch FROM lease_until) * 1000)::bigint "
+    long long lease_end = bill_test_pg_queryf_ll(url, "SELECT (extract(epoch FROM lease_until) * 1000)::bigint "
                                   "FROM events");
     ck_assert_int_eq(kill(blocker, SIGKILL), 0);
     ck_assert_int_eq(waitpid(blocker, NULL, 0), blocker);
 
     long long done = 0;
     for (int i = 0; i < 600 && !done; i++) {
-        done = q1(url, "SELECT count(*) FROM events WHERE status = 'done'");
+        done = bill_test_pg_queryf_ll(url, "SELECT count(*) FROM events WHERE status = 'done'");
         if (!done)
             usleep(50 * 1000);
     }
     ck_assert_int_eq(done, 1);
     ck_assert_int_eq(marker_lines(marker, pids, 8), 2);
     ck_assert_int_eq(pids[1], finisher);
-    ck_assert_int_eq(q1(url, "SELECT attempts FROM events"), 2);
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT attempts FROM events"), 2);
     /* Taken over once the dead worker's lease ended (plus a poll), not
      * after the 600 s lock timeout. */
-    ck_assert_int_lt(q1(url, "SELECT (extract(epoch FROM updated_at) * 1000)::bigint FROM events"),
+    ck_assert_int_lt(bill_test_pg_queryf_ll(url, "SELECT (extract(epoch FROM updated_at) * 1000)::bigint FROM events"),
                      lease_end + 10000);
     kill(finisher, SIGKILL);
     waitpid(finisher, NULL, 0);

@@ -333,17 +333,6 @@ static char *gw_pay(gw_env *e, bill_db *db, const char *cid, const char *oid)
     return id;
 }
 
-static long long q(const char *url, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static long long q(const char *url, const char *fmt, ...)
-{
-    char sql[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return bill_test_pg_query_ll(url, sql);
-}
-
 static const char *pay_status(bill_db *db, const char *pid, char *buf, size_t n)
 {
     bill_payment *p = NULL;
@@ -382,17 +371,17 @@ START_TEST(test_payment__notify_for_cancelled_order_credits_balance)
     ck_assert_int_eq(balance(db, cid), 1250);
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
     /* A recharge naming the payment and why. */
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM balance_transactions WHERE transaction_type = "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM balance_transactions WHERE transaction_type = "
                             "'recharge' AND amount = 12.50 AND reference_id = '%s' AND "
                             "description LIKE '%%' || '%s' || '%% is cancelled%%'", pay, oid), 1);
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM balance_transactions WHERE description "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM balance_transactions WHERE description "
                             "LIKE 'payment %s arrived%%'", pay), 1);
     /* The order stays cancelled; the customer is told. */
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
                             "'cancelled'", oid), 1);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events WHERE kind = "
                                                 "'order.paid'"), 0);
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM events WHERE kind = 'notify' AND "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM events WHERE kind = 'notify' AND "
                             "payload->>'kind' = 'payment.received' AND payload->>'customer_id' "
                             "= '%s'", cid), 1);
     /* Replays credit nothing twice and say nothing twice. */
@@ -435,14 +424,14 @@ START_TEST(test_payment__second_pay_order_supersedes_and_late_money_is_kept)
     ck_assert_str_ne(p1, p2);
     ck_assert_str_eq(pay_status(db, p1, st, sizeof st), "failed");
     ck_assert_str_eq(pay_status(db, p2, st, sizeof st), "pending");
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM payments WHERE order_id = '%s' AND status = "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM payments WHERE order_id = '%s' AND status = "
                             "'pending'", oid), 1);
     /* Money arrives on the superseded one anyway: it pays the order, and
      * the other attempt is no longer payable. */
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p1, 1250, "A-1", &already),
                      BILL_OK);
     ck_assert(!already);
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid'",
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid'",
                        oid), 1);
     ck_assert_str_eq(pay_status(db, p2, st, sizeof st), "failed");
     ck_assert_int_eq(balance(db, cid), 0);
@@ -450,7 +439,7 @@ START_TEST(test_payment__second_pay_order_supersedes_and_late_money_is_kept)
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p2, 1250, "A-2", &already),
                      BILL_OK);
     ck_assert_int_eq(balance(db, cid), 1250);
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM balance_transactions WHERE reference_id = '%s' "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM balance_transactions WHERE reference_id = '%s' "
                             "AND description LIKE '%%already paid (status paid)%%'", p2),
                      1);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events WHERE kind = "
@@ -501,7 +490,7 @@ START_TEST(test_payment__trade_no_confirms_one_payment_only)
                      BILL_OK);
     ck_assert(already);
     ck_assert_int_eq(balance(db, cid), 0);
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
                             "'pending'", o2), 1);
     /* The schema itself refuses it too (the race the check cannot see). */
     char sql[300];
@@ -583,11 +572,11 @@ START_TEST(test_payment__races_lose_no_money)
         ck_assert_int_eq(a[0].rc, BILL_OK);
         ck_assert_int_eq(a[1].rc, BILL_OK);
         ck_assert(a[2].rc == BILL_OK || a[2].rc == BILL_ESTATE);
-        ck_assert_int_eq(q(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
+        ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
                                 "'paid'", oid), 1);
-        ck_assert_int_eq(q(url, "SELECT count(*) FROM events WHERE kind = 'order.paid' AND "
+        ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM events WHERE kind = 'order.paid' AND "
                                 "payload->>'order_id' = '%s'", oid), 1);
-        ck_assert_int_eq(q(url, "SELECT count(*) FROM payments WHERE order_id = '%s' AND "
+        ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM payments WHERE order_id = '%s' AND "
                                 "status = 'success' AND NOT credited_to_balance", oid),
                          1);
         free(p1);
@@ -629,13 +618,13 @@ START_TEST(test_payment__invoice_overpayment_and_paid_invoice_credit_the_rest)
     ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, "gw", "i-1", 1250, "I-1", NULL),
                      BILL_OK);
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM invoices WHERE id = '%s' AND status = 'paid' "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM invoices WHERE id = '%s' AND status = 'paid' "
                             "AND paid_amount = 10.00", inv->id), 1);
     ck_assert_int_eq(balance(db, cid), 250);
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, "gw", "i-2", 300, "I-2", NULL),
                      BILL_OK);
     ck_assert_int_eq(balance(db, cid), 550);
-    ck_assert_int_eq(q(url, "SELECT count(*) FROM balance_transactions WHERE description LIKE "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM balance_transactions WHERE description LIKE "
                             "'%%invoice %s, which is paid%%'", inv->id), 1);
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
     bill_invoice_free(inv);

@@ -17,35 +17,21 @@
 #include "server_harness.h"
 
 static bill_test_server srv;
-static char plugdir[64];
 
 static void setup(void)
 {
-    char cmd[512], toml[512];
-    snprintf(plugdir, sizeof plugdir, "/tmp/bill-frontend-plugins.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(plugdir));
-    snprintf(cmd, sizeof cmd, "cp %s/gateway-yipay/gateway-yipay.so %s/", BUILTIN_PLUGIN_DIR,
-             plugdir);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(toml, sizeof toml,
-             "[plugins]\nplugins_dir = \"%s\"\n"
-             "[security]\nmaster_key = "
-             "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"\n",
-             plugdir);
-    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, toml) == 0,
+    static const char *const plugins[] = {"gateway-yipay", NULL};
+    ck_assert_msg(bill_test_server_start_plugins(&srv, BILL_SERVER_BIN, BUILTIN_PLUGIN_DIR,
+                                                 plugins, NULL) == 0,
                   "bill-server did not start");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
     if (srv.pid > 0) {
         int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
         ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
     }
-    snprintf(cmd, sizeof cmd, "rm -rf %s", plugdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", plugdir);
 }
 
 START_TEST(test_frontend__browser_vocabulary_and_anonymous_gateways)

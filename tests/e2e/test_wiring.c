@@ -24,32 +24,21 @@
 #include "server_harness.h"
 
 static bill_test_server srv;
-static char plugdir[64];
 
 static void setup(void)
 {
-    char cmd[512], toml[512];
-    snprintf(plugdir, sizeof plugdir, "/tmp/bill-wiring-plugins.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(plugdir));
-    snprintf(cmd, sizeof cmd, "cp %s/gateway-yipay/gateway-yipay.so %s/", BUILTIN_PLUGIN_DIR, plugdir);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(toml, sizeof toml,
-             "[plugins]\nplugins_dir = \"%s\"\n"
-             "[security]\nmaster_key = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"\n",
-             plugdir);
-    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, toml) == 0, "bill-server did not start");
+    static const char *const plugins[] = {"gateway-yipay", NULL};
+    ck_assert_msg(bill_test_server_start_plugins(&srv, BILL_SERVER_BIN, BUILTIN_PLUGIN_DIR,
+                                                 plugins, NULL) == 0,
+                  "bill-server did not start");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
     if (srv.pid > 0) {
         int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
         ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
     }
-    snprintf(cmd, sizeof cmd, "rm -rf %s", plugdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", plugdir);
 }
 
 /* Run the client; copy the ORDER/PAYMENT ids it prints. Exit status. */
@@ -70,41 +59,30 @@ static int run_client(char order[64], char payment[64])
     return rc == -1 ? -1 : WEXITSTATUS(rc);
 }
 
-static long long q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long long q(const char *fmt, ...)
-{
-    char sql[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return bill_test_pg_query_ll(srv.db_url, sql);
-}
-
 START_TEST(test_wiring__callback_pays_once)
 {
     char order[64] = "", payment[64] = "";
     ck_assert_int_eq(run_client(order, payment), 0);
     ck_assert_int_eq(strlen(order), 36);
-    ck_assert_int_eq(q("SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid'", order), 1);
-    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE order_id = '%s' AND status = 'success'",
+    ck_assert_int_eq(bill_test_pg_queryf_ll(srv.db_url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid'", order), 1);
+    ck_assert_int_eq(bill_test_pg_queryf_ll(srv.db_url, "SELECT count(*) FROM payments WHERE order_id = '%s' AND status = 'success'",
                        order), 1);
-    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE order_id = '%s'", order), 1);
-    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE id = '%s' AND gateway_tx_id = '2024000001'",
+    ck_assert_int_eq(bill_test_pg_queryf_ll(srv.db_url, "SELECT count(*) FROM payments WHERE order_id = '%s'", order), 1);
+    ck_assert_int_eq(bill_test_pg_queryf_ll(srv.db_url, "SELECT count(*) FROM payments WHERE id = '%s' AND gateway_tx_id = '2024000001'",
                        payment), 1);
-    ck_assert_int_eq(q("SELECT count(*) FROM events WHERE kind = 'order.paid' "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(srv.db_url, "SELECT count(*) FROM events WHERE kind = 'order.paid' "
                        "AND payload->>'order_id' = '%s'", order), 1);
     /* The payment that arrived for a cancelled order: confirmed, credited
      * to the balance, the customer told; the reused trade_no changed nothing. */
-    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE credited_to_balance AND "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(srv.db_url, "SELECT count(*) FROM payments WHERE credited_to_balance AND "
                        "status = 'success' AND gateway_tx_id = '2024000002'"), 1);
-    ck_assert_int_eq(q("SELECT count(*) FROM payments WHERE gateway_tx_id IS NOT NULL"), 2);
-    ck_assert_int_eq(q("SELECT count(*) FROM events WHERE kind = 'notify' AND "
+    ck_assert_int_eq(bill_test_pg_queryf_ll(srv.db_url, "SELECT count(*) FROM payments WHERE gateway_tx_id IS NOT NULL"), 2);
+    ck_assert_int_eq(bill_test_pg_queryf_ll(srv.db_url, "SELECT count(*) FROM events WHERE kind = 'notify' AND "
                        "payload->>'kind' = 'payment.received'"), 2);
     /* The server's event workers take it (poll interval 1 s). */
     long long done = 0;
     for (int i = 0; i < 100 && done != 1; i++) {
-        done = q("SELECT count(*) FROM events WHERE kind = 'order.paid' AND status = 'done' "
+        done = bill_test_pg_queryf_ll(srv.db_url, "SELECT count(*) FROM events WHERE kind = 'order.paid' AND status = 'done' "
                  "AND payload->>'order_id' = '%s'", order);
         if (done != 1)
             usleep(100 * 1000);

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,4 +349,16 @@ bill_db *bill_test_db_new_url(char **url_out)
 bill_db *bill_test_db_new(void)
 {
     return bill_test_db_new_url(NULL);
+}
+
+long long bill_test_pg_queryf_ll(const char *url, const char *fmt, ...)
+{
+    char sql[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        die("query too long", fmt);
+    return bill_test_pg_query_ll(url, sql);
 }

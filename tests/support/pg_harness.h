@@ -49,5 +49,8 @@ int bill_test_pg_resume(void);
 /* First cell of a one-row query on `url` as an integer (counts, pids);
  * aborts the test on failure. */
 long long bill_test_pg_query_ll(const char *url, const char *sql);
+/* The same with the query formatted printf-style (ids into counts). */
+long long bill_test_pg_queryf_ll(const char *url, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

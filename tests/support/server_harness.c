@@ -58,6 +58,45 @@ static void dump_log(const bill_test_server *s)
     fclose(f);
 }
 
+int bill_test_server_start_plugins(bill_test_server *s, const char *binary,
+                                   const char *plugin_build_dir, const char *const *plugins,
+                                   const char *extra_toml)
+{
+    char dir[64] = "/tmp/bill-e2e-plugins.XXXXXX", cmd[1024];
+    char *toml = NULL;
+    size_t n;
+    int rc = -1;
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    for (size_t i = 0; plugins && plugins[i]; i++) {
+        snprintf(cmd, sizeof cmd, "cp '%s/%s/%s.so' '%s/'", plugin_build_dir, plugins[i],
+                 plugins[i], dir);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "server_harness: cannot copy plugin %s\n", plugins[i]);
+            goto done;
+        }
+    }
+    n = strlen(dir) + (extra_toml ? strlen(extra_toml) : 0) + 200;
+    if (!(toml = malloc(n)))
+        goto done;
+    snprintf(toml, n,
+             "[plugins]\nplugins_dir = \"%s\"\n[security]\nmaster_key = "
+             "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"\n%s",
+             dir, extra_toml ? extra_toml : "");
+    if ((rc = bill_test_server_start(s, binary, toml)) == 0)
+        snprintf(s->plugdir, sizeof s->plugdir, "%s", dir);
+done:
+    free(toml);
+    if (rc != 0) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "server_harness: cannot remove %s\n", dir);
+    }
+    return rc;
+}
+
 int bill_test_server_start(bill_test_server *s, const char *binary, const char *extra_toml)
 {
     return bill_test_server_start_on(s, binary, extra_toml, NULL);
@@ -164,5 +203,12 @@ int bill_test_server_stop(bill_test_server *s, int sig, int timeout_ms)
     }
     free(s->db_url);
     s->db_url = NULL;
+    if (s->plugdir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->plugdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "server_harness: cannot remove %s\n", s->plugdir);
+        s->plugdir[0] = '\0';
+    }
     return rc;
 }

@@ -17,6 +17,7 @@ typedef struct bill_test_server {
     char dir[256];      /* working directory with config.toml and server.log */
     char log[300];
     char *db_url;       /* malloc'd */
+    char plugdir[64];   /* plugins_dir of bill_test_server_start_plugins, or "" */
 } bill_test_server;
 
 /* `extra_toml` (may be NULL) is appended to the generated config. Returns 0,
@@ -26,6 +27,14 @@ int bill_test_server_start(bill_test_server *s, const char *binary, const char *
  * cluster. */
 int bill_test_server_start_on(bill_test_server *s, const char *binary, const char *extra_toml,
                               const char *db_url);
+
+/* Same with built-in plugins: each id of the NULL-terminated `plugins`
+ * ("gateway-yipay") is copied from <plugin_build_dir>/<id>/<id>.so into a
+ * fresh plugins_dir, and a test [security] master_key (plugin secrets) is
+ * configured; extra_toml follows. bill_test_server_stop removes the dir. */
+int bill_test_server_start_plugins(bill_test_server *s, const char *binary,
+                                   const char *plugin_build_dir, const char *const *plugins,
+                                   const char *extra_toml);
 
 /* Send `sig` (SIGTERM for a graceful stop) and wait up to timeout_ms.
  * Returns the exit status (0..255), 128+signal when killed by one, or -1

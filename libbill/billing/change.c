@@ -749,7 +749,9 @@ int bill_instance_cancel(bill_db *db, bill_plugins *plugins, const bill_actor *a
                        "period_end > $3::date), "
                        "v AS (UPDATE invoices SET status = 'cancelled', updated_at = "
                        "$2::timestamptz WHERE instance_id = $1 AND kind = 'renewal' AND status "
-                       "IN ('issued', 'overdue')) "
+                       "IN ('issued', 'overdue')), "
+                       "o AS (" BILL__ORDER_TERMINATE_SQL("SELECT $1::uuid", "$2::timestamptz")
+                       ") "
                        "UPDATE instances SET status = 'terminated', terminated_at = "
                        "$2::timestamptz, updated_at = $2::timestamptz WHERE id = $1",
                        x.id, ts, out->change_date)) < 0)

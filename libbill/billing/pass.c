@@ -7,6 +7,7 @@
  * running at once each take different rows and none does anything twice.
  */
 #include "billing/billing_int.h"
+#include "domain/order_int.h"
 #include "bill/log.h"
 #include "bill/provision.h"
 
@@ -654,6 +655,7 @@ static const char SQL_TERMINATE[] =
     "  FOR UPDATE), "
     "t AS (UPDATE instances i SET status = 'terminated', terminated_at = $1::timestamptz, "
     "  updated_at = $1::timestamptz FROM old WHERE i.id = old.id RETURNING i.id), "
+    "ot AS (" BILL__ORDER_TERMINATE_SQL("SELECT id FROM t", "$1::timestamptz") "), "
     "tt AS (SELECT old.id, old.customer_id, old.provider_interface_id, old.provider_instance_id, "
     "  v.id AS invoice_id, v.invoice_number, v.due_date FROM old JOIN t ON t.id = old.id "
     "  JOIN v ON v.instance_id = old.id), "
@@ -703,6 +705,7 @@ static const char SQL_PERIOD_END[] =
     "  AND i.status <> 'terminated' AND i.next_due_date <= $2::date FOR UPDATE SKIP LOCKED), "
     "t AS (UPDATE instances i SET status = 'terminated', terminated_at = $1::timestamptz, "
     "  updated_at = $1::timestamptz FROM old WHERE i.id = old.id RETURNING i.id), "
+    "ot AS (" BILL__ORDER_TERMINATE_SQL("SELECT id FROM t", "$1::timestamptz") "), "
     "tt AS (SELECT old.* FROM old JOIN t ON t.id = old.id), "
     "cv AS (UPDATE invoices v SET status = 'cancelled', updated_at = $1::timestamptz "
     "  WHERE v.instance_id IN (SELECT id FROM tt) AND v.kind = 'renewal' "

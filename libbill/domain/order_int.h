@@ -18,6 +18,16 @@
 int bill__order_move_tx(bill_conn *c, const bill_actor *actor, const char *id,
                         const char *target, const char *payment_id);
 
+/* The orders of instances that were just terminated follow them: the
+ * transitions active|suspended -> terminated of the table in order.c, for a
+ * statement that terminates instances in bulk (a CTE of the billing pass).
+ * `instance_ids` is a query of instance ids ("SELECT id FROM t"), `ts` the
+ * SQL of the instant. Keep in step with the transition table. */
+#define BILL__ORDER_TERMINATE_SQL(instance_ids, ts)                                      \
+    "UPDATE orders o SET status = 'terminated', updated_at = " ts " FROM instances i "    \
+    "WHERE i.id IN (" instance_ids ") AND o.id = i.order_id "                             \
+    "AND o.status IN ('active', 'suspended')"
+
 /* Lock invoice `id` FOR UPDATE and mark it paid with `amount` added to
  * paid_amount (issued/overdue only, else BILL_ESTATE). Caller's transaction. */
 int bill__invoice_paid_tx(bill_conn *c, const bill_actor *actor, const char *id,

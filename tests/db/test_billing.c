@@ -431,6 +431,9 @@ START_TEST(test_billing__dunning_edges)
     ck_assert_int_eq(one(&w, "SELECT (string_agg(payload->>'action', ',' ORDER BY id) = "
                              "'suspend,unsuspend,suspend,terminate')::int FROM events WHERE kind = "
                              "'provider.action' AND payload->>'instance_id' = '%s'", inst), 1);
+    /* its order is terminated with it (order status "terminated", issue 8) */
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM orders o JOIN instances i ON i.order_id = o.id "
+                             "WHERE i.id = '%s' AND o.status = 'terminated'", inst), 1);
     free(inst);
     free(prod);
     free(cust);
@@ -761,6 +764,9 @@ START_TEST(test_billing__what_is_not_billed)
     bill_billing_report_clear(&r);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM instances WHERE id = '%s' AND status = "
                              "'terminated' AND terminated_at = '2027-02-10T00:00:00Z'", cancel), 1);
+    /* its order is terminated with it (order status "terminated", issue 8) */
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM orders o JOIN instances i ON i.order_id = o.id "
+                             "WHERE i.id = '%s' AND o.status = 'terminated'", cancel), 1);
     /* a product without a price for the cycle is reported, not invoiced */
     char *prod2 = mk_product(&w, -1, 2700, -1);
     char *q = mk_instance(&w, cust, prod2, "quarterly", "2027-03-01T00:00:00Z");
@@ -1064,6 +1070,9 @@ START_TEST(test_billing__cancel_immediately_and_at_period_end)
     bill_billing_change_clear(&c);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM instances WHERE id = '%s' AND status = "
                              "'terminated'", now_i), 1);
+    /* its order is terminated with it (order status "terminated", issue 8) */
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM orders o JOIN instances i ON i.order_id = o.id "
+                             "WHERE i.id = '%s' AND o.status = 'terminated'", now_i), 1);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM balance_transactions WHERE customer_id = '%s' "
                              "AND transaction_type = 'refund' AND amount = 5.16", cust), 1);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM events WHERE kind = 'provider.action' AND "

@@ -27,14 +27,10 @@
 #include "bill/log.h"
 #include "bill_build_config.h"
 #include "billing_job.h"
-#include "layers/layers.h"
-#include "services/conv.h"
+#include "tables.h"
 #include "transport/server.h"
 
 #define MOD "bill_server"
-
-int srv_health_monitor_start(bill_srv *s);
-void srv_health_monitor_stop(bill_srv *s);
 
 static void usage(FILE *f)
 {
@@ -68,7 +64,8 @@ static int env_int(const char *name, int def)
 
 /* ---- background work (plugins, event workers, periodic jobs) -------------
  * Kept apart from the transport set-up above/below: the plugin registry is
- * created here and installed for the services (conv_plugins), the .so files
+ * created here and handed to the server (bill_srv.plugins: the services
+ * reach it with bill_srv_call_plugins), the .so files
  * are scanned at start and every BILL_PLUGINS_SCAN_INTERVAL_SECS, the
  * provisioning/notification handlers run on 2 event worker threads (no
  * leader role needed: workers claim rows with SKIP LOCKED, so several
@@ -79,7 +76,7 @@ static int env_int(const char *name, int def)
 #define BG_TICK_SECS 60
 #define BG_EVENT_THREADS 2
 
-static struct {
+typedef struct bg_state {
     bill_db *db;
     bill_plugins *plugins;
     bill_provision *provision;
@@ -89,13 +86,13 @@ static struct {
     bool stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-} bg = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} bg_state;
 
-static void bg_scan(void)
+static void bg_scan(bg_state *bg)
 {
     bill_plugin_scan_stats st;
     memset(&st, 0, sizeof st);
-    if (bill_plugins_scan(bg.plugins, &st) != BILL_OK) {
+    if (bill_plugins_scan(bg->plugins, &st) != BILL_OK) {
         /* A missing plugins directory only means no plugins. */
         BILL_LOG_WARN(MOD, "plugin scan: %s", bill_error_last()->message);
         return;
@@ -105,15 +102,15 @@ static void bg_scan(void)
                       st.loaded, st.reloaded, st.refused);
 }
 
-static void bg_periodic(void)
+static void bg_periodic(bg_state *bg)
 {
     int64_t n = 0;
-    if (bill_order_cancel_expired(bg.db, 24 * 3600, 0, &n) != BILL_OK)
+    if (bill_order_cancel_expired(bg->db, 24 * 3600, 0, &n) != BILL_OK)
         BILL_LOG_WARN(MOD, "cancel expired orders: %s", bill_error_last()->message);
     else if (n)
         BILL_LOG_INFO(MOD, "cancelled %lld unpaid order(s) older than 24 h", (long long)n);
     n = 0;
-    if (bill_auth_purge_expired(bg.db, 0, &n) != BILL_OK)
+    if (bill_auth_purge_expired(bg->db, 0, &n) != BILL_OK)
         BILL_LOG_WARN(MOD, "purge expired auth rows: %s", bill_error_last()->message);
     else if (n)
         BILL_LOG_DEBUG(MOD, "purged %lld expired session/token/code row(s)", (long long)n);
@@ -121,51 +118,50 @@ static void bg_periodic(void)
 
 static void *bg_main(void *arg)
 {
-    (void)arg;
+    bg_state *bg = arg;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     time_t last_scan = now.tv_sec; /* bg_start scanned already */
-    pthread_mutex_lock(&bg.mu);
-    while (!bg.stop) {
-        pthread_mutex_unlock(&bg.mu);
-        bg_periodic();
+    pthread_mutex_lock(&bg->mu);
+    while (!bg->stop) {
+        pthread_mutex_unlock(&bg->mu);
+        bg_periodic(bg);
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - last_scan >= BILL_PLUGINS_SCAN_INTERVAL_SECS) {
-            bg_scan();
+            bg_scan(bg);
             last_scan = now.tv_sec;
         }
         struct timespec until = now;
         until.tv_sec += BG_TICK_SECS;
-        pthread_mutex_lock(&bg.mu);
-        while (!bg.stop && pthread_cond_timedwait(&bg.cv, &bg.mu, &until) != ETIMEDOUT)
+        pthread_mutex_lock(&bg->mu);
+        while (!bg->stop && pthread_cond_timedwait(&bg->cv, &bg->mu, &until) != ETIMEDOUT)
             ;
     }
-    pthread_mutex_unlock(&bg.mu);
+    pthread_mutex_unlock(&bg->mu);
     return NULL;
 }
 
-static void bg_stop(void)
+static void bg_stop(bg_state *bg)
 {
     billing_job_stop(); /* before the plugins and the pool go away */
-    if (bg.thread_started) {
-        pthread_mutex_lock(&bg.mu);
-        bg.stop = true;
-        pthread_cond_broadcast(&bg.cv);
-        pthread_mutex_unlock(&bg.mu);
-        pthread_join(bg.thread, NULL);
-        bg.thread_started = false;
-        pthread_cond_destroy(&bg.cv);
+    if (bg->thread_started) {
+        pthread_mutex_lock(&bg->mu);
+        bg->stop = true;
+        pthread_cond_broadcast(&bg->cv);
+        pthread_mutex_unlock(&bg->mu);
+        pthread_join(bg->thread, NULL);
+        bg->thread_started = false;
+        pthread_cond_destroy(&bg->cv);
     }
-    bill_events_free(bg.events); /* joins the event workers */
-    bg.events = NULL;
-    bill_provision_free(bg.provision);
-    bg.provision = NULL;
-    conv_plugins_install(NULL);
-    bill_plugins_free(bg.plugins);
-    bg.plugins = NULL;
+    bill_events_free(bg->events); /* joins the event workers */
+    bg->events = NULL;
+    bill_provision_free(bg->provision);
+    bg->provision = NULL;
+    bill_plugins_free(bg->plugins);
+    bg->plugins = NULL;
 }
 
-static int bg_start(const bill_config *cfg, bill_db *db)
+static int bg_start(bg_state *bg, const bill_config *cfg, bill_db *db)
 {
     bill_plugins_options po;
     bill_plugins_options_init(&po);
@@ -173,32 +169,31 @@ static int bg_start(const bill_config *cfg, bill_db *db)
     if (cfg->plugins.plugins_dir && cfg->plugins.plugins_dir[0])
         po.plugins_dir = cfg->plugins.plugins_dir;
     po.master_key = cfg->security.has_master_key ? cfg->security.master_key : NULL;
-    bg.db = db;
-    if (bill_plugins_new(&bg.plugins, &po) != BILL_OK) {
+    bg->db = db;
+    if (bill_plugins_new(&bg->plugins, &po) != BILL_OK) {
         fprintf(stderr, "bill-server: plugins: %s\n", bill_error_last()->message);
         return -1;
     }
-    bg_scan();
-    conv_plugins_install(bg.plugins);
-    if (bill_provision_new(&bg.provision, db, bg.plugins, NULL) != BILL_OK ||
-        bill_events_new(&bg.events, db, NULL) != BILL_OK ||
-        bill_provision_register(bg.provision, bg.events) != BILL_OK ||
-        bill_events_start(bg.events, BG_EVENT_THREADS) != BILL_OK) {
+    bg_scan(bg);
+    if (bill_provision_new(&bg->provision, db, bg->plugins, NULL) != BILL_OK ||
+        bill_events_new(&bg->events, db, NULL) != BILL_OK ||
+        bill_provision_register(bg->provision, bg->events) != BILL_OK ||
+        bill_events_start(bg->events, BG_EVENT_THREADS) != BILL_OK) {
         fprintf(stderr, "bill-server: event workers: %s\n", bill_error_last()->message);
         return -1;
     }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&bg.cv, &ca);
+    pthread_cond_init(&bg->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (pthread_create(&bg.thread, NULL, bg_main, NULL) != 0) {
-        pthread_cond_destroy(&bg.cv);
+    if (pthread_create(&bg->thread, NULL, bg_main, bg) != 0) {
+        pthread_cond_destroy(&bg->cv);
         fprintf(stderr, "bill-server: cannot start the periodic job thread\n");
         return -1;
     }
-    bg.thread_started = true;
-    if (billing_job_start(cfg, db, bg.plugins) != 0) {
+    bg->thread_started = true;
+    if (billing_job_start(cfg, db, bg->plugins) != 0) {
         fprintf(stderr, "bill-server: cannot start the billing thread\n");
         return -1;
     }
@@ -248,7 +243,10 @@ int main(int argc, char **argv)
     char *db_url = NULL;
     bill_srv srv;
     memset(&srv, 0, sizeof srv);
-    bool auth_started = false;
+    bg_state bg;
+    memset(&bg, 0, sizeof bg);
+    pthread_mutex_init(&bg.mu, NULL);
+    bool serving = false, layers_started = false;
 
     bill_config_load_options lo;
     bill_config_load_options_init(&lo);
@@ -317,14 +315,15 @@ int main(int argc, char **argv)
     if (created)
         BILL_LOG_INFO(MOD, "created bootstrap admin \"%s\"", cfg->bootstrap.admin_username);
 
-    if ((rc = bill_srv_auth_init(db, cfg)) != BILL_OK) {
-        fprintf(stderr, "bill-server: auth: %s\n", bill_error_last()->message);
-        goto done;
-    }
-    auth_started = true;
-
     srv.cfg = cfg;
     srv.db = db;
+    srv.services = bill_srv_service_table;
+    srv.routes = bill_srv_route_table;
+    srv.layers = bill_srv_layer_table;
+    if (bill_loginguard_new(&srv.guard, NULL) != BILL_OK) {
+        fprintf(stderr, "bill-server: login guard: %s\n", bill_error_last()->message);
+        goto done;
+    }
     /* [server] keys, each overridable by its older environment variable so
      * existing unit files and the test harness keep working. */
     srv.admin_dir = getenv("BILL_ADMIN_DIR") ? getenv("BILL_ADMIN_DIR") : cfg->server.admin_dir;
@@ -342,11 +341,17 @@ int main(int argc, char **argv)
         BILL_LOG_INFO(MOD, "trusting X-Forwarded-For / X-Real-IP from %zu proxy range(s)",
                       srv.nproxies);
     /* background work: before serving, so the services find the registry */
-    if (bg_start(cfg, db) < 0)
+    if (bg_start(&bg, cfg, db) < 0)
         goto done;
-    srv_global = &srv;
-    srv_metrics_init();
-    if (srv_ratelimit_init(&srv) != BILL_OK || srv_health_monitor_start(&srv) < 0 ||
+    srv.plugins = bg.plugins;
+    srv_metrics_init(&srv);
+    if ((rc = srv_layers_init(&srv)) != BILL_OK) {
+        fprintf(stderr, "bill-server: request layers: %s\n", bill_strerror(rc));
+        goto done;
+    }
+    layers_started = true;
+    serving = true;
+    if (srv_health_monitor_start(&srv) < 0 ||
         srv_workers_start(&srv, cfg->server.max_concurrency) < 0) {
         fprintf(stderr, "bill-server: cannot start worker threads\n");
         goto done;
@@ -374,18 +379,19 @@ int main(int argc, char **argv)
     exit_code = 0;
 
 done:
-    if (srv_global) {
-        srv_stop(&srv, (cfg ? cfg->server.shutdown_grace_secs : 10) * 1000);
+    if (serving) {
+        srv_stop(&srv, cfg->server.shutdown_grace_secs * 1000);
         atomic_store(&srv.stopping, 2);
         srv_workers_stop(&srv);
         srv_health_monitor_stop(&srv);
-        srv_ratelimit_free(&srv);
-        srv_global = NULL;
     }
+    if (layers_started)
+        srv_layers_free(&srv);
     srv_proxy_free(&srv);
-    bg_stop(); /* after the request workers, before the pool closes */
-    if (auth_started)
-        bill_srv_auth_shutdown();
+    srv.plugins = NULL;
+    bg_stop(&bg); /* after the request workers, before the pool closes */
+    pthread_mutex_destroy(&bg.mu);
+    bill_loginguard_free(srv.guard);
     bill_db_close(db);
     free(db_url);
     bill_config_free(cfg);

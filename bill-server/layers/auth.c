@@ -22,7 +22,7 @@
  * one leaves the call anonymous with PERMISSION_DENIED for methods that need
  * a login. The public catalog answers either way.
  *
- * Authorization itself is per method (bill_srv_require_* in service.h).
+ * Authorization itself is per method (bill_srv_require_* in srv.h).
  */
 #include "auth.h"
 
@@ -31,28 +31,6 @@
 #include <strings.h>
 
 #define LOG_MODULE "bill_server::auth"
-
-static bill_loginguard *g_guard;
-
-int bill_srv_auth_init(bill_db *db, const struct bill_config *cfg)
-{
-    (void)db;
-    (void)cfg;
-    if (g_guard)
-        return BILL_OK;
-    return bill_loginguard_new(&g_guard, NULL);
-}
-
-void bill_srv_auth_shutdown(void)
-{
-    bill_loginguard_free(g_guard);
-    g_guard = NULL;
-}
-
-bill_loginguard *bill_srv_auth_loginguard(void)
-{
-    return g_guard;
-}
 
 char *bill_srv_auth_session_cookie(bill_srv_call *call, const char *token)
 {
@@ -84,7 +62,7 @@ static int rejected(bill_srv_call *call, const char *what)
     return BILL_GRPC_OK;
 }
 
-int bill_srv_layer_session_auth(bill_srv_call *call)
+static int session_auth(bill_srv_call *call)
 {
     const bill_config *cfg = bill_srv_call_config(call);
     const char *name = (cfg && cfg->session.cookie_name && *cfg->session.cookie_name)
@@ -109,7 +87,7 @@ int bill_srv_layer_session_auth(bill_srv_call *call)
     return BILL_GRPC_OK;
 }
 
-int bill_srv_layer_jwt_auth(bill_srv_call *call)
+static int jwt_auth(bill_srv_call *call)
 {
     const bill_config *cfg = bill_srv_call_config(call);
     const char *h = bill_srv_call_header(call, "authorization");
@@ -143,7 +121,7 @@ int bill_srv_layer_jwt_auth(bill_srv_call *call)
     return BILL_GRPC_OK;
 }
 
-int bill_srv_layer_apikey_auth(bill_srv_call *call)
+static int apikey_auth(bill_srv_call *call)
 {
     const char *h = bill_srv_call_header(call, "x-api-key");
     bill_apikey_info k;
@@ -171,3 +149,7 @@ int bill_srv_layer_apikey_auth(bill_srv_call *call)
     bill_srv_call_set_actor(call, &a);
     return BILL_GRPC_OK;
 }
+
+const bill_srv_layer bill_srv_layer_session_auth = {.name = "session_auth", .call = session_auth};
+const bill_srv_layer bill_srv_layer_jwt_auth = {.name = "jwt_auth", .call = jwt_auth};
+const bill_srv_layer bill_srv_layer_apikey_auth = {.name = "apikey_auth", .call = apikey_auth};

@@ -3,8 +3,10 @@
  * Origins come from [cors].allowed_origins; "*" matches any origin but only
  * when configured. The allowed origin is echoed (never "*") because the admin
  * SPA sends its session cookie, which needs Allow-Credentials.
+ * A request layer: it answers every OPTIONS request (the preflight, or 403
+ * for an origin not allowed) and adds its headers to every other answer.
  */
-#include "../transport/server.h"
+#include "layers.h"
 
 #include <string.h>
 
@@ -13,7 +15,7 @@ static const char allow_headers[] =
 
 static bool origin_allowed(bill_srv *s, const char *origin)
 {
-    if (!origin || !*origin || !s->cfg)
+    if (!origin || !*origin)
         return false;
     for (size_t i = 0; i < s->cfg->cors.allowed_origins_count; i++) {
         const char *o = s->cfg->cors.allowed_origins[i];
@@ -23,7 +25,7 @@ static bool origin_allowed(bill_srv *s, const char *origin)
     return false;
 }
 
-bool srv_cors_preflight(bill_srv *s, const srv_req *req, srv_resp *r)
+static bool preflight(bill_srv *s, const srv_req *req, srv_resp *r)
 {
     const char *origin = srv_hdrs_get(&req->hdrs, "origin");
     if (!origin_allowed(s, origin))
@@ -39,7 +41,7 @@ bool srv_cors_preflight(bill_srv *s, const srv_req *req, srv_resp *r)
     return true;
 }
 
-void srv_cors_headers(bill_srv *s, const srv_req *req, srv_hdrs *out)
+static void headers(bill_srv *s, const srv_req *req, srv_hdrs *out)
 {
     const char *origin = srv_hdrs_get(&req->hdrs, "origin");
     if (!origin_allowed(s, origin))
@@ -49,3 +51,18 @@ void srv_cors_headers(bill_srv *s, const srv_req *req, srv_hdrs *out)
     srv_hdrs_addz(out, "access-control-allow-credentials", "true");
     srv_hdrs_addz(out, "vary", "origin");
 }
+
+static bool cors_request(bill_srv *s, void *state, const srv_req *req, srv_resp *resp,
+                         srv_hdrs *extra)
+{
+    (void)state;
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        if (!preflight(s, req, resp))
+            srv_resp_simple(resp, 403, "text/plain", "origin not allowed\n");
+        return true;
+    }
+    headers(s, req, extra);
+    return false;
+}
+
+const bill_srv_layer bill_srv_layer_cors = {.name = "cors", .request = cors_request};

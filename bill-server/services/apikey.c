@@ -105,9 +105,9 @@ static int revoke_key(bill_srv_call *call, const ProtobufCMessage *in, ProtobufC
     return BILL_GRPC_OK;
 }
 
-#define M(name, in, outd, fn)                                                                  \
-    {"/rustbill.downstream.ApiKeyService/" name, &rustbill__downstream__##in##__descriptor,    \
-     &rustbill__downstream__##outd##__descriptor, fn, 0}
+#define M(name, in, outd, fn) \
+    BILL_SRV_UNARY("rustbill.downstream.ApiKeyService", name, rustbill__downstream__##in##__descriptor, \
+                   rustbill__downstream__##outd##__descriptor, fn, 0)
 
 static const bill_srv_method apikey_methods[] = {
     M("CreateApiKey", create_api_key_request, create_api_key_response, create_key),

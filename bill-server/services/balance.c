@@ -83,9 +83,9 @@ done:
     return st;
 }
 
-#define M(name, in, outd, fn)                                                                  \
-    {"/rustbill.balance.BalanceService/" name, &rustbill__balance__##in##__descriptor,         \
-     &rustbill__balance__##outd##__descriptor, fn, 0}
+#define M(name, in, outd, fn) \
+    BILL_SRV_UNARY("rustbill.balance.BalanceService", name, rustbill__balance__##in##__descriptor, \
+                   rustbill__balance__##outd##__descriptor, fn, 0)
 
 static const bill_srv_method balance_methods[] = {
     M("GetBalance", get_balance_request, get_balance_response, get_balance),

@@ -108,9 +108,9 @@ static int get_invoice(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     return st;
 }
 
-#define M(name, in, outd, fn)                                                                  \
-    {"/rustbill.billing.BillingService/" name, &rustbill__billing__##in##__descriptor,         \
-     &rustbill__billing__##outd##__descriptor, fn, 0}
+#define M(name, in, outd, fn) \
+    BILL_SRV_UNARY("rustbill.billing.BillingService", name, rustbill__billing__##in##__descriptor, \
+                   rustbill__billing__##outd##__descriptor, fn, 0)
 
 static const bill_srv_method billing_methods[] = {
     M("ListInvoices", list_invoices_request, list_invoices_response, list_invoices),

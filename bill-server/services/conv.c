@@ -7,11 +7,9 @@
 #include "bill/config.h"
 
 #include <json-c/json.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_MODULE "bill_server::conv"
 
 char *conv_money(bill_srv_call *call, bill_money cents)
 {
@@ -179,62 +177,4 @@ char *conv_map_json(bill_srv_call *call, size_t n, void *const *entries)
     out = bill_srv_call_strdup(call, json);
     free(json);
     return out;
-}
-
-/* One registry per process: loading plugins is expensive and the handle is
- * thread-safe. bill-server's main creates it at start (it also owns the scan
- * timer, the event workers that use it, and frees it after they stopped) and
- * installs it here. The lazy fallback only serves embedders that run the
- * services without main (it then stays referenced for the process's life). */
-static pthread_mutex_t plugins_lock = PTHREAD_MUTEX_INITIALIZER;
-static bill_plugins *plugins;
-static bool plugins_tried;
-static bool plugins_installed;
-
-void conv_plugins_install(bill_plugins *p)
-{
-    pthread_mutex_lock(&plugins_lock);
-    plugins = p;
-    plugins_installed = p != NULL;
-    plugins_tried = true;
-    pthread_mutex_unlock(&plugins_lock);
-}
-
-bill_plugins *conv_plugins_registry(void)
-{
-    bill_plugins *p;
-
-    pthread_mutex_lock(&plugins_lock);
-    p = plugins;
-    pthread_mutex_unlock(&plugins_lock);
-    return p;
-}
-
-bill_plugins *conv_plugins(bill_srv_call *call)
-{
-    bill_plugins *p;
-
-    pthread_mutex_lock(&plugins_lock);
-    if (!plugins_tried && !plugins_installed) {
-        const bill_config *cfg = bill_srv_call_config(call);
-        bill_plugins_options o;
-        bill_plugin_scan_stats stats;
-        plugins_tried = true;
-        bill_plugins_options_init(&o);
-        o.db = bill_srv_call_db(call);
-        if (cfg && cfg->plugins.plugins_dir && cfg->plugins.plugins_dir[0])
-            o.plugins_dir = cfg->plugins.plugins_dir;
-        if (cfg && cfg->security.has_master_key)
-            o.master_key = cfg->security.master_key;
-        if (bill_plugins_new(&plugins, &o) < 0) {
-            BILL_LOG_WARN(LOG_MODULE, "plugin registry unavailable: %s", bill_error_last()->message);
-            plugins = NULL;
-        } else if (bill_plugins_scan(plugins, &stats) < 0) {
-            /* A missing plugins directory only means no plugins. */
-            BILL_LOG_INFO(LOG_MODULE, "plugin scan: %s", bill_error_last()->message);
-        }
-    }
-    p = plugins;
-    pthread_mutex_unlock(&plugins_lock);
-    return p;
 }

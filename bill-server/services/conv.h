@@ -16,7 +16,7 @@
 #ifndef BILL_SRV_CONV_H
 #define BILL_SRV_CONV_H
 
-#include "service.h"
+#include "../transport/srv.h"
 
 #include "rustbill/common.pb-c.h"
 
@@ -57,15 +57,5 @@ int conv_json_map(bill_srv_call *call, const char *json, const ProtobufCMessageD
 /* JSON object text from map entries (key=1, value=2 strings); values that
  * parse as a JSON number or boolean keep that type. Arena string. */
 char *conv_map_json(bill_srv_call *call, size_t n, void *const *entries);
-
-/* The process-wide plugin registry (created and scanned on first use from
- * [plugins] plugins_dir and [security] master_key), or NULL when it cannot
- * be created. Thread-safe. */
-bill_plugins *conv_plugins(bill_srv_call *call);
-/* Install the registry bill-server's main created (NULL: uninstall, before
- * main frees it). The caller keeps ownership. */
-void conv_plugins_install(bill_plugins *p);
-/* The installed registry (or the lazily created one), NULL when none. */
-bill_plugins *conv_plugins_registry(void);
 
 #endif

@@ -22,7 +22,7 @@
  *     sent=false and retry_after_secs, as the front end expects to show it.
  * Handlers hold no business rules: they translate to libbill calls.
  */
-#include "service.h"
+#include "../transport/srv.h"
 #include "../layers/auth.h"
 
 #include "rustbill/identity.pb-c.h"
@@ -112,7 +112,7 @@ static int login_admin(bill_srv_call *call, const Rustbill__Identity__LoginReque
 
     rc = bill_admin_user_verify(bill_srv_call_db(call), req->username, req->password, &u);
     if (rc == BILL_EUNAUTH) {
-        bill_loginguard_fail_from(bill_srv_auth_loginguard(), key, bill_srv_call_peer_ip(call),
+        bill_loginguard_fail_from(bill_srv_call_loginguard(call), key, bill_srv_call_peer_ip(call),
                                   bill_time_now());
         BILL_LOG_WARN(LOG_MODULE, "failed admin login for \"%.64s\" from %s", req->username,
                       bill_srv_call_peer_ip(call));
@@ -121,7 +121,7 @@ static int login_admin(bill_srv_call *call, const Rustbill__Identity__LoginReque
         st = bill_srv_call_fail(call, rc);
         goto done;
     }
-    bill_loginguard_success_from(bill_srv_auth_loginguard(), key, bill_srv_call_peer_ip(call));
+    bill_loginguard_success_from(bill_srv_call_loginguard(call), key, bill_srv_call_peer_ip(call));
     rc = bill_session_create(bill_srv_call_db(call), u->id, bill_srv_call_peer_ip(call),
                              bill_srv_call_header(call, "user-agent"),
                              cfg ? cfg->session.absolute_timeout_hours : 168, bill_time_now(), &tok);
@@ -185,14 +185,14 @@ static int login_customer(bill_srv_call *call, const Rustbill__Identity__LoginRe
     rc = bill_customer_user_verify(bill_srv_call_db(call), req->username, req->password,
                                    bill_time_now(), &u);
     if (rc == BILL_EUNAUTH) {
-        bill_loginguard_fail_from(bill_srv_auth_loginguard(), key, bill_srv_call_peer_ip(call),
+        bill_loginguard_fail_from(bill_srv_call_loginguard(call), key, bill_srv_call_peer_ip(call),
                                   bill_time_now());
         BILL_LOG_WARN(LOG_MODULE, "failed customer login for \"%.64s\" from %s", req->username,
                       bill_srv_call_peer_ip(call));
     }
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    bill_loginguard_success_from(bill_srv_auth_loginguard(), key, bill_srv_call_peer_ip(call));
+    bill_loginguard_success_from(bill_srv_call_loginguard(call), key, bill_srv_call_peer_ip(call));
     st = issue_tokens(call, u->id, u->customer_id, NULL, &resp->access_token, &resp->refresh_token,
                       &resp->expires_in);
     if (st == BILL_GRPC_OK && !(resp->user = customer_info(call, u)))
@@ -217,7 +217,7 @@ static int identity_login(bill_srv_call *call, const ProtobufCMessage *in, Proto
     /* Locked per (username, client address), and per username only after
      * many failures from many addresses: a stranger cannot lock the owner
      * out (libbill's loginguard holds the policy). */
-    if (bill_loginguard_check_from(bill_srv_auth_loginguard(),
+    if (bill_loginguard_check_from(bill_srv_call_loginguard(call),
                                    guard_key(call, type == 1, req->username),
                                    bill_srv_call_peer_ip(call), bill_time_now(), &retry) != BILL_OK) {
         BILL_LOG_WARN(LOG_MODULE, "login for locked user \"%.64s\" from %s refused: %s",
@@ -453,9 +453,9 @@ static int identity_change_password(bill_srv_call *call, const ProtobufCMessage 
     return BILL_GRPC_OK;
 }
 
-#define M(name, in, outd, fn, flags)                                                       \
-    {"/rustbill.identity.IdentityService/" name, &rustbill__identity__##in##__descriptor,  \
-     &rustbill__identity__##outd##__descriptor, fn, flags}
+#define M(name, in, outd, fn, flags) \
+    BILL_SRV_UNARY("rustbill.identity.IdentityService", name, rustbill__identity__##in##__descriptor, \
+                   rustbill__identity__##outd##__descriptor, fn, flags)
 
 static const bill_srv_method identity_methods[] = {
     M("Register", register_request, register_response, identity_register, BILL_SRV_RATE_LIMIT_REGISTER),

@@ -132,7 +132,7 @@ static int get_instance(bill_srv_call *call, const ProtobufCMessage *in, Protobu
     if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK ||
         (st = conv_uuid(call, "id", req->id, true)) != BILL_GRPC_OK)
         return st;
-    rc = bill_instance_get(bill_srv_call_db(call), conv_plugins(call), bill_srv_call_actor(call), req->id, &d);
+    rc = bill_instance_get(bill_srv_call_db(call), bill_srv_call_plugins(call), bill_srv_call_actor(call), req->id, &d);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
     resp = bill_srv_call_new(call, &rustbill__instance__get_instance_response__descriptor);
@@ -155,7 +155,7 @@ static int run_action(bill_srv_call *call, const char *id, const char *action,
     if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK ||
         (st = conv_uuid(call, "id", id, true)) != BILL_GRPC_OK)
         return st;
-    rc = bill_instance_action_run(bill_srv_call_db(call), conv_plugins(call),
+    rc = bill_instance_action_run(bill_srv_call_db(call), bill_srv_call_plugins(call),
                                   bill_srv_call_actor(call), id, action);
     if (rc >= 0)
         rc = bill_instance_get(bill_srv_call_db(call), NULL, bill_srv_call_actor(call), id, &d);
@@ -190,9 +190,9 @@ ACTION(terminate_instance, "terminate", Rustbill__Instance__TerminateInstanceReq
        Rustbill__Instance__TerminateInstanceResponse,
        rustbill__instance__terminate_instance_response__descriptor)
 
-#define M(name, in, outd, fn)                                                                  \
-    {"/rustbill.instance.InstanceService/" name, &rustbill__instance__##in##__descriptor,      \
-     &rustbill__instance__##outd##__descriptor, fn, 0}
+#define M(name, in, outd, fn) \
+    BILL_SRV_UNARY("rustbill.instance.InstanceService", name, rustbill__instance__##in##__descriptor, \
+                   rustbill__instance__##outd##__descriptor, fn, 0)
 
 static const bill_srv_method instance_methods[] = {
     M("ListInstances", list_instances_request, list_instances_response, list_instances),

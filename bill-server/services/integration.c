@@ -115,7 +115,7 @@ static int list_providers(bill_srv_call *call, const ProtobufCMessage *in, Proto
 
     if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK)
         return st;
-    p = conv_plugins(call);
+    p = bill_srv_call_plugins(call);
     if ((st = enabled_interfaces(call, p, 0, &ifs)) != BILL_GRPC_OK)
         return st;
     n = ifs.count;
@@ -172,7 +172,7 @@ static int list_gateways(bill_srv_call *call, const ProtobufCMessage *in, Protob
     (void)in;
 
     /* Public: no login check (see the top of this file). */
-    if ((st = enabled_interfaces(call, conv_plugins(call), BILL_PLUGIN_GATEWAY, &ifs)) != BILL_GRPC_OK)
+    if ((st = enabled_interfaces(call, bill_srv_call_plugins(call), BILL_PLUGIN_GATEWAY, &ifs)) != BILL_GRPC_OK)
         return st;
     n = ifs.count;
     resp = bill_srv_call_new(call, &rustbill__integration__list_gateways_response__descriptor);
@@ -203,9 +203,9 @@ done:
     return st;
 }
 
-#define M(name, in, outd, fn)                                                                     \
-    {"/rustbill.integration.IntegrationService/" name, &rustbill__integration__##in##__descriptor, \
-     &rustbill__integration__##outd##__descriptor, fn, 0}
+#define M(name, in, outd, fn) \
+    BILL_SRV_UNARY("rustbill.integration.IntegrationService", name, rustbill__integration__##in##__descriptor, \
+                   rustbill__integration__##outd##__descriptor, fn, 0)
 
 static const bill_srv_method integration_methods[] = {
     M("ListProviders", list_providers_request, list_providers_response, list_providers),

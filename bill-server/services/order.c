@@ -152,7 +152,7 @@ static int create_order(bill_srv_call *call, const ProtobufCMessage *in, Protobu
     oi.gateway_id = req->gateway_id;
     oi.notes = req->notes;
     oi.billing_cycle = req->billing_cycle;
-    rc = bill_order_create(bill_srv_call_db(call), conv_plugins(call), bill_srv_call_actor(call), &oi, &o);
+    rc = bill_order_create(bill_srv_call_db(call), bill_srv_call_plugins(call), bill_srv_call_actor(call), &oi, &o);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
     resp = bill_srv_call_new(call, &rustbill__order__create_order_response__descriptor);
@@ -236,7 +236,7 @@ static int pay_order(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCM
         (st = conv_uuid(call, "order_id", req->order_id, true)) != BILL_GRPC_OK ||
         (st = check_gateway(call, req->gateway_id)) != BILL_GRPC_OK)
         return st;
-    rc = bill_order_pay(bill_srv_call_db(call), conv_plugins(call), bill_srv_call_actor(call), req->order_id,
+    rc = bill_order_pay(bill_srv_call_db(call), bill_srv_call_plugins(call), bill_srv_call_actor(call), req->order_id,
                         req->gateway_id, &pi);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
@@ -249,9 +249,9 @@ static int pay_order(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCM
     return st;
 }
 
-#define M(name, in, outd, fn)                                                                  \
-    {"/rustbill.order.OrderService/" name, &rustbill__order__##in##__descriptor,               \
-     &rustbill__order__##outd##__descriptor, fn, 0}
+#define M(name, in, outd, fn) \
+    BILL_SRV_UNARY("rustbill.order.OrderService", name, rustbill__order__##in##__descriptor, \
+                   rustbill__order__##outd##__descriptor, fn, 0)
 
 static const bill_srv_method order_methods[] = {
     M("CreateOrder", create_order_request, create_order_response, create_order),

@@ -99,9 +99,9 @@ static int get_payment(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     return st;
 }
 
-#define M(name, in, outd, fn)                                                                  \
-    {"/rustbill.payment.PaymentService/" name, &rustbill__payment__##in##__descriptor,         \
-     &rustbill__payment__##outd##__descriptor, fn, 0}
+#define M(name, in, outd, fn) \
+    BILL_SRV_UNARY("rustbill.payment.PaymentService", name, rustbill__payment__##in##__descriptor, \
+                   rustbill__payment__##outd##__descriptor, fn, 0)
 
 static const bill_srv_method payment_methods[] = {
     M("ListPayments", list_payments_request, list_payments_response, list_payments),

@@ -302,8 +302,8 @@ static int delete_category(bill_srv_call *call, const ProtobufCMessage *in, Prot
 }
 
 #define M(svc, name, in, outd, fn)                                                             \
-    {"/rustbill.product." svc "/" name, &rustbill__product__##in##__descriptor,                \
-     &rustbill__product__##outd##__descriptor, fn, 0}
+    BILL_SRV_UNARY("rustbill.product." svc, name, rustbill__product__##in##__descriptor,        \
+                   rustbill__product__##outd##__descriptor, fn, 0)
 
 static const bill_srv_method product_methods[] = {
     M("ProductService", "ListProducts", list_products_request, list_products_response, list_products),

@@ -10,13 +10,14 @@
  * The v1 and v1alpha messages are identical on the wire, so one set of
  * generated types (v1) serves both.
  */
-#include "../transport/server.h"
+#include "../transport/srv.h"
+
+#include <pthread.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 
 extern const unsigned char bill_srv_descriptor_set[];
@@ -260,15 +261,17 @@ static void collect(int fi, bool *seen, ProtobufCBinaryData *out, size_t *n)
         collect(files[fi].deps[d], seen, out, n);
 }
 
-void srv_reflection_message(srv_conn *c, int32_t id, const uint8_t *msg, size_t len);
-void srv_reflection_message(srv_conn *c, int32_t id, const uint8_t *msg, size_t len)
+static void reflection_message(bill_srv_stream *st, void **state, const uint8_t *msg,
+                               size_t len)
 {
+    (void)state;
+    const bill_srv_service *const *services = bill_srv_services(bill_srv_stream_server(st));
     pthread_once(&once, load);
     Grpc__Reflection__V1__ServerReflectionRequest *req =
         grpc__reflection__v1__server_reflection_request__unpack(NULL, len, msg);
     if (!req) {
-        srv_h2_stream_finish(c, id, BILL_GRPC_INVALID_ARGUMENT,
-                             "malformed ServerReflectionRequest");
+        bill_srv_stream_finish(st, BILL_GRPC_INVALID_ARGUMENT,
+                               "malformed ServerReflectionRequest");
         return;
     }
     Grpc__Reflection__V1__ServerReflectionResponse resp =
@@ -289,9 +292,9 @@ void srv_reflection_message(srv_conn *c, int32_t id, const uint8_t *msg, size_t 
     resp.original_request = req;
     switch (req->message_request_case) {
     case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES:
-        for (size_t i = 0; bill_srv_services[i] && ns < 64; i++, ns++) {
+        for (size_t i = 0; services[i] && ns < 64; i++, ns++) {
             grpc__reflection__v1__service_response__init(&svc[ns]);
-            svc[ns].name = (char *)bill_srv_services[i]->name;
+            svc[ns].name = (char *)services[i]->name;
             svcp[ns] = &svc[ns];
         }
         list.n_service = ns;
@@ -329,63 +332,26 @@ void srv_reflection_message(srv_conn *c, int32_t id, const uint8_t *msg, size_t 
         resp.error_response = &err;
         break;
     }
-    size_t plen = grpc__reflection__v1__server_reflection_response__get_packed_size(&resp);
-    uint8_t *buf = malloc(plen ? plen : 1);
-    if (buf) {
-        grpc__reflection__v1__server_reflection_response__pack(&resp, buf);
-        srv_buf f = {0};
-        srv_grpc_frame(&f, buf, plen, false);
-        srv_h2_stream_send(c, id, f.p, f.len);
-        srv_buf_free(&f);
-        free(buf);
-    }
+    bill_srv_stream_send(st, &resp.base);
     grpc__reflection__v1__server_reflection_request__free_unpacked(req, NULL);
 }
 
+static const bill_srv_stream_ops reflection_ops = {.message = reflection_message};
+
 static const bill_srv_method v1_methods[] = {
-    {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-     &grpc__reflection__v1__server_reflection_request__descriptor,
-     &grpc__reflection__v1__server_reflection_response__descriptor, NULL, BILL_SRV_STREAMING},
+    {.path = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+     .input = &grpc__reflection__v1__server_reflection_request__descriptor,
+     .output = &grpc__reflection__v1__server_reflection_response__descriptor,
+     .stream = &reflection_ops},
 };
 static const bill_srv_method v1alpha_methods[] = {
-    {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-     &grpc__reflection__v1__server_reflection_request__descriptor,
-     &grpc__reflection__v1__server_reflection_response__descriptor, NULL, BILL_SRV_STREAMING},
+    {.path = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+     .input = &grpc__reflection__v1__server_reflection_request__descriptor,
+     .output = &grpc__reflection__v1__server_reflection_response__descriptor,
+     .stream = &reflection_ops},
 };
 
 const bill_srv_service bill_srv_reflection_v1_service = {
     "grpc.reflection.v1.ServerReflection", v1_methods, 1};
 const bill_srv_service bill_srv_reflection_v1alpha_service = {
     "grpc.reflection.v1alpha.ServerReflection", v1alpha_methods, 1};
-
-/* ---- stream glue for http2.c --------------------------------------------- */
-
-void srv_health_watch_message(srv_conn *c, int32_t id, const uint8_t *msg, size_t len,
-                              void **state);
-void srv_health_watch_free(void *state);
-
-void srv_stream_message(srv_conn *c, int32_t stream_id, int kind, const uint8_t *msg,
-                        size_t len, void **state)
-{
-    if (msg) {
-        /* the same string-field check unary requests get (transport/pbcheck.c) */
-        char why[320];
-        const ProtobufCMessageDescriptor *d =
-            kind == SRV_STREAM_HEALTH_WATCH ? &grpc__health__v1__health_check_request__descriptor
-                                            : &grpc__reflection__v1__server_reflection_request__descriptor;
-        if (srv_pb_check_strings(d, msg, len, why, sizeof why) < 0) {
-            srv_h2_stream_finish(c, stream_id, BILL_GRPC_INVALID_ARGUMENT, why);
-            return;
-        }
-    }
-    if (kind == SRV_STREAM_HEALTH_WATCH)
-        srv_health_watch_message(c, stream_id, msg, len, state);
-    else if (msg)
-        srv_reflection_message(c, stream_id, msg, len);
-}
-
-void srv_stream_free_state(int kind, void *state)
-{
-    if (kind == SRV_STREAM_HEALTH_WATCH)
-        srv_health_watch_free(state);
-}

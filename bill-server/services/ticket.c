@@ -158,9 +158,9 @@ static int create_reply(bill_srv_call *call, const ProtobufCMessage *in, Protobu
     return st;
 }
 
-#define M(name, in, outd, fn)                                                                  \
-    {"/rustbill.ticket.TicketService/" name, &rustbill__ticket__##in##__descriptor,            \
-     &rustbill__ticket__##outd##__descriptor, fn, 0}
+#define M(name, in, outd, fn) \
+    BILL_SRV_UNARY("rustbill.ticket.TicketService", name, rustbill__ticket__##in##__descriptor, \
+                   rustbill__ticket__##outd##__descriptor, fn, 0)
 
 static const bill_srv_method ticket_methods[] = {
     M("CreateTicket", create_ticket_request, create_ticket_response, create_ticket),

@@ -1,11 +1,12 @@
 /*
  * call.c — one unary gRPC call on a worker thread, and the bill_srv_call API
- * handlers see (services/service.h): arena, headers, actor, errors.
+ * handlers see (srv.h): arena, headers, actor, errors.
  *
- * Order inside the job (the tail of R-SRV-2's chain): deadline check →
- * session auth → JWT auth → API-key auth → log context → unpack → handler →
- * pack → gRPC / gRPC-Web response. Inline methods (BILL_SRV_INLINE_OK, run on
- * the loop thread) skip the auth layers: those may query the database.
+ * Order inside the job (the tail of the layer chain): log context →
+ * deadline check → the `call` points of the server's layer table, in order
+ * (the auth layers) → unpack → handler → pack → gRPC / gRPC-Web response.
+ * Inline methods (BILL_SRV_INLINE_OK, run on the loop thread) skip the call
+ * layers: those may query the database.
  */
 #include "server.h"
 
@@ -17,7 +18,6 @@
 #include <sys/random.h>
 
 #include "bill/log.h"
-#include "../layers/layers.h"
 
 #define MOD "bill_server::grpc"
 
@@ -108,7 +108,10 @@ static void arena_free(bill_srv_call *call)
 
 /* ---- accessors ---------------------------------------------------------- */
 
+bill_srv *bill_srv_call_server(const bill_srv_call *call) { return call->srv; }
 bill_db *bill_srv_call_db(const bill_srv_call *call) { return call->srv->db; }
+bill_plugins *bill_srv_call_plugins(const bill_srv_call *call) { return call->srv->plugins; }
+bill_loginguard *bill_srv_call_loginguard(const bill_srv_call *call) { return call->srv->guard; }
 const struct bill_config *bill_srv_call_config(const bill_srv_call *call) { return call->srv->cfg; }
 const bill_actor *bill_srv_call_actor(const bill_srv_call *call) { return &call->actor; }
 const char *bill_srv_call_peer_ip(const bill_srv_call *call) { return call->job->peer; }
@@ -281,10 +284,11 @@ void srv_grpc_run_job(srv_job *job)
         goto done;
     }
     if (!inline_ok) {
-        if ((status = bill_srv_layer_session_auth(&call)) != BILL_GRPC_OK ||
-            (status = bill_srv_layer_jwt_auth(&call)) != BILL_GRPC_OK ||
-            (status = bill_srv_layer_apikey_auth(&call)) != BILL_GRPC_OK)
-            goto done;
+        for (size_t i = 0; call.srv->layers && call.srv->layers[i]; i++) {
+            const bill_srv_layer *l = call.srv->layers[i];
+            if (l->call && (status = l->call(&call)) != BILL_GRPC_OK)
+                goto done;
+        }
     }
     req = protobuf_c_message_unpack(m->input, NULL, job->req.body.len - 5,
                                     (const uint8_t *)job->req.body.p + 5);

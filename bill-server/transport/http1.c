@@ -216,7 +216,7 @@ static const char *reason(int status)
 void srv_h1_respond(srv_conn *c, srv_resp *r)
 {
     bool close_it = r->close || !c->h1_keepalive ||
-                    (srv_global && atomic_load(&srv_global->stopping));
+                    (c->srv && atomic_load(&c->srv->stopping));
     srv_buf *o = &c->out;
     srv_buf_printf(o, "HTTP/1.1 %d %s\r\n", r->status, reason(r->status));
     for (size_t i = 0; i < r->hdrs.n; i++)

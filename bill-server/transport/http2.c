@@ -5,8 +5,9 @@
  * Each stream collects a protocol-neutral srv_req; END_STREAM hands it to the
  * router like an HTTP/1.1 request. Responses are written through a per-stream
  * output buffer and a data provider that defers while the buffer is empty, so
- * the same path serves unary answers (body then trailers) and the streaming
- * built-ins (reflection, Health.Watch) that append messages over time.
+ * the same path serves unary answers (body then trailers) and streaming
+ * methods (bill_srv_stream_ops of the method table: reflection,
+ * Health.Watch) that append messages over time.
  * A request message larger than SRV_MAX_MESSAGE is refused as soon as its
  * length prefix is seen, without buffering the rest.
  */
@@ -19,6 +20,12 @@
 
 #include "bill/log.h"
 
+struct bill_srv_stream {
+    srv_conn *conn;
+    int32_t id;
+    const bill_srv_method *method;
+};
+
 typedef struct h2_stream {
     int32_t id;
     srv_req req;
@@ -27,9 +34,8 @@ typedef struct h2_stream {
     bool dispatched;       /* handed to the router, answer pending */
     bool responded;
     bool head;             /* HEAD request: response without DATA */
-    int kind;              /* SRV_STREAM_* when handled message by message */
-    void *kstate;
-    int watch_last;        /* Health.Watch: last status sent, 0 none */
+    bill_srv_stream handle; /* streaming method: .method set, message by message */
+    void *mstate;           /* the method's state */
     srv_buf out;
     size_t off;
     bool eof;
@@ -51,7 +57,8 @@ static void stream_free(srv_conn *c, h2_stream *st)
         c->h2_streams = st->next;
     if (st->next)
         st->next->prev = st->prev;
-    srv_stream_free_state(st->kind, st->kstate);
+    if (st->handle.method && st->handle.method->stream->free)
+        st->handle.method->stream->free(st->mstate);
     srv_req_free(&st->req);
     srv_buf_free(&st->out);
     srv_hdrs_free(&st->trailers);
@@ -284,7 +291,16 @@ static void stream_pump_messages(srv_conn *c, h2_stream *st)
         }
         if (st->req.body.len < 5 + (size_t)len)
             return;
-        srv_stream_message(c, st->id, st->kind, p + 5, len, &st->kstate);
+        /* the same string-field check unary requests get (pbcheck.c) */
+        char why[320];
+        const bill_srv_method *m = st->handle.method;
+        if (srv_pb_check_strings(m->input, p + 5, len, why, sizeof why) < 0) {
+            srv_h2_stream_finish(c, st->id, BILL_GRPC_INVALID_ARGUMENT, why);
+            st->discard = true;
+            return;
+        }
+        if (m->stream->message)
+            m->stream->message(&st->handle, &st->mstate, p + 5, len);
         srv_buf_consume(&st->req.body, 5 + (size_t)len);
     }
 }
@@ -301,7 +317,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         return 0;
     }
     srv_buf_append(&st->req.body, data, len);
-    if (st->kind) {
+    if (st->handle.method) {
         stream_pump_messages(c, st);
         return 0;
     }
@@ -324,9 +340,10 @@ static void request_headers_done(srv_conn *c, h2_stream *st)
     if (!st->req.path || !ct || strncasecmp(ct, "application/grpc", 16) != 0 ||
         strncasecmp(ct, "application/grpc-web", 20) == 0)
         return;
-    st->kind = srv_stream_kind(st->req.path);
-    if (!st->kind)
+    const bill_srv_method *m = bill_srv_method_find(c->srv, st->req.path, strlen(st->req.path));
+    if (!m || !m->stream)
         return;
+    st->handle = (bill_srv_stream){c, st->id, m};
     /* Streaming built-in: answer headers now, messages as they come. */
     srv_hdrs h = {0};
     srv_hdrs_addz(&h, "content-type", "application/grpc");
@@ -335,6 +352,8 @@ static void request_headers_done(srv_conn *c, h2_stream *st)
     c->inflight++;
     submit_headers(c, st, 200, &h, true);
     srv_hdrs_free(&h);
+    if (m->stream->open)
+        m->stream->open(&st->handle, &st->mstate);
 }
 
 /* Rapid reset (CVE-2023-44487): every RST_STREAM from the client takes a
@@ -386,9 +405,11 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         request_headers_done(c, st);
     if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
-    if (st->kind) {
+    if (st->handle.method) {
+        /* The client's side is done: a stream that ticks (server
+         * streaming, e.g. Health.Watch) goes on; any other ends with it. */
         stream_pump_messages(c, st);
-        if (st->kind != SRV_STREAM_HEALTH_WATCH)
+        if (!st->handle.method->stream->tick)
             srv_h2_stream_finish(c, st->id, BILL_GRPC_OK, NULL);
         return 0;
     }
@@ -416,9 +437,9 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
         return 0;
     /* Reset before we answered (or a streaming call cut short): no longer in
      * flight, and its job, if one is still waiting or running, is cancelled. */
-    if (st->dispatched && (!st->responded || (st->kind && !st->eof)) && c->inflight > 0)
+    if (st->dispatched && (!st->responded || (st->handle.method && !st->eof)) && c->inflight > 0)
         c->inflight--;
-    if (st->dispatched && !st->responded && !st->kind)
+    if (st->dispatched && !st->responded && !st->handle.method)
         srv_conn_cancel_stream(c, stream_id);
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
     stream_free(c, st);
@@ -471,7 +492,7 @@ int srv_h2_init(srv_conn *c)
     /* A well-behaved client keeps at most this many calls open, so it never
      * meets the per-connection job bound (only streams reset while their
      * job runs can push a connection past it). */
-    bill_srv *s = srv_global;
+    bill_srv *s = c->srv;
     uint32_t max_streams = s && s->max_jobs_per_conn > 0 ? (uint32_t)s->max_jobs_per_conn : 100;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams},
@@ -527,17 +548,46 @@ void srv_h2_goaway(srv_conn *c)
                           NULL, 0);
     /* Streams that would never end by themselves end now. */
     for (h2_stream *st = c->h2_streams; st; st = st->next)
-        if (st->kind == SRV_STREAM_HEALTH_WATCH)
-            srv_h2_stream_finish(c, st->id, BILL_GRPC_OK, NULL);
+        if (st->handle.method && st->handle.method->stream->goaway && !st->eof)
+            st->handle.method->stream->goaway(&st->handle, &st->mstate);
 }
 
 void srv_h2_tick(srv_conn *c)
 {
     for (h2_stream *st = c->h2_streams; st; st = st->next) {
-        if (st->kind != SRV_STREAM_HEALTH_WATCH || st->eof || !st->kstate)
+        if (!st->handle.method || !st->handle.method->stream->tick || st->eof)
             continue;
-        srv_stream_message(c, st->id, st->kind, NULL, 0, &st->kstate);
+        st->handle.method->stream->tick(&st->handle, &st->mstate);
     }
+}
+
+/* ---- the stream API of srv.h ---------------------------------------------- */
+
+void bill_srv_stream_send(bill_srv_stream *h, const ProtobufCMessage *msg)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t small[256], *buf = n <= sizeof small ? small : malloc(n);
+    if (!buf) {
+        srv_h2_stream_finish(h->conn, h->id, BILL_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    protobuf_c_message_pack(msg, buf);
+    srv_buf f = {0};
+    srv_grpc_frame(&f, buf, n, false);
+    srv_h2_stream_send(h->conn, h->id, f.p, f.len);
+    srv_buf_free(&f);
+    if (buf != small)
+        free(buf);
+}
+
+void bill_srv_stream_finish(bill_srv_stream *h, int status, const char *message)
+{
+    srv_h2_stream_finish(h->conn, h->id, status, message);
+}
+
+bill_srv *bill_srv_stream_server(const bill_srv_stream *h)
+{
+    return h->conn->srv;
 }
 
 void srv_h2_free(srv_conn *c)

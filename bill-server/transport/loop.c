@@ -390,6 +390,7 @@ static void loop_accept(srv_loop *l)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->srv = l->srv;
         c->loop = l;
         c->fd = fd;
         c->last_active_ms = srv_now_ms();

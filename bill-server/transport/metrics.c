@@ -8,7 +8,6 @@
  * totals, no lock on the hot path.
  */
 #include "server.h"
-#include "../services/conv.h"
 
 #include <bill/plugin_host.h>
 #include <stdlib.h>
@@ -30,12 +29,13 @@ static atomic_long inflight;
 static atomic_ulong handler_calls[MAX_METHODS + 1];
 static atomic_ulong events[SRV_EV_COUNT];
 
-void srv_metrics_init(void)
+void srv_metrics_init(const bill_srv *s)
 {
+    const bill_srv_service *const *sv = bill_srv_services(s);
     nmethods = 0;
-    for (size_t i = 0; bill_srv_services[i]; i++)
-        for (size_t j = 0; j < bill_srv_services[i]->n_methods && nmethods < MAX_METHODS; j++)
-            methods[nmethods++] = &bill_srv_services[i]->methods[j];
+    for (size_t i = 0; sv[i]; i++)
+        for (size_t j = 0; j < sv[i]->n_methods && nmethods < MAX_METHODS; j++)
+            methods[nmethods++] = &sv[i]->methods[j];
 }
 
 int srv_method_index(const bill_srv_method *m)
@@ -46,8 +46,6 @@ int srv_method_index(const bill_srv_method *m)
     return -1;
 }
 
-const bill_srv_method *srv_method_at(int i) { return i >= 0 && i < nmethods ? methods[i] : NULL; }
-int srv_method_count(void) { return nmethods; }
 
 void srv_metrics_record(int mi, int status, int64_t micros)
 {
@@ -185,7 +183,7 @@ void srv_metrics_render(bill_srv *s, srv_buf *o)
      * snapshot, no I/O, so fine on the loop thread. Host names come from
      * plugin configs: quote-safe by construction (no '"', '\\' or newline
      * in a URL host), but escape anyway. */
-    bill_plugins *pl = conv_plugins_registry();
+    bill_plugins *pl = s->plugins;
     bill_breaker_stat *bs = NULL;
     size_t nbs = 0;
     if (pl && bill_breaker_stats(pl, &bs, &nbs) == BILL_OK) {

@@ -1,11 +1,14 @@
 /*
- * router.c — the layer chain for one complete request (R-SRV-2), on the loop
- * thread: health → rate limit → admin UI → CORS → /ready, /metrics →
- * gRPC / gRPC-Web framing → job for the worker pool (where the auth layers,
- * log context and the service handler run; see call.c).
+ * router.c — one complete request through the server's tables, on the loop
+ * thread: find its route (main's route table, in order); unless the route is
+ * EARLY, run the request layers (main's layer table, in order; CORS answers
+ * preflights and adds its headers); then the route answers inline, becomes
+ * a job for the worker pool, or takes the request (the gRPC route below:
+ * gRPC / gRPC-Web framing, the admit layers such as the rate limit, then a
+ * job where the call layers and the handler run, see call.c).
  *
- * Nothing here blocks: answers that need the database or the disk (/ready,
- * /admin, service methods) become jobs.
+ * Nothing here names a route, layer or service, and nothing blocks: answers
+ * that need the database or the disk become jobs.
  */
 #include "server.h"
 
@@ -17,8 +20,52 @@
 
 #include "bill/log.h"
 
-bill_srv *srv_global;
-void srv_callback_run_job(srv_job *job); /* services/callback.c */
+const bill_srv_service *const *bill_srv_services(const bill_srv *s)
+{
+    static const bill_srv_service *const none[] = {NULL};
+    return s && s->services ? s->services : none;
+}
+
+const bill_srv_method *bill_srv_method_find(const bill_srv *s, const char *path, size_t len)
+{
+    const bill_srv_service *const *sv = bill_srv_services(s);
+    for (size_t i = 0; sv[i]; i++)
+        for (size_t j = 0; j < sv[i]->n_methods; j++)
+            if (strlen(sv[i]->methods[j].path) == len &&
+                memcmp(sv[i]->methods[j].path, path, len) == 0)
+                return &sv[i]->methods[j];
+    return NULL;
+}
+
+int srv_layers_init(bill_srv *s)
+{
+    size_t n = 0;
+    while (s->layers && s->layers[n])
+        n++;
+    if (n > SRV_MAX_LAYERS)
+        return BILL_EINVALID;
+    for (size_t i = 0; i < n; i++) {
+        s->layer_state[i] = NULL;
+        int rc = s->layers[i]->init ? s->layers[i]->init(s, &s->layer_state[i]) : BILL_OK;
+        if (rc != BILL_OK) {
+            for (size_t j = i; j-- > 0;)
+                if (s->layers[j]->fini)
+                    s->layers[j]->fini(s->layer_state[j]);
+            memset(s->layer_state, 0, sizeof s->layer_state);
+            return rc;
+        }
+    }
+    return BILL_OK;
+}
+
+void srv_layers_free(bill_srv *s)
+{
+    for (size_t i = 0; s->layers && s->layers[i] && i < SRV_MAX_LAYERS; i++) {
+        if (s->layers[i]->fini)
+            s->layers[i]->fini(s->layer_state[i]);
+        s->layer_state[i] = NULL;
+    }
+}
 
 void srv_grpc_frame(srv_buf *out, const void *msg, size_t n, bool trailer)
 {
@@ -120,22 +167,17 @@ int srv_grpc_flags_check(uint8_t flags, const char *encoding, char *msg, size_t 
     return BILL_GRPC_UNIMPLEMENTED;
 }
 
-int srv_stream_kind(const char *path)
-{
-    if (strcmp(path, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo") == 0)
-        return SRV_STREAM_REFLECTION_V1;
-    if (strcmp(path, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo") == 0)
-        return SRV_STREAM_REFLECTION_V1ALPHA;
-    if (strcmp(path, "/grpc.health.v1.Health/Watch") == 0)
-        return SRV_STREAM_HEALTH_WATCH;
-    return SRV_STREAM_NONE;
-}
-
 static void submit_job(bill_srv *s, srv_job *job);
 
-static void grpc_dispatch(bill_srv *s, srv_target t, srv_req *req, const char *ct,
-                          srv_hdrs *cors)
+void srv_grpc_route(bill_srv *s, srv_target t, srv_req *req, srv_hdrs *cors)
 {
+    const char *ct = srv_hdrs_get(&req->hdrs, "content-type");
+    if (strcmp(req->method, "POST") != 0) {
+        srv_resp r = {0};
+        srv_resp_simple(&r, 405, "text/plain", "gRPC calls use POST\n");
+        finish(t, &r, cors);
+        return;
+    }
     int web = strncasecmp(ct, "application/grpc-web-text", 25) == 0 ? 2
               : strncasecmp(ct, "application/grpc-web", 20) == 0 ? 1 : 0;
     if (!web && t.stream_id == 0) {
@@ -145,7 +187,7 @@ static void grpc_dispatch(bill_srv *s, srv_target t, srv_req *req, const char *c
         finish(t, &r, cors);
         return;
     }
-    const bill_srv_method *m = bill_srv_method_find(req->path, strlen(req->path));
+    const bill_srv_method *m = bill_srv_method_find(s, req->path, strlen(req->path));
     int mi = m ? srv_method_index(m) : -1;
     if (!m) {
         char msg[300];
@@ -153,7 +195,7 @@ static void grpc_dispatch(bill_srv *s, srv_target t, srv_req *req, const char *c
         grpc_error(t, web, BILL_GRPC_UNIMPLEMENTED, msg, cors, -1, req->path);
         return;
     }
-    if (m->flags & BILL_SRV_STREAMING) {
+    if (m->stream) {
         grpc_error(t, web, BILL_GRPC_UNIMPLEMENTED,
                    "streaming methods need native gRPC over HTTP/2", cors, mi, req->path);
         return;
@@ -195,12 +237,14 @@ static void grpc_dispatch(bill_srv *s, srv_target t, srv_req *req, const char *c
                    cors, mi, req->path);
         return;
     }
-    const char *rl_msg = NULL;
-    int rc = srv_ratelimit_check(s, m, req->peer, &rl_msg);
-    if (rc != BILL_GRPC_OK) {
-        BILL_LOG_WARN("bill_server::ratelimit", "rate limit: %s from %s", req->path, req->peer);
-        grpc_error(t, web, rc, rl_msg, cors, mi, req->path);
-        return;
+    for (size_t i = 0; s->layers && s->layers[i]; i++) {
+        const bill_srv_layer *l = s->layers[i];
+        const char *amsg = NULL;
+        int rc = l->admit ? l->admit(s, s->layer_state[i], m, req, &amsg) : BILL_GRPC_OK;
+        if (rc != BILL_GRPC_OK) {
+            grpc_error(t, web, rc, amsg, cors, mi, req->path);
+            return;
+        }
     }
     srv_job *job = calloc(1, sizeof *job);
     if (!job) {
@@ -268,18 +312,6 @@ static void submit_job(bill_srv *s, srv_job *job)
     srv_job_refuse(job, BILL_GRPC_RESOURCE_EXHAUSTED, 503, msg);
 }
 
-static void ready_run(srv_job *job)
-{
-    bill_srv *s = job->srv;
-    bool ok = s->db && bill_db_ping(s->db) == BILL_OK;
-    srv_resp_simple(&job->resp, ok ? 200 : 503, "text/plain", ok ? "ready\n" : "not ready\n");
-}
-
-static bool is_get(const srv_req *req)
-{
-    return strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-}
-
 static void submit_simple_job(bill_srv *s, srv_target t, srv_req *req, srv_job_fn fn,
                               srv_hdrs *cors)
 {
@@ -302,67 +334,57 @@ static void submit_simple_job(bill_srv *s, srv_target t, srv_req *req, srv_job_f
     submit_job(s, job);
 }
 
+static bool route_matches(const bill_srv_route *r, const srv_req *req, const char *path)
+{
+    if (r->flags & BILL_SRV_ROUTE_GRPC) {
+        const char *ct = srv_hdrs_get(&req->hdrs, "content-type");
+        return ct && strncasecmp(ct, "application/grpc", 16) == 0;
+    }
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    bool post = strcmp(req->method, "POST") == 0;
+    if (!((r->flags & BILL_SRV_ROUTE_GET) && get) && !((r->flags & BILL_SRV_ROUTE_POST) && post))
+        return false;
+    return (r->path && strcmp(path, r->path) == 0) ||
+           (r->prefix && strncmp(path, r->prefix, strlen(r->prefix)) == 0);
+}
+
+static const bill_srv_route *route_find(const bill_srv *s, const srv_req *req, const char *path)
+{
+    for (const bill_srv_route *r = s->routes; r && (r->answer || r->job || r->take); r++)
+        if (route_matches(r, req, path))
+            return r;
+    return NULL;
+}
+
 void srv_dispatch(srv_target t, srv_req *req)
 {
-    bill_srv *s = srv_global;
+    bill_srv *s = t.conn->srv;
     const char *path = req->path ? req->path : "";
-    srv_hdrs cors = {0};
+    srv_hdrs extra = {0};
     srv_resp r = {0};
     srv_client_ip(s, t.conn->peer, &req->hdrs, req->peer, sizeof req->peer);
 
-    /* health: before every other layer */
-    if (strcmp(path, "/health") == 0 && is_get(req)) {
-        r.status = 200;
-        finish(t, &r, NULL);
-        return;
-    }
-    /* payment gateway notifications: plain HTTP from the gateway, verified by
-     * the plugin's signature check, so before the auth layers and CORS
-     * (services/callback.c, on a worker) */
-    if (strncmp(path, "/callback/", 10) == 0 &&
-        (strcmp(req->method, "GET") == 0 || strcmp(req->method, "POST") == 0)) {
-        submit_simple_job(s, t, req, srv_callback_run_job, &cors);
-        return;
-    }
-    /* admin UI (static, from disk: on a worker) */
-    if ((strcmp(path, "/admin") == 0 || strncmp(path, "/admin/", 7) == 0) && is_get(req)) {
-        submit_simple_job(s, t, req, srv_admin_run_job, &cors);
-        return;
-    }
-    /* CORS */
-    if (strcmp(req->method, "OPTIONS") == 0) {
-        if (!srv_cors_preflight(s, req, &r))
-            srv_resp_simple(&r, 403, "text/plain", "origin not allowed\n");
-        finish(t, &r, NULL);
-        return;
-    }
-    srv_cors_headers(s, req, &cors);
-
-    if (strcmp(path, "/ready") == 0 && is_get(req)) {
-        submit_simple_job(s, t, req, ready_run, &cors);
-        srv_hdrs_free(&cors);
-        return;
-    }
-    if (strcmp(path, "/metrics") == 0 && is_get(req)) {
-        r.status = 200;
-        srv_hdrs_addz(&r.hdrs, "content-type", "text/plain; version=0.0.4");
-        srv_metrics_render(s, &r.body);
-        finish(t, &r, &cors);
-        srv_hdrs_free(&cors);
-        return;
-    }
-    const char *ct = srv_hdrs_get(&req->hdrs, "content-type");
-    if (ct && strncasecmp(ct, "application/grpc", 16) == 0) {
-        if (strcmp(req->method, "POST") != 0) {
-            srv_resp_simple(&r, 405, "text/plain", "gRPC calls use POST\n");
-            finish(t, &r, &cors);
-        } else {
-            grpc_dispatch(s, t, req, ct, &cors);
+    const bill_srv_route *route = route_find(s, req, path);
+    if (!route || !(route->flags & BILL_SRV_ROUTE_EARLY)) {
+        for (size_t i = 0; s->layers && s->layers[i]; i++) {
+            const bill_srv_layer *l = s->layers[i];
+            if (l->request && l->request(s, s->layer_state[i], req, &r, &extra)) {
+                finish(t, &r, NULL);
+                srv_hdrs_free(&extra);
+                return;
+            }
         }
-        srv_hdrs_free(&cors);
-        return;
     }
-    srv_resp_simple(&r, 404, "text/plain", "not found\n");
-    finish(t, &r, &cors);
-    srv_hdrs_free(&cors);
+    if (!route) {
+        srv_resp_simple(&r, 404, "text/plain", "not found\n");
+        finish(t, &r, &extra);
+    } else if (route->answer) {
+        route->answer(s, req, &r);
+        finish(t, &r, &extra);
+    } else if (route->job) {
+        submit_simple_job(s, t, req, route->job, &extra);
+    } else {
+        route->take(s, t, req, &extra);
+    }
+    srv_hdrs_free(&extra);
 }

@@ -12,7 +12,12 @@
  *     run there; the finished response goes back to the owning loop through
  *     a mutex-protected list and an eventfd wakeup.
  *   - Protocol-neutral srv_req / srv_resp sit between the HTTP codecs and the
- *     router (grpc.c), so HTTP/1.1 and HTTP/2 share every rule above them.
+ *     router (router.c), so HTTP/1.1 and HTTP/2 share every rule above them.
+ *   - The transport names no service, layer or route: main hands the server
+ *     three tables (services, routes, layers) and the server context carries
+ *     everything they share (see bill_srv below). Routes (bill-server/routes)
+ *     and layers (bill-server/layers) include this header; the transport
+ *     includes nothing of theirs.
  * Nothing here is thread-safe unless it says so: a connection is touched only
  * by its loop thread; a job only by the worker that runs it until it is posted.
  */
@@ -30,7 +35,7 @@
 #include "bill/bill.h"
 #include "bill/config.h"
 #include "bill/ratelimit.h"
-#include "../services/service.h"
+#include "srv.h"
 
 #define SRV_MAX_MESSAGE (4u * 1024u * 1024u)      /* gRPC message limit */
 #define SRV_MAX_BODY (SRV_MAX_MESSAGE * 2u)        /* HTTP body limit (base64 + slack) */
@@ -108,14 +113,94 @@ typedef struct srv_conn srv_conn;
 typedef struct srv_job srv_job;
 typedef struct srv_workers srv_workers;
 
-typedef struct bill_srv {
-    const bill_config *cfg;
+/* Where a response goes: a connection and (HTTP/2) a stream id. */
+typedef struct srv_target {
+    srv_conn *conn;
+    int32_t stream_id;   /* 0 for HTTP/1.1 */
+} srv_target;
+
+typedef void (*srv_job_fn)(srv_job *job);
+
+/* ---- routes and layers (the tables main hands the server) --------------- */
+
+/* An HTTP route. Requests are matched against the table in order: the path
+ * (exactly `path`, or anything under `prefix`), the method, and for
+ * BILL_SRV_ROUTE_GRPC the content type (application/grpc*). A route answers
+ * inline on the loop thread (`answer`: must not block), as a job on a
+ * worker (`job`: may query the database, read files, call plugins), or
+ * takes the request over (`take`, the gRPC route: it answers itself and may
+ * move *req and the extra headers into its job, zeroing what it moved). An EARLY route is taken
+ * before the request layers run (no CORS headers). */
+enum {
+    BILL_SRV_ROUTE_GET = 1u << 0,   /* GET and HEAD */
+    BILL_SRV_ROUTE_POST = 1u << 1,
+    BILL_SRV_ROUTE_EARLY = 1u << 2,
+    BILL_SRV_ROUTE_GRPC = 1u << 3,  /* any path with a gRPC content type (the gRPC route) */
+};
+typedef struct bill_srv_route {
+    const char *path;
+    const char *prefix;
+    unsigned flags;
+    void (*answer)(bill_srv *s, const srv_req *req, srv_resp *resp);
+    srv_job_fn job;
+    void (*take)(bill_srv *s, srv_target t, srv_req *req, srv_hdrs *extra);
+} bill_srv_route;
+
+/* A layer of the request chain, in table order (the seed's). A layer acts
+ * at one or more of three points, each optional:
+ *   request — loop thread, every request not taken by an EARLY route:
+ *             return true when it answered *resp itself (e.g. a CORS
+ *             preflight); `extra` collects headers every later answer of
+ *             this request carries;
+ *   admit   — loop thread, a well-framed unary gRPC call before it is
+ *             queued: BILL_GRPC_OK, or a status with *msg (static text);
+ *   call    — worker, every unary gRPC call before its handler (the auth
+ *             layers): BILL_GRPC_OK, or the status to answer with. Call
+ *             layers keep no state of their own: what they share they
+ *             reach through the call (bill_srv_call_loginguard, ...).
+ * `init` (optional) makes the layer's state when the server starts
+ * (srv_layers_init), `fini` frees it; request and admit get that state. */
+#define SRV_MAX_LAYERS 16
+typedef struct bill_srv_layer {
+    const char *name;
+    int (*init)(bill_srv *s, void **state);   /* BILL_OK or a BILL_E* code */
+    void (*fini)(void *state);
+    bool (*request)(bill_srv *s, void *state, const srv_req *req, srv_resp *resp,
+                    srv_hdrs *extra);
+    int (*admit)(bill_srv *s, void *state, const bill_srv_method *m, const srv_req *req,
+                 const char **msg);
+    int (*call)(bill_srv_call *call);
+} bill_srv_layer;
+
+/* Make / free the state of every layer in the server's table (main, before
+ * srv_start / after srv_stop). init returns BILL_OK or the first layer's
+ * error (with the layers before it freed again). */
+int srv_layers_init(bill_srv *s);
+void srv_layers_free(bill_srv *s);
+
+/* For the route table: the gRPC route (framing, admit layers, then a job
+ * running the call layers and the handler; router.c), and the /metrics
+ * text of the transport itself (requests, latency, queue, connections,
+ * defences; metrics.c). */
+void srv_grpc_route(bill_srv *s, srv_target t, srv_req *req, srv_hdrs *extra);
+void srv_metrics_render(bill_srv *s, srv_buf *out);
+
+struct bill_srv {
+    const bill_config *cfg;           /* never NULL once started (defaults at least) */
     bill_db *db;                      /* may be NULL in transport-only tests */
+    /* The tables (main): services and layers NULL-terminated, routes end
+     * with a row whose every member is NULL. */
+    const bill_srv_service *const *services;
+    const bill_srv_route *routes;
+    const bill_srv_layer *const *layers;
+    void *layer_state[SRV_MAX_LAYERS]; /* per layer row, from its init */
+    /* Shared with services and layers (accessors in srv.h); owned by main. */
+    bill_plugins *plugins;
+    bill_loginguard *guard;
     const char *admin_dir;            /* static admin SPA, NULL/"" = not configured */
     int nloops;
     srv_loop *loops;
     srv_workers *workers;
-    bill_ratelimit *rl_login, *rl_register;
     char host[256];
     int port;                         /* bound port (after start) */
     int request_timeout_ms;           /* incomplete request -> closed */
@@ -130,10 +215,14 @@ typedef struct bill_srv {
     bool monitor_started;
     pthread_mutex_t mon_mu;
     pthread_cond_t mon_cv;
-} bill_srv;
+};
 
-/* Bind, start loops, workers and the DB monitor. */
+/* Bind and start the loops (main starts the workers and the health monitor
+ * around it). */
 int srv_start(bill_srv *s);
+/* The database monitor behind bill_srv_health (transport/health.c). */
+int srv_health_monitor_start(bill_srv *s);
+void srv_health_monitor_stop(bill_srv *s);
 /* Stop accepting, GOAWAY, wait up to grace_ms for in-flight work, join all. */
 void srv_stop(bill_srv *s, int grace_ms);
 
@@ -158,13 +247,8 @@ void srv_client_ip(const bill_srv *s, const char *peer, const srv_hdrs *h, char 
 
 /* ---- connections / targets (loop.c) ------------------------------------- */
 
-/* Where a response goes: a connection and (HTTP/2) a stream id. */
-typedef struct srv_target {
-    srv_conn *conn;
-    int32_t stream_id;   /* 0 for HTTP/1.1 */
-} srv_target;
-
 struct srv_conn {
+    bill_srv *srv;
     srv_loop *loop;
     int fd;
     int proto;                 /* 0 undecided, 1 HTTP/1.1, 2 HTTP/2 */
@@ -244,25 +328,16 @@ void srv_h2_pump(srv_conn *c);            /* move nghttp2 output to c->out */
 void srv_h2_goaway(srv_conn *c);
 void srv_h2_tick(srv_conn *c);            /* once a second: Health.Watch updates */
 void srv_h2_free(srv_conn *c);
-/* Streaming methods over HTTP/2 (reflection, Health.Watch): append a gRPC
- * message to a stream's output / finish it with a status. */
+/* Streaming methods over HTTP/2: append a framed gRPC message to a stream's
+ * output / finish it with a status (bill_srv_stream_* call these). */
 void srv_h2_stream_send(srv_conn *c, int32_t stream_id, const void *frame, size_t n);
 void srv_h2_stream_finish(srv_conn *c, int32_t stream_id, int status, const char *msg);
 
-/* ---- router and gRPC (grpc.c) -------------------------------------------- */
+/* ---- router and gRPC (router.c) ------------------------------------------ */
 
 /* A request is complete: route it (inline answer or job). Takes ownership
  * of *req (moved; the caller's struct is zeroed). */
 void srv_dispatch(srv_target t, srv_req *req);
-/* Streaming gRPC over HTTP/2: true when `path` is a streaming method we
- * handle message by message (then srv_stream_* below are used). */
-int srv_stream_kind(const char *path);
-enum { SRV_STREAM_NONE = 0, SRV_STREAM_REFLECTION_V1, SRV_STREAM_REFLECTION_V1ALPHA,
-       SRV_STREAM_HEALTH_WATCH };
-/* One complete request message arrived on a streaming method. */
-void srv_stream_message(srv_conn *c, int32_t stream_id, int kind, const uint8_t *msg,
-                        size_t len, void **state);
-void srv_stream_free_state(int kind, void *state);
 
 /* gRPC framing helpers. */
 void srv_grpc_frame(srv_buf *out, const void *msg, size_t n, bool trailer);
@@ -274,8 +349,6 @@ void srv_grpc_frame(srv_buf *out, const void *msg, size_t n, bool trailer);
 int srv_grpc_flags_check(uint8_t flags, const char *encoding, char *msg, size_t msgsz);
 
 /* ---- jobs and workers (workers.c) --------------------------------------- */
-
-typedef void (*srv_job_fn)(srv_job *job);
 
 struct srv_job {
     srv_job *next;         /* worker queue / completion list */
@@ -329,7 +402,7 @@ void srv_grpc_response(srv_resp *r, int web, int status, const char *message,
 
 /* ---- metrics (metrics.c) ------------------------------------------------- */
 
-void srv_metrics_init(void);
+void srv_metrics_init(const bill_srv *s);
 void srv_metrics_record(int method_index, int status, int64_t micros);
 void srv_metrics_inflight(int delta);
 /* A handler is about to run (bill_grpc_handler_calls_total). */
@@ -338,31 +411,6 @@ void srv_metrics_handler_call(int method_index);
 enum { SRV_EV_CANCEL_QUEUED, SRV_EV_CANCEL_STARTED, SRV_EV_STREAM_RESET, SRV_EV_CALMED,
        SRV_EV_REFUSED_CONN_LIMIT, SRV_EV_REFUSED_QUEUE_FULL, SRV_EV_COUNT };
 void srv_metrics_event(int ev);
-void srv_metrics_render(bill_srv *s, srv_buf *out);
-int srv_method_index(const bill_srv_method *m);      /* -1 when not in registry */
-const bill_srv_method *srv_method_at(int index);
-int srv_method_count(void);
-
-/* ---- layers ------------------------------------------------------------- */
-
-/* CORS (layers/cors.c): for a request with an allowed Origin, fill `out`
- * with the headers to add. Preflight: returns true and fills resp. */
-bool srv_cors_preflight(bill_srv *s, const srv_req *req, srv_resp *resp);
-void srv_cors_headers(bill_srv *s, const srv_req *req, srv_hdrs *out);
-/* Rate limit (layers/ratelimit.c): BILL_GRPC_OK or RESOURCE_EXHAUSTED with
- * *msg set to a static message. */
-int srv_ratelimit_check(bill_srv *s, const bill_srv_method *m, const char *peer,
-                        const char **msg);
-int srv_ratelimit_init(bill_srv *s);
-void srv_ratelimit_free(bill_srv *s);
-/* Admin UI (layers/admin_ui.c): srv_job_fn serving /admin/... */
-void srv_admin_run_job(srv_job *job);
-
-/* ---- built-in services --------------------------------------------------- */
-
-/* Health status for a service name ("" = whole server): 1 SERVING,
- * 2 NOT_SERVING, 3 SERVICE_UNKNOWN. */
-int srv_health_status(bill_srv *s, const char *service);
-extern bill_srv *srv_global;   /* the one running server (for services) */
+int srv_method_index(const bill_srv_method *m);      /* -1 when not in the server's tables */
 
 #endif

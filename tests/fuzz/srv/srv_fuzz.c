@@ -8,16 +8,18 @@
 #include <string.h>
 
 #include "bill/log.h"
+#include "tables.h"
 
 static bill_srv the_srv;
+static bool the_srv_ready;
 static bill_config *the_cfg;
 static const char *origins[] = {"http://localhost:5173", NULL};
 static const char *proxies[] = {"127.0.0.1", "10.0.0.0/8", NULL};
 
 bill_srv *srv_fuzz_server(void)
 {
-    if (srv_global)
-        return srv_global;
+    if (the_srv_ready)
+        return &the_srv;
     bill_log_set_filter("off");
     if (bill_config_defaults(&the_cfg) != BILL_OK)
         abort();
@@ -31,24 +33,28 @@ bill_srv *srv_fuzz_server(void)
     the_cfg->server.trusted_proxies = (char **)proxies;
     the_cfg->server.trusted_proxies_count = 2;
     the_srv.cfg = the_cfg;
+    the_srv.services = bill_srv_service_table;
+    the_srv.routes = bill_srv_route_table;
+    the_srv.layers = bill_srv_layer_table;
     the_srv.admin_dir = "";
     the_srv.request_timeout_ms = 1000;
     the_srv.max_jobs_per_conn = 32;
     the_srv.idle_timeout_ms = 1000;
     atomic_store(&the_srv.health, 1);
-    if (srv_proxy_init(&the_srv) != BILL_OK || srv_ratelimit_init(&the_srv) != BILL_OK)
+    if (srv_proxy_init(&the_srv) != BILL_OK || srv_layers_init(&the_srv) != BILL_OK)
         abort();
-    srv_metrics_init();
-    srv_global = &the_srv;
-    return srv_global;
+    srv_metrics_init(&the_srv);
+    the_srv_ready = true;
+    return &the_srv;
 }
 
 srv_conn *srv_fuzz_conn_new(void)
 {
-    srv_fuzz_server();
+    bill_srv *s = srv_fuzz_server();
     srv_conn *c = calloc(1, sizeof *c);
     if (!c)
         abort();
+    c->srv = s;
     c->fd = -1;
     memcpy(c->peer, "127.0.0.1", 10);
     return c;

@@ -1,10 +1,10 @@
 /*
- * admin_ui.c — admin UI layer: GET /admin/... serves the admin SPA's static
+ * admin_ui.c — the admin UI route: GET /admin/... serves the admin SPA's static
  * files from a directory (BILL_ADMIN_DIR, default ./admin-dist), falling back
  * to index.html for client-side routes. Runs on a worker (disk I/O).
  * Paths with ".." or NUL never leave the directory.
  */
-#include "../transport/server.h"
+#include "routes.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,7 +44,7 @@ static bool read_file(const char *path, srv_buf *out)
     return ok;
 }
 
-void srv_admin_run_job(srv_job *job)
+void srv_route_admin_job(srv_job *job)
 {
     bill_srv *s = job->srv;
     srv_resp *r = &job->resp;

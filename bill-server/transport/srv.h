@@ -1,6 +1,10 @@
 /*
- * service.h — the contract between bill-server's transport and its gRPC
- * services (one file per proto service under bill-server/services/).
+ * srv.h — what bill-server's transport offers the gRPC services (one file
+ * per proto service under bill-server/services/) and the layers: method
+ * tables, the call a handler runs in, streams, and the server context. The
+ * transport knows its services only through these tables (main hands them
+ * over, see transport/server.h); it includes nothing from services/ or
+ * layers/.
  *
  * A service is a static table of methods. The transport decodes the request
  * message with the method's input descriptor, runs the layer chain (auth
@@ -17,13 +21,17 @@
  *     the arena in one go. Handlers never free anything they got from the arena.
  *   - `req` is owned by the transport and valid only during the call.
  *
+ * Streaming methods (reflection, Health.Watch) carry bill_srv_stream_ops
+ * instead of a handler; they run on the connection's loop thread over
+ * native gRPC (HTTP/2) and must not block.
+ *
  * Registering: each service file defines
  *     const bill_srv_service bill_srv_<name>_service = { ... };
- * and services/registry.c lists it in bill_srv_services[]. Reflection,
- * health names and routing all read that one array.
+ * and one row in services/registry.c lists it; main hands that table to the
+ * server. Routing, reflection, health names and /metrics all read it.
  */
-#ifndef BILL_SRV_SERVICE_H
-#define BILL_SRV_SERVICE_H
+#ifndef BILL_SRV_SRV_H
+#define BILL_SRV_SRV_H
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdarg.h>
@@ -31,6 +39,8 @@
 #include <stdint.h>
 
 #include "bill/bill.h"
+#include "bill/plugin_host.h"
+#include "bill/ratelimit.h"
 
 /* gRPC status codes (grpc/doc/statuscodes.md). */
 enum {
@@ -62,9 +72,6 @@ enum {
     /* Handler never blocks (no SQL, no plugin call): the transport may run it
      * on the loop thread instead of queueing a job. */
     BILL_SRV_INLINE_OK = 1u << 2,
-    /* Streaming method served by the transport itself (reflection,
-     * Health.Watch); `handler` is NULL. Listed for reflection only. */
-    BILL_SRV_STREAMING = 1u << 3,
 };
 
 /* One in-flight request. Opaque; owned by the transport. */
@@ -74,16 +81,57 @@ typedef struct bill_srv_call bill_srv_call;
  * Forward-declared so services compile without knowing its layout. */
 struct bill_config;
 
+/* The server context (transport/server.h): configuration, database, plugin
+ * registry, login guard, health, the tables. One per server; no globals. */
+typedef struct bill_srv bill_srv;
+
 typedef int (*bill_srv_handler)(bill_srv_call *call, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp);
+
+/* ---- streams ------------------------------------------------------------------ */
+
+/* One open stream of a streaming method. Opaque; owned by the transport. */
+typedef struct bill_srv_stream bill_srv_stream;
+
+/* What a streaming method does; every member may be NULL. *state starts
+ * NULL and belongs to the method until `free`. All on the loop thread. */
+typedef struct bill_srv_stream_ops {
+    /* The request headers arrived (before any message). */
+    void (*open)(bill_srv_stream *st, void **state);
+    /* One whole request message, its string fields already checked (as for
+     * unary calls: valid UTF-8, no NUL). */
+    void (*message)(bill_srv_stream *st, void **state, const uint8_t *msg, size_t len);
+    /* Once a second while the stream is open. */
+    void (*tick)(bill_srv_stream *st, void **state);
+    /* The server is stopping (GOAWAY): a stream that never ends by itself
+     * finishes here. */
+    void (*goaway)(bill_srv_stream *st, void **state);
+    /* The stream is gone (finished, reset, or its connection closed). */
+    void (*free)(void *state);
+} bill_srv_stream_ops;
+
+/* Pack and send one response message on the stream. */
+void bill_srv_stream_send(bill_srv_stream *st, const ProtobufCMessage *msg);
+/* End the stream with a status (and message, may be NULL). Later sends are
+ * dropped. */
+void bill_srv_stream_finish(bill_srv_stream *st, int status, const char *message);
+bill_srv *bill_srv_stream_server(const bill_srv_stream *st);
+
+/* ---- method and service tables ------------------------------------------------ */
 
 typedef struct bill_srv_method {
     const char *path;                          /* "/rustbill.identity.IdentityService/Login" */
     const ProtobufCMessageDescriptor *input;   /* request type, used to unpack */
     const ProtobufCMessageDescriptor *output;  /* response type, used by reflection/checks */
-    bill_srv_handler handler;
+    bill_srv_handler handler;                  /* unary; NULL for a streaming method */
     unsigned int flags;                        /* BILL_SRV_* */
+    const bill_srv_stream_ops *stream;         /* streaming; NULL for a unary method */
 } bill_srv_method;
+
+/* One row of a service's method table: a unary method "<svc>/<name>". */
+#define BILL_SRV_UNARY(svc, name, in, out, fn, fl)                                 \
+    {.path = "/" svc "/" name, .input = &(in), .output = &(out), .handler = (fn),  \
+     .flags = (fl)}
 
 typedef struct bill_srv_service {
     const char *name;                          /* "rustbill.identity.IdentityService" */
@@ -91,16 +139,30 @@ typedef struct bill_srv_service {
     size_t n_methods;
 } bill_srv_service;
 
-/* services/registry.c: every service this server exposes, NULL-terminated. */
-extern const bill_srv_service *const bill_srv_services[];
+/* Look a method up by its full path in the server's services; NULL when
+ * unknown. */
+const bill_srv_method *bill_srv_method_find(const bill_srv *s, const char *path, size_t len);
+/* The server's services, NULL-terminated. */
+const bill_srv_service *const *bill_srv_services(const bill_srv *s);
 
-/* Look a method up by its full path; NULL when unknown. */
-const bill_srv_method *bill_srv_method_find(const char *path, size_t len);
+/* ---- server state ------------------------------------------------------------- */
+
+/* Health of the server for a service name ("" = the whole server): 1
+ * SERVING, 2 NOT_SERVING (stopping, or the database does not answer), 3
+ * SERVICE_UNKNOWN (a name that is no service of this server). A memory
+ * read: a monitor thread pings the database every 2 s. */
+int bill_srv_health(const bill_srv *s, const char *service);
 
 /* ---- what a handler may read -------------------------------------------- */
 
+bill_srv *bill_srv_call_server(const bill_srv_call *call);
 bill_db *bill_srv_call_db(const bill_srv_call *call);
+/* Never NULL: the server always has a configuration (defaults at least). */
 const struct bill_config *bill_srv_call_config(const bill_srv_call *call);
+/* The plugin registry main created (NULL: none, e.g. transport-only tests). */
+bill_plugins *bill_srv_call_plugins(const bill_srv_call *call);
+/* The failed-login guard (NULL: never locked). */
+bill_loginguard *bill_srv_call_loginguard(const bill_srv_call *call);
 /* The resolved caller. Never NULL: ANONYMOUS until an auth layer sets it. */
 const bill_actor *bill_srv_call_actor(const bill_srv_call *call);
 /* Client IP as text ("127.0.0.1", "::1"); X-Forwarded-For is NOT trusted here. */

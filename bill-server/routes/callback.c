@@ -3,7 +3,7 @@
  *   GET|POST /callback/<gateway-plugin-id>/<interface_id>
  *
  * The gateway, not a user, calls this, so it is plain HTTP (not gRPC) and is
- * routed before the auth layers (router.c): its authenticity is the
+ * an EARLY route (before every layer: no CORS, no auth): its authenticity is the
  * plugin's signature check, never a session. The job runs on a worker
  * (plugin call + database): look up the enabled gateway interface, check it
  * belongs to the plugin named in the path, let the plugin verify and parse
@@ -28,13 +28,9 @@
 #include "bill/log.h"
 #include "bill/payment.h"
 #include "bill/plugin_host.h"
-#include "conv.h"
-#include "transport/server.h"
+#include "routes.h"
 
 #define LOG_MODULE "bill_server::callback"
-
-/* Routed from router.c (which declares it the same way). */
-void srv_callback_run_job(srv_job *job);
 
 /* The path names the gateway plugin by its id ("gateway-yipay") or by that
  * id without the "gateway-" prefix: gateway-yipay composes its notify_url
@@ -71,10 +67,10 @@ static int split_path(const char *path, char *plugin, size_t psz, char *iface, s
     return 0;
 }
 
-void srv_callback_run_job(srv_job *job)
+void srv_route_callback_job(srv_job *job)
 {
     srv_req *req = &job->req;
-    bill_plugins *plugins = conv_plugins_registry();
+    bill_plugins *plugins = job->srv->plugins;
     bill_plugin_instance *gw = NULL;
     bill_gateway_callback_result r;
     char plugin_id[64], iface[64];

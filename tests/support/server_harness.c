@@ -130,9 +130,10 @@ int bill_test_server_start_on(bill_test_server *s, const char *binary, const cha
             "[jwt]\nsecret = \"e2e-secret-0123456789abcdef0123456789\"\n"
             "[bootstrap]\nadmin_username = \"admin\"\nadmin_password = \"E2e-Admin-Pass-123!\"\n"
             "[cors]\nallowed_origins = [\"http://localhost:5173\"]\n"
-            "[rate_limit]\nenabled = true\nlogin_per_sec = 5\nregister_per_sec = 1\n"
-            "%s\n",
-            s->port, s->db_url, extra_toml ? extra_toml : "");
+            "%s%s\n",
+            s->port, s->db_url,
+            extra_toml && strstr(extra_toml, "[rate_limit]") ? "" : BILL_TEST_RATE_LIMIT_RELAXED,
+            extra_toml ? extra_toml : "");
     fclose(f);
     chmod(cfgpath, 0600);
     pid_t pid = fork();

@@ -20,6 +20,17 @@ typedef struct bill_test_server {
     char plugdir[64];   /* plugins_dir of bill_test_server_start_plugins, or "" */
 } bill_test_server;
 
+/* The generated config's [rate_limit]: the layer runs, but at a rate no
+ * functional test reaches however slowly the machine runs it (a limiter
+ * counts time, and a test's pace under ASan on shared cores is not
+ * predictable). A suite that asserts the limits passes its own [rate_limit]
+ * table in extra_toml — usually BILL_TEST_RATE_LIMIT_STRICT, the shipped
+ * defaults — and the harness then writes none. */
+#define BILL_TEST_RATE_LIMIT_RELAXED \
+    "[rate_limit]\nenabled = true\nlogin_per_sec = 100000\nregister_per_sec = 100000\n"
+#define BILL_TEST_RATE_LIMIT_STRICT \
+    "[rate_limit]\nenabled = true\nlogin_per_sec = 5\nregister_per_sec = 1\n"
+
 /* `extra_toml` (may be NULL) is appended to the generated config. Returns 0,
  * or -1 with a message on stderr (and the server log printed). */
 int bill_test_server_start(bill_test_server *s, const char *binary, const char *extra_toml);

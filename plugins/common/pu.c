@@ -5,6 +5,7 @@
 #include "pu.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PU_JSON_DEPTH 32
@@ -105,6 +106,20 @@ int pu_json_opt_bool(json_object *o, const char *key, bool dflt, bool *out)
     if (!(v = pu_json_get(o, key, json_type_boolean)))
         return -1;
     *out = json_object_get_boolean(v);
+    return 0;
+}
+
+int pu_cfg_strings(json_object *cfg, const pu_cfg_str *t, size_t n, const char **bad)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *v;
+        if (pu_json_opt_str(cfg, t[i].key, t[i].dflt, &v) < 0 || (v && !pu_text_ok(v, strlen(v)))) {
+            *bad = t[i].key;
+            return -1;
+        }
+        if (v && !(*t[i].dst = strdup(v)))
+            return -2;
+    }
     return 0;
 }
 

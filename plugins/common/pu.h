@@ -36,6 +36,17 @@ int pu_json_opt_str(json_object *o, const char *key, const char *dflt, const cha
 int pu_json_opt_int(json_object *o, const char *key, int64_t dflt, int64_t *out);
 int pu_json_opt_bool(json_object *o, const char *key, bool dflt, bool *out);
 
+/* One string member of a config: copied into *dst (dflt when absent; a NULL
+ * dflt leaves *dst NULL). */
+typedef struct pu_cfg_str {
+    const char *key, *dflt;
+    char **dst;
+} pu_cfg_str;
+/* Copy every member of t (n entries) from cfg. 0; -1 when one is present
+ * with another type or is not printable UTF-8 (*bad names it); -2 out of
+ * memory. What was copied before a failure is the caller's to free. */
+int pu_cfg_strings(json_object *cfg, const pu_cfg_str *t, size_t n, const char **bad);
+
 /* Well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF). */
 bool pu_utf8_valid(const char *s, size_t n);
 /* Text fit for a database column, a log line or a header: well-formed

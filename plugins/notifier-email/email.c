@@ -74,10 +74,7 @@ static int em_init(const bill_plugin_host *host, const char *config_json, void *
     em *e = NULL;
     int rc = BILL_PLUGIN_OK;
     int64_t timeout;
-    struct cfg_str {
-        const char *key, *dflt;
-        char **dst;
-    };
+    const char *bad = "";
 
     if (!cfg) {
         rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
@@ -88,24 +85,20 @@ static int em_init(const bill_plugin_host *host, const char *config_json, void *
         goto done;
     }
     e->host = host;
-    const struct cfg_str strs[] = {
+    const pu_cfg_str strs[] = {
         {"url", "", &e->url},           {"from", "", &e->from},
         {"to", "", &e->to},             {"username", "", &e->user},
         {"password", "", &e->password}, {"starttls", "try", &e->starttls},
         {"ca_file", NULL, &e->ca_file},
     };
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
-        const char *v;
-        if (pu_json_opt_str(cfg, strs[i].key, strs[i].dflt, &v) < 0 ||
-            (v && !pu_text_ok(v, strlen(v)))) {
-            rc = host->error(host, BILL_EINVALID, "%s must be a string without control characters",
-                             strs[i].key);
-            goto done;
-        }
-        if (v && !(*strs[i].dst = strdup(v))) {
-            rc = host->error(host, BILL_ENOMEM, "out of memory");
-            goto done;
-        }
+    int r = pu_cfg_strings(cfg, strs, sizeof strs / sizeof *strs, &bad);
+    if (r == -1) {
+        rc = host->error(host, BILL_EINVALID, "%s must be a string without control characters", bad);
+        goto done;
+    }
+    if (r < 0) {
+        rc = host->error(host, BILL_ENOMEM, "out of memory");
+        goto done;
     }
     if (pu_json_opt_bool(cfg, "insecure_skip_verify", false, &e->insecure) < 0) {
         rc = host->error(host, BILL_EINVALID, "insecure_skip_verify must be true or false");

@@ -72,10 +72,7 @@ static int inc_init(const bill_plugin_host *host, const char *config_json, void 
     inc *c = NULL;
     int64_t op_timeout;
     int rc = BILL_PLUGIN_OK;
-    struct cfg_str {
-        const char *key, *dflt;
-        char **dst;
-    };
+    const char *bad = "";
 
     if (!cfg) {
         rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
@@ -86,7 +83,7 @@ static int inc_init(const bill_plugin_host *host, const char *config_json, void 
         goto done;
     }
     c->host = host;
-    const struct cfg_str strs[] = {
+    const pu_cfg_str strs[] = {
         {"url", "", &c->url},
         {"client_cert", "", &c->cert},
         {"client_key", "", &c->key},
@@ -96,18 +93,14 @@ static int inc_init(const bill_plugin_host *host, const char *config_json, void 
         {"instance_type", "container", &c->type},
         {"images", "debian/12,ubuntu/24.04,rockylinux/9", &c->images},
     };
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
-        const char *v;
-        if (pu_json_opt_str(cfg, strs[i].key, strs[i].dflt, &v) < 0 ||
-            (v && !pu_text_ok(v, strlen(v)))) {
-            rc = host->error(host, BILL_EINVALID, "%s must be a string without control characters",
-                             strs[i].key);
-            goto done;
-        }
-        if (v && !(*strs[i].dst = strdup(v))) {
-            rc = host->error(host, BILL_ENOMEM, "out of memory");
-            goto done;
-        }
+    int r = pu_cfg_strings(cfg, strs, sizeof strs / sizeof *strs, &bad);
+    if (r == -1) {
+        rc = host->error(host, BILL_EINVALID, "%s must be a string without control characters", bad);
+        goto done;
+    }
+    if (r < 0) {
+        rc = host->error(host, BILL_ENOMEM, "out of memory");
+        goto done;
     }
     if (pu_json_opt_bool(cfg, "insecure_skip_verify", false, &c->insecure) < 0) {
         rc = host->error(host, BILL_EINVALID, "insecure_skip_verify must be true or false");

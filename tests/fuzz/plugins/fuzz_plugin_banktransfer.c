@@ -17,19 +17,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    bill_plugin_instance *inst = NULL;
-    uint8_t op;
+    unsigned op;
 
     pf_begin(data, size);
-    op = pf_u8() % 3;
-    if (op == 0) {
-        char *cfg = pf_str();
-        pf_config(cfg);
-        free(cfg);
+    bill_plugin_instance *inst = pf_case(CONFIG, 3, &op);
+    if (!inst)
         return 0;
-    }
-    if (pf_open(CONFIG, &inst) != BILL_OK)
-        abort();
     if (op == 1) {
         char *q = pf_str(), *body = pf_str();
         bill_gateway_callback cb = {
@@ -49,9 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(body);
     } else {
         char *id = pf_str(), *cur = pf_str();
-        int64_t amount = 0;
-        for (int i = 0; i < 8; i++)
-            amount = (int64_t)((uint64_t)amount << 8 | pf_u8());
+        int64_t amount = pf_i64();
         bill_gateway_payment_request req = {
             .version = BILL_GATEWAY_PAYMENT_REQUEST_VERSION,
             .payment_id = id,

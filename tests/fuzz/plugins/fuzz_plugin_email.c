@@ -16,6 +16,8 @@
 
 #include "message.h"
 
+#define CONFIG "{\"url\":\"smtp://mail.example.com:587\",\"from\":\"billing@shop.example.com\"}"
+
 static const char *const headers[] = {
     "Date: ", "From: ", "To: ", "Message-ID: ", "Subject: ", " ", "X-Bill-Event: ",
     "MIME-Version: ", "Content-Type: ", "Content-Transfer-Encoding: ",
@@ -39,18 +41,18 @@ static void check_message(const em_msg *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    unsigned op;
+
     pf_begin(data, size);
-    if (pf_u8() % 2 == 0) {
-        char *cfg = pf_str();
-        pf_config(cfg);
-        free(cfg);
+    bill_plugin_instance *inst = pf_case(CONFIG, 2, &op);
+    if (!inst)
         return 0;
-    }
+    bill_plugin_instance_release(inst); /* case 1 is the message alone */
     char *to = pf_str(), *subject = pf_str(), *body = pf_str(), *kind = pf_str();
     unsigned char rnd[8];
-    int64_t now = 0;
+    int64_t now = pf_i64();
     for (int i = 0; i < 8; i++)
-        now = (int64_t)((uint64_t)now << 8 | (rnd[i] = pf_u8()));
+        rnd[i] = (unsigned char)(now >> (8 * i));
     if (em_addr_ok(to)) {
         for (const char *s = to; *s; s++)
             if ((unsigned char)*s <= ' ' || strchr("<>\r\n", *s))

@@ -16,17 +16,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    bill_plugin_instance *inst = NULL;
+    unsigned op;
 
     pf_begin(data, size);
-    if (pf_u8() % 2 == 0) {
-        char *cfg = pf_str();
-        pf_config(cfg);
-        free(cfg);
+    bill_plugin_instance *inst = pf_case(CONFIG, 2, &op);
+    if (!inst)
         return 0;
-    }
-    if (pf_open(CONFIG, &inst) != BILL_OK)
-        abort();
     char *kind = pf_str(), *rcpt = pf_str(), *subject = pf_str(), *body = pf_str(),
          *payload = pf_str();
     bill_notification n = {

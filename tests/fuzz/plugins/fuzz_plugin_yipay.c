@@ -109,19 +109,12 @@ static void callback(bill_plugin_instance *inst, const char *method, const char 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    bill_plugin_instance *inst = NULL;
-    uint8_t op;
+    unsigned op;
 
     pf_begin(data, size);
-    op = pf_u8() % 5;
-    if (op == 0) {
-        char *cfg = pf_str();
-        pf_config(cfg);
-        free(cfg);
+    bill_plugin_instance *inst = pf_case(CONFIG, 5, &op);
+    if (!inst)
         return 0;
-    }
-    if (pf_open(CONFIG, &inst) != BILL_OK)
-        abort();
     if (op == 1) {
         char *q = pf_str();
         callback(inst, "GET", q, "", 0);
@@ -157,9 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else {
         char *id = pf_str(), *subject = pf_str(), *ret = pf_str(), *notify = pf_str();
-        int64_t amount = 0;
-        for (int i = 0; i < 8; i++)
-            amount = (int64_t)((uint64_t)amount << 8 | pf_u8());
+        int64_t amount = pf_i64();
         bill_gateway_payment_request req = {
             .version = BILL_GATEWAY_PAYMENT_REQUEST_VERSION,
             .payment_id = id,

@@ -264,7 +264,7 @@ def incus():
     cases['get_ip_bad'] = get('bill-0f8e3c1a7b2d', http(200, {
         'type': 'sync', 'metadata': {'status': 'Running', 'network': {'eth0': {'addresses': [
             {'family': 'inet', 'scope': 'global', 'address': '10.0.0.1; rm -rf'}]}}}}))
-    for i, a in enumerate(range(5)):
+    for i, a in enumerate(range(7)):
         cases['action_%d' % i] = (b'\x03' + bytes([a]) + rec('bill-0f8e3c1a7b2d')
                                   + http(202, async_op) + http(200, wait_ok)
                                   + http(202, async_op) + http(200, wait_ok))
@@ -278,6 +278,7 @@ def incus():
                                                      'metadata': {'auth': 'untrusted'}})
     cases['crash_health_auth_null'] = b'\x06' + http(200, {'metadata': {'auth': None}})
     cases['upstream'] = b'\x07'
+    cases['change_plan'] = b'\x08' + rec('bill-0f8e3c1a7b2d') + rec(spec) + rec('')
     seeds('incus', cases)
 
 
@@ -381,6 +382,8 @@ def rustbill():
     cases['health_ok'] = b'\x06' + http(200, 'OK')
     cases['health_503'] = b'\x06' + http(503, '')
     cases['action'] = b'\x03\x00' + rec('up-order-1')
+    cases['action_suspend'] = b'\x03\x04' + rec('up-order-1')
+    cases['change_plan'] = b'\x08' + rec('up-order-1') + rec(spec) + rec('p-2')
     seeds('rustbill', cases)
 
 

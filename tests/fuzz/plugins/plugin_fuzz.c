@@ -46,6 +46,14 @@ const uint8_t *pf_rec(size_t *len)
     return r;
 }
 
+int64_t pf_i64(void)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | pf_u8();
+    return (int64_t)v;
+}
+
 char *pf_str(void)
 {
     size_t n;
@@ -145,6 +153,21 @@ int pf_open(const char *config_json, bill_plugin_instance **out)
     return bill_plugin_instance_open(p, d->kind, d->id, config_json, out);
 }
 
+bill_plugin_instance *pf_case(const char *config_json, unsigned n_cases, unsigned *op)
+{
+    bill_plugin_instance *inst = NULL;
+    *op = pf_u8() % n_cases;
+    if (*op == 0) {
+        char *cfg = pf_str();
+        pf_config(cfg);
+        free(cfg);
+        return NULL;
+    }
+    if (pf_open(config_json, &inst) != BILL_OK)
+        abort();
+    return inst;
+}
+
 void pf_config(const char *config_json)
 {
     const char *schema = bill_plugin_entry()->config_schema;
@@ -208,21 +231,16 @@ static void check_instance(int rc, bill_provider_instance *pi)
 
 void pf_provider(const char *config_json)
 {
-    static const char *const actions[] = {"start", "stop", "reboot", "terminate", "resize"};
-    bill_plugin_instance *inst = NULL;
+    static const char *const actions[] = {"start",   "stop",      "reboot", "terminate",
+                                          "suspend", "unsuspend", "resize"};
     bill_provider_instance pi;
     char *doc = NULL, *detail = NULL;
-    uint8_t op = pf_u8() % 8;
+    unsigned op;
+    bill_plugin_instance *inst = pf_case(config_json, 9, &op);
     int rc;
 
-    if (op == 0) {
-        char *cfg = pf_str();
-        pf_config(cfg);
-        free(cfg);
+    if (!inst)
         return;
-    }
-    if (pf_open(config_json, &inst) != BILL_OK)
-        abort();
     switch (op) {
     case 1: {
         char *spec = pf_str(), *order = pf_str(), *upstream = pf_str();
@@ -247,7 +265,7 @@ void pf_provider(const char *config_json)
         break;
     }
     case 3: {
-        const char *a = actions[pf_u8() % 5];
+        const char *a = actions[pf_u8() % 7];
         char *id = pf_str();
         (void)bill_plugin_provider_action(inst, id, a);
         free(id);
@@ -269,10 +287,18 @@ void pf_provider(const char *config_json)
         if (rc == BILL_OK)
             pf_assert_text(detail);
         break;
-    default:
+    case 7:
         if (bill_plugin_provider_list_upstream_products(inst, &doc) == BILL_OK)
             pf_assert_json(doc, json_type_array);
         break;
+    default: {
+        char *id = pf_str(), *spec = pf_str(), *upstream = pf_str();
+        (void)bill_plugin_provider_change_plan(inst, id, spec, upstream[0] ? upstream : NULL);
+        free(id);
+        free(spec);
+        free(upstream);
+        break;
+    }
     }
     free(doc);
     free(detail);

@@ -39,6 +39,8 @@ const uint8_t *pf_rec(size_t *len);
 char *pf_str(void);
 /* Bytes left. */
 size_t pf_left(void);
+/* Next 8 bytes as a big-endian integer (amounts, clocks). */
+int64_t pf_i64(void);
 
 /* Open an instance of the plugin linked into the target, through the real
  * registry and bill_plugin_instance_open, with config_json. BILL_OK or the
@@ -50,11 +52,18 @@ int pf_open(const char *config_json, bill_plugin_instance **out);
  * let through) and, when the schema accepted it, with the merged one. */
 void pf_config(const char *config_json);
 
+/* The case byte of a target with n_cases cases, in *op. Case 0 is always
+ * the interface config: run here (pf_config on the next record), NULL
+ * returned. Any other case: an instance opened with config_json (a config
+ * the plugin refuses aborts: the target's own config must be good). */
+bill_plugin_instance *pf_case(const char *config_json, unsigned n_cases, unsigned *op);
+
 /* The provider cases, for a provider plugin opened with config_json. Next
  * byte picks: 0 interface config (pf_config); 1 create_instance (records:
  * spec JSON, order id, upstream product id); 2 get_instance (record: id);
  * 3 action (byte: action, record: id); 4 detail_sections (record: id);
- * 5 spec_template; 6 health; 7 list_upstream_products. Every peer answer
+ * 5 spec_template; 6 health; 7 list_upstream_products; 8 change_plan
+ * (records: id, spec JSON, upstream product id). Every peer answer
  * comes from the rest of the input. Results of calls that succeed are
  * checked (ids and texts printable UTF-8, JSON complete and typed). */
 void pf_provider(const char *config_json);

@@ -17,24 +17,35 @@
  *                           IntegrationService/ListProviders, else no fields
  *   health                  GET /health
  *
- * The few protobuf messages are encoded and decoded by hand (a varint /
- * length-delimited codec below): the plugin includes only bill/plugin.h and
- * must not depend on the host's generated code. The host HTTP response does
- * not expose headers, so grpc-status is read from the gRPC-Web trailer frame
- * that the contract promises in every response body.
+ * Messages are the protobuf-c code generated from proto/rustbill (the files
+ * the server speaks), compiled into this plugin with hidden symbols: the
+ * plugin still includes nothing of libbill but bill/plugin.h. The gRPC-Web
+ * framing is done here: the host HTTP response does not expose headers, so
+ * grpc-status is read from the trailer frame that the contract promises in
+ * every response body. Every answer is unpacked through a counting
+ * allocator (an upper bound on what one answer may allocate, and the size
+ * of each string, so a string with an embedded NUL is refused instead of
+ * silently cut short); every string taken from an answer must be printable
+ * UTF-8 (pb_text).
  *
  * Config: {"upstream_url", "api_key" (secret), "timeout"? (seconds, 10),
  * "ca_file"?, "insecure_skip_verify"?}.
  */
 #include <bill/plugin.h>
 
-#include "pu.h"
-
 #include <ctype.h>
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "pu.h"
+#include "rustbill/common.pb-c.h"
+#include "rustbill/instance.pb-c.h"
+#include "rustbill/integration.pb-c.h"
+#include "rustbill/order.pb-c.h"
+#include "rustbill/product.pb-c.h"
 
 typedef struct rb {
     const bill_plugin_host *host;
@@ -42,181 +53,6 @@ typedef struct rb {
     bool insecure;
     long timeout_ms;
 } rb;
-
-/* ---- protobuf writer ------------------------------------------------- */
-
-typedef struct pbw {
-    uint8_t *d;
-    size_t len, cap;
-    bool oom;
-} pbw;
-
-static void w_bytes(pbw *w, const void *p, size_t n)
-{
-    if (w->oom)
-        return;
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 64;
-        while (cap < w->len + n)
-            cap *= 2;
-        uint8_t *d = realloc(w->d, cap);
-        if (!d) {
-            w->oom = true;
-            return;
-        }
-        w->d = d;
-        w->cap = cap;
-    }
-    if (n)
-        memcpy(w->d + w->len, p, n);
-    w->len += n;
-}
-
-static void w_varint(pbw *w, uint64_t v)
-{
-    uint8_t b[10];
-    size_t n = 0;
-    do {
-        b[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            b[n] |= 0x80;
-        n++;
-    } while (v);
-    w_bytes(w, b, n);
-}
-
-static void w_uint(pbw *w, uint32_t field, uint64_t v)
-{
-    if (!v)
-        return; /* proto3 default: not on the wire */
-    w_varint(w, (uint64_t)field << 3);
-    w_varint(w, v);
-}
-
-static void w_len(pbw *w, uint32_t field, const void *p, size_t n)
-{
-    w_varint(w, ((uint64_t)field << 3) | 2);
-    w_varint(w, n);
-    w_bytes(w, p, n);
-}
-
-static void w_str(pbw *w, uint32_t field, const char *s)
-{
-    if (s && *s)
-        w_len(w, field, s, strlen(s));
-}
-
-/* A nested message: its bytes are in `sub`, freed here. */
-static void w_msg(pbw *w, uint32_t field, pbw *sub)
-{
-    if (sub->oom)
-        w->oom = true;
-    else
-        w_len(w, field, sub->d ? (const void *)sub->d : "", sub->len);
-    free(sub->d);
-    memset(sub, 0, sizeof *sub);
-}
-
-/* ---- protobuf reader ------------------------------------------------- */
-
-typedef struct pbr {
-    const uint8_t *p, *end;
-    bool bad;
-} pbr;
-
-typedef struct pbf {
-    uint32_t field;
-    uint32_t wt;
-    uint64_t v;         /* varint value */
-    const uint8_t *buf; /* length-delimited payload */
-    size_t len;
-} pbf;
-
-static bool r_varint(pbr *r, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end)
-            return false;
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Next field; false at the end or on malformed input (then r->bad). */
-static bool r_next(pbr *r, pbf *f)
-{
-    uint64_t tag, n;
-    if (r->bad || r->p >= r->end)
-        return false;
-    if (!r_varint(r, &tag))
-        goto bad;
-    f->field = (uint32_t)(tag >> 3);
-    f->wt = (uint32_t)(tag & 7);
-    f->buf = NULL;
-    f->len = 0;
-    f->v = 0;
-    switch (f->wt) {
-    case 0:
-        if (!r_varint(r, &f->v))
-            goto bad;
-        return true;
-    case 1:
-        if (r->end - r->p < 8)
-            goto bad;
-        r->p += 8;
-        return true;
-    case 2:
-        if (!r_varint(r, &n) || n > (uint64_t)(r->end - r->p))
-            goto bad;
-        f->buf = r->p;
-        f->len = (size_t)n;
-        r->p += n;
-        return true;
-    case 5:
-        if (r->end - r->p < 4)
-            goto bad;
-        r->p += 4;
-        return true;
-    default:
-        goto bad;
-    }
-bad:
-    r->bad = true;
-    return false;
-}
-
-static pbr r_sub(const pbf *f)
-{
-    pbr r = {f->buf, f->buf + f->len, f->wt != 2};
-    return r;
-}
-
-static char *f_str(const pbf *f)
-{
-    char *s = malloc(f->len + 1);
-    if (s) {
-        if (f->len)
-            memcpy(s, f->buf, f->len);
-        s[f->len] = '\0';
-    }
-    return s;
-}
-
-/* Replace *dst with the string of field f. */
-static void f_set(char **dst, const pbf *f)
-{
-    if (f->wt != 2)
-        return;
-    free(*dst);
-    *dst = f_str(f);
-}
 
 /* ---- config ----------------------------------------------------------- */
 
@@ -293,6 +129,69 @@ done:
     rb_destroy(c);
     json_object_put(cfg);
     return rc;
+}
+
+/* ---- protobuf-c: unpacking answers ------------------------------------- */
+
+/* What one unpacked answer may allocate in all: an 8 MiB body (the host's
+ * limit) of tiny repeated messages expands a lot. */
+#define PB_ARENA_LIMIT (64u * 1024u * 1024u)
+
+typedef union pb_hdr {
+    size_t size;
+    max_align_t align;
+} pb_hdr;
+
+typedef struct pb_answer {
+    ProtobufCAllocator alloc; /* must stay at this address until freed */
+    size_t used;
+    ProtobufCMessage *msg;
+} pb_answer;
+
+static void *pb_alloc(void *data, size_t size)
+{
+    pb_answer *a = data;
+    pb_hdr *h;
+    if (size > PB_ARENA_LIMIT - a->used || !(h = malloc(sizeof *h + size)))
+        return NULL;
+    h->size = size;
+    a->used += size;
+    return h + 1;
+}
+
+static void pb_free(void *data, void *p)
+{
+    pb_answer *a = data;
+    pb_hdr *h;
+    if (!p)
+        return;
+    h = (pb_hdr *)p - 1;
+    a->used -= h->size;
+    free(h);
+}
+
+static void pb_answer_free(pb_answer *a)
+{
+    if (a->msg)
+        protobuf_c_message_free_unpacked(a->msg, &a->alloc);
+    a->msg = NULL;
+}
+
+/* A string field of an unpacked answer, when it is printable UTF-8 of at
+ * most max bytes; else NULL. protobuf-c allocates len + 1 bytes for a string
+ * and copies it: a shorter strlen means an embedded NUL. Unset fields point
+ * at protobuf_c_empty_string. */
+static const char *pb_text(const char *s, size_t max)
+{
+    size_t n;
+    if (!s)
+        return NULL;
+    if (s == protobuf_c_empty_string)
+        return s;
+    n = strlen(s);
+    if (((const pb_hdr *)s - 1)->size != n + 1 || n > max || !pu_text_ok(s, n))
+        return NULL;
+    return s;
 }
 
 /* ---- gRPC-Web call ---------------------------------------------------- */
@@ -374,7 +273,11 @@ static void parse_trailers(const uint8_t *t, size_t n, long *status, char *msg, 
 
 /* POST one unary call to /<method>. On BILL_OK *out and *out_len hold the
  * response message (malloc'd, possibly empty). */
-static int call(rb *c, const char *method, const pbw *msg, uint8_t **out, size_t *out_len)
+
+/* POST one unary call to /<method> with request message req; on BILL_OK
+ * ans->msg is the answer unpacked as resp_desc (free with pb_answer_free). */
+static int call(rb *c, const char *method, const ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *resp_desc, pb_answer *ans)
 {
     const bill_plugin_host *h = c->host;
     bill_plugin_http_header hdrs[] = {
@@ -383,18 +286,19 @@ static int call(rb *c, const char *method, const pbw *msg, uint8_t **out, size_t
         {"X-Grpc-Web", "1"},
         {"X-Api-Key", c->key},
     };
-    bill_plugin_http_request req;
+    bill_plugin_http_request hreq;
     bill_plugin_http_response resp = {0};
-    char *url = NULL, *body = NULL, gmsg[400] = "";
-    uint8_t *data = NULL;
-    size_t data_len = 0, n = msg->len;
+    char *url = NULL, gmsg[400] = "";
+    uint8_t *body = NULL;
+    const uint8_t *data = NULL;
+    size_t data_len = 0, n = protobuf_c_message_get_packed_size(req);
     long gstatus = -1;
     int rc;
 
-    *out = NULL;
-    *out_len = 0;
-    if (msg->oom || n > 0x7fffffffu)
-        return h->error(h, BILL_ENOMEM, "out of memory encoding %s", method);
+    memset(ans, 0, sizeof *ans);
+    ans->alloc = (ProtobufCAllocator){pb_alloc, pb_free, ans};
+    if (n > 0x7fffffffu)
+        return h->error(h, BILL_EINVALID, "%s request of %zu bytes is too large", method, n);
     if (asprintf(&url, "%s/%s", c->url, method) < 0) {
         url = NULL;
         rc = h->error(h, BILL_ENOMEM, "out of memory");
@@ -404,32 +308,36 @@ static int call(rb *c, const char *method, const pbw *msg, uint8_t **out, size_t
         rc = h->error(h, BILL_ENOMEM, "out of memory");
         goto done;
     }
+    /* Frame: flag byte 0 (uncompressed message), 4-byte big-endian length. */
     body[0] = 0;
-    body[1] = (char)(n >> 24);
-    body[2] = (char)(n >> 16);
-    body[3] = (char)(n >> 8);
-    body[4] = (char)n;
-    if (n)
-        memcpy(body + 5, msg->d, n);
-    memset(&req, 0, sizeof req);
-    req.version = BILL_PLUGIN_HTTP_REQUEST_VERSION;
-    req.method = "POST";
-    req.url = url;
-    req.headers = hdrs;
-    req.n_headers = sizeof hdrs / sizeof *hdrs;
-    req.body = body;
-    req.body_len = 5 + n;
-    req.timeout_ms = c->timeout_ms;
-    req.ca_file = c->ca;
-    req.insecure_skip_verify = c->insecure;
-    if ((rc = h->http(h, &req, &resp)) < 0)
+    body[1] = (uint8_t)(n >> 24);
+    body[2] = (uint8_t)(n >> 16);
+    body[3] = (uint8_t)(n >> 8);
+    body[4] = (uint8_t)n;
+    if (protobuf_c_message_pack(req, body + 5) != n) {
+        rc = h->error(h, BILL_EINTERNAL, "%s: protobuf-c packed a different size", method);
+        goto done;
+    }
+    memset(&hreq, 0, sizeof hreq);
+    hreq.version = BILL_PLUGIN_HTTP_REQUEST_VERSION;
+    hreq.method = "POST";
+    hreq.url = url;
+    hreq.headers = hdrs;
+    hreq.n_headers = sizeof hdrs / sizeof *hdrs;
+    hreq.body = (const char *)body;
+    hreq.body_len = 5 + n;
+    hreq.timeout_ms = c->timeout_ms;
+    hreq.ca_file = c->ca;
+    hreq.insecure_skip_verify = c->insecure;
+    if ((rc = h->http(h, &hreq, &resp)) < 0)
         goto done;
     if (resp.status != 200) {
         rc = h->error(h, resp.status >= 500 ? BILL_EUNAVAILABLE : BILL_EPLUGIN,
                       "upstream %s: HTTP %ld (not a gRPC-Web answer)", method, resp.status);
         goto done;
     }
-    /* Frames: flag byte, 4-byte big-endian length, payload. */
+    /* Frames: flag byte, 4-byte big-endian length, payload. A unary answer
+     * is at most one message frame, then trailer frames. */
     for (size_t off = 0; off < resp.body_len;) {
         const uint8_t *f = (const uint8_t *)resp.body + off;
         size_t flen;
@@ -448,13 +356,12 @@ static int call(rb *c, const char *method, const pbw *msg, uint8_t **out, size_t
         } else if (f[0] & 0x01) {
             rc = h->error(h, BILL_EPLUGIN, "upstream %s: compressed frame not supported", method);
             goto done;
-        } else if (!data) {
-            if (!(data = malloc(flen ? flen : 1))) {
-                rc = h->error(h, BILL_ENOMEM, "out of memory");
-                goto done;
-            }
-            if (flen)
-                memcpy(data, f + 5, flen);
+        } else if (data || gstatus >= 0) {
+            rc = h->error(h, BILL_EPLUGIN, "upstream %s: a second message or a message after the "
+                          "trailers in a unary answer", method);
+            goto done;
+        } else {
+            data = f + 5;
             data_len = flen;
         }
         off += 5 + flen;
@@ -472,69 +379,49 @@ static int call(rb *c, const char *method, const pbw *msg, uint8_t **out, size_t
         rc = h->error(h, BILL_EPLUGIN, "upstream %s: OK without a message", method);
         goto done;
     }
-    *out = data;
-    *out_len = data_len;
-    data = NULL;
+    if (!(ans->msg = protobuf_c_message_unpack(resp_desc, &ans->alloc, data_len, data))) {
+        rc = h->error(h, BILL_EPLUGIN, "upstream %s: malformed protobuf answer (or one that "
+                      "would take more than %u MiB)", method, PB_ARENA_LIMIT >> 20);
+        goto done;
+    }
     rc = BILL_PLUGIN_OK;
 done:
-    free(data);
     free(body);
     free(url);
     h->http_response_free(&resp);
     return rc;
 }
 
-/* ---- products ---------------------------------------------------------- */
+/* ---- methods ------------------------------------------------------------ */
 
 static const char *M_LIST_PRODUCTS = "rustbill.product.ProductService/ListProducts";
 static const char *M_CREATE_ORDER = "rustbill.order.OrderService/CreateOrder";
 static const char *M_PAY_ORDER = "rustbill.order.OrderService/PayOrder";
 static const char *M_GET_ORDER = "rustbill.order.OrderService/GetOrder";
+static const char *M_LIST_ORDERS = "rustbill.order.OrderService/ListOrders";
 static const char *M_LIST_INSTANCES = "rustbill.instance.InstanceService/ListInstances";
 static const char *M_LIST_PROVIDERS = "rustbill.integration.IntegrationService/ListProviders";
 
-/* A map<string,string> entry into obj. */
-static void map_entry(json_object *obj, const pbf *f)
+/* A field of the peer's answer that is not printable UTF-8 (or too long). */
+static int bad_field(rb *c, const char *method, const char *field)
 {
-    pbr r = r_sub(f);
-    pbf e;
-    char *k = NULL, *v = NULL;
-    while (r_next(&r, &e)) {
-        if (e.field == 1)
-            f_set(&k, &e);
-        else if (e.field == 2)
-            f_set(&v, &e);
-    }
-    if (k && !r.bad)
-        json_object_object_add(obj, k, json_object_new_string(v ? v : ""));
-    free(k);
-    free(v);
+    return c->host->error(c->host, BILL_EPLUGIN, "upstream %s: %s is not printable UTF-8 of a "
+                          "sane length", method, field);
 }
 
-/* PageMeta.total_pages of a ListXResponse field 2. */
-static uint32_t total_pages(const pbf *f)
-{
-    pbr r = r_sub(f);
-    pbf m;
-    uint32_t tp = 0;
-    while (r_next(&r, &m))
-        if (m.field == 4 && m.wt == 0)
-            tp = (uint32_t)m.v;
-    return tp;
-}
+/* Longest string taken from an answer (ids, names, prices, statuses). */
+#define PB_TEXT_MAX 4096u
+/* Pages read of one listing at most (100 items each). */
+#define MAX_PAGES 1000u
 
-static void page_req(pbw *w, uint32_t page)
+/* One map<string,string> entry into obj; -1 when key or value is not text. */
+static int add_entry(json_object *obj, const char *key, const char *value)
 {
-    pbw p = {0};
-    w_uint(&p, 1, page);
-    w_uint(&p, 2, 100);
-    w_msg(w, 1, &p);
-}
-
-/* Malformed protobuf from the peer. */
-static int bad_answer(rb *c, const char *method)
-{
-    return c->host->error(c->host, BILL_EPLUGIN, "upstream %s: malformed protobuf answer", method);
+    const char *k = pb_text(key, PB_TEXT_MAX), *v = pb_text(value, PB_TEXT_MAX);
+    if (!k || !v)
+        return -1;
+    json_object_object_add(obj, k, json_object_new_string(v));
+    return 0;
 }
 
 static int rb_list_products(void *instance, char **json_out)
@@ -542,76 +429,60 @@ static int rb_list_products(void *instance, char **json_out)
     rb *c = instance;
     const bill_plugin_host *h = c->host;
     json_object *arr = json_object_new_array();
-    uint8_t *ans = NULL;
-    size_t ans_len;
+    pb_answer ans = {0};
     int rc = BILL_PLUGIN_OK;
 
-    for (uint32_t page = 1, pages = 1; page <= pages && page <= 1000; page++) {
-        pbw q = {0};
-        pbr r;
-        pbf f;
-        size_t got = 0;
-        page_req(&q, page);
-        rc = call(c, M_LIST_PRODUCTS, &q, &ans, &ans_len);
-        free(q.d);
-        if (rc < 0)
+    if (!arr)
+        return h->error(h, BILL_ENOMEM, "out of memory");
+    for (uint32_t page = 1, pages = 1; page <= pages && page <= MAX_PAGES; page++) {
+        Rustbill__Common__PageRequest pr = RUSTBILL__COMMON__PAGE_REQUEST__INIT;
+        Rustbill__Product__ListProductsRequest q = RUSTBILL__PRODUCT__LIST_PRODUCTS_REQUEST__INIT;
+        Rustbill__Product__ListProductsResponse *r;
+        pr.page = page;
+        pr.page_size = 100;
+        q.pagination = &pr;
+        if ((rc = call(c, M_LIST_PRODUCTS, &q.base, &rustbill__product__list_products_response__descriptor,
+                       &ans)) < 0)
             goto done;
-        r = (pbr){ans, ans + ans_len, false};
-        while (r_next(&r, &f)) {
-            if (f.field == 2 && f.wt == 2) {
-                pages = total_pages(&f);
-            } else if (f.field == 1 && f.wt == 2) {
-                pbr pr = r_sub(&f);
-                pbf g;
-                char *id = NULL, *name = NULL, *price = NULL;
-                json_object *specs = json_object_new_object(), *cycles = json_object_new_object();
-                while (r_next(&pr, &g)) {
-                    if (g.field == 1)
-                        f_set(&id, &g);
-                    else if (g.field == 2)
-                        f_set(&name, &g);
-                    else if (g.field == 10)
-                        f_set(&price, &g);
-                    else if (g.field == 16 && g.wt == 2)
-                        map_entry(specs, &g);
-                    else if (g.field == 18 && g.wt == 2)
-                        map_entry(cycles, &g);
-                }
-                if (pr.bad || !id || !*id) {
-                    free(id);
-                    free(name);
-                    free(price);
-                    json_object_put(specs);
-                    json_object_put(cycles);
-                    rc = bad_answer(c, M_LIST_PRODUCTS);
-                    goto done;
-                }
-                json_object *p = json_object_new_object();
-                json_object_object_add(p, "id", json_object_new_string(id));
-                json_object_object_add(p, "name", json_object_new_string(name ? name : ""));
-                json_object_object_add(p, "price", json_object_new_string(price ? price : "0.00"));
-                json_object_object_add(p, "specs", specs);
-                json_object_object_add(p, "billing_cycles", cycles);
-                json_object_array_add(arr, p);
-                free(id);
-                free(name);
-                free(price);
-                got++;
+        r = (Rustbill__Product__ListProductsResponse *)ans.msg;
+        if (r->meta)
+            pages = r->meta->total_pages;
+        for (size_t i = 0; i < r->n_products; i++) {
+            const Rustbill__Product__ProductInfo *p = r->products[i];
+            const char *id = pb_text(p->id, PB_TEXT_MAX), *name = pb_text(p->name, PB_TEXT_MAX),
+                       *price = pb_text(p->price, 64);
+            json_object *o = json_object_new_object(), *specs = json_object_new_object(),
+                        *cycles = json_object_new_object();
+            json_object_object_add(o, "specs", specs);
+            json_object_object_add(o, "billing_cycles", cycles);
+            json_object_array_add(arr, o);
+            if (!id || !*id) {
+                rc = h->error(h, BILL_EPLUGIN, "upstream %s: a product without a valid id",
+                              M_LIST_PRODUCTS);
+                goto done;
             }
+            bool ok = name && price;
+            for (size_t k = 0; ok && k < p->n_specs; k++)
+                ok = add_entry(specs, p->specs[k]->key, p->specs[k]->value) == 0;
+            for (size_t k = 0; ok && k < p->n_billing_cycles; k++)
+                ok = add_entry(cycles, p->billing_cycles[k]->key, p->billing_cycles[k]->value) == 0;
+            if (!ok) {
+                rc = bad_field(c, M_LIST_PRODUCTS, "a product's name, price or map entry");
+                goto done;
+            }
+            json_object_object_add(o, "id", json_object_new_string(id));
+            json_object_object_add(o, "name", json_object_new_string(name));
+            json_object_object_add(o, "price", json_object_new_string(*price ? price : "0.00"));
         }
-        if (r.bad) {
-            rc = bad_answer(c, M_LIST_PRODUCTS);
-            goto done;
-        }
-        free(ans);
-        ans = NULL;
-        if (!got)
+        bool last = r->n_products == 0;
+        pb_answer_free(&ans);
+        if (last)
             break;
     }
     *json_out = h->strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
     rc = *json_out ? BILL_PLUGIN_OK : h->error(h, BILL_ENOMEM, "out of memory");
 done:
-    free(ans);
+    pb_answer_free(&ans);
     json_object_put(arr);
     return rc;
 }
@@ -638,135 +509,120 @@ static const char *spec_text(json_object *v)
 }
 
 /* spec_json -> ServerSpec: the six typed keys, the rest as extra_specs. */
-static int encode_spec(rb *c, const char *spec_json, pbw *spec, char **cycle)
-{
-    json_object *o = pu_json_parse_object(spec_json && *spec_json ? spec_json : "{}");
-    static const char *const uints[] = {"cpu_cores", "memory_gb", "disk_gb", "bandwidth_mbps"};
-    int rc = BILL_PLUGIN_OK;
 
-    if (!o) {
-        rc = c->host->error(c->host, BILL_EINVALID, "spec_json is not a JSON object");
-        goto done;
-    }
-    json_object_object_foreach(o, k, v) {
+/* ServerSpec built from spec_json: the six typed keys, the rest as
+ * extra_specs. Its strings point into json, which it owns. */
+typedef struct spec_msg {
+    Rustbill__Order__ServerSpec spec;
+    Rustbill__Order__ServerSpec__ExtraSpecsEntry *entries;
+    Rustbill__Order__ServerSpec__ExtraSpecsEntry **ptrs;
+    json_object *json;
+    const char *cycle; /* "billing_cycle", or NULL */
+} spec_msg;
+
+static void spec_msg_free(spec_msg *m)
+{
+    free(m->entries);
+    free(m->ptrs);
+    json_object_put(m->json);
+    memset(m, 0, sizeof *m);
+}
+
+static int encode_spec(rb *c, const char *spec_json, spec_msg *m)
+{
+    static const char *const uints[] = {"cpu_cores", "memory_gb", "disk_gb", "bandwidth_mbps"};
+    uint32_t *const slots[] = {&m->spec.cpu_cores, &m->spec.memory_gb, &m->spec.disk_gb,
+                               &m->spec.bandwidth_mbps};
+    size_t n;
+
+    m->spec = (Rustbill__Order__ServerSpec)RUSTBILL__ORDER__SERVER_SPEC__INIT;
+    if (!(m->json = pu_json_parse_object(spec_json && *spec_json ? spec_json : "{}")))
+        return c->host->error(c->host, BILL_EINVALID, "spec_json is not a JSON object");
+    n = (size_t)json_object_object_length(m->json);
+    m->entries = calloc(n ? n : 1, sizeof *m->entries);
+    m->ptrs = calloc(n ? n : 1, sizeof *m->ptrs);
+    if (!m->entries || !m->ptrs)
+        return c->host->error(c->host, BILL_ENOMEM, "out of memory");
+    json_object_object_foreach(m->json, k, v) {
         const char *text = spec_text(v);
         size_t i;
         if (!v)
             continue; /* null: not set */
-        if (!text || !pu_text_ok(text, strlen(text)) || !pu_text_ok(k, strlen(k))) {
-            rc = c->host->error(c->host, BILL_EINVALID, "spec value of %s is not a string or number",
-                                pu_text_ok(k, strlen(k)) ? k : "?");
-            goto done;
-        }
+        if (!text || !pu_text_ok(text, strlen(text)) || !pu_text_ok(k, strlen(k)))
+            return c->host->error(c->host, BILL_EINVALID, "spec value of %s is not a string or "
+                                  "number", pu_text_ok(k, strlen(k)) ? k : "?");
         for (i = 0; i < 4; i++)
             if (strcmp(k, uints[i]) == 0)
                 break;
         if (i < 4) {
-            char *end;
-            long long n = strtoll(text, &end, 10);
+            long long num = strtoll(text, NULL, 10);
             if (!json_object_is_type(v, json_type_int) &&
                 (!*text || strspn(text, "0123456789") != strlen(text) || strlen(text) > 10))
-                n = -1;
-            if (n < 0 || n > 0xffffffffLL) {
-                rc = c->host->error(c->host, BILL_EINVALID, "spec %s = %s is not a whole number "
-                                    "0..4294967295", k, text);
-                goto done;
-            }
-            w_uint(spec, (uint32_t)(i + 1), (uint64_t)n);
+                num = -1;
+            if (num < 0 || num > 0xffffffffLL)
+                return c->host->error(c->host, BILL_EINVALID, "spec %s = %s is not a whole number "
+                                      "0..4294967295", k, text);
+            *slots[i] = (uint32_t)num;
         } else if (strcmp(k, "region") == 0) {
-            w_str(spec, 5, text);
+            m->spec.region = (char *)text;
         } else if (strcmp(k, "os") == 0) {
-            w_str(spec, 6, text);
+            m->spec.os = (char *)text;
         } else if (strcmp(k, "billing_cycle") == 0) {
-            free(*cycle);
-            if (!(*cycle = strdup(text))) {
-                rc = c->host->error(c->host, BILL_ENOMEM, "out of memory");
-                goto done;
-            }
+            m->cycle = text;
         } else {
-            pbw e = {0};
-            w_str(&e, 1, k);
-            w_str(&e, 2, text);
-            w_msg(spec, 7, &e);
+            Rustbill__Order__ServerSpec__ExtraSpecsEntry *e = &m->entries[m->spec.n_extra_specs];
+            *e = (Rustbill__Order__ServerSpec__ExtraSpecsEntry)
+                RUSTBILL__ORDER__SERVER_SPEC__EXTRA_SPECS_ENTRY__INIT;
+            e->key = k;
+            e->value = (char *)text;
+            m->ptrs[m->spec.n_extra_specs++] = e;
         }
     }
-done:
-    json_object_put(o);
-    return rc;
+    m->spec.extra_specs = m->ptrs;
+    return BILL_PLUGIN_OK;
 }
-
-/* Field 1 (a string) of the message in field `outer` of ans. */
-static char *nested_id(const uint8_t *ans, size_t len, uint32_t outer)
-{
-    pbr r = {ans, ans + len, false};
-    pbf f, g;
-    char *id = NULL;
-    while (r_next(&r, &f))
-        if (f.field == outer && f.wt == 2) {
-            pbr s = r_sub(&f);
-            while (r_next(&s, &g))
-                if (g.field == 1)
-                    f_set(&id, &g);
-        }
-    return id;
-}
-
-static const char *M_LIST_ORDERS = "rustbill.order.OrderService/ListOrders";
 
 /* Idempotency: the upstream order whose notes are exactly `notes` (made by
  * an earlier try of the same downstream order), searched by the downstream
  * order id and matched exactly here. *id and *status malloc'd or NULL. */
 static int find_order(rb *c, const char *down_id, const char *notes, char **id, char **status)
 {
-    uint8_t *ans = NULL;
-    size_t ans_len;
+    pb_answer ans = {0};
     int rc = BILL_PLUGIN_OK;
 
-    for (uint32_t page = 1, pages = 1; page <= pages && page <= 1000 && !*id; page++) {
-        pbw q = {0};
-        pbr r;
-        pbf f;
-        page_req(&q, page);
-        w_str(&q, 5, down_id);
-        rc = call(c, M_LIST_ORDERS, &q, &ans, &ans_len);
-        free(q.d);
-        if (rc < 0)
+    for (uint32_t page = 1, pages = 1; page <= pages && page <= MAX_PAGES && !*id; page++) {
+        Rustbill__Common__PageRequest pr = RUSTBILL__COMMON__PAGE_REQUEST__INIT;
+        Rustbill__Order__ListOrdersRequest q = RUSTBILL__ORDER__LIST_ORDERS_REQUEST__INIT;
+        Rustbill__Order__ListOrdersResponse *r;
+        pr.page = page;
+        pr.page_size = 100;
+        q.pagination = &pr;
+        q.search = (char *)down_id;
+        if ((rc = call(c, M_LIST_ORDERS, &q.base, &rustbill__order__list_orders_response__descriptor,
+                       &ans)) < 0)
             break;
-        r = (pbr){ans, ans + ans_len, false};
-        while (r_next(&r, &f)) {
-            if (f.field == 2 && f.wt == 2) {
-                pages = total_pages(&f);
-            } else if (f.field == 1 && f.wt == 2 && !*id) {
-                pbr orr = r_sub(&f);
-                pbf g;
-                char *oid = NULL, *st = NULL, *nt = NULL;
-                while (r_next(&orr, &g)) {
-                    if (g.field == 1)
-                        f_set(&oid, &g);
-                    else if (g.field == 7)
-                        f_set(&st, &g);
-                    else if (g.field == 12)
-                        f_set(&nt, &g);
-                }
-                /* A cancelled or refunded try does not count: buy again. */
-                if (oid && st && nt && strcmp(nt, notes) == 0 && strcmp(st, "cancelled") != 0 &&
-                    strcmp(st, "refunded") != 0) {
-                    *id = oid;
-                    *status = st;
-                    oid = st = NULL;
-                }
-                free(oid);
-                free(st);
-                free(nt);
+        r = (Rustbill__Order__ListOrdersResponse *)ans.msg;
+        if (r->meta)
+            pages = r->meta->total_pages;
+        for (size_t i = 0; i < r->n_orders && !*id; i++) {
+            const Rustbill__Order__OrderInfo *o = r->orders[i];
+            const char *oid = pb_text(o->id, PB_TEXT_MAX), *st = pb_text(o->status, 64),
+                       *nt = pb_text(o->notes, PB_TEXT_MAX);
+            /* A cancelled or refunded try does not count: buy again. */
+            if (!oid || !*oid || !st || !nt || strcmp(nt, notes) != 0 ||
+                strcmp(st, "cancelled") == 0 || strcmp(st, "refunded") == 0)
+                continue;
+            if (!(*id = strdup(oid)) || !(*status = strdup(st))) {
+                rc = c->host->error(c->host, BILL_ENOMEM, "out of memory");
+                break;
             }
         }
-        free(ans);
-        ans = NULL;
-        if (r.bad) {
-            rc = bad_answer(c, M_LIST_ORDERS);
+        bool last = r->n_orders == 0;
+        pb_answer_free(&ans);
+        if (rc < 0 || last)
             break;
-        }
     }
+    pb_answer_free(&ans);
     return rc;
 }
 
@@ -775,22 +631,22 @@ static int rb_create(void *instance, const bill_provider_create_request *req,
 {
     rb *c = instance;
     const bill_plugin_host *h = c->host;
-    pbw q = {0}, spec = {0};
-    uint8_t *ans = NULL;
-    size_t ans_len;
-    char *cycle = NULL, *order = NULL, *ostatus = NULL, notes[160];
+    spec_msg spec = {0};
+    pb_answer ans = {0};
+    char *order = NULL, *ostatus = NULL, notes[160];
     int rc;
 
-    if (!req->upstream_product_id || !*req->upstream_product_id) {
+    if (!req->upstream_product_id || !*req->upstream_product_id ||
+        !pu_text_ok(req->upstream_product_id, strlen(req->upstream_product_id))) {
         rc = h->error(h, BILL_EINVALID, "upstream_product_id is required (the product bound to "
                       "this interface names no upstream product)");
         goto done;
     }
-    if ((rc = encode_spec(c, req->spec_json, &spec, &cycle)) < 0)
+    if ((rc = encode_spec(c, req->spec_json, &spec)) < 0)
         goto done;
-    if (!req->order_id || !*req->order_id || strlen(req->order_id) > 100) {
-        rc = h->error(h, BILL_EINVALID, "order_id \"%s\" is empty or too long",
-                      req->order_id ? req->order_id : "");
+    if (!req->order_id || !*req->order_id || strlen(req->order_id) > 100 ||
+        !pu_text_ok(req->order_id, strlen(req->order_id))) {
+        rc = h->error(h, BILL_EINVALID, "order_id is empty, too long or not printable");
         goto done;
     }
     snprintf(notes, sizeof notes, "downstream order %s", req->order_id);
@@ -804,28 +660,42 @@ static int rb_create(void *instance, const bill_provider_create_request *req,
             goto pay;
         goto paid;
     }
-    w_str(&q, 2, req->upstream_product_id);
-    w_msg(&q, 4, &spec);
-    w_str(&q, 6, "balance");
-    w_str(&q, 7, notes);
-    w_str(&q, 8, cycle);
-    if ((rc = call(c, M_CREATE_ORDER, &q, &ans, &ans_len)) < 0)
-        goto done;
-    order = nested_id(ans, ans_len, 1);
-    if (!order || !*order) {
-        rc = h->error(h, BILL_EPLUGIN, "upstream %s: answer has no order id", M_CREATE_ORDER);
-        goto done;
+    {
+        Rustbill__Order__CreateOrderRequest q = RUSTBILL__ORDER__CREATE_ORDER_REQUEST__INIT;
+        const Rustbill__Order__CreateOrderResponse *r;
+        const char *oid;
+        q.product_id = (char *)req->upstream_product_id;
+        q.server_spec = &spec.spec;
+        q.gateway_id = "balance";
+        q.notes = notes;
+        if (spec.cycle)
+            q.billing_cycle = (char *)spec.cycle;
+        if ((rc = call(c, M_CREATE_ORDER, &q.base,
+                       &rustbill__order__create_order_response__descriptor, &ans)) < 0)
+            goto done;
+        r = (const Rustbill__Order__CreateOrderResponse *)ans.msg;
+        oid = r->order ? pb_text(r->order->id, PB_TEXT_MAX) : NULL;
+        if (!oid || !*oid) {
+            rc = h->error(h, BILL_EPLUGIN, "upstream %s: answer has no valid order id",
+                          M_CREATE_ORDER);
+            goto done;
+        }
+        if (!(order = strdup(oid))) {
+            rc = h->error(h, BILL_ENOMEM, "out of memory");
+            goto done;
+        }
+        pb_answer_free(&ans);
     }
-    free(ans);
-    ans = NULL;
 pay:
-    free(q.d);
-    q = (pbw){0};
-    w_str(&q, 1, order);
-    w_str(&q, 2, "balance");
-    if ((rc = call(c, M_PAY_ORDER, &q, &ans, &ans_len)) < 0) {
-        h->log(h, BILL_PLUGIN_LOG_WARN, "upstream order %s was created but not paid", order);
-        goto done;
+    {
+        Rustbill__Order__PayOrderRequest q = RUSTBILL__ORDER__PAY_ORDER_REQUEST__INIT;
+        q.order_id = order;
+        q.gateway_id = "balance";
+        if ((rc = call(c, M_PAY_ORDER, &q.base, &rustbill__order__pay_order_response__descriptor,
+                       &ans)) < 0) {
+            h->log(h, BILL_PLUGIN_LOG_WARN, "upstream order %s was created but not paid", order);
+            goto done;
+        }
     }
     h->log(h, BILL_PLUGIN_LOG_INFO, "upstream order %s paid from our balance (downstream %s)",
            order, req->order_id);
@@ -836,10 +706,8 @@ paid:
     out->message = h->strdup("upstream order paid");
     rc = BILL_PLUGIN_OK;
 done:
-    free(q.d);
-    free(spec.d);
-    free(ans);
-    free(cycle);
+    pb_answer_free(&ans);
+    spec_msg_free(&spec);
     free(order);
     free(ostatus);
     return rc;
@@ -856,56 +724,47 @@ static bill_provider_status instance_status(const char *s)
                                                : BILL_PROVIDER_PROVISIONING;
 }
 
-/* The upstream instance of order `id`: status and ip (malloc'd, NULL when
- * the order has no instance yet). */
+/* The upstream instance of order `id`: status and ip (malloc'd; NULL when
+ * the order has no instance yet; ip NULL when it is not an IP address). */
 static int find_instance(rb *c, const char *id, char **status, char **ip)
 {
-    uint8_t *ans = NULL;
-    size_t ans_len;
+    pb_answer ans = {0};
     int rc = BILL_PLUGIN_OK;
 
-    for (uint32_t page = 1, pages = 1; page <= pages && page <= 1000 && !*status; page++) {
-        pbw q = {0};
-        pbr r;
-        pbf f;
-        page_req(&q, page);
-        rc = call(c, M_LIST_INSTANCES, &q, &ans, &ans_len);
-        free(q.d);
-        if (rc < 0)
+    for (uint32_t page = 1, pages = 1; page <= pages && page <= MAX_PAGES && !*status; page++) {
+        Rustbill__Common__PageRequest pr = RUSTBILL__COMMON__PAGE_REQUEST__INIT;
+        Rustbill__Instance__ListInstancesRequest q = RUSTBILL__INSTANCE__LIST_INSTANCES_REQUEST__INIT;
+        Rustbill__Instance__ListInstancesResponse *r;
+        pr.page = page;
+        pr.page_size = 100;
+        q.pagination = &pr;
+        if ((rc = call(c, M_LIST_INSTANCES, &q.base,
+                       &rustbill__instance__list_instances_response__descriptor, &ans)) < 0)
             break;
-        r = (pbr){ans, ans + ans_len, false};
-        while (r_next(&r, &f)) {
-            if (f.field == 2 && f.wt == 2) {
-                pages = total_pages(&f);
-            } else if (f.field == 1 && f.wt == 2 && !*status) {
-                pbr ir = r_sub(&f);
-                pbf g;
-                char *order = NULL, *st = NULL, *addr = NULL;
-                while (r_next(&ir, &g)) {
-                    if (g.field == 2)
-                        f_set(&order, &g);
-                    else if (g.field == 7)
-                        f_set(&st, &g);
-                    else if (g.field == 8)
-                        f_set(&addr, &g);
-                }
-                if (order && strcmp(order, id) == 0) {
-                    *status = st;
-                    *ip = addr;
-                    st = addr = NULL;
-                }
-                free(order);
-                free(st);
-                free(addr);
+        r = (Rustbill__Instance__ListInstancesResponse *)ans.msg;
+        if (r->meta)
+            pages = r->meta->total_pages;
+        for (size_t i = 0; i < r->n_instances && !*status; i++) {
+            const Rustbill__Instance__InstanceInfo *in = r->instances[i];
+            const char *order = pb_text(in->order_id, PB_TEXT_MAX), *st = pb_text(in->status, 64),
+                       *addr = pb_text(in->ip_address, 64);
+            if (!order || strcmp(order, id) != 0)
+                continue;
+            if (!st) {
+                rc = bad_field(c, M_LIST_INSTANCES, "the instance status");
+                break;
+            }
+            if (!(*status = strdup(st)) || (addr && pu_ip_ok(addr) && !(*ip = strdup(addr)))) {
+                rc = c->host->error(c->host, BILL_ENOMEM, "out of memory");
+                break;
             }
         }
-        free(ans);
-        ans = NULL;
-        if (r.bad) {
-            rc = bad_answer(c, M_LIST_INSTANCES);
+        bool last = r->n_instances == 0;
+        pb_answer_free(&ans);
+        if (rc < 0 || last)
             break;
-        }
     }
+    pb_answer_free(&ans);
     return rc;
 }
 
@@ -913,33 +772,35 @@ static int rb_get(void *instance, const char *id, bill_provider_instance *out)
 {
     rb *c = instance;
     const bill_plugin_host *h = c->host;
-    pbw q = {0};
-    uint8_t *ans = NULL;
-    size_t ans_len;
+    pb_answer ans = {0};
     char *ostatus = NULL, *istatus = NULL, *ip = NULL;
     int rc;
 
-    if (!id || !*id) {
-        rc = h->error(h, BILL_EINVALID, "provider instance id (the upstream order id) is empty");
+    if (!id || !*id || !pu_text_ok(id, strlen(id))) {
+        rc = h->error(h, BILL_EINVALID, "provider instance id (the upstream order id) is empty or "
+                      "not printable");
         goto done;
     }
-    w_str(&q, 1, id);
-    if ((rc = call(c, M_GET_ORDER, &q, &ans, &ans_len)) < 0)
-        goto done;
     {
-        pbr r = {ans, ans + ans_len, false};
-        pbf f, g;
-        while (r_next(&r, &f))
-            if (f.field == 1 && f.wt == 2) {
-                pbr s = r_sub(&f);
-                while (r_next(&s, &g))
-                    if (g.field == 7)
-                        f_set(&ostatus, &g);
-            }
-        if (r.bad || !ostatus) {
-            rc = bad_answer(c, M_GET_ORDER);
+        Rustbill__Order__GetOrderRequest q = RUSTBILL__ORDER__GET_ORDER_REQUEST__INIT;
+        const Rustbill__Order__GetOrderResponse *r;
+        const char *st;
+        q.id = (char *)id;
+        if ((rc = call(c, M_GET_ORDER, &q.base, &rustbill__order__get_order_response__descriptor,
+                       &ans)) < 0)
+            goto done;
+        r = (const Rustbill__Order__GetOrderResponse *)ans.msg;
+        st = r->order ? pb_text(r->order->status, 64) : NULL;
+        if (!st || !*st) {
+            rc = h->error(h, BILL_EPLUGIN, "upstream %s: answer without a valid order status",
+                          M_GET_ORDER);
             goto done;
         }
+        if (!(ostatus = strdup(st))) {
+            rc = h->error(h, BILL_ENOMEM, "out of memory");
+            goto done;
+        }
+        pb_answer_free(&ans);
     }
     if ((rc = find_instance(c, id, &istatus, &ip)) < 0)
         goto done;
@@ -956,15 +817,12 @@ static int rb_get(void *instance, const char *id, bill_provider_instance *out)
         snprintf(msg, sizeof msg, "upstream order %s, no instance yet", ostatus);
         out->message = h->strdup(msg);
     }
-    if (ip && pu_ip_ok(ip)) {
-        out->ip_address = ip;
-        ip = NULL;
-    }
+    out->ip_address = ip;
+    ip = NULL;
     out->provider_instance_id = h->strdup(id);
     rc = BILL_PLUGIN_OK;
 done:
-    free(q.d);
-    free(ans);
+    pb_answer_free(&ans);
     free(ostatus);
     free(istatus);
     free(ip);
@@ -1012,33 +870,37 @@ static int rb_detail(void *instance, const char *id, char **json_out)
     return *json_out ? BILL_PLUGIN_OK : c->host->error(c->host, BILL_ENOMEM, "out of memory");
 }
 
-/* One SpecField -> {"name","label","type","required","options","min","max","default"}. */
-static json_object *spec_field(const pbf *f)
+/* One SpecField -> {"name","label","type","required","options","min","max","default"};
+ * NULL when one of its strings is not text. */
+static json_object *spec_field(const Rustbill__Product__SpecField *f)
 {
-    pbr r = r_sub(f);
-    pbf g;
-    json_object *o = json_object_new_object(), *opts = json_object_new_array();
-    char *s = NULL;
-    while (r_next(&r, &g)) {
-        static const char *const names[] = {NULL, "name", "label", "type"};
-        if (g.field >= 1 && g.field <= 3 && g.wt == 2) {
-            s = f_str(&g);
-            json_object_object_add(o, names[g.field], json_object_new_string(s ? s : ""));
-        } else if (g.field == 4 && g.wt == 0) {
-            json_object_object_add(o, "required", json_object_new_boolean(g.v != 0));
-        } else if (g.field == 6 && g.wt == 2) {
-            s = f_str(&g);
-            json_object_array_add(opts, json_object_new_string(s ? s : ""));
-        } else if ((g.field == 7 || g.field == 8) && g.wt == 0) {
-            json_object_object_add(o, g.field == 7 ? "min" : "max",
-                                   json_object_new_int64((int64_t)g.v));
-        } else if (g.field == 9 && g.wt == 2) {
-            s = f_str(&g);
-            json_object_object_add(o, "default", json_object_new_string(s ? s : ""));
+    const char *name = pb_text(f->key, PB_TEXT_MAX), *label = pb_text(f->label, PB_TEXT_MAX),
+               *type = pb_text(f->field_type, 64), *dflt = pb_text(f->default_value, PB_TEXT_MAX);
+    json_object *o, *opts;
+
+    if (!name || !label || !type || !dflt)
+        return NULL;
+    o = json_object_new_object();
+    opts = json_object_new_array();
+    json_object_object_add(o, "name", json_object_new_string(name));
+    json_object_object_add(o, "label", json_object_new_string(label));
+    json_object_object_add(o, "type", json_object_new_string(type));
+    json_object_object_add(o, "required", json_object_new_boolean(f->required));
+    for (size_t i = 0; i < f->n_options; i++) {
+        const char *opt = pb_text(f->options[i], PB_TEXT_MAX);
+        if (!opt) {
+            json_object_put(opts);
+            json_object_put(o);
+            return NULL;
         }
-        free(s);
-        s = NULL;
+        json_object_array_add(opts, json_object_new_string(opt));
     }
+    if (f->min)
+        json_object_object_add(o, "min", json_object_new_int64(f->min));
+    if (f->max)
+        json_object_object_add(o, "max", json_object_new_int64(f->max));
+    if (*dflt)
+        json_object_object_add(o, "default", json_object_new_string(dflt));
     if (json_object_array_length(opts))
         json_object_object_add(o, "options", opts);
     else
@@ -1050,32 +912,26 @@ static int rb_spec_template(void *instance, char **json_out)
 {
     rb *c = instance;
     const bill_plugin_host *h = c->host;
-    pbw q = {0};
-    uint8_t *ans = NULL;
-    size_t ans_len;
+    Rustbill__Integration__ListProvidersRequest q = RUSTBILL__INTEGRATION__LIST_PROVIDERS_REQUEST__INIT;
+    const Rustbill__Integration__ListProvidersResponse *r;
+    pb_answer ans = {0};
     json_object *t = json_object_new_object(), *fields = json_object_new_array();
     int rc;
 
-    if ((rc = call(c, M_LIST_PROVIDERS, &q, &ans, &ans_len)) < 0)
+    if ((rc = call(c, M_LIST_PROVIDERS, &q.base,
+                   &rustbill__integration__list_providers_response__descriptor, &ans)) < 0)
         goto done;
-    {
-        pbr r = {ans, ans + ans_len, false};
-        pbf f, g, s;
-        while (r_next(&r, &f) && json_object_array_length(fields) == 0) {
-            if (f.field != 1 || f.wt != 2)
-                continue;
-            pbr pr = r_sub(&f);
-            while (r_next(&pr, &g))
-                if (g.field == 5 && g.wt == 2) {
-                    pbr tr = r_sub(&g);
-                    while (r_next(&tr, &s))
-                        if (s.field == 1 && s.wt == 2)
-                            json_object_array_add(fields, spec_field(&s));
-                }
-        }
-        if (r.bad) {
-            rc = bad_answer(c, M_LIST_PROVIDERS);
-            goto done;
+    r = (const Rustbill__Integration__ListProvidersResponse *)ans.msg;
+    /* The first provider with a non-empty template. */
+    for (size_t i = 0; i < r->n_providers && json_object_array_length(fields) == 0; i++) {
+        const Rustbill__Product__SpecTemplate *st = r->providers[i]->spec_template;
+        for (size_t k = 0; st && k < st->n_fields; k++) {
+            json_object *f = spec_field(st->fields[k]);
+            if (!f) {
+                rc = bad_field(c, M_LIST_PROVIDERS, "a spec field");
+                goto done;
+            }
+            json_object_array_add(fields, f);
         }
     }
     json_object_object_add(t, "fields", fields);
@@ -1083,9 +939,9 @@ static int rb_spec_template(void *instance, char **json_out)
     *json_out = h->strdup(json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN));
     rc = *json_out ? BILL_PLUGIN_OK : h->error(h, BILL_ENOMEM, "out of memory");
 done:
+    pb_answer_free(&ans);
     json_object_put(fields);
     json_object_put(t);
-    free(ans);
     return rc;
 }
 

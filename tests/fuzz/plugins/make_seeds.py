@@ -323,6 +323,9 @@ def rustbill():
     cases['products_unauth'] = b'\x07' + http(200, grpc(None, 16, 'invalid%20api%20key%0A'))
     cases['products_notrailer'] = b'\x07' + http(200, frame(enc((1, prod))))
     cases['products_compressed'] = b'\x07' + http(200, frame(b'xx', 1))
+    # a unary answer is one message frame, then the trailers
+    cases['products_two_messages'] = b'\x07' + http(200, grpc(enc((1, prod)), extra=frame(enc((1, prod2)))))
+    cases['products_after_trailer'] = b'\x07' + http(200, grpc(enc((1, prod))) + frame(enc((1, prod2))))
     cases['products_truncated'] = b'\x07' + http(200, frame(enc((1, prod)))[:-3])
     cases['products_http502'] = b'\x07' + http(503, 'bad gateway')
     cases['products_badpb'] = b'\x07' + http(200, grpc(b'\x0a\xff\xff\xff\xff\x0f'))

@@ -62,7 +62,8 @@ SELECT ('00000000-0000-0000-0002-' || lpad(to_hex(i), 12, '0'))::uuid,
        a, a, (a + interval '1 month')::date,
        '2026-12-15T00:00:00Z'::timestamptz + i * interval '1 millisecond'
   FROM generate_series(1, :n) AS i,
-       LATERAL (SELECT ('2027-01-08'::date + ((i * 7919) % 28))) AS x(a);
+       LATERAL (SELECT CASE WHEN (i * 7919) % 50 = 3 THEN '2027-01-18'::date
+                            ELSE '2027-01-22'::date + ((i * 7919) % 28) END) AS x(a);
 -- 2 %: the February renewal was issued and is 4 days overdue
 INSERT INTO invoices (customer_id, invoice_number, instance_id, billing_period_start,
                       billing_period_end, amount, total_amount, status, issued_at, due_date,
@@ -70,7 +71,7 @@ INSERT INTO invoices (customer_id, invoice_number, instance_id, billing_period_s
 SELECT customer_id, 'INV-2027-' || to_char(row_number() OVER (ORDER BY id), 'FM000000'), id,
        next_due_date, (next_due_date + interval '1 month')::date, 10.00, 10.00, 'overdue',
        '2027-02-10T00:00:00Z', next_due_date, 'renewal', product_id, 'monthly'
-  FROM instances WHERE next_due_date = '2027-02-18' AND (hashtext(id::text) % 50) = 0;
+  FROM instances WHERE next_due_date = '2027-02-18';
 INSERT INTO invoice_number_counters (year, last_value)
 SELECT 2027, count(*) FROM invoices;
 ANALYZE;

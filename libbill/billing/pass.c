@@ -5,6 +5,11 @@
  * locked in id order). Every step is a bounded number of set-based
  * statements per batch; batches take their rows with SKIP LOCKED, so passes
  * running at once each take different rows and none does anything twice.
+ *
+ * No statement joins two CTEs with each other: PostgreSQL estimates a CTE at
+ * a row or two and would nest-loop them, quadratic in the batch. Each step
+ * of a statement carries what later steps need in its RETURNING instead, and
+ * CTEs only ever join base tables through their indexes.
  */
 #include "billing/billing_int.h"
 #include "domain/order_int.h"
@@ -298,33 +303,30 @@ static const char SQL_RENEWALS_PAID[] =
     "  v.billing_period_end, v.total_amount, v.product_id, v.billing_cycle, v.invoice_number "
     "  FROM invoices v WHERE v.id = ANY($1::uuid[]) AND v.kind = 'renewal' AND "
     "  v.status = 'paid' AND v.instance_id IS NOT NULL), "
-    "old AS (SELECT i.id, i.status, i.customer_id, i.provider_interface_id, "
-    "  i.provider_instance_id FROM instances i WHERE i.id IN (SELECT instance_id FROM v) "
-    "  FOR UPDATE), "
     "per AS (INSERT INTO instance_periods (instance_id, customer_id, period_start, period_end, "
     "  basis, product_id, billing_cycle, source, invoice_id, created_at, updated_at) "
     "  SELECT v.instance_id, v.customer_id, v.billing_period_start, v.billing_period_end, "
     "  v.total_amount, v.product_id, coalesce(v.billing_cycle, 'monthly'), 'renewal', v.id, "
     "  $2::timestamptz, $2::timestamptz FROM v "
     "  ON CONFLICT (instance_id, period_start) WHERE status = 'paid' DO NOTHING), "
+    /* the subquery in RETURNING reads the row as it was before this update */
     "up AS (UPDATE instances i SET "
     "  current_period_start = CASE WHEN i.next_due_date IS NULL OR v.billing_period_end > "
     "    i.next_due_date THEN v.billing_period_start ELSE i.current_period_start END, "
     "  next_due_date = greatest(i.next_due_date, v.billing_period_end), "
-    "  status = CASE WHEN old.status = 'suspended' THEN 'running' ELSE i.status END, "
-    "  suspended_at = CASE WHEN old.status = 'suspended' THEN NULL ELSE i.suspended_at END, "
-    "  updated_at = $2::timestamptz FROM v JOIN old ON old.id = v.instance_id "
-    "  WHERE i.id = v.instance_id RETURNING i.id, i.customer_id, old.status AS old_status, "
-    "  old.provider_interface_id, old.provider_instance_id, v.id AS invoice_id, "
-    "  v.invoice_number), "
-    "uns AS (SELECT * FROM up WHERE old_status = 'suspended'), "
-    "act AS (" ACTION_INSERT("uns", "unsuspend", "paid") "), "
+    "  status = CASE WHEN i.status = 'suspended' THEN 'running' ELSE i.status END, "
+    "  suspended_at = CASE WHEN i.status = 'suspended' THEN NULL ELSE i.suspended_at END, "
+    "  updated_at = $2::timestamptz FROM v WHERE i.id = v.instance_id "
+    "  RETURNING i.id, i.customer_id, i.provider_interface_id, i.provider_instance_id, "
+    "  v.id AS invoice_id, v.invoice_number, "
+    "  (SELECT o.status FROM instances o WHERE o.id = i.id) AS old_status), "
+    "act AS (" ACTION_INSERT("up", "unsuspend", "paid") " WHERE up.old_status = 'suspended'), "
     "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
-    "  '" BILL_NOTIFY_INSTANCE_UNSUSPENDED "', uns.customer_id, 'Your server is running again', "
-    "  'Invoice ' || uns.invoice_number || ' is paid: your server is running again.', "
-    "  jsonb_build_object('instance_id', uns.id, 'invoice_id', uns.invoice_id, "
-    "  'invoice_number', uns.invoice_number)) FROM uns) "
-    "SELECT uns.id, uns.customer_id FROM uns";
+    "  '" BILL_NOTIFY_INSTANCE_UNSUSPENDED "', up.customer_id, 'Your server is running again', "
+    "  'Invoice ' || up.invoice_number || ' is paid: your server is running again.', "
+    "  jsonb_build_object('instance_id', up.id, 'invoice_id', up.invoice_id, "
+    "  'invoice_number', up.invoice_number)) FROM up WHERE up.old_status = 'suspended') "
+    "SELECT up.id, up.customer_id FROM up WHERE up.old_status = 'suspended'";
 
 int bill__billing_renewals_paid(bill_conn *c, const char *ids, const char *ts,
                                 bill_billing_report *r, bool details)
@@ -379,28 +381,27 @@ static const char SQL_SETTLE_PAY[] =
     "inv AS (UPDATE invoices v SET status = 'paid', paid_amount = v.total_amount, "
     "  paid_at = $7::timestamptz, updated_at = $7::timestamptz FROM p "
     "  WHERE v.id = p.invoice_id AND v.status IN ('issued', 'overdue') "
-    "  RETURNING v.id, v.invoice_number, v.customer_id, v.total_amount), "
+    "  RETURNING v.id, v.invoice_number, v.customer_id, v.total_amount, p.amount, p.before, "
+    "  p.after, p.seq), "
     "pay AS (INSERT INTO payments (customer_id, invoice_id, amount, currency, gateway_id, "
-    "  status, paid_at, created_at, updated_at) SELECT inv.customer_id, inv.id, p.amount, $8, "
-    "  'balance', 'success', $7::timestamptz, $7::timestamptz, $7::timestamptz "
-    "  FROM inv JOIN p ON p.invoice_id = inv.id), "
+    "  status, paid_at, created_at, updated_at) SELECT inv.customer_id, inv.id, inv.amount, $8, "
+    "  'balance', 'success', $7::timestamptz, $7::timestamptz, $7::timestamptz FROM inv), "
     "led AS (INSERT INTO balance_transactions (customer_id, amount, balance_before, "
     "  balance_after, transaction_type, reference_id, description, created_by, created_at) "
-    "  SELECT p.customer_id, -p.amount, p.before, p.after, 'payment', inv.id::text, "
+    "  SELECT inv.customer_id, -inv.amount, inv.before, inv.after, 'payment', inv.id::text, "
     "  'renewal ' || inv.invoice_number, 'billing', greatest(bill_clock_timestamp(), "
     "  (SELECT max(b.created_at) + interval '1 microsecond' FROM balance_transactions b "
-    "  WHERE b.customer_id = p.customer_id)) + p.seq * interval '1 microsecond' "
-    "  FROM inv JOIN p ON p.invoice_id = inv.id WHERE p.amount > 0), "
+    "  WHERE b.customer_id = inv.customer_id)) + inv.seq * interval '1 microsecond' "
+    "  FROM inv WHERE inv.amount > 0), "
     "cu AS (UPDATE customers c SET balance = x.after, updated_at = $7::timestamptz FROM "
     "  (SELECT DISTINCT ON (customer_id) customer_id, after FROM p WHERE amount > 0 "
     "  ORDER BY customer_id, seq DESC) x WHERE c.id = x.customer_id), "
     "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
     "  '" BILL_NOTIFY_RENEWAL_AUTOPAID "', inv.customer_id, 'Invoice ' || inv.invoice_number "
     "  || ' paid from your balance', 'Invoice ' || inv.invoice_number || ' of ' || "
-    "  inv.total_amount || ' was paid from your balance; your balance is now ' || p.after || "
+    "  inv.total_amount || ' was paid from your balance; your balance is now ' || inv.after || "
     "  '.', jsonb_build_object('invoice_id', inv.id, 'invoice_number', inv.invoice_number, "
-    "  'amount', inv.total_amount::text, 'balance', p.after::text)) "
-    "  FROM inv JOIN p ON p.invoice_id = inv.id) "
+    "  'amount', inv.total_amount::text, 'balance', inv.after::text)) FROM inv) "
     "SELECT count(*) FROM inv";
 
 static const char SQL_SETTLE_FAILED[] =
@@ -648,44 +649,39 @@ static const char SQL_TERMINATE[] =
     "WITH v AS (UPDATE invoices v SET status = 'cancelled', updated_at = $1::timestamptz "
     "  FROM instances i WHERE v.kind = 'renewal' AND v.status IN ('issued', 'overdue') "
     "  AND i.id = v.instance_id AND (v.due_date <= $2::date OR i.status = 'terminated') "
-    "  RETURNING v.id, v.instance_id, v.customer_id, v.invoice_number, v.due_date, "
-    "  v.total_amount), "
-    "old AS (SELECT i.id, i.customer_id, i.provider_interface_id, i.provider_instance_id "
-    "  FROM instances i WHERE i.id IN (SELECT instance_id FROM v) AND i.status <> 'terminated' "
-    "  FOR UPDATE), "
+    "  RETURNING v.id, v.instance_id, v.customer_id, v.invoice_number, v.due_date), "
     "t AS (UPDATE instances i SET status = 'terminated', terminated_at = $1::timestamptz, "
-    "  updated_at = $1::timestamptz FROM old WHERE i.id = old.id RETURNING i.id), "
+    "  updated_at = $1::timestamptz FROM v WHERE i.id = v.instance_id "
+    "  AND i.status <> 'terminated' RETURNING i.id, i.customer_id, i.provider_interface_id, "
+    "  i.provider_instance_id, v.id AS invoice_id, v.invoice_number, v.due_date), "
     "ot AS (" BILL__ORDER_TERMINATE_SQL("SELECT id FROM t", "$1::timestamptz") "), "
-    "tt AS (SELECT old.id, old.customer_id, old.provider_interface_id, old.provider_instance_id, "
-    "  v.id AS invoice_id, v.invoice_number, v.due_date FROM old JOIN t ON t.id = old.id "
-    "  JOIN v ON v.instance_id = old.id), "
-    "act AS (" ACTION_INSERT("tt", "terminate", "terminate_after") "), "
+    "act AS (" ACTION_INSERT("t", "terminate", "terminate_after") "), "
     "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
-    "  '" BILL_NOTIFY_INSTANCE_TERMINATED "', tt.customer_id, 'Your server was terminated', "
-    "  'Invoice ' || tt.invoice_number || ' (due ' || tt.due_date || ') stayed unpaid: your "
+    "  '" BILL_NOTIFY_INSTANCE_TERMINATED "', t.customer_id, 'Your server was terminated', "
+    "  'Invoice ' || t.invoice_number || ' (due ' || t.due_date || ') stayed unpaid: your "
     "server is terminated and the invoice cancelled.', jsonb_build_object('instance_id', "
-    "  tt.id, 'invoice_id', tt.invoice_id, 'invoice_number', tt.invoice_number, 'reason', "
-    "  'unpaid')) FROM tt) "
-    "SELECT v.id, v.instance_id, v.customer_id, (tt.id IS NOT NULL) FROM v "
-    "LEFT JOIN tt ON tt.invoice_id = v.id";
+    "  t.id, 'invoice_id', t.invoice_id, 'invoice_number', t.invoice_number, 'reason', "
+    "  'unpaid')) FROM t) "
+    "SELECT t.id, t.customer_id, (SELECT count(*) FROM v) FROM t "
+    "UNION ALL SELECT NULL, NULL, (SELECT count(*) FROM v) WHERE NOT EXISTS (SELECT 1 FROM t)";
 
 static const char SQL_SUSPEND[] =
-    "WITH c AS (SELECT i.id, i.customer_id, i.provider_interface_id, i.provider_instance_id, "
-    "  v.id AS invoice_id, v.invoice_number, v.due_date FROM invoices v "
+    "WITH c AS (SELECT i.id, v.id AS invoice_id, v.invoice_number, v.due_date FROM invoices v "
     "  JOIN instances i ON i.id = v.instance_id WHERE v.kind = 'renewal' "
     "  AND v.status IN ('issued', 'overdue') AND v.due_date <= $2::date "
     "  AND i.status IN ('running', 'stopped') FOR UPDATE OF i), "
     "s AS (UPDATE instances i SET status = 'suspended', suspended_at = $1::timestamptz, "
     "  updated_at = $1::timestamptz FROM c WHERE i.id = c.id "
-    "  AND i.status IN ('running', 'stopped') RETURNING i.id), "
-    "ss AS (SELECT c.* FROM c JOIN s ON s.id = c.id), "
-    "act AS (" ACTION_INSERT("ss", "suspend", "overdue") "), "
+    "  AND i.status IN ('running', 'stopped') RETURNING i.id, i.customer_id, "
+    "  i.provider_interface_id, i.provider_instance_id, c.invoice_id, c.invoice_number, "
+    "  c.due_date), "
+    "act AS (" ACTION_INSERT("s", "suspend", "overdue") "), "
     "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
-    "  '" BILL_NOTIFY_INSTANCE_SUSPENDED "', ss.customer_id, 'Your server is suspended', "
-    "  'Invoice ' || ss.invoice_number || ' was due on ' || ss.due_date || ' and is unpaid: "
-    "your server is suspended until it is paid.', jsonb_build_object('instance_id', ss.id, "
-    "  'invoice_id', ss.invoice_id, 'invoice_number', ss.invoice_number)) FROM ss) "
-    "SELECT ss.id, ss.customer_id FROM ss";
+    "  '" BILL_NOTIFY_INSTANCE_SUSPENDED "', s.customer_id, 'Your server is suspended', "
+    "  'Invoice ' || s.invoice_number || ' was due on ' || s.due_date || ' and is unpaid: "
+    "your server is suspended until it is paid.', jsonb_build_object('instance_id', s.id, "
+    "  'invoice_id', s.invoice_id, 'invoice_number', s.invoice_number)) FROM s) "
+    "SELECT s.id, s.customer_id FROM s";
 
 static const char SQL_OVERDUE[] =
     "WITH o AS (UPDATE invoices SET status = 'overdue', updated_at = $1::timestamptz "
@@ -700,22 +696,21 @@ static const char SQL_OVERDUE[] =
     "SELECT count(*) FROM o";
 
 static const char SQL_PERIOD_END[] =
-    "WITH old AS (SELECT i.id, i.customer_id, i.provider_interface_id, i.provider_instance_id, "
-    "  NULL::uuid AS invoice_id FROM instances i WHERE i.cancel_at_period_end "
-    "  AND i.status <> 'terminated' AND i.next_due_date <= $2::date FOR UPDATE SKIP LOCKED), "
-    "t AS (UPDATE instances i SET status = 'terminated', terminated_at = $1::timestamptz, "
-    "  updated_at = $1::timestamptz FROM old WHERE i.id = old.id RETURNING i.id), "
+    "WITH t AS (UPDATE instances i SET status = 'terminated', terminated_at = $1::timestamptz, "
+    "  updated_at = $1::timestamptz WHERE i.id IN (SELECT o.id FROM instances o WHERE "
+    "  o.cancel_at_period_end AND o.status <> 'terminated' AND o.next_due_date <= $2::date "
+    "  FOR UPDATE SKIP LOCKED) RETURNING i.id, i.customer_id, i.provider_interface_id, "
+    "  i.provider_instance_id, NULL::uuid AS invoice_id), "
     "ot AS (" BILL__ORDER_TERMINATE_SQL("SELECT id FROM t", "$1::timestamptz") "), "
-    "tt AS (SELECT old.* FROM old JOIN t ON t.id = old.id), "
     "cv AS (UPDATE invoices v SET status = 'cancelled', updated_at = $1::timestamptz "
-    "  WHERE v.instance_id IN (SELECT id FROM tt) AND v.kind = 'renewal' "
+    "  FROM t WHERE v.instance_id = t.id AND v.kind = 'renewal' "
     "  AND v.status IN ('issued', 'overdue') RETURNING v.id), "
-    "act AS (" ACTION_INSERT("tt", "terminate", "period_end") "), "
+    "act AS (" ACTION_INSERT("t", "terminate", "period_end") "), "
     "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
-    "  '" BILL_NOTIFY_INSTANCE_TERMINATED "', tt.customer_id, 'Your server was terminated', "
+    "  '" BILL_NOTIFY_INSTANCE_TERMINATED "', t.customer_id, 'Your server was terminated', "
     "  'As you asked, your server ended with its paid period.', jsonb_build_object("
-    "  'instance_id', tt.id, 'reason', 'cancelled_at_period_end')) FROM tt) "
-    "SELECT tt.id, tt.customer_id, (SELECT count(*) FROM cv) FROM tt";
+    "  'instance_id', t.id, 'reason', 'cancelled_at_period_end')) FROM t) "
+    "SELECT t.id, t.customer_id, (SELECT count(*) FROM cv) FROM t";
 
 static int dunning(bill__pass *p)
 {
@@ -725,14 +720,15 @@ static int dunning(bill__pass *p)
     /* termination first: one catch-up pass may terminate directly */
     if ((rc = QP(p, &res, SQL_TERMINATE, p->ts, p->term_cut)) < 0)
         goto done;
+    if (PQntuples(res) > 0)
+        p->r->cancelled += bill__i64(res, 0, 2);
     for (int i = 0; i < PQntuples(res); i++) {
-        p->r->cancelled++;
-        if (!bill__bool(res, i, 3))
+        if (bill__isnull(res, i, 0))
             continue;
         p->r->terminated++;
         p->r->actions++;
-        if (p->o.details && (rc = bill__report_add_action(p->r, bill__val(res, i, 1),
-                                                          bill__val(res, i, 2), "terminate",
+        if (p->o.details && (rc = bill__report_add_action(p->r, bill__val(res, i, 0),
+                                                          bill__val(res, i, 1), "terminate",
                                                           "terminate_after")) < 0)
             goto done;
     }
@@ -817,17 +813,17 @@ static const char SQL_ISSUE_NUMBER[] =
     "num AS (UPDATE invoices v SET invoice_number = 'INV-' || $2 || '-' || "
     "  to_char($3::bigint + n.ord - 1, 'FM000000') FROM n WHERE v.id = n.id "
     "  RETURNING v.id, v.invoice_number, v.customer_id, v.instance_id, v.billing_period_start, "
-    "  v.billing_period_end, v.total_amount, v.due_date, v.billing_cycle, v.product_id), "
+    "  v.billing_period_end, v.total_amount, v.due_date, v.billing_cycle, v.product_id, n.ord, "
+    "  (SELECT p.name FROM products p WHERE p.id = v.product_id) AS product_name), "
     "it AS (INSERT INTO invoice_items (invoice_id, customer_id, description, quantity, "
     "  unit_price, amount, kind, period_start, period_end, proration_days, period_days, basis, "
-    "  why, line_no, created_at) SELECT num.id, num.customer_id, coalesce(p.name, 'instance') "
-    "  || ' (' || num.billing_cycle || '), ' || num.billing_period_start || ' to ' || "
-    "  (num.billing_period_end - 1), 1, num.total_amount, num.total_amount, 'renewal', "
+    "  why, line_no, created_at) SELECT num.id, num.customer_id, coalesce(num.product_name, "
+    "  'instance') || ' (' || num.billing_cycle || '), ' || num.billing_period_start || ' to ' "
+    "  || (num.billing_period_end - 1), 1, num.total_amount, num.total_amount, 'renewal', "
     "  num.billing_period_start, num.billing_period_end, num.billing_period_end - "
     "  num.billing_period_start, num.billing_period_end - num.billing_period_start, "
     "  num.total_amount, 'whole period (' || (num.billing_period_end - "
-    "  num.billing_period_start) || ' days)', 1, $4::timestamptz FROM num "
-    "  LEFT JOIN products p ON p.id = num.product_id), "
+    "  num.billing_period_start) || ' days)', 1, $4::timestamptz FROM num), "
     "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
     "  '" BILL_NOTIFY_RENEWAL_ISSUED "', num.customer_id, 'Invoice ' || num.invoice_number || "
     "  ' issued', 'Invoice ' || num.invoice_number || ' of ' || num.total_amount || ' for ' || "
@@ -838,7 +834,7 @@ static const char SQL_ISSUE_NUMBER[] =
     "  'period_end', num.billing_period_end::text)) FROM num) "
     "SELECT num.id, num.invoice_number, num.customer_id, num.instance_id, "
     "num.billing_period_start::text, num.billing_period_end::text, num.due_date::text, "
-    "num.total_amount::text FROM num JOIN n ON n.id = num.id ORDER BY n.ord";
+    "num.total_amount::text FROM num ORDER BY num.ord";
 
 static int due_batch(bill__pass *p, keyset *k, bool *more)
 {

@@ -14,6 +14,7 @@
 #include "billing/billing_int.h"
 #include "domain/order_int.h"
 #include "bill/log.h"
+#include "bill/uuid.h"
 #include "bill/provision.h"
 
 #include <stdio.h>
@@ -231,7 +232,8 @@ static void tx_rollback(bill__pass *p)
 static bool retryable(void)
 {
     const char *st = bill_error_last()->sqlstate;
-    return strcmp(st, "40P01") == 0 || strcmp(st, "40001") == 0;
+    return strcmp(st, "40P01") == 0 || strcmp(st, "40001") == 0 ||
+           bill_error_last()->code == BILL_ECONFLICT;
 }
 
 static int date_plus(bill_date d, int days, char out[BILL_DATE_BUFSZ])
@@ -771,8 +773,8 @@ done:
 /* ---- step 4: issue renewals ----------------------------------------------------------- */
 
 static const char SQL_DUE_BATCH[] =
-    "SELECT i.id, i.next_due_date::text, i.created_at::text, i.id, "
-    "(coalesce(pp.price, CASE WHEN i.billing_cycle = 'monthly' THEN p.price END) IS NULL) "
+    "SELECT i.id, i.next_due_date::text, i.created_at::text, i.customer_id, "
+    "coalesce(pp.price, CASE WHEN i.billing_cycle = 'monthly' THEN p.price END)::text "
     "FROM instances i LEFT JOIN products p ON p.id = i.product_id "
     "LEFT JOIN product_prices pp ON pp.product_id = i.product_id AND pp.cycle = i.billing_cycle "
     "WHERE i.status IN ('running', 'stopped') AND i.next_due_date IS NOT NULL "
@@ -783,65 +785,126 @@ static const char SQL_DUE_BATCH[] =
     "  AND (v.status IN ('issued', 'overdue') OR v.issued_at = $5::timestamptz)) "
     "ORDER BY i.next_due_date, i.created_at, i.id LIMIT $6::int FOR UPDATE OF i SKIP LOCKED";
 
+/* The year's counter row, locked before the customers (the order every
+ * issuer of numbers keeps: counter, then customer). */
+static const char SQL_COUNTER_LOCK[] =
+    "INSERT INTO invoice_number_counters (year, last_value) VALUES ($1::int, 0) "
+    "ON CONFLICT (year) DO UPDATE SET last_value = invoice_number_counters.last_value "
+    "RETURNING last_value";
+
+static const char SQL_COUNTER_ADD[] =
+    "UPDATE invoice_number_counters SET last_value = last_value + $2::bigint "
+    "WHERE year = $1::int";
+
+static const char SQL_CUSTOMERS_LOCK[] =
+    "SELECT c.id, c.balance::text, c.credit_limit::text FROM customers c "
+    "WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c";
+
+/* Each renewal is written once, numbered and already settled (the walk in C
+ * decided who pays): paid ones with their payment, ledger row, new balance,
+ * paid period and moved due date; unpaid ones marked as told. */
 static const char SQL_ISSUE_INSERT[] =
-    "WITH c AS (SELECT id, ord FROM unnest($1::uuid[]) WITH ORDINALITY AS c(id, ord)), "
-    "src AS (SELECT i.id, i.customer_id, i.product_id, i.billing_cycle, "
-    "  i.next_due_date AS ps, bill_period_end(i.anchor_date, i.next_due_date, i.billing_cycle) "
-    "  AS pe, coalesce(pp.price, CASE WHEN i.billing_cycle = 'monthly' THEN p.price END) "
-    "  AS price, c.ord FROM c JOIN instances i ON i.id = c.id "
-    "  LEFT JOIN products p ON p.id = i.product_id LEFT JOIN product_prices pp ON "
-    "  pp.product_id = i.product_id AND pp.cycle = i.billing_cycle) "
-    "INSERT INTO invoices (customer_id, invoice_number, instance_id, billing_period_start, "
-    "  billing_period_end, amount, tax_amount, total_amount, status, issued_at, due_date, kind, "
-    "  product_id, billing_cycle, created_at, updated_at) "
-    "SELECT customer_id, 'PENDING-' || gen_random_uuid(), id, ps, pe, price, 0, price, 'issued', "
-    "  $2::timestamptz, ps, 'renewal', product_id, billing_cycle, $2::timestamptz, "
-    "  $2::timestamptz FROM src WHERE price IS NOT NULL ORDER BY ord "
+    "INSERT INTO invoices (id, customer_id, invoice_number, instance_id, billing_period_start, "
+    "  billing_period_end, amount, tax_amount, total_amount, paid_amount, status, issued_at, "
+    "  paid_at, autopay_failed_at, due_date, kind, product_id, billing_cycle, created_at, "
+    "  updated_at) "
+    "SELECT x.id, i.customer_id, 'INV-' || $2 || '-' || to_char(x.num, 'FM000000'), i.id, "
+    "  i.next_due_date, bill_period_end(i.anchor_date, i.next_due_date, i.billing_cycle), "
+    "  x.amount, 0, x.amount, CASE WHEN x.paid THEN x.amount ELSE 0 END, "
+    "  CASE WHEN x.paid THEN 'paid' ELSE 'issued' END, $1::timestamptz, "
+    "  CASE WHEN x.paid THEN $1::timestamptz END, CASE WHEN x.paid THEN NULL ELSE "
+    "  $1::timestamptz END, i.next_due_date, 'renewal', i.product_id, i.billing_cycle, "
+    "  $1::timestamptz, $1::timestamptz "
+    "FROM unnest($3::uuid[], $4::uuid[], $5::bigint[], $6::numeric[], $7::bool[]) "
+    "  AS x(id, inst, num, amount, paid) JOIN instances i ON i.id = x.inst "
     "ON CONFLICT (instance_id, billing_period_start) WHERE kind = 'renewal' "
-    "  AND status <> 'cancelled' DO NOTHING "
-    "RETURNING id, instance_id";
+    "  AND status <> 'cancelled' DO NOTHING";
 
-static const char SQL_COUNTER[] =
-    "INSERT INTO invoice_number_counters (year, last_value) VALUES ($1::int, $2::bigint) "
-    "ON CONFLICT (year) DO UPDATE SET last_value = invoice_number_counters.last_value + "
-    "EXCLUDED.last_value RETURNING last_value";
-
-static const char SQL_ISSUE_NUMBER[] =
-    "WITH n AS (SELECT v.id, row_number() OVER (ORDER BY c.ord) AS ord FROM "
-    "  unnest($1::uuid[]) WITH ORDINALITY AS c(inst, ord) JOIN invoices v ON "
-    "  v.instance_id = c.inst WHERE v.id = ANY($5::uuid[])), "
-    "num AS (UPDATE invoices v SET invoice_number = 'INV-' || $2 || '-' || "
-    "  to_char($3::bigint + n.ord - 1, 'FM000000') FROM n WHERE v.id = n.id "
-    "  RETURNING v.id, v.invoice_number, v.customer_id, v.instance_id, v.billing_period_start, "
-    "  v.billing_period_end, v.total_amount, v.due_date, v.billing_cycle, v.product_id, n.ord, "
-    "  (SELECT p.name FROM products p WHERE p.id = v.product_id) AS product_name), "
+static const char SQL_ISSUE_REST[] =
+    "WITH x AS (SELECT * FROM unnest($2::uuid[], $3::bool[], $4::numeric[], $5::numeric[], "
+    "  $6::int[], $7::numeric[], $8::numeric[], $9::numeric[]) AS x(id, paid, before, after, "
+    "  seq, shortfall, balance, credit_limit)), "
+    "v AS (SELECT v.id, v.instance_id, v.customer_id, v.invoice_number, v.billing_period_start, "
+    "  v.billing_period_end, v.total_amount, v.due_date, v.billing_cycle, v.product_id, "
+    "  x.paid, x.before, x.after, x.seq, x.shortfall, x.balance, x.credit_limit, "
+    "  (SELECT p.name FROM products p WHERE p.id = v.product_id) AS product_name "
+    "  FROM x JOIN invoices v ON v.id = x.id), "
     "it AS (INSERT INTO invoice_items (invoice_id, customer_id, description, quantity, "
     "  unit_price, amount, kind, period_start, period_end, proration_days, period_days, basis, "
-    "  why, line_no, created_at) SELECT num.id, num.customer_id, coalesce(num.product_name, "
-    "  'instance') || ' (' || num.billing_cycle || '), ' || num.billing_period_start || ' to ' "
-    "  || (num.billing_period_end - 1), 1, num.total_amount, num.total_amount, 'renewal', "
-    "  num.billing_period_start, num.billing_period_end, num.billing_period_end - "
-    "  num.billing_period_start, num.billing_period_end - num.billing_period_start, "
-    "  num.total_amount, 'whole period (' || (num.billing_period_end - "
-    "  num.billing_period_start) || ' days)', 1, $4::timestamptz FROM num), "
-    "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
-    "  '" BILL_NOTIFY_RENEWAL_ISSUED "', num.customer_id, 'Invoice ' || num.invoice_number || "
-    "  ' issued', 'Invoice ' || num.invoice_number || ' of ' || num.total_amount || ' for ' || "
-    "  num.billing_period_start || ' to ' || (num.billing_period_end - 1) || ' is due on ' || "
-    "  num.due_date || '.', jsonb_build_object('invoice_id', num.id, 'invoice_number', "
-    "  num.invoice_number, 'instance_id', num.instance_id, 'amount', num.total_amount::text, "
-    "  'due_date', num.due_date::text, 'period_start', num.billing_period_start::text, "
-    "  'period_end', num.billing_period_end::text)) FROM num) "
-    "SELECT num.id, num.invoice_number, num.customer_id, num.instance_id, "
-    "num.billing_period_start::text, num.billing_period_end::text, num.due_date::text, "
-    "num.total_amount::text FROM num ORDER BY num.ord";
+    "  why, line_no, created_at) SELECT v.id, v.customer_id, coalesce(v.product_name, "
+    "  'instance') || ' (' || v.billing_cycle || '), ' || v.billing_period_start || ' to ' "
+    "  || (v.billing_period_end - 1), 1, v.total_amount, v.total_amount, 'renewal', "
+    "  v.billing_period_start, v.billing_period_end, v.billing_period_end - "
+    "  v.billing_period_start, v.billing_period_end - v.billing_period_start, "
+    "  v.total_amount, 'whole period (' || (v.billing_period_end - "
+    "  v.billing_period_start) || ' days)', 1, $1::timestamptz FROM v), "
+    "pay AS (INSERT INTO payments (customer_id, invoice_id, amount, currency, gateway_id, "
+    "  status, paid_at, created_at, updated_at) SELECT v.customer_id, v.id, v.total_amount, "
+    "  $10, 'balance', 'succeeded', $1::timestamptz, $1::timestamptz, $1::timestamptz FROM v "
+    "  WHERE v.paid), "
+    "led AS (INSERT INTO balance_transactions (customer_id, amount, balance_before, "
+    "  balance_after, transaction_type, reference_id, description, created_by, created_at) "
+    "  SELECT v.customer_id, -v.total_amount, v.before, v.after, 'payment', v.id::text, "
+    "  'renewal ' || v.invoice_number, 'billing', greatest(bill_clock_timestamp(), "
+    "  (SELECT max(b.created_at) + interval '1 microsecond' FROM balance_transactions b "
+    "  WHERE b.customer_id = v.customer_id)) + v.seq * interval '1 microsecond' "
+    "  FROM v WHERE v.paid AND v.total_amount > 0), "
+    "cu AS (UPDATE customers c SET balance = y.after, updated_at = $1::timestamptz FROM "
+    "  (SELECT DISTINCT ON (customer_id) customer_id, after FROM v WHERE paid AND "
+    "  total_amount > 0 ORDER BY customer_id, seq DESC) y WHERE c.id = y.customer_id), "
+    "per AS (INSERT INTO instance_periods (instance_id, customer_id, period_start, period_end, "
+    "  basis, product_id, billing_cycle, source, invoice_id, created_at, updated_at) "
+    "  SELECT v.instance_id, v.customer_id, v.billing_period_start, v.billing_period_end, "
+    "  v.total_amount, v.product_id, v.billing_cycle, 'renewal', v.id, $1::timestamptz, "
+    "  $1::timestamptz FROM v WHERE v.paid "
+    "  ON CONFLICT (instance_id, period_start) WHERE status = 'paid' DO NOTHING), "
+    "up AS (UPDATE instances i SET current_period_start = v.billing_period_start, "
+    "  next_due_date = v.billing_period_end, updated_at = $1::timestamptz FROM v "
+    "  WHERE i.id = v.instance_id AND v.paid), "
+    "n1 AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_RENEWAL_ISSUED "', v.customer_id, 'Invoice ' || v.invoice_number || "
+    "  ' issued', 'Invoice ' || v.invoice_number || ' of ' || v.total_amount || ' for ' || "
+    "  v.billing_period_start || ' to ' || (v.billing_period_end - 1) || ' is due on ' || "
+    "  v.due_date || '.', jsonb_build_object('invoice_id', v.id, 'invoice_number', "
+    "  v.invoice_number, 'instance_id', v.instance_id, 'amount', v.total_amount::text, "
+    "  'due_date', v.due_date::text, 'period_start', v.billing_period_start::text, "
+    "  'period_end', v.billing_period_end::text)) FROM v), "
+    "n2 AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_RENEWAL_AUTOPAID "', v.customer_id, 'Invoice ' || v.invoice_number "
+    "  || ' paid from your balance', 'Invoice ' || v.invoice_number || ' of ' || "
+    "  v.total_amount || ' was paid from your balance; your balance is now ' || v.after || "
+    "  '.', jsonb_build_object('invoice_id', v.id, 'invoice_number', v.invoice_number, "
+    "  'amount', v.total_amount::text, 'balance', v.after::text)) FROM v WHERE v.paid), "
+    "n3 AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
+    "  '" BILL_NOTIFY_PAYMENT_FAILED "', v.customer_id, 'Invoice ' || v.invoice_number || "
+    "  ': your balance is too low', 'Invoice ' || v.invoice_number || ' of ' || "
+    "  v.total_amount || ' is due on ' || v.due_date || '. Your balance of ' || v.balance || "
+    "  CASE WHEN v.credit_limit > 0 THEN ' (credit limit ' || v.credit_limit || ')' ELSE '' "
+    "  END || ' is ' || v.shortfall || ' short: please recharge.', jsonb_build_object("
+    "  'invoice_id', v.id, 'invoice_number', v.invoice_number, 'amount', "
+    "  v.total_amount::text, 'due_date', v.due_date::text, 'balance', v.balance::text, "
+    "  'credit_limit', v.credit_limit::text, 'shortfall', v.shortfall::text)) FROM v "
+    "  WHERE NOT v.paid) "
+    "SELECT v.id, v.billing_period_start::text, v.billing_period_end::text, "
+    "v.due_date::text FROM v";
+
+static int inv_cmp(const void *a, const void *b)
+{
+    return strcmp(((const bill_billing_invoice *)a)->invoice_id,
+                  ((const bill_billing_invoice *)b)->invoice_id);
+}
 
 static int due_batch(bill__pass *p, keyset *k, bool *more)
 {
-    PGresult *res = NULL, *ins = NULL, *cnt = NULL, *num = NULL;
-    bill__sbuf cand = {0}, made = {0};
-    char lim[16], year[8], count[24], first[24];
-    int rc, n, nins;
+    PGresult *res = NULL, *cnt = NULL, *cs = NULL, *ins = NULL, *rest = NULL;
+    bill__sbuf custs = {0}, a_id = {0}, a_inst = {0}, a_num = {0}, a_amt = {0}, a_paid = {0},
+               a_bef = {0}, a_aft = {0}, a_seq = {0}, a_short = {0}, a_bal = {0}, a_lim = {0};
+    bill_billing_invoice *items = NULL;
+    cust *cu = NULL;
+    char lim[16], year[8], count[24];
+    int rc, n, ncu = 0, nitems = 0;
+    bill__sbuf *arrs[] = {&a_id,  &a_inst, &a_num, &a_amt,   &a_paid, &a_bef,
+                          &a_aft, &a_seq,  &a_short, &a_bal, &a_lim};
 
     snprintf(lim, sizeof lim, "%d", p->o.batch_size);
     if ((rc = QP(p, &res, SQL_DUE_BATCH, p->lead_cut, k->k1, k->k2, k->k3, p->ts, lim)) < 0)
@@ -852,65 +915,166 @@ static int due_batch(bill__pass *p, keyset *k, bool *more)
         goto done;
     copy_str(k->k1, sizeof k->k1, bill__val(res, n - 1, 1));
     copy_str(k->k2, sizeof k->k2, bill__val(res, n - 1, 2));
-    copy_str(k->k3, sizeof k->k3, bill__val(res, n - 1, 3));
-    bill__sbuf_array_begin(&cand);
+    copy_str(k->k3, sizeof k->k3, bill__val(res, n - 1, 0));
+    bill__sbuf_array_begin(&custs);
     for (int i = 0; i < n; i++) {
-        if (bill__bool(res, i, 4)) {
+        if (bill__isnull(res, i, 4))
             p->r->unpriced++;
-            continue;
-        }
-        bill__sbuf_array_item(&cand, bill__val(res, i, 0));
+        else
+            bill__sbuf_array_item(&custs, bill__val(res, i, 3));
     }
-    const char *s_cand = bill__sbuf_array_end(&cand);
-    if (!s_cand) {
+    const char *s_custs = bill__sbuf_array_end(&custs);
+    if (!s_custs) {
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
         goto done;
     }
-    if (strcmp(s_cand, "{}") == 0)
+    if (strcmp(s_custs, "{}") == 0)
         goto done;
-    if ((rc = QP(p, &ins, SQL_ISSUE_INSERT, s_cand, p->ts)) < 0)
-        goto done;
-    nins = PQntuples(ins);
-    if (nins == 0)
-        goto done;
-    /* Numbers follow the pass order (candidate order), which the number
-     * statement recomputes: RETURNING promises no order. */
-    bill__sbuf_array_begin(&made);
-    for (int j = 0; j < nins; j++)
-        bill__sbuf_array_item(&made, bill__val(ins, j, 0));
-    const char *s_made = bill__sbuf_array_end(&made);
-    if (!s_made) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
-        goto done;
-    }
     snprintf(year, sizeof year, "%d", p->today.y);
-    snprintf(count, sizeof count, "%d", nins);
-    if ((rc = QP(p, &cnt, SQL_COUNTER, year, count)) < 0)
+    if ((rc = QP(p, &cnt, SQL_COUNTER_LOCK, year)) < 0 ||
+        (rc = QP(p, &cs, SQL_CUSTOMERS_LOCK, s_custs)) < 0)
         goto done;
-    bill__i64_text(bill__i64(cnt, 0, 0) - nins + 1, first);
-    if ((rc = QP(p, &num, SQL_ISSUE_NUMBER, s_cand, year, first, p->ts, s_made)) < 0)
-        goto done;
-    bill__sbuf_array_begin(&made); /* now in pass order */
-    for (int i = 0; i < PQntuples(num); i++) {
-        bill_money amt = 0;
-        if ((rc = bill__money_col(num, i, 7, &amt)) < 0)
-            goto done;
-        p->r->issued++;
-        p->r->issued_amount += amt;
-        bill__sbuf_array_item(&made, bill__val(num, i, 0));
-    }
-    if (!(s_made = bill__sbuf_array_end(&made))) {
+    int64_t number = bill__i64(cnt, 0, 0);
+    ncu = PQntuples(cs);
+    if (ncu > 0 && !(cu = calloc((size_t)ncu, sizeof *cu))) {
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
         goto done;
     }
-    rc = settle(p, s_made, true);
+    for (int i = 0; i < ncu; i++) {
+        copy_str(cu[i].id, sizeof cu[i].id, bill__val(cs, i, 0));
+        if ((rc = bill__money_col(cs, i, 1, &cu[i].balance)) < 0 ||
+            (rc = bill__money_col(cs, i, 2, &cu[i].limit)) < 0)
+            goto done;
+    }
+    qsort(cu, (size_t)ncu, sizeof *cu, cust_cmp);
+    if (!(items = calloc((size_t)n, sizeof *items))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+        goto done;
+    }
+    for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
+        bill__sbuf_array_begin(arrs[i]);
+    /* In pass order: numbers, and each renewal against the balance as it
+     * stands at its turn (all or nothing). */
+    for (int i = 0; i < n; i++) {
+        cust key, *c;
+        bill_money amount = 0, before, shortfall = 0;
+        char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], num[24], sq[16];
+        bill_billing_invoice *it = &items[nitems];
+        if (bill__isnull(res, i, 4))
+            continue;
+        copy_str(key.id, sizeof key.id, bill__val(res, i, 3));
+        if (!(c = bsearch(&key, cu, (size_t)ncu, sizeof *cu, cust_cmp))) {
+            rc = bill__err(BILL_EINTERNAL, NULL, "customer %s was not locked", key.id);
+            goto done;
+        }
+        if ((rc = bill__money_col(res, i, 4, &amount)) < 0 || (rc = bill_uuid_v4(it->invoice_id)) < 0)
+            goto done;
+        nitems++;
+        copy_str(it->instance_id, sizeof it->instance_id, bill__val(res, i, 0));
+        copy_str(it->customer_id, sizeof it->customer_id, c->id);
+        snprintf(it->invoice_number, sizeof it->invoice_number, "INV-%s-%06lld", year,
+                 (long long)(number + nitems));
+        it->amount = amount;
+        it->issued = true;
+        before = c->balance;
+        it->paid = c->balance - amount >= -c->limit;
+        if (it->paid) {
+            c->balance -= amount;
+            p->r->paid++;
+            p->r->paid_amount += amount;
+        } else {
+            shortfall = amount - (c->balance + c->limit);
+            it->shortfall = shortfall;
+            p->r->payment_failed++;
+            p->r->shortfall_amount += shortfall;
+            if (p->o.details &&
+                (rc = report_add_shortfall(p->r, c->id, c->balance, c->limit, amount)) < 0)
+                goto done;
+        }
+        p->r->issued++;
+        p->r->issued_amount += amount;
+        snprintf(num, sizeof num, "%lld", (long long)(number + nitems));
+        snprintf(sq, sizeof sq, "%d", it->paid ? c->seq++ : 0);
+        bill__sbuf_array_item(&a_id, it->invoice_id);
+        bill__sbuf_array_item(&a_inst, it->instance_id);
+        bill__sbuf_array_item(&a_num, num);
+        bill__sbuf_array_item(&a_amt, bill_money_format(amount, b1));
+        bill__sbuf_array_item(&a_paid, it->paid ? "t" : "f");
+        bill__sbuf_array_item(&a_bef, bill_money_format(before, b2));
+        bill__sbuf_array_item(&a_aft, bill_money_format(c->balance, b3));
+        bill__sbuf_array_item(&a_seq, sq);
+        bill__sbuf_array_item(&a_short, bill_money_format(shortfall, b1));
+        bill__sbuf_array_item(&a_bal, bill_money_format(it->paid ? before : c->balance, b2));
+        bill__sbuf_array_item(&a_lim, bill_money_format(c->limit, b3));
+    }
+    const char *s[BILL__ARRAY_LEN(arrs)];
+    for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
+        if (!(s[i] = bill__sbuf_array_end(arrs[i]))) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+            goto done;
+        }
+    if ((rc = QP(p, &ins, SQL_ISSUE_INSERT, p->ts, year, s[0], s[1], s[2], s[3], s[4])) < 0)
+        goto done;
+    if (strtoll(PQcmdTuples(ins), NULL, 10) != nitems) {
+        /* Another pass issued one of these meanwhile: its numbers would
+         * leave a gap. Run the batch again on a fresh snapshot. */
+        rc = bill__err(BILL_ECONFLICT, NULL, "a renewal of this batch was issued concurrently");
+        goto done;
+    }
+    snprintf(count, sizeof count, "%d", nitems);
+    if ((rc = QP(p, NULL, SQL_COUNTER_ADD, year, count)) < 0 ||
+        (rc = QP(p, &rest, SQL_ISSUE_REST, p->ts, s[0], s[4], s[5], s[6], s[7], s[8], s[9], s[10],
+                 p->o.currency)) < 0)
+        goto done;
+    if (p->o.details) {
+        qsort(items, (size_t)nitems, sizeof *items, inv_cmp);
+        for (int i = 0; i < PQntuples(rest); i++) {
+            bill_billing_invoice key, *it;
+            copy_str(key.invoice_id, sizeof key.invoice_id, bill__val(rest, i, 0));
+            if ((it = bsearch(&key, items, (size_t)nitems, sizeof *items, inv_cmp))) {
+                copy_str(it->period_start, sizeof it->period_start, bill__val(rest, i, 1));
+                copy_str(it->period_end, sizeof it->period_end, bill__val(rest, i, 2));
+                copy_str(it->due_date, sizeof it->due_date, bill__val(rest, i, 3));
+            }
+        }
+        /* back in pass order (numbers increase with it) */
+        for (int i = 0; i < nitems; i++)
+            for (int j = i; j > 0 && strcmp(items[j].invoice_number, items[j - 1].invoice_number) < 0;
+                 j--) {
+                bill_billing_invoice t = items[j];
+                items[j] = items[j - 1];
+                items[j - 1] = t;
+            }
+        for (int i = 0; i < nitems; i++)
+            if ((rc = bill__report_add_invoice(p->r, &items[i])) < 0)
+                goto done;
+    }
+    rc = BILL_OK;
 done:
-    bill__sbuf_free(&cand);
-    bill__sbuf_free(&made);
+    if (rc < 0 && nitems > 0) {
+        /* counted above; a failed batch is rolled back and counts nothing */
+        for (int i = 0; i < nitems; i++) {
+            p->r->issued--;
+            p->r->issued_amount -= items[i].amount;
+            if (items[i].paid) {
+                p->r->paid--;
+                p->r->paid_amount -= items[i].amount;
+            } else {
+                p->r->payment_failed--;
+                p->r->shortfall_amount -= items[i].shortfall;
+            }
+        }
+    }
+    for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
+        bill__sbuf_free(arrs[i]);
+    bill__sbuf_free(&custs);
+    free(items);
+    free(cu);
     PQclear(res);
-    PQclear(ins);
     PQclear(cnt);
-    PQclear(num);
+    PQclear(cs);
+    PQclear(ins);
+    PQclear(rest);
     return rc;
 }
 

@@ -840,7 +840,7 @@ static const char SQL_ISSUE_REST[] =
     "  v.billing_period_start) || ' days)', 1, $1::timestamptz FROM v), "
     "pay AS (INSERT INTO payments (customer_id, invoice_id, amount, currency, gateway_id, "
     "  status, paid_at, created_at, updated_at) SELECT v.customer_id, v.id, v.total_amount, "
-    "  $10, 'balance', 'succeeded', $1::timestamptz, $1::timestamptz, $1::timestamptz FROM v "
+    "  $10, 'balance', 'success', $1::timestamptz, $1::timestamptz, $1::timestamptz FROM v "
     "  WHERE v.paid), "
     "led AS (INSERT INTO balance_transactions (customer_id, amount, balance_before, "
     "  balance_after, transaction_type, reference_id, description, created_by, created_at) "

@@ -62,6 +62,7 @@ SCENARIO(story_web)
 SCENARIO(story_grpc)
 SCENARIO(isolation)
 SCENARIO(wire)
+SCENARIO(renewal)
 
 /* 50 parallel PayOrder on one order, then 20 orders against a balance that
  * covers 10: the database agrees with what the client saw. */
@@ -83,4 +84,4 @@ END_TEST
 
 BILL_TEST_MAIN("e2e_api", 300, setup, teardown,
                test_api__story_web, test_api__story_grpc, test_api__isolation,
-               test_api__concurrency, test_api__wire);
+               test_api__concurrency, test_api__wire, test_api__renewal);

@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 import grpc
 
@@ -418,6 +419,40 @@ def concurrency():
     expect(S(m, 2) == '0.00', 'balance after 10 payments %s' % S(m, 2))
 
 
+def renewal():
+    """A renewal the engine issued, as the customer API shows it (issue 9):
+    period [start, end), due date, tax 0.00 and its line."""
+    cat, grp, pid, hidden = seed_catalog()
+    a = register(native, 'renewer')
+    cli('customer', 'balance', 'add', a.customer_id, '30.00')
+    oid = S(M(ok(native(ORD + 'CreateOrder', enc((2, pid)), a), 'order'), 1), 1)
+    ok(native(ORD + 'PayOrder', enc((1, oid), (2, 'balance')), a), 'PayOrder')
+    # the server's event worker starts the instance (no provider: at once)
+    for _ in range(200):
+        inst = [i for i in cli('instance', 'list', '--customer', a.customer_id)['instances']
+                if i['order_id'] == oid and i['next_due_date']]
+        if inst:
+            break
+        time.sleep(0.1)
+    expect(len(inst) == 1, 'instance of the order %r' % inst)
+    due = inst[0]['next_due_date']
+    # a pass on the due date (bill-cli --now; the server never takes a clock)
+    cli('--now', due + 'T00:00:00Z', 'billing', 'run')
+    m = ok(native(BILLING + 'ListInvoices', b'', a), 'ListInvoices')
+    invs = R(m, 1)
+    expect(len(invs) == 1, 'one renewal listed, got %d' % len(invs))
+    v = invs[0]
+    expect(S(v, 4) == due and S(v, 12) == due and S(v, 5) > due, 'period/due %r' % v)
+    expect(S(v, 6) == '10.00' and S(v, 7) == '0.00' and S(v, 8) == '10.00' and S(v, 9) == 'paid',
+           'amounts/status %r' % v)
+    expect(re.match(r'^INV-\d{4}-\d{6}$', S(v, 2)), 'number %r' % S(v, 2))
+    m = ok(native(BILLING + 'GetInvoice', enc((1, S(v, 1))), a), 'GetInvoice')
+    items = R(M(m, 1), 16)
+    expect(len(items) == 1 and S(items[0], 5) == '10.00' and I(items[0], 3) == 1
+           and due in S(items[0], 2), 'renewal line %r' % items)
+    print('renewal: %s due %s listed with its line' % (S(v, 2), due))
+
+
 def check_no_negative(raw, path, depth=0):
     """Walk a message generically: every varint must fit 32 bits except the
     uint64 PageMeta.total (still < 2^53 here); nested messages recursively
@@ -541,7 +576,7 @@ def main():
     # InstanceService joins the matrix once the server exposes it
     INST_ON = native(INST + 'ListInstances', b'')[0] != 'UNIMPLEMENTED'
     {'story_web': story_web, 'story_grpc': story_grpc, 'isolation': isolation,
-     'concurrency': concurrency, 'wire': wire}[SCENARIO]()
+     'concurrency': concurrency, 'wire': wire, 'renewal': renewal}[SCENARIO]()
     print('ok', SCENARIO)
 
 

@@ -6,8 +6,8 @@
  * cancelled one), catching up one period per pass, retries in due-date
  * order before new renewals, the price fixed when the invoice is issued,
  * the invoice year being the year of issue, quarterly anchors on a month's
- * last day, configured lead and dunning days, and a yearly -> monthly cycle
- * change that ends in a credit note.
+ * last day, configured lead and dunning days, a yearly -> monthly cycle
+ * change that ends in a credit note, and the day edge of proration.
  */
 #include "pg_harness.h"
 
@@ -417,6 +417,45 @@ START_TEST(test_billing_rules__cycle_change_down_credits_the_rest)
 }
 END_TEST
 
+/* §5: the whole day of the change belongs to the new state: at
+ * 2027-01-15T23:59:59Z 17 days of January remain, at 2027-01-16T00:00:00Z
+ * 16 (the previews write nothing). */
+START_TEST(test_billing_rules__proration_day_edge)
+{
+    world w;
+    world_open(&w);
+    char *cust = mk_customer(&w, 5000, 0);
+    char *cheap = mk_product(&w, 1000, -1, -1), *dear = mk_product(&w, 2000, -1, -1);
+    char *inst = mk_instance(&w, cust, cheap, "monthly", "2027-01-01T09:00:00Z");
+    static const struct {
+        const char *at, *credit, *credit_why, *charge, *net;
+    } edge[] = {
+        {"2027-01-15T23:59:59Z", "-5.48", "17/31 days of 10.00", "10.97", "5.49"},
+        {"2027-01-16T00:00:00Z", "-5.16", "16/31 days of 10.00", "10.32", "5.16"},
+        {"2027-01-31T23:59:59Z", "-0.32", "1/31 days of 10.00", "0.65", "0.33"},
+    };
+    char b[BILL_MONEY_BUFSZ];
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+        bill_billing_change c;
+        w.now = at(edge[i].at);
+        ck_assert_int_eq(bill_instance_change_product(w.db, NULL, &cli, inst, dear, true, &c),
+                         BILL_OK);
+        ck_assert_uint_eq(c.line_count, 2);
+        ck_assert_msg(strcmp(bill_money_format(c.lines[0].amount, b), edge[i].credit) == 0,
+                      "%s: credit %s", edge[i].at, b);
+        ck_assert_str_eq(c.lines[0].why, edge[i].credit_why);
+        ck_assert_msg(strcmp(bill_money_format(c.lines[1].amount, b), edge[i].charge) == 0,
+                      "%s: charge %s", edge[i].at, b);
+        ck_assert_msg(strcmp(bill_money_format(c.net, b), edge[i].net) == 0, "%s: net %s",
+                      edge[i].at, b);
+        bill_billing_change_clear(&c);
+    }
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices%s", ""), 0);
+    free(inst), free(cheap), free(dear), free(cust);
+    world_close(&w);
+}
+END_TEST
+
 BILL_TEST_MAIN("billing_rules", 120, NULL, NULL, test_billing_rules__renewal_key_in_the_schema,
                test_billing_rules__gateway_payment_of_a_renewal,
                test_billing_rules__catch_up_one_period_per_pass,
@@ -425,4 +464,5 @@ BILL_TEST_MAIN("billing_rules", 120, NULL, NULL, test_billing_rules__renewal_key
                test_billing_rules__invoice_year_is_the_year_of_issue,
                test_billing_rules__quarterly_from_a_month_end,
                test_billing_rules__configured_lead_and_dunning_days,
-               test_billing_rules__cycle_change_down_credits_the_rest);
+               test_billing_rules__cycle_change_down_credits_the_rest,
+               test_billing_rules__proration_day_edge);

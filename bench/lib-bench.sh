@@ -31,9 +31,11 @@ enabled = false
 level = "warn"
 TOML
   chmod 600 "$work/config.toml"
-  (cd "$work" && exec "$build/bill-server/bill-server" --config "$work/config.toml" >"$work/server.log" 2>&1) &
+  # BENCH_WRAP: a command to run the server under, e.g.
+  # BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out"
+  (cd "$work" && exec ${BENCH_WRAP:-} "$build/bill-server/bill-server" --config "$work/config.toml" >"$work/server.log" 2>&1) &
   srv_pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
     sleep 0.2
   done

@@ -65,9 +65,16 @@ BILL_API int bill_jwt_issue_family(const char *secret, const char *customer_user
  * BILL_EUNAUTH with a message that never contains the token: malformed,
  * header alg other than "HS256" (including "none"), bad signature (checked in
  * constant time), missing or non-integer exp, expired ("access token expired"),
- * typ other than "access", missing sub/cid. */
+ * typ other than "access", missing sub/cid.
+ * A token that verified once is remembered (a fixed-size in-process cache
+ * keyed by a hash of secret and token; thread-safe), so later calls with it
+ * only check exp against now_us. Failures are not remembered. The cache
+ * holds nothing a token cannot carry: account status is the caller's to
+ * check on every call (libbill's domain calls do). */
 BILL_API int bill_jwt_verify(const char *secret, const char *token, int64_t now_us,
                              bill_jwt_claims *claims);
+/* Lookups of that cache since the process started (either may be NULL). */
+BILL_API void bill_jwt_cache_stats(uint64_t *hits, uint64_t *misses);
 
 /* ---- refresh tokens ---------------------------------------------------- */
 

@@ -82,6 +82,46 @@ START_TEST(test_jwt__expired_rejected)
 }
 END_TEST
 
+/* The verification cache (issue 13): a second verify of the same token is a
+ * hit with the same claims; it still honours exp, the secret and every
+ * byte of the token; failures are not remembered. */
+START_TEST(test_jwt__cache_hits_and_stays_exact)
+{
+    char *tok = NULL;
+    bill_jwt_claims a, b;
+    uint64_t h0, m0, h1, m1;
+    ck_assert_int_eq(bill_jwt_issue(SECRET, USER, CUST, 1, T0, &tok, NULL), BILL_OK);
+    bill_jwt_cache_stats(&h0, &m0);
+    ck_assert_int_eq(bill_jwt_verify(SECRET, tok, T0, &a), BILL_OK);
+    bill_jwt_cache_stats(&h1, &m1);
+    ck_assert_uint_eq(h1, h0);
+    ck_assert_uint_eq(m1, m0 + 1);
+    ck_assert_int_eq(bill_jwt_verify(SECRET, tok, T0 + 1000000, &b), BILL_OK);
+    bill_jwt_cache_stats(&h1, &m1);
+    ck_assert_uint_eq(h1, h0 + 1);
+    ck_assert_mem_eq(&a, &b, sizeof a);
+    /* cached, yet: the second before expiry passes, the second of it fails */
+    ck_assert_int_eq(bill_jwt_verify(SECRET, tok, T0 + 3599LL * 1000000, NULL), BILL_OK);
+    ck_assert_int_eq(bill_jwt_verify(SECRET, tok, T0 + 3600LL * 1000000, &b), BILL_EUNAUTH);
+    ck_assert_str_eq(bill_error_last()->message, "access token expired");
+    ck_assert_str_eq(b.sub, "");
+    /* another secret never hits the entry of this one */
+    ck_assert_int_eq(bill_jwt_verify("another-secret-another-secret-xxxxx", tok, T0, NULL),
+                     BILL_EUNAUTH);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "signature"));
+    /* one byte changed (the payload's last character): refused, and again */
+    size_t n = strlen(tok);
+    char *dot2 = strrchr(tok, '.');
+    ck_assert_ptr_nonnull(dot2);
+    char *p = dot2 - 1;
+    *p = *p == 'A' ? 'B' : 'A';
+    ck_assert_int_eq(bill_jwt_verify(SECRET, tok, T0, NULL), BILL_EUNAUTH);
+    ck_assert_int_eq(bill_jwt_verify(SECRET, tok, T0, NULL), BILL_EUNAUTH);
+    ck_assert_uint_eq(strlen(tok), n);
+    free(tok);
+}
+END_TEST
+
 START_TEST(test_jwt__wrong_signature_rejected)
 {
     char *tok = NULL;
@@ -395,6 +435,7 @@ int main(void)
     TCase *tc = tcase_create("jwt");
     tcase_add_test(tc, test_jwt__issue_then_verify_roundtrip);
     tcase_add_test(tc, test_jwt__expired_rejected);
+    tcase_add_test(tc, test_jwt__cache_hits_and_stays_exact);
     tcase_add_test(tc, test_jwt__wrong_signature_rejected);
     tcase_add_test(tc, test_jwt__alg_none_rejected);
     tcase_add_test(tc, test_jwt__other_algs_rejected);

@@ -25,5 +25,5 @@ h2load -n "$n" -c 4 -m 4 -t 1 -H 'content-type: application/grpc' -H 'te: traile
   -d "$work/lp" "http://127.0.0.1:$port/rustbill.product.ProductService/ListProducts" | grep -E 'requests:|status codes'
 bench_stop
 trap - EXIT
-callgrind_annotate --inclusive=yes "$out" | head -60
+callgrind_annotate --inclusive=yes "$out" | sed -n 1,80p
 echo "profile: $out"

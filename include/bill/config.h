@@ -65,6 +65,7 @@ typedef struct bill_config {
         int max_lifetime_secs;      /* 1800 */
         int acquire_timeout_secs;   /* 5 */
         bool test_before_acquire;   /* true */
+        int test_after_idle_ms;     /* 1000 */
     } db;
     struct {
         char *secret;               /* "" (required by the server, >= 32 chars) */

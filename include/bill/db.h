@@ -18,7 +18,7 @@ extern "C" {
 
 typedef struct bill_db bill_db;
 
-#define BILL_DB_OPTIONS_VERSION 1
+#define BILL_DB_OPTIONS_VERSION 2
 
 /* Pool settings: the [db] section of config.toml. */
 typedef struct bill_db_options {
@@ -29,9 +29,15 @@ typedef struct bill_db_options {
     int idle_timeout_secs;       /* 300: idle connections above min are closed */
     int max_lifetime_secs;       /* 1800: older connections are replaced */
     int acquire_timeout_secs;    /* 5: then BILL_EUNAVAILABLE */
-    bool test_before_acquire;    /* true: "SELECT 1" before handing out */
+    bool test_before_acquire;    /* true: a lent connection is never a dead one */
     const char *application_name;/* NULL -> "libbill" */
     /* fields above exist since version 1 */
+    int test_after_idle_ms;      /* 1000: with test_before_acquire, a connection
+                                  * idle this long gets "SELECT 1" first; one
+                                  * used more recently is lent at once and its
+                                  * first statement, if it finds the connection
+                                  * dead, reopens it and runs again. 0: always
+                                  * ping. (version 1 callers get 1000) */
 } bill_db_options;
 
 /* Fill *o with the defaults above (url NULL). */

@@ -64,6 +64,7 @@ static const field fields[] = {
     {"db", "max_lifetime_secs", K_INT, OFF(db.max_lifetime_secs), 0, 30 * DAY, NULL, NULL},
     {"db", "acquire_timeout_secs", K_INT, OFF(db.acquire_timeout_secs), 1, 3600, NULL, NULL},
     {"db", "test_before_acquire", K_BOOL, OFF(db.test_before_acquire), 0, 0, NULL, NULL},
+    {"db", "test_after_idle_ms", K_INT, OFF(db.test_after_idle_ms), 0, DAY * 1000, NULL, NULL},
     {"jwt", "secret", K_STR, OFF(jwt.secret), 0, 0, NULL, "JWT_SECRET_FILE"},
     {"jwt", "expiry_hours", K_INT, OFF(jwt.expiry_hours), 1, 24 * 366, NULL, NULL},
     {"session", "cookie_name", K_STR, OFF(session.cookie_name), 0, 0, NULL, NULL},
@@ -675,6 +676,7 @@ static int set_defaults(bill_config *c)
     c->db.max_lifetime_secs = 1800;
     c->db.acquire_timeout_secs = 5;
     c->db.test_before_acquire = true;
+    c->db.test_after_idle_ms = 1000;
     c->jwt.expiry_hours = 24;
     c->session.idle_timeout_minutes = 1440;
     c->session.absolute_timeout_hours = 168;
@@ -923,6 +925,7 @@ void bill_config_db_options(const bill_config *cfg, bill_db_options *out)
     out->max_lifetime_secs = 1800;
     out->acquire_timeout_secs = 5;
     out->test_before_acquire = true;
+    out->test_after_idle_ms = 1000;
     if (!cfg)
         return;
     out->url = cfg->db.url[0] ? cfg->db.url : NULL;
@@ -932,6 +935,7 @@ void bill_config_db_options(const bill_config *cfg, bill_db_options *out)
     out->max_lifetime_secs = cfg->db.max_lifetime_secs;
     out->acquire_timeout_secs = cfg->db.acquire_timeout_secs;
     out->test_before_acquire = cfg->db.test_before_acquire;
+    out->test_after_idle_ms = cfg->db.test_after_idle_ms;
 }
 
 bool bill_config_db_url_is_set(const bill_config *cfg)

@@ -9,7 +9,13 @@
  *   - idle connections beyond min are closed after idle_timeout_secs, and any
  *     connection older than max_lifetime_secs is replaced (both checked
  *     whenever the pool is touched — there is no reaper thread to own);
- *   - test_before_acquire sends "SELECT 1" and silently replaces a dead one;
+ *   - test_before_acquire: a connection idle for test_after_idle_ms or more
+ *     is checked with "SELECT 1" and silently replaced when dead; one used
+ *     more recently is lent unchecked ("unverified"), and if its first
+ *     statement finds it gone (server restarted, backend killed) the
+ *     connection is reopened in place and that statement sent once more —
+ *     so a dead connection is never what a request sees, and the common
+ *     case costs no extra round trip (issue 13);
  *   - on release, an open transaction is rolled back and a broken connection
  *     (PQstatus bad, 08xxx/57P0x error seen) is discarded.
  * Connecting, pinging and closing happen outside the mutex so a slow server
@@ -31,6 +37,7 @@ struct bill_conn {
     int64_t last_used_ms; /* monotonic, when last put back */
     bool broken;          /* a connection-level failure was seen */
     bool clock_set;       /* bill.now is set on this session */
+    bool unverified;      /* lent without the ping: first statement may retry */
     struct bill_conn *next;
 };
 
@@ -42,6 +49,7 @@ struct bill_db {
     int max_conns, min_conns;
     int idle_timeout_s, max_lifetime_s, acquire_timeout_s;
     bool test_before_acquire;
+    int test_after_idle_ms;
 
     bill_conn *idle;  /* LIFO: the warmest connection is reused first */
     int n_idle;
@@ -73,6 +81,7 @@ void bill_db_options_init(bill_db_options *o)
     o->max_lifetime_secs = 1800;
     o->acquire_timeout_secs = 5;
     o->test_before_acquire = true;
+    o->test_after_idle_ms = 1000;
 }
 
 /* ---- single connections ------------------------------------------------- */
@@ -230,6 +239,13 @@ int bill_db_open(bill_db **out, const bill_db_options *opts)
     db->max_lifetime_s = opts->max_lifetime_secs;
     db->acquire_timeout_s = opts->acquire_timeout_secs;
     db->test_before_acquire = opts->test_before_acquire;
+    db->test_after_idle_ms = opts->version >= 2 ? opts->test_after_idle_ms : 1000;
+    if (db->test_after_idle_ms < 0 || db->test_after_idle_ms > 86400 * 1000) {
+        rc = bill__err(BILL_EINVALID, "db.test_after_idle_ms",
+                       "db.test_after_idle_ms = %d; it must be between 0 and 86400000",
+                       db->test_after_idle_ms);
+        goto done;
+    }
 
     if (pthread_mutex_init(&db->mu, NULL) != 0) {
         rc = bill__err(BILL_EINTERNAL, NULL, "cannot create the pool mutex");
@@ -336,14 +352,18 @@ static int conn_acquire_raw(bill_db *db, bill_conn **out, bool ping, bool *fresh
             db->n_idle--;
             db->n_in_use++;
             pthread_mutex_unlock(&db->mu);
-            if (ping && db->test_before_acquire && !conn_alive(c)) {
+            bool long_idle = now_ms() - c->last_used_ms >= db->test_after_idle_ms;
+            if (ping && db->test_before_acquire && long_idle && !conn_alive(c)) {
                 /* Dead (server restarted, backend killed): replace it. */
                 if ((rc = conn_replace(db, &c)) < 0)
                     goto done;
                 if (fresh)
                     *fresh = true;
-            } else if (fresh) {
-                *fresh = false;
+            } else {
+                /* Not pinged now: its first statement checks it. */
+                c->unverified = db->test_before_acquire && !(ping && long_idle);
+                if (fresh)
+                    *fresh = false;
             }
             pthread_mutex_lock(&db->mu);
             db->acquired_total++;
@@ -479,14 +499,11 @@ int bill__conn_acquire_probe(bill_db *db, bill_conn **out, PGresult **res, const
     *res = NULL;
     if ((rc = conn_acquire_raw(db, out, false, &fresh)) < 0)
         return rc;
+    /* Without test_before_acquire nothing is checked, as asked; otherwise a
+     * connection the statement finds dead is reopened and the statement
+     * sent again (bill__q, "unverified"). */
+    (*out)->unverified = !fresh && db->test_before_acquire;
     rc = bill__q(*out, res, sql, nparams, params);
-    if (rc < 0 && !fresh && ((*out)->broken || PQstatus((*out)->pg) != CONNECTION_OK)) {
-        /* An idle connection that died (what the "SELECT 1" ping would have
-         * found): replace it once, as the ping does, and ask again. */
-        if ((rc = conn_replace(db, out)) < 0)
-            return rc;
-        rc = bill__q(*out, res, sql, nparams, params);
-    }
     if (rc == BILL_OK)
         rc = conn_apply_clock(*out);
     if (rc < 0) {
@@ -633,6 +650,34 @@ static bool result_ok(const PGresult *r)
     return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
 }
 
+/* The failed first statement of an unverified connection found it gone
+ * (closed socket, or the server's 57P0x "terminating connection"): open a
+ * new session in its place (the slot and the borrower stay the same). The
+ * statement never ran on a live session outside a transaction the caller
+ * saw, so sending it again is what the ping would have made happen. */
+static bool first_statement_retry(bill_conn *c, const PGresult *r)
+{
+    bool was_unverified = c->unverified;
+    c->unverified = false;
+    if (!was_unverified)
+        return false;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    bool gone = PQstatus(c->pg) != CONNECTION_OK ||
+                (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)));
+    if (!gone)
+        return false;
+    bill_conn *n = NULL;
+    if (conn_open(c->db, &n) < 0)
+        return false;
+    PQfinish(c->pg);
+    c->pg = n->pg;
+    c->created_ms = n->created_ms;
+    c->broken = false;
+    c->clock_set = false;
+    free(n);
+    return true;
+}
+
 int bill__q(bill_conn *c, PGresult **out, const char *sql, int nparams,
             const char *const *params)
 {
@@ -646,6 +691,11 @@ int bill__q(bill_conn *c, PGresult **out, const char *sql, int nparams,
         goto done;
     }
     r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!result_ok(r) && first_statement_retry(c, r)) {
+        PQclear(r);
+        r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
+    c->unverified = false;
     if (!result_ok(r)) {
         rc = bill__pg_error(c, r, "database");
         goto done;
@@ -667,6 +717,11 @@ int bill__exec(bill_conn *c, const char *sql)
         return bill__err(BILL_EINVALID, NULL, "bill__exec: connection and sql are required");
     /* PQexec (not PQexecParams) so a migration file may hold many statements. */
     r = PQexec(c->pg, sql);
+    if (!result_ok(r) && first_statement_retry(c, r)) {
+        PQclear(r);
+        r = PQexec(c->pg, sql);
+    }
+    c->unverified = false;
     if (!result_ok(r))
         rc = bill__pg_error(c, r, "database");
     PQclear(r);

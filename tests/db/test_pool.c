@@ -105,6 +105,106 @@ START_TEST(test_pool__dead_connection_is_replaced)
 }
 END_TEST
 
+/* Whether backend `pid`'s last statement (pg_stat_activity, seen from
+ * another session) is exactly `sql`. */
+static bool last_statement_is(const char *url, long pid, const char *sql)
+{
+    char q[512];
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM pg_stat_activity WHERE pid = %ld AND query = '%s'", pid, sql);
+    return bill_test_pg_query_ll(url, q) == 1;
+}
+
+/* Issue 13: a connection used within test_after_idle_ms is lent without
+ * the "SELECT 1" round trip; one idle longer still gets it. */
+START_TEST(test_pool__ping_only_after_idle_threshold)
+{
+    char *url = bill_test_pg_new_database("pool_pingidle");
+    bill_db_options o;
+    bill_db *db = NULL;
+    bill_conn *c = NULL;
+    bill_db_options_init(&o);
+    ck_assert_int_eq(o.test_after_idle_ms, 1000);
+    o.url = url;
+    o.min_connections = 1;
+    o.max_connections = 1;
+    o.test_after_idle_ms = 300;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    long pid = backend_pid(c);
+    ck_assert_int_eq(bill__exec(c, "SELECT 'marker'"), BILL_OK);
+    bill__conn_release(c);
+    /* at once: no ping, the backend's last statement is still ours */
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert(last_statement_is(url, pid, "SELECT ''marker''"));
+    bill__conn_release(c);
+    /* after the threshold: pinged */
+    usleep(450 * 1000);
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert(last_statement_is(url, pid, "SELECT 1"));
+    bill__conn_release(c);
+
+    /* 0: every acquire pings (the old behaviour) */
+    bill_db_close(db);
+    o.test_after_idle_ms = 0;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    pid = backend_pid(c);
+    ck_assert_int_eq(bill__exec(c, "SELECT 'marker'"), BILL_OK);
+    bill__conn_release(c);
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert(last_statement_is(url, pid, "SELECT 1"));
+    bill__conn_release(c);
+    bill_db_close(db);
+
+    o.test_after_idle_ms = -1;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "db.test_after_idle_ms");
+    free(url);
+}
+END_TEST
+
+/* The unchecked connection's backend dies: its first statement (a BEGIN,
+ * or a query) reopens it and runs once more; a later statement that finds
+ * the connection gone fails as before (no silent retry mid-work). */
+START_TEST(test_pool__unverified_first_statement_retries_once)
+{
+    char *url = bill_test_pg_new_database("pool_retry");
+    bill_db *db = open_pool(url, 1, 1, "pool-retry-test");
+    bill_conn *c = NULL;
+    char sql[128];
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    long pid1 = backend_pid(c);
+    bill__conn_release(c);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", pid1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    usleep(100 * 1000);
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(bill__tx_begin(c), BILL_OK);
+    long pid2 = backend_pid(c);
+    ck_assert_int_ne(pid1, pid2);
+    ck_assert_int_eq(bill__tx_commit(c), BILL_OK);
+
+    /* the same connection, now verified: a kill mid-borrow is an error */
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", pid2);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    usleep(100 * 1000);
+    ck_assert_int_eq(bill__exec(c, "SELECT 1"), BILL_EUNAVAILABLE);
+    bill__conn_release(c);
+    ck_assert_int_eq(bill_db_ping(db), BILL_OK);
+
+    bill_db_pool_stats st;
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_int_eq(st.in_use, 0);
+    ck_assert_int_eq(st.idle, 1);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
 /* Without test_before_acquire the first query fails as EUNAVAILABLE, the
  * release discards the connection, and the next borrower gets a good one. */
 START_TEST(test_pool__broken_connection_discarded_on_release)
@@ -344,6 +444,8 @@ END_TEST
 BILL_TEST_MAIN_AFTER(bill_test_pg_url_base(), "pool", 60, NULL, NULL,
                test_pool__acquire_timeout_is_unavailable_with_advice,
                test_pool__dead_connection_is_replaced,
+               test_pool__ping_only_after_idle_threshold,
+               test_pool__unverified_first_statement_retries_once,
                test_pool__broken_connection_discarded_on_release,
                test_pool__idle_connections_above_min_expire,
                test_pool__old_connections_are_replaced, test_pool__concurrent_borrowers,

@@ -68,6 +68,7 @@ const bill_srv_route bill_srv_route_table[] = {
 
 const bill_srv_layer *const bill_srv_layer_table[] = {
     &bill_srv_layer_ratelimit,    /* admit: Login / Register buckets per client IP */
+    &bill_srv_layer_catcache,     /* answer: anonymous catalog calls from memory */
     &bill_srv_layer_cors,         /* request: preflights, CORS headers */
     &bill_srv_layer_session_auth, /* call: admin session cookie */
     &bill_srv_layer_jwt_auth,     /* call: customer access token */

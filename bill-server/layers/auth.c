@@ -151,5 +151,19 @@ static int apikey_auth(bill_srv_call *call)
 }
 
 const bill_srv_layer bill_srv_layer_session_auth = {.name = "session_auth", .call = session_auth};
-const bill_srv_layer bill_srv_layer_jwt_auth = {.name = "jwt_auth", .call = jwt_auth};
+/* libbill's per-token verification cache (bill_jwt_verify) */
+static void jwt_metrics(void *state, srv_buf *o)
+{
+    uint64_t hits = 0, misses = 0;
+    (void)state;
+    bill_jwt_cache_stats(&hits, &misses);
+    srv_buf_printf(o,
+        "# HELP bill_jwt_cache_hits_total Access tokens whose signature check was remembered.\n"
+        "# TYPE bill_jwt_cache_hits_total counter\nbill_jwt_cache_hits_total %llu\n"
+        "# TYPE bill_jwt_cache_misses_total counter\nbill_jwt_cache_misses_total %llu\n",
+        (unsigned long long)hits, (unsigned long long)misses);
+}
+
+const bill_srv_layer bill_srv_layer_jwt_auth = {.name = "jwt_auth", .call = jwt_auth,
+                                                .metrics = jwt_metrics};
 const bill_srv_layer bill_srv_layer_apikey_auth = {.name = "apikey_auth", .call = apikey_auth};

@@ -6,6 +6,8 @@
  *   concurrency limit   the worker pool (transport/workers.c)
  *   → health            an EARLY route (routes/probes.c)
  *   → rate limit        admit layer  (layers/ratelimit.c)
+ *   → catalog cache     answer layer (layers/catcache.c): anonymous catalog
+ *                       calls from memory, on the loop thread
  *   → admin UI          an EARLY route (routes/admin_ui.c)
  *   → CORS              request layer (layers/cors.c)
  *   → session auth → JWT auth → API key auth
@@ -27,5 +29,6 @@ extern const bill_srv_layer bill_srv_layer_cors;
 extern const bill_srv_layer bill_srv_layer_session_auth;
 extern const bill_srv_layer bill_srv_layer_jwt_auth;
 extern const bill_srv_layer bill_srv_layer_apikey_auth;
+extern const bill_srv_layer bill_srv_layer_catcache;
 
 #endif

@@ -206,10 +206,13 @@ done:
 #define M(name, in, outd, fn) \
     BILL_SRV_UNARY("rustbill.integration.IntegrationService", name, rustbill__integration__##in##__descriptor, \
                    rustbill__integration__##outd##__descriptor, fn, 0)
+#define MC(name, in, outd, fn) \
+    BILL_SRV_UNARY("rustbill.integration.IntegrationService", name, rustbill__integration__##in##__descriptor, \
+                   rustbill__integration__##outd##__descriptor, fn, BILL_SRV_CATALOG_CACHE)
 
 static const bill_srv_method integration_methods[] = {
     M("ListProviders", list_providers_request, list_providers_response, list_providers),
-    M("ListGateways", list_gateways_request, list_gateways_response, list_gateways),
+    MC("ListGateways", list_gateways_request, list_gateways_response, list_gateways),
 };
 
 const bill_srv_service bill_srv_integration_service = {

@@ -304,17 +304,21 @@ static int delete_category(bill_srv_call *call, const ProtobufCMessage *in, Prot
 #define M(svc, name, in, outd, fn)                                                             \
     BILL_SRV_UNARY("rustbill.product." svc, name, rustbill__product__##in##__descriptor,        \
                    rustbill__product__##outd##__descriptor, fn, 0)
+/* the same, for a public catalog read (answers cached for anonymous callers) */
+#define MC(svc, name, in, outd, fn)                                                            \
+    BILL_SRV_UNARY("rustbill.product." svc, name, rustbill__product__##in##__descriptor,        \
+                   rustbill__product__##outd##__descriptor, fn, BILL_SRV_CATALOG_CACHE)
 
 static const bill_srv_method product_methods[] = {
-    M("ProductService", "ListProducts", list_products_request, list_products_response, list_products),
-    M("ProductService", "GetProduct", get_product_request, get_product_response, get_product),
+    MC("ProductService", "ListProducts", list_products_request, list_products_response, list_products),
+    MC("ProductService", "GetProduct", get_product_request, get_product_response, get_product),
 };
 static const bill_srv_method group_methods[] = {
-    M("ProductGroupService", "ListProductGroups", list_product_groups_request,
+    MC("ProductGroupService", "ListProductGroups", list_product_groups_request,
       list_product_groups_response, list_groups),
 };
 static const bill_srv_method category_methods[] = {
-    M("ProductCategoryService", "ListProductCategories", list_product_categories_request,
+    MC("ProductCategoryService", "ListProductCategories", list_product_categories_request,
       list_product_categories_response, list_categories),
     M("ProductCategoryService", "GetProductCategory", get_product_category_request,
       get_product_category_response, get_category),

@@ -241,7 +241,7 @@ int bill_srv_require_admin(bill_srv_call *call)
 
 /* Request ids only correlate log lines: a per-thread xorshift seeded once
  * from getrandom() is enough and keeps a syscall off every request. */
-static void make_request_id(char *out, size_t n)
+void srv_make_request_id(char *out, size_t n)
 {
     static _Thread_local uint64_t x;
     static const char hex[] = "0123456789abcdef";
@@ -264,7 +264,7 @@ void srv_grpc_run_job(srv_job *job)
     bill_srv_call call = {.job = job, .srv = job->srv};
     call.actor.kind = BILL_ACTOR_ANONYMOUS;
     call.actor.source_ip = job->peer;
-    make_request_id(call.request_id, sizeof call.request_id);
+    srv_make_request_id(call.request_id, sizeof call.request_id);
     const bill_srv_method *m = job->method;
     int64_t t0 = srv_now_ms();
     int status = BILL_GRPC_OK;
@@ -327,6 +327,13 @@ void srv_grpc_run_job(srv_job *job)
             status = bill_srv_call_error(&call, BILL_GRPC_RESOURCE_EXHAUSTED, "out of memory");
         else
             protobuf_c_message_pack(resp, packed);
+        if (packed && job->keep_tag && job->keep_layer >= 0) {
+            /* the layer that could not answer from memory keeps this answer */
+            const bill_srv_layer *l = job->srv->layers[job->keep_layer];
+            if (l->keep)
+                l->keep(job->srv->layer_state[job->keep_layer], m, &job->req, &call.actor,
+                        call.auth_error != NULL, job->keep_tag, packed, plen);
+        }
     }
 done:
     srv_grpc_response(&job->resp, job->web, status,

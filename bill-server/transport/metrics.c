@@ -179,6 +179,10 @@ void srv_metrics_render(bill_srv *s, srv_buf *o)
             st.in_use, st.idle, st.waiting, st.max, (unsigned long long)st.acquired_total,
             (unsigned long long)st.timeouts_total);
     }
+    /* the layers' own figures (the catalog cache, the JWT cache) */
+    for (size_t i = 0; s->layers && s->layers[i]; i++)
+        if (s->layers[i]->metrics)
+            s->layers[i]->metrics(s->layer_state[i], o);
     /* Circuit breakers of plugins' outgoing hosts (R-PLG-6): an in-memory
      * snapshot, no I/O, so fine on the loop thread. Host names come from
      * plugin configs: quote-safe by construction (no '"', '\\' or newline

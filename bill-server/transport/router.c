@@ -246,6 +246,33 @@ void srv_grpc_route(bill_srv *s, srv_target t, srv_req *req, srv_hdrs *cors)
             return;
         }
     }
+    int keep_layer = -1;
+    uint64_t keep_tag = 0;
+    for (size_t i = 0; s->layers && s->layers[i]; i++) {
+        const bill_srv_layer *l = s->layers[i];
+        void *msg = NULL;
+        size_t mlen = 0;
+        uint64_t keep = 0;
+        if (!l->answer)
+            continue;
+        if (l->answer(s, s->layer_state[i], m, req, &msg, &mlen, &keep)) {
+            /* answered from memory (the catalog cache), right here */
+            int64_t t0 = srv_now_ms();
+            char rid[40];
+            srv_resp cr = {0};
+            srv_make_request_id(rid, sizeof rid);
+            srv_grpc_response(&cr, web, BILL_GRPC_OK, NULL, msg, mlen);
+            srv_hdrs_addz(&cr.hdrs, "x-request-id", rid);
+            free(msg);
+            srv_metrics_record(mi, BILL_GRPC_OK, (srv_now_ms() - t0) * 1000);
+            finish(t, &cr, cors);
+            return;
+        }
+        if (keep && keep_layer < 0) {
+            keep_layer = (int)i;
+            keep_tag = keep;
+        }
+    }
     srv_job *job = calloc(1, sizeof *job);
     if (!job) {
         grpc_error(t, web, BILL_GRPC_RESOURCE_EXHAUSTED, "out of memory", cors, mi, req->path);
@@ -259,6 +286,8 @@ void srv_grpc_route(bill_srv *s, srv_target t, srv_req *req, srv_hdrs *cors)
     job->method = m;
     job->method_index = mi;
     job->web = web;
+    job->keep_layer = keep_layer;
+    job->keep_tag = keep_tag;
     job->enqueued_ms = srv_now_ms();
     int64_t to = srv_grpc_timeout_ms(srv_hdrs_get(&job->req.hdrs, "grpc-timeout"));
     job->deadline_ms = to >= 0 ? job->enqueued_ms + to : 0;

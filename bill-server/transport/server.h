@@ -158,6 +158,13 @@ typedef struct bill_srv_route {
  *             layers): BILL_GRPC_OK, or the status to answer with. Call
  *             layers keep no state of their own: what they share they
  *             reach through the call (bill_srv_call_loginguard, ...).
+ *   answer  — loop thread, a unary gRPC call the admit layers let through:
+ *             true when the layer has the packed response message itself
+ *             (*msg malloc'd, the transport frees it; the call is answered
+ *             OK right there, no job); otherwise *keep != 0 asks for the
+ *             handler's answer: after an OK, `keep` (worker) gets it with
+ *             that value (the catalog cache, layers/catcache.c);
+ *   metrics — /metrics text of the layer's own (loop thread, no I/O).
  * `init` (optional) makes the layer's state when the server starts
  * (srv_layers_init), `fini` frees it; request and admit get that state. */
 #define SRV_MAX_LAYERS 16
@@ -170,6 +177,12 @@ typedef struct bill_srv_layer {
     int (*admit)(bill_srv *s, void *state, const bill_srv_method *m, const srv_req *req,
                  const char **msg);
     int (*call)(bill_srv_call *call);
+    bool (*answer)(bill_srv *s, void *state, const bill_srv_method *m, const srv_req *req,
+                   void **msg, size_t *len, uint64_t *keep);
+    void (*keep)(void *state, const bill_srv_method *m, const srv_req *req,
+                 const bill_actor *actor, bool auth_error, uint64_t keep, const void *packed,
+                 size_t plen);
+    void (*metrics)(void *state, srv_buf *out);
 } bill_srv_layer;
 
 /* Make / free the state of every layer in the server's table (main, before
@@ -371,6 +384,8 @@ struct srv_job {
     int64_t deadline_ms;
     char peer[64];
     srv_hdrs cors;         /* CORS headers to add to the response */
+    int keep_layer;        /* >= 0: that layer's `keep` gets the answer (with keep_tag) */
+    uint64_t keep_tag;
 };
 
 int srv_workers_start(bill_srv *s, int nthreads);
@@ -390,6 +405,9 @@ void srv_loop_post(srv_job *job);
 /* ---- gRPC calls (call.c) ------------------------------------------------- */
 
 void srv_grpc_run_job(srv_job *job);   /* srv_job_fn for unary gRPC methods */
+/* A fresh x-request-id value (16 hex digits; per-thread PRNG). */
+void srv_make_request_id(char *out, size_t n);
+
 /* Every string field of an encoded message of type `desc` (sub-messages,
  * repeated fields and map entries included) must be valid UTF-8 without
  * NUL. 0 when so; else -1 with "path: reason (field of Type)" in msg, for an

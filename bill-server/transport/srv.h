@@ -72,6 +72,11 @@ enum {
     /* Handler never blocks (no SQL, no plugin call): the transport may run it
      * on the loop thread instead of queueing a job. */
     BILL_SRV_INLINE_OK = 1u << 2,
+    /* Public catalog read: the same answer for every anonymous caller while
+     * the catalog version stays the same, so an anonymous call (no
+     * authorization, x-api-key or session cookie) may be answered from
+     * bill_catcache on the loop thread (layers/catcache.c, issue 13). */
+    BILL_SRV_CATALOG_CACHE = 1u << 3,
 };
 
 /* One in-flight request. Opaque; owned by the transport. */

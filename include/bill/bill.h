@@ -38,5 +38,6 @@
 #include "notify.h"
 #include "html.h"
 #include "billing.h"
+#include "catcache.h"
 
 #endif

@@ -121,6 +121,10 @@ typedef struct bill_config {
         bool has_master_key;        /* a master_key / master_key_file was given */
         unsigned char master_key[32]; /* decoded key (hex or base64 in the file) */
     } security;
+    struct {
+        int catalog_max_bytes;      /* 16777216: memory of the anonymous catalog cache; 0 = off */
+        int catalog_poll_ms;        /* 250: catalog version poll (10..1000) */
+    } cache;
 
     /* Where the values came from: paths actually read ("" when not read). */
     char *main_path;                /* config.toml as resolved */

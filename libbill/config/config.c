@@ -77,6 +77,8 @@ static const field fields[] = {
     {"rate_limit", "enabled", K_BOOL, OFF(rate_limit.enabled), 0, 0, NULL, NULL},
     {"rate_limit", "login_per_sec", K_INT, OFF(rate_limit.login_per_sec), 1, 1000000, NULL, NULL},
     {"rate_limit", "register_per_sec", K_INT, OFF(rate_limit.register_per_sec), 1, 1000000, NULL, NULL},
+    {"cache", "catalog_max_bytes", K_INT, OFF(cache.catalog_max_bytes), 0, 1 << 30, NULL, NULL},
+    {"cache", "catalog_poll_ms", K_INT, OFF(cache.catalog_poll_ms), 10, 1000, NULL, NULL},
     {"redis", "enabled", K_BOOL, OFF(redis.enabled), 0, 0, NULL, NULL},
     {"redis", "url", K_STR, OFF(redis.url), 0, 0, NULL, "REDIS_URL_FILE"},
     {"redis", "max_connections", K_INT, OFF(redis.max_connections), 1, 10000, NULL, NULL},
@@ -684,6 +686,8 @@ static int set_defaults(bill_config *c)
     c->rate_limit.enabled = true;
     c->rate_limit.login_per_sec = 5;
     c->rate_limit.register_per_sec = 1;
+    c->cache.catalog_max_bytes = 16 << 20;
+    c->cache.catalog_poll_ms = 250;
     c->redis.enabled = false;
     c->redis.max_connections = 10;
     c->billing.invoice_days_before = 7;

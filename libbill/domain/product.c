@@ -252,7 +252,7 @@ static int node_write(bill_db *db, const node_kind *k, const bill_actor *actor, 
     if ((rc = bill__oplog_write(c, actor, action, k->target, bill__val(after, 0, 0),
                                 id ? bill__val(before, 0, k->json_col) : NULL,
                                 bill__val(after, 0, k->json_col))) < 0 ||
-        (rc = bill__tx_commit(c)) < 0)
+        (rc = bill__tx_commit_catalog(c)) < 0)
         goto done;
     if (out)
         rc = bill__row_new(k->row, after, 0, actor, out);
@@ -287,7 +287,7 @@ static int node_delete(bill_db *db, const node_kind *k, const bill_actor *actor,
         (rc = bill__oplog_write(c, actor, action, k->target, id,
                                 bill__val(before, 0, k->json_col), NULL)) < 0)
         goto done;
-    rc = bill__tx_commit(c);
+    rc = bill__tx_commit_catalog(c);
 done:
     PQclear(before);
     PQclear(refs);
@@ -798,7 +798,7 @@ int bill_product_create(bill_db *db, const bill_actor *actor, const bill_product
         goto done;
     if ((rc = bill__oplog_write(c, actor, "product.create", "product", bill__val(row, 0, 0), NULL,
                                 bill__val(row, 0, PR_NCOLS))) < 0 ||
-        (rc = bill__tx_commit(c)) < 0)
+        (rc = bill__tx_commit_catalog(c)) < 0)
         goto done;
     if (out)
         rc = pr_new(row, 0, out);
@@ -887,7 +887,7 @@ int bill_product_update(bill_db *db, const bill_actor *actor, const char *id,
     if ((rc = pr_fetch(c, id, false, &after)) < 0 ||
         (rc = bill__oplog_write(c, actor, "product.update", "product", id,
                                 bill__val(before, 0, PR_NCOLS), bill__val(after, 0, PR_NCOLS))) < 0 ||
-        (rc = bill__tx_commit(c)) < 0)
+        (rc = bill__tx_commit_catalog(c)) < 0)
         goto done;
     if (out)
         rc = pr_new(after, 0, out);
@@ -925,7 +925,7 @@ int bill_product_delete(bill_db *db, const bill_actor *actor, const char *id)
         (rc = bill__oplog_write(c, actor, "product.delete", "product", id,
                                 bill__val(before, 0, PR_NCOLS), NULL)) < 0)
         goto done;
-    rc = bill__tx_commit(c);
+    rc = bill__tx_commit_catalog(c);
 done:
     PQclear(before);
     PQclear(refs);
@@ -1071,7 +1071,7 @@ int bill_product_markup(bill_db *db, const bill_actor *actor, const char *ratio,
     }
     if (dry_run)
         bill__tx_rollback(c);
-    else if ((rc = bill__tx_commit(c)) < 0)
+    else if ((rc = bill__tx_commit_catalog(c)) < 0)
         goto done;
     if (count)
         *count = changed;

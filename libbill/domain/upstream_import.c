@@ -204,7 +204,7 @@ int bill_product_import_upstream(bill_db *db, const bill_actor *actor, bill_plug
     }
     if (dry_run)
         bill__tx_rollback(c);
-    else if ((rc = bill__tx_commit(c)) < 0)
+    else if ((rc = bill__tx_commit_catalog(c)) < 0)
         goto done;
     if (created)
         *created = n_new;

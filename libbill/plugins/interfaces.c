@@ -348,7 +348,7 @@ int bill_plugin_interface_create(bill_plugins *p, const bill_actor *actor, bill_
     if ((rc = bill__oplog_write(c, actor, "plugin_interface.create", "plugin_interface", id_out,
                                 NULL, after)) < 0)
         goto done;
-    rc = bill__tx_commit(c);
+    rc = bill__tx_commit_catalog(c);
     if (rc == BILL_OK)
         BILL_LOG_INFO(MOD, "created %s interface %s (%s) on plugin %s", bill__plugin_db_kind(kind),
                       id_out, name, plugin_id);
@@ -421,7 +421,7 @@ int bill_plugin_interface_update(bill_plugins *p, const bill_actor *actor, const
     if ((rc = bill__oplog_write(c, actor, "plugin_interface.update", "plugin_interface", id, before,
                                 after)) < 0)
         goto done;
-    rc = bill__tx_commit(c);
+    rc = bill__tx_commit_catalog(c);
 done:
     if (res)
         PQclear(res);
@@ -467,7 +467,7 @@ int bill_plugin_interface_set_enabled(bill_plugins *p, const bill_actor *actor, 
                            enabled ? "{\"enabled\":true}" : "{\"enabled\":false}");
     if (rc < 0)
         goto done;
-    rc = bill__tx_commit(c);
+    rc = bill__tx_commit_catalog(c);
 done:
     if (res)
         PQclear(res);
@@ -726,6 +726,7 @@ int bill_plugin_interface_health(bill_plugins *p, const bill_actor *actor, const
     bill__conn_release(c);
     if (rc < 0)
         goto done;
+    bill__catalog_changed(p->db); /* ListGateways shows is_healthy */
     if (!ok)
         BILL_LOG_WARN(MOD, "plugin interface %s is unhealthy: %s", id, err ? err : "");
     if (healthy)

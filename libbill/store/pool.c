@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ struct bill_db {
 
     bill_clock_fn clock_fn; /* NULL: bill_time_now() and SQL bill_now() */
     void *clock_user;
+
+    _Atomic uint64_t catalog_epoch; /* this handle's committed catalog writes */
 };
 
 static int64_t now_ms(void)
@@ -558,6 +561,17 @@ void bill__conn_release(bill_conn *c)
     pthread_mutex_unlock(&db->mu);
 }
 
+void bill__catalog_changed(bill_db *db)
+{
+    if (db)
+        atomic_fetch_add(&db->catalog_epoch, 1);
+}
+
+uint64_t bill__catalog_epoch(bill_db *db)
+{
+    return db ? atomic_load(&db->catalog_epoch) : 0;
+}
+
 PGconn *bill__conn_pg(bill_conn *c)
 {
     return c ? c->pg : NULL;
@@ -753,6 +767,14 @@ int bill__tx_commit(bill_conn *c)
     else if (!strcmp(PQcmdStatus(r), "ROLLBACK"))
         rc = bill__err(BILL_EDB, NULL, "commit turned into a rollback by the server");
     PQclear(r);
+    return rc;
+}
+
+int bill__tx_commit_catalog(bill_conn *c)
+{
+    int rc = bill__tx_commit(c);
+    if (rc == BILL_OK)
+        bill__catalog_changed(c->db);
     return rc;
 }
 

@@ -41,6 +41,11 @@ void bill__conn_release(bill_conn *c);
 int bill__conn_acquire_probe(bill_db *db, bill_conn **out, PGresult **res, const char *sql,
                              int nparams, const char *const *params);
 PGconn *bill__conn_pg(bill_conn *c);
+/* A catalog write on this handle committed (call after the commit): the
+ * handle's catalog caches (bill_catcache) drop their answers at once. The
+ * catalog_version row moves by itself (triggers, migration 015). */
+void bill__catalog_changed(bill_db *db);
+uint64_t bill__catalog_epoch(bill_db *db);
 /* The handle's clock (bill_db_now) for code holding a connection. */
 int64_t bill__conn_now(bill_conn *c);
 bill_db *bill__conn_db(bill_conn *c);
@@ -63,6 +68,10 @@ int bill__exec(bill_conn *c, const char *sql);
  * rollback is safe to call when no transaction is open. */
 int bill__tx_begin(bill_conn *c);
 int bill__tx_commit(bill_conn *c);
+/* bill__tx_commit of a transaction that wrote the public catalog (products,
+ * prices, groups, categories, plugin interfaces): on success, the handle's
+ * catalog caches drop their answers (bill__catalog_changed). */
+int bill__tx_commit_catalog(bill_conn *c);
 void bill__tx_rollback(bill_conn *c);
 
 /* Map a failed PGresult / connection to a libbill error (used by bill__q;

@@ -106,16 +106,12 @@ int bill__page_query(bill_conn *c, PGresult **res, const char *cols, const char 
     if (nparams > 30)
         return bill__err(BILL_EINTERNAL, NULL, "too many list parameters");
     bill_page_normalize(pg);
-    if (!(sql = bill__sprintf("SELECT count(*) %s", from_where))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
-        goto done;
-    }
-    if ((rc = bill__q(c, &cnt, sql, nparams, params)) < 0)
-        goto done;
-    *total = strtoull(bill__val(cnt, 0, 0), NULL, 10);
-    free(sql);
-    sql = bill__sprintf("SELECT %s %s ORDER BY %s LIMIT $%d::int8 OFFSET $%d::int8", cols,
-                        from_where, order_by, nparams + 1, nparams + 2);
+    /* One statement, one round trip (issue 13): the total is an
+     * uncorrelated scalar sub-select (computed once, an InitPlan) in an
+     * extra last column, which the row decoders never read. */
+    sql = bill__sprintf("SELECT %s, (SELECT count(*) %s) %s ORDER BY %s "
+                        "LIMIT $%d::int8 OFFSET $%d::int8",
+                        cols, from_where, from_where, order_by, nparams + 1, nparams + 2);
     if (!sql) {
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
         goto done;
@@ -124,8 +120,28 @@ int bill__page_query(bill_conn *c, PGresult **res, const char *cols, const char 
         all[i] = params[i];
     all[nparams] = bill__i64_text(pg->page_size, lim);
     all[nparams + 1] = bill__i64_text((int64_t)bill_page_offset(pg), off);
-    rc = bill__q(c, res, sql, nparams + 2, all);
+    if ((rc = bill__q(c, res, sql, nparams + 2, all)) < 0)
+        goto done;
+    if (PQntuples(*res) > 0) {
+        *total = strtoull(bill__val(*res, 0, PQnfields(*res) - 1), NULL, 10);
+    } else if (bill_page_offset(pg) == 0) {
+        *total = 0;
+    } else {
+        /* a page past the end has no row to carry the total: ask for it */
+        free(sql);
+        if (!(sql = bill__sprintf("SELECT count(*) %s", from_where))) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
+            goto done;
+        }
+        if ((rc = bill__q(c, &cnt, sql, nparams, params)) < 0)
+            goto done;
+        *total = strtoull(bill__val(cnt, 0, 0), NULL, 10);
+    }
 done:
+    if (rc < 0) {
+        PQclear(*res);
+        *res = NULL;
+    }
     PQclear(cnt);
     free(sql);
     return rc;

@@ -125,10 +125,12 @@ typedef struct bill__list_sql {
     const char *order_by;   /* ends in a unique column so pages are stable */
 } bill__list_sql;
 
-/* One page of a list: runs "SELECT count(*) <from_where>" and
- * "SELECT <cols> <from_where> ORDER BY <order_by> LIMIT .. OFFSET ..", both
- * with the same params ($1..$nparams; LIMIT/OFFSET become the next two).
- * `pg` is normalized in place; *total receives the count. */
+/* One page of a list in one statement: "SELECT <cols>, (SELECT count(*)
+ * <from_where>) <from_where> ORDER BY <order_by> LIMIT .. OFFSET .." with
+ * params $1..$nparams (LIMIT/OFFSET become the next two); the total rides
+ * in an extra last column of *res (a page past the end costs a second
+ * statement for it). from_where must not GROUP BY. `pg` is normalized in
+ * place; *total receives the count. */
 int bill__page_query(bill_conn *c, PGresult **res, const char *cols, const char *from_where,
                      const char *order_by, int nparams, const char *const *params,
                      bill_page *pg, uint64_t *total);

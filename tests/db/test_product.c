@@ -204,6 +204,24 @@ START_TEST(test_product__filters_and_visibility)
     ck_assert_int_eq(bill_product_list(db, &anon, NULL, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 2);
     bill_products_clear(&l);
+    /* the page and its total come in one statement; a page past the end
+     * still knows the total, an empty filter says 0 */
+    bill_page pg = {.page = 2, .page_size = 1};
+    ck_assert_int_eq(bill_product_list(db, &cli, NULL, &pg, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 1);
+    ck_assert_uint_eq(l.meta.total, 3);
+    ck_assert_uint_eq(l.meta.total_pages, 3);
+    bill_products_clear(&l);
+    pg = (bill_page){.page = 7, .page_size = 2};
+    ck_assert_int_eq(bill_product_list(db, &anon, NULL, &pg, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 0);
+    ck_assert_uint_eq(l.meta.total, 2);
+    bill_products_clear(&l);
+    bill_product_filter none = {.version = BILL_PRODUCT_FILTER_VERSION, .search = "no such"};
+    ck_assert_int_eq(bill_product_list(db, &cli, &none, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 0);
+    ck_assert_uint_eq(l.meta.total, 0);
+    bill_products_clear(&l);
     bill_product *p = NULL;
     ck_assert_int_eq(bill_product_get(db, &anon, h, &p), BILL_ENOTFOUND);
     ck_assert_int_eq(bill_product_get(db, &cli, h, &p), BILL_OK);

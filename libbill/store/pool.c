@@ -17,7 +17,15 @@
  *     so a dead connection is never what a request sees, and the common
  *     case costs no extra round trip (issue 13);
  *   - on release, an open transaction is rolled back and a broken connection
- *     (PQstatus bad, 08xxx/57P0x error seen) is discarded.
+ *     (PQstatus bad, 08xxx/57P0x error seen) is discarded;
+ *   - statements are prepared once per connection (issue 13): bill__q runs
+ *     a statement text it sees the first time as before (PQexecParams),
+ *     prepares it the second time and from then on only executes it, so
+ *     the server parses and analyses it once per session. At most
+ *     STMT_SLOTS texts per connection; others keep PQexecParams. A
+ *     prepared statement the server no longer has (26000) or whose plan
+ *     no longer fits (0A000, a table changed under it) is forgotten and,
+ *     outside a transaction, the statement is sent again unprepared.
  * Connecting, pinging and closing happen outside the mutex so a slow server
  * never blocks other threads' bookkeeping.
  */
@@ -31,8 +39,21 @@
 #include <string.h>
 #include <time.h>
 
+#define STMT_SLOTS 256
+
+typedef struct stmt_slot {
+    char *sql;            /* NULL: free */
+    uint64_t hash;
+    int nparams;
+    bool seen;            /* ran once unprepared */
+    bool prepared;        /* as "s<index>_<gen>" on this session */
+    unsigned gen;         /* moves when a prepared one is forgotten */
+} stmt_slot;
+
 struct bill_conn {
     PGconn *pg;
+    stmt_slot *stmts;     /* STMT_SLOTS, open addressing; NULL until needed */
+    int n_stmts;
     bill_db *db;
     int64_t created_ms;   /* monotonic */
     int64_t last_used_ms; /* monotonic, when last put back */
@@ -97,11 +118,24 @@ static void quiet_notice(void *arg, const char *message)
     (void)message;
 }
 
+/* Forget every prepared statement (the session is gone or new). */
+static void stmts_clear(bill_conn *c)
+{
+    if (!c->stmts)
+        return;
+    for (int i = 0; i < STMT_SLOTS; i++)
+        free(c->stmts[i].sql);
+    free(c->stmts);
+    c->stmts = NULL;
+    c->n_stmts = 0;
+}
+
 static void conn_close(bill_conn *c)
 {
     if (!c)
         return;
     PQfinish(c->pg);
+    stmts_clear(c);
     free(c);
 }
 
@@ -688,8 +722,85 @@ static bool first_statement_retry(bill_conn *c, const PGresult *r)
     c->created_ms = n->created_ms;
     c->broken = false;
     c->clock_set = false;
+    stmts_clear(c);
     free(n);
     return true;
+}
+
+static uint64_t sql_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The slot of `sql` (found, or claimed for it), or NULL when the table is
+ * full or out of memory. */
+static stmt_slot *stmt_slot_for(bill_conn *c, const char *sql, int nparams)
+{
+    uint64_t h = sql_hash(sql);
+    if (!c->stmts && !(c->stmts = calloc(STMT_SLOTS, sizeof *c->stmts)))
+        return NULL;
+    for (int k = 0; k < STMT_SLOTS; k++) {
+        stmt_slot *s = &c->stmts[(h + (uint64_t)k) % STMT_SLOTS];
+        if (!s->sql) {
+            if (c->n_stmts >= STMT_SLOTS * 3 / 4 || !(s->sql = bill__strdup(sql)))
+                return NULL;
+            s->hash = h;
+            s->nparams = nparams;
+            s->seen = false;
+            s->prepared = false;
+            c->n_stmts++;
+            return s;
+        }
+        if (s->hash == h && s->nparams == nparams && strcmp(s->sql, sql) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* One statement on the wire: prepared when its text was seen before on
+ * this session (see the top of this file). Returns libpq's result. */
+static PGresult *stmt_run(bill_conn *c, const char *sql, int nparams, const char *const *params)
+{
+    stmt_slot *s = stmt_slot_for(c, sql, nparams);
+    char name[32];
+    if (!s)
+        return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    snprintf(name, sizeof name, "s%d_%u", (int)(s - c->stmts), s->gen);
+    if (!s->prepared) {
+        if (!s->seen) {
+            /* first sighting: remember it, run it as before */
+            s->seen = true;
+            return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+        }
+        PGresult *p = PQprepare(c->pg, name, sql, nparams, NULL);
+        if (!p || PQresultStatus(p) != PGRES_COMMAND_OK)
+            return p; /* the caller maps the error (syntax, lost connection) */
+        PQclear(p);
+        s->prepared = true;
+    }
+    PGresult *r = PQexecPrepared(c->pg, name, nparams, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (r && st == PGRES_FATAL_ERROR) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && (!strcmp(state, "26000") || !strcmp(state, "0A000"))) {
+            /* gone (DISCARD) or stale (a table changed): forget it (the next
+             * prepare takes a new name, so a stale one left on the server
+             * never collides); outside a transaction nothing happened, so
+             * send it once more plainly */
+            s->prepared = false;
+            s->gen++;
+            if (PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+                PQclear(r);
+                r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+            }
+        }
+    }
+    return r;
 }
 
 int bill__q(bill_conn *c, PGresult **out, const char *sql, int nparams,
@@ -704,10 +815,10 @@ int bill__q(bill_conn *c, PGresult **out, const char *sql, int nparams,
         rc = bill__err(BILL_EINVALID, NULL, "bill__q: connection and sql are required");
         goto done;
     }
-    r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    r = stmt_run(c, sql, nparams, params);
     if (!result_ok(r) && first_statement_retry(c, r)) {
         PQclear(r);
-        r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+        r = stmt_run(c, sql, nparams, params);
     }
     c->unverified = false;
     if (!result_ok(r)) {

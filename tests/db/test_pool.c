@@ -205,6 +205,71 @@ START_TEST(test_pool__unverified_first_statement_retries_once)
 }
 END_TEST
 
+static long long q_ll(bill_conn *c, const char *sql)
+{
+    PGresult *r = NULL;
+    ck_assert_int_eq(bill__q(c, &r, sql, 0, NULL), BILL_OK);
+    long long v = atoll(bill__val(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+#define PREPARED_COUNT(text)                                                          \
+    "SELECT count(*) FROM pg_prepared_statements WHERE statement = '" text "'"
+
+/* Issue 13: a statement text seen twice on a connection is prepared there
+ * and only executed afterwards; a table changed under it is re-prepared
+ * outside a transaction without the caller seeing an error. */
+START_TEST(test_pool__statements_prepared_per_connection)
+{
+    char *url = bill_test_pg_new_database("pool_prep");
+    bill_db *db = open_pool(url, 1, 1, "pool-prep-test");
+    bill_conn *c = NULL;
+    PGresult *r = NULL;
+    const char *sql = "SELECT $1::int + 1";
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(bill__qp(c, &r, sql, "1"), BILL_OK);
+    PQclear(r);
+    ck_assert_int_eq(q_ll(c, PREPARED_COUNT("SELECT $1::int + 1")), 0);
+    for (int i = 2; i <= 4; i++) {
+        ck_assert_int_eq(bill__qp(c, &r, sql, i == 2 ? "2" : i == 3 ? "3" : "4"), BILL_OK);
+        ck_assert_int_eq(atoi(bill__val(r, 0, 0)), i + 1);
+        PQclear(r);
+    }
+    ck_assert_int_eq(q_ll(c, PREPARED_COUNT("SELECT $1::int + 1")), 1);
+    bill__conn_release(c);
+
+    /* the plan's result type changes under it */
+    ck_assert_int_eq(bill_test_pg_exec(url, "CREATE TABLE t (a int); INSERT INTO t VALUES (7)"), 0);
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(bill__q(c, &r, "SELECT * FROM t", 0, NULL), BILL_OK);
+        ck_assert_int_eq(PQnfields(r), 1);
+        PQclear(r);
+    }
+    ck_assert_int_eq(q_ll(c, PREPARED_COUNT("SELECT * FROM t")), 1);
+    ck_assert_int_eq(bill_test_pg_exec(url, "ALTER TABLE t ADD COLUMN b int DEFAULT 8"), 0);
+    ck_assert_int_eq(bill__q(c, &r, "SELECT * FROM t", 0, NULL), BILL_OK);
+    ck_assert_int_eq(PQnfields(r), 2);
+    PQclear(r);
+    /* and prepared again under a new name, used from then on */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(bill__q(c, &r, "SELECT * FROM t", 0, NULL), BILL_OK);
+        ck_assert_int_eq(PQnfields(r), 2);
+        PQclear(r);
+    }
+    /* a syntax error stays an error, every time */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(bill__exec(c, "SELEC 1") == BILL_OK ? 0 : 1, 1);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(bill__q(c, NULL, "SELEC $1", 1, (const char *const[]){"x"}), BILL_EDB);
+    bill__conn_release(c);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
 /* Without test_before_acquire the first query fails as EUNAVAILABLE, the
  * release discards the connection, and the next borrower gets a good one. */
 START_TEST(test_pool__broken_connection_discarded_on_release)
@@ -446,6 +511,7 @@ BILL_TEST_MAIN_AFTER(bill_test_pg_url_base(), "pool", 60, NULL, NULL,
                test_pool__dead_connection_is_replaced,
                test_pool__ping_only_after_idle_threshold,
                test_pool__unverified_first_statement_retries_once,
+               test_pool__statements_prepared_per_connection,
                test_pool__broken_connection_discarded_on_release,
                test_pool__idle_connections_above_min_expire,
                test_pool__old_connections_are_replaced, test_pool__concurrent_borrowers,

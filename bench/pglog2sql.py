@@ -3,7 +3,9 @@
 stdin into a pgbench script on stdout: each "execute <name>: SQL" followed
 by "DETAIL: parameters: $1 = '...', ..." becomes the SQL with the
 parameters inlined as literals (NULL stays NULL), one statement per line.
-Statements of our own ALTER SYSTEM / pg_reload_conf are dropped."""
+Statements of our own ALTER SYSTEM / pg_reload_conf are dropped, and so are
+the server's background ones (catalog version poll, SELECT 1 pings, event
+workers' claims and lease renewals)."""
 import re
 import sys
 
@@ -28,5 +30,13 @@ for line in sys.stdin:
         cur[0] += ' ' + line.strip()
 for (sql,) in stmts:
     if 'ALTER SYSTEM' in sql or 'pg_reload_conf' in sql:
+        continue
+    # the server's background statements that may fall into the capture
+    # window: the catalog cache's version poll and the pool's / health
+    # monitor's liveness check (a busy pool sends no SELECT 1 per call)
+    if 'FROM catalog_version' in sql or sql.strip().rstrip(';') == 'SELECT 1':
+        continue
+    # the event workers' claim and lease renewal polls
+    if re.search(r'\bevents\b', sql) and 'locked_by' in sql:
         continue
     print(sql.strip().rstrip(';') + ';')

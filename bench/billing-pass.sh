@@ -62,8 +62,8 @@ SELECT ('00000000-0000-0000-0002-' || lpad(to_hex(i), 12, '0'))::uuid,
        a, a, (a + interval '1 month')::date,
        '2026-12-15T00:00:00Z'::timestamptz + i * interval '1 millisecond'
   FROM generate_series(1, :n) AS i,
-       LATERAL (SELECT CASE WHEN (i * 7919) % 50 = 3 THEN '2027-01-18'::date
-                            ELSE '2027-01-22'::date + ((i * 7919) % 28) END) AS x(a);
+       LATERAL (SELECT CASE WHEN (i::bigint * 7919) % 50 = 3 THEN '2027-01-18'::date
+                            ELSE '2027-01-22'::date + ((i::bigint * 7919) % 28)::int END) AS x(a);
 -- 2 %: the February renewal was issued and is 4 days overdue
 INSERT INTO invoices (customer_id, invoice_number, instance_id, billing_period_start,
                       billing_period_end, amount, total_amount, status, issued_at, due_date,

@@ -12,9 +12,9 @@
  *     names another — the answer a get of that customer gives;
  *   - authorization: admin-only operations refuse CUSTOMER/ANONYMOUS actors
  *     with BILL_EDENIED;
- *   - audit: every mutation by an ADMIN or CLI actor writes an operation_logs
- *     row (who, what, target, before/after, source IP, time) in the same
- *     transaction as the change.
+ *   - audit: every mutation by an ADMIN, CLI or TUI actor writes an
+ *     operation_logs row (who, what, target, before/after, source IP, time)
+ *     in the same transaction as the change.
  *
  * The struct is caller-owned and only read during the call. NULL means
  * BILL_ACTOR_SYSTEM (internal jobs: billing pass, event workers).
@@ -30,6 +30,9 @@ typedef enum {
     BILL_ACTOR_CLI = 2,       /* bill-cli operator: highest privilege */
     BILL_ACTOR_CUSTOMER = 3,  /* customer user (JWT) or customer API key */
     BILL_ACTOR_ANONYMOUS = 4, /* no credentials: catalog and identity only */
+    /* bill-tui operator: the console's privileges are the CLI's (direct
+     * database access); audited as actor_type "cli", name "tui:<username>". */
+    BILL_ACTOR_TUI = 5,
 } bill_actor_kind;
 
 typedef struct bill_actor {
@@ -52,11 +55,18 @@ typedef struct bill_actor {
 BILL_API int bill_actor_customer_scope(const struct bill_actor *actor, const char *requested,
                                        bool required, const char **out);
 
-/* True for SYSTEM, ADMIN and CLI (NULL counts as SYSTEM). */
+/* The operator consoles, bill-cli and bill-tui: highest privilege (they
+ * reach the database directly), no admin account behind them. */
+static inline bool bill_actor_is_console(const bill_actor *a)
+{
+    return a && (a->kind == BILL_ACTOR_CLI || a->kind == BILL_ACTOR_TUI);
+}
+
+/* True for SYSTEM, ADMIN, CLI and TUI (NULL counts as SYSTEM). */
 static inline bool bill_actor_is_staff(const bill_actor *a)
 {
     return !a || a->kind == BILL_ACTOR_SYSTEM || a->kind == BILL_ACTOR_ADMIN ||
-           a->kind == BILL_ACTOR_CLI;
+           bill_actor_is_console(a);
 }
 
 #endif

@@ -39,5 +39,6 @@
 #include "html.h"
 #include "billing.h"
 #include "catcache.h"
+#include "dashboard.h"
 
 #endif

@@ -190,6 +190,41 @@ BILL_API void bill_config_db_options(const bill_config *cfg, bill_db_options *ou
  * frontend should start the embedded PostgreSQL. */
 BILL_API bool bill_config_db_url_is_set(const bill_config *cfg);
 
+/* ---- opening the database a configuration names ------------------------ */
+
+/* Where bill_config_db_open found its database. */
+typedef enum {
+    BILL_DB_SOURCE_URL = 1,              /* the explicit url of the options */
+    BILL_DB_SOURCE_CONFIG = 2,           /* DATABASE_URL or [db].url */
+    BILL_DB_SOURCE_EMBEDDED = 3,         /* the embedded cluster, already running */
+    BILL_DB_SOURCE_EMBEDDED_STARTED = 4, /* the embedded cluster, started by this call */
+} bill_db_source;
+
+#define BILL_CONFIG_DB_OPEN_OPTIONS_VERSION 1
+
+typedef struct bill_config_db_open_options {
+    unsigned int version;         /* BILL_CONFIG_DB_OPEN_OPTIONS_VERSION */
+    const char *url;              /* wins over the config (a --database-url option); NULL/"" = none */
+    const char *var_dir;          /* home of the embedded cluster; NULL -> "./var" */
+    const char *application_name; /* NULL -> "libbill" */
+    int min_connections;          /* 0 -> [db].min_connections */
+    int max_connections;          /* 0 -> [db].max_connections */
+    /* fields above exist since version 1 */
+} bill_config_db_open_options;
+
+/* Fill *o with defaults (everything NULL/0). */
+BILL_API void bill_config_db_open_options_init(bill_config_db_open_options *o);
+
+/* Open the database the way every frontend chooses it: o->url, else
+ * DATABASE_URL / [db].url (the config loader already let the environment
+ * win), else the embedded PostgreSQL under var_dir/pg, started on demand
+ * (bill_embedded_pg_ensure). Pool settings come from [db]. cfg NULL = the
+ * built-in defaults; o may be NULL. *source (may be NULL) says which was
+ * used, so the frontend can tell the operator. Errors are those of
+ * bill_embedded_pg_ensure and bill_db_open. */
+BILL_API int bill_config_db_open(bill_db **out, const bill_config *cfg,
+                                 const bill_config_db_open_options *o, bill_db_source *source);
+
 BILL_API void bill_config_free(bill_config *cfg);
 
 #ifdef __cplusplus

@@ -14,7 +14,9 @@
 #define BILL_CUSTOMER_USER_H
 
 #include "common.h"
+#include "actor.h"
 #include "db.h"
+#include "page.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,9 +35,38 @@ typedef struct bill_customer_user {
     /* fields above exist since 0.1 */
     char customer_status[16]; /* the customer's: "active" | "suspended" | "closed"
                                  (see bill_customer_status_check) */
+    /* Filled by bill_customer_user_list only (NULL / 0 from the other calls): */
+    char *customer_name;     /* the owning customer's name, malloc'd */
+    int64_t last_login_at_us; /* 0 = never */
 } bill_customer_user;
 
 BILL_API void bill_customer_user_free(bill_customer_user *u);
+
+/* ---- listing (staff consoles: bill-tui's Cust Users tab) ---------------- */
+
+typedef struct bill_customer_users {
+    BILL_LIST_OF(bill_customer_user);
+} bill_customer_users;
+
+#define BILL_CUSTOMER_USER_FILTER_VERSION 1u
+typedef struct bill_customer_user_filter {
+    unsigned int version;    /* BILL_CUSTOMER_USER_FILTER_VERSION */
+    const char *customer_id; /* NULL/"" = every customer (a CUSTOMER actor: its own) */
+    const char *search;      /* substring of username, e-mail, display name or the customer's
+                                name (case-insensitive, % and _ match themselves); NULL/"" = all */
+    /* fields above exist since version 1 */
+} bill_customer_user_filter;
+
+/* Customer users across customers, newest first (created_at DESC, id DESC),
+ * with their customer's name and last login. Scoped like every customer
+ * list (actor.h): staff see every customer's, a CUSTOMER actor its own
+ * customer's (naming another is BILL_ENOTFOUND). filter/page may be NULL.
+ * Password hashes never leave the database. */
+BILL_API int bill_customer_user_list(bill_db *db, const bill_actor *actor,
+                                     const bill_customer_user_filter *filter,
+                                     const bill_page *page, bill_customer_users *out);
+/* Free the items and zero *l. NULL-safe. */
+BILL_API void bill_customer_users_clear(bill_customer_users *l);
 
 #define BILL_REGISTER_PARAMS_VERSION 1
 typedef struct bill_register_params {

@@ -107,6 +107,19 @@ BILL_API int bill_db_migration_status(bill_db *db, bill_migration_info **out, si
 /* Number of migrations compiled into this library. */
 BILL_API size_t bill_db_migrations_known(void);
 
+/* Is the schema the one this library was built for? The check every
+ * frontend makes before acting on a database (bill-cli, bill-tui), so they
+ * refuse with the same words. BILL_OK when every embedded migration is
+ * applied and unchanged. Otherwise BILL_ESTATE, with the message
+ *     database schema is not up to date (N pending); run: bill-cli db migrate
+ * or, when an applied migration's file changed since (checked first: the
+ * schema is then not the one expected, whatever is pending),
+ *     database schema does not match this <program>: migration 002
+ *     (operation_logs) changed after it was applied; see: bill-cli db status
+ * `program` names the caller in that message (NULL -> "libbill");
+ * *pending (may be NULL) receives the number of migrations not applied. */
+BILL_API int bill_db_schema_check(bill_db *db, const char *program, size_t *pending);
+
 /* ---- embedded PostgreSQL ---------------------------------------------- */
 
 /* Ensure a private cluster runs under `var_dir` (e.g. "./var"): initdb on first

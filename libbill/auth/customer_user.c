@@ -35,6 +35,7 @@ void bill_customer_user_free(bill_customer_user *u)
     free(u->username);
     free(u->email);
     free(u->display_name);
+    free(u->customer_name);
     free(u);
 }
 

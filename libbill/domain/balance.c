@@ -132,6 +132,8 @@ static const char *actor_label(const bill_actor *a)
     switch (a->kind) {
     case BILL_ACTOR_CLI:
         return "cli";
+    case BILL_ACTOR_TUI:
+        return "tui";
     case BILL_ACTOR_ADMIN:
         return a->user_id ? a->user_id : "admin";
     case BILL_ACTOR_CUSTOMER:

@@ -34,16 +34,19 @@ static int oplog_write(bill_conn *conn, const bill_actor *actor, const char *act
         if (actor->kind == BILL_ACTOR_ADMIN) {
             type = "admin";
             name = actor->username ? actor->username : "";
-        } else if (actor->kind == BILL_ACTOR_CLI) {
-            /* An operator at the console: no admin account, so the name says
-             * which OS user acted ("cli:root"). */
+        } else if (bill_actor_is_console(actor)) {
+            /* An operator at a console (bill-cli, bill-tui): no admin
+             * account, so the name says which console and which OS user
+             * acted ("cli:root", "tui:alice"). Both are actor_type "cli":
+             * the same privilege, reached the same way. */
+            const char *console = actor->kind == BILL_ACTOR_TUI ? "tui" : "cli";
             type = "cli";
             if (actor->username && *actor->username) {
-                if (!(cli_name = bill__sprintf("cli:%s", actor->username)))
+                if (!(cli_name = bill__sprintf("%s:%s", console, actor->username)))
                     return bill__err(BILL_ENOMEM, NULL, "out of memory writing the operation log");
                 name = cli_name;
             } else {
-                name = "cli";
+                name = console;
             }
         } else if (actor->username && *actor->username) {
             name = actor->username;

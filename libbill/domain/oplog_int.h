@@ -9,10 +9,11 @@
 
 /* Append one operation_logs row on `conn` (in the caller's transaction, so
  * the audit row commits or rolls back with the change). Written for SYSTEM,
- * ADMIN and CLI actors; a no-op (BILL_OK) for CUSTOMER and ANONYMOUS actors.
+ * ADMIN, CLI and TUI actors; a no-op (BILL_OK) for CUSTOMER and ANONYMOUS actors.
  * before_json/after_json are JSON texts or NULL (SQL NULL). `action` is
- * "<object>.<verb>", e.g. "customer.update". CLI actors are recorded as
- * actor_type "cli" with actor_name "cli" (or "cli:<username>"). */
+ * "<object>.<verb>", e.g. "customer.update". CLI and TUI actors are
+ * recorded as actor_type "cli" with actor_name "cli"/"tui" (or
+ * "cli:<username>" / "tui:<username>"). */
 int bill__oplog_write(bill_conn *conn, const bill_actor *actor, const char *action,
                       const char *target_type, const char *target_id,
                       const char *before_json, const char *after_json);

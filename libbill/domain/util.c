@@ -19,7 +19,7 @@ int bill__require_staff(const bill_actor *actor, const char *what)
 
 int bill__require_superadmin(const bill_actor *actor, const char *what)
 {
-    if (!actor || actor->kind == BILL_ACTOR_SYSTEM || actor->kind == BILL_ACTOR_CLI)
+    if (!actor || actor->kind == BILL_ACTOR_SYSTEM || bill_actor_is_console(actor))
         return BILL_OK;
     if (actor->kind == BILL_ACTOR_ADMIN && (!actor->role || strcmp(actor->role, "admin") == 0))
         return BILL_OK;

@@ -229,3 +229,38 @@ done:
     free(infos);
     return rc;
 }
+
+int bill_db_schema_check(bill_db *db, const char *program, size_t *pending_out)
+{
+    bill_migration_info *mi = NULL;
+    size_t n = 0, pending = 0, changed = 0, first_changed = 0;
+    int rc;
+
+    if (pending_out)
+        *pending_out = 0;
+    if ((rc = bill_db_migration_status(db, &mi, &n)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!mi[i].applied || !mi[i].success)
+            pending++;
+        else if (mi[i].checksum_mismatch && !changed++)
+            first_changed = i;
+    }
+    if (pending_out)
+        *pending_out = pending;
+    /* An applied migration whose file changed means the schema is not the
+     * one this build expects: acting on it could fail half-way (or worse,
+     * succeed against the wrong constraints). */
+    if (changed)
+        rc = bill__err(BILL_ESTATE, NULL,
+                       "database schema does not match this %s: migration %03d (%s)%s changed "
+                       "after it was applied; see: bill-cli db status",
+                       program && *program ? program : "libbill", mi[first_changed].version,
+                       mi[first_changed].description, changed > 1 ? " and others" : "");
+    else if (pending)
+        rc = bill__err(BILL_ESTATE, NULL,
+                       "database schema is not up to date (%zu pending); run: bill-cli db migrate",
+                       pending);
+    free(mi);
+    return rc;
+}

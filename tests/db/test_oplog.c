@@ -116,6 +116,46 @@ START_TEST(test_oplog__cli_and_admin_users_without_hashes)
 }
 END_TEST
 
+/* bill-tui's operator: the CLI's privileges (manages admin users), audited
+ * as "tui:<user>" so the log tells the two consoles apart. */
+START_TEST(test_oplog__tui_actor_is_named_tui)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    bill_actor tui = {.kind = BILL_ACTOR_TUI, .username = "alice"};
+    bill_actor anon_tui = {.kind = BILL_ACTOR_TUI};
+    ck_assert(bill_actor_is_staff(&tui));
+    ck_assert(bill_actor_is_console(&tui));
+    ck_assert_int_eq(bill_admin_user_create(db, &tui, "ivy", "password123", "operator", NULL, NULL,
+                                            NULL), BILL_OK);
+    ck_assert_int_eq(bill_admin_user_set_active(db, &anon_tui, "ivy", false), BILL_OK);
+    bill_customer *c = NULL;
+    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = "TUI Co"};
+    ck_assert_int_eq(bill_customer_create(db, &tui, &in, &c), BILL_OK);
+    bill_balance_tx tx = {0};
+    ck_assert_int_eq(bill_balance_change(db, &tui, c->id, BILL_BALANCE_RECHARGE, 500, NULL, NULL,
+                                         &tx), BILL_OK);
+    ck_assert_str_eq(tx.created_by, "alice");
+    bill_balance_tx_clear(&tx);
+
+    bill_oplog_entries l;
+    ck_assert_int_eq(bill_oplog_list(db, &tui, NULL, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 4);
+    ck_assert_str_eq(l.items[0].action, "balance.recharge");
+    ck_assert_str_eq(l.items[0].actor_name, "tui:alice");
+    ck_assert_str_eq(l.items[2].action, "admin_user.disable");
+    ck_assert_str_eq(l.items[2].actor_name, "tui");
+    ck_assert_str_eq(l.items[3].actor_name, "tui:alice");
+    for (size_t i = 0; i < l.count; i++)
+        ck_assert_str_eq(l.items[i].actor_type, "cli");
+    bill_oplog_entries_clear(&l);
+    bill_customer_free(c);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
 BILL_TEST_MAIN("oplog", 120, NULL, NULL,
                test_oplog__admin_mutations_are_logged,
-               test_oplog__cli_and_admin_users_without_hashes);
+               test_oplog__cli_and_admin_users_without_hashes,
+               test_oplog__tui_actor_is_named_tui);

@@ -105,6 +105,13 @@ static int ticket_filter(unsigned int v)
     return bill_ticket_list(NULL, &cli, &f, NULL, &l);
 }
 
+static int customer_user_filter(unsigned int v)
+{
+    bill_customer_user_filter f = {.version = v};
+    bill_customer_users l;
+    return bill_customer_user_list(NULL, &cli, &f, NULL, &l);
+}
+
 static const struct {
     const char *type;
     call_fn call;
@@ -113,6 +120,7 @@ static const struct {
     {"bill_customer_input", customer_input, BILL_CUSTOMER_INPUT_VERSION},
     {"bill_customer_input", customer_input_update, BILL_CUSTOMER_INPUT_VERSION},
     {"bill_customer_filter", customer_filter, BILL_CUSTOMER_FILTER_VERSION},
+    {"bill_customer_user_filter", customer_user_filter, BILL_CUSTOMER_USER_FILTER_VERSION},
     {"bill_instance_filter", instance_filter, BILL_INSTANCE_FILTER_VERSION},
     {"bill_invoice_input", invoice_input, BILL_INVOICE_INPUT_VERSION},
     {"bill_invoice_filter", invoice_filter, BILL_INVOICE_FILTER_VERSION},

@@ -17,6 +17,8 @@
 #include <bill/bill.h>
 #include <bill/config.h>
 
+#include "console.h"
+
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -97,6 +99,7 @@ extern const cli_cmd cli_ticket_cmd;
 extern const cli_cmd cli_instance_cmd;
 extern const cli_cmd cli_billing_cmd;
 extern const cli_cmd cli_credit_note_cmd;
+extern const cli_cmd cli_tui_cmd;
 /* billing.c: the billing subcommands of `instance` */
 int cli_instance_change_product(cli_ctx *ctx, const cli_args *a);
 int cli_instance_change_cycle(cli_ctx *ctx, const cli_args *a);
@@ -199,9 +202,6 @@ int cli_table_row(cli_table *t, ...);
  * cells (CJK names are two cells per character). */
 void cli_table_print(const cli_table *t, FILE *f);
 
-/* Terminal width of a UTF-8 string (falls back to bytes on bad input). */
-size_t cli_display_width(const char *s);
-
 /* Print one JSON document on stdout and release it. */
 void cli_json_print(json_object *doc);
 /* json_object_new_string that maps NULL to JSON null. */
@@ -268,8 +268,5 @@ cli_table *cli_list_table(const cli_list_view *v, const void *items, size_t coun
 const char *cli_cell_money(bill_money m, char *buf);
 const char *cli_cell_time(int64_t usec, char *buf);
 const char *cli_cell_u64(uint64_t n, char *buf);
-
-/* Set up the locale so wide-character width works for UTF-8 text. */
-void cli_output_init(void);
 
 #endif

@@ -13,7 +13,6 @@
 #include <bill/time.h>
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@ static const cli_cmd *const root_cmds[] = {
     &cli_instance_cmd,
     &cli_billing_cmd,
     &cli_credit_note_cmd,
+    &cli_tui_cmd,
     NULL,
 };
 
@@ -354,15 +354,7 @@ static int parse_args(cli_ctx *ctx, const cli_cmd *cmd, int argc, char **argv, c
 
 static void set_actor(cli_ctx *ctx)
 {
-    /* The audit log names the person: under sudo that is SUDO_USER, not root. */
-    const char *name = getenv("SUDO_USER");
-    if (!name || !name[0])
-        name = getenv("USER");
-    if (!name || !name[0]) {
-        struct passwd *pw = getpwuid(getuid());
-        name = pw ? pw->pw_name : "unknown";
-    }
-    snprintf(ctx->actor_name, sizeof ctx->actor_name, "%s", name);
+    fe_os_user(ctx->actor_name, sizeof ctx->actor_name);
     memset(&ctx->actor, 0, sizeof ctx->actor);
     ctx->actor.kind = BILL_ACTOR_CLI;
     ctx->actor.username = ctx->actor_name;
@@ -388,20 +380,14 @@ const char *cli_time(int64_t usec, char buf[48])
     return buf;
 }
 
-/* Load the configuration the CLI runs with. A missing ./config.toml is fine
- * (defaults apply); a file named with --config must exist. */
+/* Load the configuration the CLI runs with (frontend/console.c: a missing
+ * ./config.toml is fine, a file named with --config must exist). */
 int cli_load_config(cli_ctx *ctx)
 {
     if (ctx->config)
         return CLI_CONTINUE;
-    bill_config_load_options lo;
-    bill_config_load_options_init(&lo);
-    lo.path = ctx->config_path;
-    lo.require_file = ctx->config_path != NULL;
     bill_config *cfg = NULL;
-    int rc = bill_config_load_ex(&cfg, &lo);
-    if (rc == BILL_OK)
-        rc = bill_config_validate(cfg, BILL_CONFIG_CLI);
+    int rc = fe_config_load(ctx->config_path, &cfg);
     if (rc < 0) {
         if (cfg) {
             cli_print_config_problems(ctx, cfg);
@@ -415,48 +401,30 @@ int cli_load_config(cli_ctx *ctx)
 }
 
 /* The clock of --now / BILL_NOW: a fixed instant. */
-static int64_t fixed_clock(void *user)
-{
-    return *(const int64_t *)user;
-}
-
 int cli_open_db(cli_ctx *ctx, bool need_schema)
 {
     if (ctx->db)
         return CLI_CONTINUE;
     int rc;
-    char *embedded_url = NULL;
     if ((rc = cli_load_config(ctx)) != CLI_CONTINUE)
-        goto done;
-
-    /* Priority: --database-url > DATABASE_URL > [db].url > embedded. The
-     * config loader already lets DATABASE_URL override [db].url. */
-    bill_db_options o;
-    bill_config_db_options(ctx->config, &o);
-    if (ctx->database_url && ctx->database_url[0]) {
-        o.url = ctx->database_url;
-    } else if (!bill_config_db_url_is_set(ctx->config)) {
-        bool started = false;
-        if ((rc = bill_embedded_pg_ensure("./var", &embedded_url, &started)) < 0) {
-            rc = cli_fail(ctx, rc);
-            goto done;
-        }
-        cli_note(ctx, "using embedded PostgreSQL in ./var/pg%s", started ? " (started)" : "");
-        o.url = embedded_url;
-    }
-    /* One short command: one connection is plenty. */
-    o.min_connections = 1;
-    o.max_connections = 2;
-    o.application_name = "bill-cli";
-    if ((rc = bill_db_open(&ctx->db, &o)) < 0) {
+        return rc;
+    /* One short command: one or two connections are plenty. The schema
+     * check refuses pending or changed migrations with the text bill-tui
+     * uses too (libbill's bill_db_schema_check). */
+    fe_db_options o = {.program = "bill-cli", .database_url = ctx->database_url,
+                       .max_connections = 2, .need_schema = need_schema};
+    bill_db_source src = 0;
+    if ((rc = fe_db_open(ctx->config, &o, &ctx->db, &src)) < 0) {
         ctx->db = NULL;
-        rc = cli_fail(ctx, rc);
-        goto done;
+        return cli_fail(ctx, rc);
     }
+    if (src == BILL_DB_SOURCE_EMBEDDED || src == BILL_DB_SOURCE_EMBEDDED_STARTED)
+        cli_note(ctx, "using embedded PostgreSQL in ./var/pg%s",
+                 src == BILL_DB_SOURCE_EMBEDDED_STARTED ? " (started)" : "");
     set_actor(ctx);
     if (ctx->now_text) {
         char when[BILL_TIME_BUFSZ];
-        bill_db_set_clock(ctx->db, fixed_clock, &ctx->now_usec);
+        fe_db_fix_clock(ctx->db, &ctx->now_usec);
         bill_time_format_rfc3339(ctx->now_usec, when);
         /* Always said, even with -q: a command acting at another instant
          * must never pass for a normal one. */
@@ -464,41 +432,7 @@ int cli_open_db(cli_ctx *ctx, bool need_schema)
                 ctx->now_source);
     }
 
-    if (need_schema) {
-        bill_migration_info *mi = NULL;
-        size_t n = 0, pending = 0, changed = 0, first_changed = 0;
-        if ((rc = bill_db_migration_status(ctx->db, &mi, &n)) < 0) {
-            rc = cli_fail(ctx, rc);
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (!mi[i].applied || !mi[i].success)
-                pending++;
-            else if (mi[i].checksum_mismatch && !changed++)
-                first_changed = i;
-        }
-        /* An applied migration whose file changed means the schema is not
-         * the one this build expects: acting on it could fail half-way (or
-         * worse, succeed against the wrong constraints). */
-        if (changed) {
-            rc = cli_errorf("database schema does not match this bill-cli: migration %03d (%s)%s "
-                            "changed after it was applied; see: bill-cli db status",
-                            mi[first_changed].version, mi[first_changed].description,
-                            changed > 1 ? " and others" : "");
-            free(mi);
-            goto done;
-        }
-        free(mi);
-        if (pending) {
-            rc = cli_errorf("database schema is not up to date (%zu pending); run: bill-cli db migrate",
-                            pending);
-            goto done;
-        }
-    }
-    rc = CLI_CONTINUE;
-done:
-    free(embedded_url);
-    return rc;
+    return CLI_CONTINUE;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -554,7 +488,7 @@ int main(int argc, char **argv)
 {
     cli_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    cli_output_init();
+    fe_locale_init();
     for (size_t k = 0; root_cmds[k]; k++)
         root_subs[k] = *root_cmds[k];
 
@@ -604,11 +538,7 @@ int main(int argc, char **argv)
         }
     }
 
-    if (!ctx.now_text && getenv("BILL_NOW") && getenv("BILL_NOW")[0]) {
-        ctx.now_text = getenv("BILL_NOW");
-        ctx.now_source = "BILL_NOW";
-    }
-    if (ctx.now_text && bill_time_parse_rfc3339(ctx.now_text, &ctx.now_usec) < 0)
+    if (fe_now_choose(ctx.now_text, &ctx.now_text, &ctx.now_source, &ctx.now_usec) < 0)
         return cli_usage_error(&ctx, "%s \"%.64s\" is not an RFC 3339 instant "
                                "(e.g. 2027-01-31T00:00:00Z)", ctx.now_source, ctx.now_text);
 

@@ -4,22 +4,18 @@
  *
  * Column widths are measured in terminal cells, not bytes, so a column of
  * Chinese customer names lines up with one of ASCII names (each CJK
- * character takes two cells). That needs a UTF-8 LC_CTYPE; when the
- * environment's locale is not UTF-8 we switch LC_CTYPE to C.UTF-8 (it only
- * affects character classification, not how numbers are printed).
+ * character takes two cells): fe_display_width (frontend/console.c, shared
+ * with bill-tui) under the UTF-8 LC_CTYPE main() sets up.
  */
 #include "cli.h"
 
 #include <bill/money.h>
 
-#include <langinfo.h>
-#include <locale.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <wchar.h>
 
 struct cli_table {
     int ncols;
@@ -28,36 +24,6 @@ struct cli_table {
     size_t rows, cap;
     bool *right;
 };
-
-void cli_output_init(void)
-{
-    setlocale(LC_CTYPE, "");
-    const char *cs = nl_langinfo(CODESET);
-    if (!cs || strcmp(cs, "UTF-8") != 0)
-        setlocale(LC_CTYPE, "C.UTF-8");
-}
-
-size_t cli_display_width(const char *s)
-{
-    if (!s)
-        return 0;
-    size_t n = mbstowcs(NULL, s, 0);
-    if (n == (size_t)-1)
-        return strlen(s); /* not valid in this locale: count bytes */
-    wchar_t *w = malloc((n + 1) * sizeof *w);
-    if (!w)
-        return strlen(s);
-    mbstowcs(w, s, n + 1);
-    size_t width = 0;
-    for (size_t i = 0; i < n; i++) {
-        int cw = wcwidth(w[i]);
-        /* control/unprintable characters: count one cell so nothing
-         * collapses; combining marks are 0 and that is right. */
-        width += cw < 0 ? 1u : (size_t)cw;
-    }
-    free(w);
-    return width;
-}
 
 cli_table *cli_table_new(int ncols, const char *const *headers)
 {
@@ -136,7 +102,7 @@ int cli_table_row(cli_table *t, ...)
  * left out so lines do not end in spaces. */
 static void put_cell(FILE *f, const char *s, size_t width, bool right, bool last)
 {
-    size_t w = cli_display_width(s);
+    size_t w = fe_display_width(s);
     size_t pad = width > w ? width - w : 0;
     if (right)
         fprintf(f, "%*s%s", (int)pad, "", s);
@@ -153,7 +119,7 @@ void cli_table_print(const cli_table *t, FILE *f)
         return;
     for (size_t r = 0; r < t->rows; r++)
         for (int c = 0; c < t->ncols; c++) {
-            size_t w = cli_display_width(t->cells[r * (size_t)t->ncols + c]);
+            size_t w = fe_display_width(t->cells[r * (size_t)t->ncols + c]);
             if (w > width[c])
                 width[c] = w;
         }

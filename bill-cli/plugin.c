@@ -23,32 +23,21 @@
 
 /* Open the plugin host over the CLI's database (declared in cli.h; orders
  * and payments use it too); `scan` loads the .so files (needed before a
- * call into a plugin). The master key is the decoded [security] key. */
+ * call into a plugin). frontend/console.c does the opening, as for bill-tui. */
 int cli_open_plugins(cli_ctx *ctx, bool scan, bool scan_optional, bill_plugins **out,
                      bill_plugin_scan_stats *stats)
 {
     int rc = cli_open_db(ctx, true);
     if (rc != CLI_CONTINUE)
         return rc;
-    bill_plugins_options o;
-    bill_plugins_options_init(&o);
-    o.plugins_dir = ctx->config->plugins.plugins_dir[0] ? ctx->config->plugins.plugins_dir : NULL;
-    o.db = ctx->db;
-    o.master_key = ctx->config->security.has_master_key ? ctx->config->security.master_key : NULL;
-    bill_plugins *p = NULL;
-    if ((rc = bill_plugins_new(&p, &o)) < 0)
+    int scan_rc = BILL_OK;
+    if ((rc = fe_plugins_open(ctx->config, ctx->db, scan, out, stats,
+                              scan_optional ? &scan_rc : NULL)) < 0)
         return cli_fail(ctx, rc);
-    if (scan && (rc = bill_plugins_scan(p, stats)) < 0) {
-        if (!scan_optional) {
-            rc = cli_fail(ctx, rc);
-            bill_plugins_free(p);
-            return rc;
-        }
-        /* `plugin list` still shows the configured interfaces when the
-         * directory cannot be read (e.g. no ./plugins on this host). */
+    /* `plugin list` still shows the configured interfaces when the
+     * directory cannot be read (e.g. no ./plugins on this host). */
+    if (scan_rc < 0)
         cli_note(ctx, "plugins not scanned: %s", bill_error_last()->message);
-    }
-    *out = p;
     return CLI_CONTINUE;
 }
 

@@ -92,11 +92,7 @@ static int action(tui_app *app, int ch, const char *id, const char *label)
         tui_msg(app, MSG_OK, "admin user %s %s", label, on ? "enabled" : "disabled");
         return 1;
     }
-    if (ch != 'd')
-        return 0;
-    return tui_delete(app, "admin user", id, label,
-                      "Its sessions end; tickets assigned to it become unassigned.",
-                      bill_admin_user_delete);
+    return 0;
 }
 
 const tui_tab_ops tab_admin_users = {
@@ -108,4 +104,7 @@ const tui_tab_ops tab_admin_users = {
     .fetch = fetch,
     .detail = detail,
     .action = action,
+    .remove = bill_admin_user_delete,
+    .remove_what = "admin user",
+    .remove_note = "Its sessions end; tickets assigned to it become unassigned.",
 };

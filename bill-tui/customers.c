@@ -92,16 +92,6 @@ static int detail(tui_app *app, const char *id, tui_text *t, char *title, size_t
     return BILL_OK;
 }
 
-static int action(tui_app *app, int ch, const char *id, const char *label)
-{
-    if (ch != 'd')
-        return 0;
-    return tui_delete(app, "customer", id, label,
-                      "Only a customer without any history can be deleted (otherwise set "
-                      "its status to closed).",
-                      bill_customer_delete);
-}
-
 const tui_tab_ops tab_customers = {
     .name = "Customers",
     .cols = cols,
@@ -110,5 +100,8 @@ const tui_tab_ops tab_customers = {
     .keys_hint = "d delete",
     .fetch = fetch,
     .detail = detail,
-    .action = action,
+    .remove = bill_customer_delete,
+    .remove_what = "customer",
+    .remove_note = "Only a customer without any history can be deleted (otherwise set its "
+                   "status to closed).",
 };

@@ -571,24 +571,24 @@ bool tui_confirm(tui_app *app, const char *title, const char *question)
     }
 }
 
-int tui_delete(tui_app *app, const char *what, const char *id, const char *label,
-               const char *note, int (*del)(bill_db *, const bill_actor *, const char *))
+/* `d` on a tab that deletes: ask "Delete <what> "label"? <note>", then the
+ * tab's libbill call; the status line says what happened. */
+static void delete_row(tui_app *app, const tui_tab_ops *ops, const char *id, const char *label)
 {
     char title[64], q[512], failed[96];
-    snprintf(title, sizeof title, "Delete %s", what);
-    snprintf(q, sizeof q, "Delete %s \"%s\"? %s", what, label, note);
+    snprintf(title, sizeof title, "Delete %s", ops->remove_what);
+    snprintf(q, sizeof q, "Delete %s \"%s\"? %s", ops->remove_what, label, ops->remove_note);
     if (!tui_confirm(app, title, q))
-        return 1;
-    int rc = del(app->db, &app->actor, id);
+        return;
+    int rc = ops->remove(app->db, &app->actor, id);
     if (rc < 0) {
-        snprintf(failed, sizeof failed, "delete the %s", what);
+        snprintf(failed, sizeof failed, "delete the %s", ops->remove_what);
         tui_fail(app, rc, failed);
-        return 1;
+        return;
     }
     app->detail_open = false;
     tui_reload(app);
-    tui_msg(app, MSG_OK, "%s \"%s\" deleted", what, label);
-    return 1;
+    tui_msg(app, MSG_OK, "%s \"%s\" deleted", ops->remove_what, label);
 }
 
 /* Remove the last UTF-8 character of text. */
@@ -868,7 +868,7 @@ static bool handle_key(tui_app *app, int r, wint_t ch)
         }
         return true;
     }
-    if (!fkey && ops->action && ch < 128) {
+    if (!fkey && ch < 128 && (ops->action || (ch == L'd' && ops->remove))) {
         const char *key = list_current_key(l);
         if (!key) {
             if (strchr("dexhstb", (int)ch))
@@ -878,7 +878,10 @@ static bool handle_key(tui_app *app, int r, wint_t ch)
         char k[64], label[160];
         snprintf(k, sizeof k, "%s", key);
         snprintf(label, sizeof label, "%s", list_current_label(l));
-        ops->action(app, (int)ch, k, label);
+        if (ch == L'd' && ops->remove)
+            delete_row(app, ops, k, label);
+        else
+            ops->action(app, (int)ch, k, label);
     }
     return true;
 }

@@ -106,16 +106,6 @@ static int detail(tui_app *app, const char *id, tui_text *t, char *title, size_t
     return BILL_OK;
 }
 
-static int action(tui_app *app, int ch, const char *id, const char *label)
-{
-    if (ch != 'd')
-        return 0;
-    return tui_delete(app, "product", id, label,
-                      "A product that orders or instances refer to is kept (deactivate it "
-                      "instead).",
-                      bill_product_delete);
-}
-
 const tui_tab_ops tab_products = {
     .name = "Products",
     .cols = cols,
@@ -124,5 +114,8 @@ const tui_tab_ops tab_products = {
     .keys_hint = "d delete",
     .fetch = fetch,
     .detail = detail,
-    .action = action,
+    .remove = bill_product_delete,
+    .remove_what = "product",
+    .remove_note = "A product that orders or instances refer to is kept (deactivate it "
+                   "instead).",
 };

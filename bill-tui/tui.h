@@ -185,6 +185,11 @@ typedef struct tui_tab_ops {
     /* A key of this tab (d, e, x, s, ...) on the row `key` (label = its
      * first cell, for messages). Returns 1 when the key is the tab's. */
     int (*action)(tui_app *app, int ch, const char *key, const char *label);
+    /* `d` on a row, when the tab deletes: the libbill call, what a row is
+     * ("customer") and what the dialog adds about it (tui_delete). */
+    int (*remove)(bill_db *db, const bill_actor *actor, const char *id);
+    const char *remove_what;
+    const char *remove_note;
     /* Dashboard only: fetch and draw. */
     int (*update)(tui_app *app);
     void (*draw)(tui_app *app, WINDOW *w, int height, int width);
@@ -240,10 +245,6 @@ void tui_msg(tui_app *app, tui_msg_kind kind, const char *fmt, ...) BILL_PRINTF(
 void tui_fail(tui_app *app, int rc, const char *what);
 /* Ask a yes/no question in a dialog (y/n, Esc = no). */
 bool tui_confirm(tui_app *app, const char *title, const char *question);
-/* `d` on a list: ask "Delete <what> "label"? <note>", then run del(db,
- * actor, id); the status line says what happened. Returns 1 (handled). */
-int tui_delete(tui_app *app, const char *what, const char *id, const char *label,
-               const char *note, int (*del)(bill_db *, const bill_actor *, const char *));
 /* Reload the current list tab (keeping the cursor on the same row when it
  * is still there) and the detail panel when open. */
 void tui_reload(tui_app *app);

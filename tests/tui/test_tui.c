@@ -513,6 +513,39 @@ START_TEST(test_tui__search_detail_open_close)
     tmx_keys(t, "Enter");
     assert_tab("Customers · 3 rows");
     tmx_assert_wait(t, "Acme Ltd");
+    /* d deletes after y/n; libbill refuses a customer with history */
+    free(customer("Spare Parts Co", NULL, 0));
+    tmx_keys(t, "/");
+    tmx_assert_wait(t, "Esc cancel");
+    tmx_type(t, "Spare");
+    tmx_keys(t, "Enter");
+    assert_tab("Customers · 1 row · search \"Spare\"");
+    tmx_keys(t, "d");
+    tmx_assert_wait(t, "Delete customer \"Spare Parts Co\"?");
+    tmx_keys(t, "n");
+    tmx_assert_wait(t, "cancelled: nothing changed");
+    ck_assert_int_eq(bill_test_pg_query_ll(fx.url, "SELECT count(*) FROM customers WHERE "
+                                                   "name = 'Spare Parts Co'"), 1);
+    tmx_keys(t, "d");
+    tmx_assert_wait(t, "Delete customer");
+    tmx_keys(t, "y");
+    tmx_assert_wait(t, "customer \"Spare Parts Co\" deleted");
+    ck_assert_int_eq(bill_test_pg_query_ll(fx.url, "SELECT count(*) FROM customers WHERE "
+                                                   "name = 'Spare Parts Co'"), 0);
+    tmx_keys(t, "/");
+    tmx_assert_wait(t, "Esc cancel");
+    for (int i = 0; i < 5; i++)
+        tmx_keys(t, "BSpace");
+    tmx_type(t, "Acme");
+    tmx_keys(t, "Enter");
+    assert_tab("Customers · 1 row · search \"Acme\"");
+    tmx_keys(t, "d");
+    tmx_assert_wait(t, "Delete customer");
+    tmx_keys(t, "y");
+    tmx_assert_wait(t, "cannot delete the customer:");
+    ck_assert_int_eq(bill_test_pg_query_ll(fx.url, "SELECT count(*) FROM customers WHERE "
+                                                   "name = 'Acme Ltd'"), 1);
+
     /* on a tab without a database search, `/` filters the page */
     tmx_keys(t, "7");
     tmx_keys(t, "/");

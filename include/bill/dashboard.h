@@ -12,7 +12,7 @@
  *     negative balances, money owed on credit, reduce it), balance_owed =
  *     the sum of the negative ones as a positive amount;
  *   - revenue = money received for orders and invoices: payments in status
- *     succeeded, partially_refunded or refunded, net of what was refunded
+ *     success or refunded (wholly or in part), net of what was refunded
  *     (amount - refunded_amount), by the UTC date of paid_at. A recharge is
  *     not revenue (it is prepaid balance) until it pays for something;
  *   - events_pending = pending and never tried, events_failing = pending

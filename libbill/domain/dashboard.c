@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* Payments that brought money in, net of refunds (see dashboard.h). */
-#define REVENUE_STATUSES "('succeeded', 'partially_refunded', 'refunded')"
+#define REVENUE_STATUSES "('success', 'refunded')"
 #define NET_CENTS "((p.amount - p.refunded_amount) * 100)::int8"
 
 static const char aggregates_sql[] =

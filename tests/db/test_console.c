@@ -291,13 +291,13 @@ START_TEST(test_console__dashboard_figures)
     exec_ok(url, sql);
 
     /* revenue around the clock's day and month boundaries (clock: 2026-03-01 00:00:00Z) */
-    payment(url, c1->id, "100.00", "0", "succeeded", "2026-03-01 00:00:00+00");  /* today */
-    payment(url, c1->id, "7.00", "2.00", "partially_refunded", "2026-02-28 23:59:59+00");
+    payment(url, c1->id, "100.00", "0", "success", "2026-03-01 00:00:00+00");  /* today */
+    payment(url, c1->id, "7.00", "2.00", "refunded", "2026-02-28 23:59:59+00");
     payment(url, c1->id, "50.00", "50.00", "refunded", "2026-02-28 12:00:00+00"); /* nets 0 */
-    payment(url, c1->id, "3.00", "0", "succeeded", "2026-01-31 00:00:00+00");    /* day -29 */
-    payment(url, c1->id, "4.00", "0", "succeeded", "2026-01-30 23:59:59+00");    /* too old */
+    payment(url, c1->id, "3.00", "0", "success", "2026-01-31 00:00:00+00");    /* day -29 */
+    payment(url, c1->id, "4.00", "0", "success", "2026-01-30 23:59:59+00");    /* too old */
     payment(url, c1->id, "9.00", "0", "pending", "2026-03-01 00:00:01+00");      /* not received */
-    payment(url, c1->id, "8.00", "0", "succeeded", "2026-03-02 00:00:00+00");    /* tomorrow */
+    payment(url, c1->id, "8.00", "0", "success", "2026-03-02 00:00:00+00");    /* tomorrow */
 
     fixed_now = MAR1;
     bill_db_set_clock(db, fixed_clock, NULL);

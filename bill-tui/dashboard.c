@@ -7,8 +7,10 @@
  * embedder's dashboard shows the same numbers. It refreshes every
  * --refresh seconds without flicker: the frame is drawn off-screen and
  * curses sends only the cells that differ — when no figure changed, that is
- * the "updated" time alone. Billing-engine figures that this libbill cannot
- * give are shown as absent ("—"), never as 0.
+ * the "updated" time alone. The billing engine's figures (renewals due in
+ * the next 7 days and overdue invoices, each as an amount and a count;
+ * provider actions it queued that keep failing) are shown as absent ("—"),
+ * never as 0, by a libbill that cannot give them.
  */
 #include "tui.h"
 
@@ -55,6 +57,20 @@ static void money(WINDOW *win, int y, int x, int w, const char *label, bool pres
     char buf[BILL_MONEY_BUFSZ];
     figure(win, y, x, w, label, present ? ui_money(v, buf) : ABSENT,
            present ? ST_NORMAL : ST_DIM);
+}
+
+/* An amount and how many invoices make it up ("45.00 (2)"), in `st` when
+ * there are any; absent ("—") when this libbill has no billing engine. */
+static void invoices(WINDOW *win, int y, int x, int w, const char *label, bool present,
+                     int64_t n, bill_money v, tui_style st)
+{
+    char m[BILL_MONEY_BUFSZ], buf[BILL_MONEY_BUFSZ + 24];
+    if (!present) {
+        figure(win, y, x, w, label, ABSENT, ST_DIM);
+        return;
+    }
+    snprintf(buf, sizeof buf, "%s (%lld)", ui_money(v, m), (long long)n);
+    figure(win, y, x, w, label, buf, n ? st : ST_NORMAL);
 }
 
 /* Bars of revenue per day: each day `cw` cells wide, eighths of a block. */
@@ -133,10 +149,17 @@ static void dash_draw(tui_app *app, WINDOW *win, int height, int width)
     money(win, y, col2, w2, "Revenue this month", true, d->revenue_month);
     y++;
     count(win, y, 2, w1, "Pending orders", d->orders_pending, ST_WARN);
-    money(win, y, col2, w2, "Invoices due in 7 days", d->has_billing, d->invoices_due_7d_total);
+    invoices(win, y, col2, w2, "Invoices due in 7 days", d->has_billing, d->invoices_due_7d,
+             d->invoices_due_7d_total, ST_WARN);
     y++;
     count(win, y, 2, w1, "Open tickets", d->tickets_open, ST_WARN);
-    money(win, y, col2, w2, "Overdue", d->has_billing, d->overdue_total);
+    invoices(win, y, col2, w2, "Overdue", d->has_billing, d->invoices_overdue, d->overdue_total,
+             ST_ERROR);
+    y++;
+    if (d->has_billing)
+        count(win, y, col2, w2, "Billing actions failing", d->billing_actions_failing, ST_ERROR);
+    else
+        figure(win, y, col2, w2, "Billing actions failing", ABSENT, ST_DIM);
     y++;
 
     /* the chart goes first when the screen is short */

@@ -24,9 +24,16 @@
  *     clients, not only this process), db_max_connections = the server's
  *     max_connections.
  *
- * Billing-engine figures (invoices due within 7 days, overdue) are those of
- * the renewal/dunning engine; has_billing is false while this libbill has
- * none, and those fields are then absent (show them as such, not as zero).
+ * Billing-engine figures are those of the renewal/dunning engine, read as
+ * bill_billing_summary_get(days = 7) reads them, in the same transaction as
+ * the rest: invoices_due_7d = renewals issued and unpaid whose due date is
+ * today .. today + 6 (what auto-pay will try next), with what is still owed
+ * on them; invoices_overdue = invoices past due and unpaid (dunning runs on
+ * them: suspend, then terminate); billing_actions_failing = provider
+ * actions billing queued (suspend, unsuspend, terminate, change_plan) that
+ * failed at least once and are still being retried. has_billing says the
+ * fields are filled; a frontend shows them as absent, never as zero, when
+ * it is false (a libbill without the engine).
  *
  * Staff only (BILL_EDENIED otherwise). The struct is allocated by libbill,
  * so fields may be appended in later versions.
@@ -71,7 +78,7 @@ typedef struct bill_dashboard {
 
     /* billing engine (absent while has_billing is false) */
     bool has_billing;
-    int64_t invoices_due_7d;         /* open invoices due today .. today + 7 */
+    int64_t invoices_due_7d;         /* issued renewals due today .. today + 6 */
     bill_money invoices_due_7d_total;
     int64_t invoices_overdue;
     bill_money overdue_total;
@@ -98,6 +105,9 @@ typedef struct bill_dashboard {
     size_t migrations_applied;
     size_t migrations_pending;
     size_t migrations_changed;       /* applied, but the file changed since */
+
+    /* billing engine, continued (appended: the struct is libbill's) */
+    int64_t billing_actions_failing; /* provider actions failing, still retried */
 } bill_dashboard;
 
 /* Every figure above in one consistent read (one REPEATABLE READ, read-only

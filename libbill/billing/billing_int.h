@@ -58,6 +58,10 @@ int bill__pass_init(bill__pass *p, bill_conn *c, const bill_billing_options *o, 
 /* Every step of one pass, in order (billing.md §2-§4). */
 int bill__pass_run(bill__pass *p);
 
+/* The figures of bill_billing_summary_get read on c, inside the caller's
+ * transaction (the dashboard's consistent read uses it). */
+int bill__billing_summary_read(bill_conn *c, int days, bill_billing_summary *out);
+
 /* Copy the tables a pass writes into temporary tables of the same names
  * (they shadow the real ones for this session) inside an open transaction;
  * everything done afterwards is thrown away with the rollback. */

@@ -216,25 +216,17 @@ done:
 
 /* ---- dashboard -------------------------------------------------------------------------------- */
 
-int bill_billing_summary_get(bill_db *db, const bill_actor *actor, int days,
-                             bill_billing_summary *out)
+int bill__billing_summary_read(bill_conn *c, int days, bill_billing_summary *out)
 {
-    bill_conn *c = NULL;
     PGresult *res = NULL;
     bill_date today, until;
     char t[BILL_DATE_BUFSZ], u[BILL_DATE_BUFSZ];
     int rc;
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
     memset(out, 0, sizeof *out);
-    if ((rc = bill__require_staff(actor, "read billing figures")) < 0)
-        return rc;
     if (days <= 0)
         days = 7;
     if (days > 3660)
         return bill__err(BILL_EINVALID, "days", "days %d is more than 3660", days);
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        return rc;
     if ((rc = bill_date_from_time(&today, bill__conn_now(c))) < 0 ||
         (rc = bill_date_add_days(&until, today, days - 1)) < 0 ||
         (rc = bill_date_format(today, t)) < 0 || (rc = bill_date_format(until, u)) < 0)
@@ -262,6 +254,22 @@ int bill_billing_summary_get(bill_db *db, const bill_actor *actor, int days,
         goto done;
 done:
     PQclear(res);
+    return rc;
+}
+
+int bill_billing_summary_get(bill_db *db, const bill_actor *actor, int days,
+                             bill_billing_summary *out)
+{
+    bill_conn *c = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, sizeof *out);
+    if ((rc = bill__require_staff(actor, "read billing figures")) < 0)
+        return rc;
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = bill__billing_summary_read(c, days, out);
     bill__conn_done(c);
     return rc;
 }

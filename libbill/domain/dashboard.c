@@ -1,14 +1,16 @@
 /*
  * dashboard.c — the operator's figures in one call (dashboard.h).
  *
- * Two statements in one read-only REPEATABLE READ transaction, so the
+ * Three statements in one read-only REPEATABLE READ transaction, so the
  * counts, the money and the revenue series describe the same instant: one
  * row of aggregates (each subquery a set-based count over an indexed or
- * small table) and the 30-day revenue series. Sums come back as int8 cents,
+ * small table), the 30-day revenue series and the billing engine's figures
+ * (bill__billing_summary_read). Sums come back as int8 cents,
  * computed exactly by PostgreSQL: a total of many NUMERIC(12,2) balances
  * may leave NUMERIC(12,2) itself. The migration state comes from the
  * migrations runner afterwards.
  */
+#include "billing/billing_int.h"
 #include "domain/domain_int.h"
 #include "bill/dashboard.h"
 
@@ -141,6 +143,9 @@ int bill_dashboard_get(bill_db *db, const bill_actor *actor, bill_dashboard **ou
                        PQntuples(agg), PQntuples(rev));
         goto done;
     }
+    bill_billing_summary bs;
+    if ((rc = bill__billing_summary_read(c, 7, &bs)) < 0)
+        goto done;
     if ((rc = bill__tx_commit(c)) < 0)
         goto done;
     bill__conn_release(c);
@@ -150,8 +155,12 @@ int bill_dashboard_get(bill_db *db, const bill_actor *actor, bill_dashboard **ou
     for (int i = 0; i < BILL_DASHBOARD_DAYS; i++)
         d->revenue_by_day[i] = bill__i64(rev, i, 1);
     d->revenue_today = d->revenue_by_day[BILL_DASHBOARD_DAYS - 1];
-    /* No renewal/dunning engine in this libbill: its figures are absent. */
-    d->has_billing = false;
+    d->has_billing = true;
+    d->invoices_due_7d = bs.due_soon;
+    d->invoices_due_7d_total = bs.due_soon_amount;
+    d->invoices_overdue = bs.overdue;
+    d->overdue_total = bs.overdue_amount;
+    d->billing_actions_failing = bs.failing_actions;
     if ((rc = fill_migrations(db, d)) < 0)
         goto done;
     *out = d;

@@ -283,7 +283,9 @@ START_TEST(test_console__dashboard_figures)
              "('%1$s', 'b', 'processing'), ('%1$s', 'c', 'closed'), ('%2$s', 'd', 'resolved');"
              "INSERT INTO events (kind, status, attempts, last_error) VALUES "
              "('x', 'pending', 0, ''), ('x', 'pending', 0, ''), ('x', 'pending', 3, 'boom'), "
-             "('x', 'processing', 1, ''), ('x', 'dead', 10, 'gone'), ('x', 'done', 1, '');"
+             "('x', 'processing', 1, ''), ('x', 'dead', 10, 'gone'), ('x', 'done', 1, ''),"
+             " ('provider.action', 'pending', 2, 'provider busy'),"
+             " ('provider.action', 'done', 2, 'failed before, done now');"
              "INSERT INTO plugin_interfaces (kind, name, enabled, is_healthy, last_health_at) "
              "VALUES ('gateway', 'g1', true, true, now()), ('gateway', 'g2', true, false, now()),"
              " ('notifier', 'n1', true, false, NULL), ('provider', 'p1', false, false, NULL)",
@@ -298,6 +300,20 @@ START_TEST(test_console__dashboard_figures)
     payment(url, c1->id, "4.00", "0", "success", "2026-01-30 23:59:59+00");    /* too old */
     payment(url, c1->id, "9.00", "0", "pending", "2026-03-01 00:00:01+00");      /* not received */
     payment(url, c1->id, "8.00", "0", "success", "2026-03-02 00:00:00+00");    /* tomorrow */
+
+    /* the billing engine's figures around today .. today + 6 */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO invoices (customer_id, invoice_number, status, total_amount, "
+             "paid_amount, due_date) VALUES "
+             "('%1$s', 'T1', 'issued', 20.00, 5.00, '2026-03-01'),"   /* today: 15.00 owed */
+             " ('%1$s', 'T2', 'issued', 30.00, 0, '2026-03-07'),"     /* today + 6 */
+             " ('%1$s', 'T3', 'issued', 40.00, 0, '2026-03-08'),"     /* today + 7: later */
+             " ('%1$s', 'T4', 'issued', 1.00, 0, '2026-02-28'),"      /* past due, not yet marked */
+             " ('%1$s', 'T5', 'overdue', 12.34, 0, '2026-02-20'),"
+             " ('%1$s', 'T6', 'paid', 99.00, 99.00, '2026-03-02'),"
+             " ('%1$s', 'T7', 'cancelled', 5.00, 0, '2026-03-02')",
+             c1->id);
+    exec_ok(url, sql);
 
     fixed_now = MAR1;
     bill_db_set_clock(db, fixed_clock, NULL);
@@ -324,9 +340,14 @@ START_TEST(test_console__dashboard_figures)
     for (int i = 0; i < BILL_DASHBOARD_DAYS; i++)
         sum += d->revenue_by_day[i];
     ck_assert_int_eq(sum, 10000 + 500 + 300);
-    ck_assert(!d->has_billing);
+    ck_assert(d->has_billing);
+    ck_assert_int_eq(d->invoices_due_7d, 2);
+    ck_assert_int_eq(d->invoices_due_7d_total, 1500 + 3000);
+    ck_assert_int_eq(d->invoices_overdue, 1);
+    ck_assert_int_eq(d->overdue_total, 1234);
+    ck_assert_int_eq(d->billing_actions_failing, 1);
     ck_assert_int_eq(d->events_pending, 2);
-    ck_assert_int_eq(d->events_failing, 1);
+    ck_assert_int_eq(d->events_failing, 2);
     ck_assert_int_eq(d->events_processing, 1);
     ck_assert_int_eq(d->events_dead, 1);
     ck_assert_int_eq(d->interfaces_total, 4);

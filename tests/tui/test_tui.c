@@ -48,6 +48,7 @@ typedef struct fixture {
     /* seeded ids */
     char keep_instance[40], doomed_instance[40], running_instance[40];
     char interface_id[40];
+    char acme[40];
 } fixture;
 
 static fixture fx;
@@ -134,6 +135,7 @@ static void seed(void)
                      BILL_OK);
     char *zs = customer("张三科技", "ops@zhangsan.cn", 10000);
     char *acme = customer("Acme Ltd", "billing@acme.test", 0);
+    snprintf(fx.acme, sizeof fx.acme, "%s", acme);
     ck_assert_int_eq(bill_balance_change(fx.db, &seed_actor, zs, BILL_BALANCE_RECHARGE, 25000,
                                          "tx-1", "bank transfer 2026-05-26", NULL), BILL_OK);
     bill_register_params rp = {.version = BILL_REGISTER_PARAMS_VERSION, .username = "lisi",
@@ -350,7 +352,7 @@ START_TEST(test_tui__tabs_by_number_tab_and_shift_tab)
 }
 END_TEST
 
-START_TEST(test_tui__dashboard_figures_and_absent_billing)
+START_TEST(test_tui__dashboard_figures)
 {
     terminal(80, 24);
     start_tui(NULL, NULL);
@@ -360,9 +362,10 @@ START_TEST(test_tui__dashboard_figures_and_absent_billing)
     assert_figure("Instances suspended", "0");
     assert_figure("Balance total", "250.00");
     assert_figure("Revenue today", "30.00");
-    /* billing-engine figures are absent, not zero */
-    assert_figure("Invoices due in 7 days", "—");
-    assert_figure("Overdue", "—");
+    /* the billing engine's figures: nothing is due yet (0, not absent) */
+    assert_figure("Invoices due in 7 days", "0.00 (0)");
+    assert_figure("Overdue", "0.00 (0)");
+    assert_figure("Billing actions failing", "0");
     char mig[32];
     snprintf(mig, sizeof mig, "%zu of %zu", bill_db_migrations_known(), bill_db_migrations_known());
     assert_figure("Migrations", mig);
@@ -377,6 +380,62 @@ START_TEST(test_tui__dashboard_figures_and_absent_billing)
     assert_figure("Instances suspended", "1");
     assert_figure("Instances running", "2");
     tmx_keys(t, "Escape");
+    assert_terminal_restored("EXIT=0");
+}
+END_TEST
+
+static int64_t fixed_usec;
+static int64_t fixed_clock(void *user)
+{
+    (void)user;
+    return fixed_usec;
+}
+
+/* The billing engine's figures as a pass left them, on the console's clock
+ * (--now): Acme (balance 0, no credit) cannot pay its two renewals; the one
+ * due 2027-01-16 (today + 6) is due within 7 days, the one due 2027-01-08
+ * went overdue on the second pass. The instance without a due date is not
+ * billed. */
+START_TEST(test_tui__dashboard_billing_figures)
+{
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "UPDATE instances SET anchor_date = '2026-12-16', current_period_start = "
+             "'2026-12-16', next_due_date = '2027-01-16' WHERE id = '%s';"
+             "UPDATE instances SET anchor_date = '2026-12-08', current_period_start = "
+             "'2026-12-08', next_due_date = '2027-01-08' WHERE id = '%s'",
+             fx.doomed_instance, fx.running_instance);
+    exec_ok(sql);
+    ck_assert_int_eq(bill_time_parse_rfc3339("2027-01-10T08:00:00Z", &fixed_usec), BILL_OK);
+    bill_db_set_clock(fx.db, fixed_clock, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        bill_billing_report r;
+        ck_assert_int_eq(bill_billing_run(fx.db, NULL, NULL, &r), BILL_OK);
+        ck_assert_int_eq(r.paid, 0);
+        ck_assert_int_eq(r.issued, pass == 0 ? 2 : 0);
+        ck_assert_int_eq(r.overdue, pass == 0 ? 0 : 1);
+        bill_billing_report_clear(&r);
+    }
+
+    terminal(80, 24);
+    start_tui(NULL, "--now 2027-01-10T08:00:00Z --refresh 1");
+    assert_figure("Invoices due in 7 days", "10.00 (1)");
+    assert_figure("Overdue", "30.00 (1)");
+    assert_figure("Billing actions failing", "0");
+    /* Acme's 30.00 arrives and the next pass pays the oldest renewal from
+     * it (the overdue one): the figures follow by themselves */
+    ck_assert_int_eq(bill_balance_change(fx.db, &seed_actor, fx.acme, BILL_BALANCE_RECHARGE, 3000,
+                                         "tx-acme", "bank transfer", NULL), BILL_OK);
+    bill_billing_report r;
+    ck_assert_int_eq(bill_billing_run(fx.db, NULL, NULL, &r), BILL_OK);
+    ck_assert_int_eq(r.paid, 1);
+    ck_assert_int_eq(r.paid_amount, 3000);
+    bill_billing_report_clear(&r);
+    assert_figure("Overdue", "0.00 (0)");
+    assert_figure("Invoices due in 7 days", "10.00 (1)");
+    /* nothing on this screen pretends to lack the engine */
+    tmx_assert_gone(&fx.term, "needs the billing engine");
+    tmx_keys(&fx.term, "q");
     assert_terminal_restored("EXIT=0");
 }
 END_TEST
@@ -892,7 +951,7 @@ END_TEST
 
 BILL_TEST_MAIN("tui", 120, setup, teardown,
                test_tui__tabs_by_number_tab_and_shift_tab,
-               test_tui__dashboard_figures_and_absent_billing,
+               test_tui__dashboard_figures, test_tui__dashboard_billing_figures,
                test_tui__lists_cjk_alignment_and_paging, test_tui__search_detail_open_close,
                test_tui__terminate_y_changes_n_does_not,
                test_tui__plugin_interface_enable_disable_health, test_tui__resize_reflows,

@@ -668,11 +668,15 @@ apply:
 
 /* ---- refreshing -------------------------------------------------------------- */
 
-static void open_detail(tui_app *app, const char *key)
+static void open_detail(tui_app *app, const char *key_in)
 {
     const tui_tab_ops *ops = tabs[app->tab];
-    if (!ops->detail || !key)
+    if (!ops->detail || !key_in)
         return;
+    /* key_in may be app->detail_key itself (a refresh reopens the panel):
+     * copy it first, the snprintf below must not read what it writes */
+    char key[sizeof app->detail_key];
+    snprintf(key, sizeof key, "%s", key_in);
     tui_text t = {0};
     char title[sizeof app->detail_title] = "";
     int rc = ops->detail(app, key, &t, title, sizeof title);

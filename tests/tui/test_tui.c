@@ -683,6 +683,29 @@ START_TEST(test_tui__terminate_y_changes_n_does_not)
     tmx_assert_wait(t, "Instance 33333333 (stopped)");
     ck_assert_int_eq(q("SELECT count(*) FROM instances WHERE status = 'stopped' AND "
                        "id = '33333333-3333-4333-8333-333333333333'"), 1);
+    /* start asks nothing (libbill gives no confirmation for it) */
+    tmx_keys(t, "s");
+    tmx_assert_wait(t, "instance 33333333 started");
+    ck_assert_int_eq(q("SELECT count(*) FROM instances WHERE status = 'running' AND "
+                       "id = '33333333-3333-4333-8333-333333333333'"), 1);
+    /* the panel follows (a second reload of it in a row: it once lost its
+     * key copying it onto itself, "id is required") */
+    tmx_assert_wait(t, "Instance 33333333 (running)");
+    tmx_keys(t, "r");
+    tmx_assert_wait(t, "refreshed");
+    tmx_assert_gone(t, "cannot open the details");
+    /* reboot: n keeps it as it is, y reboots */
+    tmx_keys(t, "b");
+    tmx_assert_wait(t, "Reboot the server?");
+    tmx_keys(t, "n");
+    tmx_assert_wait(t, "cancelled: nothing changed");
+    ck_assert_int_eq(q("SELECT count(*) FROM operation_logs WHERE action = 'instance.reboot'"), 0);
+    tmx_keys(t, "b");
+    tmx_assert_wait(t, "Reboot the server?");
+    tmx_keys(t, "y");
+    tmx_assert_wait(t, "instance 33333333 rebooted");
+    ck_assert_int_eq(q("SELECT count(*) FROM operation_logs WHERE action = 'instance.reboot' AND "
+                       "actor_name = 'tui:tuitester'"), 1);
     tmx_keys(t, "q");
     assert_terminal_restored("EXIT=0");
 }
@@ -735,6 +758,59 @@ START_TEST(test_tui__plugin_interface_enable_disable_health)
     tmx_assert_wait(t, "admin user opsuser disabled");
     ck_assert_int_eq(q("SELECT count(*) FROM admin_users WHERE username = 'opsuser' AND "
                        "NOT is_active"), 1);
+    tmx_keys(t, "e");
+    tmx_assert_wait(t, "admin user opsuser enabled");
+    ck_assert_int_eq(q("SELECT count(*) FROM admin_users WHERE username = 'opsuser' AND "
+                       "is_active"), 1);
+    tmx_keys(t, "q");
+    assert_terminal_restored("EXIT=0");
+}
+END_TEST
+
+/* `r` reloads the current tab: a customer created elsewhere appears; DB
+ * Status shows a migration whose checksum no longer matches and one that is
+ * pending (the schema changed under a running console). */
+START_TEST(test_tui__refresh_key_and_db_status)
+{
+    terminal(100, 30);
+    start_tui(NULL, NULL);
+    tmx *t = &fx.term;
+    tmx_keys(t, "4");
+    assert_tab("Customers · 3 rows");
+    free(customer("Refreshed Co", NULL, 0));
+    tmx_assert_gone(t, "Refreshed Co"); /* lists reload on r, not by themselves */
+    tmx_keys(t, "r");
+    assert_tab("Customers · 4 rows");
+    tmx_assert_wait(t, "Refreshed Co");
+
+    size_t n = bill_db_migrations_known();
+    char want[128];
+    tmx_keys(t, "8");
+    snprintf(want, sizeof want, "%zu of %zu migrations applied · 0 pending", n, n);
+    tmx_assert_wait(t, want);
+    tmx_assert_gone(t, "MISMATCH");
+    exec_ok("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 3");
+    snprintf(want, sizeof want, "DELETE FROM schema_migrations WHERE version = %zu", n);
+    exec_ok(want);
+    tmx_keys(t, "r");
+    snprintf(want, sizeof want, "%zu of %zu migrations applied · 1 pending · CHECKSUM MISMATCH",
+             n - 1, n);
+    tmx_assert_wait(t, want);
+    char *s = tmx_screen(t);
+    char *row3 = row_with(s, "003 ");
+    ck_assert_msg(strstr(row3, "MISMATCH"), "migration 003 not shown as changed: %s", row3);
+    free(row3);
+    snprintf(want, sizeof want, "%03zu ", n);
+    char *last = row_with(s, want);
+    ck_assert_msg(strstr(last, " no "), "migration %zu not shown as pending: %s", n, last);
+    free(last);
+    free(s);
+    /* the detail says what the state means */
+    tmx_keys(t, "j");
+    tmx_keys(t, "j");
+    tmx_keys(t, "Enter");
+    tmx_assert_wait(t, "MISMATCH: the file changed after it was applied");
+    tmx_keys(t, "BSpace");
     tmx_keys(t, "q");
     assert_terminal_restored("EXIT=0");
 }
@@ -767,24 +843,46 @@ START_TEST(test_tui__resize_reflows)
     /* too small, then big enough again */
     tmx_resize(t, 30, 8);
     tmx_assert_wait(t, "terminal too small");
+    tmx_assert_wait(t, "needs 40x10 at least");
     tmx_resize(t, 80, 24);
     tmx_assert_wait(t, "MONTHLY");
+    /* q still quits on a screen too small to draw on */
+    tmx_resize(t, 30, 8);
+    tmx_assert_wait(t, "q quits");
     tmx_keys(t, "q");
     assert_terminal_restored("EXIT=0");
 }
 END_TEST
 
-START_TEST(test_tui__sigterm_and_crash_restore_the_terminal)
+START_TEST(test_tui__signals_and_crash_restore_the_terminal)
 {
     terminal(80, 24);
-    start_tui(NULL, NULL);
     tmx *t = &fx.term;
-    tmx_keys(t, "4");
-    tmx_assert_wait(t, "BALANCE");
-    int pid = tmx_child_pid(t, "bill-tui");
-    ck_assert_int_gt(pid, 0);
-    ck_assert_int_eq(kill(pid, SIGTERM), 0);
-    assert_terminal_restored("EXIT=143");
+    /* SIGTERM, SIGINT, SIGHUP: the terminal is back, then the program ends
+     * the way the signal meant (the shell sees 128 + the signal) */
+    static const struct {
+        int sig;
+        const char *exit_line;
+    } sigs[] = {{SIGTERM, "EXIT=143"}, {SIGINT, "EXIT=130"}, {SIGHUP, "EXIT=129"}};
+    int pid;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        tmx_run(t, "clear");
+        start_tui(NULL, NULL);
+        tmx_keys(t, "4");
+        tmx_assert_wait(t, "BALANCE");
+        pid = tmx_child_pid(t, "bill-tui");
+        ck_assert_int_gt(pid, 0);
+        ck_assert_int_eq(kill(pid, sigs[i].sig), 0);
+        if (sigs[i].sig == SIGINT) {
+            /* bash ends a command list whose program died of SIGINT (as
+             * after ^C): ask for the status once the prompt is back */
+            ck_assert_msg(tmx_wait_format(t, "#{alternate_on}", "0"), "still on the alternate "
+                                                                     "screen after SIGINT");
+            tmx_assert_wait(t, "\nPROMPT$");
+            tmx_run(t, "echo EX''IT=$?");
+        }
+        assert_terminal_restored(sigs[i].exit_line);
+    }
 
     /* a crash: the handler restores the terminal, the crash still happens */
     tmx_run(t, "clear");
@@ -825,6 +923,42 @@ START_TEST(test_tui__colours_and_no_color)
     free(s);
     tmx_keys(t, "q");
     assert_terminal_restored("EXIT=0");
+}
+END_TEST
+
+/* What ssh gives: a terminal type without colours works with attributes
+ * only; an unknown type or none is refused with a message that says what
+ * to set (exit 2), the terminal untouched. */
+START_TEST(test_tui__terminal_types)
+{
+    terminal(80, 24);
+    tmx *t = &fx.term;
+    start_tui("TERM=vt100 ", NULL);
+    tmx_keys(t, "4");
+    tmx_assert_wait(t, "BALANCE");
+    tmx_assert_wait(t, "Acme Ltd");
+    char *s = tmx_screen_escapes(t);
+    for (int c = 30; c <= 47; c++)
+        ck_assert_msg(c == 38 || c == 39 || !has_sgr(s, c), "vt100 but colour %d on screen:\n%s",
+                      c, s);
+    ck_assert_msg(has_sgr(s, 7), "no highlighted row on a vt100:\n%s", s);
+    free(s);
+    tmx_keys(t, "q");
+    assert_terminal_restored("EXIT=0");
+
+    char cmd[1024];
+    tmx_run(t, "clear");
+    snprintf(cmd, sizeof cmd, "TERM=no-such-term %s --config %s; echo EX''IT=$?",
+             bin("BILL_TUI"), fx.config);
+    tmx_run(t, cmd);
+    assert_terminal_restored("EXIT=2");
+    tmx_assert_wait(t, "cannot drive a terminal of type \"no-such-term\"");
+    tmx_run(t, "clear");
+    snprintf(cmd, sizeof cmd, "env -u TERM %s --config %s; echo EX''IT=$?", bin("BILL_TUI"),
+             fx.config);
+    tmx_run(t, cmd);
+    assert_terminal_restored("EXIT=2");
+    tmx_assert_wait(t, "TERM is not set");
 }
 END_TEST
 
@@ -884,6 +1018,65 @@ START_TEST(test_tui__not_a_terminal_is_refused)
     ck_assert(WIFEXITED(st));
     ck_assert_int_eq(WEXITSTATUS(st), 2);
     ck_assert_ptr_nonnull(strstr(buf, "must be a terminal"));
+}
+END_TEST
+
+/* Run bill-tui without a terminal (stdin /dev/null) with up to 3 more
+ * arguments; its stdout and stderr go to out. Returns the exit status. */
+static int run_plain(char *out, size_t size, const char *a1, const char *a2, const char *a3)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        execl(bin("BILL_TUI"), "bill-tui", "--config", fx.config, a1, a2, a3, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < size && (k = read(p[0], out + n, size - 1 - n)) > 0)
+        n += (size_t)k;
+    out[n] = '\0';
+    close(p[0]);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* --help works anywhere (no terminal needed) and names every option; a bad
+ * option or value is a usage error (exit 2) that says what was wrong. */
+START_TEST(test_tui__help_and_usage_errors)
+{
+    char out[8192];
+    ck_assert_int_eq(run_plain(out, sizeof out, "--help", NULL, NULL), 0);
+    static const char *const opts[] = {"usage: bill-tui", "--config", "--database-url",
+                                       "--refresh", "--now", "NO_COLOR"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        ck_assert_msg(strstr(out, opts[i]), "--help lacks \"%s\":\n%s", opts[i], out);
+    static const struct {
+        const char *a1, *a2, *says;
+    } bad[] = {
+        {"--frobnicate", NULL, "unknown option '--frobnicate'"},
+        {"extra", NULL, "unexpected argument 'extra'"},
+        {"--refresh", "0", "--refresh expects seconds from 1 to 3600, got '0'"},
+        {"--refresh", "5x", "--refresh expects seconds from 1 to 3600, got '5x'"},
+        {"--now", "tomorrow", "is not an RFC 3339 instant"},
+        {"--refresh", NULL, "missing value of option '--refresh'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(run_plain(out, sizeof out, bad[i].a1, bad[i].a2, NULL), 2);
+        ck_assert_msg(strstr(out, bad[i].says), "%s %s: no \"%s\" in:\n%s", bad[i].a1,
+                      bad[i].a2 ? bad[i].a2 : "", bad[i].says, out);
+        ck_assert_msg(strstr(out, "try 'bill-tui --help'"), "no hint in:\n%s", out);
+    }
 }
 END_TEST
 
@@ -950,11 +1143,12 @@ START_TEST(test_tui__bill_cli_tui_starts_it)
 END_TEST
 
 BILL_TEST_MAIN("tui", 120, setup, teardown,
-               test_tui__tabs_by_number_tab_and_shift_tab,
-               test_tui__dashboard_figures, test_tui__dashboard_billing_figures,
-               test_tui__lists_cjk_alignment_and_paging, test_tui__search_detail_open_close,
+               test_tui__tabs_by_number_tab_and_shift_tab, test_tui__dashboard_figures,
+               test_tui__dashboard_billing_figures, test_tui__lists_cjk_alignment_and_paging,
+               test_tui__search_detail_open_close, test_tui__refresh_key_and_db_status,
                test_tui__terminate_y_changes_n_does_not,
                test_tui__plugin_interface_enable_disable_health, test_tui__resize_reflows,
-               test_tui__sigterm_and_crash_restore_the_terminal, test_tui__colours_and_no_color,
-               test_tui__database_outage_shown_and_retried, test_tui__not_a_terminal_is_refused,
+               test_tui__signals_and_crash_restore_the_terminal, test_tui__colours_and_no_color,
+               test_tui__terminal_types, test_tui__database_outage_shown_and_retried,
+               test_tui__not_a_terminal_is_refused, test_tui__help_and_usage_errors,
                test_tui__no_database_and_pending_migrations, test_tui__bill_cli_tui_starts_it);

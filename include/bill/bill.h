@@ -40,5 +40,6 @@
 #include "billing.h"
 #include "catcache.h"
 #include "dashboard.h"
+#include "cluster.h"
 
 #endif

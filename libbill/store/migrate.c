@@ -25,7 +25,7 @@
 
 /* "libbill\0" read as a big-endian integer: a fixed key other applications
  * are unlikely to pick. */
-#define MIGRATION_LOCK_KEY "7811882184596381696"
+#define MIGRATION_LOCK_KEY BILL__MIGRATION_LOCK_KEY
 
 static const char create_table_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -14,6 +14,10 @@ typedef struct bill__migration {
     const char *sql;         /* the file's exact contents */
 } bill__migration;
 
+/* The session advisory lock that serializes migrations across processes:
+ * the cluster's `migration` role (cluster.h). */
+#define BILL__MIGRATION_LOCK_KEY "7811882184596381696"
+
 extern const bill__migration bill__migrations[];
 extern const size_t bill__migrations_count;
 

@@ -100,6 +100,7 @@ extern const cli_cmd cli_instance_cmd;
 extern const cli_cmd cli_billing_cmd;
 extern const cli_cmd cli_credit_note_cmd;
 extern const cli_cmd cli_tui_cmd;
+extern const cli_cmd cli_cluster_cmd;
 /* billing.c: the billing subcommands of `instance` */
 int cli_instance_change_product(cli_ctx *ctx, const cli_args *a);
 int cli_instance_change_cycle(cli_ctx *ctx, const cli_args *a);

@@ -1,13 +1,16 @@
 /*
- * db.c — `bill-cli db …`: schema status and applying migrations.
+ * db.c — `bill-cli db …`: schema status, applying migrations, backups and
+ * restores (libbill's bill_db_backup / bill_db_restore, backup.h).
  *
- * These two commands run against a database whose schema may be behind, so
- * they open it without the "migrations applied" check every other command
- * makes.
+ * These commands run against a database whose schema may be behind (or,
+ * for restore, empty), so they open it without the "migrations applied"
+ * check every other command makes.
  */
 #include "cli.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static int db_status(cli_ctx *ctx, const cli_args *a)
 {
@@ -113,6 +116,115 @@ static int db_migrate(cli_ctx *ctx, const cli_args *a)
     return cli_done(ctx, "applied %d migration%s", applied, applied == 1 ? "" : "s");
 }
 
+/* Progress on a terminal only (stderr), one line rewritten in place. */
+static void backup_progress(int64_t done, int64_t total, void *user)
+{
+    (void)user;
+    if (total > 0)
+        fprintf(stderr, "\rrestoring: %lld of %lld archive entries", (long long)done,
+                (long long)total);
+    else
+        fprintf(stderr, "\rbacking up: %.1f MiB", (double)done / (1024.0 * 1024.0));
+    fflush(stderr);
+}
+
+static int db_backup(cli_ctx *ctx, const cli_args *a)
+{
+    bill_backup_options o;
+    bill_backup_options_init(&o);
+    o.dir = cli_opt(a, "dir");
+    const char *keep = cli_opt(a, "keep-days");
+    if (keep) {
+        char *end = NULL;
+        long v = strtol(keep, &end, 10);
+        if (!*keep || *end || v < 0 || v > 36500)
+            return cli_usage_error(ctx, "--keep-days must be a number of days from 0 to 36500, "
+                                        "not '%s'", keep);
+        o.keep_days = (int)v;
+    }
+    int rc = cli_open_db(ctx, false);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    bool tty = !ctx->quiet && !ctx->json && isatty(STDERR_FILENO);
+    if (tty)
+        o.progress = backup_progress;
+    char *path = NULL;
+    int pruned = 0;
+    rc = bill_db_backup(ctx->db, &o, &path, &pruned);
+    if (tty)
+        fputc('\n', stderr);
+    if (rc < 0)
+        return cli_fail(ctx, rc);
+    if (ctx->json) {
+        json_object *doc = json_object_new_object();
+        json_object_object_add(doc, "file", json_object_new_string(path));
+        json_object_object_add(doc, "pruned", json_object_new_int(pruned));
+        cli_json_print(doc);
+        rc = CLI_EXIT_OK;
+    } else {
+        if (pruned)
+            rc = cli_done(ctx, "backup written to %s (pruned %d old backup%s)", path, pruned,
+                          pruned == 1 ? "" : "s");
+        else
+            rc = cli_done(ctx, "backup written to %s", path);
+    }
+    free(path);
+    return rc;
+}
+
+static int db_restore(cli_ctx *ctx, const cli_args *a)
+{
+    const char *file = a->pos[0];
+    bill_restore_options o;
+    bill_restore_options_init(&o);
+    o.force = cli_flag(a, "force");
+    if (!cli_flag(a, "yes")) {
+        if (!isatty(STDIN_FILENO))
+            return cli_usage_error(ctx, "restore replaces every table of the database; not on "
+                                        "a terminal, so pass --yes to confirm");
+    }
+    if (access(file, R_OK) != 0)
+        return cli_errorf("cannot read backup %s", file);
+    int rc = cli_open_db(ctx, false);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (!cli_flag(a, "yes")) {
+        fprintf(stderr, "Restore %s into this database? Every table is replaced by the "
+                "backup's. Type 'yes' to confirm: ", file);
+        fflush(stderr);
+        char line[16] = "";
+        if (!fgets(line, sizeof line, stdin) || strcmp(line, "yes\n") != 0)
+            return cli_errorf("not confirmed; the database was left as it is");
+    }
+    bool tty = !ctx->quiet && !ctx->json && isatty(STDERR_FILENO);
+    if (tty)
+        o.progress = backup_progress;
+    rc = bill_db_restore(ctx->db, file, &o);
+    if (tty)
+        fputc('\n', stderr);
+    if (rc < 0)
+        return cli_fail(ctx, rc);
+    if (ctx->json) {
+        json_object *doc = json_object_new_object();
+        json_object_object_add(doc, "restored", json_object_new_string(file));
+        cli_json_print(doc);
+        return CLI_EXIT_OK;
+    }
+    return cli_done(ctx, "restored %s", file);
+}
+
+static const cli_optdef backup_opts[] = {
+    {"dir", "DIR", "directory for the backup file (default: .; created 0700)", 0},
+    {"keep-days", "N", "delete libbill_*.dump backups in DIR older than N days", 0},
+    {NULL, NULL, NULL, 0},
+};
+
+static const cli_optdef restore_opts[] = {
+    {"force", NULL, "restore even while bill-servers are registered alive", 0},
+    {"yes", NULL, "do not ask for confirmation (required when not on a terminal)", 0},
+    {NULL, NULL, NULL, 0},
+};
+
 static const cli_cmd db_subs[] = {
     {
         .name = "status",
@@ -128,11 +240,34 @@ static const cli_cmd db_subs[] = {
                        "Safe to run concurrently with servers: an advisory lock serializes it.",
         .run = db_migrate,
     },
+    {
+        .name = "backup",
+        .summary = "Write a backup of the database (pg_dump -Fc)",
+        .description = "Writes DIR/libbill_YYYYMMDD_HHMMSS.dump (UTC) in pg_dump's custom format,\n"
+                       "under a temporary name until complete. With --keep-days N, backups in\n"
+                       "DIR whose name is older than N days are deleted afterwards. Progress is\n"
+                       "shown on a terminal. The cluster's registry rows are not backed up.",
+        .opts = backup_opts,
+        .run = db_backup,
+    },
+    {
+        .name = "restore",
+        .summary = "Replace the database with a backup (pg_restore)",
+        .usage = "FILE",
+        .description = "Restores FILE (made by db backup) in one transaction: all or nothing.\n"
+                       "Refused while a bill-server of this database is registered alive\n"
+                       "(bill-cli cluster status) unless --force. Asks for confirmation on a\n"
+                       "terminal; elsewhere pass --yes.",
+        .opts = restore_opts,
+        .min_args = 1,
+        .max_args = 1,
+        .run = db_restore,
+    },
     {0},
 };
 
 const cli_cmd cli_db_cmd = {
     .name = "db",
-    .summary = "Database schema: status and migrations",
+    .summary = "Database: schema status, migrations, backup and restore",
     .subs = db_subs,
 };

@@ -41,6 +41,7 @@ static const cli_cmd *const root_cmds[] = {
     &cli_billing_cmd,
     &cli_credit_note_cmd,
     &cli_tui_cmd,
+    &cli_cluster_cmd,
     NULL,
 };
 

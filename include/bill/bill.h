@@ -41,5 +41,6 @@
 #include "catcache.h"
 #include "dashboard.h"
 #include "cluster.h"
+#include "backup.h"
 
 #endif

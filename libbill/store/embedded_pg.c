@@ -45,7 +45,7 @@ typedef struct pg_paths {
 
 /* BILL_PG_BINDIR env, then the build option, then the newest
  * /usr/lib/postgresql/<major>/bin holding initdb. */
-static int find_bindir(char *out, size_t cap)
+int bill__pg_bindir(char *out, size_t cap)
 {
     const char *env = getenv("BILL_PG_BINDIR");
     char probe[PATH_MAX];
@@ -126,7 +126,7 @@ static int make_paths(const char *var_dir, pg_paths *p)
                          "var directory %s is too long for a unix socket path (%zu bytes max); "
                          "use a shorter path", abs,
                          sizeof sun.sun_path - strlen("/pg/run/.s.PGSQL.5432") - 1);
-    return find_bindir(p->bindir, sizeof p->bindir);
+    return bill__pg_bindir(p->bindir, sizeof p->bindir);
 }
 
 /* Last ~600 bytes of a log, one line, for error messages. */

@@ -611,6 +611,11 @@ PGconn *bill__conn_pg(bill_conn *c)
     return c ? c->pg : NULL;
 }
 
+const char *bill__db_url(bill_db *db)
+{
+    return db ? db->url : NULL;
+}
+
 bill_db *bill__conn_db(bill_conn *c)
 {
     return c ? c->db : NULL;

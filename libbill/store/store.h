@@ -163,6 +163,12 @@ int bill__list_all_in(bill_conn *c, const bill__rowtype *t, const char *sql, int
         }                                                                       \
     } while (0)
 
+/* Where PostgreSQL's programs are (embedded_pg.c): $BILL_PG_BINDIR, the
+ * build option pg_bindir, else the newest /usr/lib/postgresql/N/bin. */
+int bill__pg_bindir(char *out, size_t cap);
+/* The handle's libpq URL / conninfo as given to bill_db_open (pool.c). */
+const char *bill__db_url(bill_db *db);
+
 /* Decimal text of v into buf (>= 24 bytes), for SQL parameters. */
 const char *bill__i64_text(int64_t v, char buf[24]);
 

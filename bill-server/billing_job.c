@@ -4,10 +4,14 @@
  * (60), when [billing].enabled. The pass is safe to run on several servers
  * at once (rows claimed with SKIP LOCKED, customers locked in id order, a
  * unique key per renewal period), so no leader role is needed for
- * correctness; the cluster's `billing` role only saves the duplicate work.
- * The server uses the wall clock: no client can set it.
+ * correctness; the cluster's `billing` role (cluster_job.c) saves the
+ * duplicate work: a pass runs only on the instance holding it, and when the
+ * holder stops or dies another instance takes the role at its next
+ * heartbeat and bills from its next tick. The server uses the wall clock:
+ * no client can set it.
  */
 #include "billing_job.h"
+#include "cluster_job.h"
 
 #include "bill/billing.h"
 #include "bill/log.h"
@@ -36,10 +40,14 @@ static void *job_main(void *arg)
     pthread_mutex_lock(&job.mu);
     while (!job.stop) {
         pthread_mutex_unlock(&job.mu);
-        bill_billing_report r;
-        if (bill_billing_run(job.db, job.plugins, &job.opts, &r) != BILL_OK)
-            BILL_LOG_WARN(MOD, "billing pass: %s", bill_error_last()->message);
-        bill_billing_report_clear(&r);
+        if (cluster_job_role_held(BILL_ROLE_BILLING)) {
+            bill_billing_report r;
+            if (bill_billing_run(job.db, job.plugins, &job.opts, &r) != BILL_OK)
+                BILL_LOG_WARN(MOD, "billing pass: %s", bill_error_last()->message);
+            bill_billing_report_clear(&r);
+        } else {
+            BILL_LOG_DEBUG(MOD, "billing pass skipped: another instance holds the billing role");
+        }
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += job.interval;

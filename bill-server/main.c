@@ -27,6 +27,7 @@
 #include "bill/log.h"
 #include "bill_build_config.h"
 #include "billing_job.h"
+#include "cluster_job.h"
 #include "tables.h"
 #include "transport/server.h"
 
@@ -66,13 +67,16 @@ static int env_int(const char *name, int def)
  * Kept apart from the transport set-up above/below: the plugin registry is
  * created here and handed to the server (bill_srv.plugins: the services
  * reach it with bill_srv_call_plugins), the .so files
- * are scanned at start and every BILL_PLUGINS_SCAN_INTERVAL_SECS, the
- * provisioning/notification handlers run on 2 event worker threads (no
- * leader role needed: workers claim rows with SKIP LOCKED, so several
- * servers may consume one queue), and every BG_TICK_SECS one thread cancels
- * unpaid orders older than 24 h and purges expired auth rows (both
- * set-based and idempotent, safe on several servers at once). bg_stop runs
- * after the request workers stopped and before the pool closes. */
+ * are scanned at start and every BILL_PLUGINS_SCAN_INTERVAL_SECS on every
+ * instance (each process needs the plugins loaded; the catalog rows a scan
+ * writes are an idempotent upsert), the provisioning/notification handlers
+ * run on 2 event worker threads (no leader role needed: workers claim rows
+ * with SKIP LOCKED, so several servers consume one queue in parallel), and
+ * every BG_TICK_SECS one thread cancels unpaid orders older than 24 h and
+ * purges expired auth rows — only on the instance holding the cluster's
+ * `events` role (cluster_job.c; the jobs are idempotent, the role saves the
+ * duplicate work and keeps one writer). bg_stop runs after the request
+ * workers stopped and before the pool closes. */
 #define BG_TICK_SECS 60
 #define BG_EVENT_THREADS 2
 
@@ -104,6 +108,8 @@ static void bg_scan(bg_state *bg)
 
 static void bg_periodic(bg_state *bg)
 {
+    if (!cluster_job_role_held(BILL_ROLE_EVENTS))
+        return; /* another instance runs the periodic jobs */
     int64_t n = 0;
     if (bill_order_cancel_expired(bg->db, 24 * 3600, 0, &n) != BILL_OK)
         BILL_LOG_WARN(MOD, "cancel expired orders: %s", bill_error_last()->message);
@@ -297,7 +303,7 @@ int main(int argc, char **argv)
         goto done;
     }
     int applied = 0;
-    rc = bill_db_migrate(db, &applied);
+    rc = bill_cluster_migrate(db, &applied); /* the migration role: others wait */
     if (rc != BILL_OK) {
         fprintf(stderr, "bill-server: migrations: %s\n", bill_error_last()->message);
         goto done;
@@ -340,7 +346,11 @@ int main(int argc, char **argv)
     if (srv.nproxies)
         BILL_LOG_INFO(MOD, "trusting X-Forwarded-For / X-Real-IP from %zu proxy range(s)",
                       srv.nproxies);
-    /* background work: before serving, so the services find the registry */
+    /* the cluster first (the jobs ask it for their roles), then background
+     * work: before serving, so the services find the plugin registry */
+    if (cluster_job_start(cfg, db, srv.host, srv.port) < 0)
+        goto done;
+    srv.cluster = cluster_job_member();
     if (bg_start(&bg, cfg, db) < 0)
         goto done;
     srv.plugins = bg.plugins;
@@ -362,6 +372,7 @@ int main(int argc, char **argv)
         goto done;
     }
     BILL_LOG_INFO(MOD, "listening on http://%s:%d", srv.host, srv.port);
+    cluster_job_set_state(BILL_CLUSTER_SERVING);
 
     for (;;) {
         int sig = 0;
@@ -372,11 +383,44 @@ int main(int argc, char **argv)
             BILL_LOG_INFO(MOD, "SIGHUP: log filter reloaded");
             continue;
         }
-        BILL_LOG_INFO(MOD, "%s: shutting down (grace %d s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+        BILL_LOG_INFO(MOD, "%s: shutting down (drain %d s, grace %d s)",
+                      sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->server.drain_secs,
                       cfg->server.shutdown_grace_secs);
         break;
     }
     exit_code = 0;
+    /* Draining: /ready answers 503 and gRPC health NOT_SERVING while the
+     * listener stays open and every request is still served, so a load
+     * balancer that checks /ready takes this instance out before anything
+     * is refused; then srv_stop below closes the listener, sends GOAWAY and
+     * finishes in-flight calls within the grace. A second signal ends the
+     * drain early. */
+    atomic_store(&srv.draining, 1);
+    cluster_job_set_state(BILL_CLUSTER_DRAINING);
+    if (cfg->server.drain_secs > 0) {
+        struct timespec end, now;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += cfg->server.drain_secs;
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            int64_t left_ms = (int64_t)(end.tv_sec - now.tv_sec) * 1000 +
+                              (end.tv_nsec - now.tv_nsec) / 1000000;
+            if (left_ms <= 0)
+                break;
+            struct timespec ts = {left_ms / 1000, (left_ms % 1000) * 1000000};
+            int got = sigtimedwait(&sigs, NULL, &ts);
+            if (got == SIGHUP) {
+                bill_log_reload();
+                continue;
+            }
+            if (got > 0) {
+                BILL_LOG_INFO(MOD, "second signal: drain ended early");
+                break;
+            }
+            if (errno != EINTR)
+                break; /* EAGAIN: the drain is over */
+        }
+    }
 
 done:
     if (serving) {
@@ -390,6 +434,7 @@ done:
     srv_proxy_free(&srv);
     srv.plugins = NULL;
     bg_stop(&bg); /* after the request workers, before the pool closes */
+    cluster_job_stop(); /* after the jobs: releases the roles, leaves the registry */
     pthread_mutex_destroy(&bg.mu);
     bill_loginguard_free(srv.guard);
     bill_db_close(db);

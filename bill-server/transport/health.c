@@ -16,7 +16,7 @@ enum { SERVING = 1, NOT_SERVING = 2, SERVICE_UNKNOWN = 3 };
 
 int bill_srv_health(const bill_srv *s, const char *service)
 {
-    if (atomic_load(&s->stopping))
+    if (atomic_load(&s->stopping) || atomic_load(&s->draining))
         return NOT_SERVING;
     if (service && *service) {
         const bill_srv_service *const *sv = bill_srv_services(s);

@@ -212,4 +212,30 @@ void srv_metrics_render(bill_srv *s, srv_buf *o)
     free(bs);
     srv_buf_printf(o, "# TYPE bill_health_serving gauge\nbill_health_serving %d\n",
                    atomic_load(&s->health) == 1 ? 1 : 0);
+    srv_buf_printf(o, "# HELP bill_draining 1 from SIGTERM until the listener closes.\n"
+                      "# TYPE bill_draining gauge\nbill_draining %d\n",
+                   atomic_load(&s->draining) ? 1 : 0);
+    /* Leader roles of this instance: a memory read (the heartbeat thread
+     * does the database work). Role names are identifier-like. */
+    if (s->cluster) {
+        bill_cluster_role_stats rs[16];
+        size_t nrs = 0;
+        bill_cluster_role_stats_get(s->cluster, rs, 16, &nrs);
+        srv_buf_printf(o, "# HELP bill_cluster_role_held 1 while this instance holds the leader "
+                          "role.\n# TYPE bill_cluster_role_held gauge\n");
+        for (size_t i = 0; i < nrs; i++)
+            srv_buf_printf(o, "bill_cluster_role_held{role=\"%s\"} %d\n", rs[i].role,
+                           rs[i].held ? 1 : 0);
+        srv_buf_printf(o, "# HELP bill_cluster_role_elections_total Times this instance took "
+                          "the role.\n# TYPE bill_cluster_role_elections_total counter\n");
+        for (size_t i = 0; i < nrs; i++)
+            srv_buf_printf(o, "bill_cluster_role_elections_total{role=\"%s\"} %llu\n",
+                           rs[i].role, (unsigned long long)rs[i].elections);
+        srv_buf_printf(o, "# HELP bill_cluster_role_losses_total Times the role went to another "
+                          "instance or its lease ended unrenewed.\n"
+                          "# TYPE bill_cluster_role_losses_total counter\n");
+        for (size_t i = 0; i < nrs; i++)
+            srv_buf_printf(o, "bill_cluster_role_losses_total{role=\"%s\"} %llu\n",
+                           rs[i].role, (unsigned long long)rs[i].losses);
+    }
 }

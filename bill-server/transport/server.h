@@ -220,6 +220,8 @@ struct bill_srv {
     int max_jobs_per_conn;            /* requests one connection may have queued or running */
     int idle_timeout_ms;              /* idle keep-alive connection -> closed */
     atomic_int stopping;              /* 1 after SIGTERM */
+    atomic_int draining;              /* 1 from SIGTERM on: /ready 503, health NOT_SERVING */
+    struct bill_cluster *cluster;     /* this instance's registry member (NULL in tests) */
     atomic_int health;                /* 1 SERVING, 2 NOT_SERVING (DB monitor) */
     atomic_long conns_open;
     struct srv_cidr *proxies;         /* [server].trusted_proxies, parsed */

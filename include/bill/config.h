@@ -52,6 +52,8 @@ typedef struct bill_config {
         int request_timeout_ms;     /* 10000: incomplete request -> connection closed */
         int idle_timeout_ms;        /* 120000: idle keep-alive connection -> closed */
         int max_requests_per_connection; /* 32: queued or running requests of one connection */
+        int drain_secs;             /* 0: after SIGTERM, /ready answers 503 this long before
+                                     * the listener closes (load balancers take it out) */
         /* Reverse proxies whose X-Forwarded-For / X-Real-IP are believed:
          * IP addresses or CIDRs ("127.0.0.1", "10.0.0.0/8", "::1"). [] = none. */
         char **trusted_proxies;
@@ -87,6 +89,10 @@ typedef struct bill_config {
         int login_per_sec;          /* 5 */
         int register_per_sec;       /* 1 */
     } rate_limit;
+    struct {
+        int heartbeat_secs;         /* 10: registry heartbeat and role renewal (1..60);
+                                     * leases last 3 heartbeats, rows expire after 6 */
+    } cluster;
     struct {
         bool enabled;               /* false */
         char *url;                  /* "redis://127.0.0.1:6379" */

@@ -55,6 +55,7 @@ static const field fields[] = {
     {"server", "request_timeout_ms", K_INT, OFF(server.request_timeout_ms), 100, 3600 * 1000, NULL, NULL},
     {"server", "idle_timeout_ms", K_INT, OFF(server.idle_timeout_ms), 100, DAY * 1000, NULL, NULL},
     {"server", "max_requests_per_connection", K_INT, OFF(server.max_requests_per_connection), 1, 10000, NULL, NULL},
+    {"server", "drain_secs", K_INT, OFF(server.drain_secs), 0, 300, NULL, NULL},
     /* K_STRARR: `max` holds the offset of the size_t count next to the array */
     {"server", "trusted_proxies", K_STRARR, OFF(server.trusted_proxies), 0, OFF(server.trusted_proxies_count), NULL, NULL},
     {"db", "url", K_STR, OFF(db.url), 0, 0, NULL, "DATABASE_URL_FILE"},
@@ -79,6 +80,7 @@ static const field fields[] = {
     {"rate_limit", "register_per_sec", K_INT, OFF(rate_limit.register_per_sec), 1, 1000000, NULL, NULL},
     {"cache", "catalog_max_bytes", K_INT, OFF(cache.catalog_max_bytes), 0, 1 << 30, NULL, NULL},
     {"cache", "catalog_poll_ms", K_INT, OFF(cache.catalog_poll_ms), 10, 1000, NULL, NULL},
+    {"cluster", "heartbeat_secs", K_INT, OFF(cluster.heartbeat_secs), 1, 60, NULL, NULL},
     {"redis", "enabled", K_BOOL, OFF(redis.enabled), 0, 0, NULL, NULL},
     {"redis", "url", K_STR, OFF(redis.url), 0, 0, NULL, "REDIS_URL_FILE"},
     {"redis", "max_connections", K_INT, OFF(redis.max_connections), 1, 10000, NULL, NULL},
@@ -669,6 +671,8 @@ static int set_defaults(bill_config *c)
     c->server.request_timeout_ms = 10000;
     c->server.idle_timeout_ms = 120000;
     c->server.max_requests_per_connection = 32;
+    c->server.drain_secs = 0;
+    c->cluster.heartbeat_secs = 10;
     c->server.trusted_proxies = calloc(1, sizeof(char *));
     if (!c->server.trusted_proxies)
         return BILL_ENOMEM;

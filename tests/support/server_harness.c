@@ -105,6 +105,12 @@ int bill_test_server_start(bill_test_server *s, const char *binary, const char *
 int bill_test_server_start_on(bill_test_server *s, const char *binary, const char *extra_toml,
                               const char *db_url)
 {
+    return bill_test_server_start_port(s, binary, extra_toml, db_url, 0);
+}
+
+int bill_test_server_start_port(bill_test_server *s, const char *binary, const char *extra_toml,
+                                const char *db_url, int port)
+{
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "/tmp/bill-e2e.XXXXXX");
     if (!mkdtemp(s->dir)) {
@@ -113,7 +119,7 @@ int bill_test_server_start_on(bill_test_server *s, const char *binary, const cha
     }
     snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
     s->db_url = db_url ? strdup(db_url) : bill_test_pg_new_database("e2e");
-    s->port = free_port();
+    s->port = port > 0 ? port : free_port();
     char cfgpath[300];
     snprintf(cfgpath, sizeof cfgpath, "%s/config.toml", s->dir);
     FILE *f = fopen(cfgpath, "w");

@@ -47,6 +47,11 @@ int bill_test_server_start_plugins(bill_test_server *s, const char *binary,
                                    const char *plugin_build_dir, const char *const *plugins,
                                    const char *extra_toml);
 
+/* Same on a given port (0: a free one): a new process taking the place of
+ * a stopped one, as in a rolling restart. */
+int bill_test_server_start_port(bill_test_server *s, const char *binary, const char *extra_toml,
+                                const char *db_url, int port);
+
 /* Send `sig` (SIGTERM for a graceful stop) and wait up to timeout_ms.
  * Returns the exit status (0..255), 128+signal when killed by one, or -1
  * on timeout (then the server is SIGKILLed). Frees db_url. */

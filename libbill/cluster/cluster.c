@@ -1,6 +1,6 @@
 /*
  * cluster.c — the instance registry and leader roles of cluster.h: rows of
- * server_instances and leader_roles (migrations 001 and 013), written with
+ * server_instances and leader_roles (migrations 001 and 016), written with
  * the handle's clock (bill_now() in SQL), and the operators' status view.
  *
  * A role is taken or renewed by one INSERT ... ON CONFLICT DO UPDATE whose

@@ -111,10 +111,12 @@ static void bg_periodic(bg_state *bg)
     if (!cluster_job_role_held(BILL_ROLE_EVENTS))
         return; /* another instance runs the periodic jobs */
     int64_t n = 0;
-    if (bill_order_cancel_expired(bg->db, 24 * 3600, 0, &n) != BILL_OK)
+    /* 0: libbill's unpaid-order TTL (BILL_ORDER_UNPAID_TTL_SECS) */
+    if (bill_order_cancel_expired(bg->db, 0, 0, &n) != BILL_OK)
         BILL_LOG_WARN(MOD, "cancel expired orders: %s", bill_error_last()->message);
     else if (n)
-        BILL_LOG_INFO(MOD, "cancelled %lld unpaid order(s) older than 24 h", (long long)n);
+        BILL_LOG_INFO(MOD, "cancelled %lld unpaid order(s) older than %d h", (long long)n,
+                      BILL_ORDER_UNPAID_TTL_SECS / 3600);
     n = 0;
     if (bill_auth_purge_expired(bg->db, 0, &n) != BILL_OK)
         BILL_LOG_WARN(MOD, "purge expired auth rows: %s", bill_error_last()->message);

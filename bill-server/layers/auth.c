@@ -35,13 +35,11 @@
 char *bill_srv_auth_session_cookie(bill_srv_call *call, const char *token)
 {
     const bill_config *cfg = bill_srv_call_config(call);
-    const char *name = (cfg && cfg->session.cookie_name && *cfg->session.cookie_name)
-                           ? cfg->session.cookie_name : "rustbill_session";
-    const char *same = (cfg && cfg->session.cookie_same_site && *cfg->session.cookie_same_site)
-                           ? cfg->session.cookie_same_site : "Lax";
+    const char *name = cfg->session.cookie_name;
+    const char *same = cfg->session.cookie_same_site;
     /* Browsers drop SameSite=None cookies without Secure. */
-    bool secure = (cfg && cfg->session.cookie_secure) || strcasecmp(same, "None") == 0;
-    long max_age = token ? (long)(cfg ? cfg->session.absolute_timeout_hours : 168) * 3600 : 0;
+    bool secure = cfg->session.cookie_secure || strcasecmp(same, "None") == 0;
+    long max_age = token ? (long)(cfg->session.absolute_timeout_hours) * 3600 : 0;
     return bill_srv_call_sprintf(call, "%s=%s; Path=/; HttpOnly; SameSite=%s; Max-Age=%ld%s", name,
                                  token ? token : "", same, max_age, secure ? "; Secure" : "");
 }
@@ -65,8 +63,7 @@ static int rejected(bill_srv_call *call, const char *what)
 static int session_auth(bill_srv_call *call)
 {
     const bill_config *cfg = bill_srv_call_config(call);
-    const char *name = (cfg && cfg->session.cookie_name && *cfg->session.cookie_name)
-                           ? cfg->session.cookie_name : "rustbill_session";
+    const char *name = cfg->session.cookie_name;
     const char *tok = bill_srv_call_cookie(call, name);
     bill_session_info s;
     bill_actor a;
@@ -75,8 +72,8 @@ static int session_auth(bill_srv_call *call)
     if (!tok || !*tok || !anonymous(call))
         return BILL_GRPC_OK;
     rc = bill_session_resolve(bill_srv_call_db(call), tok, bill_time_now(),
-                              cfg ? cfg->session.idle_timeout_minutes : 1440,
-                              cfg ? cfg->session.absolute_timeout_hours : 168, &s);
+                              cfg->session.idle_timeout_minutes,
+                              cfg->session.absolute_timeout_hours, &s);
     if (rc == BILL_EUNAUTH || rc == BILL_EINVALID)
         return rejected(call, "session cookie");
     if (rc < 0)
@@ -107,7 +104,7 @@ static int jwt_auth(bill_srv_call *call)
     h += 7;
     while (*h == ' ')
         h++;
-    rc = bill_jwt_verify(cfg ? cfg->jwt.secret : NULL, h, bill_time_now(), &cl);
+    rc = bill_jwt_verify(cfg->jwt.secret, h, bill_time_now(), &cl);
     if (rc == BILL_EUNAUTH)
         return rejected(call, "access token");
     if (rc < 0)

@@ -124,7 +124,7 @@ static int login_admin(bill_srv_call *call, const Rustbill__Identity__LoginReque
     bill_loginguard_success_from(bill_srv_call_loginguard(call), key, bill_srv_call_peer_ip(call));
     rc = bill_session_create(bill_srv_call_db(call), u->id, bill_srv_call_peer_ip(call),
                              bill_srv_call_header(call, "user-agent"),
-                             cfg ? cfg->session.absolute_timeout_hours : 168, bill_time_now(), &tok);
+                             cfg->session.absolute_timeout_hours, bill_time_now(), &tok);
     if (rc < 0) {
         st = bill_srv_call_fail(call, rc);
         goto done;
@@ -161,9 +161,9 @@ static int issue_tokens(bill_srv_call *call, const char *user_id, const char *cu
         rc = bill_refresh_token_issue(bill_srv_call_db(call), user_id, now, &rt, &r);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    rc = bill_jwt_issue_family(cfg ? cfg->jwt.secret : NULL, r.customer_user_id,
+    rc = bill_jwt_issue_family(cfg->jwt.secret, r.customer_user_id,
                                customer_id ? customer_id : r.customer_id, r.family_id,
-                               cfg ? cfg->jwt.expiry_hours : 24, now, &a, expires_in);
+                               cfg->jwt.expiry_hours, now, &a, expires_in);
     if (rc < 0) {
         free(rt);
         return bill_srv_call_fail(call, rc);
@@ -247,7 +247,7 @@ static int identity_register(bill_srv_call *call, const ProtobufCMessage *in, Pr
                               .display_name = req->display_name,
                               .password = req->password,
                               .verification_code = req->verification_code,
-                              .require_verification = cfg && cfg->registration.require_email_verification};
+                              .require_verification = cfg->registration.require_email_verification};
     int rc, st = BILL_GRPC_OK;
 
     rc = bill_customer_register(bill_srv_call_db(call), &p, bill_time_now(), &u);
@@ -277,15 +277,15 @@ static int identity_send_code(bill_srv_call *call, const ProtobufCMessage *in, P
     int retry = 0, rc;
 
     rc = bill_verification_code_send(bill_srv_call_db(call), req->email, purpose,
-                                     cfg ? cfg->registration.code_ttl_secs : 600,
-                                     cfg ? cfg->registration.resend_cooldown_secs : 60,
+                                     cfg->registration.code_ttl_secs,
+                                     cfg->registration.resend_cooldown_secs,
                                      bill_time_now(), &retry, NULL);
     if (rc < 0 && rc != BILL_ELIMIT)
         return bill_srv_call_fail(call, rc);
     if (!(resp = bill_srv_call_new(call, &rustbill__identity__send_verification_code_response__descriptor)))
         return oom(call);
     resp->sent = rc == BILL_OK;
-    resp->retry_after_secs = rc == BILL_OK ? (cfg ? cfg->registration.resend_cooldown_secs : 60) : retry;
+    resp->retry_after_secs = rc == BILL_OK ? (cfg->registration.resend_cooldown_secs) : retry;
     resp->message = rc == BILL_OK
                         ? "verification code sent"
                         : bill_srv_call_sprintf(call, "a code was sent recently; retry in %d s", retry);
@@ -308,9 +308,7 @@ static const char *bearer(bill_srv_call *call)
 
 static const char *session_cookie(bill_srv_call *call)
 {
-    const bill_config *cfg = bill_srv_call_config(call);
-    return bill_srv_call_cookie(call, (cfg && cfg->session.cookie_name && *cfg->session.cookie_name)
-                                          ? cfg->session.cookie_name : "rustbill_session");
+    return bill_srv_call_cookie(call, bill_srv_call_config(call)->session.cookie_name);
 }
 
 static int identity_logout(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
@@ -327,7 +325,7 @@ static int identity_logout(bill_srv_call *call, const ProtobufCMessage *in, Prot
         rc = bill_session_revoke(bill_srv_call_db(call), session_cookie(call), bill_time_now());
     } else if (a->kind == BILL_ACTOR_CUSTOMER && !a->api_key_id) {
         bill_jwt_claims cl;
-        if (bill_jwt_verify(cfg ? cfg->jwt.secret : NULL, bearer(call), bill_time_now(), &cl) == BILL_OK &&
+        if (bill_jwt_verify(cfg->jwt.secret, bearer(call), bill_time_now(), &cl) == BILL_OK &&
             cl.fam[0]) {
             /* revoke the family by any of its tokens: look it up by family id */
             rc = bill_refresh_token_revoke_user_family(bill_srv_call_db(call), cl.sub, cl.fam,

@@ -606,9 +606,34 @@ static void apply_env(bill_config *cfg)
     }
 }
 
+/* Keys the loader accepts (so a RustBill config.toml loads unchanged) but
+ * that nothing in this version reads. Setting one is a warning, never
+ * silence: "accepted, not used yet". */
+static const struct {
+    const char *section, *key, *why;
+} not_used_yet[] = {
+    {"server", "notify_email", "no system notification is sent by e-mail yet"},
+    {"redis", "enabled", "bill-server keeps its caches and limits in memory"},
+    {"redis", "url", "bill-server keeps its caches and limits in memory"},
+    {"redis", "max_connections", "bill-server keeps its caches and limits in memory"},
+    {"redis", "prefix", "bill-server keeps its caches and limits in memory"},
+};
+
+static void warn_not_used_yet(bill_config *cfg)
+{
+    for (size_t i = 0; i < sizeof not_used_yet / sizeof not_used_yet[0]; i++) {
+        const char *o = origin_of(cfg, &fields[field_index(not_used_yet[i].section,
+                                                           not_used_yet[i].key)]);
+        if (o)
+            cfg_warn(cfg, "%s: [%s] %s: accepted, not used yet (%s)", o, not_used_yet[i].section,
+                     not_used_yet[i].key, not_used_yet[i].why);
+    }
+}
+
 /* Cross-key rules, checked once every layer is in. */
 static void check_relations(bill_config *cfg)
 {
+    warn_not_used_yet(cfg);
     const field *fmin = &fields[field_index("db", "min_connections")];
     if (cfg->db.min_connections > cfg->db.max_connections)
         cfg_error(cfg, origin_of(cfg, fmin), fmin,

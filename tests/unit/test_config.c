@@ -597,6 +597,36 @@ START_TEST(server_network_keys)
 }
 END_TEST
 
+/* Keys that are parsed but nothing reads yet ([redis], [server]
+ * notify_email) are warned about where they are set, never silently; left
+ * at their defaults they say nothing. */
+START_TEST(accepted_not_used_yet_warned)
+{
+    write_file("config.toml",
+               "[server]\nport = 8080\nnotify_email = \"ops@example.com\"\n"
+               "[redis]\nurl = \"redis://10.0.0.1:6379\"\n",
+               0600);
+    bill_config *cfg = NULL;
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
+    size_t n = 0;
+    const char *const *w = bill_config_warnings(cfg, &n);
+    if (n != 2)
+        dump_list("warning", w);
+    ck_assert_uint_eq(n, 2);
+    ck_assert(has(w, "config.toml:3: [server] notify_email: accepted, not used yet", false));
+    ck_assert(has(w, "config.toml:5: [redis] url: accepted, not used yet", false));
+    ck_assert_str_eq(cfg->redis.url, "redis://10.0.0.1:6379"); /* still parsed */
+    ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_CLI), BILL_OK);
+    bill_config_free(cfg);
+
+    write_file("config.toml", "[server]\nport = 8080\n", 0600);
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
+    bill_config_warnings(cfg, &n);
+    ck_assert_uint_eq(n, 0);
+    bill_config_free(cfg);
+}
+END_TEST
+
 /* config.example.toml must stay loadable and mention only known keys. */
 START_TEST(example_file_is_clean)
 {
@@ -611,6 +641,7 @@ START_TEST(example_file_is_clean)
     ck_assert(cfg->main_loaded);
     const char *const *w = bill_config_warnings(cfg, NULL);
     ck_assert_msg(!has(w, "unknown", false), "example has unknown keys");
+    ck_assert_msg(!has(w, "not used yet", false), "example sets keys nothing reads");
     ck_assert_int_eq(cfg->server.port, 50051);
     ck_assert_str_eq(cfg->jwt.secret, "change-me-in-production");
     ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_CLI), BILL_OK);
@@ -625,5 +656,6 @@ BILL_TEST_MAIN("config", 0, setup, teardown,
                master_key_base64_and_bad, layering_local_overrides, env_overrides, secret_files,
                server_validation_messages, type_range_enum_errors_all_collected,
                syntax_error_reported_with_position, unparsable_file_is_not_also_missing_settings,
-               unknown_keys_and_mode_warnings, defaults_object, example_file_is_clean,
+               unknown_keys_and_mode_warnings, accepted_not_used_yet_warned, defaults_object,
+               example_file_is_clean,
                server_network_keys);

@@ -1,8 +1,8 @@
 /*
  * integration.c — rustbill.integration.IntegrationService (wire-contract.md):
  * the enabled provider and gateway plugin interfaces a logged-in customer
- * may pick when ordering and paying. The built-in gateway "balance" is
- * always listed first (it needs no plugin).
+ * may pick when ordering and paying. The gateways are libbill's catalogue
+ * (bill_gateway_catalogue: "balance" first, it needs no plugin).
  *
  * libbill's interface listing is staff-only (it carries configuration), so
  * the list is read as SYSTEM and only id, name, kind, health and the
@@ -165,41 +165,34 @@ done:
 static int list_gateways(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     Rustbill__Integration__ListGatewaysResponse *resp;
-    Rustbill__Integration__GatewayInfo *g;
-    bill_plugin_interfaces ifs = {0};
-    size_t n;
-    int st;
+    bill_gateways gws = {0};
+    int rc, st = BILL_GRPC_OK;
     (void)in;
 
-    /* Public: no login check (see the top of this file). */
-    if ((st = enabled_interfaces(call, bill_srv_call_plugins(call), BILL_PLUGIN_GATEWAY, &ifs)) != BILL_GRPC_OK)
-        return st;
-    n = ifs.count;
+    /* Public: no login check (see the top of this file). libbill's
+     * catalogue: the balance first, then the enabled gateways. */
+    if ((rc = bill_gateway_catalogue(bill_srv_call_plugins(call), &gws)) < 0)
+        return bill_srv_call_fail(call, rc);
     resp = bill_srv_call_new(call, &rustbill__integration__list_gateways_response__descriptor);
-    if (!resp || !(resp->gateways = bill_srv_call_alloc(call, (n + 1) * sizeof *resp->gateways)) ||
-        !(g = bill_srv_call_new(call, &rustbill__integration__gateway_info__descriptor))) {
+    if (!resp || !(resp->gateways = bill_srv_call_alloc(call, gws.count * sizeof *resp->gateways))) {
         st = conv_oom(call);
         goto done;
     }
-    g->gateway_id = "balance";
-    g->gateway_name = "Account balance";
-    g->is_healthy = true;
-    resp->gateways[resp->n_gateways++] = g;
-    for (size_t i = 0; i < n; i++) {
-        if (!ifs.items[i].enabled || ifs.items[i].kind != BILL_PLUGIN_GATEWAY)
-            continue;
-        if (!(g = bill_srv_call_new(call, &rustbill__integration__gateway_info__descriptor))) {
+    for (size_t i = 0; i < gws.count; i++) {
+        Rustbill__Integration__GatewayInfo *g =
+            bill_srv_call_new(call, &rustbill__integration__gateway_info__descriptor);
+        if (!g) {
             st = conv_oom(call);
             goto done;
         }
-        g->gateway_id = conv_str(call, ifs.items[i].id);
-        g->gateway_name = conv_str(call, ifs.items[i].name);
-        g->is_healthy = ifs.items[i].is_healthy;
+        g->gateway_id = conv_str(call, gws.items[i].id);
+        g->gateway_name = conv_str(call, gws.items[i].name);
+        g->is_healthy = gws.items[i].is_healthy;
         resp->gateways[resp->n_gateways++] = g;
     }
     *out = &resp->base;
 done:
-    bill_plugin_interfaces_clear(&ifs);
+    bill_gateways_clear(&gws);
     return st;
 }
 

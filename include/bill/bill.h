@@ -30,6 +30,7 @@
 #include "product.h"
 #include "oplog.h"
 #include "payment.h"
+#include "gateway.h"
 #include "order.h"
 #include "invoice.h"
 #include "ticket.h"

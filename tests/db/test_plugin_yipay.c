@@ -11,9 +11,10 @@
  *     pid, a wrong key) answers "fail" and changes nothing; a correctly
  *     signed notification with the wrong amount is refused by
  *     bill_payment_confirm and answered "fail".
- * The callback path (plugin verify -> bill_payment_confirm -> answer) is
- * what the server's /callback/yipay/<id> endpoint does; `deliver` below
- * plays that part.
+ * The callback path is libbill's bill_gateway_notify (plugin verify ->
+ * bill_payment_confirm -> answer), which the server's /callback/yipay/<id>
+ * route only translates to HTTP; `deliver` below calls it. Also the gateway
+ * catalogue (balance first, enabled gateways) and the 404/503 outcomes.
  */
 #include "check_main.h"
 #include <json-c/json.h>
@@ -93,15 +94,14 @@ static char *pay_order(env *e, char **order_out, char **url_out)
     return pid;
 }
 
-/* The server side of the notify URL: verify, confirm, answer. */
+/* The server side of the notify URL, libbill's bill_gateway_notify (what
+ * bill-server's /callback/yipay/<id> route calls): verify, confirm, answer. */
 static char *deliver(env *e, const char *method, const char *form, bool *credited)
 {
-    bill_plugin_instance *gw = NULL;
     bill_gateway_callback cb = {.version = BILL_GATEWAY_CALLBACK_VERSION, .method = method,
                                 .query = "", .body = "", .content_type = NULL};
-    bill_gateway_callback_result r;
+    bill_gateway_notify_result r;
     char *answer;
-    bool already = true;
     if (strcmp(method, "GET") == 0) {
         cb.query = form;
     } else {
@@ -109,22 +109,13 @@ static char *deliver(env *e, const char *method, const char *form, bool *credite
         cb.body_len = strlen(form);
         cb.content_type = "application/x-www-form-urlencoded";
     }
+    ck_assert_int_eq(bill_gateway_notify(e->db, e->plugins, "yipay", e->iface, &cb, &r), BILL_OK);
+    ck_assert_int_eq(r.outcome, BILL_GATEWAY_NOTIFY_ANSWER);
+    ck_assert_str_eq(r.content_type, "text/plain");
     if (credited)
-        *credited = false;
-    ck_assert_int_eq(bill_plugin_host_get_gateway(e->plugins, e->iface, &gw), BILL_OK);
-    ck_assert_int_eq(bill_plugin_gateway_handle_callback(gw, &cb, &r), BILL_OK);
-    answer = strdup(r.response_body);
-    if (r.verified && r.status == BILL_GATEWAY_SUCCEEDED) {
-        if (bill_payment_confirm(e->db, NULL, NULL, e->iface, r.gateway_payment_id,
-                                 r.amount_cents, r.gateway_tx_id, &already) != BILL_OK) {
-            free(answer);
-            answer = strdup("fail");
-        } else if (credited) {
-            *credited = !already;
-        }
-    }
-    bill_gateway_callback_result_clear(&r);
-    bill_plugin_instance_release(gw);
+        *credited = r.confirmed && !r.already;
+    answer = strdup(r.body);
+    bill_gateway_notify_result_clear(&r);
     return answer;
 }
 
@@ -306,7 +297,66 @@ START_TEST(test_plugin_yipay__concurrent_notifications_credit_once)
 }
 END_TEST
 
+/* The catalogue payers choose from (libbill's, ListGateways translates it),
+ * and the notifications libbill answers 404 or 503 instead of the plugin's
+ * text: an unknown or foreign interface, no registry. */
+START_TEST(test_plugin_yipay__catalogue_and_unknown_interfaces)
+{
+    env e;
+    bill_gateways gws;
+    bill_gateway_notify_result r;
+    bill_gateway_callback cb = {.version = BILL_GATEWAY_CALLBACK_VERSION, .method = "GET",
+                                .query = "out_trade_no=x", .body = ""};
+
+    env_up(&e);
+    ck_assert_int_eq(bill_gateway_catalogue(e.plugins, &gws), BILL_OK);
+    ck_assert_uint_eq(gws.count, 2);
+    ck_assert_uint_eq(gws.meta.total, 2);
+    ck_assert_str_eq(gws.items[0].id, BILL_GATEWAY_BALANCE_ID);
+    ck_assert_str_eq(gws.items[0].name, "Account balance");
+    ck_assert(gws.items[0].is_healthy);
+    ck_assert_str_eq(gws.items[1].id, e.iface);
+    ck_assert_str_eq(gws.items[1].name, "yipay");
+    bill_gateways_clear(&gws);
+    ck_assert_int_eq(bill_gateway_catalogue(NULL, &gws), BILL_OK);
+    ck_assert_uint_eq(gws.count, 1);
+    ck_assert_str_eq(gws.items[0].id, "balance");
+    bill_gateways_clear(&gws);
+
+    /* By full plugin id too; a signature that does not verify is "fail". */
+    ck_assert_int_eq(bill_gateway_notify(e.db, e.plugins, "gateway-yipay", e.iface, &cb, &r),
+                     BILL_OK);
+    ck_assert_int_eq(r.outcome, BILL_GATEWAY_NOTIFY_ANSWER);
+    ck_assert(!r.verified && !r.confirmed);
+    ck_assert_str_eq(r.body, "fail");
+    bill_gateway_notify_result_clear(&r);
+    /* Another plugin's name, a uuid of no interface, not a uuid: 404. */
+    ck_assert_int_eq(bill_gateway_notify(e.db, e.plugins, "banktransfer", e.iface, &cb, &r),
+                     BILL_OK);
+    ck_assert_int_eq(r.outcome, BILL_GATEWAY_NOTIFY_UNKNOWN);
+    ck_assert_ptr_null(r.body);
+    ck_assert_int_eq(bill_gateway_notify(e.db, e.plugins, "yipay",
+                                         "00000000-0000-4000-8000-0000000000aa", &cb, &r), BILL_OK);
+    ck_assert_int_eq(r.outcome, BILL_GATEWAY_NOTIFY_UNKNOWN);
+    ck_assert_int_eq(bill_gateway_notify(e.db, e.plugins, "yipay", "../etc", &cb, &r), BILL_OK);
+    ck_assert_int_eq(r.outcome, BILL_GATEWAY_NOTIFY_UNKNOWN);
+    /* No plugin registry: may pass, the gateway retries (503). */
+    ck_assert_int_eq(bill_gateway_notify(e.db, NULL, "yipay", e.iface, &cb, &r), BILL_OK);
+    ck_assert_int_eq(r.outcome, BILL_GATEWAY_NOTIFY_RETRY);
+    ck_assert_int_eq(bill_gateway_notify(e.db, e.plugins, "yipay", e.iface, NULL, &r),
+                     BILL_EINVALID);
+
+    /* A disabled gateway leaves the catalogue. */
+    ck_assert_int_eq(bill_plugin_interface_set_enabled(e.plugins, NULL, e.iface, false), BILL_OK);
+    ck_assert_int_eq(bill_gateway_catalogue(e.plugins, &gws), BILL_OK);
+    ck_assert_uint_eq(gws.count, 1);
+    bill_gateways_clear(&gws);
+    env_down(&e);
+}
+END_TEST
+
 BILL_TEST_MAIN("plugin_yipay", 120, NULL, NULL,
+               test_plugin_yipay__catalogue_and_unknown_interfaces,
                test_plugin_yipay__pay_url_notify_credit_once,
                test_plugin_yipay__forged_and_wrong_amount_fail,
                test_plugin_yipay__concurrent_notifications_credit_once);

@@ -17,17 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static json_object *money_json(bill_money m)
-{
-    char b[BILL_MONEY_BUFSZ];
-    return json_object_new_string(bill_money_format(m, b));
-}
-
-static json_object *nonempty(const char *s)
-{
-    return s && s[0] ? json_object_new_string(s) : NULL;
-}
-
 static const char *money(bill_money m, char b[BILL_MONEY_BUFSZ])
 {
     return bill_money_format(m, b);
@@ -39,11 +28,11 @@ static json_object *counts_json(const bill_billing_report *r)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "issued", json_object_new_int64(r->issued));
-    json_object_object_add(o, "issued_amount", money_json(r->issued_amount));
+    json_object_object_add(o, "issued_amount", cli_json_money(r->issued_amount));
     json_object_object_add(o, "paid", json_object_new_int64(r->paid));
-    json_object_object_add(o, "paid_amount", money_json(r->paid_amount));
+    json_object_object_add(o, "paid_amount", cli_json_money(r->paid_amount));
     json_object_object_add(o, "payment_failed", json_object_new_int64(r->payment_failed));
-    json_object_object_add(o, "shortfall_amount", money_json(r->shortfall_amount));
+    json_object_object_add(o, "shortfall_amount", cli_json_money(r->shortfall_amount));
     json_object_object_add(o, "overdue", json_object_new_int64(r->overdue));
     json_object_object_add(o, "suspended", json_object_new_int64(r->suspended));
     json_object_object_add(o, "unsuspended", json_object_new_int64(r->unsuspended));
@@ -61,10 +50,10 @@ static json_object *shortfalls_json(const bill_billing_shortfall *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "customer_id", json_object_new_string(s[i].customer_id));
-        json_object_object_add(o, "balance", money_json(s[i].balance));
-        json_object_object_add(o, "credit_limit", money_json(s[i].credit_limit));
-        json_object_object_add(o, "unpaid", money_json(s[i].unpaid));
-        json_object_object_add(o, "shortfall", money_json(s[i].shortfall));
+        json_object_object_add(o, "balance", cli_json_money(s[i].balance));
+        json_object_object_add(o, "credit_limit", cli_json_money(s[i].credit_limit));
+        json_object_object_add(o, "unpaid", cli_json_money(s[i].unpaid));
+        json_object_object_add(o, "shortfall", cli_json_money(s[i].shortfall));
         json_object_array_add(arr, o);
     }
     return arr;
@@ -89,10 +78,10 @@ static json_object *report_json(const bill_billing_report *r)
         json_object_object_add(x, "period_start", json_object_new_string(v->period_start));
         json_object_object_add(x, "period_end", json_object_new_string(v->period_end));
         json_object_object_add(x, "due_date", json_object_new_string(v->due_date));
-        json_object_object_add(x, "amount", money_json(v->amount));
+        json_object_object_add(x, "amount", cli_json_money(v->amount));
         json_object_object_add(x, "issued", json_object_new_boolean(v->issued));
         json_object_object_add(x, "paid", json_object_new_boolean(v->paid));
-        json_object_object_add(x, "shortfall", v->shortfall ? money_json(v->shortfall) : NULL);
+        json_object_object_add(x, "shortfall", v->shortfall ? cli_json_money(v->shortfall) : NULL);
         json_object_array_add(inv, x);
     }
     for (size_t i = 0; i < r->action_count; i++) {
@@ -261,11 +250,11 @@ static int billing_forecast(cli_ctx *ctx, const cli_args *a)
             json_object_array_add(arr, report_json(&f->day[i]));
         json_object_object_add(doc, "day", arr);
         json_object_object_add(tot, "issued", json_object_new_int64(f->issued));
-        json_object_object_add(tot, "issued_amount", money_json(f->issued_amount));
+        json_object_object_add(tot, "issued_amount", cli_json_money(f->issued_amount));
         json_object_object_add(tot, "paid", json_object_new_int64(f->paid));
-        json_object_object_add(tot, "paid_amount", money_json(f->paid_amount));
+        json_object_object_add(tot, "paid_amount", cli_json_money(f->paid_amount));
         json_object_object_add(tot, "payment_failed", json_object_new_int64(f->payment_failed));
-        json_object_object_add(tot, "shortfall_amount", money_json(f->shortfall_amount));
+        json_object_object_add(tot, "shortfall_amount", cli_json_money(f->shortfall_amount));
         json_object_object_add(tot, "overdue", json_object_new_int64(f->overdue));
         json_object_object_add(tot, "suspended", json_object_new_int64(f->suspended));
         json_object_object_add(tot, "unsuspended", json_object_new_int64(f->unsuspended));
@@ -325,9 +314,9 @@ static int billing_summary(cli_ctx *ctx, const cli_args *a)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "days", json_object_new_int(days));
         json_object_object_add(o, "due_soon", json_object_new_int64(s.due_soon));
-        json_object_object_add(o, "due_soon_amount", money_json(s.due_soon_amount));
+        json_object_object_add(o, "due_soon_amount", cli_json_money(s.due_soon_amount));
         json_object_object_add(o, "overdue", json_object_new_int64(s.overdue));
-        json_object_object_add(o, "overdue_amount", money_json(s.overdue_amount));
+        json_object_object_add(o, "overdue_amount", cli_json_money(s.overdue_amount));
         json_object_object_add(o, "suspended_instances", json_object_new_int64(s.suspended_instances));
         json_object_object_add(o, "failing_actions", json_object_new_int64(s.failing_actions));
         cli_json_print(o);
@@ -392,12 +381,12 @@ static json_object *line_json(const bill_billing_line *l)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "kind", json_object_new_string(l->kind));
     json_object_object_add(o, "description", json_object_new_string(l->description));
-    json_object_object_add(o, "period_start", nonempty(l->period_start));
-    json_object_object_add(o, "period_end", nonempty(l->period_end));
+    json_object_object_add(o, "period_start", cli_json_opt(l->period_start));
+    json_object_object_add(o, "period_end", cli_json_opt(l->period_end));
     json_object_object_add(o, "proration_days", json_object_new_int(l->proration_days));
     json_object_object_add(o, "period_days", json_object_new_int(l->period_days));
-    json_object_object_add(o, "basis", money_json(l->basis));
-    json_object_object_add(o, "amount", money_json(l->amount));
+    json_object_object_add(o, "basis", cli_json_money(l->basis));
+    json_object_object_add(o, "amount", cli_json_money(l->amount));
     json_object_object_add(o, "why", json_object_new_string(l->why));
     return o;
 }
@@ -426,12 +415,12 @@ static json_object *credit_json(const bill_credit_note *n, bool lines)
     json_object_object_add(o, "id", json_object_new_string(n->id));
     json_object_object_add(o, "credit_number", json_object_new_string(n->credit_number));
     json_object_object_add(o, "customer_id", json_object_new_string(n->customer_id));
-    json_object_object_add(o, "instance_id", nonempty(n->instance_id));
+    json_object_object_add(o, "instance_id", cli_json_opt(n->instance_id));
     json_object_object_add(o, "kind", json_object_new_string(n->kind));
-    json_object_object_add(o, "amount", money_json(n->amount));
+    json_object_object_add(o, "amount", cli_json_money(n->amount));
     json_object_object_add(o, "currency", json_object_new_string(n->currency));
     json_object_object_add(o, "reason", json_object_new_string(n->reason));
-    json_object_object_add(o, "balance_tx_id", nonempty(n->balance_tx_id));
+    json_object_object_add(o, "balance_tx_id", cli_json_opt(n->balance_tx_id));
     json_object_object_add(o, "issued_at", json_object_new_string(cli_time(n->issued_at, t)));
     if (lines) {
         json_object *arr = json_object_new_array();
@@ -539,16 +528,16 @@ static json_object *change_json(const bill_billing_change *c)
     for (size_t i = 0; i < c->line_count; i++)
         json_object_array_add(arr, line_json(&c->lines[i]));
     json_object_object_add(o, "lines", arr);
-    json_object_object_add(o, "net", money_json(c->net));
-    json_object_object_add(o, "invoice_id", nonempty(c->invoice_id));
-    json_object_object_add(o, "invoice_number", nonempty(c->invoice_number));
-    json_object_object_add(o, "credit_note_id", nonempty(c->credit_note_id));
-    json_object_object_add(o, "credit_number", nonempty(c->credit_number));
-    json_object_object_add(o, "product_id", nonempty(c->product_id));
-    json_object_object_add(o, "billing_cycle", nonempty(c->billing_cycle));
-    json_object_object_add(o, "anchor_date", nonempty(c->anchor_date));
-    json_object_object_add(o, "next_due_date", nonempty(c->next_due_date));
-    json_object_object_add(o, "balance_after", c->applied ? money_json(c->balance_after) : NULL);
+    json_object_object_add(o, "net", cli_json_money(c->net));
+    json_object_object_add(o, "invoice_id", cli_json_opt(c->invoice_id));
+    json_object_object_add(o, "invoice_number", cli_json_opt(c->invoice_number));
+    json_object_object_add(o, "credit_note_id", cli_json_opt(c->credit_note_id));
+    json_object_object_add(o, "credit_number", cli_json_opt(c->credit_number));
+    json_object_object_add(o, "product_id", cli_json_opt(c->product_id));
+    json_object_object_add(o, "billing_cycle", cli_json_opt(c->billing_cycle));
+    json_object_object_add(o, "anchor_date", cli_json_opt(c->anchor_date));
+    json_object_object_add(o, "next_due_date", cli_json_opt(c->next_due_date));
+    json_object_object_add(o, "balance_after", c->applied ? cli_json_money(c->balance_after) : NULL);
     return o;
 }
 

@@ -11,7 +11,7 @@
  * `config check` can print every one of them with file:line and key.
  */
 #include "internal.h"
-#include "config/toml.h"
+#include "toml.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

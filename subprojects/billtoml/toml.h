@@ -1,7 +1,9 @@
 /*
- * toml.h — private strict TOML 1.0 parser used by the config loader.
+ * toml.h — billtoml, a strict TOML 1.0 parser (a self-contained Meson
+ * subproject: C11 and libm, nothing of libbill), linked into libbill for its
+ * config loader.
  *
- * No TOML library is packaged for Debian in C, so this one is ours (R-CFG-5).
+ * No TOML library is packaged for Debian in C, so this one is ours.
  * It builds a tree of nodes; every node remembers the file and line where it
  * was written so config validation can say "config.toml:12: [jwt] secret: ...".
  * Date/time values are recognised and refused with a clear message: the

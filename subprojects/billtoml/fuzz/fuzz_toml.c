@@ -1,10 +1,11 @@
 /*
- * fuzz_toml.c — libFuzzer target for the private TOML parser (R-CFG-5: no
- * config file may crash a process). Any input must either parse or fail with
+ * fuzz_toml.c — libFuzzer target for billtoml (no config file may crash a
+ * process). Any input must either parse or fail with
  * a "FILE:LINE:COL: message" error; a successful tree is walked so lookups on
- * hostile trees are exercised too. Seeds: tests/unit/toml/{valid,invalid}.
+ * hostile trees are exercised too. Seeds: tests/corpus/{valid,invalid}
+ * (built and replayed from libbill's tests/fuzz, like every target).
  */
-#include "config/toml.h"
+#include "toml.h"
 
 #include <stdint.h>
 #include <stdlib.h>

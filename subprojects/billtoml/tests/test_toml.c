@@ -1,14 +1,14 @@
 /*
- * test_toml.c — the private TOML parser against its corpus and edge cases.
+ * test_toml.c — billtoml against its corpus (tests/corpus) and edge cases.
  *
  * valid/NAME.toml must parse and dump (see dump() below) exactly to
  * valid/NAME.expected; invalid/NAME.toml must fail with "FILE:LINE:COL: ...".
  * The .expected files were reviewed by hand against the TOML 1.0 spec, so a
  * parser change that alters any value shows up here.
  */
-#include "config/toml.h"
+#include "toml.h"
 
-#include "check_main.h"
+#include <check.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -310,6 +310,20 @@ START_TEST(not_nul_terminated_and_missing_file)
 }
 END_TEST
 
-BILL_TEST_MAIN("toml", 0, NULL, NULL,
-               valid_corpus, invalid_corpus, error_positions, node_lines_and_lookup,
-               not_nul_terminated_and_missing_file);
+/* billtoml is self-contained: its own Check main, no libbill test support. */
+int main(void)
+{
+    Suite *s = suite_create("toml");
+    TCase *tc = tcase_create("toml");
+    tcase_add_test(tc, valid_corpus);
+    tcase_add_test(tc, invalid_corpus);
+    tcase_add_test(tc, error_positions);
+    tcase_add_test(tc, node_lines_and_lookup);
+    tcase_add_test(tc, not_nul_terminated_and_missing_file);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -10,7 +10,7 @@
  * Table-definition rules (the subtle part of TOML) are enforced with flags on
  * table nodes; see the F_* comments below.
  */
-#include "config/toml.h"
+#include "toml.h"
 
 #include <errno.h>
 #include <locale.h>

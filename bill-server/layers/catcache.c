@@ -49,9 +49,7 @@ static void cc_fini(void *state)
 /* No credential of any auth layer: the call will run as anonymous. */
 static bool no_credentials(const bill_srv *s, const srv_req *req)
 {
-    const bill_config *cfg = s->cfg;
-    const char *name = (cfg && cfg->session.cookie_name && *cfg->session.cookie_name)
-                           ? cfg->session.cookie_name : "rustbill_session";
+    const char *name = s->cfg->session.cookie_name; /* config.c's default, never empty */
     for (size_t i = 0; i < req->hdrs.n; i++) {
         const char *n = req->hdrs.v[i].name;
         if (!strcmp(n, "authorization") || !strcmp(n, "x-api-key"))

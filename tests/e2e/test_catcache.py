@@ -90,15 +90,23 @@ grp = cli('group', 'create', '--name', 'Hong Kong', '--category', cat)
 pid = cli('product', 'create', '--name', 'HK-1', '--group', grp, '--price-monthly', '10.00')
 expect(pid, 'no product id')
 
-# warm both caches; the second call of each is a hit
-for port in (PORT_A, PORT_B):
-    for _ in range(2):
-        expect(names(port) == ['HK-1'], 'catalog on %d: %r' % (port, names(port)))
-        call(port, PROD + 'GetProduct', enc((1, pid)))
-        call(port, GRP + 'ListProductGroups', page(1, 20))
-        call(port, CAT + 'ListProductCategories', page(1, 20))
-        call(port, INT + 'ListGateways', b'')
-a0 = metrics(PORT_A)
+# warm both caches; the second call of each is a hit. A catalog write of a
+# server's own start-up (plugin interfaces' health, the plugin scan) may
+# land meanwhile and flush what was warmed: warm again until A's version
+# held still across the warm-up.
+for attempt in range(10):
+    v0 = metrics(PORT_A)['bill_catalog_version']
+    for port in (PORT_A, PORT_B):
+        for _ in range(2):
+            expect(names(port) == ['HK-1'], 'catalog on %d: %r' % (port, names(port)))
+            call(port, PROD + 'GetProduct', enc((1, pid)))
+            call(port, GRP + 'ListProductGroups', page(1, 20))
+            call(port, CAT + 'ListProductCategories', page(1, 20))
+            call(port, INT + 'ListGateways', b'')
+    a0 = metrics(PORT_A)
+    if a0['bill_catalog_version'] == v0:
+        break
+    time.sleep(0.3)
 expect(a0['bill_catalog_cache_hits_total'] >= 5, 'no hits on A: %r' % a0)
 expect(a0['bill_catalog_cache_entries'] >= 5, 'A holds %r' % a0)
 
@@ -126,7 +134,11 @@ cli('product', 'update', pid, '--inactive')
 visible_within('product taken off sale', lambda p: names(p) == [])
 cli('product', 'update', pid, '--active')
 visible_within('product back on sale', lambda p: names(p) == ['HK-2'])
-expect(metrics(PORT_B)['bill_catalog_cache_invalidations_total'] >= 4, 'B never invalidated')
+# Each write above was seen fresh on B; B got there by flushing on a new
+# version at least once (several writes inside one poll interval count as
+# one flush, so no exact count).
+mb = metrics(PORT_B)
+expect(mb['bill_catalog_cache_invalidations_total'] >= 1, 'B never invalidated: %r' % mb)
 
 # B's bound: 80 distinct requests (page sizes), each a few hundred bytes
 mb = metrics(PORT_B)

@@ -90,7 +90,6 @@ done:
 static int revoke_key(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Downstream__RevokeApiKeyRequest *req = (const Rustbill__Downstream__RevokeApiKeyRequest *)in;
-    void *resp;
     int rc, st;
 
     if ((st = bill_srv_require_login(call)) != BILL_GRPC_OK ||
@@ -99,10 +98,7 @@ static int revoke_key(bill_srv_call *call, const ProtobufCMessage *in, ProtobufC
     rc = bill_apikey_revoke(bill_srv_call_db(call), bill_srv_call_actor(call), req->id, bill_time_now());
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    if (!(resp = bill_srv_call_new(call, &rustbill__downstream__revoke_api_key_response__descriptor)))
-        return conv_oom(call);
-    *out = resp;
-    return BILL_GRPC_OK;
+    return conv_reply(call, out, &rustbill__downstream__revoke_api_key_response__descriptor, NULL, NULL);
 }
 
 #define M(name, in, outd, fn) \

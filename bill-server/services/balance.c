@@ -31,11 +31,28 @@ static int get_balance(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     return BILL_GRPC_OK;
 }
 
+static void *tx_info(bill_srv_call *call, const void *item)
+{
+    const bill_balance_tx *t = item;
+    Rustbill__Balance__BalanceTransactionInfo *x =
+        bill_srv_call_new(call, &rustbill__balance__balance_transaction_info__descriptor);
+    if (!x)
+        return NULL;
+    x->id = conv_str(call, t->id);
+    x->customer_id = conv_str(call, t->customer_id);
+    x->amount = conv_money(call, t->amount);
+    x->balance_after = conv_money(call, t->balance_after);
+    x->transaction_type = conv_str(call, bill_balance_tx_type_name(t->type));
+    x->reference_id = conv_str(call, t->reference_id);
+    x->description = conv_str(call, t->description);
+    x->created_at = conv_time(call, t->created_at);
+    return x;
+}
+
 static int list_txs(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Balance__ListBalanceTransactionsRequest *req =
         (const Rustbill__Balance__ListBalanceTransactionsRequest *)in;
-    Rustbill__Balance__ListBalanceTransactionsResponse *resp;
     bill_balance_txs l = {0};
     bill_balance_tx_type type = 0;
     bill_page page;
@@ -51,34 +68,8 @@ static int list_txs(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMe
     rc = bill_balance_tx_list(bill_srv_call_db(call), bill_srv_call_actor(call), cid, type, &page, &l);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    st = BILL_GRPC_OK;
-    resp = bill_srv_call_new(call, &rustbill__balance__list_balance_transactions_response__descriptor);
-    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
-        (l.count && !(resp->transactions = bill_srv_call_alloc(call, l.count * sizeof *resp->transactions)))) {
-        st = conv_oom(call);
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++) {
-        const bill_balance_tx *t = &l.items[i];
-        Rustbill__Balance__BalanceTransactionInfo *x =
-            bill_srv_call_new(call, &rustbill__balance__balance_transaction_info__descriptor);
-        if (!x) {
-            st = conv_oom(call);
-            goto done;
-        }
-        x->id = conv_str(call, t->id);
-        x->customer_id = conv_str(call, t->customer_id);
-        x->amount = conv_money(call, t->amount);
-        x->balance_after = conv_money(call, t->balance_after);
-        x->transaction_type = conv_str(call, bill_balance_tx_type_name(t->type));
-        x->reference_id = conv_str(call, t->reference_id);
-        x->description = conv_str(call, t->description);
-        x->created_at = conv_time(call, t->created_at);
-        resp->transactions[i] = x;
-    }
-    resp->n_transactions = l.count;
-    *out = &resp->base;
-done:
+    st = CONV_REPLY_LIST(call, out, &rustbill__balance__list_balance_transactions_response__descriptor,
+                         "transactions", l, tx_info);
     bill_balance_txs_clear(&l);
     return st;
 }

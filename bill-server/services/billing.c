@@ -49,11 +49,11 @@ static Rustbill__Billing__InvoiceInfo *invoice_info(bill_srv_call *call, const b
     i->n_items = v->item_count;
     return i;
 }
+CONV_ITEM_FN(invoice_info_item, bill_invoice, invoice_info)
 
 static int list_invoices(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Billing__ListInvoicesRequest *req = (const Rustbill__Billing__ListInvoicesRequest *)in;
-    Rustbill__Billing__ListInvoicesResponse *resp;
     bill_invoice_filter f = {.version = BILL_INVOICE_FILTER_VERSION};
     bill_invoices l = {0};
     bill_page page;
@@ -68,20 +68,8 @@ static int list_invoices(bill_srv_call *call, const ProtobufCMessage *in, Protob
     rc = bill_invoice_list(bill_srv_call_db(call), bill_srv_call_actor(call), &f, &page, &l);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__billing__list_invoices_response__descriptor);
-    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
-        (l.count && !(resp->invoices = bill_srv_call_alloc(call, l.count * sizeof *resp->invoices)))) {
-        st = conv_oom(call);
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++)
-        if (!(resp->invoices[i] = invoice_info(call, &l.items[i]))) {
-            st = conv_oom(call);
-            goto done;
-        }
-    resp->n_invoices = l.count;
-    *out = &resp->base;
-done:
+    st = CONV_REPLY_LIST(call, out, &rustbill__billing__list_invoices_response__descriptor,
+                         "invoices", l, invoice_info_item);
     bill_invoices_clear(&l);
     return st;
 }
@@ -89,7 +77,6 @@ done:
 static int get_invoice(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Billing__GetInvoiceRequest *req = (const Rustbill__Billing__GetInvoiceRequest *)in;
-    Rustbill__Billing__GetInvoiceResponse *resp;
     bill_invoice *v = NULL;
     int rc, st;
 
@@ -99,11 +86,8 @@ static int get_invoice(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     rc = bill_invoice_get(bill_srv_call_db(call), bill_srv_call_actor(call), req->id, &v);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__billing__get_invoice_response__descriptor);
-    if (!resp || !(resp->invoice = invoice_info(call, v)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    st = conv_reply(call, out, &rustbill__billing__get_invoice_response__descriptor,
+                    "invoice", invoice_info(call, v));
     bill_invoice_free(v);
     return st;
 }

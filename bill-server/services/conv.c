@@ -82,6 +82,59 @@ int conv_oom(bill_srv_call *call)
     return bill_srv_call_error(call, BILL_GRPC_RESOURCE_EXHAUSTED, "out of memory");
 }
 
+/* The (repeated or singular) message field `name` of `desc`, or NULL. */
+static const ProtobufCFieldDescriptor *msg_field(const ProtobufCMessageDescriptor *desc,
+                                                 const char *name, bool repeated)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, name);
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || (f->label == PROTOBUF_C_LABEL_REPEATED) != repeated)
+        return NULL;
+    return f;
+}
+
+static int no_field(bill_srv_call *call, const ProtobufCMessageDescriptor *desc, const char *name)
+{
+    return bill_srv_call_error(call, BILL_GRPC_INTERNAL, "%s has no message field %s", desc->name, name);
+}
+
+int conv_reply(bill_srv_call *call, ProtobufCMessage **out, const ProtobufCMessageDescriptor *desc,
+               const char *field, void *msg)
+{
+    const ProtobufCFieldDescriptor *f = field ? msg_field(desc, field, false) : NULL;
+    char *resp;
+
+    if (field && !f)
+        return no_field(call, desc, field);
+    if ((field && !msg) || !(resp = bill_srv_call_new(call, desc)))
+        return conv_oom(call);
+    if (f)
+        memcpy(resp + f->offset, &msg, sizeof msg);
+    *out = (ProtobufCMessage *)(void *)resp;
+    return BILL_GRPC_OK;
+}
+
+int conv_reply_list(bill_srv_call *call, ProtobufCMessage **out, const ProtobufCMessageDescriptor *desc,
+                    const char *field, const bill_page_meta *m, const void *items, size_t count,
+                    size_t size, conv_item_fn *conv)
+{
+    const ProtobufCFieldDescriptor *f = msg_field(desc, field, true);
+    void **arr = NULL;
+    int st;
+
+    if (!f)
+        return no_field(call, desc, field);
+    if (count && !(arr = bill_srv_call_alloc(call, count * sizeof *arr)))
+        return conv_oom(call);
+    for (size_t i = 0; i < count; i++)
+        if (!(arr[i] = conv(call, (const char *)items + i * size)))
+            return conv_oom(call);
+    if ((st = conv_reply(call, out, desc, "meta", conv_page_meta(call, m))) != BILL_GRPC_OK)
+        return st;
+    memcpy((char *)*out + f->quantifier_offset, &count, sizeof count);
+    memcpy((char *)*out + f->offset, &arr, sizeof arr);
+    return BILL_GRPC_OK;
+}
+
 /* Offsets of key (1) and value (2) in a protoc-c map entry message. */
 static int entry_offsets(const ProtobufCMessageDescriptor *d, size_t *koff, size_t *voff)
 {

@@ -22,7 +22,7 @@
  *     sent=false and retry_after_secs, as the front end expects to show it.
  * Handlers hold no business rules: they translate to libbill calls.
  */
-#include "../transport/srv.h"
+#include "conv.h"
 #include "../layers/auth.h"
 
 #include "rustbill/identity.pb-c.h"
@@ -34,51 +34,38 @@
 
 #define LOG_MODULE "bill_server::identity"
 
-static char *rfc3339(bill_srv_call *call, int64_t us)
+/* UserInfo of a customer user or an admin: the fields both kinds have. */
+static Rustbill__Identity__UserInfo *user_info(bill_srv_call *call, const char *user_type, const char *id,
+                                               const char *username, const char *email,
+                                               const char *display_name, const char *role,
+                                               bool is_active, int64_t created_at,
+                                               const char *customer_id)
 {
-    char buf[BILL_TIME_BUFSZ];
-    if (us <= 0 || bill_time_format_rfc3339(us, buf) != BILL_OK)
-        return bill_srv_call_strdup(call, "");
-    return bill_srv_call_strdup(call, buf);
+    Rustbill__Identity__UserInfo *i = bill_srv_call_new(call, &rustbill__identity__user_info__descriptor);
+    if (!i)
+        return NULL;
+    i->id = conv_str(call, id);
+    i->username = conv_str(call, username);
+    i->email = conv_str(call, email);
+    i->display_name = conv_str(call, display_name);
+    i->role = conv_str(call, role);
+    i->is_active = is_active;
+    i->created_at = conv_time(call, created_at);
+    i->user_type = (char *)user_type;
+    i->customer_id = conv_str(call, customer_id);
+    return i;
 }
 
 static Rustbill__Identity__UserInfo *customer_info(bill_srv_call *call, const bill_customer_user *u)
 {
-    Rustbill__Identity__UserInfo *i = bill_srv_call_new(call, &rustbill__identity__user_info__descriptor);
-    if (!i)
-        return NULL;
-    i->id = bill_srv_call_strdup(call, u->id);
-    i->username = bill_srv_call_strdup(call, u->username);
-    i->email = bill_srv_call_strdup(call, u->email);
-    i->display_name = bill_srv_call_strdup(call, u->display_name);
-    i->role = bill_srv_call_strdup(call, u->role);
-    i->is_active = u->is_active;
-    i->created_at = rfc3339(call, u->created_at_us);
-    i->user_type = "customer";
-    i->customer_id = bill_srv_call_strdup(call, u->customer_id);
-    return i;
+    return user_info(call, "customer", u->id, u->username, u->email, u->display_name, u->role,
+                     u->is_active, u->created_at_us, u->customer_id);
 }
 
 static Rustbill__Identity__UserInfo *admin_info(bill_srv_call *call, const bill_admin_user *u)
 {
-    Rustbill__Identity__UserInfo *i = bill_srv_call_new(call, &rustbill__identity__user_info__descriptor);
-    if (!i)
-        return NULL;
-    i->id = bill_srv_call_strdup(call, u->id);
-    i->username = bill_srv_call_strdup(call, u->username);
-    i->email = bill_srv_call_strdup(call, u->email);
-    i->display_name = bill_srv_call_strdup(call, u->display_name);
-    i->role = bill_srv_call_strdup(call, u->role);
-    i->is_active = u->is_active;
-    i->created_at = rfc3339(call, u->created_at);
-    i->user_type = "admin";
-    i->customer_id = "";
-    return i;
-}
-
-static int oom(bill_srv_call *call)
-{
-    return bill_srv_call_error(call, BILL_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+    return user_info(call, "admin", u->id, u->username, u->email, u->display_name, u->role,
+                     u->is_active, u->created_at, NULL);
 }
 
 /* "" / "customer" -> 0, "admin" -> 1, anything else -> -1 */
@@ -130,13 +117,13 @@ static int login_admin(bill_srv_call *call, const Rustbill__Identity__LoginReque
         goto done;
     }
     if (bill_srv_call_add_header(call, "set-cookie", bill_srv_auth_session_cookie(call, tok)) != BILL_OK) {
-        st = oom(call);
+        st = conv_oom(call);
         goto done;
     }
     resp->user = admin_info(call, u);
     resp->admin_path = "/admin";
     if (!resp->user)
-        st = oom(call);
+        st = conv_oom(call);
     BILL_LOG_INFO(LOG_MODULE, "admin \"%s\" logged in from %s", u->username, bill_srv_call_peer_ip(call));
 done:
     free(tok);
@@ -196,7 +183,7 @@ static int login_customer(bill_srv_call *call, const Rustbill__Identity__LoginRe
     st = issue_tokens(call, u->id, u->customer_id, NULL, &resp->access_token, &resp->refresh_token,
                       &resp->expires_in);
     if (st == BILL_GRPC_OK && !(resp->user = customer_info(call, u)))
-        st = oom(call);
+        st = conv_oom(call);
     bill_customer_user_free(u);
     return st;
 }
@@ -226,7 +213,7 @@ static int identity_login(bill_srv_call *call, const ProtobufCMessage *in, Proto
                                    bill_error_last()->message);
     }
     if (!(resp = bill_srv_call_new(call, &rustbill__identity__login_response__descriptor)))
-        return oom(call);
+        return conv_oom(call);
     st = type == 1 ? login_admin(call, req, resp) : login_customer(call, req, resp);
     if (st == BILL_GRPC_OK)
         *out = &resp->base;
@@ -255,7 +242,7 @@ static int identity_register(bill_srv_call *call, const ProtobufCMessage *in, Pr
         return bill_srv_call_fail(call, rc);
     resp = bill_srv_call_new(call, &rustbill__identity__register_response__descriptor);
     if (!resp || !(resp->user = customer_info(call, u))) {
-        st = oom(call);
+        st = conv_oom(call);
         goto done;
     }
     resp->customer_id = bill_srv_call_strdup(call, u->customer_id);
@@ -283,7 +270,7 @@ static int identity_send_code(bill_srv_call *call, const ProtobufCMessage *in, P
     if (rc < 0 && rc != BILL_ELIMIT)
         return bill_srv_call_fail(call, rc);
     if (!(resp = bill_srv_call_new(call, &rustbill__identity__send_verification_code_response__descriptor)))
-        return oom(call);
+        return conv_oom(call);
     resp->sent = rc == BILL_OK;
     resp->retry_after_secs = rc == BILL_OK ? (cfg->registration.resend_cooldown_secs) : retry;
     resp->message = rc == BILL_OK
@@ -320,7 +307,7 @@ static int identity_logout(bill_srv_call *call, const ProtobufCMessage *in, Prot
     (void)in;
 
     if (!(resp = bill_srv_call_new(call, &rustbill__identity__logout_response__descriptor)))
-        return oom(call);
+        return conv_oom(call);
     if (a->kind == BILL_ACTOR_ADMIN) {
         rc = bill_session_revoke(bill_srv_call_db(call), session_cookie(call), bill_time_now());
     } else if (a->kind == BILL_ACTOR_CUSTOMER && !a->api_key_id) {
@@ -338,7 +325,7 @@ static int identity_logout(bill_srv_call *call, const ProtobufCMessage *in, Prot
      * when its session had already expired. */
     if (session_cookie(call) &&
         bill_srv_call_add_header(call, "set-cookie", bill_srv_auth_session_cookie(call, NULL)) != BILL_OK)
-        return oom(call);
+        return conv_oom(call);
     *out = resp;
     return BILL_GRPC_OK;
 }
@@ -353,11 +340,11 @@ static int identity_get_me(bill_srv_call *call, const ProtobufCMessage *in, Prot
     if (st != BILL_GRPC_OK)
         return st;
     if (!(resp = bill_srv_call_new(call, &rustbill__identity__get_me_response__descriptor)))
-        return oom(call);
+        return conv_oom(call);
     if (a->kind == BILL_ACTOR_CUSTOMER && a->api_key_id) {
         Rustbill__Identity__UserInfo *i = bill_srv_call_new(call, &rustbill__identity__user_info__descriptor);
         if (!i)
-            return oom(call);
+            return conv_oom(call);
         i->id = bill_srv_call_strdup(call, a->api_key_id);
         i->username = bill_srv_call_strdup(call, a->username);
         i->role = "api_key";
@@ -393,7 +380,7 @@ static int identity_get_me(bill_srv_call *call, const ProtobufCMessage *in, Prot
         bill_admin_user_free(u);
     }
     if (!resp->user)
-        return oom(call);
+        return conv_oom(call);
     *out = &resp->base;
     return BILL_GRPC_OK;
 }
@@ -407,7 +394,7 @@ static int identity_refresh(bill_srv_call *call, const ProtobufCMessage *in, Pro
     if (!req->refresh_token || !*req->refresh_token)
         return bill_srv_call_error(call, BILL_GRPC_UNAUTHENTICATED, "refresh_token is required");
     if (!(resp = bill_srv_call_new(call, &rustbill__identity__refresh_token_response__descriptor)))
-        return oom(call);
+        return conv_oom(call);
     st = issue_tokens(call, NULL, NULL, req->refresh_token, &resp->access_token, &resp->refresh_token,
                       &resp->expires_in);
     if (st != BILL_GRPC_OK) {
@@ -423,7 +410,6 @@ static int identity_change_password(bill_srv_call *call, const ProtobufCMessage 
 {
     const Rustbill__Identity__ChangePasswordRequest *req = (const Rustbill__Identity__ChangePasswordRequest *)in;
     const bill_actor *a = bill_srv_call_actor(call);
-    void *resp;
     int st = bill_srv_require_login(call), rc;
 
     if (st != BILL_GRPC_OK)
@@ -445,10 +431,7 @@ static int identity_change_password(bill_srv_call *call, const ProtobufCMessage 
     } else {
         return bill_srv_call_error(call, BILL_GRPC_PERMISSION_DENIED, "this login has no password");
     }
-    if (!(resp = bill_srv_call_new(call, &rustbill__identity__change_password_response__descriptor)))
-        return oom(call);
-    *out = resp;
-    return BILL_GRPC_OK;
+    return conv_reply(call, out, &rustbill__identity__change_password_response__descriptor, NULL, NULL);
 }
 
 #define M(name, in, outd, fn, flags) \

@@ -37,11 +37,11 @@ static Rustbill__Instance__InstanceInfo *instance_info(bill_srv_call *call, cons
         return NULL;
     return i;
 }
+CONV_ITEM_FN(instance_info_item, bill_instance, instance_info)
 
 static int list_instances(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Instance__ListInstancesRequest *req = (const Rustbill__Instance__ListInstancesRequest *)in;
-    Rustbill__Instance__ListInstancesResponse *resp;
     bill_instance_filter f = {.version = BILL_INSTANCE_FILTER_VERSION};
     bill_instances l = {0};
     bill_page page;
@@ -58,20 +58,8 @@ static int list_instances(bill_srv_call *call, const ProtobufCMessage *in, Proto
     rc = bill_instance_list(bill_srv_call_db(call), bill_srv_call_actor(call), &f, &page, &l);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__instance__list_instances_response__descriptor);
-    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
-        (l.count && !(resp->instances = bill_srv_call_alloc(call, l.count * sizeof *resp->instances)))) {
-        st = conv_oom(call);
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++)
-        if (!(resp->instances[i] = instance_info(call, &l.items[i]))) {
-            st = conv_oom(call);
-            goto done;
-        }
-    resp->n_instances = l.count;
-    *out = &resp->base;
-done:
+    st = CONV_REPLY_LIST(call, out, &rustbill__instance__list_instances_response__descriptor,
+                         "instances", l, instance_info_item);
     bill_instances_clear(&l);
     return st;
 }

@@ -115,6 +115,7 @@ static Rustbill__Order__OrderInfo *order_info(bill_srv_call *call, const bill_or
         return NULL;
     return i;
 }
+CONV_ITEM_FN(order_info_item, bill_order, order_info)
 
 static Rustbill__Order__PaymentInfo *payment_info(bill_srv_call *call, const bill_payment_info *p)
 {
@@ -132,7 +133,6 @@ static Rustbill__Order__PaymentInfo *payment_info(bill_srv_call *call, const bil
 static int create_order(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Order__CreateOrderRequest *req = (const Rustbill__Order__CreateOrderRequest *)in;
-    Rustbill__Order__CreateOrderResponse *resp;
     bill_order_input oi = {.version = BILL_ORDER_INPUT_VERSION};
     bill_order *o = NULL;
     const char *cid = NULL;
@@ -155,11 +155,8 @@ static int create_order(bill_srv_call *call, const ProtobufCMessage *in, Protobu
     rc = bill_order_create(bill_srv_call_db(call), bill_srv_call_plugins(call), bill_srv_call_actor(call), &oi, &o);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__order__create_order_response__descriptor);
-    if (!resp || !(resp->order = order_info(call, o)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    st = conv_reply(call, out, &rustbill__order__create_order_response__descriptor,
+                    "order", order_info(call, o));
     bill_order_free(o);
     return st;
 }
@@ -167,7 +164,6 @@ static int create_order(bill_srv_call *call, const ProtobufCMessage *in, Protobu
 static int list_orders(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Order__ListOrdersRequest *req = (const Rustbill__Order__ListOrdersRequest *)in;
-    Rustbill__Order__ListOrdersResponse *resp;
     bill_order_filter f = {.version = BILL_ORDER_FILTER_VERSION};
     bill_orders l = {0};
     bill_page page;
@@ -185,20 +181,8 @@ static int list_orders(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     rc = bill_order_list(bill_srv_call_db(call), bill_srv_call_actor(call), &f, &page, &l);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__order__list_orders_response__descriptor);
-    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
-        (l.count && !(resp->orders = bill_srv_call_alloc(call, l.count * sizeof *resp->orders)))) {
-        st = conv_oom(call);
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++)
-        if (!(resp->orders[i] = order_info(call, &l.items[i]))) {
-            st = conv_oom(call);
-            goto done;
-        }
-    resp->n_orders = l.count;
-    *out = &resp->base;
-done:
+    st = CONV_REPLY_LIST(call, out, &rustbill__order__list_orders_response__descriptor,
+                         "orders", l, order_info_item);
     bill_orders_clear(&l);
     return st;
 }
@@ -206,7 +190,6 @@ done:
 static int get_order(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Order__GetOrderRequest *req = (const Rustbill__Order__GetOrderRequest *)in;
-    Rustbill__Order__GetOrderResponse *resp;
     bill_order *o = NULL;
     int rc, st;
 
@@ -216,11 +199,8 @@ static int get_order(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCM
     rc = bill_order_get(bill_srv_call_db(call), bill_srv_call_actor(call), req->id, &o);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__order__get_order_response__descriptor);
-    if (!resp || !(resp->order = order_info(call, o)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    st = conv_reply(call, out, &rustbill__order__get_order_response__descriptor,
+                    "order", order_info(call, o));
     bill_order_free(o);
     return st;
 }
@@ -228,7 +208,6 @@ static int get_order(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCM
 static int pay_order(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Order__PayOrderRequest *req = (const Rustbill__Order__PayOrderRequest *)in;
-    Rustbill__Order__PayOrderResponse *resp;
     bill_payment_info pi = {0};
     int rc, st;
 
@@ -240,11 +219,8 @@ static int pay_order(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCM
                         req->gateway_id, &pi);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__order__pay_order_response__descriptor);
-    if (!resp || !(resp->payment = payment_info(call, &pi)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    st = conv_reply(call, out, &rustbill__order__pay_order_response__descriptor,
+                    "payment", payment_info(call, &pi));
     bill_payment_info_clear(&pi);
     return st;
 }

@@ -30,11 +30,11 @@ static Rustbill__Payment__PaymentRecord *record(bill_srv_call *call, const bill_
     r->updated_at = conv_time(call, p->updated_at);
     return r;
 }
+CONV_ITEM_FN(record_item, bill_payment, record)
 
 static int list_payments(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Payment__ListPaymentsRequest *req = (const Rustbill__Payment__ListPaymentsRequest *)in;
-    Rustbill__Payment__ListPaymentsResponse *resp;
     bill_payment_filter f = {.version = BILL_PAYMENT_FILTER_VERSION};
     bill_payments l = {0};
     bill_page page;
@@ -59,20 +59,8 @@ static int list_payments(bill_srv_call *call, const ProtobufCMessage *in, Protob
     rc = bill_payment_list(bill_srv_call_db(call), bill_srv_call_actor(call), &f, &page, &l);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__payment__list_payments_response__descriptor);
-    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
-        (l.count && !(resp->payments = bill_srv_call_alloc(call, l.count * sizeof *resp->payments)))) {
-        st = conv_oom(call);
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++)
-        if (!(resp->payments[i] = record(call, &l.items[i]))) {
-            st = conv_oom(call);
-            goto done;
-        }
-    resp->n_payments = l.count;
-    *out = &resp->base;
-done:
+    st = CONV_REPLY_LIST(call, out, &rustbill__payment__list_payments_response__descriptor,
+                         "payments", l, record_item);
     bill_payments_clear(&l);
     return st;
 }
@@ -80,7 +68,6 @@ done:
 static int get_payment(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Payment__GetPaymentRequest *req = (const Rustbill__Payment__GetPaymentRequest *)in;
-    Rustbill__Payment__GetPaymentResponse *resp;
     bill_payment *p = NULL;
     int rc, st;
 
@@ -90,11 +77,8 @@ static int get_payment(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     rc = bill_payment_get(bill_srv_call_db(call), bill_srv_call_actor(call), req->id, &p);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__payment__get_payment_response__descriptor);
-    if (!resp || !(resp->payment = record(call, p)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    st = conv_reply(call, out, &rustbill__payment__get_payment_response__descriptor,
+                    "payment", record(call, p));
     bill_payment_free(p);
     return st;
 }

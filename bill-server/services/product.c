@@ -50,11 +50,11 @@ static Rustbill__Product__ProductInfo *product_info(bill_srv_call *call, const b
     i->n_billing_cycles = nc;
     return i;
 }
+CONV_ITEM_FN(product_info_item, bill_product, product_info)
 
 static int list_products(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Product__ListProductsRequest *req = (const Rustbill__Product__ListProductsRequest *)in;
-    Rustbill__Product__ListProductsResponse *resp;
     bill_products l = {0};
     bill_page page;
     bill_product_filter f = {.version = BILL_PRODUCT_FILTER_VERSION};
@@ -72,21 +72,8 @@ static int list_products(bill_srv_call *call, const ProtobufCMessage *in, Protob
     rc = bill_product_list(bill_srv_call_db(call), bill_srv_call_actor(call), &f, &page, &l);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    st = BILL_GRPC_OK;
-    resp = bill_srv_call_new(call, &rustbill__product__list_products_response__descriptor);
-    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
-        (l.count && !(resp->products = bill_srv_call_alloc(call, l.count * sizeof *resp->products)))) {
-        st = conv_oom(call);
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++)
-        if (!(resp->products[i] = product_info(call, &l.items[i]))) {
-            st = conv_oom(call);
-            goto done;
-        }
-    resp->n_products = l.count;
-    *out = &resp->base;
-done:
+    st = CONV_REPLY_LIST(call, out, &rustbill__product__list_products_response__descriptor,
+                         "products", l, product_info_item);
     bill_products_clear(&l);
     return st;
 }
@@ -94,7 +81,6 @@ done:
 static int get_product(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Product__GetProductRequest *req = (const Rustbill__Product__GetProductRequest *)in;
-    Rustbill__Product__GetProductResponse *resp;
     bill_product *p = NULL;
     int rc, st;
 
@@ -103,11 +89,8 @@ static int get_product(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     rc = bill_product_get(bill_srv_call_db(call), bill_srv_call_actor(call), req->id, &p);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__product__get_product_response__descriptor);
-    if (!resp || !(resp->product = product_info(call, p)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    st = conv_reply(call, out, &rustbill__product__get_product_response__descriptor,
+                    "product", product_info(call, p));
     bill_product_free(p);
     return st;
 }
@@ -130,12 +113,12 @@ static Rustbill__Product__ProductGroupInfo *group_info(bill_srv_call *call, cons
     i->category_id = conv_str(call, g->category_id);
     return i;
 }
+CONV_ITEM_FN(group_info_item, bill_product_group, group_info)
 
 static int list_groups(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Product__ListProductGroupsRequest *req =
         (const Rustbill__Product__ListProductGroupsRequest *)in;
-    Rustbill__Product__ListProductGroupsResponse *resp;
     bill_product_groups l = {0};
     bill_page page;
     int rc, st;
@@ -146,20 +129,8 @@ static int list_groups(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     rc = bill_product_group_list(bill_srv_call_db(call), bill_srv_call_actor(call), req->category_id, &page, &l);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__product__list_product_groups_response__descriptor);
-    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
-        (l.count && !(resp->groups = bill_srv_call_alloc(call, l.count * sizeof *resp->groups)))) {
-        st = conv_oom(call);
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++)
-        if (!(resp->groups[i] = group_info(call, &l.items[i]))) {
-            st = conv_oom(call);
-            goto done;
-        }
-    resp->n_groups = l.count;
-    *out = &resp->base;
-done:
+    st = CONV_REPLY_LIST(call, out, &rustbill__product__list_product_groups_response__descriptor,
+                         "groups", l, group_info_item);
     bill_product_groups_clear(&l);
     return st;
 }
@@ -183,16 +154,12 @@ static Rustbill__Product__ProductCategoryInfo *category_info(bill_srv_call *call
     i->updated_at = conv_time(call, c->updated_at);
     return i;
 }
+CONV_ITEM_FN(category_info_item, bill_product_category, category_info)
 
 static int category_reply(bill_srv_call *call, bill_product_category *c, ProtobufCMessage **out)
 {
-    Rustbill__Product__GetProductCategoryResponse *resp =
-        bill_srv_call_new(call, &rustbill__product__get_product_category_response__descriptor);
-    int st = BILL_GRPC_OK;
-    if (!resp || !(resp->category = category_info(call, c)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    int st = conv_reply(call, out, &rustbill__product__get_product_category_response__descriptor,
+                        "category", category_info(call, c));
     bill_product_category_free(c);
     return st;
 }
@@ -201,7 +168,6 @@ static int list_categories(bill_srv_call *call, const ProtobufCMessage *in, Prot
 {
     const Rustbill__Product__ListProductCategoriesRequest *req =
         (const Rustbill__Product__ListProductCategoriesRequest *)in;
-    Rustbill__Product__ListProductCategoriesResponse *resp;
     bill_product_categories l = {0};
     bill_page page;
     int rc, st = BILL_GRPC_OK;
@@ -210,20 +176,8 @@ static int list_categories(bill_srv_call *call, const ProtobufCMessage *in, Prot
     rc = bill_product_category_list(bill_srv_call_db(call), bill_srv_call_actor(call), &page, &l);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__product__list_product_categories_response__descriptor);
-    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
-        (l.count && !(resp->categories = bill_srv_call_alloc(call, l.count * sizeof *resp->categories)))) {
-        st = conv_oom(call);
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++)
-        if (!(resp->categories[i] = category_info(call, &l.items[i]))) {
-            st = conv_oom(call);
-            goto done;
-        }
-    resp->n_categories = l.count;
-    *out = &resp->base;
-done:
+    st = CONV_REPLY_LIST(call, out, &rustbill__product__list_product_categories_response__descriptor,
+                         "categories", l, category_info_item);
     bill_product_categories_clear(&l);
     return st;
 }
@@ -286,7 +240,6 @@ static int delete_category(bill_srv_call *call, const ProtobufCMessage *in, Prot
 {
     const Rustbill__Product__DeleteProductCategoryRequest *req =
         (const Rustbill__Product__DeleteProductCategoryRequest *)in;
-    void *resp;
     int rc, st;
 
     if ((st = bill_srv_require_admin(call)) != BILL_GRPC_OK ||
@@ -295,10 +248,7 @@ static int delete_category(bill_srv_call *call, const ProtobufCMessage *in, Prot
     rc = bill_product_category_delete(bill_srv_call_db(call), bill_srv_call_actor(call), req->id);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    if (!(resp = bill_srv_call_new(call, &rustbill__product__delete_product_category_response__descriptor)))
-        return conv_oom(call);
-    *out = resp;
-    return BILL_GRPC_OK;
+    return conv_reply(call, out, &rustbill__product__delete_product_category_response__descriptor, NULL, NULL);
 }
 
 #define M(svc, name, in, outd, fn)                                                             \

@@ -48,11 +48,11 @@ static Rustbill__Ticket__TicketInfo *ticket_info(bill_srv_call *call, const bill
     i->n_replies = t->reply_count;
     return i;
 }
+CONV_ITEM_FN(ticket_info_item, bill_ticket, ticket_info)
 
 static int create_ticket(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Ticket__CreateTicketRequest *req = (const Rustbill__Ticket__CreateTicketRequest *)in;
-    Rustbill__Ticket__CreateTicketResponse *resp;
     bill_ticket *t = NULL;
     const char *cid = NULL;
     int rc, st;
@@ -63,11 +63,8 @@ static int create_ticket(bill_srv_call *call, const ProtobufCMessage *in, Protob
                             req->priority, &t);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__ticket__create_ticket_response__descriptor);
-    if (!resp || !(resp->ticket = ticket_info(call, t)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    st = conv_reply(call, out, &rustbill__ticket__create_ticket_response__descriptor,
+                    "ticket", ticket_info(call, t));
     bill_ticket_free(t);
     return st;
 }
@@ -75,7 +72,6 @@ static int create_ticket(bill_srv_call *call, const ProtobufCMessage *in, Protob
 static int list_tickets(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Ticket__ListTicketsRequest *req = (const Rustbill__Ticket__ListTicketsRequest *)in;
-    Rustbill__Ticket__ListTicketsResponse *resp;
     bill_ticket_filter f = {.version = BILL_TICKET_FILTER_VERSION};
     bill_tickets l = {0};
     bill_page page;
@@ -95,20 +91,8 @@ static int list_tickets(bill_srv_call *call, const ProtobufCMessage *in, Protobu
     rc = bill_ticket_list(bill_srv_call_db(call), bill_srv_call_actor(call), &f, &page, &l);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__ticket__list_tickets_response__descriptor);
-    if (!resp || !(resp->meta = conv_page_meta(call, &l.meta)) ||
-        (l.count && !(resp->tickets = bill_srv_call_alloc(call, l.count * sizeof *resp->tickets)))) {
-        st = conv_oom(call);
-        goto done;
-    }
-    for (size_t i = 0; i < l.count; i++)
-        if (!(resp->tickets[i] = ticket_info(call, &l.items[i]))) {
-            st = conv_oom(call);
-            goto done;
-        }
-    resp->n_tickets = l.count;
-    *out = &resp->base;
-done:
+    st = CONV_REPLY_LIST(call, out, &rustbill__ticket__list_tickets_response__descriptor,
+                         "tickets", l, ticket_info_item);
     bill_tickets_clear(&l);
     return st;
 }
@@ -116,7 +100,6 @@ done:
 static int get_ticket(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Ticket__GetTicketRequest *req = (const Rustbill__Ticket__GetTicketRequest *)in;
-    Rustbill__Ticket__GetTicketResponse *resp;
     bill_ticket *t = NULL;
     int rc, st;
 
@@ -126,11 +109,8 @@ static int get_ticket(bill_srv_call *call, const ProtobufCMessage *in, ProtobufC
     rc = bill_ticket_get(bill_srv_call_db(call), bill_srv_call_actor(call), req->id, &t);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__ticket__get_ticket_response__descriptor);
-    if (!resp || !(resp->ticket = ticket_info(call, t)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    st = conv_reply(call, out, &rustbill__ticket__get_ticket_response__descriptor,
+                    "ticket", ticket_info(call, t));
     bill_ticket_free(t);
     return st;
 }
@@ -138,7 +118,6 @@ static int get_ticket(bill_srv_call *call, const ProtobufCMessage *in, ProtobufC
 static int create_reply(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMessage **out)
 {
     const Rustbill__Ticket__CreateReplyRequest *req = (const Rustbill__Ticket__CreateReplyRequest *)in;
-    Rustbill__Ticket__CreateReplyResponse *resp;
     bill_ticket_reply *r = NULL;
     int rc, st;
 
@@ -149,11 +128,8 @@ static int create_reply(bill_srv_call *call, const ProtobufCMessage *in, Protobu
                                   req->is_internal, &r);
     if (rc < 0)
         return bill_srv_call_fail(call, rc);
-    resp = bill_srv_call_new(call, &rustbill__ticket__create_reply_response__descriptor);
-    if (!resp || !(resp->reply = reply_info(call, r)))
-        st = conv_oom(call);
-    else
-        *out = &resp->base;
+    st = conv_reply(call, out, &rustbill__ticket__create_reply_response__descriptor,
+                    "reply", reply_info(call, r));
     bill_ticket_reply_free(r);
     return st;
 }

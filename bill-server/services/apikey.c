@@ -101,9 +101,7 @@ static int revoke_key(bill_srv_call *call, const ProtobufCMessage *in, ProtobufC
     return conv_reply(call, out, &rustbill__downstream__revoke_api_key_response__descriptor, NULL, NULL);
 }
 
-#define M(name, in, outd, fn) \
-    BILL_SRV_UNARY("rustbill.downstream.ApiKeyService", name, rustbill__downstream__##in##__descriptor, \
-                   rustbill__downstream__##outd##__descriptor, fn, 0)
+#define M(name, in, outd, fn) CONV_METHOD(downstream, "ApiKeyService", name, in, outd, fn, 0)
 
 static const bill_srv_method apikey_methods[] = {
     M("CreateApiKey", create_api_key_request, create_api_key_response, create_key),
@@ -111,8 +109,4 @@ static const bill_srv_method apikey_methods[] = {
     M("RevokeApiKey", revoke_api_key_request, revoke_api_key_response, revoke_key),
 };
 
-const bill_srv_service bill_srv_apikey_service = {
-    .name = "rustbill.downstream.ApiKeyService",
-    .methods = apikey_methods,
-    .n_methods = sizeof apikey_methods / sizeof apikey_methods[0],
-};
+CONV_SERVICE(bill_srv_apikey_service, "rustbill.downstream.ApiKeyService", apikey_methods);

@@ -74,9 +74,7 @@ static int list_txs(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCMe
     return st;
 }
 
-#define M(name, in, outd, fn) \
-    BILL_SRV_UNARY("rustbill.balance.BalanceService", name, rustbill__balance__##in##__descriptor, \
-                   rustbill__balance__##outd##__descriptor, fn, 0)
+#define M(name, in, outd, fn) CONV_METHOD(balance, "BalanceService", name, in, outd, fn, 0)
 
 static const bill_srv_method balance_methods[] = {
     M("GetBalance", get_balance_request, get_balance_response, get_balance),
@@ -84,8 +82,4 @@ static const bill_srv_method balance_methods[] = {
       list_txs),
 };
 
-const bill_srv_service bill_srv_balance_service = {
-    .name = "rustbill.balance.BalanceService",
-    .methods = balance_methods,
-    .n_methods = sizeof balance_methods / sizeof balance_methods[0],
-};
+CONV_SERVICE(bill_srv_balance_service, "rustbill.balance.BalanceService", balance_methods);

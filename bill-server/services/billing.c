@@ -92,17 +92,11 @@ static int get_invoice(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     return st;
 }
 
-#define M(name, in, outd, fn) \
-    BILL_SRV_UNARY("rustbill.billing.BillingService", name, rustbill__billing__##in##__descriptor, \
-                   rustbill__billing__##outd##__descriptor, fn, 0)
+#define M(name, in, outd, fn) CONV_METHOD(billing, "BillingService", name, in, outd, fn, 0)
 
 static const bill_srv_method billing_methods[] = {
     M("ListInvoices", list_invoices_request, list_invoices_response, list_invoices),
     M("GetInvoice", get_invoice_request, get_invoice_response, get_invoice),
 };
 
-const bill_srv_service bill_srv_billing_service = {
-    .name = "rustbill.billing.BillingService",
-    .methods = billing_methods,
-    .n_methods = sizeof billing_methods / sizeof billing_methods[0],
-};
+CONV_SERVICE(bill_srv_billing_service, "rustbill.billing.BillingService", billing_methods);

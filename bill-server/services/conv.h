@@ -46,6 +46,17 @@ int conv_customer_scope(bill_srv_call *call, const char *requested, bool require
 /* RESOURCE_EXHAUSTED "out of memory". */
 int conv_oom(bill_srv_call *call);
 
+/* A method row of the service rustbill.<pkg>.<svc>; request and response
+ * types by their protoc-c stems: CONV_METHOD(order, "OrderService",
+ * "GetOrder", get_order_request, get_order_response, get_order, 0). */
+#define CONV_METHOD(pkg, svc, name, in, outd, fn, fl)                          \
+    BILL_SRV_UNARY("rustbill." #pkg "." svc, name, rustbill__##pkg##__##in##__descriptor, \
+                   rustbill__##pkg##__##outd##__descriptor, fn, fl)
+/* Defines `const bill_srv_service var` named `svc` over the array `table`. */
+#define CONV_SERVICE(var, svc, table)                                          \
+    const bill_srv_service var = {.name = (svc), .methods = (table),           \
+                                  .n_methods = sizeof(table) / sizeof(table)[0]}
+
 /* One libbill item (a `const T *`) as its wire message in the call's arena;
  * NULL on out of memory. CONV_ITEM_FN(name, T, fn) defines such a function
  * `name` over a typed converter `T_info *fn(bill_srv_call *, const T *)`. */

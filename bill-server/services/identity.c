@@ -435,8 +435,7 @@ static int identity_change_password(bill_srv_call *call, const ProtobufCMessage 
 }
 
 #define M(name, in, outd, fn, flags) \
-    BILL_SRV_UNARY("rustbill.identity.IdentityService", name, rustbill__identity__##in##__descriptor, \
-                   rustbill__identity__##outd##__descriptor, fn, flags)
+    CONV_METHOD(identity, "IdentityService", name, in, outd, fn, flags)
 
 static const bill_srv_method identity_methods[] = {
     M("Register", register_request, register_response, identity_register, BILL_SRV_RATE_LIMIT_REGISTER),
@@ -451,8 +450,4 @@ static const bill_srv_method identity_methods[] = {
       BILL_SRV_RATE_LIMIT_LOGIN),
 };
 
-const bill_srv_service bill_srv_identity_service = {
-    .name = "rustbill.identity.IdentityService",
-    .methods = identity_methods,
-    .n_methods = sizeof identity_methods / sizeof identity_methods[0],
-};
+CONV_SERVICE(bill_srv_identity_service, "rustbill.identity.IdentityService", identity_methods);

@@ -178,9 +178,7 @@ ACTION(terminate_instance, "terminate", Rustbill__Instance__TerminateInstanceReq
        Rustbill__Instance__TerminateInstanceResponse,
        rustbill__instance__terminate_instance_response__descriptor)
 
-#define M(name, in, outd, fn) \
-    BILL_SRV_UNARY("rustbill.instance.InstanceService", name, rustbill__instance__##in##__descriptor, \
-                   rustbill__instance__##outd##__descriptor, fn, 0)
+#define M(name, in, outd, fn) CONV_METHOD(instance, "InstanceService", name, in, outd, fn, 0)
 
 static const bill_srv_method instance_methods[] = {
     M("ListInstances", list_instances_request, list_instances_response, list_instances),
@@ -192,8 +190,4 @@ static const bill_srv_method instance_methods[] = {
       terminate_instance),
 };
 
-const bill_srv_service bill_srv_instance_service = {
-    .name = "rustbill.instance.InstanceService",
-    .methods = instance_methods,
-    .n_methods = sizeof instance_methods / sizeof instance_methods[0],
-};
+CONV_SERVICE(bill_srv_instance_service, "rustbill.instance.InstanceService", instance_methods);

@@ -196,20 +196,14 @@ done:
     return st;
 }
 
-#define M(name, in, outd, fn) \
-    BILL_SRV_UNARY("rustbill.integration.IntegrationService", name, rustbill__integration__##in##__descriptor, \
-                   rustbill__integration__##outd##__descriptor, fn, 0)
+#define M(name, in, outd, fn) CONV_METHOD(integration, "IntegrationService", name, in, outd, fn, 0)
 #define MC(name, in, outd, fn) \
-    BILL_SRV_UNARY("rustbill.integration.IntegrationService", name, rustbill__integration__##in##__descriptor, \
-                   rustbill__integration__##outd##__descriptor, fn, BILL_SRV_CATALOG_CACHE)
+    CONV_METHOD(integration, "IntegrationService", name, in, outd, fn, BILL_SRV_CATALOG_CACHE)
 
 static const bill_srv_method integration_methods[] = {
     M("ListProviders", list_providers_request, list_providers_response, list_providers),
     MC("ListGateways", list_gateways_request, list_gateways_response, list_gateways),
 };
 
-const bill_srv_service bill_srv_integration_service = {
-    .name = "rustbill.integration.IntegrationService",
-    .methods = integration_methods,
-    .n_methods = sizeof integration_methods / sizeof integration_methods[0],
-};
+CONV_SERVICE(bill_srv_integration_service,
+             "rustbill.integration.IntegrationService", integration_methods);

@@ -225,9 +225,7 @@ static int pay_order(bill_srv_call *call, const ProtobufCMessage *in, ProtobufCM
     return st;
 }
 
-#define M(name, in, outd, fn) \
-    BILL_SRV_UNARY("rustbill.order.OrderService", name, rustbill__order__##in##__descriptor, \
-                   rustbill__order__##outd##__descriptor, fn, 0)
+#define M(name, in, outd, fn) CONV_METHOD(order, "OrderService", name, in, outd, fn, 0)
 
 static const bill_srv_method order_methods[] = {
     M("CreateOrder", create_order_request, create_order_response, create_order),
@@ -236,8 +234,4 @@ static const bill_srv_method order_methods[] = {
     M("PayOrder", pay_order_request, pay_order_response, pay_order),
 };
 
-const bill_srv_service bill_srv_order_service = {
-    .name = "rustbill.order.OrderService",
-    .methods = order_methods,
-    .n_methods = sizeof order_methods / sizeof order_methods[0],
-};
+CONV_SERVICE(bill_srv_order_service, "rustbill.order.OrderService", order_methods);

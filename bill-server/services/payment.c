@@ -83,17 +83,11 @@ static int get_payment(bill_srv_call *call, const ProtobufCMessage *in, Protobuf
     return st;
 }
 
-#define M(name, in, outd, fn) \
-    BILL_SRV_UNARY("rustbill.payment.PaymentService", name, rustbill__payment__##in##__descriptor, \
-                   rustbill__payment__##outd##__descriptor, fn, 0)
+#define M(name, in, outd, fn) CONV_METHOD(payment, "PaymentService", name, in, outd, fn, 0)
 
 static const bill_srv_method payment_methods[] = {
     M("ListPayments", list_payments_request, list_payments_response, list_payments),
     M("GetPayment", get_payment_request, get_payment_response, get_payment),
 };
 
-const bill_srv_service bill_srv_payment_service = {
-    .name = "rustbill.payment.PaymentService",
-    .methods = payment_methods,
-    .n_methods = sizeof payment_methods / sizeof payment_methods[0],
-};
+CONV_SERVICE(bill_srv_payment_service, "rustbill.payment.PaymentService", payment_methods);

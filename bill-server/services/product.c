@@ -251,13 +251,10 @@ static int delete_category(bill_srv_call *call, const ProtobufCMessage *in, Prot
     return conv_reply(call, out, &rustbill__product__delete_product_category_response__descriptor, NULL, NULL);
 }
 
-#define M(svc, name, in, outd, fn)                                                             \
-    BILL_SRV_UNARY("rustbill.product." svc, name, rustbill__product__##in##__descriptor,        \
-                   rustbill__product__##outd##__descriptor, fn, 0)
+#define M(svc, name, in, outd, fn) CONV_METHOD(product, svc, name, in, outd, fn, 0)
 /* the same, for a public catalog read (answers cached for anonymous callers) */
-#define MC(svc, name, in, outd, fn)                                                            \
-    BILL_SRV_UNARY("rustbill.product." svc, name, rustbill__product__##in##__descriptor,        \
-                   rustbill__product__##outd##__descriptor, fn, BILL_SRV_CATALOG_CACHE)
+#define MC(svc, name, in, outd, fn) \
+    CONV_METHOD(product, svc, name, in, outd, fn, BILL_SRV_CATALOG_CACHE)
 
 static const bill_srv_method product_methods[] = {
     MC("ProductService", "ListProducts", list_products_request, list_products_response, list_products),
@@ -280,18 +277,7 @@ static const bill_srv_method category_methods[] = {
       delete_product_category_response, delete_category),
 };
 
-const bill_srv_service bill_srv_product_service = {
-    .name = "rustbill.product.ProductService",
-    .methods = product_methods,
-    .n_methods = sizeof product_methods / sizeof product_methods[0],
-};
-const bill_srv_service bill_srv_product_group_service = {
-    .name = "rustbill.product.ProductGroupService",
-    .methods = group_methods,
-    .n_methods = sizeof group_methods / sizeof group_methods[0],
-};
-const bill_srv_service bill_srv_product_category_service = {
-    .name = "rustbill.product.ProductCategoryService",
-    .methods = category_methods,
-    .n_methods = sizeof category_methods / sizeof category_methods[0],
-};
+CONV_SERVICE(bill_srv_product_service, "rustbill.product.ProductService", product_methods);
+CONV_SERVICE(bill_srv_product_group_service, "rustbill.product.ProductGroupService", group_methods);
+CONV_SERVICE(bill_srv_product_category_service,
+             "rustbill.product.ProductCategoryService", category_methods);

@@ -97,7 +97,7 @@ static void span_str(pb_span v, char *out, size_t cap)
     out[n] = '\0';
 }
 
-static void add_sym(const char *prefix, pb_span name, int file)
+static void add_sym(const char *full, int file)
 {
     if (nsyms == capsyms) {
         int cap = capsyms ? capsyms * 2 : 256;
@@ -107,69 +107,40 @@ static void add_sym(const char *prefix, pb_span name, int file)
         syms = n;
         capsyms = cap;
     }
-    char nm[256];
-    span_str(name, nm, sizeof nm);
-    char full[512];
-    snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", nm);
     syms[nsyms].name = strdup(full);
     syms[nsyms].file = file;
     if (syms[nsyms].name)
         nsyms++;
 }
 
-static void index_message(const char *prefix, pb_span msg, int file)
+/* What a named descriptor holds besides its name (field 1): a message its
+ * nested messages (3) and enums (4), a service its methods (2); an enum or
+ * a method is indexed by name only. */
+typedef enum { NODE_LEAF, NODE_MESSAGE, NODE_SERVICE } node_kind;
+
+/* Index `node` as prefix.name, then its children under that name. */
+static void index_node(const char *prefix, pb_span node, int file, node_kind kind)
 {
-    pb_span s = msg, v, name = {0};
+    pb_span s = node, v, name = {0};
     uint32_t num;
     int wt;
+    char me[512], nm[256];
+
     while (rd_field(&s, &num, &v, &wt))
         if (num == 1 && wt == 2)
             name = v;
     if (!name.p)
         return;
-    add_sym(prefix, name, file);
-    char me[512], nm[256];
     span_str(name, nm, sizeof nm);
     snprintf(me, sizeof me, "%s%s%s", prefix, *prefix ? "." : "", nm);
-    s = msg;
-    while (rd_field(&s, &num, &v, &wt)) {
-        if (num == 3 && wt == 2)
-            index_message(me, v, file);          /* nested_type */
-        else if (num == 4 && wt == 2) {          /* enum_type */
-            pb_span e = v, ev;
-            uint32_t en;
-            int ewt;
-            while (rd_field(&e, &en, &ev, &ewt))
-                if (en == 1 && ewt == 2)
-                    add_sym(me, ev, file);
-        }
-    }
-}
-
-static void index_service(const char *pkg, pb_span svc, int file)
-{
-    pb_span s = svc, v, name = {0};
-    uint32_t num;
-    int wt;
-    while (rd_field(&s, &num, &v, &wt))
-        if (num == 1 && wt == 2)
-            name = v;
-    if (!name.p)
-        return;
-    add_sym(pkg, name, file);
-    char me[512], nm[256];
-    span_str(name, nm, sizeof nm);
-    snprintf(me, sizeof me, "%s%s%s", pkg, *pkg ? "." : "", nm);
-    s = svc;
-    while (rd_field(&s, &num, &v, &wt)) {
-        if (num == 2 && wt == 2) {               /* method */
-            pb_span m = v, mv;
-            uint32_t mn;
-            int mwt;
-            while (rd_field(&m, &mn, &mv, &mwt))
-                if (mn == 1 && mwt == 2)
-                    add_sym(me, mv, file);
-        }
+    add_sym(me, file);
+    for (s = node; rd_field(&s, &num, &v, &wt);) {
+        if (wt != 2)
+            continue;
+        if (kind == NODE_MESSAGE && (num == 3 || num == 4))
+            index_node(me, v, file, num == 3 ? NODE_MESSAGE : NODE_LEAF);
+        else if (kind == NODE_SERVICE && num == 2)
+            index_node(me, v, file, NODE_LEAF);
     }
 }
 
@@ -209,17 +180,9 @@ static void load(void)
         while (rd_field(&s, &num, &v, &wt)) {
             if (wt != 2)
                 continue;
-            if (num == 4)
-                index_message(rf->package, v, nfiles);
-            else if (num == 5) {
-                pb_span e = v, ev;
-                uint32_t en;
-                int ewt;
-                while (rd_field(&e, &en, &ev, &ewt))
-                    if (en == 1 && ewt == 2)
-                        add_sym(rf->package, ev, nfiles);
-            } else if (num == 6)
-                index_service(rf->package, v, nfiles);
+            if (num == 4 || num == 5 || num == 6) /* message_type, enum_type, service */
+                index_node(rf->package, v, nfiles,
+                           num == 4 ? NODE_MESSAGE : num == 6 ? NODE_SERVICE : NODE_LEAF);
         }
         nfiles++;
     }

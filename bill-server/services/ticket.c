@@ -134,9 +134,7 @@ static int create_reply(bill_srv_call *call, const ProtobufCMessage *in, Protobu
     return st;
 }
 
-#define M(name, in, outd, fn) \
-    BILL_SRV_UNARY("rustbill.ticket.TicketService", name, rustbill__ticket__##in##__descriptor, \
-                   rustbill__ticket__##outd##__descriptor, fn, 0)
+#define M(name, in, outd, fn) CONV_METHOD(ticket, "TicketService", name, in, outd, fn, 0)
 
 static const bill_srv_method ticket_methods[] = {
     M("CreateTicket", create_ticket_request, create_ticket_response, create_ticket),
@@ -145,8 +143,4 @@ static const bill_srv_method ticket_methods[] = {
     M("CreateReply", create_reply_request, create_reply_response, create_reply),
 };
 
-const bill_srv_service bill_srv_ticket_service = {
-    .name = "rustbill.ticket.TicketService",
-    .methods = ticket_methods,
-    .n_methods = sizeof ticket_methods / sizeof ticket_methods[0],
-};
+CONV_SERVICE(bill_srv_ticket_service, "rustbill.ticket.TicketService", ticket_methods);

@@ -24,8 +24,33 @@
 
 #define MAX_SPECS 64
 
-/* Parse --sort N (a signed 32-bit integer). */
-static int opt_sort(cli_ctx *ctx, const cli_args *a, int32_t *out, bool *given)
+/* ==== categories and groups ============================================= */
+
+/* Categories and groups are one kind of command: a named, sorted catalog
+ * node with a description (a group also names its category). A node_cmd
+ * holds what differs; node_create / node_update / node_delete do the rest.
+ * libbill's updates replace every field, so an update reads the node first
+ * and keeps what was not given. */
+typedef struct node_fields {
+    const char *id, *name, *description, *category_id; /* category_id: groups only */
+    int64_t sort;
+} node_fields;
+
+typedef struct node_cmd {
+    const char *what;        /* "category" (messages) */
+    bool has_category;       /* --category names the group's category */
+    int64_t sort_min, sort_max;
+    const cli_list_view *view;
+    /* libbill's get (into *obj) and create (f->id NULL) or update */
+    int (*get)(cli_ctx *ctx, const char *id, void **obj);
+    int (*write)(cli_ctx *ctx, const node_fields *f, void **obj);
+    int (*del)(bill_db *db, const bill_actor *actor, const char *id);
+    void (*fields)(const void *obj, node_fields *out);
+    void (*free)(void *obj);
+} node_cmd;
+
+/* Parse --sort N within the kind's range. */
+static int opt_sort(cli_ctx *ctx, const cli_args *a, const node_cmd *k, int64_t *out, bool *given)
 {
     const char *v = cli_opt(a, "sort");
     *given = v != NULL;
@@ -33,14 +58,79 @@ static int opt_sort(cli_ctx *ctx, const cli_args *a, int32_t *out, bool *given)
         return CLI_CONTINUE;
     char *end = NULL;
     errno = 0;
-    long n = strtol(v, &end, 10);
-    if (!v[0] || *end || errno || n < INT32_MIN || n > INT32_MAX)
+    long long n = strtoll(v, &end, 10);
+    if (!v[0] || *end || errno || n < k->sort_min || n > k->sort_max)
         return cli_usage_error(ctx, "--sort expects a whole number, got \"%s\"", v);
-    *out = (int32_t)n;
+    *out = n;
     return CLI_CONTINUE;
 }
 
-/* ==== categories ========================================================= */
+static int node_print(cli_ctx *ctx, const node_cmd *k, const void *obj, const char *verb)
+{
+    node_fields f;
+    k->fields(obj, &f);
+    if (ctx->json)
+        cli_json_print(k->view->to_json(obj));
+    else if (!ctx->quiet)
+        printf("%s %s %s (%s)\n", verb, k->what, f.id, f.name);
+    return CLI_EXIT_OK;
+}
+
+/* create (update false) or update ID: the options given, the rest as they are */
+static int node_write(cli_ctx *ctx, const cli_args *a, const node_cmd *k, bool update)
+{
+    node_fields f = {0};
+    bool has_sort;
+    void *cur = NULL, *obj = NULL;
+    int rc;
+    if ((rc = opt_sort(ctx, a, k, &f.sort, &has_sort)) != CLI_CONTINUE)
+        return rc;
+    if (update && !has_sort && !cli_flag(a, "name") && !cli_flag(a, "description") &&
+        !(k->has_category && cli_flag(a, "category")))
+        return cli_usage_error(ctx, "nothing to update: give --name,%s --description or --sort",
+                               k->has_category ? " --category," : "");
+    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
+        return rc;
+    if (update) {
+        node_fields now;
+        int64_t sort = f.sort;
+        if ((rc = k->get(ctx, a->pos[0], &cur)) < 0) {
+            rc = cli_fail(ctx, rc);
+            goto done;
+        }
+        k->fields(cur, &now);
+        f = now;
+        if (has_sort)
+            f.sort = sort;
+    }
+    if (!update || cli_flag(a, "name"))
+        f.name = cli_opt(a, "name");
+    if (!update || cli_flag(a, "description"))
+        f.description = cli_opt(a, "description");
+    if (k->has_category && (!update || cli_flag(a, "category")))
+        f.category_id = cli_opt(a, "category");
+    if ((rc = k->write(ctx, &f, &obj)) < 0) {
+        rc = cli_fail(ctx, rc);
+        goto done;
+    }
+    rc = node_print(ctx, k, obj, update ? "updated" : "created");
+done:
+    k->free(cur);
+    k->free(obj);
+    return rc;
+}
+
+static int node_delete(cli_ctx *ctx, const cli_args *a, const node_cmd *k)
+{
+    int rc = cli_open_db(ctx, true);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if ((rc = k->del(ctx->db, &ctx->actor, a->pos[0])) < 0)
+        return cli_fail(ctx, rc);
+    return cli_done(ctx, "deleted %s %s", k->what, a->pos[0]);
+}
+
+/* ---- categories ---------------------------------------------------------- */
 
 static json_object *category_json(const void *item)
 {
@@ -89,74 +179,42 @@ static int category_list(cli_ctx *ctx, const cli_args *a)
     return rc;
 }
 
-static int category_print(cli_ctx *ctx, const bill_product_category *c, const char *verb)
+static int category_get(cli_ctx *ctx, const char *id, void **obj)
 {
-    if (ctx->json)
-        cli_json_print(category_json(c));
-    else if (!ctx->quiet)
-        printf("%s category %s (%s)\n", verb, c->id, c->name);
-    return CLI_EXIT_OK;
-}
-
-static int category_create(cli_ctx *ctx, const cli_args *a)
-{
-    int32_t sort = 0;
-    bool has_sort;
     bill_product_category *c = NULL;
-    int rc;
-    if ((rc = opt_sort(ctx, a, &sort, &has_sort)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = bill_product_category_create(ctx->db, &ctx->actor, cli_opt(a, "name"),
-                                           cli_opt(a, "description"), sort, &c)) < 0)
-        return cli_fail(ctx, rc);
-    rc = category_print(ctx, c, "created");
-    bill_product_category_free(c);
+    int rc = bill_product_category_get(ctx->db, &ctx->actor, id, &c);
+    *obj = c;
     return rc;
 }
 
-static int category_update(cli_ctx *ctx, const cli_args *a)
+static int category_write(cli_ctx *ctx, const node_fields *f, void **obj)
 {
-    int32_t sort = 0;
-    bool has_sort;
-    bill_product_category *cur = NULL, *c = NULL;
-    int rc;
-    if ((rc = opt_sort(ctx, a, &sort, &has_sort)) != CLI_CONTINUE)
-        return rc;
-    if (!has_sort && !cli_flag(a, "name") && !cli_flag(a, "description"))
-        return cli_usage_error(ctx, "nothing to update: give --name, --description or --sort");
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = bill_product_category_get(ctx->db, &ctx->actor, a->pos[0], &cur)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    const char *name = cli_flag(a, "name") ? cli_opt(a, "name") : cur->name;
-    const char *desc = cli_flag(a, "description") ? cli_opt(a, "description") : cur->description;
-    if ((rc = bill_product_category_update(ctx->db, &ctx->actor, cur->id, name, desc,
-                                           has_sort ? sort : cur->sort_order, &c)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    rc = category_print(ctx, c, "updated");
-done:
-    bill_product_category_free(cur);
-    bill_product_category_free(c);
+    bill_product_category *c = NULL;
+    int rc = f->id ? bill_product_category_update(ctx->db, &ctx->actor, f->id, f->name,
+                                                  f->description, (int32_t)f->sort, &c)
+                   : bill_product_category_create(ctx->db, &ctx->actor, f->name, f->description,
+                                                  (int32_t)f->sort, &c);
+    *obj = c;
     return rc;
 }
 
-static int category_delete(cli_ctx *ctx, const cli_args *a)
+static void category_fields(const void *obj, node_fields *f)
 {
-    int rc = cli_open_db(ctx, true);
-    if (rc != CLI_CONTINUE)
-        return rc;
-    if ((rc = bill_product_category_delete(ctx->db, &ctx->actor, a->pos[0])) < 0)
-        return cli_fail(ctx, rc);
-    return cli_done(ctx, "deleted category %s", a->pos[0]);
+    const bill_product_category *c = obj;
+    *f = (node_fields){c->id, c->name, c->description, NULL, c->sort_order};
 }
 
-/* ==== groups ============================================================= */
+static void category_free(void *obj)
+{
+    bill_product_category_free(obj);
+}
+
+static const node_cmd category_kind = {"category", false, INT32_MIN, INT32_MAX, &category_view,
+                                       category_get, category_write,
+                                       bill_product_category_delete, category_fields,
+                                       category_free};
+
+/* ---- groups ---------------------------------------------------------------- */
 
 static json_object *group_json(const void *item)
 {
@@ -205,81 +263,57 @@ static int group_list(cli_ctx *ctx, const cli_args *a)
     return rc;
 }
 
-static int group_print(cli_ctx *ctx, const bill_product_group *g, const char *verb)
+static int group_get(cli_ctx *ctx, const char *id, void **obj)
 {
-    if (ctx->json)
-        cli_json_print(group_json(g));
-    else if (!ctx->quiet)
-        printf("%s group %s (%s)\n", verb, g->id, g->name);
-    return CLI_EXIT_OK;
-}
-
-/* Group sort orders are unsigned in libbill. */
-static int opt_group_sort(cli_ctx *ctx, const cli_args *a, uint32_t *out, bool *given)
-{
-    *given = cli_flag(a, "sort");
-    return cli_opt_u32(ctx, a, "sort", out);
-}
-
-static int group_create(cli_ctx *ctx, const cli_args *a)
-{
-    uint32_t sort = 0;
-    bool has_sort;
     bill_product_group *g = NULL;
-    int rc;
-    if ((rc = opt_group_sort(ctx, a, &sort, &has_sort)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = bill_product_group_create(ctx->db, &ctx->actor, cli_opt(a, "category"),
-                                        cli_opt(a, "name"), cli_opt(a, "description"), sort, &g)) < 0)
-        return cli_fail(ctx, rc);
-    rc = group_print(ctx, g, "created");
-    bill_product_group_free(g);
+    int rc = bill_product_group_get(ctx->db, &ctx->actor, id, &g);
+    *obj = g;
     return rc;
 }
 
-static int group_update(cli_ctx *ctx, const cli_args *a)
+static int group_write(cli_ctx *ctx, const node_fields *f, void **obj)
 {
-    uint32_t sort = 0;
-    bool has_sort;
-    bill_product_group *cur = NULL, *g = NULL;
-    int rc;
-    if ((rc = opt_group_sort(ctx, a, &sort, &has_sort)) != CLI_CONTINUE)
-        return rc;
-    if (!has_sort && !cli_flag(a, "name") && !cli_flag(a, "description") && !cli_flag(a, "category"))
-        return cli_usage_error(ctx,
-                               "nothing to update: give --name, --category, --description or --sort");
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = bill_product_group_get(ctx->db, &ctx->actor, a->pos[0], &cur)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    const char *name = cli_flag(a, "name") ? cli_opt(a, "name") : cur->name;
-    const char *desc = cli_flag(a, "description") ? cli_opt(a, "description") : cur->description;
-    const char *cat = cli_flag(a, "category") ? cli_opt(a, "category") : cur->category_id;
-    if ((rc = bill_product_group_update(ctx->db, &ctx->actor, cur->id, cat, name, desc,
-                                        has_sort ? sort : cur->sort_order, &g)) < 0) {
-        rc = cli_fail(ctx, rc);
-        goto done;
-    }
-    rc = group_print(ctx, g, "updated");
-done:
-    bill_product_group_free(cur);
-    bill_product_group_free(g);
+    bill_product_group *g = NULL;
+    int rc = f->id ? bill_product_group_update(ctx->db, &ctx->actor, f->id, f->category_id, f->name,
+                                               f->description, (uint32_t)f->sort, &g)
+                   : bill_product_group_create(ctx->db, &ctx->actor, f->category_id, f->name,
+                                               f->description, (uint32_t)f->sort, &g);
+    *obj = g;
     return rc;
 }
 
-static int group_delete(cli_ctx *ctx, const cli_args *a)
+static void group_fields(const void *obj, node_fields *f)
 {
-    int rc = cli_open_db(ctx, true);
-    if (rc != CLI_CONTINUE)
-        return rc;
-    if ((rc = bill_product_group_delete(ctx->db, &ctx->actor, a->pos[0])) < 0)
-        return cli_fail(ctx, rc);
-    return cli_done(ctx, "deleted group %s", a->pos[0]);
+    const bill_product_group *g = obj;
+    *f = (node_fields){g->id, g->name, g->description, g->category_id, g->sort_order};
 }
+
+static void group_free(void *obj)
+{
+    bill_product_group_free(obj);
+}
+
+/* group sort orders are unsigned in libbill */
+static const node_cmd group_kind = {"group", true, 0, UINT32_MAX, &group_view, group_get,
+                                    group_write, bill_product_group_delete, group_fields,
+                                    group_free};
+
+/* the run functions of both kinds' subcommands */
+#define NODE_RUNS(kind)                                                            \
+    static int kind##_create(cli_ctx *ctx, const cli_args *a)                      \
+    {                                                                              \
+        return node_write(ctx, a, &kind##_kind, false);                            \
+    }                                                                              \
+    static int kind##_update(cli_ctx *ctx, const cli_args *a)                      \
+    {                                                                              \
+        return node_write(ctx, a, &kind##_kind, true);                             \
+    }                                                                              \
+    static int kind##_delete(cli_ctx *ctx, const cli_args *a)                      \
+    {                                                                              \
+        return node_delete(ctx, a, &kind##_kind);                                  \
+    }
+NODE_RUNS(category)
+NODE_RUNS(group)
 
 /* ==== products =========================================================== */
 
@@ -641,43 +675,42 @@ static const cli_optdef page_opts[] = {
     {0},
 };
 
+/* the four subcommands of a node kind */
+#define NODE_SUBS(kind, list_opts, noun, nouns, what_delete)                        \
+    {                                                                              \
+        {.name = "list", .summary = "List " nouns, .opts = list_opts, .run = kind##_list}, \
+        {.name = "create", .summary = "Create a " noun, .opts = kind##_create_opts,     \
+         .run = kind##_create},                                                    \
+        {.name = "update", .summary = "Change a " noun, .usage = "ID",              \
+         .opts = kind##_update_opts, .min_args = 1, .max_args = 1, .run = kind##_update}, \
+        {.name = "delete", .summary = "Delete a " what_delete, .usage = "ID",       \
+         .min_args = 1, .max_args = 1, .run = kind##_delete},                       \
+        {0},                                                                       \
+    }
+
 static const cli_optdef category_create_opts[] = {
     {"name", "NAME", "category name (unique)", CLI_OPT_REQUIRED},
     {"description", "TEXT", "description", 0},
     {"sort", "N", "sort order (default 0)", 0},
     {0},
 };
-
 static const cli_optdef category_update_opts[] = {
     {"name", "NAME", "category name (unique)", 0},
     {"description", "TEXT", "description", 0},
     {"sort", "N", "sort order", 0},
     {0},
 };
+static const cli_cmd category_subs[] =
+    NODE_SUBS(category, page_opts, "category", "categories", "category that has no groups");
 
-static const cli_cmd category_subs[] = {
-    {.name = "list", .summary = "List categories", .opts = page_opts, .run = category_list},
-    {.name = "create", .summary = "Create a category", .opts = category_create_opts,
-     .run = category_create},
-    {.name = "update", .summary = "Change a category", .usage = "ID", .opts = category_update_opts,
-     .min_args = 1, .max_args = 1, .run = category_update},
-    {.name = "delete", .summary = "Delete a category that has no groups", .usage = "ID",
-     .min_args = 1, .max_args = 1, .run = category_delete},
-    {0},
-};
-
-const cli_cmd cli_category_cmd = {
-    .name = "category",
-    .summary = "Product categories: list, create, update, delete",
-    .subs = category_subs,
-};
+CLI_GROUP(cli_category_cmd, "category",
+          "Product categories: list, create, update, delete", category_subs);
 
 static const cli_optdef group_list_opts[] = {
     {"category", "ID", "only groups of this category", 0},
     CLI_PAGE_OPTDEFS,
     {0},
 };
-
 static const cli_optdef group_create_opts[] = {
     {"name", "NAME", "group name", CLI_OPT_REQUIRED},
     {"category", "ID", "category the group belongs to", 0},
@@ -685,7 +718,6 @@ static const cli_optdef group_create_opts[] = {
     {"sort", "N", "sort order (default 0)", 0},
     {0},
 };
-
 static const cli_optdef group_update_opts[] = {
     {"name", "NAME", "group name", 0},
     {"category", "ID", "category (\"\" for none)", 0},
@@ -693,23 +725,11 @@ static const cli_optdef group_update_opts[] = {
     {"sort", "N", "sort order", 0},
     {0},
 };
+static const cli_cmd group_subs[] =
+    NODE_SUBS(group, group_list_opts, "product group", "product groups", "group that has no products");
 
-static const cli_cmd group_subs[] = {
-    {.name = "list", .summary = "List product groups", .opts = group_list_opts, .run = group_list},
-    {.name = "create", .summary = "Create a product group", .opts = group_create_opts,
-     .run = group_create},
-    {.name = "update", .summary = "Change a product group", .usage = "ID", .opts = group_update_opts,
-     .min_args = 1, .max_args = 1, .run = group_update},
-    {.name = "delete", .summary = "Delete a group that has no products", .usage = "ID",
-     .min_args = 1, .max_args = 1, .run = group_delete},
-    {0},
-};
-
-const cli_cmd cli_group_cmd = {
-    .name = "group",
-    .summary = "Product groups: list, create, update, delete",
-    .subs = group_subs,
-};
+CLI_GROUP(cli_group_cmd, "group",
+          "Product groups: list, create, update, delete", group_subs);
 
 static const cli_optdef product_list_opts[] = {
     {"all", NULL, "include inactive products", 0},
@@ -810,8 +830,5 @@ static const cli_cmd product_subs[] = {
     {0},
 };
 
-const cli_cmd cli_product_cmd = {
-    .name = "product",
-    .summary = "Products: list, show, create, update, delete, markup, import-upstream",
-    .subs = product_subs,
-};
+CLI_GROUP(cli_product_cmd, "product",
+          "Products: list, show, create, update, delete, markup, import-upstream", product_subs);

@@ -81,6 +81,10 @@ struct cli_cmd {
     const cli_cmd *subs;     /* NULL or {NULL}-terminated */
 };
 
+/* Defines the command group `var`: `nm` with the subcommand array `subcmds`. */
+#define CLI_GROUP(var, nm, sum, subcmds)                                        \
+    const cli_cmd var = {.name = (nm), .summary = (sum), .subs = (subcmds)}
+
 /* Groups, one per file. */
 extern const cli_cmd cli_db_cmd;
 extern const cli_cmd cli_config_cmd;

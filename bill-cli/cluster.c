@@ -163,8 +163,5 @@ static const cli_cmd cluster_subs[] = {
     {0},
 };
 
-const cli_cmd cli_cluster_cmd = {
-    .name = "cluster",
-    .summary = "Running bill-servers and their leader roles",
-    .subs = cluster_subs,
-};
+CLI_GROUP(cli_cluster_cmd, "cluster",
+          "Running bill-servers and their leader roles", cluster_subs);

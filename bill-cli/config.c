@@ -107,8 +107,5 @@ static const cli_cmd config_subs[] = {
     {0},
 };
 
-const cli_cmd cli_config_cmd = {
-    .name = "config",
-    .summary = "Configuration: validate config.toml",
-    .subs = config_subs,
-};
+CLI_GROUP(cli_config_cmd, "config",
+          "Configuration: validate config.toml", config_subs);

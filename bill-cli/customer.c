@@ -231,7 +231,8 @@ static int print_one(cli_ctx *ctx, const bill_customer *c, const char *verb)
     return CLI_EXIT_OK;
 }
 
-static int customer_create(cli_ctx *ctx, const cli_args *a)
+/* create (update false) or update ID with the options given */
+static int customer_write(cli_ctx *ctx, const cli_args *a, bool update)
 {
     if (cli_flag(a, "api-keys") && cli_flag(a, "no-api-keys"))
         return cli_usage_error(ctx, "give either --api-keys or --no-api-keys, not both");
@@ -241,34 +242,27 @@ static int customer_create(cli_ctx *ctx, const cli_args *a)
     int rc;
     if ((rc = fill_input(a, &in, &mask)) < 0)
         return cli_fail(ctx, rc);
+    if (update && mask == 0)
+        return cli_usage_error(ctx, "nothing to update: give at least one option");
     if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
-    if ((rc = bill_customer_create(ctx->db, &ctx->actor, &in, &c)) < 0)
+    rc = update ? bill_customer_update(ctx->db, &ctx->actor, a->pos[0], &in, mask, &c)
+                : bill_customer_create(ctx->db, &ctx->actor, &in, &c);
+    if (rc < 0)
         return cli_fail(ctx, rc);
-    rc = print_one(ctx, c, "created");
+    rc = print_one(ctx, c, update ? "updated" : "created");
     bill_customer_free(c);
     return rc;
 }
 
+static int customer_create(cli_ctx *ctx, const cli_args *a)
+{
+    return customer_write(ctx, a, false);
+}
+
 static int customer_update(cli_ctx *ctx, const cli_args *a)
 {
-    if (cli_flag(a, "api-keys") && cli_flag(a, "no-api-keys"))
-        return cli_usage_error(ctx, "give either --api-keys or --no-api-keys, not both");
-    bill_customer_input in;
-    unsigned mask;
-    bill_customer *c = NULL;
-    int rc;
-    if ((rc = fill_input(a, &in, &mask)) < 0)
-        return cli_fail(ctx, rc);
-    if (mask == 0)
-        return cli_usage_error(ctx, "nothing to update: give at least one option");
-    if ((rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
-        return rc;
-    if ((rc = bill_customer_update(ctx->db, &ctx->actor, a->pos[0], &in, mask, &c)) < 0)
-        return cli_fail(ctx, rc);
-    rc = print_one(ctx, c, "updated");
-    bill_customer_free(c);
-    return rc;
+    return customer_write(ctx, a, true);
 }
 
 /* ---- balance ------------------------------------------------------------- */
@@ -395,37 +389,19 @@ static const cli_optdef history_opts[] = {
     {0},
 };
 
+/* add, deduct and adjust: ID AMOUNT, the change options, one function */
+#define CHANGE_CMD(nm, sum, desc, fn)                                            \
+    {.name = nm, .summary = sum, .usage = "ID AMOUNT", .description = desc,      \
+     .opts = change_opts, .min_args = 2, .max_args = 2, .run = fn}
+
 static const cli_cmd balance_subs[] = {
-    {
-        .name = "add",
-        .summary = "Recharge: add AMOUNT to the balance",
-        .usage = "ID AMOUNT",
-        .description = "AMOUNT is positive with at most two decimals, e.g. 100.00 or 30.5.",
-        .opts = change_opts,
-        .min_args = 2,
-        .max_args = 2,
-        .run = balance_add,
-    },
-    {
-        .name = "deduct",
-        .summary = "Deduct AMOUNT from the balance (down to -credit limit)",
-        .usage = "ID AMOUNT",
-        .description = "AMOUNT is positive with at most two decimals. The balance may go down to\n"
-                       "minus the customer's credit limit, never below.",
-        .opts = change_opts,
-        .min_args = 2,
-        .max_args = 2,
-        .run = balance_deduct,
-    },
-    {
-        .name = "adjust",
-        .summary = "Correct the balance by a signed AMOUNT (e.g. -5.00)",
-        .usage = "ID AMOUNT",
-        .opts = change_opts,
-        .min_args = 2,
-        .max_args = 2,
-        .run = balance_adjust,
-    },
+    CHANGE_CMD("add", "Recharge: add AMOUNT to the balance",
+               "AMOUNT is positive with at most two decimals, e.g. 100.00 or 30.5.", balance_add),
+    CHANGE_CMD("deduct", "Deduct AMOUNT from the balance (down to -credit limit)",
+               "AMOUNT is positive with at most two decimals. The balance may go down to\n"
+               "minus the customer's credit limit, never below.",
+               balance_deduct),
+    CHANGE_CMD("adjust", "Correct the balance by a signed AMOUNT (e.g. -5.00)", NULL, balance_adjust),
     {
         .name = "history",
         .summary = "List the ledger, newest first",
@@ -473,8 +449,5 @@ static const cli_cmd customer_subs[] = {
     {0},
 };
 
-const cli_cmd cli_customer_cmd = {
-    .name = "customer",
-    .summary = "Customers and their balances",
-    .subs = customer_subs,
-};
+CLI_GROUP(cli_customer_cmd, "customer",
+          "Customers and their balances", customer_subs);

@@ -266,8 +266,5 @@ static const cli_cmd db_subs[] = {
     {0},
 };
 
-const cli_cmd cli_db_cmd = {
-    .name = "db",
-    .summary = "Database: schema status, migrations, backup and restore",
-    .subs = db_subs,
-};
+CLI_GROUP(cli_db_cmd, "db",
+          "Database: schema status, migrations, backup and restore", db_subs);

@@ -286,8 +286,5 @@ static const cli_cmd events_subs[] = {
     {0},
 };
 
-const cli_cmd cli_events_cmd = {
-    .name = "events",
-    .summary = "Durable event queue: list, retry dead events, run once",
-    .subs = events_subs,
-};
+CLI_GROUP(cli_events_cmd, "events",
+          "Durable event queue: list, retry dead events, run once", events_subs);

@@ -389,8 +389,5 @@ static const cli_cmd invoice_subs[] = {
     {0},
 };
 
-const cli_cmd cli_invoice_cmd = {
-    .name = "invoice",
-    .summary = "Invoices: list, show, create, issue, pay, cancel, generate",
-    .subs = invoice_subs,
-};
+CLI_GROUP(cli_invoice_cmd, "invoice",
+          "Invoices: list, show, create, issue, pay, cancel, generate", invoice_subs);

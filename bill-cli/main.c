@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -485,6 +486,31 @@ static int dispatch(cli_ctx *ctx, int argc, char **argv)
     return cmd->run(ctx, &a);
 }
 
+/* The global options that take a value (`--opt V` or `--opt=V`), and the
+ * cli_ctx field that receives it. */
+static const struct {
+    const char *name, *meta;
+    size_t offset;
+} global_values[] = {
+    {"--config", "FILE", offsetof(cli_ctx, config_path)},
+    {"--now", "RFC 3339 instant", offsetof(cli_ctx, now_text)},
+    {"--database-url", "URL", offsetof(cli_ctx, database_url)},
+};
+#define N_GLOBAL_VALUES (sizeof global_values / sizeof global_values[0])
+
+/* The index in global_values of the option argument s names, else the
+ * table's length. */
+static size_t global_value_opt(const char *s)
+{
+    size_t k = 0;
+    for (; k < N_GLOBAL_VALUES; k++) {
+        size_t n = strlen(global_values[k].name);
+        if (strncmp(s, global_values[k].name, n) == 0 && (s[n] == '\0' || s[n] == '='))
+            break;
+    }
+    return k;
+}
+
 int main(int argc, char **argv)
 {
     cli_ctx ctx;
@@ -497,6 +523,7 @@ int main(int argc, char **argv)
     for (; i < argc; i++) {
         const char *s = argv[i];
         const char *val = NULL;
+        size_t k;
         if (s[0] != '-')
             break;
         if (strcmp(s, "--json") == 0) {
@@ -509,31 +536,18 @@ int main(int argc, char **argv)
         } else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
             cli_print_help(stdout, &root_cmd, "");
             return CLI_EXIT_OK;
-        } else if (strncmp(s, "--config", 8) == 0 && (s[8] == '\0' || s[8] == '=')) {
-            if (s[8] == '=')
-                val = s + 9;
+        } else if ((k = global_value_opt(s)) < N_GLOBAL_VALUES) {
+            size_t n = strlen(global_values[k].name);
+            if (s[n] == '=')
+                val = s + n + 1;
             else if (i + 1 < argc)
                 val = argv[++i];
             else
-                return cli_usage_error(&ctx, "option '--config' needs a value (FILE)");
-            ctx.config_path = val;
-        } else if (strncmp(s, "--now", 5) == 0 && (s[5] == '\0' || s[5] == '=')) {
-            if (s[5] == '=')
-                val = s + 6;
-            else if (i + 1 < argc)
-                val = argv[++i];
-            else
-                return cli_usage_error(&ctx, "option '--now' needs a value (RFC 3339 instant)");
-            ctx.now_text = val;
-            ctx.now_source = "--now";
-        } else if (strncmp(s, "--database-url", 14) == 0 && (s[14] == '\0' || s[14] == '=')) {
-            if (s[14] == '=')
-                val = s + 15;
-            else if (i + 1 < argc)
-                val = argv[++i];
-            else
-                return cli_usage_error(&ctx, "option '--database-url' needs a value (URL)");
-            ctx.database_url = val;
+                return cli_usage_error(&ctx, "option '%s' needs a value (%s)",
+                                       global_values[k].name, global_values[k].meta);
+            memcpy((char *)&ctx + global_values[k].offset, &val, sizeof val);
+            if (global_values[k].offset == offsetof(cli_ctx, now_text))
+                ctx.now_source = "--now";
         } else {
             return cli_usage_error(&ctx, "unknown option '%s'", s);
         }

@@ -80,8 +80,5 @@ static const cli_cmd oplog_subs[] = {
     {0},
 };
 
-const cli_cmd cli_oplog_cmd = {
-    .name = "oplog",
-    .summary = "Operation (audit) log",
-    .subs = oplog_subs,
-};
+CLI_GROUP(cli_oplog_cmd, "oplog",
+          "Operation (audit) log", oplog_subs);

@@ -309,8 +309,5 @@ static const cli_cmd order_subs[] = {
     {0},
 };
 
-const cli_cmd cli_order_cmd = {
-    .name = "order",
-    .summary = "Orders: list, show, create, pay, cancel",
-    .subs = order_subs,
-};
+CLI_GROUP(cli_order_cmd, "order",
+          "Orders: list, show, create, pay, cancel", order_subs);

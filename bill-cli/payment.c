@@ -247,8 +247,5 @@ static const cli_cmd payment_subs[] = {
     {0},
 };
 
-const cli_cmd cli_payment_cmd = {
-    .name = "payment",
-    .summary = "Payments: list, show, confirm bank transfers, refund",
-    .subs = payment_subs,
-};
+CLI_GROUP(cli_payment_cmd, "payment",
+          "Payments: list, show, confirm bank transfers, refund", payment_subs);

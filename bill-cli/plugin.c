@@ -488,8 +488,5 @@ static const cli_cmd plugin_subs[] = {
     {0},
 };
 
-const cli_cmd cli_plugin_cmd = {
-    .name = "plugin",
-    .summary = "Plugins and interfaces: list, configure, enable, disable, health",
-    .subs = plugin_subs,
-};
+CLI_GROUP(cli_plugin_cmd, "plugin",
+          "Plugins and interfaces: list, configure, enable, disable, health", plugin_subs);

@@ -263,8 +263,5 @@ static const cli_cmd ticket_subs[] = {
     {0},
 };
 
-const cli_cmd cli_ticket_cmd = {
-    .name = "ticket",
-    .summary = "Support tickets: list, show, create, reply, assign, status",
-    .subs = ticket_subs,
-};
+CLI_GROUP(cli_ticket_cmd, "ticket",
+          "Support tickets: list, show, create, reply, assign, status", ticket_subs);

@@ -189,8 +189,5 @@ static const cli_cmd user_subs[] = {
     {0},
 };
 
-const cli_cmd cli_user_cmd = {
-    .name = "user",
-    .summary = "Admin users: list, create, passwd, disable, enable",
-    .subs = user_subs,
-};
+CLI_GROUP(cli_user_cmd, "user",
+          "Admin users: list, create, passwd, disable, enable", user_subs);

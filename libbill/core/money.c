@@ -134,8 +134,23 @@ char *bill_money_format(bill_money amount, char buf[BILL_MONEY_BUFSZ])
 {
     /* Work on the unsigned magnitude so INT64_MIN formats without overflow. */
     uint64_t mag = amount < 0 ? (uint64_t)0 - (uint64_t)amount : (uint64_t)amount;
-    snprintf(buf, BILL_MONEY_BUFSZ, "%s%llu.%02llu", amount < 0 ? "-" : "",
-             (unsigned long long)(mag / 100), (unsigned long long)(mag % 100));
+    /* Digits by hand, right to left: every list answer formats many
+     * amounts, and snprintf was a visible share of a page (issue 13). */
+    char tmp[BILL_MONEY_BUFSZ];
+    size_t n = sizeof tmp;
+    uint64_t units = mag / 100;
+    unsigned cents = (unsigned)(mag % 100);
+    tmp[--n] = '\0';
+    tmp[--n] = (char)('0' + cents % 10);
+    tmp[--n] = (char)('0' + cents / 10);
+    tmp[--n] = '.';
+    do {
+        tmp[--n] = (char)('0' + units % 10);
+        units /= 10;
+    } while (units);
+    if (amount < 0)
+        tmp[--n] = '-';
+    memcpy(buf, tmp + n, sizeof tmp - n);
     return buf;
 }
 

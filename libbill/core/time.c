@@ -125,6 +125,16 @@ static int64_t floor_div(int64_t a, int64_t b)
 #define MIN_USEC (days_from_date(1, 1, 1) * BILL_USEC_PER_DAY)
 #define MAX_USEC (days_from_date(10000, 1, 1) * BILL_USEC_PER_DAY - 1)
 
+/* Exactly n decimal digits of v (0 <= v < 10^n) at *p. */
+static void put_digits(char **p, int v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        (*p)[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    *p += n;
+}
+
 static int format_common(int64_t usec, char buf[BILL_TIME_BUFSZ], bool ms)
 {
     int64_t days, rem;
@@ -141,11 +151,27 @@ static int format_common(int64_t usec, char buf[BILL_TIME_BUFSZ], bool ms)
     hh = (int)(rem / (3600 * BILL_USEC_PER_SEC));
     mi = (int)(rem / (60 * BILL_USEC_PER_SEC) % 60);
     ss = (int)(rem / BILL_USEC_PER_SEC % 60);
-    if (ms)
-        snprintf(buf, BILL_TIME_BUFSZ, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", d.y, d.m, d.d, hh,
-                 mi, ss, (int)(rem % BILL_USEC_PER_SEC / 1000));
-    else
-        snprintf(buf, BILL_TIME_BUFSZ, "%04d-%02d-%02dT%02d:%02d:%02dZ", d.y, d.m, d.d, hh, mi, ss);
+    /* "YYYY-MM-DDTHH:MM:SS[.mmm]Z" by hand (years 0001..9999 are checked
+     * above): every list answer formats two timestamps per row, and
+     * snprintf was a visible share of a page (issue 13). */
+    char *p = buf;
+    put_digits(&p, d.y, 4);
+    *p++ = '-';
+    put_digits(&p, d.m, 2);
+    *p++ = '-';
+    put_digits(&p, d.d, 2);
+    *p++ = 'T';
+    put_digits(&p, hh, 2);
+    *p++ = ':';
+    put_digits(&p, mi, 2);
+    *p++ = ':';
+    put_digits(&p, ss, 2);
+    if (ms) {
+        *p++ = '.';
+        put_digits(&p, (int)(rem % BILL_USEC_PER_SEC / 1000), 3);
+    }
+    *p++ = 'Z';
+    *p = '\0';
     return BILL_OK;
 }
 

@@ -352,7 +352,7 @@ int bill_product_category_list(bill_db *db, const bill_actor *actor, const bill_
                                      "c.sort_order, c.name, c.id"};
     if (!out)
         return bill__err(BILL_EINVALID, NULL, "out is required");
-    return BILL__LIST_PAGE(db, &CAT_ROW, &q, 0, NULL, page, NULL, out);
+    return BILL__LIST_PAGE_CATALOG(db, &CAT_ROW, &q, 0, NULL, page, NULL, out);
 }
 
 int bill_product_category_update(bill_db *db, const bill_actor *actor, const char *id,
@@ -421,7 +421,7 @@ int bill_product_group_list(bill_db *db, const bill_actor *actor, const char *ca
     if ((rc = opt_id(category_id, "category_id", &cat)) < 0)
         return rc;
     const char *params[] = {staff_flag(actor), cat};
-    return BILL__LIST_PAGE(db, &GRP_ROW, &q, 2, params, page, NULL, out);
+    return BILL__LIST_PAGE_CATALOG(db, &GRP_ROW, &q, 2, params, page, NULL, out);
 }
 
 int bill_product_group_update(bill_db *db, const bill_actor *actor, const char *id,
@@ -936,16 +936,6 @@ done:
 int bill_product_list(bill_db *db, const bill_actor *actor, const bill_product_filter *filter,
                       const bill_page *page, bill_products *out)
 {
-    static const bill__list_sql q = {PR_COLS,
-                                     "FROM products p WHERE "
-                                     "($1::boolean IS NULL OR p.active = $1::boolean) AND "
-                                     "($2::uuid IS NULL OR p.group_id = $2::uuid) AND "
-                                     "($3::uuid IS NULL OR p.category_id = $3::uuid) AND "
-                                     "($4::uuid IS NULL OR p.provider_interface_id = $4::uuid) AND "
-                                     "($5::text IS NULL OR p.specs->>'region' = $5) AND "
-                                     "($6::text IS NULL OR p.name ILIKE $6 ESCAPE '\\' OR "
-                                     " p.description ILIKE $6 ESCAPE '\\')",
-                                     "p.created_at, p.id"};
     bill_product_filter f = filter ? *filter : (bill_product_filter){0};
     const char *grp = NULL, *cat = NULL, *prov = NULL;
     char *pattern = NULL;
@@ -964,13 +954,26 @@ int bill_product_list(bill_db *db, const bill_actor *actor, const bill_product_f
         return rc;
     if (f.search && *f.search && !(pattern = bill__like_pattern(f.search)))
         return bill__err(BILL_ENOMEM, NULL, "out of memory");
-    const char *params[] = {
-        f.active == BILL_FILTER_ANY ? NULL : f.active == BILL_FILTER_YES ? "true" : "false",
-        grp, cat, prov,
-        f.region && *f.region ? f.region : NULL,
-        pattern,
+    /* only the filters asked for, so the statement's plan uses the indexes */
+    const bill__filter filters[] = {
+        {"p.active = $?::boolean",
+         f.active == BILL_FILTER_ANY ? NULL : f.active == BILL_FILTER_YES ? "true" : "false"},
+        {"p.group_id = $?::uuid", grp},
+        {"p.category_id = $?::uuid", cat},
+        {"p.provider_interface_id = $?::uuid", prov},
+        {"p.specs->>'region' = $?", f.region && *f.region ? f.region : NULL},
+        {"(p.name ILIKE $? ESCAPE '\\' OR p.description ILIKE $? ESCAPE '\\')", pattern},
     };
-    rc = BILL__LIST_PAGE(db, &PR_ROW, &q, (int)BILL__ARRAY_LEN(params), params, page, NULL, out);
+    char where[512];
+    const char *params[BILL__ARRAY_LEN(filters)];
+    int np = bill__where(where, sizeof where, "FROM products p WHERE true", filters,
+                         (int)BILL__ARRAY_LEN(filters), params);
+    if (np < 0) {
+        free(pattern);
+        return bill__err(BILL_EINTERNAL, NULL, "product list filter too long");
+    }
+    const bill__list_sql q = {PR_COLS, where, "p.created_at, p.id"};
+    rc = BILL__LIST_PAGE_CATALOG(db, &PR_ROW, &q, np, params, page, NULL, out);
     free(pattern);
     return rc;
 }

@@ -40,6 +40,17 @@
 #include <time.h>
 
 #define STMT_SLOTS 256
+/* Totals of catalog lists kept per catalog version (bill__catalog_total_*):
+ * direct-mapped, a newer key replaces an older one in its slot. */
+#define TOTAL_SLOTS 64
+#define TOTAL_KEY_MAX 1024
+
+typedef struct total_slot {
+    char *key;            /* NULL: free */
+    uint64_t hash;
+    char token[BILL__CATALOG_TOKEN_SZ]; /* the catalog_version row it was counted at */
+    uint64_t total;
+} total_slot;
 
 typedef struct stmt_slot {
     char *sql;            /* NULL: free */
@@ -84,6 +95,7 @@ struct bill_db {
     void *clock_user;
 
     _Atomic uint64_t catalog_epoch; /* this handle's committed catalog writes */
+    total_slot totals[TOTAL_SLOTS];  /* under mu */
 };
 
 static int64_t now_ms(void)
@@ -335,6 +347,8 @@ void bill_db_close(bill_db *db)
     close_chain(db->idle);
     pthread_cond_destroy(&db->cv);
     pthread_mutex_destroy(&db->mu);
+    for (int i = 0; i < TOTAL_SLOTS; i++)
+        free(db->totals[i].key);
     free(db->url);
     free(db->app_name);
     free(db);
@@ -604,6 +618,57 @@ void bill__catalog_changed(bill_db *db)
 uint64_t bill__catalog_epoch(bill_db *db)
 {
     return db ? atomic_load(&db->catalog_epoch) : 0;
+}
+
+static uint64_t sql_hash(const char *s);
+
+bool bill__catalog_total_get(bill_db *db, const char *key, char token[BILL__CATALOG_TOKEN_SZ],
+                             uint64_t *total)
+{
+    if (!db || !key)
+        return false;
+    uint64_t h = sql_hash(key);
+    bool found = false;
+    pthread_mutex_lock(&db->mu);
+    const total_slot *t = &db->totals[h % TOTAL_SLOTS];
+    if (t->key && t->hash == h && strcmp(t->key, key) == 0) {
+        memcpy(token, t->token, BILL__CATALOG_TOKEN_SZ);
+        *total = t->total;
+        found = true;
+    }
+    pthread_mutex_unlock(&db->mu);
+    return found;
+}
+
+void bill__catalog_total_put(bill_db *db, const char *key, const char *token, uint64_t total)
+{
+    if (!db || !key || !token || strlen(key) > TOTAL_KEY_MAX ||
+        strlen(token) >= BILL__CATALOG_TOKEN_SZ)
+        return;
+    uint64_t h = sql_hash(key);
+    char *copy = NULL;
+    pthread_mutex_lock(&db->mu);
+    total_slot *t = &db->totals[h % TOTAL_SLOTS];
+    bool same = t->key && t->hash == h && strcmp(t->key, key) == 0;
+    pthread_mutex_unlock(&db->mu);
+    /* A newer key takes the slot; the copy is made outside the lock. */
+    if (!same && !(copy = bill__strdup(key)))
+        return; /* only a cache: a miss next time */
+    pthread_mutex_lock(&db->mu);
+    t = &db->totals[h % TOTAL_SLOTS];
+    if (copy) {
+        char *old = t->key;
+        t->key = copy;
+        copy = old; /* freed below */
+        t->hash = h;
+    } else if (!(t->key && t->hash == h && strcmp(t->key, key) == 0)) {
+        pthread_mutex_unlock(&db->mu); /* taken meanwhile by another key */
+        return;
+    }
+    snprintf(t->token, sizeof t->token, "%s", token);
+    t->total = total;
+    pthread_mutex_unlock(&db->mu);
+    free(copy);
 }
 
 PGconn *bill__conn_pg(bill_conn *c)

@@ -46,6 +46,17 @@ PGconn *bill__conn_pg(bill_conn *c);
  * catalog_version row moves by itself (triggers, migration 015). */
 void bill__catalog_changed(bill_db *db);
 uint64_t bill__catalog_epoch(bill_db *db);
+/* Totals of lists over the public catalog, remembered per catalog version
+ * (rows.c). The token is catalog_version's row as text, "<version>:<µs of
+ * changed_at>", which every catalog write moves in its own transaction
+ * (migration 015); changed_at keeps a version number that comes back in
+ * another history (a restored backup, a promoted replica that lost the
+ * last commits) from matching. `key` names the list and its filter
+ * values. A small bounded table: a miss only costs a count. */
+#define BILL__CATALOG_TOKEN_SZ 48
+bool bill__catalog_total_get(bill_db *db, const char *key, char token[BILL__CATALOG_TOKEN_SZ],
+                             uint64_t *total);
+void bill__catalog_total_put(bill_db *db, const char *key, const char *token, uint64_t total);
 /* The handle's clock (bill_db_now) for code holding a connection. */
 int64_t bill__conn_now(bill_conn *c);
 bill_db *bill__conn_db(bill_conn *c);
@@ -134,6 +145,7 @@ typedef struct bill__list_sql {
 int bill__page_query(bill_conn *c, PGresult **res, const char *cols, const char *from_where,
                      const char *order_by, int nparams, const char *const *params,
                      bill_page *pg, uint64_t *total);
+
 /* bill__page_query, decoded into a list (items/count/meta as above; page
  * may be NULL). On failure the list is empty. The _in form runs on a
  * connection the caller holds (inside its transaction). */
@@ -143,6 +155,33 @@ int bill__list_page(bill_db *db, const bill__rowtype *t, const bill__list_sql *q
 int bill__list_page_in(bill_conn *c, const bill__rowtype *t, const bill__list_sql *q, int nparams,
                        const char *const *params, const bill_page *page, const void *ctx,
                        void *items, size_t *count, bill_page_meta *meta);
+/* One optional filter of a list: `pred` uses "$?" for its value (every
+ * "$?" of it is the same parameter). */
+typedef struct bill__filter {
+    const char *pred;  /* "p.group_id = $?::uuid"; a constant, never user input */
+    const char *value; /* NULL: no such filter */
+} bill__filter;
+/* from_where of a list with optional filters: `base` (ending in a WHERE
+ * clause) and " AND <pred>" for each filter that has a value, its "$?"
+ * numbered $1, $2, ... in order; the values go to params[]. A statement
+ * holds only the predicates it needs, so its generic plan can use the
+ * indexes ("$1 IS NULL OR col = $1" cannot), and PostgreSQL plans it once
+ * per connection instead of on every call. Returns the number of params,
+ * or -1 when `out` is too small. */
+int bill__where(char *out, size_t cap, const char *base, const bill__filter *f, int n,
+                const char **params);
+/* bill__list_page of a list whose from_where reads only public-catalog
+ * tables (products, prices, groups, categories: every write to them moves
+ * catalog_version in the writer's transaction, migration 015). Its total
+ * is remembered per catalog version: the statement also reads
+ * catalog_version and counts only when the version differs from the one
+ * the remembered total was counted at (the count is a sub-select that is
+ * evaluated only when read). The version and the page come from one
+ * snapshot, so a remembered total is exactly what the count would say,
+ * in the same round trip, without counting. */
+int bill__list_page_catalog(bill_db *db, const bill__rowtype *t, const bill__list_sql *q,
+                            int nparams, const char *const *params, const bill_page *page,
+                            const void *ctx, void *items, size_t *count, bill_page_meta *meta);
 /* A list that is not paged: every row of `sql`, meta as one page. */
 int bill__list_all_in(bill_conn *c, const bill__rowtype *t, const char *sql, int nparams,
                       const char *const *params, const void *ctx, void *items, size_t *count,
@@ -154,6 +193,8 @@ int bill__list_all_in(bill_conn *c, const bill__rowtype *t, const char *sql, int
     (assert((t)->size == sizeof *(l)->items), (void *)&(l)->items), &(l)->count, &(l)->meta
 #define BILL__LIST_PAGE(db, t, q, np, params, page, ctx, l)                     \
     bill__list_page((db), (t), (q), (np), (params), (page), (ctx), BILL__LIST_OUT(t, l))
+#define BILL__LIST_PAGE_CATALOG(db, t, q, np, params, page, ctx, l)             \
+    bill__list_page_catalog((db), (t), (q), (np), (params), (page), (ctx), BILL__LIST_OUT(t, l))
 /* Body of a public T_list_clear(l). */
 #define BILL__LIST_CLEAR(t, l)                                                  \
     do {                                                                        \

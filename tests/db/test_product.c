@@ -425,7 +425,79 @@ START_TEST(test_product__cycle_prices_are_one_operation)
 }
 END_TEST
 
+/* A catalog list's total is remembered per catalog_version row (issue 13):
+ * writes by anybody that move the version are counted at once (plain SQL
+ * on another session, which this handle never hears of), the remembered
+ * total is what the page says while the version holds (shown with a write
+ * that bypasses the triggers, which nothing in libbill does), and the same
+ * version number in another history (a restored backup) is not taken for
+ * the one the total was counted at. Each filter has its own total. */
+static size_t anon_total(bill_db *db, const char *group, size_t *rows)
+{
+    bill_products l;
+    bill_product_filter f = {.version = BILL_PRODUCT_FILTER_VERSION, .group_id = group};
+    ck_assert_int_eq(bill_product_list(db, &anon, &f, NULL, &l), BILL_OK);
+    size_t t = (size_t)l.meta.total;
+    if (rows)
+        *rows = l.count;
+    bill_products_clear(&l);
+    return t;
+}
+
+START_TEST(test_product__list_total_per_catalog_version)
+{
+    char *url = NULL, sql[512];
+    bill_db *db = bill_test_db_new_url(&url);
+    bill_product_group *g = NULL;
+    size_t rows = 0;
+    ck_assert_int_eq(bill_product_group_create(db, &cli, NULL, "G", NULL, 0, &g), BILL_OK);
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "P%d", i);
+        free(mk_product(db, name, i ? g->id : NULL, 0, 100, NULL, true));
+    }
+    ck_assert_uint_eq(anon_total(db, NULL, NULL), 3);
+    ck_assert_uint_eq(anon_total(db, NULL, NULL), 3); /* remembered, same answer */
+    ck_assert_uint_eq(anon_total(db, g->id, NULL), 2);
+
+    /* another session's insert moves the version in its own transaction */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO products (group_id, category_id, name, price) "
+             "SELECT id, category_id, 'plain', 1.00 FROM product_groups WHERE id = '%s'", g->id);
+    ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
+    ck_assert_uint_eq(anon_total(db, NULL, &rows), 4);
+    ck_assert_uint_eq(rows, 4);
+    ck_assert_uint_eq(anon_total(db, g->id, NULL), 3);
+
+    /* no version move: the remembered total stands (the count is skipped) */
+    ck_assert_int_eq(bill_test_pg_exec(url, "BEGIN; SET LOCAL session_replication_role = replica; "
+                                            "DELETE FROM products WHERE name = 'plain'; COMMIT"),
+                     0);
+    ck_assert_uint_eq(anon_total(db, NULL, &rows), 4);
+    ck_assert_uint_eq(rows, 3);
+    /* the same version number in another history: counted again */
+    ck_assert_int_eq(bill_test_pg_exec(url, "UPDATE catalog_version "
+                                            "SET changed_at = changed_at - interval '1 hour'"),
+                     0);
+    ck_assert_uint_eq(anon_total(db, NULL, &rows), 3);
+    ck_assert_uint_eq(rows, 3);
+    ck_assert_uint_eq(anon_total(db, g->id, NULL), 2);
+
+    /* a page past the end still has the total */
+    bill_products l;
+    bill_page pg = {.page = 9, .page_size = 2};
+    ck_assert_int_eq(bill_product_list(db, &anon, NULL, &pg, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 0);
+    ck_assert_uint_eq(l.meta.total, 3);
+    bill_products_clear(&l);
+    bill_product_group_free(g);
+    free(url);
+    bill_db_close(db);
+}
+END_TEST
+
 BILL_TEST_MAIN("product", 120, NULL, NULL,
                test_product__categories_and_groups, test_product__crud_prices_specs,
                test_product__filters_and_visibility, test_product__markup_rounds_half_even,
-               test_product__cycle_prices_are_one_operation);
+               test_product__cycle_prices_are_one_operation,
+               test_product__list_total_per_catalog_version);

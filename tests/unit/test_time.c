@@ -191,6 +191,10 @@ START_TEST(test_time__rfc3339_round_trip)
     bill_time_format_rfc3339(back, b);
     ck_assert_str_eq(b, "9999-12-31T23:59:59Z");
     ck_assert_int_eq(bill_time_format_rfc3339(back + BILL_USEC_PER_SEC, b), BILL_EINVALID);
+    /* zero-padded small years and milliseconds */
+    ck_assert_int_eq(bill_time_parse_rfc3339("0001-01-02T03:04:05.006Z", &back), BILL_OK);
+    ck_assert_int_eq(bill_time_format_rfc3339_ms(back, b), BILL_OK);
+    ck_assert_str_eq(b, "0001-01-02T03:04:05.006Z");
     /* A walk over many instants round-trips exactly at second precision. */
     for (int64_t s = -5000000000LL; s < 5000000000LL; s += 7777777) {
         ck_assert_int_eq(bill_time_format_rfc3339(s * BILL_USEC_PER_SEC, b), BILL_OK);

@@ -14,9 +14,16 @@
 #      ListProductGroups, ListProductCategories, ListGateways, vs the same
 #      lean pgbench figure. Target >= 10x.
 #   5. p50/p99 of every call at 10 and 100 h2load connections (1 stream
-#      each). Target: p99 at 100 <= 2x p99 at 10.
+#      each) under the same offered load (OFFERED_PCT, default 60, % of the
+#      call's measured throughput, spread over the connections with h2load
+#      --rps). Target: p99 at 100 <= 2x p99 at 10. The saturated closed-loop
+#      figures are printed beside them for reference.
+#
+# pgbench runs each script twice: -M simple (parse and plan every time) and
+# -M prepared (once per connection, as the server does): the stricter one.
 #
 #   bench/api-reads.sh BUILD_DIR [SECONDS] [DB_CONNECTIONS]
+#   ONLY="GetMe ListProducts(db)" bench/api-reads.sh ...   only those calls
 #
 # Prints one RESULT line per figure. The server, h2load, pgbench and
 # PostgreSQL share the machine: check `uptime` and say what the load was.
@@ -26,6 +33,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: $0 BUILD_DIR [SECONDS] [DB_CONNECTIONS]}" && pwd)
 secs=${2:-10}
 conns=${3:-10}
+offered_pct=${OFFERED_PCT:-60}
 source "$here/lib-bench.sh"
 gen=()
 if [ "${BENCH_PIN:-0}" = 1 ]; then
@@ -76,25 +84,53 @@ INT=/rustbill.integration.IntegrationService
 
 run_h2() { "${gen[@]}" bash -c "$(declare -f bench_h2load); work=$work; bench_h2load $(printf '%q ' "$@")"; }
 
-# call NAME PATH REQ PGSQL|- [HEADER]: throughput vs pgbench, then latency
+pg_tps() {  # pg_tps SCRIPT simple|prepared: pgbench tps on the script, $conns connections
+  "${gen[@]}" bash -c "$(declare -f bench_pgbench); work=$work; pghost=$pghost; bench_pgbench $1 $conns $secs $2" |
+    awk '/^tps/ {print $3; exit}'
+}
+
+# call NAME PATH REQ PGSQL|- [HEADER]: throughput vs pgbench (simple and
+# prepared protocol), then latency two ways:
+#   saturated: closed loops of 10 and of 100 connections x 1 stream (every
+#     connection sends its next request as soon as it has the answer: the
+#     server is saturated at both, so p99 grows with the callers by Little's
+#     law whatever the server does; reported for reference);
+#   offered (goal 5): the same total rate, OFFERED_PCT % of the call's
+#     measured throughput, spread over 10 and over 100 connections (h2load
+#     --rps per connection), which is what an operator sees when more
+#     clients share the same traffic. Target: p99 at 100 <= 2x p99 at 10.
 call() {
   local name=$1 path=$2 req=$3 sql=$4 p=${PORT_OVERRIDE:-$port}; shift 4
+  # ONLY="GetMe ListProducts(db)": run just those calls
+  [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
   local st; st=$(bench_grpc_status "$p" "$path" "$req" "$@")
   [ "$st" = 0 ] || { echo "$name: grpc-status $st" >&2; exit 1; }
   read -r rps _ _ < <(run_h2 "$p" "$path" "$req" "$conns" 4 "$secs" "$@")
-  local pg=""
+  local pgs pgp
   if [ "$sql" != - ]; then
-    pg=$("${gen[@]}" bash -c "$(declare -f bench_pgbench); work=$work; pghost=$pghost; bench_pgbench $sql $conns $secs" |
-         awk '/^tps/ {print $3; exit}')
+    pgs=$(pg_tps "$sql" simple)
+    pgp=$(pg_tps "$sql" prepared)
   else
-    pg=$lean_tps
+    pgs=$lean_simple
+    pgp=$lean_prepared
   fi
   read -r _ p50a p99a < <(run_h2 "$p" "$path" "$req" 10 1 "$secs" "$@")
   read -r _ p50b p99b < <(run_h2 "$p" "$path" "$req" 100 1 "$secs" "$@")
-  local ratio; ratio=$(awk -v a="$rps" -v b="$pg" 'BEGIN {printf "%.2f", a / b}')
-  local growth; growth=$(awk -v a="$p99a" -v b="$p99b" 'BEGIN {printf "%.2f", b / a}')
-  printf 'RESULT %-22s server=%9.0f req/s  pgbench=%8.0f tps  ratio=%6.2f  p50/p99 ms: c10 %s/%s  c100 %s/%s  (p99 x%s)  load=%s\n' \
-    "$name" "$rps" "$pg" "$ratio" "$p50a" "$p99a" "$p50b" "$p99b" "$growth" "$(cut -d' ' -f1 /proc/loadavg)"
+  local total r10 r100
+  total=$(awk -v r="$rps" -v pct="$offered_pct" 'BEGIN {printf "%d", r * pct / 100}')
+  r10=$(( total / 10 )); r100=$(( total / 100 )); [ "$r100" -ge 1 ] || r100=1
+  read -r o10 q50a q99a < <(BENCH_RPS=$r10 run_h2 "$p" "$path" "$req" 10 1 "$secs" "$@")
+  read -r o100 q50b q99b < <(BENCH_RPS=$r100 run_h2 "$p" "$path" "$req" 100 1 "$secs" "$@")
+  local rs rp growth sgrowth
+  rs=$(awk -v a="$rps" -v b="$pgs" 'BEGIN {printf "%.2f", a / b}')
+  rp=$(awk -v a="$rps" -v b="$pgp" 'BEGIN {printf "%.2f", a / b}')
+  sgrowth=$(awk -v a="$p99a" -v b="$p99b" 'BEGIN {printf "%.2f", b / a}')
+  growth=$(awk -v a="$q99a" -v b="$q99b" 'BEGIN {printf "%.2f", b / a}')
+  printf 'RESULT %-28s server=%9.0f req/s  pgbench simple=%8.0f (x%s) prepared=%8.0f (x%s)  load=%s\n' \
+    "$name" "$rps" "$pgs" "$rs" "$pgp" "$rp" "$(cut -d' ' -f1 /proc/loadavg)"
+  printf 'LATENCY %-27s offered %d req/s: c10 p50/p99 %s/%s ms (got %.0f/s)  c100 %s/%s ms (got %.0f/s)  p99 x%s | saturated: c10 %s/%s  c100 %s/%s  p99 x%s\n' \
+    "$name" "$total" "$q50a" "$q99a" "$o10" "$q50b" "$q99b" "$o100" "$growth" \
+    "$p50a" "$p99a" "$p50b" "$p99b" "$sgrowth"
 }
 
 capture() {  # capture NAME PATH REQ [HEADER]: the call's SQL as a pgbench script
@@ -125,9 +161,13 @@ cat > "$work/lean.sql" <<'SQL'
 SELECT p.id, p.group_id, p.category_id, p.name, p.description, p.specs::text, p.provider_interface_id, p.upstream_product_id, p.price, p.cost_price, p.active, (extract(epoch from p.created_at)::numeric * 1000000)::bigint, (extract(epoch from p.updated_at)::numeric * 1000000)::bigint, (SELECT string_agg(pp.cycle || '=' || pp.price::text, ',') FROM product_prices pp WHERE pp.product_id = p.id), (SELECT count(*) FROM products WHERE active) FROM products p WHERE p.active ORDER BY p.created_at, p.id LIMIT 20;
 SQL
 echo "== lean SQL:"; sed 's/^/   /' "$work/lean.sql"
-lean_tps=$("${gen[@]}" bash -c "$(declare -f bench_pgbench); work=$work; pghost=$pghost; bench_pgbench $work/lean.sql $conns $secs" |
-           awk '/^tps/ {print $3; exit}')
-echo "   pgbench lean: $lean_tps tps"
+lean_simple=$(pg_tps "$work/lean.sql" simple)
+lean_prepared=$(pg_tps "$work/lean.sql" prepared)
+echo "   pgbench lean: $lean_simple tps simple, $lean_prepared tps prepared"
+# warm the second server's connections (prepared statements, remembered
+# totals) so the captured statement is the steady-state one
+h2load -n 200 -c "$conns" -H 'content-type: application/grpc' -H 'te: trailers' \
+  -d "$work/page20" "http://127.0.0.1:$port2$PROD/ListProducts" >/dev/null
 PORT_OVERRIDE=$port2 capture listproducts_db "$PROD/ListProducts" "$work/page20"
 PORT_OVERRIDE=$port2 call "ListProducts(db)" "$PROD/ListProducts" "$work/page20" "$work/listproducts_db.sql"
 PORT_OVERRIDE=$port2 call "ListProducts(db,lean)" "$PROD/ListProducts" "$work/page20" -

@@ -82,18 +82,21 @@ SQL
 # for SECONDS; prints one line "req/s p50 p99" (latencies in ms, from
 # h2load's per-request log) and checks every answer was gRPC status 0
 # (h2load only sees HTTP 200, so the first answer is checked with curl-like
-# nghttp beforehand by the caller).
+# nghttp beforehand by the caller). BENCH_RPS=N: each connection sends at
+# most N requests a second (an offered load instead of a closed loop).
 bench_h2load() {
   local p=$1 path=$2 req=$3 c=$4 m=$5 secs=$6; shift 6
   local hdrs=() log="$work/h2load.$$.log"
   for h in "$@"; do hdrs+=(-H "$h"); done
   rm -f "$log"
-  h2load -D "$secs" -c "$c" -m "$m" -t "${BENCH_H2LOAD_THREADS:-1}" --log-file="$log" \
+  local rps=()
+  [ -n "${BENCH_RPS:-}" ] && rps=(--rps="$BENCH_RPS")
+  h2load -D "$secs" -c "$c" -m "$m" -t "${BENCH_H2LOAD_THREADS:-1}" "${rps[@]}" --log-file="$log" \
     -H 'content-type: application/grpc' -H 'te: trailers' "${hdrs[@]}" \
     -d "$req" "http://127.0.0.1:$p$path" > "$work/h2load.out"
   grep -q ' 0 failed, 0 errored' "$work/h2load.out" || { cat "$work/h2load.out" >&2; return 1; }
-  local rps; rps=$(awk '/finished in/ {print $4}' "$work/h2load.out")
-  /usr/bin/python3 - "$log" "$rps" <<'PY'
+  local got; got=$(awk '/finished in/ {print $4}' "$work/h2load.out")
+  /usr/bin/python3 - "$log" "$got" <<'PY'
 import sys
 d = sorted(int(l.split('\t')[2]) for l in open(sys.argv[1]) if l.count('\t') >= 2)
 pc = lambda q: d[min(len(d) - 1, int(q * len(d)))] / 1000.0
@@ -123,24 +126,31 @@ bench_psql() {
 }
 
 # bench_capture_sql PATH REQFILE OUT [HEADER...]: run the call once with
-# log_statement=all and keep the statements it sent, with parameters
-# inlined, as a pgbench script.
+# log_statement=all and keep the statements it sent on its own database
+# connection (pglog2sql.py: the request's backend pid, up to the moment
+# the answer was back), with parameters inlined, as a pgbench script.
 bench_capture_sql() {
   local path=$1 req=$2 out=$3; shift 3
   local log="$work/pg/postgresql.log" hdrs=()
   for h in "$@"; do hdrs+=(-H "$h"); done
-  bench_psql -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
+  bench_psql -c "ALTER SYSTEM SET log_statement = 'all'" -c "ALTER SYSTEM SET log_timezone = 'UTC'" \
+    -c "ALTER SYSTEM SET log_line_prefix = '%m [%p] '" -c "SELECT pg_reload_conf()" >/dev/null
   sleep 0.5
   local before; before=$(wc -l < "$log")
   h2load -n 1 -c 1 -H 'content-type: application/grpc' -H 'te: trailers' "${hdrs[@]}" -d "$req" \
     "http://127.0.0.1:${PORT_OVERRIDE:-$port}$path" >/dev/null
+  local until; until=$(date -u '+%Y-%m-%d %H:%M:%S.%3N')
   sleep 0.5
   bench_psql -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
-  tail -n +"$((before + 1))" "$log" | /usr/bin/python3 "$here/pglog2sql.py" > "$out"
+  tail -n +"$((before + 1))" "$log" | /usr/bin/python3 "$here/pglog2sql.py" --until "$until" > "$out"
 }
 
-bench_pgbench() {   # SCRIPT CONNECTIONS SECONDS
+# bench_pgbench SCRIPT CONNECTIONS SECONDS [simple|prepared]: pgbench on the
+# script; -M prepared (parse and plan once per connection) is the stricter
+# reference for a server that prepares its statements.
+bench_pgbench() {
   cp "$1" "$work/pgbench.sql"
   chmod 644 "$work/pgbench.sql"
-  runuser -u postgres -- pgbench -n -h "$pghost" -U postgres -c "$2" -j 2 -T "$3" -f "$work/pgbench.sql" bench
+  runuser -u postgres -- pgbench -n -h "$pghost" -U postgres -c "$2" -j 2 -T "$3" -M "${4:-simple}" \
+    -f "$work/pgbench.sql" bench
 }

@@ -15,9 +15,9 @@
 #      lean pgbench figure. Target >= 10x.
 #   5. p50/p99 of every call at 10 and 100 h2load connections (1 stream
 #      each) under the same offered load (OFFERED_PCT, default 60, % of the
-#      call's measured throughput, spread over the connections with h2load
-#      --rps). Target: p99 at 100 <= 2x p99 at 10. The saturated closed-loop
-#      figures are printed beside them for reference.
+#      call's measured throughput, Poisson arrivals spread over the
+#      connections by BUILD_DIR/bench/openload). Target: p99 at 100 <= 2x p99
+#      at 10. The saturated closed-loop figures are printed beside them.
 #
 # pgbench runs each script twice: -M simple (parse and plan every time) and
 # -M prepared (once per connection, as the server does): the stricter one.
@@ -34,6 +34,8 @@ build=$(cd "${1:?usage: $0 BUILD_DIR [SECONDS] [DB_CONNECTIONS]}" && pwd)
 secs=${2:-10}
 conns=${3:-10}
 offered_pct=${OFFERED_PCT:-60}
+openload=$build/bench/openload
+[ -x "$openload" ] || { echo "no $openload: build first (./dev build)" >&2; exit 1; }
 source "$here/lib-bench.sh"
 gen=()
 if [ "${BENCH_PIN:-0}" = 1 ]; then
@@ -95,9 +97,10 @@ pg_tps() {  # pg_tps SCRIPT simple|prepared: pgbench tps on the script, $conns c
 #     connection sends its next request as soon as it has the answer: the
 #     server is saturated at both, so p99 grows with the callers by Little's
 #     law whatever the server does; reported for reference);
-#   offered (goal 5): the same total rate, OFFERED_PCT % of the call's
-#     measured throughput, spread over 10 and over 100 connections (h2load
-#     --rps per connection), which is what an operator sees when more
+#   offered (goal 5): the same traffic, OFFERED_PCT % of the call's measured
+#     throughput as one Poisson stream of requests, spread at random over
+#     10 and over 100 connections (bench/openload.c: open loop, latency from
+#     each request's arrival), which is what an operator sees when more
 #     clients share the same traffic. Target: p99 at 100 <= 2x p99 at 10.
 call() {
   local name=$1 path=$2 req=$3 sql=$4 p=${PORT_OVERRIDE:-$port}; shift 4
@@ -116,11 +119,10 @@ call() {
   fi
   read -r _ p50a p99a < <(run_h2 "$p" "$path" "$req" 10 1 "$secs" "$@")
   read -r _ p50b p99b < <(run_h2 "$p" "$path" "$req" 100 1 "$secs" "$@")
-  local total r10 r100
+  local total
   total=$(awk -v r="$rps" -v pct="$offered_pct" 'BEGIN {printf "%d", r * pct / 100}')
-  r10=$(( total / 10 )); r100=$(( total / 100 )); [ "$r100" -ge 1 ] || r100=1
-  read -r o10 q50a q99a < <(BENCH_RPS=$r10 run_h2 "$p" "$path" "$req" 10 1 "$secs" "$@")
-  read -r o100 q50b q99b < <(BENCH_RPS=$r100 run_h2 "$p" "$path" "$req" 100 1 "$secs" "$@")
+  read -r o10 q50a q99a < <("${gen[@]}" "$openload" 127.0.0.1 "$p" "$path" "$req" 10 "$total" "$secs" "$@")
+  read -r o100 q50b q99b < <("${gen[@]}" "$openload" 127.0.0.1 "$p" "$path" "$req" 100 "$total" "$secs" "$@")
   local rs rp growth sgrowth
   rs=$(awk -v a="$rps" -v b="$pgs" 'BEGIN {printf "%.2f", a / b}')
   rp=$(awk -v a="$rps" -v b="$pgp" 'BEGIN {printf "%.2f", a / b}')

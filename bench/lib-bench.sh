@@ -82,16 +82,13 @@ SQL
 # for SECONDS; prints one line "req/s p50 p99" (latencies in ms, from
 # h2load's per-request log) and checks every answer was gRPC status 0
 # (h2load only sees HTTP 200, so the first answer is checked with curl-like
-# nghttp beforehand by the caller). BENCH_RPS=N: each connection sends at
-# most N requests a second (an offered load instead of a closed loop).
+# nghttp beforehand by the caller).
 bench_h2load() {
   local p=$1 path=$2 req=$3 c=$4 m=$5 secs=$6; shift 6
   local hdrs=() log="$work/h2load.$$.log"
   for h in "$@"; do hdrs+=(-H "$h"); done
   rm -f "$log"
-  local rps=()
-  [ -n "${BENCH_RPS:-}" ] && rps=(--rps="$BENCH_RPS")
-  h2load -D "$secs" -c "$c" -m "$m" -t "${BENCH_H2LOAD_THREADS:-1}" "${rps[@]}" --log-file="$log" \
+  h2load -D "$secs" -c "$c" -m "$m" -t "${BENCH_H2LOAD_THREADS:-1}" --log-file="$log" \
     -H 'content-type: application/grpc' -H 'te: trailers' "${hdrs[@]}" \
     -d "$req" "http://127.0.0.1:$p$path" > "$work/h2load.out"
   grep -q ' 0 failed, 0 errored' "$work/h2load.out" || { cat "$work/h2load.out" >&2; return 1; }

@@ -11,11 +11,26 @@
  *     whenever the pool is touched — there is no reaper thread to own);
  *   - test_before_acquire: a connection idle for test_after_idle_ms or more
  *     is checked with "SELECT 1" and silently replaced when dead; one used
- *     more recently is lent unchecked ("unverified"), and if its first
- *     statement finds it gone (server restarted, backend killed) the
- *     connection is reopened in place and that statement sent once more —
- *     so a dead connection is never what a request sees, and the common
- *     case costs no extra round trip (issue 13);
+ *     more recently is lent unchecked ("unverified"): before its first
+ *     statement is sent, whatever the server left in the socket is read
+ *     without waiting, and a session the server ended (restart, failover,
+ *     backend killed: the FATAL message and the end of the stream are
+ *     already there) is reopened in place — nothing was sent, so nothing
+ *     can run twice. Only a statement that changes nothing (BEGIN, the
+ *     clock's set_config, the probe's read) is sent once more when the
+ *     session turns out dead after sending; any other statement may have
+ *     run (and, outside a transaction, committed) before the reply was
+ *     lost, so it fails with BILL_EUNAVAILABLE and is never repeated
+ *     blindly (issue 13, issue 12 item 5);
+ *   - failover (issue 12 item 5): [db].url may be a multi-host libpq URL
+ *     (postgresql://h1:p1,h2:p2/db?target_session_attrs=read-write); libpq
+ *     then connects to whichever host is the writable primary. A
+ *     connection lost, or found on a read-only server (SQLSTATE 25006 on a
+ *     hot standby or a server set default_transaction_read_only), is
+ *     marked broken and discarded on release, so the pool refills from the
+ *     new primary; the request that saw it fails with BILL_EUNAVAILABLE
+ *     (retryable) and a message saying what happened. A COMMIT whose reply
+ *     was lost is reported as of unknown outcome, never retried;
  *   - on release, an open transaction is rolled back and a broken connection
  *     (PQstatus bad, 08xxx/57P0x error seen) is discarded;
  *   - statements are prepared once per connection (issue 13): bill__q runs
@@ -32,6 +47,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -70,7 +86,7 @@ struct bill_conn {
     int64_t last_used_ms; /* monotonic, when last put back */
     bool broken;          /* a connection-level failure was seen */
     bool clock_set;       /* bill.now is set on this session */
-    bool unverified;      /* lent without the ping: first statement may retry */
+    bool unverified;      /* lent without the ping: checked before its first statement */
     struct bill_conn *next;
 };
 
@@ -173,14 +189,22 @@ static int conn_open(bill_db *db, bill_conn **out)
         goto done;
     }
     if (PQstatus(c->pg) != CONNECTION_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c->pg));
-        msg[strcspn(msg, "\n")] = '\0';
-        const char *host = PQhost(c->pg);
+        /* libpq writes one line per host it tried (a multi-host URL: "port
+         * 5433 failed: Connection refused", "port 5434 failed: session is
+         * read-only"); keep them all, on one line. */
+        char msg[1024];
+        size_t n = 0;
+        for (const char *m = PQerrorMessage(c->pg); *m && n + 3 < sizeof msg; m++) {
+            if (*m != '\n')
+                msg[n++] = *m;
+            else if (m[1] && n) {
+                msg[n++] = ';';
+                msg[n++] = ' ';
+            }
+        }
+        msg[n] = '\0';
         rc = bill__err(BILL_EUNAVAILABLE, "db.url",
-                       "cannot connect to PostgreSQL at %s (port %s, database %s): %s",
-                       host && *host ? host : "(default socket)",
-                       PQport(c->pg) ? PQport(c->pg) : "?",
+                       "cannot connect to PostgreSQL (database %s): %s",
                        PQdb(c->pg) ? PQdb(c->pg) : "?", msg);
         goto done;
     }
@@ -506,6 +530,15 @@ bool bill_db_clock_injected(bill_db *db)
     return set;
 }
 
+/* How run_stmt sends a statement. */
+enum {
+    RUN_PARAMS = 0,   /* parameterised, prepared once seen twice (bill__q) */
+    RUN_SIMPLE = 1,   /* PQexec: a text of several statements (bill__exec) */
+    RUN_HARMLESS = 2, /* changes nothing (BEGIN, set_config, a read): may be sent again */
+};
+static int run_stmt(bill_conn *c, PGresult **out, const char *sql, int nparams,
+                    const char *const *params, unsigned how);
+
 /* Hand the handle's instant to the session (bill.now), or clear one left
  * from an earlier clock, so SQL reads the same "now" as the C code. */
 static int conn_apply_clock(bill_conn *c)
@@ -524,7 +557,8 @@ static int conn_apply_clock(bill_conn *c)
             return bill__err(BILL_EINVALID, "clock", "the injected clock is out of range");
         snprintf(ts, sizeof ts, "%.19s.%06lldZ", base, (long long)us);
     }
-    int rc = bill__qp(c, NULL, "SELECT set_config('bill.now', $1, false)", ts);
+    int rc = run_stmt(c, NULL, "SELECT set_config('bill.now', $1, false)", 1,
+                      (const char *const[]){ts}, RUN_HARMLESS);
     if (rc == BILL_OK)
         c->clock_set = injected;
     return rc;
@@ -551,10 +585,11 @@ int bill__conn_acquire_probe(bill_db *db, bill_conn **out, PGresult **res, const
     if ((rc = conn_acquire_raw(db, out, false, &fresh)) < 0)
         return rc;
     /* Without test_before_acquire nothing is checked, as asked; otherwise a
-     * connection the statement finds dead is reopened and the statement
-     * sent again (bill__q, "unverified"). */
+     * connection found dead before or by the statement is reopened, and the
+     * statement (a read, by this function's contract) sent again
+     * (run_stmt, "unverified"). */
     (*out)->unverified = !fresh && db->test_before_acquire;
-    rc = bill__q(*out, res, sql, nparams, params);
+    rc = run_stmt(*out, res, sql, nparams, params, RUN_HARMLESS);
     if (rc == BILL_OK)
         rc = conn_apply_clock(*out);
     if (rc < 0) {
@@ -741,10 +776,24 @@ int bill__pg_error(bill_conn *c, const PGresult *res, const char *what)
 
     bool lost = (c && c->pg && PQstatus(c->pg) != CONNECTION_OK) ||
                 strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
-    if (lost) {
+    /* 25006 from a server that is read-only as a whole (a hot standby, or
+     * one an HA manager set default_transaction_read_only on, as when a
+     * primary is demoted): the session is on the wrong server. */
+    const char *hot = c && c->pg ? PQparameterStatus(c->pg, "in_hot_standby") : NULL;
+    const char *ro = c && c->pg ? PQparameterStatus(c->pg, "default_transaction_read_only") : NULL;
+    bool read_only = !strcmp(state, "25006") && ((hot && !strcmp(hot, "on")) ||
+                                                 (ro && !strcmp(ro, "on")));
+    if (lost || read_only) {
         if (c)
-            c->broken = true;
+            c->broken = true; /* discarded on release: the pool reconnects */
         code = BILL_EUNAVAILABLE;
+        return bill__err_sql(code, state, "%s%sPostgreSQL %s (a restart or failover may be under "
+                             "way; retry): %s", what && *what ? what : "",
+                             what && *what ? ": " : "",
+                             lost ? "connection lost"
+                                  : "server is read-only, a standby (a failover is under way, "
+                                    "or [db].url lacks target_session_attrs=read-write)",
+                             primary);
     } else if (!strcmp(state, "23505")) {
         code = BILL_ECONFLICT;
     } else if (!strcmp(state, "23503") || !strcmp(state, "23514") || !strcmp(state, "23502") ||
@@ -768,25 +817,45 @@ static bool result_ok(const PGresult *r)
     return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
 }
 
-/* The failed first statement of an unverified connection found it gone
- * (closed socket, or the server's 57P0x "terminating connection"): open a
- * new session in its place (the slot and the borrower stay the same). The
- * statement never ran on a live session outside a transaction the caller
- * saw, so sending it again is what the ping would have made happen. */
-static bool first_statement_retry(bill_conn *c, const PGresult *r)
+static bool session_lost(bill_conn *c, const PGresult *r)
 {
-    bool was_unverified = c->unverified;
-    c->unverified = false;
-    if (!was_unverified)
-        return false;
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    bool gone = PQstatus(c->pg) != CONNECTION_OK ||
-                (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)));
-    if (!gone)
-        return false;
+    return PQstatus(c->pg) != CONNECTION_OK ||
+           (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)));
+}
+
+/* Whether the server ended this idle session, found without a round trip:
+ * what waits in the socket is read without blocking. A live idle session
+ * has nothing there (or a ParameterStatus / notice, consumed); one the
+ * server ended (restart, failover, pg_terminate_backend, a killed
+ * postmaster) has its FATAL message and the end of the stream. */
+static bool session_ended(bill_conn *c)
+{
+    for (int i = 0; i < 4; i++) {
+        if (PQstatus(c->pg) != CONNECTION_OK)
+            return true;
+        struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+        if (p.fd < 0)
+            return true;
+        if (poll(&p, 1, 0) <= 0)
+            return false; /* nothing waiting (a failed poll: the statement tells) */
+        if (!PQconsumeInput(c->pg))
+            return true;
+    }
+    return PQstatus(c->pg) != CONNECTION_OK;
+}
+
+/* Open a new session in place of c's dead one (the slot and the borrower
+ * stay the same; prepared statements and the clock are the old session's
+ * and gone with it). On failure c is marked broken, the error set. */
+static int session_reopen(bill_conn *c)
+{
     bill_conn *n = NULL;
-    if (conn_open(c->db, &n) < 0)
-        return false;
+    int rc = conn_open(c->db, &n);
+    if (rc < 0) {
+        c->broken = true;
+        return rc;
+    }
     PQfinish(c->pg);
     c->pg = n->pg;
     c->created_ms = n->created_ms;
@@ -794,7 +863,7 @@ static bool first_statement_retry(bill_conn *c, const PGresult *r)
     c->clock_set = false;
     stmts_clear(c);
     free(n);
-    return true;
+    return BILL_OK;
 }
 
 static uint64_t sql_hash(const char *s)
@@ -873,24 +942,33 @@ static PGresult *stmt_run(bill_conn *c, const char *sql, int nparams, const char
     return r;
 }
 
-int bill__q(bill_conn *c, PGresult **out, const char *sql, int nparams,
-            const char *const *params)
+/* One statement, with the unverified connection's check (top of file):
+ * before sending, a session the server ended is reopened; after sending,
+ * only a RUN_HARMLESS statement is sent again on a new session. */
+static int run_stmt(bill_conn *c, PGresult **out, const char *sql, int nparams,
+                    const char *const *params, unsigned how)
 {
     int rc = BILL_OK;
     PGresult *r = NULL;
+    bool simple = how & RUN_SIMPLE;
 
     if (out)
         *out = NULL;
-    if (!c || !sql) {
-        rc = bill__err(BILL_EINVALID, NULL, "bill__q: connection and sql are required");
-        goto done;
-    }
-    r = stmt_run(c, sql, nparams, params);
-    if (!result_ok(r) && first_statement_retry(c, r)) {
-        PQclear(r);
-        r = stmt_run(c, sql, nparams, params);
-    }
+    if (!c || !sql)
+        return bill__err(BILL_EINVALID, NULL, "a statement needs a connection and sql");
+    bool unverified = c->unverified;
     c->unverified = false;
+    if (unverified && session_ended(c)) {
+        if ((rc = session_reopen(c)) < 0)
+            return rc;
+        unverified = false; /* a fresh session: its failures are real */
+    }
+    r = simple ? PQexec(c->pg, sql) : stmt_run(c, sql, nparams, params);
+    if (!result_ok(r) && unverified && (how & RUN_HARMLESS) && session_lost(c, r) &&
+        session_reopen(c) == BILL_OK) {
+        PQclear(r);
+        r = simple ? PQexec(c->pg, sql) : stmt_run(c, sql, nparams, params);
+    }
     if (!result_ok(r)) {
         rc = bill__pg_error(c, r, "database");
         goto done;
@@ -904,28 +982,21 @@ done:
     return rc;
 }
 
+int bill__q(bill_conn *c, PGresult **out, const char *sql, int nparams,
+            const char *const *params)
+{
+    return run_stmt(c, out, sql, nparams, params, RUN_PARAMS);
+}
+
 int bill__exec(bill_conn *c, const char *sql)
 {
-    int rc = BILL_OK;
-    PGresult *r = NULL;
-    if (!c || !sql)
-        return bill__err(BILL_EINVALID, NULL, "bill__exec: connection and sql are required");
     /* PQexec (not PQexecParams) so a migration file may hold many statements. */
-    r = PQexec(c->pg, sql);
-    if (!result_ok(r) && first_statement_retry(c, r)) {
-        PQclear(r);
-        r = PQexec(c->pg, sql);
-    }
-    c->unverified = false;
-    if (!result_ok(r))
-        rc = bill__pg_error(c, r, "database");
-    PQclear(r);
-    return rc;
+    return run_stmt(c, NULL, sql, 0, NULL, RUN_SIMPLE);
 }
 
 int bill__tx_begin(bill_conn *c)
 {
-    return bill__exec(c, "BEGIN");
+    return run_stmt(c, NULL, "BEGIN", 0, NULL, RUN_SIMPLE | RUN_HARMLESS);
 }
 
 int bill__tx_commit(bill_conn *c)
@@ -944,7 +1015,13 @@ int bill__tx_commit(bill_conn *c)
     }
     r = PQexec(c->pg, "COMMIT");
     if (!result_ok(r))
-        rc = bill__pg_error(c, r, "commit");
+        /* Lost on the way back, the COMMIT may have been applied or not:
+         * say so (never sent again; the caller's retry must be one that
+         * cannot apply twice, e.g. paying an order that may be paid). */
+        rc = bill__pg_error(c, r, session_lost(c, r)
+                                      ? "commit of unknown outcome (the transaction may or "
+                                        "may not have been applied)"
+                                      : "commit");
     else if (!strcmp(PQcmdStatus(r), "ROLLBACK"))
         rc = bill__err(BILL_EDB, NULL, "commit turned into a rollback by the server");
     PQclear(r);

@@ -8,7 +8,9 @@
  *   SQLSTATE 23514 check_violation       -> BILL_EINVALID
  *   SQLSTATE 22xxx data exceptions       -> BILL_EINVALID
  *   SQLSTATE 57014 query_canceled        -> BILL_ETIMEOUT
- *   SQLSTATE 08xxx / connection lost     -> BILL_EUNAVAILABLE (conn marked broken)
+ *   SQLSTATE 08xxx, 57Pxx / conn. lost   -> BILL_EUNAVAILABLE (conn marked broken)
+ *   SQLSTATE 25006 on a read-only server -> BILL_EUNAVAILABLE (conn marked broken:
+ *     a standby or demoted primary; in a READ ONLY transaction asked for, BILL_EDB)
  *   anything else                        -> BILL_EDB
  * and the detail (bill_error_last) carries the server's message and SQLSTATE.
  *
@@ -36,8 +38,10 @@ void bill__conn_release(bill_conn *c);
  * params, result in *res, the caller's to PQclear). That statement replaces
  * the "SELECT 1" liveness ping: a dead idle connection is replaced once and
  * the statement sent again, so a check made on every call (the customer
- * status of bill__conn_acquire_as) costs no extra round trip. On failure
- * nothing is borrowed and *res is NULL. */
+ * status of bill__conn_acquire_as) costs no extra round trip. The statement
+ * must be a read: it may be sent twice. (Any other first statement is sent
+ * again only when its session was found ended before it left: pool.c.) On
+ * failure nothing is borrowed and *res is NULL. */
 int bill__conn_acquire_probe(bill_db *db, bill_conn **out, PGresult **res, const char *sql,
                              int nparams, const char *const *params);
 PGconn *bill__conn_pg(bill_conn *c);

@@ -81,6 +81,16 @@ START_TEST(test_pool__acquire_timeout_is_unavailable_with_advice)
 }
 END_TEST
 
+/* End backend `pid` from outside and wait (up to 5 s) until it is gone,
+ * so its FATAL message and the end of the stream are in the client's
+ * socket. */
+static void terminate_backend(const char *url, long pid)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld, 5000)::int", pid);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+}
+
 START_TEST(test_pool__dead_connection_is_replaced)
 {
     char *url = bill_test_pg_new_database("pool_dead");
@@ -91,10 +101,10 @@ START_TEST(test_pool__dead_connection_is_replaced)
     long pid1 = backend_pid(c);
     bill__conn_release(c);
 
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", pid1);
-    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
-    /* test_before_acquire notices and hands out a fresh connection. */
+    terminate_backend(url, pid1);
+    /* test_before_acquire notices and hands out a fresh connection. (A
+     * session ended while a statement is on its way fails that statement:
+     * it may have run, so it is not sent again — see the next tests.) */
     ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
     long pid2 = backend_pid(c);
     ck_assert_int_ne(pid1, pid2);
@@ -201,6 +211,127 @@ START_TEST(test_pool__unverified_first_statement_retries_once)
     ck_assert_int_eq(st.in_use, 0);
     ck_assert_int_eq(st.idle, 1);
     bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+/* Issue 12 item 5: an unverified connection whose session the server ended
+ * while it was idle is found dead before anything is sent (no round trip)
+ * and reopened, even for a statement that writes; a statement that may
+ * have run on the server (here: it ends its own session after nextval,
+ * outside a transaction) is never sent a second time. */
+START_TEST(test_pool__unverified_write_never_sent_twice)
+{
+    char *url = bill_test_pg_new_database("pool_once");
+    ck_assert_int_eq(bill_test_pg_exec(url, "CREATE SEQUENCE s"), 0);
+    bill_db *db = open_pool(url, 1, 1, "pool-once-test");
+    bill_conn *c = NULL;
+    PGresult *r = NULL;
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    long pid1 = backend_pid(c);
+    bill__conn_release(c);
+    terminate_backend(url, pid1);
+    /* lent unchecked (used < 1 s ago); the write goes to a new session */
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(bill__q(c, &r, "SELECT nextval('s')", 0, NULL), BILL_OK);
+    ck_assert_str_eq(bill__val(r, 0, 0), "1");
+    PQclear(r);
+    ck_assert_int_ne(backend_pid(c), pid1);
+    bill__conn_release(c);
+
+    /* the session dies under the statement, after its write */
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(bill__exec(c, "SELECT nextval('s'), pg_terminate_backend(pg_backend_pid())"),
+                     BILL_EUNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "connection lost"));
+    bill__conn_release(c);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT last_value FROM s"), 2);
+    ck_assert_int_eq(bill_db_ping(db), BILL_OK);
+
+    /* a COMMIT whose session is gone: of unknown outcome, said so */
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(bill__tx_begin(c), BILL_OK);
+    ck_assert_int_eq(bill__exec(c, "SELECT nextval('s')"), BILL_OK);
+    terminate_backend(url, backend_pid(c));
+    ck_assert_int_eq(bill__tx_commit(c), BILL_EUNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "commit of unknown outcome"));
+    bill__conn_release(c);
+    bill_db_pool_stats st;
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_int_eq(st.in_use + st.idle, 0); /* the broken one was discarded */
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+/* The URL of `url`'s database with a dead host listed first, as a
+ * multi-host failover URL (postgresql:///db?host=DEAD,REAL&...) with
+ * target_session_attrs=read-write. malloc'd. */
+static char *failover_url(const char *url)
+{
+    const char *h = strstr(url, "host=");
+    ck_assert_ptr_nonnull(h);
+    size_t n = (size_t)(h - url) + 5;
+    char *out = malloc(strlen(url) + 128);
+    ck_assert_ptr_nonnull(out);
+    snprintf(out, strlen(url) + 128, "%.*s/nonexistent-bill-primary,%s&target_session_attrs=read-write",
+             (int)n, url, url + n);
+    return out;
+}
+
+/* Issue 12 item 5: a multi-host URL connects to the writable server; a
+ * session on a read-only one (SQLSTATE 25006 with the server read-only as
+ * a whole, as a standby or a demoted primary) is UNAVAILABLE and discarded,
+ * and the pool refills once the server takes writes again; a read-only
+ * transaction asked for on a writable server stays a plain error. */
+START_TEST(test_pool__multi_host_url_and_read_only_server)
+{
+    char *url = bill_test_pg_new_database("pool_ha");
+    char *ha = failover_url(url);
+    bill_db *db = open_pool(ha, 1, 2, "pool-ha-test");
+    bill_conn *c = NULL;
+
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_int_eq(bill__exec(c, "CREATE TABLE t (a int)"), BILL_OK);
+    ck_assert_int_eq(bill__exec(c, "BEGIN READ ONLY; INSERT INTO t VALUES (1)"), BILL_EDB);
+    ck_assert_str_eq(bill_error_last()->sqlstate, "25006");
+    bill__conn_release(c);
+
+    /* the server turns read-only (new sessions): a connection opened now
+     * lands on it; libpq refuses it for target_session_attrs=read-write */
+    ck_assert_int_eq(bill_test_pg_exec(url, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET "
+                                            "default_transaction_read_only = on', "
+                                            "current_database()); END $$"), 0);
+    bill_db *stale = NULL;
+    bill_db_options o;
+    bill_db_options_init(&o);
+    o.url = ha;
+    o.min_connections = 1;
+    ck_assert_int_eq(bill_db_open(&stale, &o), BILL_EUNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "read-only"));
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "nonexistent-bill-primary"));
+    /* without the attribute it connects, and its first write is refused */
+    bill_db *plain = open_pool(url, 1, 1, "pool-ro-test");
+    ck_assert_int_eq(bill__conn_acquire(plain, &c), BILL_OK);
+    ck_assert_int_eq(bill__exec(c, "INSERT INTO t VALUES (2)"), BILL_EUNAVAILABLE);
+    ck_assert_str_eq(bill_error_last()->sqlstate, "25006");
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "read-only"));
+    bill__conn_release(c);
+    bill_db_pool_stats st;
+    bill_db_pool_stats_get(plain, &st);
+    ck_assert_int_eq(st.idle, 0); /* discarded */
+
+    ck_assert_int_eq(bill_test_pg_exec(url, "BEGIN READ WRITE; DO $$ BEGIN EXECUTE format('ALTER "
+                                            "DATABASE %I RESET default_transaction_read_only', "
+                                            "current_database()); END $$; COMMIT"), 0);
+    ck_assert_int_eq(bill__conn_acquire(plain, &c), BILL_OK);
+    ck_assert_int_eq(bill__exec(c, "INSERT INTO t VALUES (3)"), BILL_OK);
+    bill__conn_release(c);
+    bill_db_close(plain);
+    ck_assert_int_eq(bill_db_ping(db), BILL_OK);
+    bill_db_close(db);
+    free(ha);
     free(url);
 }
 END_TEST
@@ -511,6 +642,8 @@ BILL_TEST_MAIN_AFTER(bill_test_pg_url_base(), "pool", 60, NULL, NULL,
                test_pool__dead_connection_is_replaced,
                test_pool__ping_only_after_idle_threshold,
                test_pool__unverified_first_statement_retries_once,
+               test_pool__unverified_write_never_sent_twice,
+               test_pool__multi_host_url_and_read_only_server,
                test_pool__statements_prepared_per_connection,
                test_pool__broken_connection_discarded_on_release,
                test_pool__idle_connections_above_min_expire,

@@ -91,17 +91,25 @@ static void terminate_backend(const char *url, long pid)
     ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
 }
 
+/* Borrow a connection of `db` (pool of one), put it back, and end its
+ * session from outside; returns the ended backend's pid. */
+static long end_idle_session(bill_db *db, const char *url)
+{
+    bill_conn *c = NULL;
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    long pid = backend_pid(c);
+    bill__conn_release(c);
+    terminate_backend(url, pid);
+    return pid;
+}
+
 START_TEST(test_pool__dead_connection_is_replaced)
 {
     char *url = bill_test_pg_new_database("pool_dead");
     bill_db *db = open_pool(url, 1, 1, "pool-dead-test");
     bill_conn *c = NULL;
 
-    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
-    long pid1 = backend_pid(c);
-    bill__conn_release(c);
-
-    terminate_backend(url, pid1);
+    long pid1 = end_idle_session(db, url);
     /* test_before_acquire notices and hands out a fresh connection. (A
      * session ended while a statement is on its way fails that statement:
      * it may have run, so it is not sent again — see the next tests.) */
@@ -228,10 +236,7 @@ START_TEST(test_pool__unverified_write_never_sent_twice)
     bill_conn *c = NULL;
     PGresult *r = NULL;
 
-    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
-    long pid1 = backend_pid(c);
-    bill__conn_release(c);
-    terminate_backend(url, pid1);
+    long pid1 = end_idle_session(db, url);
     /* lent unchecked (used < 1 s ago); the write goes to a new session */
     ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
     ck_assert_int_eq(bill__q(c, &r, "SELECT nextval('s')", 0, NULL), BILL_OK);
@@ -275,8 +280,9 @@ static char *failover_url(const char *url)
     size_t n = (size_t)(h - url) + 5;
     char *out = malloc(strlen(url) + 128);
     ck_assert_ptr_nonnull(out);
-    snprintf(out, strlen(url) + 128, "%.*s/nonexistent-bill-primary,%s&target_session_attrs=read-write",
-             (int)n, url, url + n);
+    snprintf(out, strlen(url) + 128,
+             "%.*s/nonexistent-bill-primary,%s&target_session_attrs=read-write", (int)n, url,
+             url + n);
     return out;
 }
 

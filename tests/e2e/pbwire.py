@@ -103,6 +103,28 @@ def MAP(m, n):
     return {S(e, 1): S(e, 2) for e in R(m, n)}
 
 
+def cli_id(binary, srv_dir, *args):
+    """Run bill-cli --json on the server's config; -> the id of the object
+    it printed (None when it printed none). Fails the scenario when it
+    fails."""
+    import json
+    import subprocess
+    p = subprocess.run([binary, '--config', srv_dir + '/config.toml', '--json', '-q'] + list(args),
+                       capture_output=True, text=True, cwd=srv_dir)
+    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
+    doc = json.loads(p.stdout) if p.stdout.strip() else {}
+    if 'id' in doc:
+        return doc['id']
+    return next((v['id'] for v in doc.values() if isinstance(v, dict) and 'id' in v), None)
+
+
+def yipay_sign(params, key):
+    """The Yipay (epay) MD5 signature of a notification's fields."""
+    import hashlib
+    items = sorted((k, v) for k, v in params.items() if v != '' and k not in ('sign', 'sign_type'))
+    return hashlib.md5(('&'.join('%s=%s' % kv for kv in items) + key).encode()).hexdigest()
+
+
 GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND',
               'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION',
               'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',

@@ -10,16 +10,14 @@ Usage: test_catcache.py PORT_A PORT_B SERVER_DIR_A BILL_CLI
     anonymous caller of either server gets within 1 s of bill-cli exiting;
   - many distinct anonymous requests keep B's cache within its bound.
 Exits non-zero with a message on the first failure."""
-import json
 import re
-import subprocess
 import sys
 import time
 import urllib.request
 
 import grpc
 
-from pbwire import fail, expect, enc, dec, S, R
+from pbwire import fail, expect, enc, dec, S, R, cli_id
 
 PORT_A, PORT_B, DIR_A, CLI = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 PROD = '/rustbill.product.ProductService/'
@@ -29,13 +27,7 @@ INT = '/rustbill.integration.IntegrationService/'
 
 
 def cli(*args):
-    p = subprocess.run([CLI, '--config', DIR_A + '/config.toml', '--json', '-q'] + list(args),
-                       capture_output=True, text=True, cwd=DIR_A)
-    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
-    doc = json.loads(p.stdout) if p.stdout.strip() else {}
-    if 'id' in doc:
-        return doc['id']
-    return next((v['id'] for v in doc.values() if isinstance(v, dict) and 'id' in v), None)
+    return cli_id(CLI, DIR_A, *args)
 
 
 chans = {p: grpc.insecure_channel('127.0.0.1:%d' % p) for p in (PORT_A, PORT_B)}

@@ -18,11 +18,9 @@
  */
 #include "check_main.h"
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pg_harness.h"
@@ -44,54 +42,21 @@ static void teardown(void)
         bill_test_server_stop(&srv, SIGTERM, 15000);
 }
 
-/* Run `cmd`, copy its stdout into out (NUL-terminated). Exit status. */
-static int run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int run(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    size_t n = 0, got;
-    if (!p)
-        return -1;
-    while (n + 1 < cap && (got = fread(out + n, 1, cap - 1 - n, p)) > 0)
-        n += got;
-    out[n] = '\0';
-    int rc = pclose(p);
-    fputs(out, stderr);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
-
-/* "KEY value" line of the client's output, copied into v. */
-static void field(const char *out, const char *key, char *v, size_t cap)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, "%s ", key);
-    const char *p = strstr(out, pat);
-    ck_assert_msg(p != NULL, "client printed no %s", key);
-    p += strlen(pat);
-    size_t n = strcspn(p, "\n");
-    ck_assert_uint_lt(n, cap);
-    memcpy(v, p, n);
-    v[n] = '\0';
-}
-
 /* HTTP status and body of a POST (form may be NULL: GET). */
 static int http(const char *path, const char *form, char *body, size_t cap)
 {
     char out[4096];
     int rc;
     if (form)
-        rc = run(out, sizeof out,
-                 "curl -s -m 20 -w '\\n%%{http_code}' -H 'Content-Type: "
-                 "application/x-www-form-urlencoded' --data-raw '%s' http://127.0.0.1:%d%s",
-                 form, srv.port, path);
+        rc = bill_test_sh(out, sizeof out,
+                          "curl -s -m 20 -w '\\n%%{http_code}' -H 'Content-Type: "
+                          "application/x-www-form-urlencoded' --data-raw '%s' "
+                          "http://127.0.0.1:%d%s",
+                          form, srv.port, path);
     else
-        rc = run(out, sizeof out, "curl -s -m 20 -w '\\n%%{http_code}' http://127.0.0.1:%d%s",
-                 srv.port, path);
+        rc = bill_test_sh(out, sizeof out,
+                          "curl -s -m 20 -w '\\n%%{http_code}' http://127.0.0.1:%d%s",
+                          srv.port, path);
     ck_assert_int_eq(rc, 0);
     char *nl = strrchr(out, '\n');
     ck_assert_ptr_nonnull(nl);
@@ -104,12 +69,13 @@ static int http(const char *path, const char *form, char *body, size_t cap)
 START_TEST(test_outage__callback_is_retryable_and_pays_after)
 {
     char out[8192], iface[64], order[64], token[1024], form[2048], body[256], path[200];
-    ck_assert_int_eq(run(out, sizeof out, "/usr/bin/python3 %s setup %d %s %s", E2E_OUTAGE_CLIENT,
-                         srv.port, srv.dir, BILL_CLI_BIN), 0);
-    field(out, "IFACE", iface, sizeof iface);
-    field(out, "ORDER", order, sizeof order);
-    field(out, "TOKEN", token, sizeof token);
-    field(out, "FORM", form, sizeof form);
+    ck_assert_int_eq(bill_test_sh(out, sizeof out, "/usr/bin/python3 %s setup %d %s %s",
+                                  E2E_OUTAGE_CLIENT, srv.port, srv.dir, BILL_CLI_BIN),
+                     0);
+    bill_test_sh_field(out, "IFACE", iface, sizeof iface);
+    bill_test_sh_field(out, "ORDER", order, sizeof order);
+    bill_test_sh_field(out, "TOKEN", token, sizeof token);
+    bill_test_sh_field(out, "FORM", form, sizeof form);
     char *url = strdup(srv.db_url);
 
     ck_assert_int_eq(bill_test_pg_halt(), 0);
@@ -121,8 +87,9 @@ START_TEST(test_outage__callback_is_retryable_and_pays_after)
     ck_assert_int_eq(http("/callback/yipay/not-a-uuid", form, NULL, 0), 404);
     ck_assert_int_eq(http("/ready", NULL, NULL, 0), 503);
     ck_assert_int_eq(http("/health", NULL, NULL, 0), 200);
-    ck_assert_int_eq(run(out, sizeof out, "/usr/bin/python3 %s down %d %s %s", E2E_OUTAGE_CLIENT,
-                         srv.port, token, order), 0);
+    ck_assert_int_eq(bill_test_sh(out, sizeof out, "/usr/bin/python3 %s down %d %s %s",
+                                  E2E_OUTAGE_CLIENT, srv.port, token, order),
+                     0);
     ck_assert_msg(bill_test_server_alive(&srv), "server died during the outage");
 
     ck_assert_int_eq(bill_test_pg_resume(), 0);
@@ -144,8 +111,9 @@ START_TEST(test_outage__callback_is_retryable_and_pays_after)
     snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE kind = 'order.paid' AND "
              "payload->>'order_id' = '%s'", order);
     ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
-    ck_assert_int_eq(run(out, sizeof out, "/usr/bin/python3 %s up %d %s %s", E2E_OUTAGE_CLIENT,
-                         srv.port, token, order), 0);
+    ck_assert_int_eq(bill_test_sh(out, sizeof out, "/usr/bin/python3 %s up %d %s %s",
+                                  E2E_OUTAGE_CLIENT, srv.port, token, order),
+                     0);
     free(url);
 }
 END_TEST

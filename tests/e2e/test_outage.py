@@ -15,15 +15,13 @@ Usage:
       with the database back: GetOrder shows the order paid.
 Exits non-zero with a message on the first failure.
 """
-import hashlib
 import json
-import subprocess
 import sys
 import urllib.parse
 
 import grpc
 
-from pbwire import fail, expect, enc, S, M  # noqa: E402
+from pbwire import fail, expect, enc, S, M, cli_id, yipay_sign  # noqa: E402
 
 PID, KEY = '1001', 'k3y-ABC'
 ID = '/rustbill.identity.IdentityService/'
@@ -48,26 +46,13 @@ def call(ch, path, body, md=()):
         fail('%s: %s %s' % (path, e.code().name, e.details()))
 
 
-def cli(srv_dir, binary, *args):
-    p = subprocess.run([binary, '--config', srv_dir + '/config.toml', '--json', '-q'] + list(args),
-                       capture_output=True, text=True, cwd=srv_dir)
-    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
-    doc = json.loads(p.stdout)
-    return doc['id'] if 'id' in doc else next(v['id'] for v in doc.values() if isinstance(v, dict))
-
-
-def sign(params, key):
-    items = sorted((k, v) for k, v in params.items() if v != '' and k not in ('sign', 'sign_type'))
-    return hashlib.md5(('&'.join('%s=%s' % kv for kv in items) + key).encode()).hexdigest()
-
-
 def setup(port, srv_dir, binary):
     ch = channel(port)
     cfg = {'api_url': 'http://127.0.0.1:9/', 'pid': PID, 'key': KEY,
            'public_base': 'https://bill.example.com'}
-    iface = cli(srv_dir, binary, 'plugin', 'create-interface', '--plugin', 'gateway-yipay',
+    iface = cli_id(binary, srv_dir, 'plugin', 'create-interface', '--plugin', 'gateway-yipay',
                 '--name', 'Yipay', '--config', json.dumps(cfg))
-    prod = cli(srv_dir, binary, 'product', 'create', '--name', 'HK-1', '--price-monthly', '12.50')
+    prod = cli_id(binary, srv_dir, 'product', 'create', '--name', 'HK-1', '--price-monthly', '12.50')
     call(ch, ID + 'Register', enc((1, 'outage'), (2, 'outage@example.com'), (3, 'Outage'),
                                   (4, 'Secret-Pass-1'), (5, '')))
     tok = S(call(ch, ID + 'Login', enc((1, 'outage'), (2, 'Secret-Pass-1'), (3, 'customer'))), 1)
@@ -76,7 +61,7 @@ def setup(port, srv_dir, binary):
     pay = S(M(call(ch, ORD + 'PayOrder', enc((1, oid), (2, iface)), md), 1), 1)
     n = {'pid': PID, 'trade_no': '2025000001', 'out_trade_no': pay, 'type': 'alipay',
          'name': 'HK-1', 'money': '12.50', 'trade_status': 'TRADE_SUCCESS', 'param': ''}
-    n['sign'] = sign(n, KEY)
+    n['sign'] = yipay_sign(n, KEY)
     n['sign_type'] = 'MD5'
     print('IFACE', iface)
     print('ORDER', oid)

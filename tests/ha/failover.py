@@ -25,7 +25,6 @@ Prints "CUSTOMER <id>", "ACKED <n>", "GATEWAY <n>", "UNKNOWN <n>",
 payment) for the database checks of the C side. Exits non-zero with a
 message on the first failure.
 """
-import hashlib
 import json
 import os
 import subprocess
@@ -39,7 +38,7 @@ import urllib.request
 import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'e2e'))
-from pbwire import fail, expect, enc, dec, S, M  # noqa: E402
+from pbwire import fail, expect, enc, dec, S, M, cli_id, yipay_sign  # noqa: E402
 
 PID, KEY = '1001', 'k3y-ABC'
 ID = '/rustbill.identity.IdentityService/'
@@ -93,27 +92,12 @@ class Load:
         return out
 
 
-def sign(params):
-    items = sorted((k, v) for k, v in params.items() if v != '' and k not in ('sign', 'sign_type'))
-    return hashlib.md5(('&'.join('%s=%s' % kv for kv in items) + KEY).encode()).hexdigest()
-
-
-def cli(srv_dir, binary, *args):
-    p = subprocess.run([binary, '--config', srv_dir + '/config.toml', '--json', '-q'] + list(args),
-                       capture_output=True, text=True, cwd=srv_dir)
-    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
-    doc = json.loads(p.stdout) if p.stdout.strip() else {}
-    if 'id' in doc:
-        return doc['id']
-    return next((v['id'] for v in doc.values() if isinstance(v, dict) and 'id' in v), None)
-
-
 def setup(ld, srv_dir, binary):
     cfg = {'api_url': 'http://127.0.0.1:9/', 'pid': PID, 'key': KEY,
            'public_base': 'https://bill.example.com'}
-    iface = cli(srv_dir, binary, 'plugin', 'create-interface', '--plugin', 'gateway-yipay',
+    iface = cli_id(binary, srv_dir, 'plugin', 'create-interface', '--plugin', 'gateway-yipay',
                 '--name', 'Yipay', '--config', json.dumps(cfg))
-    prod = cli(srv_dir, binary, 'product', 'create', '--name', 'HA-1', '--price-monthly', PRICE)
+    prod = cli_id(binary, srv_dir, 'product', 'create', '--name', 'HA-1', '--price-monthly', PRICE)
     m = ld.call(ID + 'Register', enc((1, 'failover'), (2, 'failover@example.com'), (3, 'Failover'),
                                      (4, 'Secret-Pass-1'), (5, '')), [])
     expect(m is not None, 'Register failed: %r' % ld.bad)
@@ -121,17 +105,25 @@ def setup(ld, srv_dir, binary):
     m = ld.call(ID + 'Login', enc((1, 'failover'), (2, 'Secret-Pass-1'), (3, 'customer')), [])
     expect(m is not None, 'Login failed: %r' % ld.bad)
     md = [('authorization', 'Bearer ' + S(m, 1))]
-    cli(srv_dir, binary, 'customer', 'balance', 'add', cust, '1000000.00', '--description', 'load')
+    cli_id(binary, srv_dir, 'customer', 'balance', 'add', cust, '1000000.00', '--description', 'load')
     return iface, prod, cust, md
 
 
-def balance_worker(ld, prod, md):
+def create_order(ld, prod, md):
+    """-> a new order's id, or None when the load stops first."""
     while not ld.stop.is_set():
         m = ld.call(ORD + 'CreateOrder', enc((2, prod), (8, 'monthly')), md)
-        if m is None:
-            time.sleep(0.05)
-            continue
-        oid = S(M(m, 1), 1)
+        if m is not None:
+            return S(M(m, 1), 1)
+        time.sleep(0.05)
+    return None
+
+
+def balance_worker(ld, prod, md):
+    while True:
+        oid = create_order(ld, prod, md)
+        if oid is None:
+            return
         m = ld.call(ORD + 'PayOrder', enc((1, oid), (2, 'balance')), md)
         with ld.lock:
             if m is None:
@@ -160,12 +152,10 @@ def notify(ld, iface, form):
 
 def gateway_worker(ld, iface, prod, md):
     n = 0
-    while not ld.stop.is_set():
-        m = ld.call(ORD + 'CreateOrder', enc((2, prod), (8, 'monthly')), md)
-        if m is None:
-            time.sleep(0.05)
-            continue
-        oid = S(M(m, 1), 1)
+    while True:
+        oid = create_order(ld, prod, md)
+        if oid is None:
+            return
         pay = None
         while pay is None and not ld.stop.is_set():
             # a repeated PayOrder supersedes an earlier pending payment
@@ -179,7 +169,7 @@ def gateway_worker(ld, iface, prod, md):
         tn = 'HA%08d' % n
         f = {'pid': PID, 'trade_no': tn, 'out_trade_no': pay, 'type': 'alipay', 'name': 'HA-1',
              'money': PRICE, 'trade_status': 'TRADE_SUCCESS', 'param': ''}
-        f['sign'] = sign(f)
+        f['sign'] = yipay_sign(f, KEY)
         f['sign_type'] = 'MD5'
         form = urllib.parse.urlencode(f)
         deadline = time.monotonic() + 45

@@ -23,11 +23,9 @@
 #include "check_main.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pg_harness.h"
@@ -38,60 +36,23 @@ static char ha_url[512];
 static char plug_dir[64];
 static bill_test_server srv;
 
-/* Run `cmd`, copy its stdout into out (NUL-terminated; also echoed to
- * stderr for the log). Exit status, or -1. */
-static int run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int run(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    size_t n = 0, got;
-    if (!p)
-        return -1;
-    while (n + 1 < cap && (got = fread(out + n, 1, cap - 1 - n, p)) > 0)
-        n += got;
-    out[n] = '\0';
-    int rc = pclose(p);
-    fputs(out, stderr);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
-
-/* "KEY value" line of a script's output, copied into v. */
-static void field(const char *out, const char *key, char *v, size_t cap)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, "%s ", key);
-    const char *p = out;
-    while ((p = strstr(p, pat)) && p != out && p[-1] != '\n')
-        p++;
-    ck_assert_msg(p != NULL, "no %s line in the output", key);
-    p += strlen(pat);
-    size_t n = strcspn(p, "\n");
-    ck_assert_uint_lt(n, cap);
-    memcpy(v, p, n);
-    v[n] = '\0';
-}
-
 static void setup(void)
 {
     char out[4096], toml[512];
     snprintf(ha_dir, sizeof ha_dir, "/tmp/bill-ha.%d", (int)getpid());
-    ck_assert_msg(run(out, sizeof out, "%s start %s %d", PG_HA, ha_dir, (int)getpid()) == 0,
+    ck_assert_msg(bill_test_sh(out, sizeof out, "%s start %s %d", PG_HA, ha_dir,
+                               (int)getpid()) == 0,
                   "pg-ha.sh could not build the HA pair");
-    field(out, "URL", ha_url, sizeof ha_url);
+    bill_test_sh_field(out, "URL", ha_url, sizeof ha_url);
     char primary[16], sync[128];
-    field(out, "PRIMARY", primary, sizeof primary);
-    field(out, "SYNC", sync, sizeof sync);
+    bill_test_sh_field(out, "PRIMARY", primary, sizeof primary);
+    bill_test_sh_field(out, "SYNC", sync, sizeof sync);
     ck_assert_str_eq(primary, "n1");
     ck_assert_ptr_nonnull(strstr(sync, "ANY 1")); /* the standby confirms each commit */
 
     snprintf(plug_dir, sizeof plug_dir, "/tmp/bill-ha-plugins.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(plug_dir));
-    ck_assert_int_eq(run(out, sizeof out, "cp '%s/gateway-yipay/gateway-yipay.so' '%s/'",
+    ck_assert_int_eq(bill_test_sh(out, sizeof out, "cp '%s/gateway-yipay/gateway-yipay.so' '%s/'",
                          BUILTIN_PLUGIN_DIR, plug_dir), 0);
     snprintf(toml, sizeof toml,
              "[plugins]\nplugins_dir = \"%s\"\n[security]\nmaster_key = "
@@ -107,9 +68,9 @@ static void teardown(void)
     if (srv.pid > 0)
         bill_test_server_stop(&srv, SIGTERM, 15000);
     if (ha_dir[0])
-        run(out, sizeof out, "%s stop %s", PG_HA, ha_dir);
+        bill_test_sh(out, sizeof out, "%s stop %s", PG_HA, ha_dir);
     if (plug_dir[0])
-        run(out, sizeof out, "rm -rf '%s'", plug_dir);
+        bill_test_sh(out, sizeof out, "rm -rf '%s'", plug_dir);
 }
 
 /* The acknowledged payments (failover.py's SERVER_DIR/acked: "order
@@ -152,13 +113,15 @@ START_TEST(test_failover__payments_survive_a_primary_kill)
 {
     static char out[65536];
     char cust[64], acked_path[320], node[16];
-    ck_assert_int_eq(run(out, sizeof out, "/usr/bin/python3 %s %d %s %s %s %s", E2E_FAILOVER,
-                         srv.port, srv.dir, BILL_CLI_BIN, PG_HA, ha_dir), 0);
-    field(out, "CUSTOMER", cust, sizeof cust);
+    ck_assert_int_eq(bill_test_sh(out, sizeof out, "/usr/bin/python3 %s %d %s %s %s %s",
+                                  E2E_FAILOVER, srv.port, srv.dir, BILL_CLI_BIN, PG_HA,
+                                  ha_dir),
+                     0);
+    bill_test_sh_field(out, "CUSTOMER", cust, sizeof cust);
     ck_assert_msg(bill_test_server_alive(&srv), "bill-server died during the failover");
 
     /* automatic failover: the secondary is the primary now */
-    ck_assert_int_eq(run(node, sizeof node, "%s primary %s", PG_HA, ha_dir), 0);
+    ck_assert_int_eq(bill_test_sh(node, sizeof node, "%s primary %s", PG_HA, ha_dir), 0);
     ck_assert_str_eq(node, "n2\n");
 
     /* 0 acknowledged payments lost, none applied twice */

@@ -5,10 +5,12 @@
 #include "server_harness.h"
 
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,4 +220,38 @@ int bill_test_server_stop(bill_test_server *s, int sig, int timeout_ms)
         s->plugdir[0] = '\0';
     }
     return rc;
+}
+
+int bill_test_sh(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    size_t n = 0, got;
+    if (!p)
+        return -1;
+    while (n + 1 < cap && (got = fread(out + n, 1, cap - 1 - n, p)) > 0)
+        n += got;
+    out[n] = '\0';
+    int rc = pclose(p);
+    fputs(out, stderr);
+    return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+void bill_test_sh_field(const char *out, const char *key, char *v, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "%s ", key);
+    const char *p = out;
+    while ((p = strstr(p, pat)) && p != out && p[-1] != '\n')
+        p++; /* only at the start of a line */
+    ck_assert_msg(p != NULL, "the script printed no %s line", key);
+    p += strlen(pat);
+    size_t n = strcspn(p, "\n");
+    ck_assert_uint_lt(n, cap);
+    memcpy(v, p, n);
+    v[n] = '\0';
 }

@@ -9,6 +9,7 @@
 #ifndef BILL_TEST_SERVER_HARNESS_H
 #define BILL_TEST_SERVER_HARNESS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct bill_test_server {
@@ -59,5 +60,13 @@ int bill_test_server_stop(bill_test_server *s, int sig, int timeout_ms);
 
 /* True while the process is alive. */
 int bill_test_server_alive(bill_test_server *s);
+
+/* Run the shell command formatted from fmt (a client script, a helper):
+ * its stdout, up to cap - 1 bytes, in out (NUL-terminated) and echoed to
+ * stderr for the test log. Returns its exit status, or -1. */
+int bill_test_sh(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The value of the "KEY value" line in a script's output, copied into v
+ * (cap bytes); fails the test when there is no such line. */
+void bill_test_sh_field(const char *out, const char *key, char *v, size_t cap);
 
 #endif

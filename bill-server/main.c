@@ -68,8 +68,10 @@ static int env_int(const char *name, int def)
  * created here and handed to the server (bill_srv.plugins: the services
  * reach it with bill_srv_call_plugins), the .so files
  * are scanned at start and every BILL_PLUGINS_SCAN_INTERVAL_SECS on every
- * instance (each process needs the plugins loaded; the catalog rows a scan
- * writes are an idempotent upsert), the provisioning/notification handlers
+ * instance (each process needs the plugins loaded), but only the instance
+ * holding the cluster's `events` role writes the `plugins` catalogue rows
+ * (bill_plugins_scan; the others bill_plugins_scan_files), the
+ * provisioning/notification handlers
  * run on 2 event worker threads (no leader role needed: workers claim rows
  * with SKIP LOCKED, so several servers consume one queue in parallel), and
  * every BG_TICK_SECS one thread cancels unpaid orders older than 24 h and
@@ -96,7 +98,10 @@ static void bg_scan(bg_state *bg)
 {
     bill_plugin_scan_stats st;
     memset(&st, 0, sizeof st);
-    if (bill_plugins_scan(bg->plugins, &st) != BILL_OK) {
+    /* the catalogue rows: one writer, like the periodic jobs (issue 12 §2) */
+    int rc = cluster_job_role_held(BILL_ROLE_EVENTS) ? bill_plugins_scan(bg->plugins, &st)
+                                                     : bill_plugins_scan_files(bg->plugins, &st);
+    if (rc != BILL_OK) {
         /* A missing plugins directory only means no plugins. */
         BILL_LOG_WARN(MOD, "plugin scan: %s", bill_error_last()->message);
         return;

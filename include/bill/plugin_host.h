@@ -88,6 +88,11 @@ typedef struct bill_plugin_scan_stats {
  * 5 minutes (BILL_PLUGINS_SCAN_INTERVAL_SECS) from the server's timer. */
 #define BILL_PLUGINS_SCAN_INTERVAL_SECS 300
 BILL_API int bill_plugins_scan(bill_plugins *p, bill_plugin_scan_stats *stats);
+/* The same without writing the `plugins` table: files are loaded and
+ * reloaded for this process only. For cluster members that do not hold the
+ * writing role (bill-server: `events`, like the other periodic jobs), so
+ * that one instance, not every one, keeps the catalogue rows. */
+BILL_API int bill_plugins_scan_files(bill_plugins *p, bill_plugin_scan_stats *stats);
 
 typedef struct bill_plugin_infos {
     BILL_LIST_OF(bill_plugin_info);

@@ -510,7 +510,7 @@ static int cmp_str(const void *a, const void *b)
 /* Upsert one loaded plugin into the plugins table (scanner sync). */
 int bill__plugins_sync_db(bill_plugins *p, const bill_plugin_info *infos, size_t n);
 
-int bill_plugins_scan(bill_plugins *p, bill_plugin_scan_stats *stats)
+static int scan(bill_plugins *p, bill_plugin_scan_stats *stats, bool write_db)
 {
     int rc = BILL_OK;
     DIR *dir = NULL;
@@ -573,7 +573,7 @@ int bill_plugins_scan(bill_plugins *p, bill_plugin_scan_stats *stats)
                   "plugin scan of %s: %d files, %d new, %d reloaded, %d unchanged, %d refused, "
                   "%d duplicates", p->plugins_dir, st.files, st.loaded, st.reloaded,
                   st.unchanged, st.refused, st.duplicates);
-    if (p->db) {
+    if (p->db && write_db) {
         if ((rc = bill_plugins_list(p, &infos)) < 0)
             goto done;
         if ((rc = bill__plugins_sync_db(p, infos.items, infos.count)) < 0)
@@ -590,6 +590,16 @@ done:
     free(seen);
     bill_plugin_infos_clear(&infos);
     return rc;
+}
+
+int bill_plugins_scan(bill_plugins *p, bill_plugin_scan_stats *stats)
+{
+    return scan(p, stats, true);
+}
+
+int bill_plugins_scan_files(bill_plugins *p, bill_plugin_scan_stats *stats)
+{
+    return scan(p, stats, false);
 }
 
 void bill_plugin_infos_clear(bill_plugin_infos *l)

@@ -160,5 +160,39 @@ START_TEST(test_plugin_interfaces__secrets_sealed_masked_and_usable)
 }
 END_TEST
 
+/* Issue 12 §2: a scan of the files only (a cluster member without the
+ * writing role) loads the plugins for its process and leaves the catalogue
+ * rows alone; the full scan (the role holder) writes them. */
+START_TEST(test_plugin_interfaces__scan_files_leaves_the_catalogue)
+{
+    char *url = NULL;
+    bill_db *db = bill_test_db_new_url(&url);
+    char dir[] = "/tmp/bill-plugscan-XXXXXX", path[1100];
+    bill_plugin_scan_stats st;
+    bill_plugin_infos loaded = {0};
+    const char *rows = "SELECT count(*) FROM plugins WHERE plugin_id = 'gateway-example'";
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/gateway-example.so", dir);
+    copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", path);
+    bill_plugins *p = registry(db, dir, true);
+    ck_assert_int_eq(bill_plugins_scan_files(p, &st), BILL_OK);
+    ck_assert_int_eq(st.loaded, 1);
+    ck_assert_int_eq(bill_plugins_list(p, &loaded), BILL_OK);
+    ck_assert_uint_eq(loaded.count, 1);
+    bill_plugin_infos_clear(&loaded);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, rows), 0);
+    ck_assert_int_eq(bill_plugins_scan(p, &st), BILL_OK);
+    ck_assert_int_eq(st.unchanged, 1);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, rows), 1);
+    bill_plugins_free(p);
+    unlink(path);
+    rmdir(dir);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
 BILL_TEST_MAIN("plugin_interfaces", 60, NULL, NULL,
-               test_plugin_interfaces__secrets_sealed_masked_and_usable);
+               test_plugin_interfaces__secrets_sealed_masked_and_usable,
+               test_plugin_interfaces__scan_files_leaves_the_catalogue);

@@ -40,6 +40,16 @@ static bill_plugins *registry(bill_db *db, const char *dir, bool with_key)
     return p;
 }
 
+/* The registry, its plugin file and directory, the database handle. */
+static void cleanup(bill_plugins *p, const char *path, const char *dir, bill_db *db, char *url)
+{
+    bill_plugins_free(p);
+    unlink(path);
+    rmdir(dir);
+    bill_db_close(db);
+    free(url);
+}
+
 START_TEST(test_plugin_interfaces__secrets_sealed_masked_and_usable)
 {
     char *url = NULL;
@@ -152,11 +162,7 @@ START_TEST(test_plugin_interfaces__secrets_sealed_masked_and_usable)
     ck_assert_int_eq(bill_plugin_host_get(p, "00000000-0000-4000-8000-000000000000", &inst),
                      BILL_ENOTFOUND);
 
-    bill_plugins_free(p);
-    unlink(path);
-    rmdir(dir);
-    bill_db_close(db);
-    free(url);
+    cleanup(p, path, dir, db, url);
 }
 END_TEST
 
@@ -185,11 +191,7 @@ START_TEST(test_plugin_interfaces__scan_files_leaves_the_catalogue)
     ck_assert_int_eq(bill_plugins_scan(p, &st), BILL_OK);
     ck_assert_int_eq(st.unchanged, 1);
     ck_assert_int_eq(bill_test_pg_query_ll(url, rows), 1);
-    bill_plugins_free(p);
-    unlink(path);
-    rmdir(dir);
-    bill_db_close(db);
-    free(url);
+    cleanup(p, path, dir, db, url);
 }
 END_TEST
 

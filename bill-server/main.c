@@ -369,7 +369,8 @@ int main(int argc, char **argv)
     layers_started = true;
     serving = true;
     if (srv_health_monitor_start(&srv) < 0 ||
-        srv_workers_start(&srv, cfg->server.max_concurrency) < 0) {
+        srv_workers_start(&srv, cfg->server.max_concurrency > 0 ? cfg->server.max_concurrency
+                                                                 : cfg->db.max_connections) < 0) {
         fprintf(stderr, "bill-server: cannot start worker threads\n");
         goto done;
     }

@@ -634,6 +634,13 @@ static void warn_not_used_yet(bill_config *cfg)
 static void check_relations(bill_config *cfg)
 {
     warn_not_used_yet(cfg);
+    /* Unset, max_concurrency follows the pool: a worker beyond the pool's
+     * connections only waits for one (out of the FIFO order the worker
+     * queue keeps, and at the cost of futex traffic on every release:
+     * 7 futex calls per request with 30 workers on 10 connections, 0.75
+     * with 10; issue 13). */
+    if (cfg->server.max_concurrency == 0)
+        cfg->server.max_concurrency = cfg->db.max_connections;
     const field *fmin = &fields[field_index("db", "min_connections")];
     if (cfg->db.min_connections > cfg->db.max_connections)
         cfg_error(cfg, origin_of(cfg, fmin), fmin,
@@ -690,7 +697,7 @@ static int set_defaults(bill_config *c)
         if (!(*s[i].slot = bill__strdup(s[i].v)))
             return BILL_ENOMEM;
     c->server.port = 50051;
-    c->server.max_concurrency = 30;
+    c->server.max_concurrency = 0; /* unset: [db] max_connections (check_relations) */
     c->server.shutdown_grace_secs = 10;
     c->server.io_threads = 2;
     c->server.request_timeout_ms = 10000;

@@ -83,7 +83,7 @@ START_TEST(defaults_without_file)
     ck_assert_str_eq(cfg->local_path, "config.local.toml");
     ck_assert_str_eq(cfg->server.host, "127.0.0.1");
     ck_assert_int_eq(cfg->server.port, 50051);
-    ck_assert_int_eq(cfg->server.max_concurrency, 30);
+    ck_assert_int_eq(cfg->server.max_concurrency, 20); /* unset: [db] max_connections */
     ck_assert_str_eq(cfg->server.notify_email, "");
     ck_assert_int_eq(cfg->server.shutdown_grace_secs, 10);
     ck_assert_str_eq(cfg->db.url, "");
@@ -183,6 +183,7 @@ START_TEST(full_file_values_and_origins)
     ck_assert_str_eq(cfg->server.host, "0.0.0.0");
     ck_assert_int_eq(cfg->server.port, 8080);
     ck_assert_int_eq(cfg->db.max_connections, 40);
+    ck_assert_int_eq(cfg->server.max_concurrency, 40); /* follows the pool when unset */
     ck_assert(!cfg->db.test_before_acquire);
     ck_assert_str_eq(cfg->session.cookie_same_site, "Strict"); /* canonical spelling */
     ck_assert_uint_eq(cfg->cors.allowed_origins_count, 2);
@@ -238,6 +239,7 @@ START_TEST(layering_local_overrides)
     ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
     ck_assert(cfg->main_loaded && cfg->local_loaded);
     ck_assert_int_eq(cfg->server.port, 2000);             /* scalar overridden */
+    ck_assert_int_eq(cfg->server.max_concurrency, 20);    /* unset: [db] max_connections */
     ck_assert_str_eq(cfg->server.host, "main-host");      /* untouched key kept */
     ck_assert_uint_eq(cfg->cors.allowed_origins_count, 1); /* array replaced, not appended */
     ck_assert_str_eq(cfg->cors.allowed_origins[0], "c");
@@ -651,6 +653,26 @@ START_TEST(example_file_is_clean)
 }
 END_TEST
 
+/* max_concurrency unset follows [db] max_connections; set, it is kept,
+ * larger or smaller than the pool. */
+START_TEST(max_concurrency_follows_the_pool)
+{
+    bill_config *cfg = NULL;
+    write_file("config.toml", "[db]\nmax_connections = 7\n", 0600);
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
+    ck_assert_int_eq(cfg->server.max_concurrency, 7);
+    bill_config_free(cfg);
+    write_file("config.toml", "[server]\nmax_concurrency = 64\n[db]\nmax_connections = 7\n", 0600);
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
+    ck_assert_int_eq(cfg->server.max_concurrency, 64);
+    bill_config_free(cfg);
+    write_file("config.toml", "[server]\nmax_concurrency = 3\n", 0600);
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
+    ck_assert_int_eq(cfg->server.max_concurrency, 3);
+    bill_config_free(cfg);
+}
+END_TEST
+
 BILL_TEST_MAIN("config", 0, setup, teardown,
                defaults_without_file, required_and_explicit_files, full_file_values_and_origins,
                master_key_base64_and_bad, layering_local_overrides, env_overrides, secret_files,
@@ -658,4 +680,4 @@ BILL_TEST_MAIN("config", 0, setup, teardown,
                syntax_error_reported_with_position, unparsable_file_is_not_also_missing_settings,
                unknown_keys_and_mode_warnings, accepted_not_used_yet_warned, defaults_object,
                example_file_is_clean,
-               server_network_keys);
+               server_network_keys, max_concurrency_follows_the_pool);

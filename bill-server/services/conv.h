@@ -92,6 +92,15 @@ int conv_reply_list(bill_srv_call *call, ProtobufCMessage **out, const ProtobufC
  * so responses are stable. */
 int conv_json_map(bill_srv_call *call, const char *json, const ProtobufCMessageDescriptor *entry_desc,
                   size_t *n_out, void ***entries_out);
+/* conv_json_map's fast path, exposed for its fuzz target: the members of a
+ * flat JSON object (string, integer, true/false/null values; the simple
+ * escapes) unescaped into buf (cap >= strlen(json) + 1 always suffices),
+ * keys[i]/vals[i] pointing into it, values as json-c's path gives them
+ * (null as ""). Returns the number of members, or -1 for anything outside
+ * that (nested values, fractions, \u escapes, more than max members,
+ * trailing bytes): then json-c decides. */
+int conv_json_flat(const char *json, char *buf, size_t cap, const char **keys, const char **vals,
+                   size_t max);
 
 /* JSON object text from map entries (key=1, value=2 strings); values that
  * parse as a JSON number or boolean keep that type. Arena string. */

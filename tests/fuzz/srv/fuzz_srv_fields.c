@@ -9,6 +9,10 @@
  *      the peer or a canonical IP address;
  *   4: base64 (grpc-web-text): encode/decode round trip, and decoding of
  *      arbitrary text never overruns;
+ *   byte 0 = 0xfe: the flat-JSON reader of map fields (conv_json_flat,
+ *      services/conv.c) against json-c: whatever it accepts, json-c reads
+ *      as an object with the same members and the same value texts (the
+ *      rule of conv_json_map's json-c path), within the buffer it was given;
  *   byte 0 = 0xff: the request string-field check (srv_pb_check_strings)
  *      over arbitrary bytes as a CreateOrderRequest (nested message, map,
  *      strings): no overrun, a terminated non-empty message on refusal, and
@@ -21,6 +25,8 @@
 #include <arpa/inet.h>
 
 #include "rustbill/order.pb-c.h"
+#include "services/conv.h"
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,10 +147,53 @@ static void check_pb_strings(const uint8_t *p, size_t n)
     protobuf_c_message_free_unpacked(m, NULL);
 }
 
+static void check_json_flat(const char *json)
+{
+    size_t cap = strlen(json) + 1;
+    char *buf = malloc(cap);
+    const char *keys[16], *vals[16];
+    if (!buf)
+        abort();
+    int n = conv_json_flat(json, buf, cap, keys, vals, 16);
+    if (n >= 0) {
+        json_object *o = json_tokener_parse(json);
+        if (!o || !json_object_is_type(o, json_type_object))
+            abort(); /* accepted what json-c does not read as an object */
+        bool dup = false;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++)
+                dup |= strcmp(keys[i], keys[j]) == 0;
+        if (!dup) { /* with duplicates conv_json_map leaves it to json-c */
+            if (json_object_object_length(o) != n)
+                abort();
+            for (int i = 0; i < n; i++) {
+                json_object *v = NULL;
+                if (keys[i] < buf || keys[i] >= buf + cap || vals[i] < buf || vals[i] >= buf + cap ||
+                    !json_object_object_get_ex(o, keys[i], &v))
+                    abort();
+                const char *text = !v ? ""
+                                   : json_object_is_type(v, json_type_string)
+                                       ? json_object_get_string(v)
+                                       : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+                if (strcmp(text, vals[i]) != 0)
+                    abort();
+            }
+        }
+        json_object_put(o);
+    }
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    if (data[0] == 0xfe) {
+        char *s = cstr(data + 1, size - 1);
+        check_json_flat(s);
+        free(s);
+        return 0;
+    }
     if (data[0] == 0xff) {
         check_pb_strings(data + 1, size - 1);
         return 0;

@@ -47,6 +47,8 @@ typedef struct conn {
     unsigned char *out;   /* bytes nghttp2 produced that the socket has not taken */
     size_t out_len, out_cap;
     bool want_out;
+    bool dirty;           /* requests submitted this loop turn, not yet pumped */
+    struct conn *dirty_next;
 } conn;
 
 typedef struct req {
@@ -361,22 +363,39 @@ int main(int argc, char **argv)
     int64_t start = now_ns() + 200000000;
     int64_t end = start + (int64_t)(secs * 1e9);
     int64_t next = start;
-    int64_t drain_until = end + 5000000000LL;
+    int64_t drain_until = end + 5000000000LL, armed_for = -1;
     struct epoll_event evs[256];
     for (;;) {
         int64_t t = now_ns();
         bool armed = false;
         if (t >= start && next < end) {
+            /* every arrival that is due, then one write per connection:
+             * requests that arrived together leave together, as they
+             * would from separate clients' kernels */
+            conn *dirty = NULL;
             while (next <= t && next < end) {
                 conn *c = &conns[(int)(rnd01() * nconn) % nconn];
                 submit(c, next);
-                pump(c);
+                if (!c->dirty) {
+                    c->dirty = true;
+                    c->dirty_next = dirty;
+                    dirty = c;
+                }
                 next += (int64_t)(-log(rnd01()) / rate * 1e9);
+            }
+            while (dirty) {
+                conn *c = dirty;
+                dirty = c->dirty_next;
+                c->dirty = false;
+                pump(c);
             }
         }
         if (next < end) {
-            struct itimerspec its = {{0, 0}, {next / 1000000000, next % 1000000000}};
-            timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+            if (armed_for != next) {
+                struct itimerspec its = {{0, 0}, {next / 1000000000, next % 1000000000}};
+                timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+                armed_for = next;
+            }
             armed = true;
         }
         if (next >= end && answered >= sent)

@@ -61,6 +61,7 @@ case "$(bench_psql -tAc "SELECT status FROM orders WHERE id = '$oid'")" in
   *) echo "capture pay failed"; exit 1 ;;
 esac
 /usr/bin/python3 "$here/pair2pgbench.py" "$work/create.sql" "$work/pay.sql" > "$work/pair.sql"
+/usr/bin/python3 "$here/pair2pgbench.py" --prepared "$work/create.sql" "$work/pay.sql" > "$work/pair-prepared.sql"
 echo "== SQL per CreateOrder+PayOrder pair (pgbench script):"; cat "$work/pair.sql"
 
 echo "== h2load: CreateOrder alone, $conns connections x 4 streams, ${secs}s"
@@ -75,9 +76,9 @@ echo "$out"
 srv=$(echo "$out" | sed -n 's/.*pairs_per_sec=\([0-9.]*\).*/\1/p')
 
 echo "== pgbench: the same statements, $conns connections, ${secs}s, -M simple and -M prepared"
-bench_pgbench "$work/pair.sql" "$conns" "$secs" simple | tee "$work/pgbench.out" | grep -E '^tps|latency average|failed'
+bench_pgbench "$work/pair.sql" "$conns" "$secs" simple | tee "$work/pgbench.out" | grep -E '^tps|latency average|failed|error|aborted'
 pg=$(awk '/^tps/ {print $3; exit}' "$work/pgbench.out")
-bench_pgbench "$work/pair.sql" "$conns" "$secs" prepared | tee "$work/pgbench.out" | grep -E '^tps|latency average|failed'
+bench_pgbench "$work/pair-prepared.sql" "$conns" "$secs" prepared | tee "$work/pgbench.out" | grep -E '^tps|latency average|failed|error|aborted'
 pgp=$(awk '/^tps/ {print $3; exit}' "$work/pgbench.out")
 ratio=$(awk -v a="$srv" -v b="$pg" 'BEGIN {printf "%.2f", a / b}')
 ratiop=$(awk -v a="$srv" -v b="$pgp" 'BEGIN {printf "%.2f", a / b}')

@@ -12,7 +12,9 @@ worker plays a customer paying through the gateway and the gateway itself
 (CreateOrder + PayOrder <yipay> + the signed notification, re-sent on 503
 as a gateway does until it reads "success", then replayed once). After two
 seconds of load `PG_HA kill-primary HA_DIR` SIGKILLs the primary; the load
-runs on until the service is back plus three seconds (at most 40 s).
+runs on until the service is back plus three seconds (at most 40 s). "Back"
+is the first success of a request sent after the load saw the outage (a
+request in flight at the kill may still succeed), timed from the kill.
 
 Asserted here: every failure is UNAVAILABLE (gRPC, with a message naming
 the database) or 503 (the callback), never another answer; the service is back
@@ -57,20 +59,24 @@ class Load:
         self.bad = []          # anything but UNAVAILABLE / 503
         self.errors = 0
         self.samples = set()   # a few UNAVAILABLE messages, for the log
-        self.last_ok = 0.0     # time.monotonic() of the latest success
-        self.first_ok_after_kill = None
         self.killed_at = None
+        self.first_fail_after_kill = None
+        # "back": the first success of a request sent after the outage was
+        # seen (a request in flight at the kill may still succeed)
+        self.first_ok_after_kill = None
 
-    def ok(self):
+    def ok(self, sent):
         now = time.monotonic()
         with self.lock:
-            self.last_ok = now
-            if self.killed_at and self.first_ok_after_kill is None and now > self.killed_at:
+            if self.first_fail_after_kill is not None and self.first_ok_after_kill is None \
+                    and sent > self.first_fail_after_kill:
                 self.first_ok_after_kill = now
 
     def failed(self, what, code, msg):
         with self.lock:
             self.errors += 1
+            if self.killed_at is not None and self.first_fail_after_kill is None:
+                self.first_fail_after_kill = time.monotonic()
             # gRPC: UNAVAILABLE saying why; the callback: 503 (the gateway retries)
             clear = code == 503 or (code == 'UNAVAILABLE' and ('PostgreSQL' in msg or
                                                              'database' in msg))
@@ -83,12 +89,13 @@ class Load:
         """-> decoded answer, or None after recording a failure."""
         f = self.ch.unary_unary(path, request_serializer=lambda x: x,
                                 response_deserializer=lambda x: x)
+        sent = time.monotonic()
         try:
             out = dec(f(body, metadata=md, timeout=10))
         except grpc.RpcError as e:
             self.failed(path.rsplit('/', 1)[1], e.code().name, e.details() or '')
             return None
-        self.ok()
+        self.ok(sent)
         return out
 
 
@@ -137,11 +144,12 @@ def notify(ld, iface, form):
     req = urllib.request.Request('http://127.0.0.1:%d/callback/yipay/%s' % (ld.port, iface),
                                  data=form.encode(), method='POST',
                                  headers={'Content-Type': 'application/x-www-form-urlencoded'})
+    sent = time.monotonic()
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             body = r.read().decode()
             if body == 'success':
-                ld.ok()
+                ld.ok(sent)
                 return 'success'
             ld.failed('callback', r.status, body)
             return None
@@ -203,9 +211,9 @@ def main():
             expect(not ld.bad, 'before the kill: %r' % ld.bad[:3])
             time.sleep(0.1)
         before = len(ld.acked)
+        ld.killed_at = time.monotonic()
         p = subprocess.run([pg_ha, 'kill-primary', ha_dir], capture_output=True, text=True)
         expect(p.returncode == 0, 'kill-primary: %s %s' % (p.stdout, p.stderr))
-        ld.killed_at = time.monotonic()
         print('KILLED', p.stdout.strip(), 'after', before, 'acknowledged payments')
         sys.stdout.flush()
         while time.monotonic() - ld.killed_at < 40:
@@ -220,6 +228,7 @@ def main():
     for s in sorted(ld.samples):
         print('SAMPLE', s)
     expect(not ld.bad, 'answers other than UNAVAILABLE: %r' % ld.bad[:5])
+    expect(ld.first_fail_after_kill is not None, 'the load never saw the primary go')
     expect(ld.first_ok_after_kill is not None, 'service not back within 40 s of the kill')
     back = ld.first_ok_after_kill - ld.killed_at
     expect(back <= 30, 'service back only after %.1f s' % back)

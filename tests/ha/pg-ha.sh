@@ -138,9 +138,10 @@ pgautofailover.health_check_retry_delay = 500
 pgautofailover.node_considered_unhealthy_timeout = 2000
 pgautofailover.primary_demote_timeout = 3000
 EOF
+  # (--listen is accepted though `create monitor --help` does not list it;
+  # without it the monitor listens on '*')
   as_pg "pg_autoctl create monitor --pgdata '$dir/mon' --pgport $pm --hostname 127.0.0.1 \
---auth trust --no-ssl --pgctl '$bindir/pg_ctl' >'$dir/mon.create.log' 2>&1 && \
-pg_autoctl config set --pgdata '$dir/mon' postgresql.listen_addresses 127.0.0.1 >/dev/null" || {
+--listen 127.0.0.1 --auth trust --no-ssl --pgctl '$bindir/pg_ctl' >'$dir/mon.create.log' 2>&1" || {
     echo "pg-ha.sh: pg_autoctl create monitor failed:" >&2; tail -20 "$dir/mon.create.log" >&2; exit 1; }
   run_node mon
   wait_for 30 "the monitor" monitor_sql "SELECT 1"

@@ -19,13 +19,15 @@
 #   pg-ha.sh state DIR             the monitor's view (pg_autoctl show state)
 #   pg-ha.sh stop DIR              stop whatever is left and remove DIR
 #
-# Failover timings (defaults would take ~30 s before promotion): the monitor
-# checks health every second (pgautofailover.health_check_period 1000 ms, one
-# retry after 500 ms), gives up on a silent node after 2 s
-# (node_considered_unhealthy_timeout) and waits 3 s for a lost primary to
-# demote itself (primary_demote_timeout); keepers agree (network_partition_
-# timeout 3 s, prepare_promotion_walreceiver 1 s). Promotion then begins
-# about 3 s after the kill and writes are back after about 6 s.
+# Failover timings (with the defaults a promotion begins ~20 s after the
+# failure): the monitor checks health every second (pgautofailover.
+# health_check_period 1000 ms, a check may take 2 s, one retry after 500 ms),
+# holds a node that failed its check and sent no report for 3 s unhealthy
+# (node_considered_unhealthy_timeout; both must hold, so a loaded machine
+# does not fail over by itself) and waits 3 s for a lost primary to demote
+# itself (primary_demote_timeout); keepers agree (network_partition_timeout
+# 3 s, prepare_promotion_walreceiver 1 s). Writes are back 5-7 s after the
+# kill.
 #
 # `start` leaves a watcher that runs `stop` when OWNER_PID exits or after
 # 300 s, so no node outlives the test. Exit 77 when pg_autoctl is absent.
@@ -132,10 +134,10 @@ print(*[x.getsockname()[1] for x in s])')
   tune mon
   cat >>"$dir/mon/postgresql.auto.conf" <<EOF
 pgautofailover.health_check_period = 1000
-pgautofailover.health_check_timeout = 1000
+pgautofailover.health_check_timeout = 2000
 pgautofailover.health_check_max_retries = 1
 pgautofailover.health_check_retry_delay = 500
-pgautofailover.node_considered_unhealthy_timeout = 2000
+pgautofailover.node_considered_unhealthy_timeout = 3000
 pgautofailover.primary_demote_timeout = 3000
 EOF
   # (--listen is accepted though `create monitor --help` does not list it;

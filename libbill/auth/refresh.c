@@ -187,9 +187,6 @@ done:
 
 int bill_refresh_token_revoke_family(bill_db *db, const char *token, int64_t now_us)
 {
-    int rc;
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
     char hash[BILL__SHA256_HEX_LEN], nowb[BILL__I64_BUFSZ];
 
     if (!db)
@@ -198,24 +195,15 @@ int bill_refresh_token_revoke_family(bill_db *db, const char *token, int64_t now
         return BILL_OK;
     bill__auth_sha256_hex(token, hash);
     bill__auth_i64(now_us, nowb);
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__qp(c, &res,
-                  "UPDATE refresh_tokens SET revoked_at = " BILL__TS("$2")
-                  " WHERE revoked_at IS NULL AND family_id ="
-                  " (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
-                  hash, nowb);
-done:
-    PQclear(res);
-    bill__conn_release(c);
-    return rc;
+    return bill__qp_db(db, NULL,
+                       "UPDATE refresh_tokens SET revoked_at = " BILL__TS("$2")
+                       " WHERE revoked_at IS NULL AND family_id ="
+                       " (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
+                       hash, nowb);
 }
 
 int bill_refresh_token_revoke_user(bill_db *db, const char *customer_user_id, int64_t now_us)
 {
-    int rc;
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
     char nowb[BILL__I64_BUFSZ];
 
     if (!db)
@@ -225,24 +213,15 @@ int bill_refresh_token_revoke_user(bill_db *db, const char *customer_user_id, in
                          "customer user id \"%.40s\" is not a UUID",
                          customer_user_id ? customer_user_id : "");
     bill__auth_i64(now_us, nowb);
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__qp(c, &res,
-                  "UPDATE refresh_tokens SET revoked_at = " BILL__TS("$2")
-                  " WHERE customer_user_id = $1::uuid AND revoked_at IS NULL",
-                  customer_user_id, nowb);
-done:
-    PQclear(res);
-    bill__conn_release(c);
-    return rc;
+    return bill__qp_db(db, NULL,
+                       "UPDATE refresh_tokens SET revoked_at = " BILL__TS("$2")
+                       " WHERE customer_user_id = $1::uuid AND revoked_at IS NULL",
+                       customer_user_id, nowb);
 }
 
 int bill_refresh_token_revoke_user_family(bill_db *db, const char *customer_user_id,
                                           const char *family_id, int64_t now_us)
 {
-    int rc;
-    bill_conn *c = NULL;
-    PGresult *res = NULL;
     char nowb[BILL__I64_BUFSZ];
 
     if (!db)
@@ -250,14 +229,8 @@ int bill_refresh_token_revoke_user_family(bill_db *db, const char *customer_user
     if (!bill_uuid_valid(customer_user_id) || !bill_uuid_valid(family_id))
         return BILL_OK; /* nothing of ours can match */
     bill__auth_i64(now_us, nowb);
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    rc = bill__qp(c, &res,
-                  "UPDATE refresh_tokens SET revoked_at = " BILL__TS("$3")
-                  " WHERE customer_user_id = $1::uuid AND family_id = $2::uuid AND revoked_at IS NULL",
-                  customer_user_id, family_id, nowb);
-done:
-    PQclear(res);
-    bill__conn_release(c);
-    return rc;
+    return bill__qp_db(db, NULL,
+                       "UPDATE refresh_tokens SET revoked_at = " BILL__TS("$3")
+                       " WHERE customer_user_id = $1::uuid AND family_id = $2::uuid AND revoked_at IS NULL",
+                       customer_user_id, family_id, nowb);
 }

@@ -955,18 +955,9 @@ const char *bill_config_origin(const bill_config *cfg, const char *key)
 
 void bill_config_db_options(const bill_config *cfg, bill_db_options *out)
 {
-    if (!out)
-        return;
-    memset(out, 0, sizeof *out);
-    out->version = BILL_DB_OPTIONS_VERSION;
-    out->max_connections = 20;
-    out->min_connections = 2;
-    out->idle_timeout_secs = 300;
-    out->max_lifetime_secs = 1800;
-    out->acquire_timeout_secs = 5;
-    out->test_before_acquire = true;
-    out->test_after_idle_ms = 1000;
-    if (!cfg)
+    /* the pool's own defaults (one copy, in store/pool.c), then the config's */
+    bill_db_options_init(out);
+    if (!out || !cfg)
         return;
     out->url = cfg->db.url[0] ? cfg->db.url : NULL;
     out->max_connections = cfg->db.max_connections;

@@ -39,6 +39,35 @@ static inline const char *bill__opt(const char *s)
     return s && *s ? s : NULL;
 }
 
+/* The start of a public customer-scoped list call: `out` required and
+ * cleared (`size` bytes), the filter (if any, `has_filter`) no newer than
+ * `max_version` (`type` names it), and *cust the customer it may list
+ * (bill_actor_customer_scope of the filter's customer_id; NULL = all). */
+int bill__list_start(void *out, size_t size, const bill_actor *actor, bool has_filter,
+                     unsigned version, unsigned max_version, const char *type,
+                     const char *customer_id, const char **cust);
+#define BILL__LIST_START(out, actor, f, max_version, type, cust)                  \
+    bill__list_start((out), sizeof *(out), (actor), (f) != NULL, (f) ? (f)->version : 0, \
+                     (max_version), (type), (f) ? (f)->customer_id : NULL, (cust))
+
+/* Run `sql` with $1 = id; no row is BILL_ENOTFOUND "<what> <id> not found"
+ * (field "id") with *res cleared. */
+int bill__q_found(bill_conn *c, PGresult **res, const char *what, const char *id, const char *sql);
+
+/* The row of `sql` ($1 = id) whose column `owner_col` holds its customer,
+ * decoded by `t` (without context) into *out (`out` is the address of a
+ * `T *`) when the actor may see it (bill__owns), else BILL_ENOTFOUND. */
+int bill__fetch_owned(bill_conn *c, const bill_actor *actor, const bill__rowtype *t,
+                      const char *what, const char *sql, int owner_col, const char *id, void *out);
+
+/* A fetch of one customer-owned row by id on a held connection (`out` as
+ * above), and the public get around it: out required and cleared, the
+ * actor known, id a UUID (else ENOTFOUND naming `what`), a connection as
+ * the actor. */
+typedef int bill__fetch_fn(bill_conn *c, const bill_actor *actor, const char *id, void *out);
+int bill__get_as(bill_db *db, const bill_actor *actor, const char *id, const char *what,
+                 bill__fetch_fn *fetch, void *out);
+
 /* An optional uuid filter: BILL_OK when NULL/"" or a UUID, else
  * BILL_EINVALID naming `field`. */
 int bill__check_opt_id(const char *s, const char *field);

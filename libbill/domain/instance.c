@@ -297,15 +297,12 @@ int bill_instance_list(bill_db *db, const bill_actor *actor, const bill_instance
     const char *cust;
     int rc;
 
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    memset(out, 0, sizeof *out);
-    if ((rc = BILL__CHECK_VERSION(f, BILL_INSTANCE_FILTER_VERSION, "bill_instance_filter")) < 0)
+    if ((rc = BILL__LIST_START(out, actor, f,
+                               BILL_INSTANCE_FILTER_VERSION, "bill_instance_filter", &cust)) < 0)
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0 ||
-        (rc = bill__check_opt_id(f->provider_id, "provider_id")) < 0)
+    if ((rc = bill__check_opt_id(f->provider_id, "provider_id")) < 0)
         return rc;
     if (bill__opt(f->status) && (rc = bill_instance_status_check(f->status)) < 0)
         return rc;

@@ -129,19 +129,14 @@ void bill_invoices_clear(bill_invoices *l)
 }
 
 /* Invoice with its items; scoped. */
-static int inv_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_invoice **out)
+static int inv_fetch(bill_conn *c, const bill_actor *actor, const char *id, void *slot)
 {
-    PGresult *res = NULL, *it = NULL;
+    bill_invoice **out = slot;
+    PGresult *it = NULL;
     bill_invoice *v = NULL;
     int rc;
-    if ((rc = bill__qp(c, &res, "SELECT " INV_COLS " FROM invoices WHERE id = $1", id)) < 0)
-        goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "invoice %s not found", id);
-        goto done;
-    }
-    if ((rc = bill__owns(actor, bill__val(res, 0, 2), "invoice", id)) < 0 ||
-        (rc = bill__row_new(&INV_ROW, res, 0, NULL, &v)) < 0)
+    if ((rc = bill__fetch_owned(c, actor, &INV_ROW, "invoice",
+                                "SELECT " INV_COLS " FROM invoices WHERE id = $1", 2, id, &v)) < 0)
         goto done;
     if ((rc = bill__qp(c, &it,
                        "SELECT id, description, quantity, unit_price, amount, kind, "
@@ -156,7 +151,6 @@ static int inv_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill
     v = NULL;
 done:
     bill_invoice_free(v);
-    PQclear(res);
     PQclear(it);
     return rc;
 }
@@ -481,7 +475,6 @@ done:
 
 int bill_invoice_mark_overdue(bill_db *db, int64_t now_usec, int64_t *count)
 {
-    bill_conn *c = NULL;
     PGresult *res = NULL;
     bill_date today;
     char day[BILL_DATE_BUFSZ];
@@ -491,34 +484,19 @@ int bill_invoice_mark_overdue(bill_db *db, int64_t now_usec, int64_t *count)
     if ((rc = bill_date_from_time(&today, now_usec > 0 ? now_usec : bill_db_now(db))) < 0 ||
         (rc = bill_date_format(today, day)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        return rc;
-    rc = bill__qp(c, &res,
-                  "UPDATE invoices SET status = 'overdue', updated_at = bill_now() "
-                  "WHERE status = 'issued' AND due_date < $1::date",
-                  day);
+    rc = bill__qp_db(db, &res,
+                     "UPDATE invoices SET status = 'overdue', updated_at = bill_now() "
+                     "WHERE status = 'issued' AND due_date < $1::date",
+                     day);
     if (rc == BILL_OK && count)
         *count = strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
-    bill__conn_done(c);
     return rc;
 }
 
 int bill_invoice_get(bill_db *db, const bill_actor *actor, const char *id, bill_invoice **out)
 {
-    bill_conn *c = NULL;
-    int rc;
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    *out = NULL;
-    if ((rc = bill__require_known(actor)) < 0 ||
-        (rc = bill__check_id(id, "id", "invoice", false)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
-        return rc;
-    rc = inv_fetch(c, actor, id, out);
-    bill__conn_done(c);
-    return rc;
+    return bill__get_as(db, actor, id, "invoice", inv_fetch, out);
 }
 
 int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_filter *f,
@@ -534,15 +512,11 @@ int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_f
     const char *cust;
     int rc;
 
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    memset(out, 0, sizeof *out);
-    if ((rc = BILL__CHECK_VERSION(f, BILL_INVOICE_FILTER_VERSION, "bill_invoice_filter")) < 0)
+    if ((rc = BILL__LIST_START(out, actor, f,
+                               BILL_INVOICE_FILTER_VERSION, "bill_invoice_filter", &cust)) < 0)
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0)
-        return rc;
     if (bill__opt(f->status) && (rc = bill_invoice_status_check(f->status)) < 0)
         return rc;
     const char *kind = f->version >= 2 ? bill__opt(f->kind) : NULL;

@@ -115,22 +115,11 @@ void bill_orders_clear(bill_orders *l)
     BILL__LIST_CLEAR(&ORD_ROW, l);
 }
 
-static int ord_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_order **out)
+static int ord_fetch(bill_conn *c, const bill_actor *actor, const char *id, void *out)
 {
-    PGresult *res = NULL;
-    int rc;
-    if ((rc = bill__qp(c, &res, "SELECT " ORD_COLS ORD_FROM "WHERE o.id = $1", id)) < 0)
-        goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "order %s not found", id);
-        goto done;
-    }
-    if ((rc = bill__owns(actor, bill__val(res, 0, 1), "order", id)) < 0)
-        goto done;
-    rc = bill__row_new(&ORD_ROW, res, 0, NULL, out);
-done:
-    PQclear(res);
-    return rc;
+    return bill__fetch_owned(c, actor, &ORD_ROW, "order",
+                             "SELECT " ORD_COLS ORD_FROM "WHERE o.id = $1",
+                             1, id, out);
 }
 
 /* ---- validation -------------------------------------------------------- */
@@ -376,19 +365,7 @@ done:
 
 int bill_order_get(bill_db *db, const bill_actor *actor, const char *id, bill_order **out)
 {
-    bill_conn *c = NULL;
-    int rc;
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    *out = NULL;
-    if ((rc = bill__require_known(actor)) < 0 ||
-        (rc = bill__check_id(id, "id", "order", false)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
-        return rc;
-    rc = ord_fetch(c, actor, id, out);
-    bill__conn_done(c);
-    return rc;
+    return bill__get_as(db, actor, id, "order", ord_fetch, out);
 }
 
 int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filter *f,
@@ -406,15 +383,12 @@ int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filte
     char *pattern = NULL;
     int rc;
 
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    memset(out, 0, sizeof *out);
-    if ((rc = BILL__CHECK_VERSION(f, BILL_ORDER_FILTER_VERSION, "bill_order_filter")) < 0)
+    if ((rc = BILL__LIST_START(out, actor, f,
+                               BILL_ORDER_FILTER_VERSION, "bill_order_filter", &cust)) < 0)
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0 ||
-        (rc = bill__check_opt_id(f->provider_id, "provider_id")) < 0)
+    if ((rc = bill__check_opt_id(f->provider_id, "provider_id")) < 0)
         return rc;
     if (bill__opt(f->status) && (rc = bill_order_status_check(f->status)) < 0)
         return rc;
@@ -765,7 +739,6 @@ int bill_order_pay(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
 int bill_order_cancel_expired(bill_db *db, int64_t older_than_secs, int64_t now_usec,
                               int64_t *count)
 {
-    bill_conn *c = NULL;
     PGresult *res = NULL;
     char cutoff[24];
     int rc;
@@ -776,21 +749,18 @@ int bill_order_cancel_expired(bill_db *db, int64_t older_than_secs, int64_t now_
     if (now_usec <= 0)
         now_usec = bill_db_now(db);
     bill__i64_text(now_usec - older_than_secs * BILL_USEC_PER_SEC, cutoff);
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        return rc;
     /* Their pending payments fail with them (see bill__order_move_tx). */
-    rc = bill__qp(c, &res,
-                  "WITH o AS (UPDATE orders SET status = 'cancelled', updated_at = bill_now() "
-                  "WHERE status = 'pending' AND created_at < "
-                  "'epoch'::timestamptz + $1::int8 * interval '1 microsecond' RETURNING id), "
-                  "p AS (UPDATE payments SET status = 'failed', updated_at = bill_now() WHERE id IN "
-                  "(SELECT id FROM payments WHERE status = 'pending' AND order_id IN "
-                  "(SELECT id FROM o) FOR UPDATE SKIP LOCKED)) "
-                  "SELECT count(*) FROM o",
-                  cutoff);
+    rc = bill__qp_db(db, &res,
+                     "WITH o AS (UPDATE orders SET status = 'cancelled', updated_at = bill_now() "
+                     "WHERE status = 'pending' AND created_at < "
+                     "'epoch'::timestamptz + $1::int8 * interval '1 microsecond' RETURNING id), "
+                     "p AS (UPDATE payments SET status = 'failed', updated_at = bill_now() WHERE id IN "
+                     "(SELECT id FROM payments WHERE status = 'pending' AND order_id IN "
+                     "(SELECT id FROM o) FOR UPDATE SKIP LOCKED)) "
+                     "SELECT count(*) FROM o",
+                     cutoff);
     if (rc == BILL_OK && count)
         *count = strtoll(bill__val(res, 0, 0), NULL, 10);
     PQclear(res);
-    bill__conn_done(c);
     return rc;
 }

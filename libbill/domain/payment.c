@@ -87,39 +87,16 @@ void bill_payments_clear(bill_payments *l)
     BILL__LIST_CLEAR(&PAY_ROW, l);
 }
 
-static int pay_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_payment **out)
+static int pay_fetch(bill_conn *c, const bill_actor *actor, const char *id, void *out)
 {
-    PGresult *res = NULL;
-    int rc;
-    if ((rc = bill__qp(c, &res, "SELECT " PAY_COLS " FROM payments WHERE id = $1", id)) < 0)
-        goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "payment %s not found", id);
-        goto done;
-    }
-    if ((rc = bill__owns(actor, bill__val(res, 0, 1), "payment", id)) < 0)
-        goto done;
-    rc = bill__row_new(&PAY_ROW, res, 0, NULL, out);
-done:
-    PQclear(res);
-    return rc;
+    return bill__fetch_owned(c, actor, &PAY_ROW, "payment",
+                             "SELECT " PAY_COLS " FROM payments WHERE id = $1",
+                             1, id, out);
 }
 
 int bill_payment_get(bill_db *db, const bill_actor *actor, const char *id, bill_payment **out)
 {
-    bill_conn *c = NULL;
-    int rc;
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    *out = NULL;
-    if ((rc = bill__require_known(actor)) < 0 ||
-        (rc = bill__check_id(id, "id", "payment", false)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
-        return rc;
-    rc = pay_fetch(c, actor, id, out);
-    bill__conn_done(c);
-    return rc;
+    return bill__get_as(db, actor, id, "payment", pay_fetch, out);
 }
 
 int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_filter *f,
@@ -136,15 +113,12 @@ int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_f
     const char *cust;
     int rc;
 
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    memset(out, 0, sizeof *out);
-    if ((rc = BILL__CHECK_VERSION(f, BILL_PAYMENT_FILTER_VERSION, "bill_payment_filter")) < 0)
+    if ((rc = BILL__LIST_START(out, actor, f,
+                               BILL_PAYMENT_FILTER_VERSION, "bill_payment_filter", &cust)) < 0)
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0 ||
-        (rc = bill__check_opt_id(f->order_id, "order_id")) < 0 ||
+    if ((rc = bill__check_opt_id(f->order_id, "order_id")) < 0 ||
         (rc = bill__check_opt_id(f->invoice_id, "invoice_id")) < 0)
         return rc;
     if (bill__opt(f->status) && (rc = bill_payment_status_check(f->status)) < 0)

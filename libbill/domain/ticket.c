@@ -145,19 +145,14 @@ void bill_tickets_clear(bill_tickets *l)
     BILL__LIST_CLEAR(&TK_ROW, l);
 }
 
-static int tk_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_ticket **out)
+static int tk_fetch(bill_conn *c, const bill_actor *actor, const char *id, void *slot)
 {
-    PGresult *res = NULL, *rp = NULL;
+    bill_ticket **out = slot;
+    PGresult *rp = NULL;
     bill_ticket *t = NULL;
     int rc;
-    if ((rc = bill__qp(c, &res, "SELECT " TK_COLS " FROM tickets WHERE id = $1", id)) < 0)
-        goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "ticket %s not found", id);
-        goto done;
-    }
-    if ((rc = bill__owns(actor, bill__val(res, 0, 1), "ticket", id)) < 0 ||
-        (rc = bill__row_new(&TK_ROW, res, 0, NULL, &t)) < 0)
+    if ((rc = bill__fetch_owned(c, actor, &TK_ROW, "ticket",
+                                "SELECT " TK_COLS " FROM tickets WHERE id = $1", 1, id, &t)) < 0)
         goto done;
     /* Internal notes never leave the database for a customer. */
     if ((rc = bill__qp(c, &rp,
@@ -171,7 +166,6 @@ static int tk_fetch(bill_conn *c, const bill_actor *actor, const char *id, bill_
     t = NULL;
 done:
     bill_ticket_free(t);
-    PQclear(res);
     PQclear(rp);
     return rc;
 }
@@ -227,19 +221,7 @@ done:
 
 int bill_ticket_get(bill_db *db, const bill_actor *actor, const char *id, bill_ticket **out)
 {
-    bill_conn *c = NULL;
-    int rc;
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    *out = NULL;
-    if ((rc = bill__require_known(actor)) < 0 ||
-        (rc = bill__check_id(id, "id", "ticket", false)) < 0)
-        return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
-        return rc;
-    rc = tk_fetch(c, actor, id, out);
-    bill__conn_done(c);
-    return rc;
+    return bill__get_as(db, actor, id, "ticket", tk_fetch, out);
 }
 
 int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_filter *f,
@@ -255,15 +237,12 @@ int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_fil
     const char *cust;
     int rc;
 
-    if (!out)
-        return bill__err(BILL_EINVALID, NULL, "out is required");
-    memset(out, 0, sizeof *out);
-    if ((rc = BILL__CHECK_VERSION(f, BILL_TICKET_FILTER_VERSION, "bill_ticket_filter")) < 0)
+    if ((rc = BILL__LIST_START(out, actor, f,
+                               BILL_TICKET_FILTER_VERSION, "bill_ticket_filter", &cust)) < 0)
         return rc;
     if (!f)
         f = &none;
-    if ((rc = bill_actor_customer_scope(actor, f->customer_id, false, &cust)) < 0 ||
-        (rc = bill__check_opt_id(f->assignee_user_id, "assignee_user_id")) < 0)
+    if ((rc = bill__check_opt_id(f->assignee_user_id, "assignee_user_id")) < 0)
         return rc;
     if ((bill__opt(f->status) && (rc = bill_ticket_status_check(f->status)) < 0) ||
         (bill__opt(f->priority) && (rc = bill_ticket_priority_check(f->priority)) < 0))

@@ -2,6 +2,7 @@
  * util.c (domain) — helpers shared by the domain services: actor checks,
  * decoding result columns, LIKE escaping. See domain_int.h.
  */
+#include "auth/access_int.h"
 #include "domain/domain_int.h"
 
 #include <inttypes.h>
@@ -87,6 +88,59 @@ int bill__owns(const bill_actor *actor, const char *row_customer_id, const char 
         strcasecmp(actor->customer_id, row_customer_id) == 0)
         return BILL_OK;
     return bill__err(BILL_ENOTFOUND, "id", "%s %s not found", what, id);
+}
+
+int bill__list_start(void *out, size_t size, const bill_actor *actor, bool has_filter,
+                     unsigned version, unsigned max_version, const char *type,
+                     const char *customer_id, const char **cust)
+{
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memset(out, 0, size);
+    if (has_filter && (rc = bill__check_version(version, max_version, type)) < 0)
+        return rc;
+    return bill_actor_customer_scope(actor, customer_id, false, cust);
+}
+
+int bill__q_found(bill_conn *c, PGresult **res, const char *what, const char *id, const char *sql)
+{
+    int rc = bill__qp(c, res, sql, id);
+    if (rc == BILL_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        rc = bill__err(BILL_ENOTFOUND, "id", "%s %s not found", what, id);
+    }
+    return rc;
+}
+
+int bill__fetch_owned(bill_conn *c, const bill_actor *actor, const bill__rowtype *t,
+                      const char *what, const char *sql, int owner_col, const char *id, void *out)
+{
+    PGresult *res = NULL;
+    int rc;
+    if ((rc = bill__q_found(c, &res, what, id, sql)) == BILL_OK &&
+        (rc = bill__owns(actor, bill__val(res, 0, owner_col), what, id)) == BILL_OK)
+        rc = bill__row_new(t, res, 0, NULL, out);
+    PQclear(res);
+    return rc;
+}
+
+int bill__get_as(bill_db *db, const bill_actor *actor, const char *id, const char *what,
+                 bill__fetch_fn *fetch, void *out)
+{
+    bill_conn *c = NULL;
+    void *none = NULL;
+    int rc;
+    if (!out)
+        return bill__err(BILL_EINVALID, NULL, "out is required");
+    memcpy(out, &none, sizeof none);
+    if ((rc = bill__require_known(actor)) < 0 || (rc = bill__check_id(id, "id", what, false)) < 0 ||
+        (rc = bill__conn_acquire_as(db, actor, &c)) < 0)
+        return rc;
+    rc = fetch(c, actor, id, out);
+    bill__conn_release(c);
+    return rc;
 }
 
 int bill__check_opt_id(const char *s, const char *field)

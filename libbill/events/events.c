@@ -567,38 +567,31 @@ int bill_events_list_dead(bill_db *db, const bill_page *page, bill_event_rows *o
 int bill_events_retry_dead(bill_db *db, int64_t id)
 {
     int rc;
-    bill_conn *c = NULL;
     PGresult *res = NULL;
     char ids[32];
 
     if (!db)
         return bill__err(BILL_EINVALID, "db", "database handle is NULL");
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        return rc;
-    rc = bill__qp(c, &res,
-                  "UPDATE events SET status = 'pending', attempts = 0, run_after = bill_now(),"
-                  " updated_at = bill_now() WHERE id = $1::bigint AND status = 'dead' RETURNING id", ids);
+    rc = bill__qp_db(db, &res,
+                     "UPDATE events SET status = 'pending', attempts = 0, run_after = bill_now(),"
+                     " updated_at = bill_now() WHERE id = $1::bigint AND status = 'dead' RETURNING id", ids);
     if (rc == BILL_OK && PQntuples(res) == 0)
         rc = bill__err(BILL_ENOTFOUND, "id", "no dead event with id %lld", (long long)id);
     if (res)
         PQclear(res);
-    bill__conn_release(c);
     return rc;
 }
 
 int bill_events_stats_get(bill_db *db, bill_events_stats *out)
 {
     int rc;
-    bill_conn *c = NULL;
     PGresult *res = NULL;
 
     if (!db || !out)
         return bill__err(BILL_EINVALID, NULL, "db and out are required");
     memset(out, 0, sizeof *out);
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        return rc;
-    rc = bill__q(c, &res, "SELECT status, count(*) FROM events GROUP BY status", 0, NULL);
+    rc = bill__q_db(db, &res, "SELECT status, count(*) FROM events GROUP BY status", 0, NULL);
     if (rc == BILL_OK) {
         for (int i = 0; i < PQntuples(res); i++) {
             const char *s = PQgetvalue(res, i, 0);
@@ -611,7 +604,6 @@ int bill_events_stats_get(bill_db *db, bill_events_stats *out)
     }
     if (res)
         PQclear(res);
-    bill__conn_release(c);
     return rc;
 }
 

@@ -87,6 +87,20 @@ void bill__rows_clear(const bill__rowtype *t, void *items, size_t *count)
     *count = 0;
 }
 
+int bill__q_db(bill_db *db, PGresult **out, const char *sql, int nparams,
+               const char *const *params)
+{
+    bill_conn *c = NULL;
+    int rc;
+    if (out)
+        *out = NULL;
+    if ((rc = bill__conn_acquire(db, &c)) < 0)
+        return rc;
+    rc = bill__q(c, out, sql, nparams, params);
+    bill__conn_release(c);
+    return rc;
+}
+
 const char *bill__i64_text(int64_t v, char buf[24])
 {
     snprintf(buf, 24, "%" PRId64, v);

@@ -72,10 +72,15 @@ int bill__q(bill_conn *c, PGresult **out, const char *sql, int nparams,
             const char *const *params);
 /* Convenience: params as a compound literal, e.g.
  *   bill__qp(c, &res, "SELECT ... WHERE id = $1", id);   (up to 16 params) */
-#define bill__qp(c, out, sql, ...)                                             \
-    bill__q((c), (out), (sql),                                                 \
-            (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
-            (const char *const[]){__VA_ARGS__})
+#define bill__qp(c, out, sql, ...) bill__q((c), (out), (sql), BILL__PARAMS(__VA_ARGS__))
+/* `nparams, params` of a literal parameter list. */
+#define BILL__PARAMS(...)                                                       \
+    (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),        \
+        (const char *const[]){__VA_ARGS__}
+/* bill__q on a connection borrowed for this one statement (rows.c). */
+int bill__q_db(bill_db *db, PGresult **out, const char *sql, int nparams,
+               const char *const *params);
+#define bill__qp_db(db, out, sql, ...) bill__q_db((db), (out), (sql), BILL__PARAMS(__VA_ARGS__))
 /* Statement without parameters. */
 int bill__exec(bill_conn *c, const char *sql);
 

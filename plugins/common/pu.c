@@ -173,3 +173,41 @@ bool pu_ip_ok(const char *s)
     unsigned char buf[16];
     return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
 }
+
+int pu_init_begin(const bill_plugin_host *host, const char *config_json, size_t size,
+                  json_object **cfg, void **instance)
+{
+    *instance = NULL;
+    if (!(*cfg = pu_json_parse_object(config_json)))
+        return host->error(host, BILL_EINVALID, "config is not a JSON object");
+    if (!(*instance = calloc(1, size))) {
+        json_object_put(*cfg);
+        *cfg = NULL;
+        return host->error(host, BILL_ENOMEM, "out of memory");
+    }
+    return BILL_PLUGIN_OK;
+}
+
+int pu_cfg_load(const bill_plugin_host *host, json_object *cfg, const pu_cfg_str *t, size_t n)
+{
+    const char *bad = "";
+    int r = pu_cfg_strings(cfg, t, n, &bad);
+    if (r == -1)
+        return host->error(host, BILL_EINVALID, "%s must be a string without control characters", bad);
+    if (r < 0)
+        return host->error(host, BILL_ENOMEM, "out of memory");
+    return BILL_PLUGIN_OK;
+}
+
+int pu_cfg_insecure(const bill_plugin_host *host, json_object *cfg, bool *out)
+{
+    if (pu_json_opt_bool(cfg, "insecure_skip_verify", false, out) < 0)
+        return host->error(host, BILL_EINVALID, "insecure_skip_verify must be true or false");
+    return BILL_PLUGIN_OK;
+}
+
+bool pu_http_url_ok(const char *url)
+{
+    return url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
+           pu_text_ok(url, strlen(url)) && !strchr(url, ' ');
+}

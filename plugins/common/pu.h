@@ -10,6 +10,7 @@
 #ifndef BILL_PLUGINS_PU_H
 #define BILL_PLUGINS_PU_H
 
+#include <bill/plugin.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,6 +47,20 @@ typedef struct pu_cfg_str {
  * with another type or is not printable UTF-8 (*bad names it); -2 out of
  * memory. What was copied before a failure is the caller's to free. */
 int pu_cfg_strings(json_object *cfg, const pu_cfg_str *t, size_t n, const char **bad);
+
+/* The start of a plugin's init: config_json parsed as a JSON object into
+ * *cfg and a zeroed instance of `size` bytes into *instance. Returns
+ * BILL_PLUGIN_OK, or host->error's status with both NULL. */
+int pu_init_begin(const bill_plugin_host *host, const char *config_json, size_t size,
+                  json_object **cfg, void **instance);
+/* pu_cfg_strings with its failures reported through host->error ("<key>
+ * must be a string without control characters", out of memory). */
+int pu_cfg_load(const bill_plugin_host *host, json_object *cfg, const pu_cfg_str *t, size_t n);
+/* Member "insecure_skip_verify" (default false) into *out; a non-boolean
+ * is reported through host->error. */
+int pu_cfg_insecure(const bill_plugin_host *host, json_object *cfg, bool *out);
+/* An http:// or https:// URL of printable UTF-8 without spaces. */
+bool pu_http_url_ok(const char *url);
 
 /* Well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF). */
 bool pu_utf8_valid(const char *s, size_t n);

@@ -34,19 +34,15 @@ static void bt_destroy(void *instance)
 
 static int bt_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = pu_json_parse_object(config_json);
+    json_object *cfg = NULL;
     bt *b = NULL;
+    void *mem;
     int rc = BILL_PLUGIN_OK;
     static const char *const keys[] = {"bank_name", "account_name", "account_number", "note"};
 
-    if (!cfg) {
-        rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
+    if ((rc = pu_init_begin(host, config_json, sizeof *b, &cfg, &mem)) != BILL_PLUGIN_OK)
         goto done;
-    }
-    if (!(b = calloc(1, sizeof *b))) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
-        goto done;
-    }
+    b = mem;
     b->host = host;
     for (size_t i = 0; i < 4; i++) {
         char **dst = i == 0 ? &b->bank : i == 1 ? &b->holder : i == 2 ? &b->number : &b->note;

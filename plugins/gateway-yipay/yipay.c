@@ -307,8 +307,9 @@ static int cfg_str(json_object *cfg, const char *k, const char *dflt, bool trim_
 
 static int yp_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = pu_json_parse_object(config_json);
+    json_object *cfg = NULL;
     yp *y = NULL;
+    void *mem;
     int rc = BILL_PLUGIN_OK;
     struct {
         const char *key, *dflt;
@@ -324,14 +325,9 @@ static int yp_init(const bill_plugin_host *host, const char *config_json, void *
         {"return_url", "", false, offsetof(yp, return_url)},
     };
 
-    if (!cfg) {
-        rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
+    if ((rc = pu_init_begin(host, config_json, sizeof *y, &cfg, &mem)) != BILL_PLUGIN_OK)
         goto done;
-    }
-    if (!(y = calloc(1, sizeof *y))) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
-        goto done;
-    }
+    y = mem;
     y->host = host;
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         char **dst = (char **)((char *)y + fields[i].off);

@@ -70,20 +70,15 @@ static void em_destroy(void *instance)
 
 static int em_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = pu_json_parse_object(config_json);
+    json_object *cfg = NULL;
     em *e = NULL;
+    void *mem;
     int rc = BILL_PLUGIN_OK;
     int64_t timeout;
-    const char *bad = "";
 
-    if (!cfg) {
-        rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
+    if ((rc = pu_init_begin(host, config_json, sizeof *e, &cfg, &mem)) != BILL_PLUGIN_OK)
         goto done;
-    }
-    if (!(e = calloc(1, sizeof *e))) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
-        goto done;
-    }
+    e = mem;
     e->host = host;
     const pu_cfg_str strs[] = {
         {"url", "", &e->url},           {"from", "", &e->from},
@@ -91,19 +86,9 @@ static int em_init(const bill_plugin_host *host, const char *config_json, void *
         {"password", "", &e->password}, {"starttls", "try", &e->starttls},
         {"ca_file", NULL, &e->ca_file},
     };
-    int r = pu_cfg_strings(cfg, strs, sizeof strs / sizeof *strs, &bad);
-    if (r == -1) {
-        rc = host->error(host, BILL_EINVALID, "%s must be a string without control characters", bad);
+    if ((rc = pu_cfg_load(host, cfg, strs, sizeof strs / sizeof *strs)) != BILL_PLUGIN_OK ||
+        (rc = pu_cfg_insecure(host, cfg, &e->insecure)) != BILL_PLUGIN_OK)
         goto done;
-    }
-    if (r < 0) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (pu_json_opt_bool(cfg, "insecure_skip_verify", false, &e->insecure) < 0) {
-        rc = host->error(host, BILL_EINVALID, "insecure_skip_verify must be true or false");
-        goto done;
-    }
     if (pu_json_opt_int(cfg, "timeout", 30, &timeout) < 0 || timeout < 1 || timeout > 300) {
         rc = host->error(host, BILL_EINVALID, "timeout must be 1..300 seconds");
         goto done;

@@ -54,24 +54,19 @@ static void wh_destroy(void *instance)
 
 static int wh_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = pu_json_parse_object(config_json);
+    json_object *cfg = NULL;
     const char *url, *secret;
     int64_t t;
     wh *w = NULL;
+    void *mem;
     int rc = BILL_PLUGIN_OK;
 
-    if (!cfg) {
-        rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
+    if ((rc = pu_init_begin(host, config_json, sizeof *w, &cfg, &mem)) != BILL_PLUGIN_OK)
         goto done;
-    }
-    if (!(w = calloc(1, sizeof *w))) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
-        goto done;
-    }
+    w = mem;
     w->host = host;
     url = pu_json_str(cfg, "url");
-    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-        !pu_text_ok(url, strlen(url)) || strchr(url, ' ')) {
+    if (!pu_http_url_ok(url)) {
         rc = host->error(host, BILL_EINVALID, "url must be an http:// or https:// URL");
         goto done;
     }

@@ -68,20 +68,15 @@ static bool incus_name_ok(const char *s, size_t max)
 
 static int inc_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = pu_json_parse_object(config_json);
+    json_object *cfg = NULL;
     inc *c = NULL;
+    void *mem;
     int64_t op_timeout;
     int rc = BILL_PLUGIN_OK;
-    const char *bad = "";
 
-    if (!cfg) {
-        rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
+    if ((rc = pu_init_begin(host, config_json, sizeof *c, &cfg, &mem)) != BILL_PLUGIN_OK)
         goto done;
-    }
-    if (!(c = calloc(1, sizeof *c))) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
-        goto done;
-    }
+    c = mem;
     c->host = host;
     const pu_cfg_str strs[] = {
         {"url", "", &c->url},
@@ -93,19 +88,9 @@ static int inc_init(const bill_plugin_host *host, const char *config_json, void 
         {"instance_type", "container", &c->type},
         {"images", "debian/12,ubuntu/24.04,rockylinux/9", &c->images},
     };
-    int r = pu_cfg_strings(cfg, strs, sizeof strs / sizeof *strs, &bad);
-    if (r == -1) {
-        rc = host->error(host, BILL_EINVALID, "%s must be a string without control characters", bad);
+    if ((rc = pu_cfg_load(host, cfg, strs, sizeof strs / sizeof *strs)) != BILL_PLUGIN_OK ||
+        (rc = pu_cfg_insecure(host, cfg, &c->insecure)) != BILL_PLUGIN_OK)
         goto done;
-    }
-    if (r < 0) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (pu_json_opt_bool(cfg, "insecure_skip_verify", false, &c->insecure) < 0) {
-        rc = host->error(host, BILL_EINVALID, "insecure_skip_verify must be true or false");
-        goto done;
-    }
     if (pu_json_opt_int(cfg, "operation_timeout", 120, &op_timeout) < 0 || op_timeout < 1 ||
         op_timeout > 3600) {
         rc = host->error(host, BILL_EINVALID, "operation_timeout must be 1..3600 seconds");

@@ -71,24 +71,19 @@ static void rb_destroy(void *instance)
 
 static int rb_init(const bill_plugin_host *host, const char *config_json, void **instance)
 {
-    json_object *cfg = pu_json_parse_object(config_json);
+    json_object *cfg = NULL;
     const char *url, *key, *ca;
     rb *c = NULL;
+    void *mem;
     int rc = BILL_PLUGIN_OK;
     int64_t timeout;
 
-    if (!cfg) {
-        rc = host->error(host, BILL_EINVALID, "config is not a JSON object");
+    if ((rc = pu_init_begin(host, config_json, sizeof *c, &cfg, &mem)) != BILL_PLUGIN_OK)
         goto done;
-    }
-    if (!(c = calloc(1, sizeof *c))) {
-        rc = host->error(host, BILL_ENOMEM, "out of memory");
-        goto done;
-    }
+    c = mem;
     c->host = host;
     url = pu_json_str(cfg, "upstream_url");
-    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-        !pu_text_ok(url, strlen(url)) || strchr(url, ' ')) {
+    if (!pu_http_url_ok(url)) {
         rc = host->error(host, BILL_EINVALID, "upstream_url \"%s\" must be an http:// or https:// URL",
                          url && pu_text_ok(url, strlen(url)) ? url : "");
         goto done;
@@ -108,10 +103,8 @@ static int rb_init(const bill_plugin_host *host, const char *config_json, void *
         rc = host->error(host, BILL_EINVALID, "ca_file must be a path");
         goto done;
     }
-    if (pu_json_opt_bool(cfg, "insecure_skip_verify", false, &c->insecure) < 0) {
-        rc = host->error(host, BILL_EINVALID, "insecure_skip_verify must be true or false");
+    if ((rc = pu_cfg_insecure(host, cfg, &c->insecure)) != BILL_PLUGIN_OK)
         goto done;
-    }
     if (pu_json_opt_int(cfg, "timeout", 10, &timeout) < 0 || timeout < 1 || timeout > 300) {
         rc = host->error(host, BILL_EINVALID, "timeout must be 1..300 seconds");
         goto done;

@@ -1,5 +1,5 @@
 /*
- * catcache.h — the public catalog's answer cache (issue 13).
+ * catcache.h — the public catalog's answer cache.
  *
  * What the anonymous catalog shows (products, their prices, groups,
  * categories, enabled gateways) changes rarely and is read on every page a

@@ -55,7 +55,7 @@ BILL_API size_t bill_ratelimit_size(bill_ratelimit *rl);
  * doubles the delay. A successful login clears the key.
  *
  * Logins use the *_from functions, which key by username AND client address
- * (issue 8: five wrong passwords from a stranger must not lock the owner
+ * (five wrong passwords from a stranger must not lock the owner
  * out): the (username, address) pair follows the policy above with
  * `max_failures`, and the username alone — every address together — with the
  * much higher `max_failures_per_user` (default 100), which only a guesser

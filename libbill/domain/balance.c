@@ -168,14 +168,10 @@ int bill__balance_change_tx(bill_conn *c, const bill_actor *actor, const char *c
                                             ? "reference_id" : "description",
                          "reference_id (200) or description (1000 bytes) is too long");
     /* The lock that serializes every change of this customer's balance. */
-    if ((rc = bill__qp(c, &cur,
-                       "SELECT balance, credit_limit FROM customers WHERE id = $1 FOR UPDATE",
-                       customer_id)) < 0)
+    if ((rc = bill__qp_found(c, &cur, "customer_id", "customer", customer_id,
+                             "SELECT balance, credit_limit FROM customers WHERE id = $1 FOR UPDATE",
+                             customer_id)) < 0)
         goto done;
-    if (PQntuples(cur) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", customer_id);
-        goto done;
-    }
     if ((rc = bill__money_col(cur, 0, 0, &before)) < 0 ||
         (rc = bill__money_col(cur, 0, 1, &limit)) < 0)
         goto done;
@@ -270,13 +266,10 @@ int bill_balance_get(bill_db *db, const bill_actor *actor, const char *customer_
         return rc;
     if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         goto done;
-    if ((rc = bill__qp(c, &res, "SELECT balance, credit_limit FROM customers WHERE id = $1",
-                       customer_id)) < 0)
+    if ((rc = bill__qp_found(c, &res, "customer_id", "customer", customer_id,
+                             "SELECT balance, credit_limit FROM customers WHERE id = $1",
+                             customer_id)) < 0)
         goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", customer_id);
-        goto done;
-    }
     if ((rc = bill__money_col(res, 0, 0, &b)) < 0 || (rc = bill__money_col(res, 0, 1, &l)) < 0)
         goto done;
     if (balance)
@@ -325,12 +318,9 @@ int bill_balance_verify(bill_db *db, const char *customer_id)
     /* One snapshot for both reads, so a concurrent change cannot fake a break. */
     if ((rc = bill__exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) < 0)
         goto done;
-    if ((rc = bill__qp(c, &cus, "SELECT balance FROM customers WHERE id = $1", customer_id)) < 0)
+    if ((rc = bill__qp_found(c, &cus, "customer_id", "customer", customer_id,
+                             "SELECT balance FROM customers WHERE id = $1", customer_id)) < 0)
         goto done;
-    if (PQntuples(cus) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", customer_id);
-        goto done;
-    }
     if ((rc = bill__money_col(cus, 0, 0, &balance)) < 0)
         goto done;
     if ((rc = bill__qp(c, &rows,

@@ -226,12 +226,9 @@ int bill_customer_get(bill_db *db, const bill_actor *actor, const char *id, bill
         return rc;
     if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         goto done;
-    if ((rc = bill__qp(c, &res, "SELECT " CU_COLS " FROM customers WHERE id = $1", id)) < 0)
+    if ((rc = bill__qp_found(c, &res, "customer_id", "customer", id,
+                             "SELECT " CU_COLS " FROM customers WHERE id = $1", id)) < 0)
         goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", id);
-        goto done;
-    }
     rc = cu_new_from_row(res, 0, actor, out);
 done:
     PQclear(res);
@@ -289,14 +286,10 @@ int bill_customer_update(bill_db *db, const bill_actor *actor, const char *id,
         return rc;
     if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
-    if ((rc = bill__qp(c, &before,
-                       "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
-                       id)) < 0)
+    if ((rc = bill__qp_found(c, &before, "customer_id", "customer", id,
+                             "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
+                             id)) < 0)
         goto done;
-    if (PQntuples(before) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", id);
-        goto done;
-    }
     if (m == 0) {
         rc = bill__tx_commit(c);
         if (rc == BILL_OK && out)
@@ -384,14 +377,10 @@ int bill_customer_delete(bill_db *db, const bill_actor *actor, const char *id)
         return rc;
     if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
-    if ((rc = bill__qp(c, &before,
-                       "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
-                       id)) < 0)
+    if ((rc = bill__qp_found(c, &before, "customer_id", "customer", id,
+                             "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
+                             id)) < 0)
         goto done;
-    if (PQntuples(before) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "customer_id", "customer %s not found", id);
-        goto done;
-    }
     /* The history tables reference customers ON DELETE RESTRICT. */
     rc = bill__qp(c, NULL, "DELETE FROM customers WHERE id = $1", id);
     if (rc == BILL_EINVALID && strcmp(bill_error_last()->sqlstate, "23503") == 0)

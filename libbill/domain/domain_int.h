@@ -50,10 +50,6 @@ int bill__list_start(void *out, size_t size, const bill_actor *actor, bool has_f
     bill__list_start((out), sizeof *(out), (actor), (f) != NULL, (f) ? (f)->version : 0, \
                      (max_version), (type), (f) ? (f)->customer_id : NULL, (cust))
 
-/* Run `sql` with $1 = id; no row is BILL_ENOTFOUND "<what> <id> not found"
- * (field "id") with *res cleared. */
-int bill__q_found(bill_conn *c, PGresult **res, const char *what, const char *id, const char *sql);
-
 /* The row of `sql` ($1 = id) whose column `owner_col` holds its customer,
  * decoded by `t` (without context) into *out (`out` is the address of a
  * `T *`) when the actor may see it (bill__owns), else BILL_ENOTFOUND. */

@@ -236,12 +236,9 @@ int bill_instance_get(bill_db *db, bill_plugins *plugins, const bill_actor *acto
         return rc;
     if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
         return rc;
-    if ((rc = bill__qp(c, &res, "SELECT " INS_COLS INS_FROM "WHERE i.id = $1", id)) < 0)
+    if ((rc = bill__qp_found(c, &res, "id", "instance", id,
+                             "SELECT " INS_COLS INS_FROM "WHERE i.id = $1", id)) < 0)
         goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "instance %s not found", id);
-        goto done;
-    }
     if ((rc = bill__owns(actor, bill__val(res, 0, 2), "instance", id)) < 0)
         goto done;
     if (!(d = calloc(1, sizeof *d))) {
@@ -378,15 +375,11 @@ int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_acto
         goto done;
     in_tx = true;
     /* The lock serializes actions on one instance (start vs terminate). */
-    if ((rc = bill__qp(c, &res,
-                       "SELECT status, customer_id, coalesce(provider_interface_id::text, ''), "
-                       "provider_instance_id FROM instances WHERE id = $1 FOR UPDATE",
-                       id)) < 0)
+    if ((rc = bill__qp_found(c, &res, "id", "instance", id,
+                             "SELECT status, customer_id, coalesce(provider_interface_id::text, ''), "
+                             "provider_instance_id FROM instances WHERE id = $1 FOR UPDATE",
+                             id)) < 0)
         goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "instance %s not found", id);
-        goto done;
-    }
     if ((rc = bill__owns(actor, bill__val(res, 0, 1), "instance", id)) < 0)
         goto done;
     const char *st = bill__val(res, 0, 0), *provider = bill__val(res, 0, 2);

@@ -230,14 +230,11 @@ static int product_price(bill_conn *c, const char *product_id, const char *cycle
     PGresult *p = NULL, *pp = NULL;
     char offered[64] = "";
     int rc;
-    if ((rc = bill__qp(c, &p, "SELECT active, price, coalesce(provider_interface_id::text, '') "
-                              "FROM products WHERE id = $1",
-                       product_id)) < 0)
+    if ((rc = bill__qp_found(c, &p, "product_id", "product", product_id,
+                             "SELECT active, price, coalesce(provider_interface_id::text, '') "
+                             "FROM products WHERE id = $1",
+                             product_id)) < 0)
         goto done;
-    if (PQntuples(p) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "product_id", "product %s not found", product_id);
-        goto done;
-    }
     if (!bill__bool(p, 0, 0)) {
         rc = bill__err(BILL_ESTATE, "product_id", "product %s is not active", product_id);
         goto done;
@@ -422,15 +419,11 @@ int bill__order_move_tx(bill_conn *c, const bill_actor *actor, const char *id,
     PGresult *cur = NULL, *upd = NULL;
     char *payload = NULL;
     int rc;
-    if ((rc = bill__qp(c, &cur,
-                       "SELECT status, customer_id, total_amount::text FROM orders "
-                       "WHERE id = $1 FOR UPDATE",
-                       id)) < 0)
+    if ((rc = bill__qp_found(c, &cur, "id", "order", id,
+                             "SELECT status, customer_id, total_amount::text FROM orders "
+                             "WHERE id = $1 FOR UPDATE",
+                             id)) < 0)
         goto done;
-    if (PQntuples(cur) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "order %s not found", id);
-        goto done;
-    }
     if ((rc = bill__owns(actor, bill__val(cur, 0, 1), "order", id)) < 0)
         goto done;
     const char *from = bill__val(cur, 0, 0);
@@ -521,13 +514,10 @@ int bill_order_cancel(bill_db *db, const bill_actor *actor, const char *id)
     /* Customers: their own pending orders only, decided under the lock. */
     if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
-    if ((rc = bill__qp(c, &res, "SELECT status, customer_id FROM orders WHERE id = $1 FOR UPDATE",
-                       id)) < 0)
+    if ((rc = bill__qp_found(c, &res, "id", "order", id,
+                             "SELECT status, customer_id FROM orders WHERE id = $1 FOR UPDATE",
+                             id)) < 0)
         goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "order %s not found", id);
-        goto done;
-    }
     if ((rc = bill__owns(actor, bill__val(res, 0, 1), "order", id)) < 0)
         goto done;
     if (strcmp(bill__val(res, 0, 0), "pending") != 0) {

@@ -103,23 +103,12 @@ int bill__list_start(void *out, size_t size, const bill_actor *actor, bool has_f
     return bill_actor_customer_scope(actor, customer_id, false, cust);
 }
 
-int bill__q_found(bill_conn *c, PGresult **res, const char *what, const char *id, const char *sql)
-{
-    int rc = bill__qp(c, res, sql, id);
-    if (rc == BILL_OK && PQntuples(*res) == 0) {
-        PQclear(*res);
-        *res = NULL;
-        rc = bill__err(BILL_ENOTFOUND, "id", "%s %s not found", what, id);
-    }
-    return rc;
-}
-
 int bill__fetch_owned(bill_conn *c, const bill_actor *actor, const bill__rowtype *t,
                       const char *what, const char *sql, int owner_col, const char *id, void *out)
 {
     PGresult *res = NULL;
     int rc;
-    if ((rc = bill__q_found(c, &res, what, id, sql)) == BILL_OK &&
+    if ((rc = bill__qp_found(c, &res, "id", what, id, sql, id)) == BILL_OK &&
         (rc = bill__owns(actor, bill__val(res, 0, owner_col), what, id)) == BILL_OK)
         rc = bill__row_new(t, res, 0, NULL, out);
     PQclear(res);

@@ -378,14 +378,10 @@ int bill_plugin_interface_update(bill_plugins *p, const bill_actor *actor, const
         return bill__err(BILL_EINVALID, "id", "interface id \"%s\" is not a uuid", id ? id : "");
     if ((rc = bill__conn_acquire(p->db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
-    rc = bill__qp(c, &res,
-                  "SELECT " IFACE_COLS " FROM plugin_interfaces WHERE id = $1::uuid FOR UPDATE", id);
+    rc = bill__qp_found(c, &res, "id", "plugin interface", id,
+                        "SELECT " IFACE_COLS " FROM plugin_interfaces WHERE id = $1::uuid FOR UPDATE", id);
     if (rc < 0)
         goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "plugin interface %s not found", id);
-        goto done;
-    }
     {
         json_object *nm = json_object_new_string(bill__val(res, 0, 3));
         before = bill__sprintf("{\"name\":%s,\"config\":%s}", json_object_to_json_string(nm),
@@ -449,17 +445,13 @@ int bill_plugin_interface_set_enabled(bill_plugins *p, const bill_actor *actor, 
         return bill__err(BILL_EINVALID, "id", "interface id \"%s\" is not a uuid", id ? id : "");
     if ((rc = bill__conn_acquire(p->db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
         goto done;
-    rc = bill__qp(c, &res,
-                  "UPDATE plugin_interfaces SET enabled = $2::boolean, updated_at = bill_clock_timestamp()"
-                  " WHERE id = $1::uuid RETURNING (SELECT enabled FROM plugin_interfaces"
-                  " WHERE id = $1::uuid)::text",
-                  id, enabled ? "true" : "false");
+    rc = bill__qp_found(c, &res, "id", "plugin interface", id,
+                        "UPDATE plugin_interfaces SET enabled = $2::boolean, updated_at = bill_clock_timestamp()"
+                        " WHERE id = $1::uuid RETURNING (SELECT enabled FROM plugin_interfaces"
+                        " WHERE id = $1::uuid)::text",
+                        id, enabled ? "true" : "false");
     if (rc < 0)
         goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "plugin interface %s not found", id);
-        goto done;
-    }
     rc = bill__oplog_write(c, actor, enabled ? "plugin_interface.enable" : "plugin_interface.disable",
                            "plugin_interface", id,
                            PQgetvalue(res, 0, 0)[0] == 't' ? "{\"enabled\":true}"
@@ -489,13 +481,10 @@ int bill_plugin_interface_get(bill_plugins *p, const bill_actor *actor, const ch
         return bill__err(BILL_EINVALID, "id", "interface id \"%s\" is not a uuid", id ? id : "");
     if ((rc = bill__conn_acquire(p->db, &c)) < 0)
         return rc;
-    rc = bill__qp(c, &res, "SELECT " IFACE_COLS " FROM plugin_interfaces WHERE id = $1::uuid", id);
+    rc = bill__qp_found(c, &res, "id", "plugin interface", id,
+                        "SELECT " IFACE_COLS " FROM plugin_interfaces WHERE id = $1::uuid", id);
     if (rc < 0)
         goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "id", "plugin interface %s not found", id);
-        goto done;
-    }
     rc = row_to_iface(p, res, 0, out);
 done:
     if (res)
@@ -567,15 +556,12 @@ static int host_get(bill_plugins *p, const char *interface_id, bool allow_disabl
                          interface_id ? interface_id : "");
     if ((rc = bill__conn_acquire(p->db, &c)) < 0)
         return rc;
-    rc = bill__qp(c, &res, "SELECT " IFACE_COLS " FROM plugin_interfaces WHERE id = $1::uuid",
-                  interface_id);
+    rc = bill__qp_found(c, &res, "interface_id", "plugin interface", interface_id,
+                        "SELECT " IFACE_COLS " FROM plugin_interfaces WHERE id = $1::uuid",
+                        interface_id);
     bill__conn_release(c);
     if (rc < 0)
         goto done;
-    if (PQntuples(res) == 0) {
-        rc = bill__err(BILL_ENOTFOUND, "interface_id", "plugin interface %s not found", interface_id);
-        goto done;
-    }
     if (bill__val(res, 0, 4)[0] != 't' && !allow_disabled) {
         rc = bill__err(BILL_ESTATE, "interface_id", "plugin interface %s (%s) is disabled",
                        interface_id, bill__val(res, 0, 3));

@@ -101,6 +101,18 @@ int bill__q_db(bill_db *db, PGresult **out, const char *sql, int nparams,
     return rc;
 }
 
+int bill__q_found(bill_conn *c, PGresult **res, const char *field, const char *what,
+                  const char *id, const char *sql, int nparams, const char *const *params)
+{
+    int rc = bill__q(c, res, sql, nparams, params);
+    if (rc == BILL_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        rc = bill__err(BILL_ENOTFOUND, field, "%s %s not found", what, id);
+    }
+    return rc;
+}
+
 const char *bill__i64_text(int64_t v, char buf[24])
 {
     snprintf(buf, 24, "%" PRId64, v);

@@ -81,6 +81,13 @@ int bill__q(bill_conn *c, PGresult **out, const char *sql, int nparams,
 int bill__q_db(bill_db *db, PGresult **out, const char *sql, int nparams,
                const char *const *params);
 #define bill__qp_db(db, out, sql, ...) bill__q_db((db), (out), (sql), BILL__PARAMS(__VA_ARGS__))
+/* Run `sql` with its params; no row is BILL_ENOTFOUND "<what> <id> not
+ * found" naming `field`, with *res cleared. */
+int bill__q_found(bill_conn *c, PGresult **res, const char *field, const char *what,
+                  const char *id, const char *sql, int nparams, const char *const *params);
+#define bill__qp_found(c, res, field, what, id, sql, ...)                       \
+    bill__q_found((c), (res), (field), (what), (id), (sql), BILL__PARAMS(__VA_ARGS__))
+
 /* Statement without parameters. */
 int bill__exec(bill_conn *c, const char *sql);
 

@@ -67,6 +67,18 @@ int bill__conn_acquire_as(bill_db *db, const bill_actor *actor, bill_conn **out)
     return rc;
 }
 
+int bill__conn_begin_as(bill_db *db, const bill_actor *actor, bill_conn **out)
+{
+    int rc;
+    if ((rc = bill__conn_acquire_as(db, actor, out)) < 0)
+        return rc;
+    if ((rc = bill__tx_begin(*out)) < 0) {
+        bill__conn_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int bill__list_page_as(bill_db *db, const bill_actor *actor, const bill__rowtype *t,
                        const bill__list_sql *q, int nparams, const char *const *params,
                        const bill_page *page, const void *ctx, void *items, size_t *count,

@@ -14,6 +14,8 @@
  * that replaces the liveness ping. Every domain call a customer may make
  * borrows its connection this way; catalog reads, which stay public, do not. */
 int bill__conn_acquire_as(bill_db *db, const bill_actor *actor, bill_conn **out);
+/* bill__conn_acquire_as, then a transaction (as bill__conn_begin). */
+int bill__conn_begin_as(bill_db *db, const bill_actor *actor, bill_conn **out);
 
 /* bill__list_page on a connection borrowed with bill__conn_acquire_as. */
 int bill__list_page_as(bill_db *db, const bill_actor *actor, const bill__rowtype *t,

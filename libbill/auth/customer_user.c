@@ -166,9 +166,7 @@ int bill_customer_register(bill_db *db, const bill_register_params *p, int64_t n
     if ((rc = bill_password_hash(p->password, hash)) < 0)
         goto done;
 
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    if ((rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     rc = bill__qp(c, &cres,
                   "INSERT INTO customers (name, email, created_at, updated_at)"
@@ -348,9 +346,7 @@ int bill_customer_user_change_password(bill_db *db, const char *id, const char *
     }
     if ((rc = bill_password_hash(new_password, hash)) < 0)
         goto done;
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    if ((rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     rc = bill__qp(c, &upd,
                   "UPDATE customer_users SET password_hash = $2, updated_at = " BILL__TS("$3")

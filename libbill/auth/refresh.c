@@ -113,9 +113,7 @@ int bill_refresh_token_rotate(bill_db *db, const char *token, int64_t now_us,
     bill__auth_sha256_hex(token, hash);
     bill__auth_i64(now_us, nowb);
 
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    if ((rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
                   "SELECT t.id, t.customer_user_id, t.family_id, t.used_at IS NOT NULL,"

@@ -83,9 +83,7 @@ int bill_verification_code_send(bill_db *db, const char *email, const char *purp
     bill__auth_i64(now_us, nowb);
     bill__auth_i64(now_us + (int64_t)ttl_secs * 1000000, expb);
 
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    if ((rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     rc = bill__qp(c, &lock, "SELECT pg_advisory_xact_lock(hashtext('verification|' || lower($1) || '|' || $2))",
                   email, purpose);
@@ -170,9 +168,7 @@ int bill_verification_code_check(bill_db *db, const char *email, const char *pur
     code_digest(email, purpose, code, digest);
     bill__auth_i64(now_us, nowb);
 
-    if ((rc = bill__conn_acquire(db, &c)) < 0)
-        goto done;
-    if ((rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
                   "SELECT id, code_hash, " BILL__US("expires_at") ", attempts, consumed_at IS NOT NULL"

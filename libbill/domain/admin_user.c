@@ -130,7 +130,7 @@ int bill_admin_user_create(bill_db *db, const bill_actor *actor, const char *use
         return rc;
     if ((rc = bill_password_hash(password, hash)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
                   "INSERT INTO admin_users (username, password_hash, role, email, display_name) "
@@ -245,7 +245,7 @@ static int au_update(bill_db *db, const bill_actor *actor, const char *ref, cons
     bill_conn *c = NULL;
     PGresult *before = NULL, *after = NULL;
     int rc;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     if ((rc = au_fetch(c, ref, AU_JSON, true, &before)) < 0)
         goto done;
@@ -328,7 +328,7 @@ int bill_admin_user_change_password(bill_db *db, const bill_actor *actor,
     }
     if ((rc = bill_password_hash(new_password, hash)) < 0)
         goto done;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     /* Only replace the hash we verified, never a password changed meanwhile. */
     if ((rc = bill__qp(c, &upd,
@@ -399,7 +399,7 @@ int bill_admin_user_delete(bill_db *db, const bill_actor *actor, const char *ref
         return rc;
     if (is_self(actor, ref))
         return bill__err(BILL_EINVALID, "username", "you cannot delete your own account");
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+    if ((rc = bill__conn_begin(db, &c)) < 0 ||
         (rc = au_fetch(c, ref, AU_JSON, true, &before)) < 0 ||
         (rc = guard_last_admin(c, before)) < 0)
         goto done;
@@ -511,7 +511,7 @@ int bill_admin_user_ensure_bootstrap(bill_db *db, const char *username, const ch
     c = NULL;
     if ((rc = bill_password_hash(password, hash)) < 0)
         goto done;
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     /* Two servers starting together: ON CONFLICT makes the loser a no-op. */
     rc = bill__qp(c, &res,

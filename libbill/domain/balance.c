@@ -238,7 +238,7 @@ int bill_balance_change(bill_db *db, const bill_actor *actor, const char *custom
         memset(out, 0, sizeof *out);
     if ((rc = bill__require_staff(actor, "change balances")) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__balance_change_tx(c, actor, customer_id, type, amount, reference_id,
                                       description, out ? &row : NULL)) < 0)

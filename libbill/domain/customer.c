@@ -199,7 +199,7 @@ int bill_customer_create(bill_db *db, const bill_actor *actor, const bill_custom
     if ((rc = bill__require_staff(actor, "create customers")) < 0 ||
         (rc = bill__customer_validate(in, ~0u)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__customer_create_tx(c, actor, in, out ? &row : NULL)) < 0)
         goto done;
@@ -284,7 +284,7 @@ int bill_customer_update(bill_db *db, const bill_actor *actor, const char *id,
                          "notes, status, credit_limit and can_create_api_keys are admin-only");
     if (m && (rc = bill__customer_validate(in, m)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__qp_found(c, &before, "customer_id", "customer", id,
                              "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
@@ -375,7 +375,7 @@ int bill_customer_delete(bill_db *db, const bill_actor *actor, const char *id)
     if ((rc = bill__require_staff(actor, "delete customers")) < 0 ||
         (rc = bill__check_id(id, "customer_id", "customer", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__qp_found(c, &before, "customer_id", "customer", id,
                              "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",

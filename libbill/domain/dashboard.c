@@ -132,7 +132,7 @@ int bill_dashboard_get(bill_db *db, const bill_actor *actor, bill_dashboard **ou
         (rc = bill_date_format(today, d->today)) < 0)
         goto done;
 
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0 ||
+    if ((rc = bill__conn_begin(db, &c)) < 0 ||
         (rc = bill__exec(c, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")) < 0)
         goto done;
     if ((rc = bill__qp(c, &agg, aggregates_sql, d->today)) < 0 ||

@@ -371,7 +371,7 @@ int bill_instance_action_run(bill_db *db, bill_plugins *plugins, const bill_acto
                          "action \"%.40s\" is not one of start, stop, reboot, terminate",
                          action ? action : "");
     snprintf(what, sizeof what, "instance.%s", action);
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     in_tx = true;
     /* The lock serializes actions on one instance (start vs terminate). */

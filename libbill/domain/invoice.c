@@ -219,7 +219,7 @@ int bill_invoice_create(bill_db *db, const bill_actor *actor, const bill_invoice
     if (in->notes && strlen(in->notes) > 8000)
         return bill__err(BILL_EINVALID, "notes", "notes are longer than 8000 bytes");
 
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
                   "INSERT INTO invoices (customer_id, invoice_number, billing_period_start, "
@@ -341,7 +341,7 @@ int bill_invoice_issue(bill_db *db, const bill_actor *actor, const char *id, bil
     if ((rc = bill__require_staff(actor, "issue invoices")) < 0 ||
         (rc = bill__check_id(id, "id", "invoice", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = lock_invoice(c, id, &res)) < 0)
         goto done;
@@ -411,7 +411,7 @@ int bill_invoice_mark_paid(bill_db *db, const bill_actor *actor, const char *id,
     if ((rc = bill__require_staff(actor, "mark invoices paid")) < 0 ||
         (rc = bill__check_id(id, "id", "invoice", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = lock_invoice(c, id, &res)) < 0 || (rc = bill__money_col(res, 0, 2, &open)) < 0)
         goto done;
@@ -450,7 +450,7 @@ int bill_invoice_cancel(bill_db *db, const bill_actor *actor, const char *id)
     if ((rc = bill__require_staff(actor, "cancel invoices")) < 0 ||
         (rc = bill__check_id(id, "id", "invoice", false)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = lock_invoice(c, id, &res)) < 0)
         goto done;

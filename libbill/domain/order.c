@@ -477,7 +477,7 @@ static int move(bill_db *db, const bill_actor *actor, const char *id, const char
 {
     bill_conn *c = NULL;
     int rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__order_move_tx(c, actor, id, target, NULL)) < 0)
         goto done;
@@ -512,7 +512,7 @@ int bill_order_cancel(bill_db *db, const bill_actor *actor, const char *id)
     if (bill_actor_is_staff(actor))
         return move(db, actor, id, "cancelled");
     /* Customers: their own pending orders only, decided under the lock. */
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = bill__qp_found(c, &res, "id", "order", id,
                              "SELECT status, customer_id FROM orders WHERE id = $1 FOR UPDATE",

@@ -241,7 +241,7 @@ int bill_payment_confirm(bill_db *db, const bill_actor *actor, const char *payme
         return rc;
     if (tx && strlen(tx) > 200)
         return bill__err(BILL_EINVALID, "gateway_tx_id", "gateway_tx_id is longer than 200 bytes");
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = lock_payment(c, payment_id, gateway_id, gateway_payment_id, &p)) < 0)
         goto done;
@@ -352,7 +352,7 @@ int bill_payment_fail(bill_db *db, const bill_actor *actor, const char *payment_
     int rc;
     if ((rc = bill__require_staff(actor, "fail payments")) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = lock_payment(c, payment_id, NULL, NULL, &p)) < 0)
         goto done;
@@ -391,7 +391,7 @@ int bill_payment_refund(bill_db *db, const bill_actor *actor, const char *paymen
                          bill_money_format(amount, b_amt));
     if (reason && strlen(reason) > 500)
         return bill__err(BILL_EINVALID, "reason", "reason is longer than 500 bytes");
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = lock_payment(c, payment_id, NULL, NULL, &p)) < 0)
         goto done;

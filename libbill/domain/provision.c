@@ -190,7 +190,7 @@ static int fail_order(bill_provision *p, const char *order_id, const char *reaso
     json_object *data;
     int rc;
 
-    if ((rc = bill__conn_acquire(p->db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(p->db, &c)) < 0)
         goto done;
     if ((rc = bill__qp(c, &o,
                        "SELECT status, customer_id, total_amount::text FROM orders "

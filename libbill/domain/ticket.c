@@ -196,7 +196,7 @@ int bill_ticket_create(bill_db *db, const bill_actor *actor, const char *custome
     if (priority && *priority && (rc = bill_ticket_priority_check(priority)) < 0)
         return rc;
     priority = bill_ticket_priority_canonical(priority);
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
                   "INSERT INTO tickets (customer_id, title, description, priority, "
@@ -284,7 +284,7 @@ int bill_ticket_reply_create(bill_db *db, const bill_actor *actor, const char *t
         return bill__err(BILL_EDENIED, "is_internal", "customers cannot write internal notes");
     if (!content || !*content || strlen(content) > 20000)
         return bill__err(BILL_EINVALID, "content", "content must be 1 to 20000 bytes");
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = lock_ticket(c, actor, ticket_id, &t)) < 0)
         goto done;
@@ -332,7 +332,7 @@ int bill_ticket_set_status(bill_db *db, const bill_actor *actor, const char *id,
         (rc = bill__check_id(id, "id", "ticket", false)) < 0 ||
         (rc = bill_ticket_status_check(status)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = lock_ticket(c, actor, id, &t)) < 0)
         goto done;
@@ -368,7 +368,7 @@ int bill_ticket_assign(bill_db *db, const bill_actor *actor, const char *id,
         (rc = bill__check_opt_id(assignee, "assignee_user_id")) < 0)
         return rc;
     assignee = bill__opt(assignee);
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
         goto done;
     if ((rc = lock_ticket(c, actor, id, &t)) < 0)
         goto done;

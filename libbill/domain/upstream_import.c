@@ -112,7 +112,7 @@ int bill_product_import_upstream(bill_db *db, const bill_actor *actor, bill_plug
         goto done;
     }
 
-    if ((rc = bill__conn_acquire(db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;
     if (group_id && *group_id) {
         if ((rc = bill__qp(c, &g, "SELECT category_id FROM product_groups WHERE id = $1",

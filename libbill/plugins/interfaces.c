@@ -329,7 +329,7 @@ int bill_plugin_interface_create(bill_plugins *p, const bill_actor *actor, bill_
     }
     if ((rc = prepare_config(p, schema, config_json ? config_json : "{}", &pub, &sec)) < 0)
         goto done;
-    if ((rc = bill__conn_acquire(p->db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(p->db, &c)) < 0)
         goto done;
     rc = bill__qp(c, &res,
                   "INSERT INTO plugin_interfaces (kind, plugin_id, name, enabled, config,"
@@ -376,7 +376,7 @@ int bill_plugin_interface_update(bill_plugins *p, const bill_actor *actor, const
         return rc;
     if (!id || !bill_uuid_valid(id))
         return bill__err(BILL_EINVALID, "id", "interface id \"%s\" is not a uuid", id ? id : "");
-    if ((rc = bill__conn_acquire(p->db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(p->db, &c)) < 0)
         goto done;
     rc = bill__qp_found(c, &res, "id", "plugin interface", id,
                         "SELECT " IFACE_COLS " FROM plugin_interfaces WHERE id = $1::uuid FOR UPDATE", id);
@@ -443,7 +443,7 @@ int bill_plugin_interface_set_enabled(bill_plugins *p, const bill_actor *actor, 
         return rc;
     if (!id || !bill_uuid_valid(id))
         return bill__err(BILL_EINVALID, "id", "interface id \"%s\" is not a uuid", id ? id : "");
-    if ((rc = bill__conn_acquire(p->db, &c)) < 0 || (rc = bill__tx_begin(c)) < 0)
+    if ((rc = bill__conn_begin(p->db, &c)) < 0)
         goto done;
     rc = bill__qp_found(c, &res, "id", "plugin interface", id,
                         "UPDATE plugin_interfaces SET enabled = $2::boolean, updated_at = bill_clock_timestamp()"

@@ -87,6 +87,18 @@ void bill__rows_clear(const bill__rowtype *t, void *items, size_t *count)
     *count = 0;
 }
 
+int bill__conn_begin(bill_db *db, bill_conn **out)
+{
+    int rc;
+    if ((rc = bill__conn_acquire(db, out)) < 0)
+        return rc;
+    if ((rc = bill__tx_begin(*out)) < 0) {
+        bill__conn_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int bill__q_db(bill_db *db, PGresult **out, const char *sql, int nparams,
                const char *const *params)
 {

@@ -91,6 +91,10 @@ int bill__q_found(bill_conn *c, PGresult **res, const char *field, const char *w
 /* Statement without parameters. */
 int bill__exec(bill_conn *c, const char *sql);
 
+/* bill__conn_acquire, then bill__tx_begin on it; when the begin fails the
+ * connection goes back and *out is NULL. */
+int bill__conn_begin(bill_db *db, bill_conn **out);
+
 /* Transactions. begin/commit/rollback on the borrowed connection.
  * rollback is safe to call when no transaction is open. */
 int bill__tx_begin(bill_conn *c);

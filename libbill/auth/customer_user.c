@@ -32,10 +32,7 @@ void bill_customer_user_free(bill_customer_user *u)
 {
     if (!u)
         return;
-    free(u->username);
-    free(u->email);
-    free(u->display_name);
-    free(u->customer_name);
+    BILL__FREE(u->username, u->email, u->display_name, u->customer_name);
     free(u);
 }
 

@@ -164,8 +164,7 @@ static void list_truncate(strlist *l, size_t n)
 static void list_free(strlist *l)
 {
     list_truncate(l, 0);
-    free(l->items);
-    free(l->keys);
+    BILL__FREE(l->items, l->keys);
 }
 
 /* Record an error. `where` is an origin ("config.toml:12") or NULL;

@@ -28,6 +28,12 @@ char *bill__sprintf(const char *fmt, ...)
     return out;
 }
 
+void bill__free_n(void *const *ptrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ptrs[i]);
+}
+
 void bill__free_str(char **p)
 {
     if (p) {

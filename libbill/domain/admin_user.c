@@ -25,11 +25,7 @@ static const char *const roles[] = {"admin", "operator", "support"};
 static void au_clear(void *item)
 {
     bill_admin_user *u = item;
-    free(u->id);
-    free(u->username);
-    free(u->email);
-    free(u->display_name);
-    free(u->role);
+    BILL__FREE(u->id, u->username, u->email, u->display_name, u->role);
     memset(u, 0, sizeof *u);
 }
 
@@ -37,17 +33,14 @@ static void au_clear(void *item)
 static int au_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
     bill_admin_user *u = item;
-    u->id = bill__col_dup(r, row, 0);
-    u->username = bill__col_dup(r, row, 1);
-    u->email = bill__col_dup(r, row, 2);
-    u->display_name = bill__col_dup(r, row, 3);
-    u->role = bill__col_dup(r, row, 4);
+    int rc;
+    if ((rc = BILL__DUP_COLS(r, row, "reading an admin user", &u->id, 0, &u->username, 1,
+                                     &u->email, 2, &u->display_name, 3, &u->role, 4)) < 0)
+        return rc;
     u->is_active = bill__bool(r, row, 5);
     u->last_login_at = bill__i64(r, row, 6);
     u->created_at = bill__i64(r, row, 7);
     u->updated_at = bill__i64(r, row, 8);
-    if (!u->id || !u->username || !u->email || !u->display_name || !u->role)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading an admin user");
     return BILL_OK;
 }
 

@@ -41,11 +41,7 @@ int bill_balance_tx_type_parse(const char *s, bill_balance_tx_type *out)
 static void tx_clear(void *item)
 {
     bill_balance_tx *tx = item;
-    free(tx->id);
-    free(tx->customer_id);
-    free(tx->reference_id);
-    free(tx->description);
-    free(tx->created_by);
+    BILL__FREE(tx->id, tx->customer_id, tx->reference_id, tx->description, tx->created_by);
     memset(tx, 0, sizeof *tx);
 }
 
@@ -53,13 +49,10 @@ static int tx_decode(const PGresult *r, int row, const void *ctx, void *item)
 {
     bill_balance_tx *tx = item;
     int rc;
-    tx->id = bill__col_dup(r, row, 0);
-    tx->customer_id = bill__col_dup(r, row, 1);
-    tx->reference_id = bill__col_dup(r, row, 6);
-    tx->description = bill__col_dup(r, row, 7);
-    tx->created_by = bill__col_dup(r, row, 8);
-    if (!tx->id || !tx->customer_id || !tx->reference_id || !tx->description || !tx->created_by)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a balance transaction");
+    if ((rc = BILL__DUP_COLS(r, row, "reading a balance transaction", &tx->id, 0,
+                                     &tx->customer_id, 1, &tx->reference_id, 6, &tx->description, 7,
+                                     &tx->created_by, 8)) < 0)
+        return rc;
     if ((rc = bill_balance_tx_type_parse(bill__val(r, row, 2), &tx->type)) < 0 ||
         (rc = bill__money_col(r, row, 3, &tx->amount)) < 0 ||
         (rc = bill__money_col(r, row, 4, &tx->balance_before)) < 0 ||

@@ -25,13 +25,7 @@ static const unsigned ADMIN_ONLY = BILL_CUSTOMER_SET_NOTES | BILL_CUSTOMER_SET_S
 static void cu_clear(void *item)
 {
     bill_customer *c = item;
-    free(c->id);
-    free(c->name);
-    free(c->contact);
-    free(c->email);
-    free(c->phone);
-    free(c->status);
-    free(c->notes);
+    BILL__FREE(c->id, c->name, c->contact, c->email, c->phone, c->status, c->notes);
     memset(c, 0, sizeof *c);
 }
 
@@ -40,14 +34,10 @@ static int cu_from_row(const PGresult *r, int row, const void *actor, void *item
 {
     bill_customer *c = item;
     int rc;
-    c->id = bill__col_dup(r, row, 0);
-    c->name = bill__col_dup(r, row, 1);
-    c->contact = bill__col_dup(r, row, 2);
-    c->email = bill__col_dup(r, row, 3);
-    c->phone = bill__col_dup(r, row, 4);
-    c->status = bill__col_dup(r, row, 5);
-    c->notes = bill_actor_is_staff(actor) ? bill__col_dup(r, row, 6) : strdup("");
-    if (!c->id || !c->name || !c->contact || !c->email || !c->phone || !c->status || !c->notes)
+    if ((rc = BILL__DUP_COLS(r, row, "reading a customer", &c->id, 0, &c->name, 1, &c->contact, 2,
+                                     &c->email, 3, &c->phone, 4, &c->status, 5)) < 0)
+        return rc;
+    if (!(c->notes = bill_actor_is_staff(actor) ? bill__col_dup(r, row, 6) : strdup("")))
         return bill__err(BILL_ENOMEM, NULL, "out of memory reading a customer");
     if ((rc = bill__money_col(r, row, 7, &c->balance)) < 0 ||
         (rc = bill__money_col(r, row, 8, &c->credit_limit)) < 0)

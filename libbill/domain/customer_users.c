@@ -19,10 +19,7 @@
 static void cuu_clear(void *item)
 {
     bill_customer_user *u = item;
-    free(u->username);
-    free(u->email);
-    free(u->display_name);
-    free(u->customer_name);
+    BILL__FREE(u->username, u->email, u->display_name, u->customer_name);
     memset(u, 0, sizeof *u);
 }
 

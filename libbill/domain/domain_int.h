@@ -81,6 +81,13 @@ int bill__money_col(const PGresult *r, int row, int col, bill_money *out);
 bool bill__bool(const PGresult *r, int row, int col);
 /* strdup of a column ("" for NULL); NULL on OOM. */
 char *bill__col_dup(const PGresult *r, int row, int col);
+/* bill__col_dup of several columns of a row into string fields: pairs of
+ * (char **field, int column). BILL_ENOMEM "out of memory <what>" (what:
+ * "reading a customer")
+ * when any copy failed (the copies made stay in their fields, for the
+ * row's clear function). BILL__DUP_COLS ends the list. */
+int bill__dup_cols(const PGresult *r, int row, const char *what, ...);
+#define BILL__DUP_COLS(r, row, what, ...) bill__dup_cols((r), (row), (what), __VA_ARGS__, (char **)NULL)
 
 /* "%<s with \, %, _ escaped>%" for ILIKE ... ESCAPE '\'; NULL on OOM. */
 char *bill__like_pattern(const char *s);

@@ -60,8 +60,7 @@ void bill_gateway_notify_result_clear(bill_gateway_notify_result *r)
 {
     if (!r)
         return;
-    free(r->body);
-    free(r->content_type);
+    BILL__FREE(r->body, r->content_type);
     memset(r, 0, sizeof *r);
 }
 
@@ -87,8 +86,7 @@ static int answer(bill_gateway_notify_result *out, const char *body, const char 
     out->content_type = bill__strdup(ctype && *ctype ? ctype : "text/plain");
     if (!out->body || !out->content_type) {
         /* Nothing to answer with: the gateway asks again. */
-        free(out->body);
-        free(out->content_type);
+        BILL__FREE(out->body, out->content_type);
         out->body = out->content_type = NULL;
         out->outcome = BILL_GATEWAY_NOTIFY_RETRY;
     }

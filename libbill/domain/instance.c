@@ -48,13 +48,9 @@ int bill_instance_status_check(const char *s)
 static void ins_clear(void *item)
 {
     bill_instance *x = item;
-    char **s[] = {&x->id,          &x->order_id,    &x->customer_id, &x->product_id,
-                  &x->product_name, &x->provider_id, &x->provider_instance_id,
-                  &x->status,      &x->ip_address,  &x->server_spec_json,
-                  &x->billing_cycle, &x->next_due_date, &x->anchor_date,
-                  &x->current_period_start};
-    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
-        free(*s[i]);
+    BILL__FREE(x->id, x->order_id, x->customer_id, x->product_id, x->product_name, x->provider_id,
+               x->provider_instance_id, x->status, x->ip_address, x->server_spec_json,
+               x->billing_cycle, x->next_due_date, x->anchor_date, x->current_period_start);
     memset(x, 0, sizeof *x);
 }
 
@@ -91,8 +87,7 @@ void bill_instances_clear(bill_instances *l)
 
 static void section_clear(bill_instance_section *s)
 {
-    free(s->title);
-    free(s->content_html);
+    BILL__FREE(s->title, s->content_html);
     for (size_t i = 0; i < s->field_count; i++) {
         free(s->fields[i].key);
         free(s->fields[i].value);

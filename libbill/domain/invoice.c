@@ -40,12 +40,7 @@ int bill_invoice_status_check(const char *s)
 static void item_clear(void *p)
 {
     bill_invoice_item *x = p;
-    free(x->id);
-    free(x->description);
-    free(x->kind);
-    free(x->period_start);
-    free(x->period_end);
-    free(x->why);
+    BILL__FREE(x->id, x->description, x->kind, x->period_start, x->period_end, x->why);
     memset(x, 0, sizeof *x);
 }
 
@@ -53,17 +48,13 @@ static int item_from_row(const PGresult *r, int row, const void *ctx, void *p)
 {
     bill_invoice_item *x = p;
     int rc;
-    x->id = bill__col_dup(r, row, 0);
-    x->description = bill__col_dup(r, row, 1);
+    if ((rc = BILL__DUP_COLS(r, row, "reading invoice items", &x->id, 0, &x->description, 1,
+                                     &x->kind, 5, &x->period_start, 6, &x->period_end, 7,
+                                     &x->why, 11)) < 0)
+        return rc;
     x->quantity = (uint32_t)bill__i64(r, row, 2);
-    x->kind = bill__col_dup(r, row, 5);
-    x->period_start = bill__col_dup(r, row, 6);
-    x->period_end = bill__col_dup(r, row, 7);
     x->proration_days = (int)bill__i64(r, row, 8);
     x->period_days = (int)bill__i64(r, row, 9);
-    x->why = bill__col_dup(r, row, 11);
-    if (!x->id || !x->description || !x->kind || !x->period_start || !x->period_end || !x->why)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading invoice items");
     if ((rc = bill__money_col(r, row, 3, &x->unit_price)) < 0 ||
         (rc = bill__money_col(r, row, 4, &x->amount)) < 0 ||
         (rc = bill__money_col(r, row, 10, &x->basis)) < 0)
@@ -77,11 +68,8 @@ static const bill__rowtype ITEM_ROW = {sizeof(bill_invoice_item), item_from_row,
 static void inv_clear(void *p)
 {
     bill_invoice *v = p;
-    char **s[] = {&v->id,       &v->invoice_number, &v->customer_id, &v->instance_id,
-                  &v->billing_period_start, &v->billing_period_end, &v->status,
-                  &v->due_date, &v->notes, &v->kind};
-    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
-        free(*s[i]);
+    BILL__FREE(v->id, v->invoice_number, v->customer_id, v->instance_id, v->billing_period_start,
+               v->billing_period_end, v->status, v->due_date, v->notes, v->kind);
     bill__rows_clear(&ITEM_ROW, &v->items, &v->item_count);
     memset(v, 0, sizeof *v);
 }
@@ -90,20 +78,12 @@ static int inv_from_row(const PGresult *r, int row, const void *ctx, void *p)
 {
     bill_invoice *v = p;
     int rc;
-    v->id = bill__col_dup(r, row, 0);
-    v->invoice_number = bill__col_dup(r, row, 1);
-    v->customer_id = bill__col_dup(r, row, 2);
-    v->instance_id = bill__col_dup(r, row, 3);
-    v->billing_period_start = bill__col_dup(r, row, 4);
-    v->billing_period_end = bill__col_dup(r, row, 5);
-    v->status = bill__col_dup(r, row, 10);
-    v->due_date = bill__col_dup(r, row, 13);
-    v->notes = bill__col_dup(r, row, 14);
-    v->kind = bill__col_dup(r, row, 17);
-    if (!v->id || !v->invoice_number || !v->customer_id || !v->instance_id ||
-        !v->billing_period_start || !v->billing_period_end || !v->status || !v->due_date ||
-        !v->notes || !v->kind)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading an invoice");
+    if ((rc = BILL__DUP_COLS(r, row, "reading an invoice", &v->id, 0, &v->invoice_number, 1,
+                                     &v->customer_id, 2, &v->instance_id, 3,
+                                     &v->billing_period_start, 4, &v->billing_period_end, 5,
+                                     &v->status, 10, &v->due_date, 13, &v->notes, 14,
+                                     &v->kind, 17)) < 0)
+        return rc;
     if ((rc = bill__money_col(r, row, 6, &v->amount)) < 0 ||
         (rc = bill__money_col(r, row, 7, &v->tax_amount)) < 0 ||
         (rc = bill__money_col(r, row, 8, &v->total_amount)) < 0 ||

@@ -87,16 +87,8 @@ int bill__oplog_write_all(bill_conn *conn, const bill_actor *actor, const char *
 static void entry_clear(void *item)
 {
     bill_oplog_entry *e = item;
-    free(e->id);
-    free(e->actor_type);
-    free(e->actor_id);
-    free(e->actor_name);
-    free(e->action);
-    free(e->target_type);
-    free(e->target_id);
-    free(e->before_json);
-    free(e->after_json);
-    free(e->source_ip);
+    BILL__FREE(e->id, e->actor_type, e->actor_id, e->actor_name, e->action, e->target_type,
+               e->target_id, e->before_json, e->after_json, e->source_ip);
     memset(e, 0, sizeof *e);
 }
 
@@ -108,20 +100,15 @@ static char *opt_dup(const PGresult *r, int row, int col)
 static int entry_from_row(const PGresult *r, int i, const void *ctx, void *item)
 {
     bill_oplog_entry *e = item;
-    e->id = bill__col_dup(r, i, 0);
-    e->actor_type = bill__col_dup(r, i, 1);
-    e->actor_id = bill__col_dup(r, i, 2);
-    e->actor_name = bill__col_dup(r, i, 3);
-    e->action = bill__col_dup(r, i, 4);
-    e->target_type = bill__col_dup(r, i, 5);
-    e->target_id = bill__col_dup(r, i, 6);
+    int rc;
+    if ((rc = BILL__DUP_COLS(r, i, "listing the operation log", &e->id, 0, &e->actor_type, 1,
+                                   &e->actor_id, 2, &e->actor_name, 3, &e->action, 4,
+                                   &e->target_type, 5, &e->target_id, 6, &e->source_ip, 9)) < 0)
+        return rc;
     e->before_json = opt_dup(r, i, 7);
     e->after_json = opt_dup(r, i, 8);
-    e->source_ip = bill__col_dup(r, i, 9);
     e->created_at = bill__i64(r, i, 10);
-    if (!e->id || !e->actor_type || !e->actor_id || !e->actor_name || !e->action ||
-        !e->target_type || !e->target_id || !e->source_ip ||
-        (!e->before_json && !bill__isnull(r, i, 7)) || (!e->after_json && !bill__isnull(r, i, 8)))
+    if ((!e->before_json && !bill__isnull(r, i, 7)) || (!e->after_json && !bill__isnull(r, i, 8)))
         return bill__err(BILL_ENOMEM, NULL, "out of memory listing the operation log");
     return BILL_OK;
 }

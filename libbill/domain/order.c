@@ -67,13 +67,9 @@ bool bill_order_transition_allowed(const char *from, const char *to)
 static void ord_clear(void *p)
 {
     bill_order *o = p;
-    char **s[] = {&o->id,        &o->customer_id,      &o->product_id,
-                  &o->product_name, &o->provider_id,   &o->provider_instance_id,
-                  &o->server_spec_json, &o->status,    &o->currency,
-                  &o->billing_cycle, &o->gateway_id,   &o->gateway_payment_id,
-                  &o->notes};
-    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
-        free(*s[i]);
+    BILL__FREE(o->id, o->customer_id, o->product_id, o->product_name, o->provider_id,
+               o->provider_instance_id, o->server_spec_json, o->status, o->currency,
+               o->billing_cycle, o->gateway_id, o->gateway_payment_id, o->notes);
     memset(o, 0, sizeof *o);
 }
 
@@ -541,11 +537,7 @@ void bill_payment_info_clear(bill_payment_info *p)
 {
     if (!p)
         return;
-    free(p->payment_id);
-    free(p->gateway_id);
-    free(p->payment_url);
-    free(p->qr_code);
-    free(p->instructions);
+    BILL__FREE(p->payment_id, p->gateway_id, p->payment_url, p->qr_code, p->instructions);
     memset(p, 0, sizeof *p);
 }
 

@@ -41,11 +41,8 @@ int bill_payment_status_check(const char *s)
 static void pay_clear(void *item)
 {
     bill_payment *p = item;
-    char **s[] = {&p->id,         &p->customer_id,        &p->order_id,
-                  &p->invoice_id, &p->currency,           &p->gateway_id,
-                  &p->gateway_payment_id, &p->gateway_tx_id, &p->status};
-    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
-        free(*s[i]);
+    BILL__FREE(p->id, p->customer_id, p->order_id, p->invoice_id, p->currency, p->gateway_id,
+               p->gateway_payment_id, p->gateway_tx_id, p->status);
     memset(p, 0, sizeof *p);
 }
 
@@ -53,18 +50,11 @@ static int pay_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
     bill_payment *p = item;
     int rc;
-    p->id = bill__col_dup(r, row, 0);
-    p->customer_id = bill__col_dup(r, row, 1);
-    p->order_id = bill__col_dup(r, row, 2);
-    p->invoice_id = bill__col_dup(r, row, 3);
-    p->currency = bill__col_dup(r, row, 6);
-    p->gateway_id = bill__col_dup(r, row, 7);
-    p->gateway_payment_id = bill__col_dup(r, row, 8);
-    p->gateway_tx_id = bill__col_dup(r, row, 9);
-    p->status = bill__col_dup(r, row, 10);
-    if (!p->id || !p->customer_id || !p->order_id || !p->invoice_id || !p->currency ||
-        !p->gateway_id || !p->gateway_payment_id || !p->gateway_tx_id || !p->status)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a payment");
+    if ((rc = BILL__DUP_COLS(r, row, "reading a payment", &p->id, 0, &p->customer_id, 1,
+                                     &p->order_id, 2, &p->invoice_id, 3, &p->currency, 6,
+                                     &p->gateway_id, 7, &p->gateway_payment_id, 8,
+                                     &p->gateway_tx_id, 9, &p->status, 10)) < 0)
+        return rc;
     if ((rc = bill__money_col(r, row, 4, &p->amount)) < 0 ||
         (rc = bill__money_col(r, row, 5, &p->refunded_amount)) < 0)
         return rc;

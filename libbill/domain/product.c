@@ -112,50 +112,42 @@ typedef struct node_kind {
 static void cat_clear(void *item)
 {
     bill_product_category *c = item;
-    free(c->id);
-    free(c->name);
-    free(c->description);
+    BILL__FREE(c->id, c->name, c->description);
     memset(c, 0, sizeof *c);
 }
 
 static int cat_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
     bill_product_category *c = item;
-    c->id = bill__col_dup(r, row, 0);
-    c->name = bill__col_dup(r, row, 1);
-    c->description = bill__col_dup(r, row, 2);
+    int rc;
+    if ((rc = BILL__DUP_COLS(r, row, "reading a category", &c->id, 0, &c->name, 1,
+                                     &c->description, 2)) < 0)
+        return rc;
     c->sort_order = (int32_t)bill__i64(r, row, 3);
     c->group_count = (uint32_t)bill__i64(r, row, 4);
     c->created_at = bill__i64(r, row, 5);
     c->updated_at = bill__i64(r, row, 6);
-    if (!c->id || !c->name || !c->description)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a category");
     return BILL_OK;
 }
 
 static void grp_clear(void *item)
 {
     bill_product_group *g = item;
-    free(g->id);
-    free(g->category_id);
-    free(g->name);
-    free(g->description);
+    BILL__FREE(g->id, g->category_id, g->name, g->description);
     memset(g, 0, sizeof *g);
 }
 
 static int grp_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
     bill_product_group *g = item;
-    g->id = bill__col_dup(r, row, 0);
-    g->category_id = bill__col_dup(r, row, 1);
-    g->name = bill__col_dup(r, row, 2);
-    g->description = bill__col_dup(r, row, 3);
+    int rc;
+    if ((rc = BILL__DUP_COLS(r, row, "reading a product group", &g->id, 0, &g->category_id, 1,
+                                     &g->name, 2, &g->description, 3)) < 0)
+        return rc;
     g->sort_order = (uint32_t)bill__i64(r, row, 4);
     g->product_count = (uint32_t)bill__i64(r, row, 5);
     g->created_at = bill__i64(r, row, 6);
     g->updated_at = bill__i64(r, row, 7);
-    if (!g->id || !g->category_id || !g->name || !g->description)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a product group");
     return BILL_OK;
 }
 
@@ -457,14 +449,8 @@ int bill_product_group_delete(bill_db *db, const bill_actor *actor, const char *
 static void pr_clear(void *item)
 {
     bill_product *p = item;
-    free(p->id);
-    free(p->group_id);
-    free(p->category_id);
-    free(p->name);
-    free(p->description);
-    free(p->specs_json);
-    free(p->provider_interface_id);
-    free(p->upstream_product_id);
+    BILL__FREE(p->id, p->group_id, p->category_id, p->name, p->description, p->specs_json,
+               p->provider_interface_id, p->upstream_product_id);
     memset(p, 0, sizeof *p);
 }
 
@@ -500,17 +486,11 @@ static int pr_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
     bill_product *p = item;
     int rc;
-    p->id = bill__col_dup(r, row, 0);
-    p->group_id = bill__col_dup(r, row, 1);
-    p->category_id = bill__col_dup(r, row, 2);
-    p->name = bill__col_dup(r, row, 3);
-    p->description = bill__col_dup(r, row, 4);
-    p->specs_json = bill__col_dup(r, row, 5);
-    p->provider_interface_id = bill__col_dup(r, row, 6);
-    p->upstream_product_id = bill__col_dup(r, row, 7);
-    if (!p->id || !p->group_id || !p->category_id || !p->name || !p->description ||
-        !p->specs_json || !p->provider_interface_id || !p->upstream_product_id)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a product");
+    if ((rc = BILL__DUP_COLS(r, row, "reading a product", &p->id, 0, &p->group_id, 1,
+                                     &p->category_id, 2, &p->name, 3, &p->description, 4,
+                                     &p->specs_json, 5, &p->provider_interface_id, 6,
+                                     &p->upstream_product_id, 7)) < 0)
+        return rc;
     if ((rc = bill__money_col(r, row, 8, &p->price)) < 0 ||
         (rc = bill__money_col(r, row, 9, &p->cost_price)) < 0)
         return rc;

@@ -75,29 +75,19 @@ int bill_ticket_priority_check(const char *s)
 static void rp_clear(void *item)
 {
     bill_ticket_reply *r = item;
-    free(r->id);
-    free(r->ticket_id);
-    free(r->user_id);
-    free(r->customer_id);
-    free(r->author_type);
-    free(r->content);
+    BILL__FREE(r->id, r->ticket_id, r->user_id, r->customer_id, r->author_type, r->content);
     memset(r, 0, sizeof *r);
 }
 
 static int rp_from_row(const PGresult *r, int row, const void *ctx, void *item)
 {
     bill_ticket_reply *x = item;
-    x->id = bill__col_dup(r, row, 0);
-    x->ticket_id = bill__col_dup(r, row, 1);
-    x->user_id = bill__col_dup(r, row, 2);
-    x->customer_id = bill__col_dup(r, row, 3);
-    x->author_type = bill__col_dup(r, row, 4);
-    x->content = bill__col_dup(r, row, 5);
+    int rc;
+    if ((rc = BILL__DUP_COLS(r, row, "reading a reply", &x->id, 0, &x->ticket_id, 1, &x->user_id, 2,
+                                     &x->customer_id, 3, &x->author_type, 4, &x->content, 5)) < 0)
+        return rc;
     x->is_internal = bill__bool(r, row, 6);
     x->created_at = bill__i64(r, row, 7);
-    if (!x->id || !x->ticket_id || !x->user_id || !x->customer_id || !x->author_type ||
-        !x->content)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reading a reply");
     return BILL_OK;
 }
 
@@ -107,10 +97,8 @@ static const bill__rowtype RP_ROW = {sizeof(bill_ticket_reply), rp_from_row, rp_
 static void tk_clear(void *item)
 {
     bill_ticket *t = item;
-    char **s[] = {&t->id,     &t->customer_id,      &t->title,          &t->description,
-                  &t->status, &t->priority,         &t->assignee_user_id, &t->creator_user_id};
-    for (size_t i = 0; i < BILL__ARRAY_LEN(s); i++)
-        free(*s[i]);
+    BILL__FREE(t->id, t->customer_id, t->title, t->description, t->status, t->priority,
+               t->assignee_user_id, t->creator_user_id);
     bill__rows_clear(&RP_ROW, &t->replies, &t->reply_count);
     memset(t, 0, sizeof *t);
 }

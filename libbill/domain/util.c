@@ -6,6 +6,7 @@
 #include "domain/domain_int.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,21 @@ bool bill__bool(const PGresult *r, int row, int col)
 char *bill__col_dup(const PGresult *r, int row, int col)
 {
     return strdup(bill__val(r, row, col));
+}
+
+int bill__dup_cols(const PGresult *r, int row, const char *what, ...)
+{
+    va_list ap;
+    char **field;
+    bool oom = false;
+    va_start(ap, what);
+    while ((field = va_arg(ap, char **))) {
+        int col = va_arg(ap, int);
+        if (!(*field = bill__col_dup(r, row, col)))
+            oom = true;
+    }
+    va_end(ap);
+    return oom ? bill__err(BILL_ENOMEM, NULL, "out of memory %s", what) : BILL_OK;
 }
 
 char *bill__like_pattern(const char *s)

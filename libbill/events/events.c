@@ -526,8 +526,7 @@ void bill_events_stop(bill_events *ev)
 static void ev_clear(void *item)
 {
     bill_event_row *e = item;
-    free(e->payload_json);
-    free(e->last_error);
+    BILL__FREE(e->payload_json, e->last_error);
     memset(e, 0, sizeof *e);
 }
 

@@ -183,8 +183,7 @@ static void host_http_response_free(bill_plugin_http_response *r)
 {
     if (!r)
         return;
-    free(r->body);
-    free(r->content_type);
+    BILL__FREE(r->body, r->content_type);
     r->body = r->content_type = NULL;
     r->body_len = 0;
 }

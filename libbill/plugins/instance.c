@@ -179,10 +179,7 @@ void bill_gateway_payment_info_clear(bill_gateway_payment_info *info)
 {
     if (!info)
         return;
-    free(info->payment_url);
-    free(info->qr_code);
-    free(info->instructions);
-    free(info->gateway_payment_id);
+    BILL__FREE(info->payment_url, info->qr_code, info->instructions, info->gateway_payment_id);
     memset(info, 0, sizeof *info);
 }
 
@@ -241,10 +238,7 @@ void bill_gateway_callback_result_clear(bill_gateway_callback_result *r)
 {
     if (!r)
         return;
-    free(r->gateway_payment_id);
-    free(r->gateway_tx_id);
-    free(r->response_body);
-    free(r->response_content_type);
+    BILL__FREE(r->gateway_payment_id, r->gateway_tx_id, r->response_body, r->response_content_type);
     memset(r, 0, sizeof *r);
 }
 
@@ -300,9 +294,7 @@ void bill_provider_instance_clear(bill_provider_instance *pi)
 {
     if (!pi)
         return;
-    free(pi->provider_instance_id);
-    free(pi->ip_address);
-    free(pi->message);
+    BILL__FREE(pi->provider_instance_id, pi->ip_address, pi->message);
     memset(pi, 0, sizeof *pi);
 }
 

@@ -239,8 +239,7 @@ void bill_plugin_interface_clear(bill_plugin_interface *pi)
 {
     if (!pi)
         return;
-    free(pi->config_json);
-    free(pi->last_error);
+    BILL__FREE(pi->config_json, pi->last_error);
     memset(pi, 0, sizeof *pi);
 }
 

@@ -15,6 +15,12 @@
 #
 # Run it on a quiet machine; it prints one Markdown table row per N for
 # bench/RESULTS.md.
+#
+# BILL_BENCH_PROFILE=1: the cluster loads pg_stat_statements and logs every
+# statement over BILL_BENCH_SLOW_MS (50) ms with its plan (auto_explain: EXPLAIN ANALYZE, BUFFERS,
+# trigger times); after each pass the 15 statements with the most time
+# (calls, total, mean, rows) go to stderr; the log is kept (its path is
+# printed). Profiling slows the pass: its times are not the benchmark's.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD_DIR:-$here/../build}
@@ -23,16 +29,40 @@ cli=$build/bill-cli/bill-cli
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 
+# Sized like a production server, not like the test harness's many small
+# clusters (64 MB): the 1M book (~1.5 GB with its indexes) fits in shared
+# buffers, and no checkpoint lands inside the timed pass. Override with
+# BILL_PG_SERVER_OPTS.
+export BILL_PG_SERVER_OPTS=${BILL_PG_SERVER_OPTS:--c shared_buffers=2GB -c max_wal_size=16GB -c checkpoint_timeout=30min}
 work=$(mktemp -d /tmp/bill-bench-billing.XXXXXX)
 chmod 755 "$work"
 cleanup() { "$here/../tests/support/pg-cluster.sh" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 eval "$("$here/../tests/support/pg-cluster.sh" start "$work/pg")"
 pghost=$BILL_TEST_PG_HOST
+profile=${BILL_BENCH_PROFILE:-0}
 psql_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- psql -h "$pghost" -U postgres "$@"; else psql -h "$pghost" -U postgres "$@"; fi; }
 
+if [ "$profile" = 1 ]; then
+  # shared_preload_libraries is read at start: set it, then restart the cluster
+  psql_pg -qc "ALTER SYSTEM SET shared_preload_libraries = pg_stat_statements, auto_explain" postgres
+  psql_pg -qc "ALTER SYSTEM SET log_min_duration_statement = ${BILL_BENCH_SLOW_MS:-50}" postgres
+  "$here/../tests/support/pg-cluster.sh" halt "$work/pg" >/dev/null
+  eval "$("$here/../tests/support/pg-cluster.sh" start "$work/pg")"
+  for kv in "log_min_duration = ${BILL_BENCH_SLOW_MS:-50}" "log_analyze = on" "log_buffers = on" "log_triggers = on" \
+            "log_nested_statements = on"; do
+    psql_pg -qc "ALTER SYSTEM SET auto_explain.$kv" postgres
+  done
+  psql_pg -qAtc "SELECT pg_reload_conf()" postgres >/dev/null
+  cleanup() { "$here/../tests/support/pg-cluster.sh" halt "$work/pg" >/dev/null 2>&1 || true
+              cp "$work/pg/postgresql.log" "/tmp/bill-bench-billing-$$.log" 2>/dev/null || true
+              echo "slow-statement log: /tmp/bill-bench-billing-$$.log" >&2
+              "$here/../tests/support/pg-cluster.sh" stop "$work/pg" >/dev/null 2>&1 || true
+              rm -rf "$work"; }
+fi
 now="2027-02-22T00:00:00Z"   # lead cut 2027-03-01: anchors Jan 22..Jan 29 (+1 month) are due
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), PostgreSQL $(psql_pg -tAc 'SHOW server_version' postgres)"
+echo "server: $BILL_PG_SERVER_OPTS"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| instances | pass (s) | statements | statements / instance | issued | auto-paid | short | suspended | floor: plain INSERTs (s) |"
@@ -77,15 +107,8 @@ SELECT 2027, count(*) FROM invoices;
 ANALYZE;
 SQL
   due=$(psql_pg -tAc "SELECT count(*) FROM instances WHERE next_due_date <= '2027-03-01'" "$db")
-  start=$(date +%s.%N)
-  out=$("$cli" -q --now "$now" --database-url "$url" --json billing run)
-  end=$(date +%s.%N)
-  pass=$(echo "$end - $start" | bc)
-  read -r stmts issued paid short susp < <(echo "$out" | /usr/bin/python3 -c '
-import json, sys
-d = json.load(sys.stdin)["counts"]
-print(d["statements"], d["issued"], d["paid"], d["payment_failed"], d["suspended"])')
-  # the floor: the same rows with plain INSERT ... SELECT, rolled back
+  # the floor, before the pass (after it nothing is left to bill): the same
+  # rows with plain INSERT ... SELECT, rolled back
   fstart=$(date +%s.%N)
   psql_pg -q -v ON_ERROR_STOP=1 "$db" <<'SQL' >/dev/null
 BEGIN;
@@ -104,6 +127,24 @@ ROLLBACK;
 SQL
   fend=$(date +%s.%N)
   floor=$(echo "$fend - $fstart" | bc)
+  # its rolled-back rows are dead tuples the pass should not have to step over
+  psql_pg -qc "VACUUM ANALYZE invoices, invoice_items, events" "$db"
+  [ "$profile" != 1 ] || psql_pg -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()" "$db" >/dev/null
+  start=$(date +%s.%N)
+  out=$("$cli" -q --now "$now" --database-url "$url" --json billing run)
+  end=$(date +%s.%N)
+  pass=$(echo "$end - $start" | bc)
+  read -r stmts issued paid short susp < <(echo "$out" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)["counts"]
+print(d["statements"], d["issued"], d["paid"], d["payment_failed"], d["suspended"])')
+  if [ "$profile" = 1 ]; then
+    psql_pg -P pager=off -c "SELECT calls, round(total_exec_time::numeric / 1000, 2) AS total_s,
+        round(mean_exec_time::numeric, 2) AS mean_ms, rows,
+        regexp_replace(left(query, 160), '\s+', ' ', 'g') AS query
+      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time DESC LIMIT 15" "$db" >&2
+  fi
   per=$(echo "scale=4; $stmts / $n" | bc)
   printf '| %s | %.1f | %s | %s | %s | %s | %s | %s | %.1f |\n' "$n" "$pass" "$stmts" "$per" \
     "$issued" "$paid" "$short" "$susp" "$floor"

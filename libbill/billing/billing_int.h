@@ -31,6 +31,27 @@ void bill__sbuf_array_item(bill__sbuf *b, const char *v);
 /* Close it: "}" ; returns the text or NULL on OOM. */
 const char *bill__sbuf_array_end(bill__sbuf *b);
 
+/* ---- an index of report entries by their customer id ---------------------- */
+
+/* Open addressing over an array the caller owns: the key of entry i is the
+ * string at (const char *)base + i * stride (pass &arr[0].customer_id and
+ * sizeof arr[0]; the array may move between calls). */
+typedef struct bill__idmap {
+    size_t *slot; /* 1 + entry index, 0 = empty */
+    size_t cap, n;
+} bill__idmap;
+
+/* The entry whose key is `key`, or -1. */
+long bill__idmap_find(const bill__idmap *m, const void *base, size_t stride, const char *key);
+/* Index entry idx (its key must not be there yet). */
+int bill__idmap_put(bill__idmap *m, const void *base, size_t stride, size_t idx);
+void bill__idmap_free(bill__idmap *m);
+
+/* Add one customer's shortfall to r's list indexed by m: a customer already
+ * there adds its unpaid amount (balance and limit stay those of the first). */
+int bill__report_merge_shortfall(bill_billing_report *r, bill__idmap *m,
+                                 const bill_billing_shortfall *s);
+
 /* ---- instants as SQL text ------------------------------------------------- */
 
 /* "2026-11-22T09:17:31.123456Z" (microseconds kept). */
@@ -49,13 +70,16 @@ typedef struct bill__pass {
     char susp_cut[BILL_DATE_BUFSZ];   /* today - suspend_after_days */
     char term_cut[BILL_DATE_BUFSZ];   /* today - terminate_after_days */
     bool sandbox;                     /* inside the rolled-back copies */
-    bill_billing_report *r;
+    bill_billing_report *r;           /* the batch's report while a batch runs */
+    bill_billing_report *total;       /* the pass's report */
+    bill__idmap shortfall_ix;         /* total->shortfalls by customer */
 } bill__pass;
 
 /* Prepare p for a pass at T on c (options normalized). */
 int bill__pass_init(bill__pass *p, bill_conn *c, const bill_billing_options *o, int64_t T,
                     bool sandbox, bill_billing_report *r);
-/* Every step of one pass, in order (billing.md §2-§4). */
+/* Every step of one pass, in order (billing.md §2-§4). Frees what
+ * bill__pass_init allocated, whatever it returns. */
 int bill__pass_run(bill__pass *p);
 
 /* The figures of bill_billing_summary_get read on c, inside the caller's

@@ -17,6 +17,7 @@
 #include "bill/uuid.h"
 #include "bill/provision.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,17 +89,38 @@ static void copy_str(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
+/* Report lists grow to the next power of two (at least 16) of their count:
+ * the capacity is implied by the count, so no field is needed and appending
+ * a million invoices costs a few dozen reallocations. */
+static size_t list_cap(size_t n)
+{
+    size_t c = 16;
+    while (c < n)
+        c *= 2;
+    return c;
+}
+
+static int list_grow(void **arr, size_t count, size_t add, size_t elsz)
+{
+    if (add == 0 || (count > 0 && count + add <= list_cap(count)))
+        return BILL_OK;
+    void *a = realloc(*arr, list_cap(count + add) * elsz);
+    if (!a)
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reporting the billing pass");
+    *arr = a;
+    return BILL_OK;
+}
+#define LIST_GROW(arr, count, add) list_grow((void **)&(arr), (count), (add), sizeof *(arr))
+
 int bill__report_add_action(bill_billing_report *r, const char *instance_id,
                             const char *customer_id, const char *action, const char *reason)
 {
     bill_billing_action *a;
     if (!r)
         return BILL_OK;
-    a = realloc(r->action_list, (r->action_count + 1) * sizeof *a);
-    if (!a)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reporting actions");
-    r->action_list = a;
-    a = &a[r->action_count++];
+    if (LIST_GROW(r->action_list, r->action_count, 1) < 0)
+        return BILL_ENOMEM;
+    a = &r->action_list[r->action_count++];
     memset(a, 0, sizeof *a);
     copy_str(a->instance_id, sizeof a->instance_id, instance_id);
     copy_str(a->customer_id, sizeof a->customer_id, customer_id);
@@ -109,55 +131,90 @@ int bill__report_add_action(bill_billing_report *r, const char *instance_id,
 
 int bill__report_add_invoice(bill_billing_report *r, const bill_billing_invoice *inv)
 {
-    bill_billing_invoice *v;
     if (!r)
         return BILL_OK;
-    /* the same invoice again (issued, then paid in the same batch): merge */
-    for (size_t i = r->invoice_count; i-- > 0;) {
-        if (strcmp(r->invoices[i].invoice_id, inv->invoice_id) == 0) {
-            v = &r->invoices[i];
-            v->paid = v->paid || inv->paid;
-            v->issued = v->issued || inv->issued;
-            if (inv->shortfall)
-                v->shortfall = inv->shortfall;
-            if (inv->invoice_number[0])
-                copy_str(v->invoice_number, sizeof v->invoice_number, inv->invoice_number);
-            return BILL_OK;
-        }
-        if (r->invoice_count - i > 4096)
-            break; /* merges only ever hit the current batch */
-    }
-    v = realloc(r->invoices, (r->invoice_count + 1) * sizeof *v);
-    if (!v)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reporting invoices");
-    r->invoices = v;
+    if (LIST_GROW(r->invoices, r->invoice_count, 1) < 0)
+        return BILL_ENOMEM;
     r->invoices[r->invoice_count++] = *inv;
     return BILL_OK;
 }
 
-static int report_add_shortfall(bill_billing_report *r, const char *customer_id,
-                                bill_money balance, bill_money limit, bill_money unpaid)
+/* ---- an index of report entries by customer id -------------------------------- */
+
+static uint64_t id_hash(const char *s)
 {
-    for (size_t i = 0; i < r->shortfall_count; i++) {
-        bill_billing_shortfall *s = &r->shortfalls[i];
-        if (strcmp(s->customer_id, customer_id) == 0) {
-            s->unpaid += unpaid;
-            s->shortfall = s->unpaid - (s->balance + s->credit_limit);
-            return BILL_OK;
-        }
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* report lists are indexed with the entry itself as base: the key first */
+_Static_assert(offsetof(bill_billing_shortfall, customer_id) == 0, "customer_id leads");
+
+#define IDMAP_KEY(base, stride, i) ((const char *)(base) + (i) * (stride))
+
+long bill__idmap_find(const bill__idmap *m, const void *base, size_t stride, const char *key)
+{
+    if (!m->cap)
+        return -1;
+    for (size_t j = id_hash(key) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
+        if (!m->slot[j])
+            return -1;
+        if (strcmp(IDMAP_KEY(base, stride, m->slot[j] - 1), key) == 0)
+            return (long)(m->slot[j] - 1);
     }
-    bill_billing_shortfall *s = realloc(r->shortfalls, (r->shortfall_count + 1) * sizeof *s);
-    if (!s)
-        return bill__err(BILL_ENOMEM, NULL, "out of memory reporting shortfalls");
-    r->shortfalls = s;
-    s = &s[r->shortfall_count++];
-    memset(s, 0, sizeof *s);
-    copy_str(s->customer_id, sizeof s->customer_id, customer_id);
-    s->balance = balance;
-    s->credit_limit = limit;
-    s->unpaid = unpaid;
-    s->shortfall = unpaid - (balance + limit);
+}
+
+static void idmap_place(size_t *slot, size_t cap, const void *base, size_t stride, size_t idx)
+{
+    size_t j = id_hash(IDMAP_KEY(base, stride, idx)) & (cap - 1);
+    while (slot[j])
+        j = (j + 1) & (cap - 1);
+    slot[j] = idx + 1;
+}
+
+int bill__idmap_put(bill__idmap *m, const void *base, size_t stride, size_t idx)
+{
+    if ((m->n + 1) * 2 > m->cap) { /* at most half full */
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        size_t *slot = calloc(cap, sizeof *slot);
+        if (!slot)
+            return bill__err(BILL_ENOMEM, NULL, "out of memory indexing shortfalls");
+        for (size_t j = 0; j < m->cap; j++)
+            if (m->slot[j])
+                idmap_place(slot, cap, base, stride, m->slot[j] - 1);
+        free(m->slot);
+        m->slot = slot;
+        m->cap = cap;
+    }
+    idmap_place(m->slot, m->cap, base, stride, idx);
+    m->n++;
     return BILL_OK;
+}
+
+void bill__idmap_free(bill__idmap *m)
+{
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
+/* Add `s` (one customer's shortfall) to r's list through its index `m`:
+ * a customer short again adds its unpaid amount to the first entry. */
+int bill__report_merge_shortfall(bill_billing_report *r, bill__idmap *m,
+                                 const bill_billing_shortfall *s)
+{
+    long at = bill__idmap_find(m, r->shortfalls, sizeof *r->shortfalls, s->customer_id);
+    if (at >= 0) {
+        bill_billing_shortfall *d = &r->shortfalls[at];
+        d->unpaid += s->unpaid;
+        d->shortfall = d->unpaid - (d->balance + d->credit_limit);
+        return BILL_OK;
+    }
+    if (LIST_GROW(r->shortfalls, r->shortfall_count, 1) < 0)
+        return BILL_ENOMEM;
+    r->shortfalls[r->shortfall_count] = *s;
+    return bill__idmap_put(m, r->shortfalls, sizeof *r->shortfalls, r->shortfall_count++);
 }
 
 void bill_billing_report_clear(bill_billing_report *r)
@@ -278,6 +335,7 @@ int bill__pass_init(bill__pass *p, bill_conn *c, const bill_billing_options *o, 
     p->T = T;
     p->sandbox = sandbox;
     p->r = r;
+    p->total = r;
     r->at = T;
     if ((rc = bill__ts_text(T, p->ts)) < 0 || (rc = bill_date_from_time(&p->today, T)) < 0 ||
         (rc = bill_date_format(p->today, p->today_s)) < 0 ||
@@ -358,7 +416,32 @@ typedef struct cust {
     bill_money balance, limit;
     int seq;            /* ledger rows written in this batch */
     bill_money unpaid;  /* renewals it could not pay */
+    size_t sf;          /* 1 + its entry in the batch's shortfall list, 0 = none */
 } cust;
+
+/* c could not pay `unpaid`: its entry in the batch's shortfall list (the
+ * balance and limit as they stood at its first failure). */
+static int batch_shortfall(bill_billing_report *r, cust *c, bill_money unpaid)
+{
+    bill_billing_shortfall *s;
+    if (c->sf) {
+        s = &r->shortfalls[c->sf - 1];
+        s->unpaid += unpaid;
+        s->shortfall = s->unpaid - (s->balance + s->credit_limit);
+        return BILL_OK;
+    }
+    if (LIST_GROW(r->shortfalls, r->shortfall_count, 1) < 0)
+        return BILL_ENOMEM;
+    s = &r->shortfalls[r->shortfall_count++];
+    memset(s, 0, sizeof *s);
+    copy_str(s->customer_id, sizeof s->customer_id, c->id);
+    s->balance = c->balance;
+    s->credit_limit = c->limit;
+    s->unpaid = unpaid;
+    s->shortfall = unpaid - (c->balance + c->limit);
+    c->sf = r->shortfall_count;
+    return BILL_OK;
+}
 
 static int cust_cmp(const void *a, const void *b)
 {
@@ -505,7 +588,7 @@ static int settle(bill__pass *p, const char *ids, bool issued)
             p->r->shortfall_amount += shortfall;
             k->unpaid += amount;
             if (p->o.details &&
-                (rc = report_add_shortfall(p->r, k->id, k->balance, k->limit, amount)) < 0)
+                (rc = batch_shortfall(p->r, k, amount)) < 0)
                 goto done;
             if (bill__bool(inv, i, 3)) { /* first failure: the customer is told once */
                 bill__sbuf_array_item(&f_id, item.invoice_id);
@@ -565,14 +648,6 @@ done:
 
 /* ---- step 1: retry open renewals ---------------------------------------------------- */
 
-static const char SQL_OPEN_BATCH[] =
-    "SELECT v.id, v.due_date::text, i.created_at::text, i.id, v.id FROM invoices v "
-    "JOIN instances i ON i.id = v.instance_id "
-    "WHERE v.kind = 'renewal' AND v.status IN ('issued', 'overdue') "
-    "AND i.status <> 'terminated' "
-    "AND (v.due_date, i.created_at, i.id, v.id) > ($1::date, $2::timestamptz, $3::uuid, $4::uuid) "
-    "ORDER BY v.due_date, i.created_at, i.id, v.id LIMIT $5::int FOR UPDATE OF v, i SKIP LOCKED";
-
 typedef struct keyset {
     char k1[BILL_DATE_BUFSZ + 4];
     char k2[48];
@@ -588,60 +663,158 @@ static void keyset_init(keyset *k)
     snprintf(k->k4, sizeof k->k4, "00000000-0000-0000-0000-000000000000");
 }
 
-/* Run `batch` until it reports no more rows, each batch in its own
- * transaction, retrying one that lost a deadlock. */
-typedef int (*batch_fn)(bill__pass *p, keyset *k, bool *more);
-
-static int run_batches(bill__pass *p, batch_fn fn, const char *what)
+/* Fold a committed batch's report b into the pass's: counts add up, lists
+ * append, a customer short in several batches keeps one shortfall entry. */
+static int report_merge(bill__pass *p, bill_billing_report *b)
 {
-    keyset k;
-    bool more = true;
-    int rc = BILL_OK;
-    keyset_init(&k);
-    while (more) {
-        keyset saved = k;
-        for (int attempt = 0;; attempt++) {
-            if ((rc = tx_begin(p)) == BILL_OK && (rc = fn(p, &k, &more)) == BILL_OK &&
-                (rc = tx_commit(p)) == BILL_OK)
-                break;
-            tx_rollback(p);
-            if (p->sandbox || attempt >= 3 || !retryable()) {
-                bill__err_prefix("billing pass (%s)", what);
-                return rc;
-            }
-            BILL_LOG_INFO(MOD, "billing pass (%s): batch retried after %s", what,
-                          bill_error_last()->message);
-            k = saved;
-        }
+    bill_billing_report *t = p->total;
+    t->issued += b->issued;
+    t->issued_amount += b->issued_amount;
+    t->paid += b->paid;
+    t->paid_amount += b->paid_amount;
+    t->payment_failed += b->payment_failed;
+    t->shortfall_amount += b->shortfall_amount;
+    t->overdue += b->overdue;
+    t->suspended += b->suspended;
+    t->unsuspended += b->unsuspended;
+    t->terminated += b->terminated;
+    t->cancelled += b->cancelled;
+    t->actions += b->actions;
+    t->unpriced += b->unpriced;
+    if (LIST_GROW(t->invoices, t->invoice_count, b->invoice_count) < 0 ||
+        LIST_GROW(t->action_list, t->action_count, b->action_count) < 0)
+        return BILL_ENOMEM;
+    if (b->invoice_count)
+        memcpy(t->invoices + t->invoice_count, b->invoices, b->invoice_count * sizeof *b->invoices);
+    t->invoice_count += b->invoice_count;
+    if (b->action_count)
+        memcpy(t->action_list + t->action_count, b->action_list,
+               b->action_count * sizeof *b->action_list);
+    t->action_count += b->action_count;
+    for (size_t i = 0; i < b->shortfall_count; i++) {
+        int rc = bill__report_merge_shortfall(t, &p->shortfall_ix, &b->shortfalls[i]);
+        if (rc < 0)
+            return rc;
     }
-    return rc;
+    return BILL_OK;
 }
 
-static int open_batch(bill__pass *p, keyset *k, bool *more)
+/* Run one batch in its own transaction, on a report of its own that joins
+ * the pass's only once the batch committed: a batch that lost a deadlock or
+ * a race is rolled back and run again (its cursor `ctx`, `ctx_size` bytes,
+ * restored), and nothing it counted the first time is counted twice. */
+typedef int (*batch_fn)(bill__pass *p, void *ctx);
+
+static int batch_tx(bill__pass *p, batch_fn fn, void *ctx, size_t ctx_size, const char *what)
 {
+    unsigned char saved[512];
+    int rc;
+    if (ctx_size > sizeof saved)
+        return bill__err(BILL_EINTERNAL, NULL, "batch cursor too large");
+    memcpy(saved, ctx, ctx_size);
+    for (int attempt = 0;; attempt++) {
+        bill_billing_report b;
+        memset(&b, 0, sizeof b);
+        b.at = p->total->at;
+        p->r = &b;
+        if ((rc = tx_begin(p)) == BILL_OK && (rc = fn(p, ctx)) == BILL_OK &&
+            (rc = tx_commit(p)) == BILL_OK)
+            rc = report_merge(p, &b);
+        else
+            tx_rollback(p);
+        p->r = p->total;
+        p->total->statements += b.statements; /* they ran, committed or not */
+        bill_billing_report_clear(&b);
+        if (rc == BILL_OK)
+            return rc;
+        if (p->sandbox || attempt >= 3 || !retryable()) {
+            bill__err_prefix("billing pass (%s)", what);
+            return rc;
+        }
+        BILL_LOG_INFO(MOD, "billing pass (%s): batch retried after %s", what,
+                      bill_error_last()->message);
+        memcpy(ctx, saved, ctx_size);
+    }
+}
+
+/* Step 1 reads the open renewals' ids in pass order a page at a time
+ * (one statement per page, without locks), then settles them batch by
+ * batch, each batch locking its rows (SKIP LOCKED: rows another pass holds
+ * are that pass's) and re-checking that they are still open. A keyset over
+ * instance creation order cannot use an index of invoices, so reading the
+ * next batch by keyset would sort every open renewal again for each batch. */
+static const char SQL_OPEN_PAGE[] =
+    "SELECT v.id, v.due_date::text, i.created_at::text, i.id FROM invoices v "
+    "JOIN instances i ON i.id = v.instance_id "
+    "WHERE v.kind = 'renewal' AND v.status IN ('issued', 'overdue') "
+    "AND i.status <> 'terminated' "
+    "AND (v.due_date, i.created_at, i.id, v.id) > ($1::date, $2::timestamptz, $3::uuid, $4::uuid) "
+    "ORDER BY v.due_date, i.created_at, i.id, v.id LIMIT $5::int";
+
+static const char SQL_OPEN_LOCK[] =
+    "SELECT v.id FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) "
+    "JOIN invoices v ON v.id = o.id JOIN instances i ON i.id = v.instance_id "
+    "WHERE v.kind = 'renewal' AND v.status IN ('issued', 'overdue') "
+    "AND i.status <> 'terminated' ORDER BY o.ord FOR UPDATE OF v, i SKIP LOCKED";
+
+typedef struct open_slice {
+    PGresult *page;
+    int from, to;
+} open_slice;
+
+static int open_batch(bill__pass *p, void *ctx)
+{
+    const open_slice *sl = ctx;
     PGresult *res = NULL;
     bill__sbuf ids = {0};
-    char lim[16];
-    int rc, n;
-    snprintf(lim, sizeof lim, "%d", p->o.batch_size);
-    if ((rc = QP(p, &res, SQL_OPEN_BATCH, k->k1, k->k2, k->k3, k->k4, lim)) < 0)
+    int rc;
+    bill__sbuf_array_begin(&ids);
+    for (int i = sl->from; i < sl->to; i++)
+        bill__sbuf_array_item(&ids, bill__val(sl->page, i, 0));
+    const char *s = bill__sbuf_array_end(&ids);
+    if (!s) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
         goto done;
-    n = PQntuples(res);
-    *more = n == p->o.batch_size;
-    if (n == 0)
+    }
+    if ((rc = QP(p, &res, SQL_OPEN_LOCK, s)) < 0 || PQntuples(res) == 0)
         goto done;
     bill__sbuf_array_begin(&ids);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < PQntuples(res); i++)
         bill__sbuf_array_item(&ids, bill__val(res, i, 0));
-    copy_str(k->k1, sizeof k->k1, bill__val(res, n - 1, 1));
-    copy_str(k->k2, sizeof k->k2, bill__val(res, n - 1, 2));
-    copy_str(k->k3, sizeof k->k3, bill__val(res, n - 1, 3));
-    copy_str(k->k4, sizeof k->k4, bill__val(res, n - 1, 4));
-    const char *s = bill__sbuf_array_end(&ids);
+    s = bill__sbuf_array_end(&ids);
     rc = s ? settle(p, s, false) : bill__err(BILL_ENOMEM, NULL, "out of memory");
 done:
     bill__sbuf_free(&ids);
     PQclear(res);
+    return rc;
+}
+
+static int open_step(bill__pass *p)
+{
+    keyset k;
+    char lim[16];
+    int rc = BILL_OK, n, page = p->o.batch_size * 20;
+    keyset_init(&k);
+    snprintf(lim, sizeof lim, "%d", page);
+    do {
+        PGresult *res = NULL;
+        if ((rc = QP(p, &res, SQL_OPEN_PAGE, k.k1, k.k2, k.k3, k.k4, lim)) < 0) {
+            bill__err_prefix("billing pass (auto-pay)");
+            return rc;
+        }
+        n = PQntuples(res);
+        if (n > 0) {
+            copy_str(k.k1, sizeof k.k1, bill__val(res, n - 1, 1));
+            copy_str(k.k2, sizeof k.k2, bill__val(res, n - 1, 2));
+            copy_str(k.k3, sizeof k.k3, bill__val(res, n - 1, 3));
+            copy_str(k.k4, sizeof k.k4, bill__val(res, n - 1, 0));
+        }
+        for (int from = 0; from < n && rc == BILL_OK; from += p->o.batch_size) {
+            open_slice sl = {res, from, from + p->o.batch_size < n ? from + p->o.batch_size : n};
+            rc = batch_tx(p, open_batch, &sl, sizeof sl, "auto-pay");
+        }
+        PQclear(res);
+    } while (rc == BILL_OK && n == page);
     return rc;
 }
 
@@ -888,18 +1061,25 @@ static const char SQL_ISSUE_REST[] =
     "SELECT v.id, v.billing_period_start::text, v.billing_period_end::text, "
     "v.due_date::text FROM v";
 
-static int inv_cmp(const void *a, const void *b)
+static int inv_ptr_cmp(const void *a, const void *b)
 {
-    return strcmp(((const bill_billing_invoice *)a)->invoice_id,
-                  ((const bill_billing_invoice *)b)->invoice_id);
+    return strcmp((*(bill_billing_invoice *const *)a)->invoice_id,
+                  (*(bill_billing_invoice *const *)b)->invoice_id);
 }
 
-static int due_batch(bill__pass *p, keyset *k, bool *more)
+typedef struct due_cursor {
+    keyset k;
+    bool more;
+} due_cursor;
+
+static int due_batch(bill__pass *p, void *ctx)
 {
+    keyset *k = &((due_cursor *)ctx)->k;
+    bool *more = &((due_cursor *)ctx)->more;
     PGresult *res = NULL, *cnt = NULL, *cs = NULL, *ins = NULL, *rest = NULL;
     bill__sbuf custs = {0}, a_id = {0}, a_inst = {0}, a_num = {0}, a_amt = {0}, a_paid = {0},
                a_bef = {0}, a_aft = {0}, a_seq = {0}, a_short = {0}, a_bal = {0}, a_lim = {0};
-    bill_billing_invoice *items = NULL;
+    bill_billing_invoice *items = NULL, **by_id = NULL;
     cust *cu = NULL;
     char lim[16], year[8], count[24];
     int rc, n, ncu = 0, nitems = 0;
@@ -988,7 +1168,7 @@ static int due_batch(bill__pass *p, keyset *k, bool *more)
             p->r->payment_failed++;
             p->r->shortfall_amount += shortfall;
             if (p->o.details &&
-                (rc = report_add_shortfall(p->r, c->id, c->balance, c->limit, amount)) < 0)
+                (rc = batch_shortfall(p->r, c, amount)) < 0)
                 goto done;
         }
         p->r->issued++;
@@ -1026,48 +1206,35 @@ static int due_batch(bill__pass *p, keyset *k, bool *more)
         (rc = QP(p, &rest, SQL_ISSUE_REST, p->ts, s[0], s[4], s[5], s[6], s[7], s[8], s[9], s[10],
                  p->o.currency)) < 0)
         goto done;
-    if (p->o.details) {
-        qsort(items, (size_t)nitems, sizeof *items, inv_cmp);
+    if (p->o.details && nitems > 0) {
+        /* items stay in pass order; an index by id finds each row of rest */
+        if (!(by_id = malloc((size_t)nitems * sizeof *by_id))) {
+            rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+            goto done;
+        }
+        for (int i = 0; i < nitems; i++)
+            by_id[i] = &items[i];
+        qsort(by_id, (size_t)nitems, sizeof *by_id, inv_ptr_cmp);
         for (int i = 0; i < PQntuples(rest); i++) {
-            bill_billing_invoice key, *it;
+            bill_billing_invoice key, *kp = &key, **hit;
             copy_str(key.invoice_id, sizeof key.invoice_id, bill__val(rest, i, 0));
-            if ((it = bsearch(&key, items, (size_t)nitems, sizeof *items, inv_cmp))) {
-                copy_str(it->period_start, sizeof it->period_start, bill__val(rest, i, 1));
-                copy_str(it->period_end, sizeof it->period_end, bill__val(rest, i, 2));
-                copy_str(it->due_date, sizeof it->due_date, bill__val(rest, i, 3));
+            if ((hit = bsearch(&kp, by_id, (size_t)nitems, sizeof *by_id, inv_ptr_cmp))) {
+                copy_str((*hit)->period_start, sizeof (*hit)->period_start, bill__val(rest, i, 1));
+                copy_str((*hit)->period_end, sizeof (*hit)->period_end, bill__val(rest, i, 2));
+                copy_str((*hit)->due_date, sizeof (*hit)->due_date, bill__val(rest, i, 3));
             }
         }
-        /* back in pass order (numbers increase with it) */
-        for (int i = 0; i < nitems; i++)
-            for (int j = i; j > 0 && strcmp(items[j].invoice_number, items[j - 1].invoice_number) < 0;
-                 j--) {
-                bill_billing_invoice t = items[j];
-                items[j] = items[j - 1];
-                items[j - 1] = t;
-            }
         for (int i = 0; i < nitems; i++)
             if ((rc = bill__report_add_invoice(p->r, &items[i])) < 0)
                 goto done;
     }
     rc = BILL_OK;
 done:
-    if (rc < 0 && nitems > 0) {
-        /* counted above; a failed batch is rolled back and counts nothing */
-        for (int i = 0; i < nitems; i++) {
-            p->r->issued--;
-            p->r->issued_amount -= items[i].amount;
-            if (items[i].paid) {
-                p->r->paid--;
-                p->r->paid_amount -= items[i].amount;
-            } else {
-                p->r->payment_failed--;
-                p->r->shortfall_amount -= items[i].shortfall;
-            }
-        }
-    }
+    /* a failed batch's counts die with its report (batch_tx) */
     for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
         bill__sbuf_free(arrs[i]);
     bill__sbuf_free(&custs);
+    free(by_id);
     free(items);
     free(cu);
     PQclear(res);
@@ -1082,12 +1249,19 @@ done:
 
 int bill__pass_run(bill__pass *p)
 {
+    due_cursor due;
     int rc;
-    if ((rc = run_batches(p, open_batch, "auto-pay")) < 0)
-        return rc;
+    if ((rc = open_step(p)) < 0)
+        goto done;
     if ((rc = dunning(p)) < 0) {
         bill__err_prefix("billing pass (dunning)");
-        return rc;
+        goto done;
     }
-    return run_batches(p, due_batch, "renewals");
+    keyset_init(&due.k);
+    due.more = true;
+    while (due.more && (rc = batch_tx(p, due_batch, &due, sizeof due, "renewals")) == BILL_OK)
+        ;
+done:
+    bill__idmap_free(&p->shortfall_ix);
+    return rc;
 }

@@ -125,24 +125,26 @@ void bill_billing_forecast_free(bill_billing_forecast_report *f)
     free(f);
 }
 
-static int merge_shortfalls(bill_billing_forecast_report *f, const bill_billing_report *r)
+/* The forecast keeps each customer's largest shortfall over the days. */
+static int merge_shortfalls(bill_billing_forecast_report *f, bill__idmap *ix,
+                            const bill_billing_report *r)
 {
     for (size_t i = 0; i < r->shortfall_count; i++) {
         const bill_billing_shortfall *s = &r->shortfalls[i];
-        size_t j;
-        for (j = 0; j < f->shortfall_count; j++)
-            if (strcmp(f->shortfalls[j].customer_id, s->customer_id) == 0)
-                break;
-        if (j == f->shortfall_count) {
-            bill_billing_shortfall *n =
-                realloc(f->shortfalls, (f->shortfall_count + 1) * sizeof *n);
-            if (!n)
-                return bill__err(BILL_ENOMEM, NULL, "out of memory");
-            f->shortfalls = n;
-            f->shortfalls[f->shortfall_count++] = *s;
-        } else if (s->shortfall > f->shortfalls[j].shortfall) {
-            f->shortfalls[j] = *s;
+        long at = bill__idmap_find(ix, f->shortfalls, sizeof *f->shortfalls, s->customer_id);
+        if (at >= 0) {
+            if (s->shortfall > f->shortfalls[at].shortfall)
+                f->shortfalls[at] = *s;
+            continue;
         }
+        bill_billing_shortfall *n = realloc(f->shortfalls, (f->shortfall_count + 1) * sizeof *n);
+        if (!n)
+            return bill__err(BILL_ENOMEM, NULL, "out of memory");
+        f->shortfalls = n;
+        f->shortfalls[f->shortfall_count] = *s;
+        int rc = bill__idmap_put(ix, f->shortfalls, sizeof *f->shortfalls, f->shortfall_count++);
+        if (rc < 0)
+            return rc;
     }
     return BILL_OK;
 }
@@ -153,6 +155,7 @@ int bill_billing_forecast(bill_db *db, const bill_billing_options *opts, int day
     bill_conn *c = NULL;
     bill_billing_forecast_report *f = NULL;
     bill_billing_options o;
+    bill__idmap ix = {0};
     int rc;
 
     if (!out)
@@ -199,7 +202,7 @@ int bill_billing_forecast(bill_db *db, const bill_billing_options *opts, int day
         f->suspended += r->suspended;
         f->unsuspended += r->unsuspended;
         f->terminated += r->terminated;
-        if ((rc = merge_shortfalls(f, r)) < 0)
+        if ((rc = merge_shortfalls(f, &ix, r)) < 0)
             goto done;
         if (o.progress)
             o.progress(o.progress_user, d + 1, days);
@@ -210,6 +213,7 @@ done:
     if (c)
         bill__tx_rollback(c);
     bill__conn_done(c);
+    bill__idmap_free(&ix);
     bill_billing_forecast_free(f);
     return rc;
 }

@@ -10,7 +10,9 @@
 #
 # PostgreSQL refuses to run as root, so as root everything runs as the
 # `postgres` system user (created by Debian's postgresql package). fsync is
-# off: the data is disposable and speed matters.
+# off: the data is disposable and speed matters. BILL_PG_SERVER_OPTS (e.g.
+# "-c shared_buffers=1GB") is appended to the server's options: the
+# benchmarks size the cluster like a production one with it.
 set -euo pipefail
 
 cmd=${1:-}
@@ -49,7 +51,7 @@ case "$cmd" in
       "${as_pg[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgresql.log" -w -t 60 \
         -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off \
 -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
--c shared_buffers=64MB" start >/dev/null 2>&1 || {
+-c shared_buffers=64MB ${BILL_PG_SERVER_OPTS:-}" start >/dev/null 2>&1 || {
         echo "pg-cluster.sh: PostgreSQL did not start:" >&2; tail -20 "$dir/postgresql.log" >&2; exit 1; }
     fi
     echo "export BILL_TEST_PG_HOST='$dir'"

@@ -40,6 +40,7 @@ static json_object *counts_json(const bill_billing_report *r)
     json_object_object_add(o, "cancelled", json_object_new_int64(r->cancelled));
     json_object_object_add(o, "actions", json_object_new_int64(r->actions));
     json_object_object_add(o, "unpriced", json_object_new_int64(r->unpriced));
+    json_object_object_add(o, "hand_invoiced", json_object_new_int64(r->hand_invoiced));
     json_object_object_add(o, "statements", json_object_new_int64(r->statements));
     return o;
 }
@@ -155,9 +156,9 @@ static int billing_run(cli_ctx *ctx, const cli_args *a)
     }
     cli_table_align_right(tb, 1);
     cli_table_align_right(tb, 2);
-    char n[12][24], b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ];
+    char n[13][24], b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ];
     int64_t vals[] = {r.issued,     r.paid,      r.payment_failed, r.overdue,  r.suspended,
-                      r.unsuspended, r.terminated, r.cancelled,    r.actions, r.unpriced};
+                      r.unsuspended, r.terminated, r.cancelled,    r.actions, r.unpriced, r.hand_invoiced};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
         snprintf(n[i], sizeof n[i], "%lld", (long long)vals[i]);
     cli_table_row(tb, "renewals issued", n[0], money(r.issued_amount, b1));
@@ -171,6 +172,8 @@ static int billing_run(cli_ctx *ctx, const cli_args *a)
     cli_table_row(tb, "provider actions queued", n[8], "");
     if (r.unpriced)
         cli_table_row(tb, "due but no price for the cycle", n[9], "");
+    if (r.hand_invoiced)
+        cli_table_row(tb, "due but invoiced by hand", n[10], "");
     printf("Billing pass at %s%s\n\n", cli_time(r.at, t),
            r.dry_run ? " (dry run: nothing was written)" : "");
     cli_table_print(tb, stdout);

@@ -318,8 +318,12 @@ static int invoice_generate(cli_ctx *ctx, const cli_args *a)
         return rc;
     if ((rc = bill_invoice_generate(ctx->db, &ctx->actor, cli_opt(a, "customer"),
                                     cli_opt(a, "period-start"), cli_opt(a, "period-end"),
-                                    &created)) < 0)
+                                    &created)) < 0) {
+        if (created > 0) /* the instances the pass does not bill were invoiced */
+            fprintf(stderr, "bill-cli: issued %lld invoice%s for the other instances\n",
+                    (long long)created, created == 1 ? "" : "s");
         return cli_fail(ctx, rc);
+    }
     if (ctx->json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "ok", json_object_new_boolean(1));

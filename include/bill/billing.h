@@ -114,6 +114,8 @@ typedef struct bill_billing_report {
     int64_t cancelled;            /* renewals cancelled with a termination */
     int64_t actions;              /* provider actions queued */
     int64_t unpriced;             /* due instances whose product has no price for their cycle */
+    int64_t hand_invoiced;        /* due instances whose next period a live manual invoice
+                                   * (bill_invoice_generate) already bills: not renewed */
     int64_t statements;           /* SQL statements the pass ran */
     /* details (opts->details): */
     bill_billing_invoice *invoices;

@@ -13,8 +13,10 @@
  *
  * Batch generation (bill_invoice_generate) writes one ISSUED invoice per
  * billable instance (status running or stopped) and period, priced from the
- * instance's product for its billing cycle; unique(instance_id,
- * billing_period_start) makes reruns create nothing new.
+ * instance's product for its billing cycle; one live invoice per
+ * (instance_id, billing_period_start), renewals included (migration 017),
+ * makes reruns create nothing new and keeps generate and the billing pass
+ * from billing one period twice.
  *
  * Scoping: CUSTOMER actors read their own invoices only (BILL_ENOTFOUND
  * otherwise); every change is staff only.
@@ -148,7 +150,10 @@ BILL_API int bill_invoice_list(bill_db *db, const bill_actor *actor,
 /* Issue one invoice per billable instance (of customer_id, or of every
  * customer when NULL) for [period_start, period_end] ("YYYY-MM-DD").
  * Instances already invoiced for that period_start are skipped; *created
- * (may be NULL) receives how many were written. Staff / SYSTEM. */
+ * (may be NULL) receives how many were written. An instance whose renewal
+ * (the billing pass) bills any day of the period is not invoiced again: the
+ * others are, then BILL_ECONFLICT names it (and how many there were).
+ * Staff / SYSTEM. */
 BILL_API int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *customer_id,
                                    const char *period_start, const char *period_end,
                                    int64_t *created);

@@ -14,6 +14,12 @@
  * reaches its cap, for years. */
 #define BILL__ACTION_MAX_ATTEMPTS 100000
 
+/* The predicate of invoices_instance_period_uq (migration 017): one live
+ * invoice per instance and period start, issued by the pass (renewal) or by
+ * hand (bill_invoice_generate, manual). ON CONFLICT clauses name it whole. */
+#define BILL__INVOICE_PERIOD_KEY                                                          \
+    "instance_id IS NOT NULL AND kind IN ('manual', 'renewal') AND status <> 'cancelled'"
+
 /* ---- a growable text buffer (PostgreSQL array literals) ------------------ */
 
 typedef struct bill__sbuf {

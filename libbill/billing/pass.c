@@ -681,6 +681,7 @@ static int report_merge(bill__pass *p, bill_billing_report *b)
     t->cancelled += b->cancelled;
     t->actions += b->actions;
     t->unpriced += b->unpriced;
+    t->hand_invoiced += b->hand_invoiced;
     if (LIST_GROW(t->invoices, t->invoice_count, b->invoice_count) < 0 ||
         LIST_GROW(t->action_list, t->action_count, b->action_count) < 0)
         return BILL_ENOMEM;
@@ -958,6 +959,16 @@ static const char SQL_DUE_BATCH[] =
     "  AND (v.status IN ('issued', 'overdue') OR v.issued_at = $5::timestamptz)) "
     "ORDER BY i.next_due_date, i.created_at, i.id LIMIT $6::int FOR UPDATE OF i SKIP LOCKED";
 
+/* A live manual invoice (bill_invoice_generate: inclusive end) that bills part
+ * of the period [next_due_date, end) the pass would renew, among the batch's
+ * instances: those are left alone and counted (docs/billing.md §2). */
+static const char SQL_DUE_BY_HAND[] =
+    "SELECT i.id FROM instances i WHERE i.id = ANY($1::uuid[]) AND EXISTS (SELECT 1 FROM "
+    "invoices v WHERE v.instance_id = i.id AND v.kind = 'manual' AND v.status <> 'cancelled' "
+    "AND v.billing_period_start < bill_period_end(i.anchor_date, i.next_due_date, "
+    "i.billing_cycle) AND coalesce(v.billing_period_end, v.billing_period_start) >= "
+    "i.next_due_date)";
+
 /* The year's counter row, locked before the customers (the order every
  * issuer of numbers keeps: counter, then customer). */
 static const char SQL_COUNTER_LOCK[] =
@@ -990,8 +1001,8 @@ static const char SQL_ISSUE_INSERT[] =
     "  $1::timestamptz, $1::timestamptz "
     "FROM unnest($3::uuid[], $4::uuid[], $5::bigint[], $6::numeric[], $7::bool[]) "
     "  AS x(id, inst, num, amount, paid) JOIN instances i ON i.id = x.inst "
-    "ON CONFLICT (instance_id, billing_period_start) WHERE kind = 'renewal' "
-    "  AND status <> 'cancelled' DO NOTHING";
+    "ON CONFLICT (instance_id, billing_period_start) WHERE " BILL__INVOICE_PERIOD_KEY
+    " DO NOTHING";
 
 static const char SQL_ISSUE_REST[] =
     "WITH x AS (SELECT * FROM unnest($2::uuid[], $3::bool[], $4::numeric[], $5::numeric[], "
@@ -1076,7 +1087,8 @@ static int due_batch(bill__pass *p, void *ctx)
 {
     keyset *k = &((due_cursor *)ctx)->k;
     bool *more = &((due_cursor *)ctx)->more;
-    PGresult *res = NULL, *cnt = NULL, *cs = NULL, *ins = NULL, *rest = NULL;
+    PGresult *res = NULL, *hand = NULL, *cnt = NULL, *cs = NULL, *ins = NULL, *rest = NULL;
+    bool *skip = NULL;
     bill__sbuf custs = {0}, a_id = {0}, a_inst = {0}, a_num = {0}, a_amt = {0}, a_paid = {0},
                a_bef = {0}, a_aft = {0}, a_seq = {0}, a_short = {0}, a_bal = {0}, a_lim = {0};
     bill_billing_invoice *items = NULL, **by_id = NULL;
@@ -1096,12 +1108,37 @@ static int due_batch(bill__pass *p, void *ctx)
     copy_str(k->k1, sizeof k->k1, bill__val(res, n - 1, 1));
     copy_str(k->k2, sizeof k->k2, bill__val(res, n - 1, 2));
     copy_str(k->k3, sizeof k->k3, bill__val(res, n - 1, 0));
+    if (!(skip = calloc((size_t)n, sizeof *skip))) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+        goto done;
+    }
+    /* instances whose period an invoice made by hand already bills */
+    bill__sbuf_array_begin(&custs);
+    for (int i = 0; i < n; i++)
+        bill__sbuf_array_item(&custs, bill__val(res, i, 0));
+    if (!bill__sbuf_array_end(&custs)) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+        goto done;
+    }
+    if ((rc = QP(p, &hand, SQL_DUE_BY_HAND, custs.s)) < 0)
+        goto done;
+    for (int h = 0; h < PQntuples(hand); h++)
+        for (int i = 0; i < n; i++)
+            if (!skip[i] && strcmp(bill__val(res, i, 0), bill__val(hand, h, 0)) == 0) {
+                skip[i] = true;
+                p->r->hand_invoiced++;
+                break;
+            }
     bill__sbuf_array_begin(&custs);
     for (int i = 0; i < n; i++) {
-        if (bill__isnull(res, i, 4))
+        if (skip[i])
+            continue;
+        if (bill__isnull(res, i, 4)) {
+            skip[i] = true;
             p->r->unpriced++;
-        else
+        } else {
             bill__sbuf_array_item(&custs, bill__val(res, i, 3));
+        }
     }
     const char *s_custs = bill__sbuf_array_end(&custs);
     if (!s_custs) {
@@ -1140,7 +1177,7 @@ static int due_batch(bill__pass *p, void *ctx)
         bill_money amount = 0, before, shortfall = 0;
         char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], num[24], sq[16];
         bill_billing_invoice *it = &items[nitems];
-        if (bill__isnull(res, i, 4))
+        if (skip[i])
             continue;
         copy_str(key.id, sizeof key.id, bill__val(res, i, 3));
         if (!(c = bsearch(&key, cu, (size_t)ncu, sizeof *cu, cust_cmp))) {
@@ -1235,9 +1272,11 @@ done:
         bill__sbuf_free(arrs[i]);
     bill__sbuf_free(&custs);
     free(by_id);
+    free(skip);
     free(items);
     free(cu);
     PQclear(res);
+    PQclear(hand);
     PQclear(cnt);
     PQclear(cs);
     PQclear(ins);

@@ -518,7 +518,7 @@ int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *cust
     bill_conn *c = NULL;
     PGresult *list = NULL, *ins = NULL;
     bill_date ds, de;
-    int rc;
+    int rc, conflicts = 0, first = 0;
 
     if (created)
         *created = 0;
@@ -541,17 +541,27 @@ int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *cust
     if ((rc = bill__qp(c, &list,
                        "SELECT i.id, i.customer_id, coalesce(p.name, 'instance'), i.billing_cycle, "
                        "coalesce(pp.price, CASE WHEN i.billing_cycle = 'monthly' THEN p.price END,"
-                       " 0)::text FROM instances i LEFT JOIN products p ON p.id = i.product_id "
+                       " 0)::text, (SELECT r.invoice_number FROM invoices r WHERE r.instance_id = "
+                       "i.id AND r.kind = 'renewal' AND r.status <> 'cancelled' AND "
+                       "r.billing_period_start <= $3::date AND r.billing_period_end > $2::date "
+                       "ORDER BY r.billing_period_start LIMIT 1) "
+                       "FROM instances i LEFT JOIN products p ON p.id = i.product_id "
                        "LEFT JOIN product_prices pp ON pp.product_id = i.product_id AND "
                        "pp.cycle = i.billing_cycle WHERE i.status IN ('running', 'stopped') "
                        "AND ($1::uuid IS NULL OR i.customer_id = $1::uuid) "
                        "AND NOT EXISTS (SELECT 1 FROM invoices v WHERE v.instance_id = i.id "
-                       "AND v.billing_period_start = $2::date) ORDER BY i.created_at, i.id",
-                       bill__opt(customer_id), period_start)) < 0)
+                       "AND v.billing_period_start = $2::date AND v.kind <> 'renewal') "
+                       "ORDER BY i.created_at, i.id",
+                       bill__opt(customer_id), period_start, period_end)) < 0)
         goto done;
     /* One transaction per instance: a failure leaves earlier invoices in
      * place, and a rerun fills in the rest. */
     for (int i = 0; i < PQntuples(list); i++) {
+        if (!bill__isnull(list, i, 5)) { /* the pass bills (part of) this period */
+            if (conflicts++ == 0)
+                first = i;
+            continue;
+        }
         char *desc = bill__sprintf("%s (%s) %s to %s", bill__val(list, i, 2),
                                    bill__val(list, i, 3), period_start, period_end);
         if (!desc) {
@@ -566,8 +576,8 @@ int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *cust
                           "billing_period_start, billing_period_end, amount, total_amount, "
                           "status) VALUES ($1, 'DRAFT-' || gen_random_uuid(), $2, $3::date, "
                           "$4::date, $5::numeric, $5::numeric, 'draft') ON CONFLICT "
-                          "(instance_id, billing_period_start) WHERE kind = 'manual' AND "
-                          "instance_id IS NOT NULL DO NOTHING RETURNING id",
+                          "(instance_id, billing_period_start) WHERE " BILL__INVOICE_PERIOD_KEY
+                          " DO NOTHING RETURNING id",
                           bill__val(list, i, 1), bill__val(list, i, 0), period_start,
                           period_end, bill__val(list, i, 4));
         if (rc == BILL_OK && PQntuples(ins) == 1) {
@@ -591,6 +601,11 @@ int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *cust
         }
     }
     rc = BILL_OK;
+    if (conflicts > 0)
+        rc = bill__err(BILL_ECONFLICT, "period_start",
+                       "%d instance(s) not invoiced: the billing pass already bills this "
+                       "period (instance %s: renewal %s)", conflicts, bill__val(list, first, 0),
+                       bill__val(list, first, 5));
 done:
     PQclear(list);
     PQclear(ins);

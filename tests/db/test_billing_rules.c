@@ -64,7 +64,142 @@ START_TEST(test_billing_rules__renewal_key_in_the_schema)
     ck_assert_int_eq(bill_test_pg_exec(w.url, dup), -1); /* unique_violation */
     sql_ok(&w, "UPDATE invoices SET status = 'cancelled' WHERE instance_id = '%s'", inst);
     ck_assert_int_eq(bill_test_pg_exec(w.url, dup), 0);
+    /* the key covers invoices made by hand too: a manual invoice of the
+     * instance for that period start is refused while the renewal lives */
+    char hand[700];
+    snprintf(hand, sizeof hand,
+             "INSERT INTO invoices (customer_id, invoice_number, instance_id, "
+             "billing_period_start, billing_period_end, amount, total_amount, status, kind) "
+             "VALUES ('%s', 'DRAFT-x', '%s', '2027-02-10', '2027-03-09', 10, 10, 'draft', "
+             "'manual')", cust, inst);
+    ck_assert_int_eq(bill_test_pg_exec(w.url, hand), -1);
+    sql_ok(&w, "UPDATE invoices SET status = 'cancelled' WHERE instance_id = '%s'", inst);
+    ck_assert_int_eq(bill_test_pg_exec(w.url, hand), 0);
     free(inst), free(prod), free(cust);
+    world_close(&w);
+}
+END_TEST
+
+/* §2 + §6: invoice generate (by hand) and the pass bill an instance's period
+ * once between them. Generate first: the pass leaves the instance alone and
+ * reports it (hand_invoiced), at the second of the lead time as after it.
+ * Pass first: generate refuses that instance with a clear error naming the
+ * renewal, invoices the others, and a rerun changes nothing. */
+START_TEST(test_billing_rules__generate_and_pass_bill_a_period_once)
+{
+    world w;
+    world_open(&w);
+    char *cust = mk_customer(&w, 5000, 0);
+    char *prod = mk_product(&w, 1000, -1, -1);
+    char *a = mk_instance(&w, cust, prod, "monthly", "2027-01-10T08:00:00Z"); /* due Feb 10 */
+    char *b = mk_instance(&w, cust, prod, "monthly", "2027-01-20T08:00:00Z"); /* due Feb 20 */
+    int64_t n = -1;
+    bill_billing_report r;
+    /* generate first, for a's next period (inclusive end): a manual invoice */
+    w.now = at("2027-02-01T00:00:00Z");
+    sql_ok(&w, "UPDATE instances SET status = 'suspended' WHERE id = '%s'", b); /* not generated */
+    ck_assert_int_eq(bill_invoice_generate(w.db, &cli, cust, "2027-02-10", "2027-03-09", &n),
+                     BILL_OK);
+    ck_assert_int_eq(n, 1);
+    sql_ok(&w, "UPDATE instances SET status = 'running' WHERE id = '%s'", b);
+    pass_at(&w, "2027-02-02T23:59:59Z", &r); /* a day before a's lead time */
+    ck_assert_int_eq(r.issued, 0);
+    ck_assert_int_eq(r.hand_invoiced, 0);
+    bill_billing_report_clear(&r);
+    pass_at(&w, "2027-02-03T00:00:00Z", &r); /* a's lead time: invoiced by hand already */
+    ck_assert_int_eq(r.issued, 0);
+    ck_assert_int_eq(r.hand_invoiced, 1);
+    bill_billing_report_clear(&r);
+    pass_at(&w, "2027-02-13T00:00:00Z", &r); /* b's lead time: b renews, a still left alone */
+    ck_assert_int_eq(r.issued, 1);
+    ck_assert_int_eq(r.hand_invoiced, 1);
+    bill_billing_report_clear(&r);
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s'", a), 1);
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND "
+                             "kind = 'renewal' AND billing_period_start = '2027-02-20'", b), 1);
+    /* pass first (b's renewal bills Feb 20 .. Mar 19): generating a period
+     * that overlaps it is refused for b, with the renewal named */
+    char *c = mk_instance(&w, cust, prod, "monthly", "2027-02-13T08:00:00Z");
+    n = -1;
+    int rc = bill_invoice_generate(w.db, &cli, cust, "2027-03-01", "2027-03-31", &n);
+    ck_assert_int_eq(rc, BILL_ECONFLICT);
+    char *num = text(&w, "SELECT invoice_number FROM invoices WHERE instance_id = '%s'", b);
+    ck_assert_msg(strstr(bill_error_last()->message, b) &&
+                      strstr(bill_error_last()->message, num) &&
+                      strstr(bill_error_last()->message, "1 instance(s)"),
+                  "%s", bill_error_last()->message);
+    ck_assert_int_eq(n, 2); /* a (its renewal never issued) and c were invoiced */
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s'", b), 1);
+    n = -1;
+    ck_assert_int_eq(bill_invoice_generate(w.db, &cli, cust, "2027-03-01", "2027-03-31", &n),
+                     BILL_ECONFLICT);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE kind = 'manual'%s", ""), 3);
+    free(num), free(a), free(b), free(c), free(prod), free(cust);
+    world_close(&w);
+}
+END_TEST
+
+/* A batch that is rolled back and run again (here: a serialization failure
+ * raised once inside it) counts what it did once: issued, paid, short,
+ * unpriced and the shortfall list — and the open renewal retried in step 1
+ * likewise. */
+START_TEST(test_billing_rules__retried_batch_counts_once)
+{
+    world w;
+    world_open(&w);
+    char *rich = mk_customer(&w, 10000, 0), *poor = mk_customer(&w, 1000, 0);
+    char *prod = mk_product(&w, 1000, 2700, -1);
+    char *p1 = mk_instance(&w, rich, prod, "monthly", "2027-01-10T08:00:00Z");
+    char *p2 = mk_instance(&w, poor, prod, "monthly", "2027-01-10T09:00:00Z"); /* balance 0 */
+    char *q = mk_instance(&w, rich, prod, "quarterly", "2027-01-10T10:00:00Z");
+    /* q due on Feb 10 as well, its cycle without a price: unpriced */
+    sql_ok(&w, "DELETE FROM product_prices WHERE product_id = '%s' AND cycle = 'quarterly'",
+           prod);
+    sql_ok(&w, "UPDATE instances SET next_due_date = '2027-02-10', current_period_start = "
+               "'2027-01-10' WHERE id = '%s'", q);
+    /* fails the first statement that writes an invoice line, once */
+    sql_ok(&w, "CREATE SEQUENCE fail_once; CREATE FUNCTION fail_once() RETURNS trigger "
+               "LANGUAGE plpgsql AS $$ BEGIN IF nextval('fail_once') = 1 THEN RAISE EXCEPTION "
+               "'injected' USING ERRCODE = '40001'; END IF; RETURN NEW; END $$; "
+               "CREATE TRIGGER fail_once BEFORE INSERT ON invoice_items FOR EACH ROW "
+               "EXECUTE FUNCTION fail_once()");
+    bill_billing_options o;
+    bill_billing_options_init(&o);
+    o.details = true;
+    w.opts = &o;
+    bill_billing_report r;
+    pass_at(&w, "2027-02-03T00:00:00Z", &r);
+    ck_assert_int_ge(one(&w, "SELECT last_value FROM fail_once%s", ""), 2); /* failed once */
+    ck_assert_int_eq(r.issued, 2);
+    ck_assert_int_eq(r.paid, 1);
+    ck_assert_int_eq(r.payment_failed, 1);
+    ck_assert_int_eq(r.unpriced, 1);
+    ck_assert_int_eq(r.issued_amount, 2000);
+    ck_assert_int_eq(r.shortfall_amount, 1000);
+    ck_assert_uint_eq(r.invoice_count, 2);
+    ck_assert_uint_eq(r.shortfall_count, 1);
+    ck_assert_str_eq(r.shortfalls[0].customer_id, poor);
+    ck_assert_int_eq(r.shortfalls[0].unpaid, 1000);
+    bill_billing_report_clear(&r);
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE kind = 'renewal'%s", ""), 2);
+    /* step 1 retries the poor customer's open renewal: make it fail once */
+    sql_ok(&w, "ALTER SEQUENCE fail_once RESTART; DROP TRIGGER fail_once ON invoice_items; "
+               "CREATE TRIGGER fail_once BEFORE INSERT ON payments FOR EACH ROW "
+               "EXECUTE FUNCTION fail_once()");
+    ck_assert_int_eq(bill_balance_change(w.db, &cli, poor, BILL_BALANCE_RECHARGE, 1000, NULL,
+                                         "topup", NULL),
+                     BILL_OK);
+    pass_at(&w, "2027-02-04T00:00:00Z", &r);
+    ck_assert_int_ge(one(&w, "SELECT last_value FROM fail_once%s", ""), 2);
+    ck_assert_int_eq(r.issued, 0);
+    ck_assert_int_eq(r.paid, 1);
+    ck_assert_int_eq(r.paid_amount, 1000);
+    ck_assert_int_eq(r.payment_failed, 0);
+    ck_assert_uint_eq(r.invoice_count, 1);
+    ck_assert_int_eq(r.unpriced, 1);
+    bill_billing_report_clear(&r);
+    free(p1), free(p2), free(q), free(prod), free(rich), free(poor);
     world_close(&w);
 }
 END_TEST
@@ -457,6 +592,8 @@ START_TEST(test_billing_rules__proration_day_edge)
 END_TEST
 
 BILL_TEST_MAIN("billing_rules", 120, NULL, NULL, test_billing_rules__renewal_key_in_the_schema,
+               test_billing_rules__generate_and_pass_bill_a_period_once,
+               test_billing_rules__retried_batch_counts_once,
                test_billing_rules__gateway_payment_of_a_renewal,
                test_billing_rules__catch_up_one_period_per_pass,
                test_billing_rules__retries_oldest_due_first_then_new,

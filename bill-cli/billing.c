@@ -24,25 +24,36 @@ static const char *money(bill_money m, char b[BILL_MONEY_BUFSZ])
 
 /* ---- reports --------------------------------------------------------------- */
 
-static json_object *counts_json(const bill_billing_report *r)
+/* An object of named counts and amounts, in the order given. */
+typedef struct count_field {
+    const char *name;
+    int64_t value;
+    bool money;
+} count_field;
+
+static json_object *counts_object(const count_field *f, size_t n)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "issued", json_object_new_int64(r->issued));
-    json_object_object_add(o, "issued_amount", cli_json_money(r->issued_amount));
-    json_object_object_add(o, "paid", json_object_new_int64(r->paid));
-    json_object_object_add(o, "paid_amount", cli_json_money(r->paid_amount));
-    json_object_object_add(o, "payment_failed", json_object_new_int64(r->payment_failed));
-    json_object_object_add(o, "shortfall_amount", cli_json_money(r->shortfall_amount));
-    json_object_object_add(o, "overdue", json_object_new_int64(r->overdue));
-    json_object_object_add(o, "suspended", json_object_new_int64(r->suspended));
-    json_object_object_add(o, "unsuspended", json_object_new_int64(r->unsuspended));
-    json_object_object_add(o, "terminated", json_object_new_int64(r->terminated));
-    json_object_object_add(o, "cancelled", json_object_new_int64(r->cancelled));
-    json_object_object_add(o, "actions", json_object_new_int64(r->actions));
-    json_object_object_add(o, "unpriced", json_object_new_int64(r->unpriced));
-    json_object_object_add(o, "hand_invoiced", json_object_new_int64(r->hand_invoiced));
-    json_object_object_add(o, "statements", json_object_new_int64(r->statements));
+    for (size_t i = 0; i < n; i++)
+        json_object_object_add(o, f[i].name, f[i].money ? cli_json_money(f[i].value)
+                                                        : json_object_new_int64(f[i].value));
     return o;
+}
+
+static json_object *counts_json(const bill_billing_report *r)
+{
+    const count_field f[] = {
+        {"issued", r->issued, false},           {"issued_amount", r->issued_amount, true},
+        {"paid", r->paid, false},               {"paid_amount", r->paid_amount, true},
+        {"payment_failed", r->payment_failed, false},
+        {"shortfall_amount", r->shortfall_amount, true},
+        {"overdue", r->overdue, false},         {"suspended", r->suspended, false},
+        {"unsuspended", r->unsuspended, false}, {"terminated", r->terminated, false},
+        {"cancelled", r->cancelled, false},     {"actions", r->actions, false},
+        {"unpriced", r->unpriced, false},       {"hand_invoiced", r->hand_invoiced, false},
+        {"statements", r->statements, false},
+    };
+    return counts_object(f, sizeof f / sizeof f[0]);
 }
 
 static json_object *shortfalls_json(const bill_billing_shortfall *s, size_t n)
@@ -246,22 +257,24 @@ static int billing_forecast(cli_ctx *ctx, const cli_args *a)
     if ((rc = bill_billing_forecast(ctx->db, &o, (int)days, &f)) < 0)
         return cli_fail(ctx, rc);
     if (ctx->json) {
-        json_object *doc = json_object_new_object(), *arr = json_object_new_array(),
-                    *tot = json_object_new_object();
+        json_object *doc = json_object_new_object(), *arr = json_object_new_array();
         json_object_object_add(doc, "days", json_object_new_int(f->days));
         for (int i = 0; i < f->days; i++)
             json_object_array_add(arr, report_json(&f->day[i]));
         json_object_object_add(doc, "day", arr);
-        json_object_object_add(tot, "issued", json_object_new_int64(f->issued));
-        json_object_object_add(tot, "issued_amount", cli_json_money(f->issued_amount));
-        json_object_object_add(tot, "paid", json_object_new_int64(f->paid));
-        json_object_object_add(tot, "paid_amount", cli_json_money(f->paid_amount));
-        json_object_object_add(tot, "payment_failed", json_object_new_int64(f->payment_failed));
-        json_object_object_add(tot, "shortfall_amount", cli_json_money(f->shortfall_amount));
-        json_object_object_add(tot, "overdue", json_object_new_int64(f->overdue));
-        json_object_object_add(tot, "suspended", json_object_new_int64(f->suspended));
-        json_object_object_add(tot, "unsuspended", json_object_new_int64(f->unsuspended));
-        json_object_object_add(tot, "terminated", json_object_new_int64(f->terminated));
+        const count_field totals[] = {
+            {"issued", f->issued, false},
+            {"issued_amount", f->issued_amount, true},
+            {"paid", f->paid, false},
+            {"paid_amount", f->paid_amount, true},
+            {"payment_failed", f->payment_failed, false},
+            {"shortfall_amount", f->shortfall_amount, true},
+            {"overdue", f->overdue, false},
+            {"suspended", f->suspended, false},
+            {"unsuspended", f->unsuspended, false},
+            {"terminated", f->terminated, false},
+        };
+        json_object *tot = counts_object(totals, sizeof totals / sizeof totals[0]);
         json_object_object_add(doc, "totals", tot);
         json_object_object_add(doc, "shortfalls", shortfalls_json(f->shortfalls, f->shortfall_count));
         cli_json_print(doc);

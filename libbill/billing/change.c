@@ -420,6 +420,41 @@ static int queue_action(bill_conn *c, const inst *x, const char *action, const c
                     out->next_due_date);
 }
 
+static const char *net_verb(bill_money net)
+{
+    return net > 0 ? "charged" : net < 0 ? "credited" : "net";
+}
+
+/* The end every applied plan or cycle change shares, in its transaction:
+ * the change_plan action and "plan changed" notice (body: owned, NULL =
+ * out of memory), the operation log (`field` from old_value to new_value,
+ * with the net), the commit. */
+static int change_commit(bill_conn *c, const bill_actor *actor, const inst *x,
+                         bill_billing_change *out, const char *reason, const char *subject,
+                         char *body, const char *op, const char *field, const char *old_value,
+                         const char *new_value)
+{
+    char b[BILL_MONEY_BUFSZ];
+    int rc = body ? queue_action(c, x, "change_plan", reason, BILL_NOTIFY_PLAN_CHANGED, subject,
+                                 body, out)
+                  : bill__err(BILL_ENOMEM, NULL, "out of memory");
+    free(body);
+    if (rc < 0)
+        return rc;
+    char *before = bill__sprintf("{\"%s\": \"%s\"}", field, old_value);
+    char *after = bill__sprintf("{\"%s\": \"%s\", \"net\": \"%s\"}", field, new_value,
+                                bill_money_format(out->net, b));
+    rc = before && after
+             ? bill__oplog_write(c, actor, op, "instance", x->id, before, after)
+             : bill__err(BILL_ENOMEM, NULL, "out of memory");
+    free(before);
+    free(after);
+    if (rc < 0 || (rc = bill__tx_commit(c)) < 0)
+        return rc;
+    out->applied = true;
+    return BILL_OK;
+}
+
 static void fill_common(bill_billing_change *out, const inst *x, const char *kind, bill_date X)
 {
     copy_str(out->instance_id, sizeof out->instance_id, x->id);
@@ -520,32 +555,11 @@ int bill_instance_change_product(bill_db *db, bill_plugins *plugins, const bill_
                        "status = 'paid' AND period_end > $6::date",
                        x.id, product_id, specs ? specs : "{}", x.cycle, ts, out->change_date)) < 0)
         goto done;
-    {
-        char *subject = bill__strdup("Your plan changed");
-        char *body = bill__sprintf("Your server's plan changed on %s; %s %s.", out->change_date,
-                                   out->net > 0 ? "charged" : out->net < 0 ? "credited"
-                                                                           : "net",
-                                   bill_money_format(out->net < 0 ? -out->net : out->net, b));
-        rc = subject && body ? queue_action(c, &x, "change_plan", "product_change",
-                                            BILL_NOTIFY_PLAN_CHANGED, subject, body, out)
-                             : bill__err(BILL_ENOMEM, NULL, "out of memory");
-        free(subject);
-        free(body);
-        if (rc < 0)
-            goto done;
-    }
-    {
-        char before[96], after[160];
-        snprintf(before, sizeof before, "{\"product_id\": \"%s\"}", old_product);
-        snprintf(after, sizeof after, "{\"product_id\": \"%s\", \"net\": \"%s\"}", product_id,
-                 bill_money_format(out->net, b));
-        if ((rc = bill__oplog_write(c, actor, "instance.change_product", "instance", x.id, before,
-                                    after)) < 0)
-            goto done;
-    }
-    if ((rc = bill__tx_commit(c)) < 0)
-        goto done;
-    out->applied = true;
+    rc = change_commit(c, actor, &x, out, "product_change", "Your plan changed",
+                       bill__sprintf("Your server's plan changed on %s; %s %s.", out->change_date,
+                                     net_verb(out->net),
+                                     bill_money_format(out->net < 0 ? -out->net : out->net, b)),
+                       "instance.change_product", "product_id", old_product, product_id);
 done:
     if (c && rc < 0)
         bill__tx_rollback(c);
@@ -638,30 +652,12 @@ int bill_instance_change_cycle(bill_db *db, bill_plugins *plugins, const bill_ac
                        x.id, cycle, out->change_date, out->next_due_date, ts,
                        bill_money_format(price, pr), out->invoice_id)) < 0)
         goto done;
-    {
-        char *body = bill__sprintf("Your server is now billed %s from %s (next due %s); %s %s.",
-                                   cycle, out->change_date, out->next_due_date,
-                                   out->net > 0 ? "charged" : out->net < 0 ? "credited" : "net",
-                                   bill_money_format(out->net < 0 ? -out->net : out->net, b));
-        rc = body ? queue_action(c, &x, "change_plan", "cycle_change", BILL_NOTIFY_PLAN_CHANGED,
-                                 "Your billing cycle changed", body, out)
-                  : bill__err(BILL_ENOMEM, NULL, "out of memory");
-        free(body);
-        if (rc < 0)
-            goto done;
-    }
-    {
-        char before[64], after[160];
-        snprintf(before, sizeof before, "{\"billing_cycle\": \"%s\"}", old_cycle);
-        snprintf(after, sizeof after, "{\"billing_cycle\": \"%s\", \"net\": \"%s\"}", cycle,
-                 bill_money_format(out->net, b));
-        if ((rc = bill__oplog_write(c, actor, "instance.change_cycle", "instance", x.id, before,
-                                    after)) < 0)
-            goto done;
-    }
-    if ((rc = bill__tx_commit(c)) < 0)
-        goto done;
-    out->applied = true;
+    rc = change_commit(c, actor, &x, out, "cycle_change", "Your billing cycle changed",
+                       bill__sprintf("Your server is now billed %s from %s (next due %s); %s %s.",
+                                     cycle, out->change_date, out->next_due_date,
+                                     net_verb(out->net),
+                                     bill_money_format(out->net < 0 ? -out->net : out->net, b)),
+                       "instance.change_cycle", "billing_cycle", old_cycle, cycle);
 done:
     if (c && rc < 0)
         bill__tx_rollback(c);

@@ -448,6 +448,24 @@ static int cust_cmp(const void *a, const void *b)
     return strcmp(((const cust *)a)->id, ((const cust *)b)->id);
 }
 
+/* The locked customer rows (id, balance, credit_limit) as a sorted array. */
+static int custs_load(PGresult *cs, cust **out, int *n)
+{
+    *n = PQntuples(cs);
+    *out = NULL;
+    if (*n > 0 && !(*out = calloc((size_t)*n, sizeof **out)))
+        return bill__err(BILL_ENOMEM, NULL, "out of memory reading customers");
+    for (int i = 0; i < *n; i++) {
+        int rc;
+        copy_str((*out)[i].id, sizeof (*out)[i].id, bill__val(cs, i, 0));
+        if ((rc = bill__money_col(cs, i, 1, &(*out)[i].balance)) < 0 ||
+            (rc = bill__money_col(cs, i, 2, &(*out)[i].limit)) < 0)
+            return rc;
+    }
+    qsort(*out, (size_t)*n, sizeof **out, cust_cmp);
+    return BILL_OK;
+}
+
 static const char SQL_SETTLE_READ[] =
     "SELECT v.id, v.customer_id, (v.total_amount - v.paid_amount)::text, "
     "(v.autopay_failed_at IS NULL), v.invoice_number, v.instance_id, "
@@ -515,34 +533,16 @@ static int settle(bill__pass *p, const char *ids, bool issued)
     int ncu = 0, rc;
     bill__sbuf a_inv = {0}, a_cus = {0}, a_amt = {0}, a_bef = {0}, a_aft = {0}, a_seq = {0};
     bill__sbuf f_id = {0}, f_short = {0}, f_bal = {0}, f_lim = {0}, paid_ids = {0};
+    bill__sbuf *arrs[] = {&a_inv, &a_cus,   &a_amt, &a_bef, &a_aft,   &a_seq,
+                          &f_id,  &f_short, &f_bal, &f_lim, &paid_ids};
     int npaid = 0, nfail = 0;
     char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], sq[16];
 
-    if ((rc = QP(p, &cs, SQL_SETTLE_LOCK, ids)) < 0 || (rc = QP(p, &inv, SQL_SETTLE_READ, ids)) < 0)
+    if ((rc = QP(p, &cs, SQL_SETTLE_LOCK, ids)) < 0 || (rc = QP(p, &inv, SQL_SETTLE_READ, ids)) < 0 ||
+        (rc = custs_load(cs, &cu, &ncu)) < 0)
         goto done;
-    ncu = PQntuples(cs);
-    if (ncu > 0 && !(cu = calloc((size_t)ncu, sizeof *cu))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory settling renewals");
-        goto done;
-    }
-    for (int i = 0; i < ncu; i++) {
-        copy_str(cu[i].id, sizeof cu[i].id, bill__val(cs, i, 0));
-        if ((rc = bill__money_col(cs, i, 1, &cu[i].balance)) < 0 ||
-            (rc = bill__money_col(cs, i, 2, &cu[i].limit)) < 0)
-            goto done;
-    }
-    qsort(cu, (size_t)ncu, sizeof *cu, cust_cmp);
-    bill__sbuf_array_begin(&a_inv);
-    bill__sbuf_array_begin(&a_cus);
-    bill__sbuf_array_begin(&a_amt);
-    bill__sbuf_array_begin(&a_bef);
-    bill__sbuf_array_begin(&a_aft);
-    bill__sbuf_array_begin(&a_seq);
-    bill__sbuf_array_begin(&f_id);
-    bill__sbuf_array_begin(&f_short);
-    bill__sbuf_array_begin(&f_bal);
-    bill__sbuf_array_begin(&f_lim);
-    bill__sbuf_array_begin(&paid_ids);
+    for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
+        bill__sbuf_array_begin(arrs[i]);
     /* In pass order: each renewal against the balance as it stands now. */
     for (int i = 0; i < PQntuples(inv); i++) {
         cust key, *k;
@@ -628,17 +628,8 @@ static int settle(bill__pass *p, const char *ids, bool issued)
         goto done;
     rc = BILL_OK;
 done:
-    bill__sbuf_free(&a_inv);
-    bill__sbuf_free(&a_cus);
-    bill__sbuf_free(&a_amt);
-    bill__sbuf_free(&a_bef);
-    bill__sbuf_free(&a_aft);
-    bill__sbuf_free(&a_seq);
-    bill__sbuf_free(&f_id);
-    bill__sbuf_free(&f_short);
-    bill__sbuf_free(&f_bal);
-    bill__sbuf_free(&f_lim);
-    bill__sbuf_free(&paid_ids);
+    for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
+        bill__sbuf_free(arrs[i]);
     free(cu);
     PQclear(inv);
     PQclear(cs);
@@ -1152,18 +1143,8 @@ static int due_batch(bill__pass *p, void *ctx)
         (rc = QP(p, &cs, SQL_CUSTOMERS_LOCK, s_custs)) < 0)
         goto done;
     int64_t number = bill__i64(cnt, 0, 0);
-    ncu = PQntuples(cs);
-    if (ncu > 0 && !(cu = calloc((size_t)ncu, sizeof *cu))) {
-        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+    if ((rc = custs_load(cs, &cu, &ncu)) < 0)
         goto done;
-    }
-    for (int i = 0; i < ncu; i++) {
-        copy_str(cu[i].id, sizeof cu[i].id, bill__val(cs, i, 0));
-        if ((rc = bill__money_col(cs, i, 1, &cu[i].balance)) < 0 ||
-            (rc = bill__money_col(cs, i, 2, &cu[i].limit)) < 0)
-            goto done;
-    }
-    qsort(cu, (size_t)ncu, sizeof *cu, cust_cmp);
     if (!(items = calloc((size_t)n, sizeof *items))) {
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
         goto done;

@@ -133,11 +133,30 @@ START_TEST(test_cli_billing__a_year_of_one_instance)
     pass_expect(url, "2027-02-21T00:00:00Z", 1, 1, 0, 0, 0, 0, 0);
     instance_expect(url, "2027-02-21T00:00:00Z", inst, "running", "monthly", "2027-01-31",
                     "2027-03-31");
+    /* invoice generate cannot bill the renewed period again (exit 1, renewal named) */
+    r = CLI_AT(url, "2027-02-21T01:00:00Z", "invoice", "generate", "--customer", cust,
+               "--period-start", "2027-03-01", "--period-end", "2027-03-31");
+    ck_assert_int_eq(r.status, 1);
+    ck_contains(r.err, "the billing pass already bills this period");
+    ck_contains(r.err, "INV-2027-000001");
+    run_free(&r);
     /* the next one cannot be paid (5.00 < 10.00): overdue, suspended */
     pass_expect(url, "2027-03-24T00:00:00Z", 1, 0, 1, 0, 0, 0, 0);
     pass_expect(url, "2027-04-01T00:00:00Z", 0, 0, 1, 1, 0, 0, 0);
     pass_expect(url, "2027-04-02T23:59:59Z", 0, 0, 1, 0, 0, 0, 0);
+    /* what the admin sees: the summary table of the pass that suspends it */
+    r = CLI_AT(url, "2027-04-03T00:00:00Z", "billing", "run", "--dry-run");
+    ck_assert_msg(r.status == 0, "dry run: %s", r.err);
+    ck_contains(r.out, "(dry run: nothing was written)");
+    ck_contains(r.out, "balance too low");
+    ck_contains(r.out, "suspended");
+    ck_contains(r.out, "unpaid (5.00 short)");
+    run_free(&r);
     pass_expect(url, "2027-04-03T00:00:00Z", 0, 0, 1, 0, 1, 0, 0);
+    r = CLI_AT(url, "2027-04-03T00:00:00Z", "instance", "show", inst);
+    ck_assert_int_eq(r.status, 0);
+    ck_contains(r.out, "suspended");
+    run_free(&r);
     instance_expect(url, "2027-04-03T00:00:00Z", inst, "suspended", "monthly", "2027-01-31",
                     "2027-03-31");
     r = CLI_AT(url, "2027-04-03T00:00:00Z", "--json", "invoice", "list", "--instance", inst,

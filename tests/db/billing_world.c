@@ -223,3 +223,23 @@ void play(world *w, const char *cust, const char *inst, const step *s, size_t n)
     }
 }
 
+
+/* ---- the one-instance book ----------------------------------------------------------- */
+
+void book_open(world *w, book *b, bill_money recharge, bill_money credit_limit,
+               bill_money monthly, bill_money quarterly, bill_money yearly, const char *cycle,
+               const char *paid_at)
+{
+    world_open(w);
+    b->cust = mk_customer(w, recharge, credit_limit);
+    b->prod = mk_product(w, monthly, quarterly, yearly);
+    b->inst = mk_instance(w, b->cust, b->prod, cycle, paid_at);
+}
+
+void book_close(world *w, book *b)
+{
+    free(b->inst);
+    free(b->prod);
+    free(b->cust);
+    world_close(w);
+}

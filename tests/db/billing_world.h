@@ -41,6 +41,18 @@ char *mk_product(world *w, bill_money monthly, bill_money quarterly, bill_money 
 char *mk_instance(world *w, const char *cust, const char *prod, const char *cycle,
                   const char *when);
 
+/* The world most scenarios start from: world_open, then one customer (with
+ * `recharge` and `credit_limit`), one product (prices as mk_product) and one
+ * instance of it of `cycle`, paid at `paid_at`. book_close frees them and
+ * closes the world. */
+typedef struct book {
+    char *cust, *prod, *inst;
+} book;
+void book_open(world *w, book *b, bill_money recharge, bill_money credit_limit,
+               bill_money monthly, bill_money quarterly, bill_money yearly, const char *cycle,
+               const char *paid_at);
+void book_close(world *w, book *b);
+
 /* One integer / one text value (first row, first column) of a query run on
  * a scratch connection. */
 long long one(world *w, const char *fmt, ...) BILL_PRINTF(2, 3);

@@ -40,40 +40,35 @@ static const step lead_time[] = {
 START_TEST(test_billing__lead_time_and_anniversaries)
 {
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 10000, 0);
-    char *prod = mk_product(&w, 1000, 2700, 10000);
-    char *inst = mk_instance(&w, cust, prod, "monthly", "2027-01-31T10:00:00Z");
+    book b;
+    book_open(&w, &b, 10000, 0, 1000, 2700, 10000, "monthly", "2027-01-31T10:00:00Z");
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM instances WHERE id = '%s' AND anchor_date = "
-                             "'2027-01-31' AND current_period_start = '2027-01-31'", inst), 1);
-    PLAY(&w, cust, inst, lead_time);
+                             "'2027-01-31' AND current_period_start = '2027-01-31'", b.inst), 1);
+    PLAY(&w, b.cust, b.inst, lead_time);
     /* the renewal's period is half-open and its line says what it is */
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND "
                              "invoice_number = 'INV-2027-000002' AND billing_period_start = "
                              "'2027-03-31' AND billing_period_end = '2027-04-30' AND due_date = "
-                             "'2027-03-31' AND total_amount = 10.00 AND tax_amount = 0", inst), 1);
+                             "'2027-03-31' AND total_amount = 10.00 AND tax_amount = 0", b.inst), 1);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoice_items ii JOIN invoices v ON v.id = "
                              "ii.invoice_id WHERE v.instance_id = '%s' AND ii.kind = 'renewal' "
                              "AND ii.period_days = 30 AND ii.why = 'whole period (30 days)' AND "
-                             "v.invoice_number = 'INV-2027-000002'", inst), 1);
+                             "v.invoice_number = 'INV-2027-000002'", b.inst), 1);
     /* one ledger row and one payment per renewal; the ledger still chains */
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM balance_transactions WHERE customer_id = '%s' "
-                             "AND transaction_type = 'payment' AND created_by = 'billing'", cust), 3);
+                             "AND transaction_type = 'payment' AND created_by = 'billing'", b.cust), 3);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM payments p JOIN invoices v ON v.id = "
                              "p.invoice_id WHERE v.instance_id = '%s' AND p.gateway_id = "
-                             "'balance' AND p.status = 'success'", inst), 3);
-    ck_assert_int_eq(bill_balance_verify(w.db, cust), BILL_OK);
+                             "'balance' AND p.status = 'success'", b.inst), 3);
+    ck_assert_int_eq(bill_balance_verify(w.db, b.cust), BILL_OK);
     /* notifications: each renewal issued and auto-paid told once */
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM events WHERE kind = 'notify' AND payload->>"
                              "'kind' = 'invoice.renewal_issued' AND payload->>'customer_id' = '%s'",
-                         cust), 3);
+                         b.cust), 3);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM events WHERE kind = 'notify' AND payload->>"
                              "'kind' = 'invoice.autopaid' AND payload->>'customer_id' = '%s'",
-                         cust), 3);
-    free(inst);
-    free(prod);
-    free(cust);
-    world_close(&w);
+                         b.cust), 3);
+    book_close(&w, &b);
 }
 END_TEST
 
@@ -90,18 +85,13 @@ static const step leap_yearly[] = {
 START_TEST(test_billing__feb29_yearly_anchor)
 {
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 100000, 0);
-    char *prod = mk_product(&w, 1000, 2700, 10000);
-    char *inst = mk_instance(&w, cust, prod, "yearly", "2028-02-29T23:30:00Z");
-    PLAY(&w, cust, inst, leap_yearly);
+    book b;
+    book_open(&w, &b, 100000, 0, 1000, 2700, 10000, "yearly", "2028-02-29T23:30:00Z");
+    PLAY(&w, b.cust, b.inst, leap_yearly);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND "
                              "billing_period_start = '2031-02-28' AND billing_period_end = "
-                             "'2032-02-29'", inst), 1);
-    free(inst);
-    free(prod);
-    free(cust);
-    world_close(&w);
+                             "'2032-02-29'", b.inst), 1);
+    book_close(&w, &b);
 }
 END_TEST
 
@@ -113,12 +103,10 @@ START_TEST(test_billing__jan31_monthly_through_a_year)
         "2028-08-31", "2028-09-30", "2028-10-31", "2028-11-30", "2028-12-31", "2029-01-31",
         "2029-02-28", "2029-03-31"};
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 100000, 0);
-    char *prod = mk_product(&w, 1000, -1, -1);
-    char *inst = mk_instance(&w, cust, prod, "monthly", "2028-01-31T00:00:00Z");
+    book b;
+    book_open(&w, &b, 100000, 0, 1000, -1, -1, "monthly", "2028-01-31T00:00:00Z");
     for (size_t k = 0; k + 1 < sizeof dues / sizeof dues[0]; k++) {
-        char *nd = text(&w, "SELECT next_due_date FROM instances WHERE id = '%s'", inst);
+        char *nd = text(&w, "SELECT next_due_date FROM instances WHERE id = '%s'", b.inst);
         ck_assert_str_eq(nd, dues[k]);
         free(nd);
         /* the pass on the due date itself (a late but unsuspended renewal) */
@@ -132,13 +120,10 @@ START_TEST(test_billing__jan31_monthly_through_a_year)
         bill_billing_report_clear(&r);
         ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND "
                                  "billing_period_start = '%s' AND billing_period_end = '%s'",
-                             inst, dues[k], dues[k + 1]),
+                             b.inst, dues[k], dues[k + 1]),
                          1);
     }
-    free(inst);
-    free(prod);
-    free(cust);
-    world_close(&w);
+    book_close(&w, &b);
 }
 END_TEST
 
@@ -171,11 +156,9 @@ static const step dunning[] = {
 START_TEST(test_billing__dunning_edges)
 {
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 1000, 0);
-    char *prod = mk_product(&w, 1000, -1, -1);
-    char *inst = mk_instance(&w, cust, prod, "monthly", "2027-01-10T08:00:00Z");
-    PLAY(&w, cust, inst, dunning);
+    book b;
+    book_open(&w, &b, 1000, 0, 1000, -1, -1, "monthly", "2027-01-10T08:00:00Z");
+    PLAY(&w, b.cust, b.inst, dunning);
     /* every transition told once, with the shortfall */
     static const struct {
         const char *kind;
@@ -187,25 +170,22 @@ START_TEST(test_billing__dunning_edges)
     for (size_t i = 0; i < sizeof told / sizeof told[0]; i++) {
         long long n = one(&w, "SELECT count(*) FROM events WHERE kind = 'notify' AND "
                               "payload->>'kind' = '%s' AND payload->>'customer_id' = '%s'",
-                          told[i].kind, cust);
+                          told[i].kind, b.cust);
         ck_assert_msg(n == told[i].n, "%s told %lld times", told[i].kind, n);
     }
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM events WHERE kind = 'notify' AND "
                              "payload->'data'->>'shortfall' = '10.00' AND payload->>'customer_id' "
-                             "= '%s'", cust), 2);
+                             "= '%s'", b.cust), 2);
     /* provider actions: one per transition, recorded done (no provider) */
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM events WHERE kind = 'provider.action' AND "
-                             "payload->>'instance_id' = '%s' AND status = 'done'", inst), 4);
+                             "payload->>'instance_id' = '%s' AND status = 'done'", b.inst), 4);
     ck_assert_int_eq(one(&w, "SELECT (string_agg(payload->>'action', ',' ORDER BY id) = "
                              "'suspend,unsuspend,suspend,terminate')::int FROM events WHERE kind = "
-                             "'provider.action' AND payload->>'instance_id' = '%s'", inst), 1);
+                             "'provider.action' AND payload->>'instance_id' = '%s'", b.inst), 1);
     /* its order is terminated with it (order status "terminated", issue 8) */
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM orders o JOIN instances i ON i.order_id = o.id "
-                             "WHERE i.id = '%s' AND o.status = 'terminated'", inst), 1);
-    free(inst);
-    free(prod);
-    free(cust);
-    world_close(&w);
+                             "WHERE i.id = '%s' AND o.status = 'terminated'", b.inst), 1);
+    book_close(&w, &b);
 }
 END_TEST
 
@@ -302,10 +282,8 @@ END_TEST
 START_TEST(test_billing__dry_run_writes_nothing)
 {
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 1000, 0);
-    char *prod = mk_product(&w, 1000, -1, -1);
-    char *inst = mk_instance(&w, cust, prod, "monthly", "2027-01-10T08:00:00Z");
+    book b;
+    book_open(&w, &b, 1000, 0, 1000, -1, -1, "monthly", "2027-01-10T08:00:00Z");
     long long events = one(&w, "SELECT count(*) FROM events%s", "");
     long long evseq = one(&w, "SELECT last_value FROM events_id_seq%s", "");
     w.now = at("2027-02-13T00:00:00Z"); /* issue, fail, overdue and suspend in one go */
@@ -321,7 +299,7 @@ START_TEST(test_billing__dry_run_writes_nothing)
     ck_assert_uint_eq(r.invoice_count, 1);
     ck_assert_str_eq(r.invoices[0].invoice_number, "INV-2027-000001");
     bill_billing_report_clear(&r);
-    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s'", inst), 0);
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s'", b.inst), 0);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoice_number_counters%s", ""), 0);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM events%s", ""), events);
     ck_assert_int_eq(one(&w, "SELECT last_value FROM events_id_seq%s", ""), evseq);
@@ -330,11 +308,8 @@ START_TEST(test_billing__dry_run_writes_nothing)
     ck_assert_int_eq(r.issued, 1);
     bill_billing_report_clear(&r);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE invoice_number = "
-                             "'INV-2027-000001' AND instance_id = '%s'", inst), 1);
-    free(inst);
-    free(prod);
-    free(cust);
-    world_close(&w);
+                             "'INV-2027-000001' AND instance_id = '%s'", b.inst), 1);
+    book_close(&w, &b);
 }
 END_TEST
 
@@ -472,21 +447,16 @@ START_TEST(test_billing__shanghai_time_zone_identical)
     setenv("TZ", "Asia/Shanghai", 1);
     tzset();
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 10000, 0);
-    char *prod = mk_product(&w, 1000, 2700, 10000);
-    char *inst = mk_instance(&w, cust, prod, "monthly", "2027-01-31T10:00:00Z");
-    PLAY(&w, cust, inst, lead_time);
+    book b;
+    book_open(&w, &b, 10000, 0, 1000, 2700, 10000, "monthly", "2027-01-31T10:00:00Z");
+    PLAY(&w, b.cust, b.inst, lead_time);
     char *cust2 = mk_customer(&w, 1000, 0);
-    char *inst2 = mk_instance(&w, cust2, prod, "monthly", "2027-01-10T08:00:00Z");
+    char *inst2 = mk_instance(&w, cust2, b.prod, "monthly", "2027-01-10T08:00:00Z");
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM instances WHERE id = '%s' AND anchor_date = "
                              "'2027-01-10'", inst2), 1);
     free(inst2);
     free(cust2);
-    free(inst);
-    free(prod);
-    free(cust);
-    world_close(&w);
+    book_close(&w, &b);
     unsetenv("TZ");
     tzset();
 }
@@ -785,13 +755,11 @@ END_TEST
 START_TEST(test_billing__cycle_change_resets_anchor)
 {
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 20000, 0);
-    char *prod = mk_product(&w, 1000, 2700, 10000);
-    char *inst = mk_instance(&w, cust, prod, "monthly", "2027-01-01T09:00:00Z");
+    book b;
+    book_open(&w, &b, 20000, 0, 1000, 2700, 10000, "monthly", "2027-01-01T09:00:00Z");
     bill_billing_change c;
     w.now = at("2027-01-16T00:00:00Z");
-    ck_assert_int_eq(bill_instance_change_cycle(w.db, NULL, &cli, inst, "yearly", false, &c),
+    ck_assert_int_eq(bill_instance_change_cycle(w.db, NULL, &cli, b.inst, "yearly", false, &c),
                      BILL_OK);
     static const want_line cy[] = {{"credit", "-5.16", "16/31 days of 10.00"},
                                    {"charge", "100.00", "whole period (365 days) of 100.00"}};
@@ -802,7 +770,7 @@ START_TEST(test_billing__cycle_change_resets_anchor)
     bill_billing_change_clear(&c);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM instances WHERE id = '%s' AND billing_cycle = "
                              "'yearly' AND anchor_date = '2027-01-16' AND next_due_date = "
-                             "'2028-01-16' AND current_period_start = '2027-01-16'", inst), 1);
+                             "'2028-01-16' AND current_period_start = '2027-01-16'", b.inst), 1);
     bill_billing_report r;
     w.now = at("2028-01-08T23:59:59Z");
     ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
@@ -815,9 +783,8 @@ START_TEST(test_billing__cycle_change_resets_anchor)
     bill_billing_report_clear(&r);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND kind = "
                              "'renewal' AND billing_period_start = '2028-01-16' AND "
-                             "billing_period_end = '2029-01-16'", inst), 1);
-    free(inst), free(prod), free(cust);
-    world_close(&w);
+                             "billing_period_end = '2029-01-16'", b.inst), 1);
+    book_close(&w, &b);
 }
 END_TEST
 
@@ -880,28 +847,25 @@ END_TEST
 START_TEST(test_billing__cancel_at_period_end_cancels_open_renewal)
 {
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 1000, 0);
-    char *prod = mk_product(&w, 1000, -1, -1);
-    char *inst = mk_instance(&w, cust, prod, "monthly", "2027-01-01T09:00:00Z");
+    book b;
+    book_open(&w, &b, 1000, 0, 1000, -1, -1, "monthly", "2027-01-01T09:00:00Z");
     bill_billing_report r;
     w.now = at("2027-01-25T00:00:00Z");
     ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
     ck_assert_int_eq(r.payment_failed, 1);
     bill_billing_report_clear(&r);
     bill_billing_change c;
-    ck_assert_int_eq(bill_instance_cancel(w.db, NULL, &cli, inst, BILL_CANCEL_AT_PERIOD_END, false,
+    ck_assert_int_eq(bill_instance_cancel(w.db, NULL, &cli, b.inst, BILL_CANCEL_AT_PERIOD_END, false,
                                           &c), BILL_OK);
     bill_billing_change_clear(&c);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND status "
-                             "= 'cancelled'", inst), 1);
+                             "= 'cancelled'", b.inst), 1);
     w.now = at("2027-02-01T00:00:00Z");
     ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
     ck_assert_int_eq(r.terminated, 1);
     ck_assert_int_eq(r.suspended, 0);
     bill_billing_report_clear(&r);
-    free(inst), free(prod), free(cust);
-    world_close(&w);
+    book_close(&w, &b);
 }
 END_TEST
 

@@ -46,10 +46,8 @@ static void sql_ok(world *w, const char *fmt, ...)
 START_TEST(test_billing_rules__renewal_key_in_the_schema)
 {
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 1000, 0);
-    char *prod = mk_product(&w, 1000, -1, -1);
-    char *inst = mk_instance(&w, cust, prod, "monthly", "2027-01-10T08:00:00Z");
+    book b;
+    book_open(&w, &b, 1000, 0, 1000, -1, -1, "monthly", "2027-01-10T08:00:00Z");
     bill_billing_report r;
     pass_at(&w, "2027-02-03T00:00:00Z", &r);
     ck_assert_int_eq(r.issued, 1);
@@ -60,9 +58,9 @@ START_TEST(test_billing_rules__renewal_key_in_the_schema)
              "billing_period_start, billing_period_end, amount, total_amount, status, issued_at, "
              "due_date, kind) VALUES ('%s', 'INV-2027-900001', '%s', '2027-02-10', '2027-03-10', "
              "10, 10, 'issued', now(), '2027-02-10', 'renewal')",
-             cust, inst);
+             b.cust, b.inst);
     ck_assert_int_eq(bill_test_pg_exec(w.url, dup), -1); /* unique_violation */
-    sql_ok(&w, "UPDATE invoices SET status = 'cancelled' WHERE instance_id = '%s'", inst);
+    sql_ok(&w, "UPDATE invoices SET status = 'cancelled' WHERE instance_id = '%s'", b.inst);
     ck_assert_int_eq(bill_test_pg_exec(w.url, dup), 0);
     /* the key covers invoices made by hand too: a manual invoice of the
      * instance for that period start is refused while the renewal lives */
@@ -71,12 +69,11 @@ START_TEST(test_billing_rules__renewal_key_in_the_schema)
              "INSERT INTO invoices (customer_id, invoice_number, instance_id, "
              "billing_period_start, billing_period_end, amount, total_amount, status, kind) "
              "VALUES ('%s', 'DRAFT-x', '%s', '2027-02-10', '2027-03-09', 10, 10, 'draft', "
-             "'manual')", cust, inst);
+             "'manual')", b.cust, b.inst);
     ck_assert_int_eq(bill_test_pg_exec(w.url, hand), -1);
-    sql_ok(&w, "UPDATE invoices SET status = 'cancelled' WHERE instance_id = '%s'", inst);
+    sql_ok(&w, "UPDATE invoices SET status = 'cancelled' WHERE instance_id = '%s'", b.inst);
     ck_assert_int_eq(bill_test_pg_exec(w.url, hand), 0);
-    free(inst), free(prod), free(cust);
-    world_close(&w);
+    book_close(&w, &b);
 }
 END_TEST
 
@@ -292,16 +289,13 @@ static const step catch_up[] = {
 START_TEST(test_billing_rules__catch_up_one_period_per_pass)
 {
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 10000, 0);
-    char *prod = mk_product(&w, 1000, -1, -1);
-    char *inst = mk_instance(&w, cust, prod, "monthly", "2027-01-10T08:00:00Z");
-    PLAY(&w, cust, inst, catch_up);
+    book b;
+    book_open(&w, &b, 10000, 0, 1000, -1, -1, "monthly", "2027-01-10T08:00:00Z");
+    PLAY(&w, b.cust, b.inst, catch_up);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND "
                              "billing_period_start = '2027-02-10' AND billing_period_end = "
-                             "'2027-03-10' AND due_date = '2027-02-10'", inst), 1);
-    free(inst), free(prod), free(cust);
-    world_close(&w);
+                             "'2027-03-10' AND due_date = '2027-02-10'", b.inst), 1);
+    book_close(&w, &b);
 }
 END_TEST
 
@@ -435,12 +429,10 @@ START_TEST(test_billing_rules__quarterly_from_a_month_end)
     static const char *const dues[] = {"2027-02-28", "2027-05-30", "2027-08-30", "2027-11-30",
                                        "2028-02-29", "2028-05-30"};
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 100000, 0);
-    char *prod = mk_product(&w, 1000, 2700, -1);
-    char *inst = mk_instance(&w, cust, prod, "quarterly", "2026-11-30T22:00:00Z");
+    book b;
+    book_open(&w, &b, 100000, 0, 1000, 2700, -1, "quarterly", "2026-11-30T22:00:00Z");
     for (size_t k = 0; k + 1 < sizeof dues / sizeof dues[0]; k++) {
-        char *nd = text(&w, "SELECT next_due_date FROM instances WHERE id = '%s'", inst);
+        char *nd = text(&w, "SELECT next_due_date FROM instances WHERE id = '%s'", b.inst);
         ck_assert_str_eq(nd, dues[k]);
         free(nd);
         char when[32];
@@ -452,11 +444,10 @@ START_TEST(test_billing_rules__quarterly_from_a_month_end)
         bill_billing_report_clear(&r);
         ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND "
                                  "billing_period_start = '%s' AND billing_period_end = '%s' AND "
-                                 "billing_cycle = 'quarterly'", inst, dues[k], dues[k + 1]),
+                                 "billing_cycle = 'quarterly'", b.inst, dues[k], dues[k + 1]),
                          1);
     }
-    free(inst), free(prod), free(cust);
-    world_close(&w);
+    book_close(&w, &b);
 }
 END_TEST
 

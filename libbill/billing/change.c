@@ -271,6 +271,40 @@ static int next_number(bill_conn *c, const char *counter, int year, char *out, s
     return rc;
 }
 
+/* The lines of a change invoice or credit note: one row per line, with the
+ * same parameters in the same order for both tables ($1 the invoice or
+ * credit note, $2 customer, $3 line number, $4 kind, $5 description,
+ * $6 amount, $7/$8 period, $9 r, $10 L, $11 basis, $12 why, $13 instant). */
+static const char SQL_INVOICE_LINE[] =
+    "INSERT INTO invoice_items (invoice_id, customer_id, line_no, kind, description, quantity, "
+    "unit_price, amount, period_start, period_end, proration_days, period_days, basis, why, "
+    "created_at) VALUES ($1, $2, $3::int, $4, $5, 1, $6::numeric, $6::numeric, $7::date, "
+    "$8::date, $9::int, $10::int, $11::numeric, $12, $13::timestamptz)";
+
+static const char SQL_CREDIT_LINE[] =
+    "INSERT INTO credit_note_lines (credit_note_id, customer_id, line_no, kind, description, "
+    "amount, period_start, period_end, proration_days, period_days, basis, why, created_at) "
+    "VALUES ($1, $2, $3::int, $4, $5, $6::numeric, $7::date, $8::date, $9::int, $10::int, "
+    "$11::numeric, $12, $13::timestamptz)";
+
+static int insert_lines(bill_conn *c, const char *sql, const char *parent_id,
+                        const char *customer_id, const bill_billing_change *out, const char *ts)
+{
+    char am[BILL_MONEY_BUFSZ], ba[BILL_MONEY_BUFSZ], ln[16], rr[16], ll[16];
+    for (size_t i = 0; i < out->line_count; i++) {
+        const bill_billing_line *l = &out->lines[i];
+        int rc;
+        snprintf(ln, sizeof ln, "%zu", i + 1);
+        snprintf(rr, sizeof rr, "%d", l->proration_days);
+        snprintf(ll, sizeof ll, "%d", l->period_days);
+        if ((rc = bill__qp(c, NULL, sql, parent_id, customer_id, ln, l->kind, l->description,
+                           bill_money_format(l->amount, am), l->period_start, l->period_end, rr,
+                           ll, bill_money_format(l->basis, ba), l->why, ts)) < 0)
+            return rc;
+    }
+    return BILL_OK;
+}
+
 /* The change invoice (net > 0): numbered, paid from the balance at once
  * (EFUNDS when balance + credit limit cannot cover it), with all lines. */
 static int write_invoice(bill_conn *c, const bill_actor *actor, const inst *x, const char *kind,
@@ -279,7 +313,7 @@ static int write_invoice(bill_conn *c, const bill_actor *actor, const inst *x, c
                          int year)
 {
     PGresult *r = NULL;
-    char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], ln[16], rr[16], ll[16];
+    char b1[BILL_MONEY_BUFSZ];
     char desc[96];
     bill_balance_tx tx = {0};
     int rc;
@@ -299,23 +333,8 @@ static int write_invoice(bill_conn *c, const bill_actor *actor, const inst *x, c
                        product_id, cycle)) < 0)
         goto done;
     copy_str(out->invoice_id, sizeof out->invoice_id, bill__val(r, 0, 0));
-    for (size_t i = 0; i < out->line_count; i++) {
-        const bill_billing_line *l = &out->lines[i];
-        snprintf(ln, sizeof ln, "%zu", i + 1);
-        snprintf(rr, sizeof rr, "%d", l->proration_days);
-        snprintf(ll, sizeof ll, "%d", l->period_days);
-        if ((rc = bill__qp(c, NULL,
-                           "INSERT INTO invoice_items (invoice_id, customer_id, description, "
-                           "quantity, unit_price, amount, kind, period_start, period_end, "
-                           "proration_days, period_days, basis, why, line_no, created_at) VALUES "
-                           "($1, $2, $3, 1, $4::numeric, $4::numeric, $5, $6::date, $7::date, "
-                           "$8::int, $9::int, $10::numeric, $11, $12::int, $13::timestamptz)",
-                           out->invoice_id, x->customer_id, l->description,
-                           bill_money_format(l->amount, b2), l->kind, l->period_start,
-                           l->period_end, rr, ll, bill_money_format(l->basis, b3), l->why, ln,
-                           ts)) < 0)
-            goto done;
-    }
+    if ((rc = insert_lines(c, SQL_INVOICE_LINE, out->invoice_id, x->customer_id, out, ts)) < 0)
+        goto done;
     snprintf(desc, sizeof desc, "%s %s", strcmp(kind, "upgrade") == 0 ? "plan change" : "cycle change",
              out->invoice_number);
     if ((rc = bill__balance_change_tx(c, actor, x->customer_id, BILL_BALANCE_PAYMENT, out->net,
@@ -344,7 +363,7 @@ static int write_credit_note(bill_conn *c, const bill_actor *actor, const inst *
                              const char *currency, bill_billing_change *out, int year)
 {
     PGresult *r = NULL;
-    char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], ln[16], rr[16], ll[16];
+    char b1[BILL_MONEY_BUFSZ];
     char desc[96];
     bill_balance_tx tx = {0};
     int rc;
@@ -363,22 +382,8 @@ static int write_credit_note(bill_conn *c, const bill_actor *actor, const inst *
                        ts)) < 0)
         goto done;
     copy_str(out->credit_note_id, sizeof out->credit_note_id, bill__val(r, 0, 0));
-    for (size_t i = 0; i < out->line_count; i++) {
-        const bill_billing_line *l = &out->lines[i];
-        snprintf(ln, sizeof ln, "%zu", i + 1);
-        snprintf(rr, sizeof rr, "%d", l->proration_days);
-        snprintf(ll, sizeof ll, "%d", l->period_days);
-        if ((rc = bill__qp(c, NULL,
-                           "INSERT INTO credit_note_lines (credit_note_id, customer_id, line_no, "
-                           "kind, description, amount, period_start, period_end, proration_days, "
-                           "period_days, basis, why, created_at) VALUES ($1, $2, $3::int, $4, $5, "
-                           "$6::numeric, $7::date, $8::date, $9::int, $10::int, $11::numeric, "
-                           "$12, $13::timestamptz)",
-                           out->credit_note_id, x->customer_id, ln, l->kind, l->description,
-                           bill_money_format(l->amount, b2), l->period_start, l->period_end, rr,
-                           ll, bill_money_format(l->basis, b3), l->why, ts)) < 0)
-            goto done;
-    }
+    if ((rc = insert_lines(c, SQL_CREDIT_LINE, out->credit_note_id, x->customer_id, out, ts)) < 0)
+        goto done;
     snprintf(desc, sizeof desc, "credit note %s", out->credit_number);
     if ((rc = bill__balance_change_tx(c, actor, x->customer_id, type, -out->net,
                                       out->credit_note_id, desc, &tx)) < 0)

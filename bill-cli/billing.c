@@ -24,6 +24,13 @@ static const char *money(bill_money m, char b[BILL_MONEY_BUFSZ])
 
 /* ---- reports --------------------------------------------------------------- */
 
+/* String members from name/value pairs (kv[0] = kv[1], ...), in order. */
+static void add_strings(json_object *o, const char *const *kv, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        json_object_object_add(o, kv[i], json_object_new_string(kv[i + 1]));
+}
+
 /* An object of named counts and amounts, in the order given. */
 typedef struct count_field {
     const char *name;
@@ -83,13 +90,11 @@ static json_object *report_json(const bill_billing_report *r)
     for (size_t i = 0; i < r->invoice_count; i++) {
         const bill_billing_invoice *v = &r->invoices[i];
         json_object *x = json_object_new_object();
-        json_object_object_add(x, "invoice_id", json_object_new_string(v->invoice_id));
-        json_object_object_add(x, "invoice_number", json_object_new_string(v->invoice_number));
-        json_object_object_add(x, "customer_id", json_object_new_string(v->customer_id));
-        json_object_object_add(x, "instance_id", json_object_new_string(v->instance_id));
-        json_object_object_add(x, "period_start", json_object_new_string(v->period_start));
-        json_object_object_add(x, "period_end", json_object_new_string(v->period_end));
-        json_object_object_add(x, "due_date", json_object_new_string(v->due_date));
+        const char *const kv[] = {"invoice_id",   v->invoice_id,   "invoice_number", v->invoice_number,
+                                  "customer_id",  v->customer_id,  "instance_id",    v->instance_id,
+                                  "period_start", v->period_start, "period_end",     v->period_end,
+                                  "due_date",     v->due_date};
+        add_strings(x, kv, sizeof kv / sizeof kv[0]);
         json_object_object_add(x, "amount", cli_json_money(v->amount));
         json_object_object_add(x, "issued", json_object_new_boolean(v->issued));
         json_object_object_add(x, "paid", json_object_new_boolean(v->paid));
@@ -99,10 +104,9 @@ static json_object *report_json(const bill_billing_report *r)
     for (size_t i = 0; i < r->action_count; i++) {
         const bill_billing_action *a = &r->action_list[i];
         json_object *x = json_object_new_object();
-        json_object_object_add(x, "instance_id", json_object_new_string(a->instance_id));
-        json_object_object_add(x, "customer_id", json_object_new_string(a->customer_id));
-        json_object_object_add(x, "action", json_object_new_string(a->action));
-        json_object_object_add(x, "reason", json_object_new_string(a->reason));
+        const char *const kv[] = {"instance_id", a->instance_id, "customer_id", a->customer_id,
+                                  "action",      a->action,      "reason",      a->reason};
+        add_strings(x, kv, sizeof kv / sizeof kv[0]);
         json_object_array_add(act, x);
     }
     json_object_object_add(o, "invoices", inv);
@@ -149,6 +153,7 @@ static int billing_run(cli_ctx *ctx, const cli_args *a)
         (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
     o.dry_run = cli_flag(a, "dry-run");
+    o.details = !cli_flag(a, "counts-only");
     if ((rc = bill_billing_run(ctx->db, NULL, &o, &r)) < 0) {
         rc = cli_fail(ctx, rc);
         bill_billing_report_clear(&r);
@@ -350,6 +355,7 @@ static int billing_summary(cli_ctx *ctx, const cli_args *a)
 
 static const cli_optdef run_opts[] = {
     {"dry-run", NULL, "report what the pass would do; write nothing, use no number", 0},
+    {"counts-only", NULL, "print the counts, not every invoice and action (large books)", 0},
     {0},
 };
 

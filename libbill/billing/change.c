@@ -506,6 +506,25 @@ static int product_lines(bill_conn *c, const inst *x, bill_date X, const char *p
     return BILL_OK;
 }
 
+/* How a plan or cycle change starts: a connection, today X and the instant
+ * as SQL text from its clock, the transaction (not for a preview), the
+ * instance loaded (locked unless previewing) and the checks both share. On
+ * failure the caller's cleanup releases *c (rolled back). */
+static int change_open(bill_db *db, const bill_actor *actor, const char *instance_id,
+                       bool preview, const char *what, bill_conn **c, inst *x, bill_date *X,
+                       char ts[BILL_TIME_BUFSZ + 8])
+{
+    int rc;
+    if ((rc = bill__conn_acquire_as(db, actor, c)) < 0)
+        return rc;
+    int64_t T = bill__conn_now(*c);
+    if ((rc = bill_date_from_time(X, T)) < 0 || (rc = bill__ts_text(T, ts)) < 0 ||
+        (!preview && (rc = bill__tx_begin(*c)) < 0) ||
+        (rc = load(*c, actor, instance_id, !preview, x)) < 0 || (rc = common_checks(x, what)) < 0)
+        return rc;
+    return BILL_OK;
+}
+
 int bill_instance_change_product(bill_db *db, bill_plugins *plugins, const bill_actor *actor,
                                  const char *instance_id, const char *product_id, bool preview,
                                  bill_billing_change *out)
@@ -523,15 +542,7 @@ int bill_instance_change_product(bill_db *db, bill_plugins *plugins, const bill_
         return rc;
     if (!product_id || !*product_id)
         return bill__err(BILL_EINVALID, "product_id", "product_id is required");
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
-        return rc;
-    int64_t T = bill__conn_now(c);
-    if ((rc = bill_date_from_time(&X, T)) < 0 || (rc = bill__ts_text(T, ts)) < 0)
-        goto done;
-    if (!preview && (rc = bill__tx_begin(c)) < 0)
-        goto done;
-    if ((rc = load(c, actor, instance_id, !preview, &x)) < 0 ||
-        (rc = common_checks(&x, "change product")) < 0)
+    if ((rc = change_open(db, actor, instance_id, preview, "change product", &c, &x, &X, ts)) < 0)
         goto done;
     copy_str(old_product, sizeof old_product, x.product_id);
     fill_common(out, &x, "product", X);
@@ -599,15 +610,7 @@ int bill_instance_change_cycle(bill_db *db, bill_plugins *plugins, const bill_ac
         return rc;
     if ((rc = bill_cycle_parse(cycle, &cy)) < 0)
         return rc;
-    if ((rc = bill__conn_acquire_as(db, actor, &c)) < 0)
-        return rc;
-    int64_t T = bill__conn_now(c);
-    if ((rc = bill_date_from_time(&X, T)) < 0 || (rc = bill__ts_text(T, ts)) < 0)
-        goto done;
-    if (!preview && (rc = bill__tx_begin(c)) < 0)
-        goto done;
-    if ((rc = load(c, actor, instance_id, !preview, &x)) < 0 ||
-        (rc = common_checks(&x, "change cycle")) < 0)
+    if ((rc = change_open(db, actor, instance_id, preview, "change cycle", &c, &x, &X, ts)) < 0)
         goto done;
     if (strcmp(x.cycle, cycle) == 0) {
         rc = bill__err(BILL_EINVALID, "billing_cycle", "instance %s is already billed %s", x.id,

@@ -58,17 +58,22 @@ void run_events(world *w)
     while (n > 0);
 }
 
-char *mk_customer(world *w, bill_money recharge, bill_money credit_limit)
+void recharge(world *w, const char *cust, bill_money amount)
+{
+    ck_assert_int_eq(bill_balance_change(w->db, &cli, cust, BILL_BALANCE_RECHARGE, amount, NULL,
+                                         "topup", NULL),
+                     BILL_OK);
+}
+
+char *mk_customer(world *w, bill_money amount, bill_money credit_limit)
 {
     bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = "Billed", .credit_limit = credit_limit};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(w->db, &cli, &in, &c), BILL_OK);
     char *id = strdup(c->id);
     bill_customer_free(c);
-    if (recharge > 0)
-        ck_assert_int_eq(bill_balance_change(w->db, &cli, id, BILL_BALANCE_RECHARGE, recharge,
-                                             NULL, "topup", NULL),
-                         BILL_OK);
+    if (amount > 0)
+        recharge(w, id, amount);
     return id;
 }
 
@@ -118,24 +123,33 @@ char *mk_instance(world *w, const char *cust, const char *prod, const char *cycl
     return id;
 }
 
+#define FORMAT_SQL(sql, fmt)                                                               \
+    do {                                                                                   \
+        va_list ap;                                                                        \
+        va_start(ap, fmt);                                                                 \
+        vsnprintf((sql), sizeof(sql), (fmt), ap);                                          \
+        va_end(ap);                                                                        \
+    } while (0)
+
 long long one(world *w, const char *fmt, ...)
 {
     char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
+    FORMAT_SQL(sql, fmt);
     return bill_test_pg_query_ll(w->url, sql);
+}
+
+void sql_ok(world *w, const char *fmt, ...)
+{
+    char sql[1024];
+    FORMAT_SQL(sql, fmt);
+    ck_assert_msg(bill_test_pg_exec(w->url, sql) == 0, "%s", sql);
 }
 
 /* Text of one value (first row, first column) via a scratch connection. */
 char *text(world *w, const char *fmt, ...)
 {
     char sql[1024], full[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
+    FORMAT_SQL(sql, fmt);
     snprintf(full, sizeof full, "SELECT coalesce((%s)::text, '')", sql);
     PGconn *pg = PQconnectdb(w->url);
     PGresult *r = PQexec(pg, full);
@@ -153,14 +167,8 @@ void play(world *w, const char *cust, const char *inst, const step *s, size_t n)
     for (size_t i = 0; i < n; i++, s++) {
         w->now = at(s->at);
         if (s->op == PASS) {
-            bill_billing_options o;
             bill_billing_report r;
-            bill_billing_options_init(&o);
-            if (w->opts)
-                o = *w->opts;
-            int rc = bill_billing_run(w->db, NULL, &o, &r);
-            ck_assert_msg(rc == BILL_OK, "step %zu (%s): pass: %s", i, s->at,
-                          bill_error_last()->message);
+            pass_at(w, s->at, &r);
 #define CNT(f)                                                                               \
     ck_assert_msg(r.f == s->f, "step %zu (%s): " #f " %lld, expected %d", i, s->at,          \
                   (long long)r.f, s->f)
@@ -177,9 +185,7 @@ void play(world *w, const char *cust, const char *inst, const step *s, size_t n)
         } else if (s->op == RECHARGE) {
             bill_money m = 0;
             ck_assert_int_eq(bill_money_parse(s->arg, &m), BILL_OK);
-            ck_assert_int_eq(bill_balance_change(w->db, &cli, cust, BILL_BALANCE_RECHARGE, m, NULL,
-                                                 "topup", NULL),
-                             BILL_OK);
+            recharge(w, cust, m);
         } else if (s->op == PAY_BY_HAND) {
             char *id = text(w, "SELECT id FROM invoices WHERE instance_id = '%s' AND kind = "
                                "'renewal' ORDER BY billing_period_start DESC LIMIT 1", inst);
@@ -242,4 +248,33 @@ void book_close(world *w, book *b)
     free(b->prod);
     free(b->cust);
     world_close(w);
+}
+
+void walk_dues(world *w, const char *inst, const char *const *dues, size_t n, bill_money amount,
+               const char *cycle)
+{
+    for (size_t k = 0; k + 1 < n; k++) {
+        char *nd = text(w, "SELECT next_due_date FROM instances WHERE id = '%s'", inst);
+        ck_assert_str_eq(nd, dues[k]);
+        free(nd);
+        char when[32];
+        snprintf(when, sizeof when, "%sT00:00:00Z", dues[k]);
+        bill_billing_report r;
+        pass_at(w, when, &r);
+        ck_assert_int_eq(r.issued, 1);
+        ck_assert_int_eq(r.paid, 1);
+        ck_assert_int_eq(r.issued_amount, amount);
+        bill_billing_report_clear(&r);
+        ck_assert_int_eq(one(w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND "
+                                "billing_period_start = '%s' AND billing_period_end = '%s' AND "
+                                "billing_cycle = '%s'", inst, dues[k], dues[k + 1], cycle),
+                         1);
+    }
+}
+
+void pass_at(world *w, const char *when, bill_billing_report *r)
+{
+    w->now = at(when);
+    int rc = bill_billing_run(w->db, NULL, w->opts, r);
+    ck_assert_msg(rc == BILL_OK, "pass at %s: %s", when, bill_error_last()->message);
 }

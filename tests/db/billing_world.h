@@ -33,8 +33,10 @@ void world_close(world *w);
 /* Run the event queue dry (provisioning, provider actions, notifications). */
 void run_events(world *w);
 
-/* A customer with `recharge` on the balance (ledger recharge). */
-char *mk_customer(world *w, bill_money recharge, bill_money credit_limit);
+/* A customer with `amount` on the balance (ledger recharge). */
+char *mk_customer(world *w, bill_money amount, bill_money credit_limit);
+/* Credit `amount` to cust's balance (ledger recharge "topup"). */
+void recharge(world *w, const char *cust, bill_money amount);
 /* A product without a provider; a negative price: no price for that cycle. */
 char *mk_product(world *w, bill_money monthly, bill_money quarterly, bill_money yearly);
 /* An order paid from the balance at `when`; returns the running instance. */
@@ -53,10 +55,21 @@ void book_open(world *w, book *b, bill_money recharge, bill_money credit_limit,
                const char *paid_at);
 void book_close(world *w, book *b);
 
+/* Set the clock to `when` and run one pass with w->opts (must succeed). */
+void pass_at(world *w, const char *when, bill_billing_report *r);
+
+/* For each due date dues[k] but the last: next_due_date is dues[k]; a pass
+ * at 00:00:00Z that day issues one renewal of `amount` for `cycle` and pays
+ * it from the balance, for [dues[k], dues[k + 1]). */
+void walk_dues(world *w, const char *inst, const char *const *dues, size_t n, bill_money amount,
+               const char *cycle);
+
 /* One integer / one text value (first row, first column) of a query run on
  * a scratch connection. */
 long long one(world *w, const char *fmt, ...) BILL_PRINTF(2, 3);
 char *text(world *w, const char *fmt, ...) BILL_PRINTF(2, 3);
+/* Run one SQL command on a scratch connection; the test fails if it fails. */
+void sql_ok(world *w, const char *fmt, ...) BILL_PRINTF(2, 3);
 
 enum { PASS = 1, RECHARGE, PAY_BY_HAND };
 

@@ -105,24 +105,8 @@ START_TEST(test_billing__jan31_monthly_through_a_year)
     world w;
     book b;
     book_open(&w, &b, 100000, 0, 1000, -1, -1, "monthly", "2028-01-31T00:00:00Z");
-    for (size_t k = 0; k + 1 < sizeof dues / sizeof dues[0]; k++) {
-        char *nd = text(&w, "SELECT next_due_date FROM instances WHERE id = '%s'", b.inst);
-        ck_assert_str_eq(nd, dues[k]);
-        free(nd);
-        /* the pass on the due date itself (a late but unsuspended renewal) */
-        char when[32];
-        snprintf(when, sizeof when, "%sT00:00:00Z", dues[k]);
-        w.now = at(when);
-        bill_billing_report r;
-        ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
-        ck_assert_int_eq(r.issued, 1);
-        ck_assert_int_eq(r.paid, 1);
-        bill_billing_report_clear(&r);
-        ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND "
-                                 "billing_period_start = '%s' AND billing_period_end = '%s'",
-                             b.inst, dues[k], dues[k + 1]),
-                         1);
-    }
+    /* each pass on the due date itself (a late but unsuspended renewal) */
+    walk_dues(&w, b.inst, dues, sizeof dues / sizeof dues[0], 1000, "monthly");
     book_close(&w, &b);
 }
 END_TEST
@@ -475,16 +459,10 @@ START_TEST(test_billing__what_is_not_billed)
     char *susp = mk_instance(&w, cust, prod, "monthly", "2027-01-10T08:00:00Z");
     char *ended = mk_instance(&w, cust, prod, "monthly", "2027-01-10T08:00:00Z");
     char *cancel = mk_instance(&w, cust, prod, "monthly", "2027-01-10T08:00:00Z");
-    char sql[300];
-    snprintf(sql, sizeof sql, "UPDATE instances SET status = 'stopped' WHERE id = '%s'", stopped);
-    ck_assert_int_eq(bill_test_pg_exec(w.url, sql), 0);
-    snprintf(sql, sizeof sql, "UPDATE instances SET status = 'suspended' WHERE id = '%s'", susp);
-    ck_assert_int_eq(bill_test_pg_exec(w.url, sql), 0);
-    snprintf(sql, sizeof sql, "UPDATE instances SET status = 'terminated' WHERE id = '%s'", ended);
-    ck_assert_int_eq(bill_test_pg_exec(w.url, sql), 0);
-    snprintf(sql, sizeof sql, "UPDATE instances SET cancel_at_period_end = true WHERE id = '%s'",
-             cancel);
-    ck_assert_int_eq(bill_test_pg_exec(w.url, sql), 0);
+    sql_ok(&w, "UPDATE instances SET status = 'stopped' WHERE id = '%s'", stopped);
+    sql_ok(&w, "UPDATE instances SET status = 'suspended' WHERE id = '%s'", susp);
+    sql_ok(&w, "UPDATE instances SET status = 'terminated' WHERE id = '%s'", ended);
+    sql_ok(&w, "UPDATE instances SET cancel_at_period_end = true WHERE id = '%s'", cancel);
     w.now = at("2027-02-03T00:00:00Z");
     bill_billing_report r;
     ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
@@ -492,12 +470,10 @@ START_TEST(test_billing__what_is_not_billed)
     bill_billing_report_clear(&r);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s'", stopped), 1);
     /* cancelled at period end: terminated at 00:00:00Z of its next due date */
-    w.now = at("2027-02-09T23:59:59Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    pass_at(&w, "2027-02-09T23:59:59Z", &r);
     ck_assert_int_eq(r.terminated, 0);
     bill_billing_report_clear(&r);
-    w.now = at("2027-02-10T00:00:00Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    pass_at(&w, "2027-02-10T00:00:00Z", &r);
     ck_assert_int_eq(r.terminated, 1);
     bill_billing_report_clear(&r);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM instances WHERE id = '%s' AND status = "
@@ -508,10 +484,8 @@ START_TEST(test_billing__what_is_not_billed)
     /* a product without a price for the cycle is reported, not invoiced */
     char *prod2 = mk_product(&w, -1, 2700, -1);
     char *q = mk_instance(&w, cust, prod2, "quarterly", "2027-03-01T00:00:00Z");
-    snprintf(sql, sizeof sql, "DELETE FROM product_prices WHERE product_id = '%s'", prod2);
-    ck_assert_int_eq(bill_test_pg_exec(w.url, sql), 0);
-    w.now = at("2027-05-25T00:00:00Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    sql_ok(&w, "DELETE FROM product_prices WHERE product_id = '%s'", prod2);
+    pass_at(&w, "2027-05-25T00:00:00Z", &r);
     ck_assert_int_eq(r.unpriced, 1);
     bill_billing_report_clear(&r);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s'", q), 0);
@@ -741,8 +715,7 @@ START_TEST(test_billing__paid_ahead_whole_segment)
     ck_assert_str_eq(c.next_due_date, "2027-03-01");
     bill_billing_change_clear(&c);
     /* the next renewal is priced at the new product */
-    w.now = at("2027-02-22T00:00:00Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    pass_at(&w, "2027-02-22T00:00:00Z", &r);
     ck_assert_int_eq(r.issued_amount, 2000);
     bill_billing_report_clear(&r);
     free(inst), free(cheap), free(dear), free(cust);
@@ -772,12 +745,10 @@ START_TEST(test_billing__cycle_change_resets_anchor)
                              "'yearly' AND anchor_date = '2027-01-16' AND next_due_date = "
                              "'2028-01-16' AND current_period_start = '2027-01-16'", b.inst), 1);
     bill_billing_report r;
-    w.now = at("2028-01-08T23:59:59Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    pass_at(&w, "2028-01-08T23:59:59Z", &r);
     ck_assert_int_eq(r.issued, 0);
     bill_billing_report_clear(&r);
-    w.now = at("2028-01-09T00:00:00Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    pass_at(&w, "2028-01-09T00:00:00Z", &r);
     ck_assert_int_eq(r.issued, 1);
     ck_assert_int_eq(r.issued_amount, 10000);
     bill_billing_report_clear(&r);
@@ -827,12 +798,10 @@ START_TEST(test_billing__cancel_immediately_and_at_period_end)
     ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
     ck_assert_int_eq(r.issued, 0);
     bill_billing_report_clear(&r);
-    w.now = at("2027-01-31T23:59:59Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    pass_at(&w, "2027-01-31T23:59:59Z", &r);
     ck_assert_int_eq(r.terminated, 0);
     bill_billing_report_clear(&r);
-    w.now = at("2027-02-01T00:00:00Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    pass_at(&w, "2027-02-01T00:00:00Z", &r);
     ck_assert_int_eq(r.terminated, 1);
     bill_billing_report_clear(&r);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM instances WHERE id = '%s' AND status = "
@@ -850,8 +819,7 @@ START_TEST(test_billing__cancel_at_period_end_cancels_open_renewal)
     book b;
     book_open(&w, &b, 1000, 0, 1000, -1, -1, "monthly", "2027-01-01T09:00:00Z");
     bill_billing_report r;
-    w.now = at("2027-01-25T00:00:00Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    pass_at(&w, "2027-01-25T00:00:00Z", &r);
     ck_assert_int_eq(r.payment_failed, 1);
     bill_billing_report_clear(&r);
     bill_billing_change c;
@@ -860,8 +828,7 @@ START_TEST(test_billing__cancel_at_period_end_cancels_open_renewal)
     bill_billing_change_clear(&c);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND status "
                              "= 'cancelled'", b.inst), 1);
-    w.now = at("2027-02-01T00:00:00Z");
-    ck_assert_int_eq(bill_billing_run(w.db, NULL, NULL, &r), BILL_OK);
+    pass_at(&w, "2027-02-01T00:00:00Z", &r);
     ck_assert_int_eq(r.terminated, 1);
     ck_assert_int_eq(r.suspended, 0);
     bill_billing_report_clear(&r);

@@ -19,27 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void pass_at(world *w, const char *when, bill_billing_report *r)
-{
-    w->now = at(when);
-    bill_billing_options o;
-    bill_billing_options_init(&o);
-    if (w->opts)
-        o = *w->opts;
-    int rc = bill_billing_run(w->db, NULL, &o, r);
-    ck_assert_msg(rc == BILL_OK, "pass at %s: %s", when, bill_error_last()->message);
-}
 
-static void sql_ok(world *w, const char *fmt, ...) BILL_PRINTF(2, 3);
-static void sql_ok(world *w, const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    ck_assert_msg(bill_test_pg_exec(w->url, sql) == 0, "%s", sql);
-}
 
 /* §6: one renewal per instance and period, enforced by the database even
  * for a writer that bypasses the engine; a cancelled one frees the period. */
@@ -85,11 +65,10 @@ END_TEST
 START_TEST(test_billing_rules__generate_and_pass_bill_a_period_once)
 {
     world w;
-    world_open(&w);
-    char *cust = mk_customer(&w, 5000, 0);
-    char *prod = mk_product(&w, 1000, -1, -1);
-    char *a = mk_instance(&w, cust, prod, "monthly", "2027-01-10T08:00:00Z"); /* due Feb 10 */
-    char *b = mk_instance(&w, cust, prod, "monthly", "2027-01-20T08:00:00Z"); /* due Feb 20 */
+    book k; /* its instance a is due Feb 10, b Feb 20 */
+    book_open(&w, &k, 5000, 0, 1000, -1, -1, "monthly", "2027-01-10T08:00:00Z");
+    char *cust = k.cust, *prod = k.prod, *a = k.inst;
+    char *b = mk_instance(&w, cust, prod, "monthly", "2027-01-20T08:00:00Z");
     int64_t n = -1;
     bill_billing_report r;
     /* generate first, for a's next period (inclusive end): a manual invoice */
@@ -132,8 +111,8 @@ START_TEST(test_billing_rules__generate_and_pass_bill_a_period_once)
                      BILL_ECONFLICT);
     ck_assert_int_eq(n, 0);
     ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE kind = 'manual'%s", ""), 3);
-    free(num), free(a), free(b), free(c), free(prod), free(cust);
-    world_close(&w);
+    free(num), free(b), free(c);
+    book_close(&w, &k);
 }
 END_TEST
 
@@ -184,9 +163,7 @@ START_TEST(test_billing_rules__retried_batch_counts_once)
     sql_ok(&w, "ALTER SEQUENCE fail_once RESTART; DROP TRIGGER fail_once ON invoice_items; "
                "CREATE TRIGGER fail_once BEFORE INSERT ON payments FOR EACH ROW "
                "EXECUTE FUNCTION fail_once()");
-    ck_assert_int_eq(bill_balance_change(w.db, &cli, poor, BILL_BALANCE_RECHARGE, 1000, NULL,
-                                         "topup", NULL),
-                     BILL_OK);
+    recharge(&w, poor, 1000);
     pass_at(&w, "2027-02-04T00:00:00Z", &r);
     ck_assert_int_ge(one(&w, "SELECT last_value FROM fail_once%s", ""), 2);
     ck_assert_int_eq(r.issued, 0);
@@ -319,8 +296,7 @@ START_TEST(test_billing_rules__retries_oldest_due_first_then_new)
     ck_assert_int_eq(r.issued, 2); /* a (due Feb 12), b (due Feb 10) */
     ck_assert_int_eq(r.payment_failed, 2);
     bill_billing_report_clear(&r);
-    ck_assert_int_eq(bill_balance_change(w.db, &cli, cust, BILL_BALANCE_RECHARGE, 1000, NULL,
-                                         "topup", NULL), BILL_OK);
+    recharge(&w, cust, 1000);
     pass_at(&w, "2027-02-05T12:00:00Z", &r);
     ck_assert_int_eq(r.paid, 1);
     bill_billing_report_clear(&r);
@@ -331,8 +307,7 @@ START_TEST(test_billing_rules__retries_oldest_due_first_then_new)
     /* n is billed again from Feb 6: its renewal (due Feb 9, the earliest of
      * all) is new, so a's open one (due Feb 12) is paid before it */
     sql_ok(&w, "UPDATE instances SET status = 'running' WHERE id = '%s'", n);
-    ck_assert_int_eq(bill_balance_change(w.db, &cli, cust, BILL_BALANCE_RECHARGE, 1000, NULL,
-                                         "topup", NULL), BILL_OK);
+    recharge(&w, cust, 1000);
     pass_at(&w, "2027-02-06T00:00:00Z", &r);
     ck_assert_int_eq(r.issued, 1);
     ck_assert_int_eq(r.paid, 1);
@@ -365,8 +340,7 @@ START_TEST(test_billing_rules__price_fixed_at_issue)
     in.prices[BILL_CYCLE_MONTHLY] = 1500;
     ck_assert_int_eq(bill_product_update(w.db, &cli, prod, &in, BILL_PRODUCT_SET_CYCLE_PRICES,
                                          NULL), BILL_OK);
-    ck_assert_int_eq(bill_balance_change(w.db, &cli, cust, BILL_BALANCE_RECHARGE, 2500, NULL,
-                                         "topup", NULL), BILL_OK);
+    recharge(&w, cust, 2500);
     pass_at(&w, "2027-02-04T00:00:00Z", &r);
     ck_assert_int_eq(r.paid, 1);
     ck_assert_int_eq(r.paid_amount, 1000);
@@ -431,22 +405,7 @@ START_TEST(test_billing_rules__quarterly_from_a_month_end)
     world w;
     book b;
     book_open(&w, &b, 100000, 0, 1000, 2700, -1, "quarterly", "2026-11-30T22:00:00Z");
-    for (size_t k = 0; k + 1 < sizeof dues / sizeof dues[0]; k++) {
-        char *nd = text(&w, "SELECT next_due_date FROM instances WHERE id = '%s'", b.inst);
-        ck_assert_str_eq(nd, dues[k]);
-        free(nd);
-        char when[32];
-        snprintf(when, sizeof when, "%sT00:00:00Z", dues[k]);
-        bill_billing_report r;
-        pass_at(&w, when, &r);
-        ck_assert_int_eq(r.issued, 1);
-        ck_assert_int_eq(r.issued_amount, 2700);
-        bill_billing_report_clear(&r);
-        ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE instance_id = '%s' AND "
-                                 "billing_period_start = '%s' AND billing_period_end = '%s' AND "
-                                 "billing_cycle = 'quarterly'", b.inst, dues[k], dues[k + 1]),
-                         1);
-    }
+    walk_dues(&w, b.inst, dues, sizeof dues / sizeof dues[0], 2700, "quarterly");
     book_close(&w, &b);
 }
 END_TEST

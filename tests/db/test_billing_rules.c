@@ -86,6 +86,19 @@ START_TEST(test_billing_rules__generate_and_pass_bill_a_period_once)
     ck_assert_int_eq(r.issued, 0);
     ck_assert_int_eq(r.hand_invoiced, 1);
     bill_billing_report_clear(&r);
+    /* paid by hand, it still bills the period; a dry run sees it as the pass does */
+    char *manual = text(&w, "SELECT id FROM invoices WHERE instance_id = '%s'", a);
+    ck_assert_int_eq(bill_invoice_mark_paid(w.db, &cli, manual, false, NULL), BILL_OK);
+    free(manual);
+    bill_billing_options dry;
+    bill_billing_options_init(&dry);
+    dry.dry_run = true;
+    w.opts = &dry;
+    pass_at(&w, "2027-02-03T00:01:00Z", &r);
+    ck_assert_int_eq(r.issued, 0);
+    ck_assert_int_eq(r.hand_invoiced, 1);
+    bill_billing_report_clear(&r);
+    w.opts = NULL;
     pass_at(&w, "2027-02-13T00:00:00Z", &r); /* b's lead time: b renews, a still left alone */
     ck_assert_int_eq(r.issued, 1);
     ck_assert_int_eq(r.hand_invoiced, 1);

@@ -94,6 +94,7 @@ struct bill_db {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char *url;
+    bool url_connect_timeout; /* the URL sets connect_timeout: keep it */
     char *app_name;
     int max_conns, min_conns;
     int idle_timeout_s, max_lifetime_s, acquire_timeout_s;
@@ -167,15 +168,31 @@ static void conn_close(bill_conn *c)
     free(c);
 }
 
+/* Whether the libpq URL (or key=value string) sets connect_timeout. */
+static bool url_sets_connect_timeout(const char *url)
+{
+    bool set = false;
+    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "connect_timeout") && o->val && *o->val)
+            set = true;
+    PQconninfoFree(opts);
+    return set;
+}
+
 /* Open one connection (no lock held). application_name and the UTC time
  * zone are passed as connection parameters after the URL so they override
- * whatever the URL says: timestamps must be UTC inside the library. */
+ * whatever the URL says: timestamps must be UTC inside the library. The
+ * connect timeout is 10 s per host unless the URL sets its own (a
+ * multi-host failover URL wants a short one). */
 static int conn_open(bill_db *db, bill_conn **out)
 {
     int rc = BILL_OK;
     bill_conn *c = NULL;
     const char *keys[] = {"dbname", "application_name", "options", "connect_timeout", NULL};
     const char *vals[] = {db->url, db->app_name, "-c TimeZone=UTC", "10", NULL};
+    if (db->url_connect_timeout)
+        keys[3] = vals[3] = NULL;
 
     c = calloc(1, sizeof *c);
     if (!c) {
@@ -306,6 +323,7 @@ int bill_db_open(bill_db **out, const bill_db_options *opts)
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory creating the database pool");
         goto done;
     }
+    db->url_connect_timeout = url_sets_connect_timeout(db->url);
     db->max_conns = opts->max_connections;
     db->min_conns = opts->min_connections;
     db->idle_timeout_s = opts->idle_timeout_secs;

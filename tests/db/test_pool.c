@@ -270,6 +270,19 @@ START_TEST(test_pool__unverified_write_never_sent_twice)
 }
 END_TEST
 
+/* The value of connection option `key` of c's session (static copy). */
+static const char *conn_option(bill_conn *c, const char *key)
+{
+    static char v[64];
+    v[0] = '\0';
+    PQconninfoOption *opts = PQconninfo(bill__conn_pg(c));
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, key) && o->val)
+            snprintf(v, sizeof v, "%s", o->val);
+    PQconninfoFree(opts);
+    return v;
+}
+
 /* The URL of `url`'s database with a dead host listed first, as a
  * multi-host failover URL (postgresql:///db?host=DEAD,REAL&...) with
  * target_session_attrs=read-write. malloc'd. */
@@ -299,6 +312,7 @@ START_TEST(test_pool__multi_host_url_and_read_only_server)
     bill_conn *c = NULL;
 
     ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_str_eq(conn_option(c, "connect_timeout"), "10"); /* the default */
     ck_assert_int_eq(bill__exec(c, "CREATE TABLE t (a int)"), BILL_OK);
     ck_assert_int_eq(bill__exec(c, "BEGIN READ ONLY; INSERT INTO t VALUES (1)"), BILL_EDB);
     ck_assert_str_eq(bill_error_last()->sqlstate, "25006");
@@ -337,6 +351,18 @@ START_TEST(test_pool__multi_host_url_and_read_only_server)
     bill_db_close(plain);
     ck_assert_int_eq(bill_db_ping(db), BILL_OK);
     bill_db_close(db);
+
+    /* a connect_timeout in the URL is the URL's (2 s per host, not 10) */
+    size_t n = strlen(ha) + 32;
+    char *short_to = malloc(n);
+    ck_assert_ptr_nonnull(short_to);
+    snprintf(short_to, n, "%s&connect_timeout=2", ha);
+    db = open_pool(short_to, 1, 1, "pool-ha-timeout");
+    ck_assert_int_eq(bill__conn_acquire(db, &c), BILL_OK);
+    ck_assert_str_eq(conn_option(c, "connect_timeout"), "2");
+    bill__conn_release(c);
+    bill_db_close(db);
+    free(short_to);
     free(ha);
     free(url);
 }

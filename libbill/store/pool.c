@@ -212,6 +212,8 @@ static int conn_open(bill_db *db, bill_conn **out)
         char msg[1024];
         size_t n = 0;
         for (const char *m = PQerrorMessage(c->pg); *m && n + 3 < sizeof msg; m++) {
+            if (*m == '\t')
+                continue; /* libpq indents its hints */
             if (*m != '\n')
                 msg[n++] = *m;
             else if (m[1] && n) {

@@ -7,7 +7,11 @@
  * correctness; the cluster's `billing` role (cluster_job.c) saves the
  * duplicate work: a pass runs only on the instance holding it, and when the
  * holder stops or dies another instance takes the role at its next
- * heartbeat and bills from its next tick. The server uses the wall clock:
+ * heartbeat and bills from its next tick. Around a hand-over (the old
+ * holder's pass still running when the new holder's lease starts) the
+ * distributed lock "billing.pass" (bill_dlock_try: Redis when configured,
+ * else a PostgreSQL advisory lock) keeps the second pass from starting.
+ * The server uses the wall clock:
  * no client can set it.
  */
 #include "billing_job.h"
@@ -15,6 +19,7 @@
 
 #include "bill/billing.h"
 #include "bill/log.h"
+#include "bill/redis.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +27,9 @@
 #include <time.h>
 
 #define MOD "bill_server::billing"
+/* The pass lock's expiry: far beyond any pass; a holder that died frees it
+ * after this (the PostgreSQL fallback frees it with its session). */
+#define PASS_LOCK_MS (15 * 60 * 1000)
 
 static struct {
     bill_db *db;
@@ -40,13 +48,21 @@ static void *job_main(void *arg)
     pthread_mutex_lock(&job.mu);
     while (!job.stop) {
         pthread_mutex_unlock(&job.mu);
-        if (cluster_job_role_held(BILL_ROLE_BILLING)) {
+        bill_dlock *lock = NULL;
+        bool got = false;
+        if (!cluster_job_role_held(BILL_ROLE_BILLING)) {
+            BILL_LOG_DEBUG(MOD, "billing pass skipped: another instance holds the billing role");
+        } else if (bill_dlock_try(job.db, "billing.pass", PASS_LOCK_MS, &lock, &got) == BILL_OK &&
+                   !got) {
+            BILL_LOG_INFO(MOD, "billing pass skipped: another instance is running one");
+        } else {
+            /* taken, or neither Redis nor PostgreSQL answered: the pass
+             * reports the outage itself */
             bill_billing_report r;
             if (bill_billing_run(job.db, job.plugins, &job.opts, &r) != BILL_OK)
                 BILL_LOG_WARN(MOD, "billing pass: %s", bill_error_last()->message);
             bill_billing_report_clear(&r);
-        } else {
-            BILL_LOG_DEBUG(MOD, "billing pass skipped: another instance holds the billing role");
+            bill_dlock_release(lock);
         }
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);

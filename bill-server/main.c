@@ -20,6 +20,7 @@
 
 #include "bill/admin_user.h"
 #include "bill/auth.h"
+#include "bill/redis.h"
 #include "bill/events.h"
 #include "bill/order.h"
 #include "bill/plugin_host.h"
@@ -309,6 +310,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "bill-server: database: %s\n", bill_error_last()->message);
         goto done;
     }
+    /* [redis]: optional; an unreachable one is a WARN and a fallback, never a stop */
+    bill_redis *redis = NULL;
+    rc = bill_redis_open_config(&redis, cfg);
+    if (rc != BILL_OK) {
+        fprintf(stderr, "bill-server: redis: %s\n", bill_error_last()->message);
+        goto done;
+    }
+    bill_db_set_redis(db, redis); /* the handle owns it */
     int applied = 0;
     rc = bill_cluster_migrate(db, &applied); /* the migration role: others wait */
     if (rc != BILL_OK) {

@@ -112,6 +112,16 @@ bill_srv *bill_srv_call_server(const bill_srv_call *call) { return call->srv; }
 bill_db *bill_srv_call_db(const bill_srv_call *call) { return call->srv->db; }
 bill_plugins *bill_srv_call_plugins(const bill_srv_call *call) { return call->srv->plugins; }
 bill_loginguard *bill_srv_call_loginguard(const bill_srv_call *call) { return call->srv->guard; }
+const bill_srv_method *bill_srv_call_method(const bill_srv_call *call) { return call->job->method; }
+
+void *srv_call_layer_state(const bill_srv_call *call, const bill_srv_layer *layer)
+{
+    const bill_srv *s = call->srv;
+    for (size_t i = 0; s->layers && s->layers[i] && i < SRV_MAX_LAYERS; i++)
+        if (s->layers[i] == layer)
+            return s->layer_state[i];
+    return NULL;
+}
 const struct bill_config *bill_srv_call_config(const bill_srv_call *call) { return call->srv->cfg; }
 const bill_actor *bill_srv_call_actor(const bill_srv_call *call) { return &call->actor; }
 const char *bill_srv_call_peer_ip(const bill_srv_call *call) { return call->job->peer; }

@@ -10,6 +10,7 @@
 #include "server.h"
 
 #include <bill/plugin_host.h>
+#include <bill/redis.h>
 #include <stdlib.h>
 
 #include <string.h>
@@ -178,6 +179,28 @@ void srv_metrics_render(bill_srv *s, srv_buf *o)
             "# TYPE bill_db_pool_timeouts_total counter\nbill_db_pool_timeouts_total %llu\n",
             st.in_use, st.idle, st.waiting, st.max, (unsigned long long)st.acquired_total,
             (unsigned long long)st.timeouts_total);
+    }
+    if (s->db && bill_db_redis(s->db)) {
+        bill_redis_stats rs;
+        bill_redis_stats_get(bill_db_redis(s->db), &rs);
+        srv_buf_printf(o,
+            "# HELP bill_redis_up 1 while Redis answers ([redis] enabled), 0 while this "
+            "instance falls back.\n# TYPE bill_redis_up gauge\nbill_redis_up %d\n"
+            "# TYPE bill_redis_commands_total counter\nbill_redis_commands_total %llu\n"
+            "# TYPE bill_redis_errors_total counter\nbill_redis_errors_total %llu\n"
+            "# HELP bill_redis_fallbacks_total Rate-limit checks, session lookups and locks "
+            "served without Redis because it did not answer.\n"
+            "# TYPE bill_redis_fallbacks_total counter\nbill_redis_fallbacks_total %llu\n"
+            "# TYPE bill_redis_transitions_total counter\n"
+            "bill_redis_transitions_total{to=\"down\"} %llu\n"
+            "bill_redis_transitions_total{to=\"up\"} %llu\n"
+            "# TYPE bill_redis_session_cache_total counter\n"
+            "bill_redis_session_cache_total{result=\"hit\"} %llu\n"
+            "bill_redis_session_cache_total{result=\"miss\"} %llu\n",
+            rs.up ? 1 : 0, (unsigned long long)rs.commands, (unsigned long long)rs.errors,
+            (unsigned long long)rs.fallbacks, (unsigned long long)rs.downs,
+            (unsigned long long)rs.ups, (unsigned long long)rs.session_hits,
+            (unsigned long long)rs.session_misses);
     }
     /* the layers' own figures (the catalog cache, the JWT cache) */
     for (size_t i = 0; s->layers && s->layers[i]; i++)

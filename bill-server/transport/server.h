@@ -155,9 +155,9 @@ typedef struct bill_srv_route {
  *   admit   — loop thread, a well-framed unary gRPC call before it is
  *             queued: BILL_GRPC_OK, or a status with *msg (static text);
  *   call    — worker, every unary gRPC call before its handler (the auth
- *             layers): BILL_GRPC_OK, or the status to answer with. Call
- *             layers keep no state of their own: what they share they
- *             reach through the call (bill_srv_call_loginguard, ...).
+ *             layers, the Redis-shared rate limit): BILL_GRPC_OK, or the
+ *             status to answer with. What they share they reach through
+ *             the call (bill_srv_call_loginguard, srv_call_layer_state).
  *   answer  — loop thread, a unary gRPC call the admit layers let through:
  *             true when the layer has the packed response message itself
  *             (*msg malloc'd, the transport frees it; the call is answered
@@ -184,6 +184,10 @@ typedef struct bill_srv_layer {
                  size_t plen);
     void (*metrics)(void *state, srv_buf *out);
 } bill_srv_layer;
+
+/* A layer's state from its init, for its own call hook (NULL when the
+ * layer is not in the server's table). */
+void *srv_call_layer_state(const bill_srv_call *call, const bill_srv_layer *layer);
 
 /* Make / free the state of every layer in the server's table (main, before
  * srv_start / after srv_stop). init returns BILL_OK or the first layer's

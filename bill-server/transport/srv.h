@@ -168,6 +168,8 @@ const struct bill_config *bill_srv_call_config(const bill_srv_call *call);
 bill_plugins *bill_srv_call_plugins(const bill_srv_call *call);
 /* The failed-login guard (NULL: never locked). */
 bill_loginguard *bill_srv_call_loginguard(const bill_srv_call *call);
+/* The method being called (its path, flags). */
+const bill_srv_method *bill_srv_call_method(const bill_srv_call *call);
 /* The resolved caller. Never NULL: ANONYMOUS until an auth layer sets it. */
 const bill_actor *bill_srv_call_actor(const bill_srv_call *call);
 /* Client IP as text ("127.0.0.1", "::1"); X-Forwarded-For is NOT trusted here. */

@@ -98,6 +98,7 @@ typedef struct bill_config {
         char *url;                  /* "redis://127.0.0.1:6379" */
         int max_connections;        /* 10 */
         char *prefix;               /* "rustbill" */
+        int timeout_ms;             /* 250: connect and command timeout (1..60000) */
     } redis;
     struct {
         char *plugins_dir;          /* "./plugins" */

@@ -12,6 +12,7 @@
  */
 #include "internal.h"
 #include "bill/ratelimit.h"
+#include "cluster/redis_int.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -157,6 +158,8 @@ struct bill_ratelimit {
     rl_table t;
     int64_t rate;       /* tokens per second */
     int64_t cap_milli;  /* burst * 1000 */
+    bill_redis *redis;  /* shared counting (bill_ratelimit_share), not owned */
+    char name[33];
 };
 
 /* Milli-tokens in the bucket at `now` (without storing). */
@@ -243,6 +246,68 @@ bool bill_ratelimit_allow(bill_ratelimit *rl, const char *key, int64_t now_us,
         }
     }
     pthread_mutex_unlock(&rl->t.mu);
+    return ok;
+}
+
+/* ---- shared across instances (Redis) ---------------------------------------
+ *
+ * A fixed window per second: INCR <prefix>:rl:<name>:<second>:<key> and
+ * PEXPIRE it (2 s, so a window outlives its second however clocks of the
+ * instances differ a little) in one round trip; allowed while the count is
+ * at most the burst. Every instance on one Redis counts into the same key.
+ * While Redis does not answer, the in-process bucket decides. */
+
+int bill_ratelimit_share(bill_ratelimit *rl, bill_redis *r, const char *name)
+{
+    if (!rl || !name || !*name || strlen(name) >= sizeof rl->name || strchr(name, ':'))
+        return bill__err(BILL_EINVALID, "name",
+                         "a shared rate limit needs a name of 1..32 characters without ':'");
+    snprintf(rl->name, sizeof rl->name, "%s", name);
+    rl->redis = r;
+    return BILL_OK;
+}
+
+bool bill_ratelimit_shared(const bill_ratelimit *rl)
+{
+    return rl && rl->redis;
+}
+
+bool bill_ratelimit_allow_shared(bill_ratelimit *rl, const char *key, int64_t now_us,
+                                 int64_t *retry_after_ms)
+{
+    char part[96], rkey[192];
+    bill__rcmd cmd[2] = {{0}, {0}};
+    redisReply *rep[2] = {NULL, NULL};
+    bool ok;
+
+    if (!rl || !rl->redis)
+        return bill_ratelimit_allow(rl, key, now_us, retry_after_ms);
+    if (!key)
+        key = "";
+    snprintf(part, sizeof part, "rl:%s:%lld:", rl->name, (long long)(now_us / 1000000));
+    bill__redis_key(rl->redis, part, rkey, sizeof rkey);
+    bill__rcmd_arg(&cmd[0], "INCR");
+    bill__rcmd_arg(&cmd[1], "PEXPIRE");
+    /* the client's part of the key goes as its own binary-safe piece */
+    char *full = bill__sprintf("%s%s", rkey, key);
+    if (!full)
+        return true; /* out of memory: fail open, as the buckets do */
+    bill__rcmd_arg(&cmd[0], full);
+    bill__rcmd_arg(&cmd[1], full);
+    bill__rcmd_arg(&cmd[1], "2000");
+    if (bill__redis_run(rl->redis, 2, cmd, rep) < 0 || rep[0]->type != REDIS_REPLY_INTEGER) {
+        bill__redis_replies_free(2, rep);
+        free(full);
+        bill__redis_fallback(rl->redis);
+        return bill_ratelimit_allow(rl, key, now_us, retry_after_ms);
+    }
+    ok = rep[0]->integer <= rl->cap_milli / 1000;
+    bill__redis_replies_free(2, rep);
+    free(full);
+    if (!ok && retry_after_ms) {
+        int64_t ms = 1000 - (now_us / 1000) % 1000;
+        *retry_after_ms = ms < 1 ? 1 : ms;
+    }
     return ok;
 }
 

@@ -12,6 +12,7 @@
  */
 #include "internal.h"
 #include "toml.h"
+#include "cluster/redis_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,6 +86,7 @@ static const field fields[] = {
     {"redis", "url", K_STR, OFF(redis.url), 0, 0, NULL, "REDIS_URL_FILE"},
     {"redis", "max_connections", K_INT, OFF(redis.max_connections), 1, 10000, NULL, NULL},
     {"redis", "prefix", K_STR, OFF(redis.prefix), 0, 0, NULL, NULL},
+    {"redis", "timeout_ms", K_INT, OFF(redis.timeout_ms), 1, 60000, NULL, NULL},
     {"plugins", "plugins_dir", K_STR, OFF(plugins.plugins_dir), 0, 0, NULL, NULL},
     {"cors", "allowed_origins", K_STRARR, OFF(cors.allowed_origins), 0, OFF(cors.allowed_origins_count), NULL, NULL},
     {"billing", "invoice_days_before", K_INT, OFF(billing.invoice_days_before), 0, 365, NULL, NULL},
@@ -612,10 +614,6 @@ static const struct {
     const char *section, *key, *why;
 } not_used_yet[] = {
     {"server", "notify_email", "no system notification is sent by e-mail yet"},
-    {"redis", "enabled", "bill-server keeps its caches and limits in memory"},
-    {"redis", "url", "bill-server keeps its caches and limits in memory"},
-    {"redis", "max_connections", "bill-server keeps its caches and limits in memory"},
-    {"redis", "prefix", "bill-server keeps its caches and limits in memory"},
 };
 
 static void warn_not_used_yet(bill_config *cfg)
@@ -656,6 +654,17 @@ static void check_relations(bill_config *cfg)
         c[2] > 'Z')
         cfg_error(cfg, origin_of(cfg, fcur), fcur,
                   "must be a three-letter upper-case ISO 4217 code (got \"%.20s\")", c);
+    /* [redis]: a bad URL or prefix fails the check, not the first request */
+    if (cfg->redis.enabled) {
+        const field *furl = &fields[field_index("redis", "url")];
+        const field *fpre = &fields[field_index("redis", "prefix")];
+        if (bill_redis_url_check(cfg->redis.url) < 0)
+            cfg_error(cfg, origin_of(cfg, furl), furl, "%s", bill_error_last()->message);
+        if (!bill__redis_prefix_ok(cfg->redis.prefix))
+            cfg_error(cfg, origin_of(cfg, fpre), fpre,
+                      "must be 1..64 printable characters without spaces (got \"%.70s\")",
+                      cfg->redis.prefix);
+    }
     const field *fname = &fields[field_index("session", "cookie_name")];
     if (!cfg->session.cookie_name[0])
         cfg_error(cfg, origin_of(cfg, fname), fname, "must not be empty");
@@ -725,6 +734,7 @@ static int set_defaults(bill_config *c)
     c->cache.catalog_poll_ms = 250;
     c->redis.enabled = false;
     c->redis.max_connections = 10;
+    c->redis.timeout_ms = 250;
     c->billing.invoice_days_before = 7;
     c->billing.suspend_after_days = 3;
     c->billing.terminate_after_days = 14;

@@ -45,6 +45,7 @@
  * never blocks other threads' bookkeeping.
  */
 #include "store/store.h"
+#include "cluster/redis_int.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -113,6 +114,7 @@ struct bill_db {
 
     _Atomic uint64_t catalog_epoch; /* this handle's committed catalog writes */
     total_slot totals[TOTAL_SLOTS];  /* under mu */
+    struct bill_redis *_Atomic redis; /* optional (bill_db_set_redis), owned */
 };
 
 static int64_t now_ms(void)
@@ -389,6 +391,7 @@ void bill_db_close(bill_db *db)
     /* Every borrowed connection must be back by now (caller contract);
      * idle ones are all we own. */
     close_chain(db->idle);
+    bill__redis_close(atomic_load(&db->redis));
     pthread_cond_destroy(&db->cv);
     pthread_mutex_destroy(&db->mu);
     for (int i = 0; i < TOTAL_SLOTS; i++)
@@ -668,6 +671,19 @@ void bill__catalog_changed(bill_db *db)
 {
     if (db)
         atomic_fetch_add(&db->catalog_epoch, 1);
+}
+
+void bill_db_set_redis(bill_db *db, bill_redis *r)
+{
+    if (db)
+        bill__redis_close(atomic_exchange(&db->redis, r));
+    else
+        bill__redis_close(r);
+}
+
+bill_redis *bill_db_redis(bill_db *db)
+{
+    return db ? atomic_load(&db->redis) : NULL;
 }
 
 uint64_t bill__catalog_epoch(bill_db *db)

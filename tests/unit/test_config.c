@@ -599,8 +599,7 @@ START_TEST(server_network_keys)
 }
 END_TEST
 
-/* Keys that are parsed but nothing reads yet ([redis], [server]
- * notify_email) are warned about where they are set, never silently; left
+/* Keys that are parsed but nothing reads yet ([server] notify_email) are warned about where they are set, never silently; left
  * at their defaults they say nothing. */
 START_TEST(accepted_not_used_yet_warned)
 {
@@ -612,12 +611,12 @@ START_TEST(accepted_not_used_yet_warned)
     ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
     size_t n = 0;
     const char *const *w = bill_config_warnings(cfg, &n);
-    if (n != 2)
+    if (n != 1)
         dump_list("warning", w);
-    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(n, 1);
     ck_assert(has(w, "config.toml:3: [server] notify_email: accepted, not used yet", false));
-    ck_assert(has(w, "config.toml:5: [redis] url: accepted, not used yet", false));
-    ck_assert_str_eq(cfg->redis.url, "redis://10.0.0.1:6379"); /* still parsed */
+    ck_assert(!has(w, "[redis]", false)); /* [redis] is used since issue 12 */
+    ck_assert_str_eq(cfg->redis.url, "redis://10.0.0.1:6379");
     ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_CLI), BILL_OK);
     bill_config_free(cfg);
 
@@ -625,6 +624,32 @@ START_TEST(accepted_not_used_yet_warned)
     ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
     bill_config_warnings(cfg, &n);
     ck_assert_uint_eq(n, 0);
+    bill_config_free(cfg);
+}
+END_TEST
+
+/* [redis]: a bad URL or prefix is a load error with its line, only when
+ * enabled; timeout_ms within 1..60000. */
+START_TEST(redis_keys_checked)
+{
+    write_file("config.toml",
+               "[redis]\nenabled = true\nurl = \"http://x\"\nprefix = \"a b\"\n"
+               "timeout_ms = 0\n",
+               0600);
+    bill_config *cfg = NULL;
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_ECONFIG);
+    size_t n = 0;
+    const char *const *e = bill_config_errors(cfg, &n);
+    if (n != 3)
+        dump_list("error", e);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(has(e, "config.toml:3: [redis] url: unknown scheme (expected redis://", false));
+    ck_assert(has(e, "config.toml:4: [redis] prefix: must be 1..64 printable", false));
+    ck_assert(has(e, "config.toml:5: [redis] timeout_ms: must be between 1 and 60000", false));
+    bill_config_free(cfg);
+    write_file("config.toml", "[redis]\nenabled = false\nurl = \"http://x\"\n", 0600);
+    ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
+    ck_assert_int_eq(cfg->redis.timeout_ms, 250);
     bill_config_free(cfg);
 }
 END_TEST
@@ -679,5 +704,5 @@ BILL_TEST_MAIN("config", 0, setup, teardown,
                server_validation_messages, type_range_enum_errors_all_collected,
                syntax_error_reported_with_position, unparsable_file_is_not_also_missing_settings,
                unknown_keys_and_mode_warnings, accepted_not_used_yet_warned, defaults_object,
-               example_file_is_clean,
+               example_file_is_clean, redis_keys_checked,
                server_network_keys, max_concurrency_follows_the_pool);

@@ -1,0 +1,349 @@
+/*
+ * test_redis.c — the optional Redis handle (redis.h) against a real
+ * redis-server started on a unix socket (redis_harness.h): URL checks,
+ * rate limits shared by two handles (two "instances"), the single WARN
+ * when Redis dies under several threads and the single INFO when it
+ * returns, fallbacks that never fail a caller, distributed locks on Redis
+ * and on PostgreSQL advisory locks, the key prefix.
+ */
+#include "pg_harness.h"
+#include "redis_harness.h"
+
+#include "bill/log.h"
+#include "bill/ratelimit.h"
+#include "bill/time.h"
+#include "bill/redis.h"
+
+#include "check_main.h"
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static bill_test_redis srv;
+
+/* ---- log capture ------------------------------------------------------- */
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static int n_warn, n_info;
+
+static void sink(const bill_log_record *rec, void *user)
+{
+    (void)user;
+    if (strcmp(rec->module, "libbill::redis") != 0)
+        return;
+    pthread_mutex_lock(&log_mu);
+    if (rec->level == BILL_LOG_LEVEL_WARN)
+        n_warn++;
+    else if (rec->level == BILL_LOG_LEVEL_INFO)
+        n_info++;
+    pthread_mutex_unlock(&log_mu);
+}
+
+static void counts(int *w, int *i)
+{
+    pthread_mutex_lock(&log_mu);
+    *w = n_warn;
+    *i = n_info;
+    pthread_mutex_unlock(&log_mu);
+}
+
+static void setup(void)
+{
+    bill_log_set_filter("info");
+    bill_log_set_sink(sink, NULL);
+    n_warn = n_info = 0;
+    ck_assert_int_eq(bill_test_redis_start(&srv), 0);
+}
+
+static void teardown(void)
+{
+    bill_test_redis_stop(&srv);
+}
+
+static bill_redis *open_on(const char *url, const char *prefix)
+{
+    bill_redis_options o;
+    bill_redis *r = NULL;
+    bill_redis_options_init(&o);
+    o.url = url;
+    o.prefix = prefix;
+    o.max_connections = 4;
+    o.timeout_ms = 500;
+    ck_assert_msg(bill_redis_open(&r, &o) == BILL_OK, "open %s: %s", url,
+                  bill_error_last()->message);
+    return r;
+}
+
+static bool wait_up(bill_redis *r, bool want, int ms)
+{
+    for (int i = 0; i < ms / 20; i++) {
+        if (bill_redis_up(r) == want)
+            return true;
+        usleep(20000);
+    }
+    return bill_redis_up(r) == want;
+}
+
+static long long redis_int(const char *fmt, const char *arg)
+{
+    redisContext *c = redisConnectUnix(srv.sock);
+    ck_assert(c && !c->err);
+    redisReply *rep = redisCommand(c, fmt, arg);
+    ck_assert(rep);
+    long long v = rep->type == REDIS_REPLY_INTEGER ? rep->integer
+                : rep->type == REDIS_REPLY_ARRAY   ? (long long)rep->elements
+                                                   : -1;
+    freeReplyObject(rep);
+    redisFree(c);
+    return v;
+}
+
+START_TEST(urls)
+{
+    const char *good[] = {"redis://127.0.0.1:6379", "redis://localhost", "redis://h:1/3",
+                          "redis://:secret@h:6380/0", "redis://user:pw@[::1]:6379/2",
+                          "unix:///run/redis/redis.sock", "unix:///tmp/r.sock?db=1", NULL};
+    const char *bad[] = {"", "http://h", "redis://", "redis://:6379", "redis://h:0",
+                         "redis://h:65536", "redis://h:x", "redis://h/abc", "redis://[::1",
+                         "redis://pw@h", "unix://rel/path", "unix:///s?x=1", "redis://h h",
+                         NULL};
+    for (int i = 0; good[i]; i++)
+        ck_assert_msg(bill_redis_url_check(good[i]) == BILL_OK, "%s: %s", good[i],
+                      bill_error_last()->message);
+    for (int i = 0; bad[i]; i++) {
+        ck_assert_msg(bill_redis_url_check(bad[i]) == BILL_EINVALID, "accepted %s", bad[i]);
+        ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "(expected redis://"));
+    }
+    bill_redis_options o;
+    bill_redis *r = NULL;
+    bill_redis_options_init(&o);
+    o.prefix = "has space";
+    ck_assert_int_eq(bill_redis_open(&r, &o), BILL_EINVALID);
+    ck_assert_ptr_null(r);
+    o.prefix = "p";
+    o.url = "redis://h:99999";
+    ck_assert_int_eq(bill_redis_open(&r, &o), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->message,
+                     "[redis] url: port must be 1..65535 (expected "
+                     "redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N])");
+}
+END_TEST
+
+/* Two handles = two instances: a limit of 3 per second is 3 in total. */
+START_TEST(shared_limit_counts_across_handles)
+{
+    bill_redis *ra = open_on(srv.url, "t1"), *rb = open_on(srv.url, "t1");
+    bill_ratelimit *a = NULL, *b = NULL;
+    ck_assert(bill_redis_up(ra) && bill_redis_up(rb));
+    ck_assert_int_eq(bill_ratelimit_new(&a, 3, 0, 0), BILL_OK);
+    ck_assert_int_eq(bill_ratelimit_new(&b, 3, 0, 0), BILL_OK);
+    ck_assert_int_eq(bill_ratelimit_share(a, ra, "login"), BILL_OK);
+    ck_assert_int_eq(bill_ratelimit_share(b, rb, "login"), BILL_OK);
+    ck_assert_int_eq(bill_ratelimit_share(b, rb, "bad:name"), BILL_EINVALID);
+    int64_t t = 1900000000LL * 1000000 + 100000; /* 0.1 s into a second */
+    ck_assert(bill_ratelimit_allow_shared(a, "10.0.0.1", t, NULL));
+    ck_assert(bill_ratelimit_allow_shared(b, "10.0.0.1", t + 1000, NULL));
+    ck_assert(bill_ratelimit_allow_shared(a, "10.0.0.1", t + 2000, NULL));
+    int64_t retry = 0;
+    ck_assert(!bill_ratelimit_allow_shared(b, "10.0.0.1", t + 3000, &retry));
+    ck_assert_int_ge(retry, 890);
+    ck_assert_int_le(retry, 900);
+    /* another client and the next second are other windows */
+    ck_assert(bill_ratelimit_allow_shared(b, "10.0.0.2", t + 3000, NULL));
+    ck_assert(bill_ratelimit_allow_shared(a, "10.0.0.1", t + 1000000, NULL));
+    /* nothing was counted in-process while Redis answered */
+    ck_assert_uint_eq(bill_ratelimit_size(a), 0);
+    /* every key carries the prefix; a window expires by itself */
+    ck_assert_int_eq(redis_int("KEYS %s", "t1:rl:login:*"), 3);
+    ck_assert_int_eq(redis_int("KEYS %s", "rustbill:*"), 0);
+    ck_assert_int_gt(redis_int("PTTL %s", "t1:rl:login:1900000000:10.0.0.1"), 0);
+    bill_redis_stats st;
+    bill_redis_stats_get(ra, &st);
+    ck_assert(st.up);
+    ck_assert_uint_eq(st.fallbacks, 0);
+    ck_assert_uint_ge(st.commands, 3);
+    bill_ratelimit_free(a);
+    bill_ratelimit_free(b);
+    bill_redis_close(ra);
+    bill_redis_close(rb);
+}
+END_TEST
+
+typedef struct hammer {
+    bill_ratelimit *rl;
+    bool stop;
+    int calls, refused;
+} hammer;
+
+static void *hammer_main(void *arg)
+{
+    hammer *h = arg;
+    int n = 0;
+    while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.1.%d.%d", n / 250, n % 250);
+        n++;
+        if (!bill_ratelimit_allow_shared(h->rl, ip, bill_time_now(), NULL))
+            __atomic_add_fetch(&h->refused, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&h->calls, 1, __ATOMIC_RELAXED);
+        usleep(2000);
+    }
+    return NULL;
+}
+
+/* Redis killed under four threads: one WARN, every call still answered
+ * (from the in-process buckets); back: one INFO, shared again. */
+START_TEST(outage_one_warn_one_info)
+{
+    bill_redis *r = open_on(srv.url, "t2");
+    bill_ratelimit *rl = NULL;
+    int w, i, w0, i0;
+    ck_assert_int_eq(bill_ratelimit_new(&rl, 1000, 0, 0), BILL_OK);
+    ck_assert_int_eq(bill_ratelimit_share(rl, r, "login"), BILL_OK);
+    counts(&w0, &i0);
+    ck_assert_int_eq(w0, 0);
+    ck_assert_int_eq(i0, 1); /* "redis at ...: ... use it" */
+    long long gen0 = redis_int("INCRBY %s 0", "t2:gen");
+
+    hammer h = {.rl = rl};
+    pthread_t th[4];
+    for (int k = 0; k < 4; k++)
+        pthread_create(&th[k], NULL, hammer_main, &h);
+    usleep(200000);
+    bill_test_redis_kill(&srv);
+    ck_assert(wait_up(r, false, 2000));
+    usleep(500000); /* the threads keep calling while it is down */
+    counts(&w, &i);
+    ck_assert_int_eq(w, 1);
+    ck_assert_int_eq(i, i0);
+    ck_assert_int_gt(bill_ratelimit_size(rl), 0); /* the fallback counted */
+    ck_assert_int_eq(bill_test_redis_restart(&srv), 0);
+    ck_assert(wait_up(r, true, 5000));
+    usleep(300000);
+    __atomic_store_n(&h.stop, true, __ATOMIC_RELEASE);
+    for (int k = 0; k < 4; k++)
+        pthread_join(th[k], NULL);
+    counts(&w, &i);
+    ck_assert_int_eq(w, 1);
+    ck_assert_int_eq(i, i0 + 1);
+    ck_assert_int_eq(h.refused, 0);
+    ck_assert_int_gt(h.calls, 100);
+    /* the restarted Redis is empty: the reconnect bumped the generation */
+    (void)gen0;
+    ck_assert_int_ge(redis_int("INCRBY %s 0", "t2:gen"), 1);
+    /* shared again: the calls after the return reached Redis */
+    ck_assert_int_gt(redis_int("KEYS %s", "t2:rl:login:*"), 0);
+    bill_redis_stats st;
+    bill_redis_stats_get(r, &st);
+    ck_assert(st.up);
+    ck_assert_uint_eq(st.downs, 1);
+    ck_assert_uint_eq(st.ups, 2); /* at open, after the restart */
+    ck_assert_uint_gt(st.fallbacks, 0);
+    bill_ratelimit_free(rl);
+    bill_redis_close(r);
+}
+END_TEST
+
+/* A Redis that is not there at start: one WARN, fallbacks, then up. */
+START_TEST(down_at_start_then_up)
+{
+    bill_test_redis_kill(&srv);
+    bill_redis *r = open_on(srv.url, "t3");
+    bill_ratelimit *rl = NULL;
+    int w, i;
+    ck_assert(!bill_redis_up(r));
+    counts(&w, &i);
+    ck_assert_int_eq(w, 1);
+    ck_assert_int_eq(i, 0);
+    ck_assert_int_eq(bill_ratelimit_new(&rl, 2, 0, 0), BILL_OK);
+    ck_assert_int_eq(bill_ratelimit_share(rl, r, "register"), BILL_OK);
+    int64_t t = 1900000000LL * 1000000;
+    /* the in-process bucket: 2 then refused */
+    ck_assert(bill_ratelimit_allow_shared(rl, "x", t, NULL));
+    ck_assert(bill_ratelimit_allow_shared(rl, "x", t, NULL));
+    ck_assert(!bill_ratelimit_allow_shared(rl, "x", t, NULL));
+    usleep(1500000); /* backoff grows; still one WARN */
+    counts(&w, &i);
+    ck_assert_int_eq(w, 1);
+    ck_assert_int_eq(bill_test_redis_restart(&srv), 0);
+    ck_assert(wait_up(r, true, 5000));
+    counts(&w, &i);
+    ck_assert_int_eq(w, 1);
+    ck_assert_int_eq(i, 1);
+    ck_assert(bill_ratelimit_allow_shared(rl, "x", t, NULL)); /* Redis' own window */
+    bill_ratelimit_free(rl);
+    bill_redis_close(r);
+}
+END_TEST
+
+START_TEST(locks_redis_then_postgres)
+{
+    char *url = NULL;
+    bill_db *da = bill_test_db_new_url(&url);
+    bill_db_options o;
+    bill_db *db2 = NULL;
+    bill_db_options_init(&o);
+    o.url = url;
+    ck_assert_int_eq(bill_db_open(&db2, &o), BILL_OK);
+    bill_db_set_redis(da, open_on(srv.url, "t4"));
+    bill_db_set_redis(db2, open_on(srv.url, "t4"));
+
+    bill_dlock *l1 = NULL, *l2 = NULL;
+    bool got = false;
+    ck_assert_int_eq(bill_dlock_try(da, "Bad Name", 1000, &l1, &got), BILL_EINVALID);
+    ck_assert_int_eq(bill_dlock_try(da, "billing.pass", 10000, &l1, &got), BILL_OK);
+    ck_assert(got);
+    ck_assert_str_eq(bill_dlock_backend(l1), "redis");
+    ck_assert_int_gt(redis_int("PTTL %s", "t4:lock:billing.pass"), 9000);
+    ck_assert_int_eq(bill_dlock_try(db2, "billing.pass", 10000, &l2, &got), BILL_OK);
+    ck_assert(!got);
+    ck_assert_ptr_null(l2);
+    bill_dlock_release(l1);
+    ck_assert_int_eq(redis_int("EXISTS %s", "t4:lock:billing.pass"), 0);
+    ck_assert_int_eq(bill_dlock_try(db2, "billing.pass", 10000, &l2, &got), BILL_OK);
+    ck_assert(got);
+    /* a holder whose key expired and was taken by another does not delete
+     * the other's: compare-and-delete */
+    ck_assert_int_eq(redis_int("SET %s other-token", "t4:lock:billing.pass"), -1);
+    bill_dlock_release(l2);
+    ck_assert_int_eq(redis_int("EXISTS %s", "t4:lock:billing.pass"), 1);
+    ck_assert_int_eq(redis_int("DEL %s", "t4:lock:billing.pass"), 1);
+
+    /* Redis gone: PostgreSQL advisory locks, exclusive across handles */
+    bill_test_redis_kill(&srv);
+    l1 = l2 = NULL;
+    ck_assert_int_eq(bill_dlock_try(da, "billing.pass", 10000, &l1, &got), BILL_OK);
+    ck_assert(got);
+    ck_assert_str_eq(bill_dlock_backend(l1), "postgres");
+    ck_assert_int_eq(bill_dlock_try(db2, "billing.pass", 10000, &l2, &got), BILL_OK);
+    ck_assert(!got);
+    ck_assert_int_eq(bill_dlock_try(db2, "other", 10000, &l2, &got), BILL_OK);
+    ck_assert(got);
+    bill_dlock_release(l2);
+    bill_dlock_release(l1);
+    ck_assert_int_eq(bill_dlock_try(db2, "billing.pass", 10000, &l2, &got), BILL_OK);
+    ck_assert(got);
+    bill_dlock_release(l2);
+    bill_redis_stats st;
+    bill_redis_stats_get(bill_db_redis(da), &st);
+    ck_assert_uint_ge(st.fallbacks, 1);
+
+    /* no Redis at all: the same on PostgreSQL */
+    bill_db_set_redis(da, NULL);
+    ck_assert_ptr_null(bill_db_redis(da));
+    ck_assert_int_eq(bill_dlock_try(da, "x", 1000, &l1, &got), BILL_OK);
+    ck_assert(got);
+    ck_assert_str_eq(bill_dlock_backend(l1), "postgres");
+    bill_dlock_release(l1);
+    bill_db_close(db2);
+    bill_db_close(da);
+    free(url);
+}
+END_TEST
+
+BILL_TEST_MAIN("redis", 60, setup, teardown, urls, shared_limit_counts_across_handles,
+               outage_one_warn_one_info, down_at_start_then_up, locks_redis_then_postgres);

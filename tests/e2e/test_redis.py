@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""Optional Redis seen from outside (issue 12 item 3): two bill-servers of
+one database and one redis-server (started by test_redis.c on a unix
+socket), [rate_limit] login_per_sec = 5 on both.
+
+Usage: test_redis.py PORT_A PORT_B LOG_A LOG_B REDIS_PID REDIS_DIR
+
+  1. the login limit is shared: 12 logins at once, half to each server,
+     inside one second -> at most 5 get through (each server alone would
+     let 5 through: 10);
+  2. an admin session is refused at once on B after its logout on A;
+  3. redis-server SIGKILLed under steady load on both servers (admin calls
+     through the session cache, logins through the limiter): 0 failed
+     requests, exactly one WARN in each server's log, bill_redis_up 0;
+     restarted (same socket): exactly one INFO in each log, bill_redis_up
+     1, and the limit shared again.
+The restarted redis-server's pid is written to REDIS_DIR/restarted.pid
+(test_redis.c stops it). Exits non-zero with a message on the first failure."""
+import http.client
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import grpc
+
+from pbwire import fail, expect, enc
+
+PORT_A, PORT_B = int(sys.argv[1]), int(sys.argv[2])
+LOG_A, LOG_B = sys.argv[3], sys.argv[4]
+REDIS_PID, REDIS_DIR = int(sys.argv[5]), sys.argv[6]
+SVC = '/rustbill.identity.IdentityService/'
+ADMIN_PASS = 'E2e-Admin-Pass-123!'
+COOKIE = 'rustbill_session'
+
+chans = {p: grpc.insecure_channel('127.0.0.1:%d' % p) for p in (PORT_A, PORT_B)}
+
+
+def web(port, method, body, cookie=None):
+    """gRPC-Web over HTTP/1.1 with an optional session cookie ->
+    (status, message, set-cookie values)."""
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=20)
+    hdrs = {'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1'}
+    if cookie:
+        hdrs['cookie'] = cookie
+    c.request('POST', SVC + method, body=b'\x00' + struct.pack('>I', len(body)) + body,
+              headers=hdrs)
+    r = c.getresponse()
+    data = r.read()
+    headers = r.getheaders()
+    c.close()
+    if r.status != 200:
+        return -r.status, 'HTTP %d' % r.status, []
+    hmap = {k.lower(): v for k, v in headers}
+    cookies = [v for k, v in headers if k.lower() == 'set-cookie']
+    trailers = {}
+    while data:
+        flag, n = data[0], struct.unpack('>I', data[1:5])[0]
+        payload, data = data[5:5 + n], data[5 + n:]
+        if flag & 0x80:
+            for ln in payload.decode().split('\r\n'):
+                k, _, v = ln.partition(':')
+                if k:
+                    trailers[k.strip().lower()] = v.strip()
+    st = int(hmap.get('grpc-status', trailers.get('grpc-status', '-1')))
+    msg = urllib.parse.unquote(hmap.get('grpc-message', trailers.get('grpc-message', '')))
+    return st, msg, cookies
+
+
+def admin_login(port):
+    st, msg, cookies = web(port, 'Login', enc((1, 'admin'), (2, ADMIN_PASS), (3, 'admin')))
+    expect(st == 0 and cookies, 'admin login on %d: %d %s' % (port, st, msg))
+    return cookies[0].split(';')[0]
+
+
+def metrics(port):
+    with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=10) as r:
+        text = r.read().decode()
+    m = re.search(r'^bill_redis_up (\d)$', text, re.M)
+    expect(m, 'no bill_redis_up in /metrics of %d' % port)
+    hits = re.search(r'^bill_redis_session_cache_total\{result="hit"\} (\d+)$', text, re.M)
+    fb = re.search(r'^bill_redis_fallbacks_total (\d+)$', text, re.M)
+    return {'up': int(m.group(1)), 'hits': int(hits.group(1)), 'fallbacks': int(fb.group(1))}
+
+
+def log_count(path, level, needle):
+    with open(path, errors='replace') as f:
+        return sum(1 for ln in f if 'libbill::redis' in ln and level in ln and needle in ln)
+
+
+def burst_logins(n):
+    """n logins (distinct unknown users) at once, alternating servers ->
+    (count not limited, start, end)."""
+    futs = []
+    t0 = time.time()
+    for k in range(n):
+        port = PORT_A if k % 2 == 0 else PORT_B
+        f = chans[port].unary_unary(SVC + 'Login', request_serializer=lambda x: x,
+                                    response_deserializer=lambda x: x)
+        futs.append(f.future(enc((1, 'nobody%d-%f' % (k, t0)), (2, 'whatever')), timeout=30))
+    codes = []
+    for fu in futs:
+        try:
+            fu.result()
+            codes.append('OK')
+        except grpc.RpcError as e:
+            codes.append(e.code().name)
+    t1 = time.time()
+    bad = [c for c in codes if c not in ('UNAUTHENTICATED', 'RESOURCE_EXHAUSTED')]
+    expect(not bad, 'logins answered %r' % codes)
+    return codes.count('UNAUTHENTICATED'), t0, t1
+
+
+def shared_limit(what):
+    """The burst must sit in one wall-clock second (the window); retried
+    when it straddled one."""
+    for attempt in range(4):
+        # start just after a second boundary, after the previous window
+        time.sleep(1.0 - (time.time() % 1.0) + 0.02)
+        through, t0, t1 = burst_logins(12)
+        if int(t0) == int(t1) or attempt == 3:
+            break
+        print('%s: burst straddled a second (%.3f..%.3f), again' % (what, t0, t1))
+    expect(int(t0) == int(t1), '%s: no burst inside one second' % what)
+    expect(1 <= through <= 5,
+           '%s: %d of 12 logins through two servers (shared limit 5/s)' % (what, through))
+    print('%s: %d of 12 logins through both servers within one second' % (what, through))
+
+
+def revoked_everywhere():
+    pair = admin_login(PORT_A)
+    for _ in range(3):
+        st, msg, _ = web(PORT_B, 'GetMe', b'', cookie=pair)
+        expect(st == 0, 'GetMe on B with A\'s session: %d %s' % (st, msg))
+    hits0 = metrics(PORT_B)['hits']
+    expect(hits0 >= 1, 'B answered no session from the Redis cache (hits %d)' % hits0)
+    st, msg, _ = web(PORT_A, 'Logout', b'', cookie=pair)
+    expect(st == 0, 'logout on A: %d %s' % (st, msg))
+    st, msg, _ = web(PORT_B, 'GetMe', b'', cookie=pair)
+    expect(st == 16 and 'signed out' in msg, 'B after logout on A: %d %s' % (st, msg))
+    print('session signed out on A refused at once on B (B had %d cache hits)' % hits0)
+
+
+class Load(threading.Thread):
+    """Steady requests to both servers: admin GetMe through the session
+    cache, and a login with a wrong password every 16th round (well under
+    the limit even when each server counts alone)."""
+
+    def __init__(self, cookie):
+        super().__init__(daemon=True)
+        self.cookie, self.stop, self.n, self.failed = cookie, False, 0, []
+
+    def run(self):
+        k = 0
+        while not self.stop:
+            port = PORT_A if k % 2 == 0 else PORT_B
+            try:
+                if k % 16 == 15:
+                    f = chans[port].unary_unary(SVC + 'Login', request_serializer=lambda x: x,
+                                                response_deserializer=lambda x: x)
+                    try:
+                        f(enc((1, 'steady%d' % k), (2, 'wrong')), timeout=20)
+                        self.failed.append('login %d: OK?' % k)
+                    except grpc.RpcError as e:
+                        if e.code() != grpc.StatusCode.UNAUTHENTICATED:
+                            self.failed.append('login on %d: %s %s' % (port, e.code(), e.details()))
+                else:
+                    st, msg, _ = web(port, 'GetMe', b'', cookie=self.cookie)
+                    if st != 0:
+                        self.failed.append('GetMe on %d: %d %s' % (port, st, msg))
+            except Exception as e:  # a transport failure is a failed request too
+                self.failed.append('on %d: %r' % (port, e))
+            self.n += 1
+            k += 1
+            time.sleep(0.02)
+
+
+def wait_metric(port, up, seconds):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        if metrics(port)['up'] == up:
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    fail('bill_redis_up of %d not %d within %d s' % (port, up, seconds))
+
+
+def outage():
+    for log in (LOG_A, LOG_B):
+        expect(log_count(log, 'WARN', 'unreachable') == 0, '%s: WARN before the outage' % log)
+    cookie = admin_login(PORT_B)
+    load = Load(cookie)
+    load.start()
+    time.sleep(1.0)
+    n0 = load.n
+    os.kill(REDIS_PID, signal.SIGKILL)
+    for port in (PORT_A, PORT_B):
+        took = wait_metric(port, 0, 10)
+        print('server %d: bill_redis_up 0 after %.2f s' % (port, took))
+    time.sleep(1.5)
+    expect(load.n - n0 > 20, 'load stalled during the outage (%d requests)' % (load.n - n0))
+    for log in (LOG_A, LOG_B):
+        w = log_count(log, 'WARN', 'unreachable')
+        expect(w == 1, '%s: %d WARN lines for the outage, want exactly 1' % (log, w))
+    fb = metrics(PORT_B)['fallbacks']
+    expect(fb >= 1, 'B counted no fallback during the outage')
+    sock = os.path.join(REDIS_DIR, 'redis.sock')
+    p = subprocess.Popen(['/usr/bin/redis-server', '--port', '0', '--unixsocket', sock,
+                          '--unixsocketperm', '700', '--daemonize', 'no', '--save', '',
+                          '--appendonly', 'no', '--dir', REDIS_DIR, '--logfile',
+                          os.path.join(REDIS_DIR, 'redis2.log')], start_new_session=True)
+    with open(os.path.join(REDIS_DIR, 'restarted.pid'), 'w') as f:
+        f.write('%d\n' % p.pid)
+    for port in (PORT_A, PORT_B):
+        took = wait_metric(port, 1, 10)
+        print('server %d: bill_redis_up 1 %.2f s after the restart' % (port, took))
+    time.sleep(1.0)
+    load.stop = True
+    load.join(30)
+    expect(not load.failed, '%d failed requests of %d: %r' % (len(load.failed), load.n,
+                                                             load.failed[:5]))
+    for log in (LOG_A, LOG_B):
+        w = log_count(log, 'WARN', 'unreachable')
+        i = log_count(log, 'INFO', 'reachable again')
+        expect(w == 1 and i == 1, '%s: %d WARN / %d INFO, want 1 / 1' % (log, w, i))
+    print('outage: %d requests, 0 failed, one WARN and one INFO per server' % load.n)
+
+
+shared_limit('before the outage')
+revoked_everywhere()
+outage()
+shared_limit('after the restart')
+revoked_everywhere()
+print('redis e2e OK')

@@ -8,6 +8,7 @@
 #include "bill/admin_user.h"
 #include "bill/password.h"
 #include "auth/auth_int.h"
+#include "cluster/redis_int.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -249,7 +250,8 @@ static int au_update(bill_db *db, const bill_actor *actor, const char *ref, cons
     if ((rc = bill__oplog_write(c, actor, action, "admin_user", bill__val(before, 0, 0),
                                 bill__val(before, 0, AU_NCOLS), bill__val(after, 0, 0))) < 0)
         goto done;
-    rc = bill__tx_commit(c);
+    if ((rc = bill__tx_commit(c)) == BILL_OK)
+        bill__redis_invalidate(bill_db_redis(db)); /* cached sessions: role, active */
 done:
     PQclear(before);
     PQclear(after);
@@ -338,7 +340,8 @@ int bill_admin_user_change_password(bill_db *db, const bill_actor *actor,
         (rc = bill__oplog_write(c, actor, "admin_user.change_password", "admin_user",
                                 actor->user_id, NULL, NULL)) < 0)
         goto done;
-    rc = bill__tx_commit(c);
+    if ((rc = bill__tx_commit(c)) == BILL_OK)
+        bill__redis_invalidate(bill_db_redis(db)); /* the revoked sessions, everywhere */
 done:
     if (stored) {
         sodium_memzero(stored, strlen(stored));
@@ -401,7 +404,8 @@ int bill_admin_user_delete(bill_db *db, const bill_actor *actor, const char *ref
         (rc = bill__oplog_write(c, actor, "admin_user.delete", "admin_user",
                                 bill__val(before, 0, 0), bill__val(before, 0, AU_NCOLS), NULL)) < 0)
         goto done;
-    rc = bill__tx_commit(c);
+    if ((rc = bill__tx_commit(c)) == BILL_OK)
+        bill__redis_invalidate(bill_db_redis(db));
 done:
     PQclear(before);
     bill__conn_done(c);

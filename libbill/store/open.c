@@ -2,10 +2,12 @@
  * open.c — opening the database a configuration names (config.h,
  * bill_config_db_open): the one place that decides between an explicit URL,
  * the configured one and the embedded PostgreSQL, so bill-cli, bill-tui and
- * embedders pick the same database from the same settings.
+ * embedders pick the same database from the same settings — and the same
+ * optional Redis ([redis]), whose session cache their revocations bump.
  */
 #include "store/store.h"
 #include "bill/config.h"
+#include "bill/redis.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,15 @@ int bill_config_db_open(bill_db **out, const bill_config *cfg,
         *out = NULL;
         goto done;
     }
+    /* [redis]: so a revocation made here (bill-cli admin disable, ...)
+     * reaches the servers' session cache at once */
+    bill_redis *r = NULL;
+    if ((rc = bill_redis_open_config(&r, cfg)) < 0) {
+        bill_db_close(*out);
+        *out = NULL;
+        goto done;
+    }
+    bill_db_set_redis(*out, r);
     if (source)
         *source = src;
 done:

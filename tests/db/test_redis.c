@@ -9,6 +9,8 @@
 #include "pg_harness.h"
 #include "redis_harness.h"
 
+#include "bill/admin_user.h"
+#include "bill/auth.h"
 #include "bill/log.h"
 #include "bill/ratelimit.h"
 #include "bill/time.h"
@@ -345,5 +347,104 @@ START_TEST(locks_redis_then_postgres)
 }
 END_TEST
 
+/* The admin session cache: two handles (two servers) on one database and
+ * one Redis; a hit skips the database, a sign-out on one is refused at
+ * once by the other, as are a disabled admin and a password change; the
+ * minute after the last database read goes to the database again; with
+ * Redis down every resolve is the database's. */
+START_TEST(session_cache_revocation_everywhere)
+{
+#define T0 (1800000000LL * 1000000LL)
+#define MINUTE (60LL * 1000000LL)
+    char *url = NULL;
+    bill_db *a = bill_test_db_new_url(&url), *b = NULL;
+    bill_db_options o;
+    bill_db_options_init(&o);
+    o.url = url;
+    ck_assert_int_eq(bill_db_open(&b, &o), BILL_OK);
+    bill_db_set_redis(a, open_on(srv.url, "t5"));
+    bill_db_set_redis(b, open_on(srv.url, "t5"));
+    ck_assert_int_eq(bill_test_pg_exec(url,
+        "INSERT INTO admin_users (id, username, password_hash, role) VALUES "
+        "('aaaaaaaa-0000-4000-8000-000000000001', 'root', 'x', 'admin'),"
+        "('aaaaaaaa-0000-4000-8000-000000000002', 'ops', 'x', 'operator')"), 0);
+    const char *root = "aaaaaaaa-0000-4000-8000-000000000001";
+    const char *ops = "aaaaaaaa-0000-4000-8000-000000000002";
+    char *t1 = NULL, *t2 = NULL;
+    bill_session_info si;
+    bill_redis_stats st;
+    ck_assert_int_eq(bill_session_create(a, root, NULL, NULL, 2, T0, &t1), BILL_OK);
+    ck_assert_int_eq(bill_session_create(a, ops, NULL, NULL, 2, T0, &t2), BILL_OK);
+
+    /* miss on B (fills), hit on B and on A: same answer */
+    ck_assert_int_eq(bill_session_resolve(b, t1, T0 + 1000, 30, 2, &si), BILL_OK);
+    ck_assert_str_eq(si.username, "root");
+    ck_assert_int_eq(bill_session_resolve(b, t1, T0 + 2000, 30, 2, &si), BILL_OK);
+    ck_assert_int_eq(bill_session_resolve(a, t1, T0 + 3000, 30, 2, &si), BILL_OK);
+    ck_assert_str_eq(si.username, "root");
+    ck_assert_str_eq(si.role, "admin");
+    ck_assert_int_eq(si.created_at_us, T0);
+    bill_redis_stats_get(bill_db_redis(b), &st);
+    ck_assert_uint_eq(st.session_misses, 1);
+    ck_assert_uint_eq(st.session_hits, 1);
+    bill_redis_stats_get(bill_db_redis(a), &st);
+    ck_assert_uint_eq(st.session_hits, 1);
+    /* the hit really skipped the database: a change behind libbill's back
+     * is not seen within the minute ... */
+    ck_assert_int_eq(bill_test_pg_exec(url, "UPDATE admin_users SET display_name = 'Root' "
+                                            "WHERE username = 'root'"), 0);
+    ck_assert_int_eq(bill_session_resolve(a, t1, T0 + 4000, 30, 2, &si), BILL_OK);
+    ck_assert_str_eq(si.display_name, "");
+    /* ... and is after it: the database bumps last_seen_at and refills */
+    ck_assert_int_eq(bill_session_resolve(a, t1, T0 + MINUTE, 30, 2, &si), BILL_OK);
+    ck_assert_str_eq(si.display_name, "Root");
+    ck_assert_int_eq(si.last_seen_at_us, T0 + MINUTE);
+    ck_assert_int_eq(bill_session_resolve(b, t1, T0 + MINUTE + 1, 30, 2, &si), BILL_OK);
+    ck_assert_str_eq(si.display_name, "Root");
+    /* the timeouts hold on a hit: idle 1 minute */
+    ck_assert_int_eq(bill_session_resolve(b, t1, T0 + 2 * MINUTE, 1, 2, &si), BILL_EUNAUTH);
+
+    /* sign-out on A: B refuses at once (its entry was a hit a moment ago) */
+    ck_assert_int_eq(bill_session_resolve(b, t1, T0 + MINUTE + 2, 30, 2, &si), BILL_OK);
+    ck_assert_int_eq(bill_session_revoke(a, t1, T0 + MINUTE + 3), BILL_OK);
+    ck_assert_int_eq(bill_session_resolve(b, t1, T0 + MINUTE + 4, 30, 2, &si), BILL_EUNAUTH);
+    ck_assert_str_eq(bill_error_last()->message, "session was signed out");
+
+    /* disabled on A: refused on B at once */
+    bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "cli:test"};
+    ck_assert_int_eq(bill_session_resolve(b, t2, T0 + 10, 30, 2, &si), BILL_OK);
+    ck_assert_int_eq(bill_session_resolve(b, t2, T0 + 11, 30, 2, &si), BILL_OK);
+    ck_assert_int_eq(bill_admin_user_set_active(a, &cli, "ops", false), BILL_OK);
+    ck_assert_int_eq(bill_session_resolve(b, t2, T0 + 12, 30, 2, &si), BILL_EUNAUTH);
+    ck_assert_str_eq(bill_error_last()->message, "admin user is disabled");
+    ck_assert_int_eq(bill_admin_user_set_active(a, &cli, "ops", true), BILL_OK);
+    ck_assert_int_eq(bill_session_resolve(b, t2, T0 + 13, 30, 2, &si), BILL_OK);
+    /* every session of a user revoked on A (a password change does this) */
+    ck_assert_int_eq(bill_session_resolve(b, t2, T0 + 14, 30, 2, &si), BILL_OK);
+    ck_assert_int_eq(bill_session_revoke_user(a, ops, NULL, T0 + 15), BILL_OK);
+    ck_assert_int_eq(bill_session_resolve(b, t2, T0 + 16, 30, 2, &si), BILL_EUNAUTH);
+
+    /* Redis gone: the database answers every resolve; nothing fails */
+    char *t3 = NULL;
+    ck_assert_int_eq(bill_session_create(a, root, NULL, NULL, 2, T0, &t3), BILL_OK);
+    ck_assert_int_eq(bill_session_resolve(b, t3, T0 + 20, 30, 2, &si), BILL_OK);
+    bill_test_redis_kill(&srv);
+    ck_assert_int_eq(bill_session_resolve(b, t3, T0 + 21, 30, 2, &si), BILL_OK); /* falls back */
+    ck_assert_int_eq(bill_session_resolve(b, t3, T0 + 22, 30, 2, &si), BILL_OK);
+    ck_assert_int_eq(bill_session_revoke(a, t3, T0 + 23), BILL_OK); /* cannot reach Redis */
+    ck_assert_int_eq(bill_session_resolve(b, t3, T0 + 24, 30, 2, &si), BILL_EUNAUTH);
+    bill_redis_stats_get(bill_db_redis(b), &st);
+    ck_assert(!st.up);
+    ck_assert_uint_ge(st.fallbacks, 1);
+    free(t1);
+    free(t2);
+    free(t3);
+    bill_db_close(b);
+    bill_db_close(a);
+    free(url);
+}
+END_TEST
+
 BILL_TEST_MAIN("redis", 60, setup, teardown, urls, shared_limit_counts_across_handles,
-               outage_one_warn_one_info, down_at_start_then_up, locks_redis_then_postgres);
+               outage_one_warn_one_info, down_at_start_then_up, locks_redis_then_postgres,
+               session_cache_revocation_everywhere);

@@ -37,13 +37,14 @@ typedef struct rconn {
     uint64_t epoch;
 } rconn;
 
+/* A parsed URL: host+port, or path for a unix socket. */
+typedef struct rurl {
+    char *host, *path, *user, *password;
+    int port, dbnum;
+} rurl;
+
 struct bill_redis {
-    /* from the URL */
-    char *host;        /* NULL for a unix socket */
-    int port;
-    char *path;        /* unix socket path or NULL */
-    char *user, *password;
-    int dbnum;
+    rurl u;
     char *where;       /* "127.0.0.1:6379" / "unix:/x.sock": for logs, never the password */
     char *prefix;
     char gen_key[160];
@@ -55,7 +56,7 @@ struct bill_redis {
     rconn *idle;
     int n_idle, n_open;
     uint64_t epoch;
-    bool up, stop, started;
+    bool up, stop, started, inited;
     pthread_t thread;
 
     _Atomic uint64_t commands, errors, fallbacks, downs, ups, s_hits, s_misses;
@@ -105,11 +106,6 @@ static void pipe_unblock(pipe_guard *g)
 }
 
 /* ---- URL ------------------------------------------------------------------ */
-
-typedef struct rurl {
-    char *host, *path, *user, *password;
-    int port, dbnum;
-} rurl;
 
 static void rurl_clear(rurl *u)
 {
@@ -263,8 +259,8 @@ static redisContext *ctx_open(bill_redis *r, char *err, size_t errsz)
 {
     struct timeval tv = {.tv_sec = r->timeout_ms / 1000,
                          .tv_usec = (r->timeout_ms % 1000) * 1000};
-    redisContext *c = r->path ? redisConnectUnixWithTimeout(r->path, tv)
-                              : redisConnectWithTimeout(r->host, r->port, tv);
+    redisContext *c = r->u.path ? redisConnectUnixWithTimeout(r->u.path, tv)
+                              : redisConnectWithTimeout(r->u.host, r->u.port, tv);
     if (!c) {
         snprintf(err, errsz, "out of memory");
         return NULL;
@@ -282,15 +278,15 @@ static redisContext *ctx_open(bill_redis *r, char *err, size_t errsz)
     char db[16];
     bill__rcmd auth = {0}, sel = {0};
     bill__rcmd_arg(&auth, "AUTH");
-    if (r->user)
-        bill__rcmd_arg(&auth, r->user);
-    if (r->password)
-        bill__rcmd_arg(&auth, r->password);
-    snprintf(db, sizeof db, "%d", r->dbnum);
+    if (r->u.user)
+        bill__rcmd_arg(&auth, r->u.user);
+    if (r->u.password)
+        bill__rcmd_arg(&auth, r->u.password);
+    snprintf(db, sizeof db, "%d", r->u.dbnum);
     bill__rcmd_arg(&sel, "SELECT");
     bill__rcmd_arg(&sel, db);
-    if ((r->password && !ctx_simple(c, &auth, err, errsz)) ||
-        (r->dbnum && !ctx_simple(c, &sel, err, errsz))) {
+    if ((r->u.password && !ctx_simple(c, &auth, err, errsz)) ||
+        (r->u.dbnum && !ctx_simple(c, &sel, err, errsz))) {
         redisFree(c);
         return NULL;
     }
@@ -447,19 +443,14 @@ int bill_redis_open(bill_redis **out, const bill_redis_options *o)
     }
     if (!(r = calloc(1, sizeof *r)))
         goto oom;
-    r->host = u.host;
-    r->path = u.path;
-    r->user = u.user;
-    r->password = u.password;
-    r->port = u.port;
-    r->dbnum = u.dbnum;
+    r->u = u;
     memset(&u, 0, sizeof u);
     r->max_conns = o->max_connections ? o->max_connections : 10;
     r->timeout_ms = o->timeout_ms ? o->timeout_ms : 250;
     r->prefix = bill__strdup(o->prefix);
-    r->where = r->path ? bill__sprintf("unix:%s", r->path)
-                       : bill__sprintf(strchr(r->host, ':') ? "[%s]:%d" : "%s:%d", r->host,
-                                       r->port);
+    r->where = r->u.path ? bill__sprintf("unix:%s", r->u.path)
+                       : bill__sprintf(strchr(r->u.host, ':') ? "[%s]:%d" : "%s:%d", r->u.host,
+                                       r->u.port);
     r->idle = calloc((size_t)r->max_conns, sizeof *r->idle);
     if (!r->prefix || !r->where || !r->idle)
         goto oom;
@@ -471,6 +462,7 @@ int bill_redis_open(bill_redis **out, const bill_redis_options *o)
     pthread_cond_init(&r->cv, &ca);
     pthread_cond_init(&r->probe_cv, &ca);
     pthread_condattr_destroy(&ca);
+    r->inited = true;
 
     /* One attempt now, so a reachable Redis is used from the first request. */
     char err[256] = "";
@@ -503,16 +495,7 @@ int bill_redis_open(bill_redis **out, const bill_redis_options *o)
     return BILL_OK;
 oom:
     rurl_clear(&u);
-    if (r) {
-        free(r->host);
-        free(r->path);
-        free(r->user);
-        free(r->password);
-        free(r->prefix);
-        free(r->where);
-        free(r->idle);
-        free(r);
-    }
+    bill__redis_close(r);
     return bill__err(BILL_ENOMEM, NULL, "out of memory opening redis");
 }
 
@@ -543,18 +526,15 @@ void bill__redis_close(bill_redis *r)
         pthread_mutex_unlock(&r->mu);
         pthread_join(r->thread, NULL);
     }
-    for (int i = 0; i < r->n_idle; i++)
-        redisFree(r->idle[i].ctx);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    pthread_cond_destroy(&r->probe_cv);
+    if (r->inited) {
+        for (int i = 0; i < r->n_idle; i++)
+            redisFree(r->idle[i].ctx);
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+        pthread_cond_destroy(&r->probe_cv);
+    }
     free(r->idle);
-    free(r->host);
-    free(r->path);
-    free(r->user);
-    if (r->password)
-        memset(r->password, 0, strlen(r->password));
-    free(r->password);
+    rurl_clear(&r->u);
     free(r->prefix);
     free(r->where);
     free(r);

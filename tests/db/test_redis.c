@@ -80,6 +80,19 @@ static bill_redis *open_on(const char *url, const char *prefix)
     return r;
 }
 
+/* Two handles of one fresh database (two servers), each with a Redis
+ * handle on the test's server under `prefix`. */
+static void two_handles(const char *prefix, bill_db **a, bill_db **b, char **url)
+{
+    bill_db_options o;
+    *a = bill_test_db_new_url(url);
+    bill_db_options_init(&o);
+    o.url = *url;
+    ck_assert_int_eq(bill_db_open(b, &o), BILL_OK);
+    bill_db_set_redis(*a, open_on(srv.url, prefix));
+    bill_db_set_redis(*b, open_on(srv.url, prefix));
+}
+
 static bool wait_up(bill_redis *r, bool want, int ms)
 {
     for (int i = 0; i < ms / 20; i++) {
@@ -209,7 +222,6 @@ START_TEST(outage_one_warn_one_info)
     counts(&w0, &i0);
     ck_assert_int_eq(w0, 0);
     ck_assert_int_eq(i0, 1); /* "redis at ...: ... use it" */
-    long long gen0 = redis_int("INCRBY %s 0", "t2:gen");
 
     hammer h = {.rl = rl};
     pthread_t th[4];
@@ -235,7 +247,6 @@ START_TEST(outage_one_warn_one_info)
     ck_assert_int_eq(h.refused, 0);
     ck_assert_int_gt(h.calls, 100);
     /* the restarted Redis is empty: the reconnect bumped the generation */
-    (void)gen0;
     ck_assert_int_ge(redis_int("INCRBY %s 0", "t2:gen"), 1);
     /* shared again: the calls after the return reached Redis */
     ck_assert_int_gt(redis_int("KEYS %s", "t2:rl:login:*"), 0);
@@ -285,14 +296,8 @@ END_TEST
 START_TEST(locks_redis_then_postgres)
 {
     char *url = NULL;
-    bill_db *da = bill_test_db_new_url(&url);
-    bill_db_options o;
-    bill_db *db2 = NULL;
-    bill_db_options_init(&o);
-    o.url = url;
-    ck_assert_int_eq(bill_db_open(&db2, &o), BILL_OK);
-    bill_db_set_redis(da, open_on(srv.url, "t4"));
-    bill_db_set_redis(db2, open_on(srv.url, "t4"));
+    bill_db *da = NULL, *db2 = NULL;
+    two_handles("t4", &da, &db2, &url);
 
     bill_dlock *l1 = NULL, *l2 = NULL;
     bool got = false;
@@ -357,13 +362,8 @@ START_TEST(session_cache_revocation_everywhere)
 #define T0 (1800000000LL * 1000000LL)
 #define MINUTE (60LL * 1000000LL)
     char *url = NULL;
-    bill_db *a = bill_test_db_new_url(&url), *b = NULL;
-    bill_db_options o;
-    bill_db_options_init(&o);
-    o.url = url;
-    ck_assert_int_eq(bill_db_open(&b, &o), BILL_OK);
-    bill_db_set_redis(a, open_on(srv.url, "t5"));
-    bill_db_set_redis(b, open_on(srv.url, "t5"));
+    bill_db *a = NULL, *b = NULL;
+    two_handles("t5", &a, &b, &url);
     ck_assert_int_eq(bill_test_pg_exec(url,
         "INSERT INTO admin_users (id, username, password_hash, role) VALUES "
         "('aaaaaaaa-0000-4000-8000-000000000001', 'root', 'x', 'admin'),"

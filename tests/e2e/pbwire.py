@@ -131,11 +131,13 @@ GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEED
               'UNAUTHENTICATED']
 
 
-def browser(port, path, body, token=None, text=False, origin='http://localhost:5173'):
+def browser(port, path, body, token=None, text=False, origin='http://localhost:5173',
+            cookie=None):
     """One call exactly as the RustBill front end's grpc-web client sends it
     from a browser: HTTP/1.1 POST, application/grpc-web+proto (or the text
     mode, base64), x-grpc-web, the page's Origin, and credentials only when
-    the page has them (token: a customer JWT as a bearer token).
+    the page has them (token: a customer JWT as a bearer token; cookie: the
+    admin session cookie "name=value" the browser keeps).
     -> (code name, message, decoded message or None, raw response bytes,
     response headers lower-cased). The CORS answer is checked here: a
     browser would refuse the response without it."""
@@ -150,6 +152,8 @@ def browser(port, path, body, token=None, text=False, origin='http://localhost:5
                'referer': origin + '/', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)'}
     if token:
         headers['authorization'] = 'Bearer ' + token
+    if cookie:
+        headers['cookie'] = cookie
     c = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
     c.request('POST', path, body=base64.b64encode(frame) if text else frame, headers=headers)
     r = c.getresponse()

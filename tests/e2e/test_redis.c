@@ -40,19 +40,6 @@ static void teardown(void)
         ck_assert_int_eq(bill_test_server_stop(&b, SIGTERM, 15000), 0);
     if (a.pid > 0)
         ck_assert_int_eq(bill_test_server_stop(&a, SIGTERM, 15000), 0);
-    /* the redis-server the client restarted is not our child */
-    char path[300];
-    snprintf(path, sizeof path, "%s/restarted.pid", rs.dir);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        long pid = 0;
-        if (fscanf(f, "%ld", &pid) == 1 && pid > 1)
-            kill((pid_t)pid, SIGKILL);
-        fclose(f);
-        unlink(path);
-        snprintf(path, sizeof path, "%s/redis2.log", rs.dir);
-        unlink(path);
-    }
     bill_test_redis_stop(&rs);
 }
 

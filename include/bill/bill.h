@@ -42,6 +42,7 @@
 #include "catcache.h"
 #include "dashboard.h"
 #include "cluster.h"
+#include "redis.h"
 #include "backup.h"
 
 #endif

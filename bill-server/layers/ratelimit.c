@@ -4,13 +4,14 @@
  * The limiters are libbill's bill_ratelimit (thread-safe, bounded memory);
  * this file only picks the limiter from the method's flags.
  *
- * Without Redis: an admit layer on the loop thread, the process's token
- * buckets, a call over the limit answered RESOURCE_EXHAUSTED before it is
- * queued. With [redis] enabled the limiters are shared by every instance
- * (bill_ratelimit_share: one count per second in Redis) and the decision
- * moves to the call hook on a worker, since it is a round trip the loop
- * thread must not wait for; while Redis is down the same hook falls back to
- * the process's buckets (libbill does, without touching the network).
+ * An admit layer on the loop thread: the process's token buckets, a call
+ * over the limit answered RESOURCE_EXHAUSTED before it is queued. With
+ * [redis] enabled the limiters are also shared by every instance
+ * (bill_ratelimit_share: one count per second in Redis), checked in the
+ * call hook on a worker, since it is a round trip the loop thread must not
+ * wait for; while Redis is down that check lets everything through and the
+ * buckets alone decide, as without Redis (libbill decides this without
+ * touching the network).
  */
 #include "layers.h"
 
@@ -80,8 +81,7 @@ static int rl_admit(bill_srv *s, void *state, const bill_srv_method *m, const sr
 {
     (void)s;
     bill_ratelimit *rl = pick(state, m->flags);
-    /* shared: decided on the worker (rl_call) */
-    if (!rl || bill_ratelimit_shared(rl) || bill_ratelimit_allow(rl, req->peer, bill_time_now(), NULL))
+    if (!rl || bill_ratelimit_allow(rl, req->peer, bill_time_now(), NULL))
         return BILL_GRPC_OK;
     BILL_LOG_WARN("bill_server::ratelimit", "rate limit: %s from %s", req->path, req->peer);
     *msg = refusal(m->flags);

@@ -16,9 +16,9 @@
  * partly used bucket, never blocks a new client).
  *
  * Time comes from the caller (`now_us`, microseconds since the epoch, e.g.
- * bill_time_now()) so tests can move it. Counters are per process, unless shared
- * through Redis (bill_ratelimit_share): then every instance counts into one
- * window and the process's own bucket is the fallback.
+ * bill_time_now()) so tests can move it. Counters are per process; shared
+ * through Redis (bill_ratelimit_share) every instance also counts into one
+ * window per second, and the process's own bucket is the fallback.
  */
 #ifndef BILL_RATELIMIT_H
 #define BILL_RATELIMIT_H
@@ -43,18 +43,21 @@ BILL_API void bill_ratelimit_free(bill_ratelimit *rl);
 BILL_API bool bill_ratelimit_allow(bill_ratelimit *rl, const char *key, int64_t now_us,
                                    int64_t *retry_after_ms);
 
-/* Count in Redis, shared by every process using the same Redis and `name`
- * (e.g. "login"): fixed one-second windows, allowed while the window's
- * count is at most `burst`. `r` (not owned, may be NULL: stop sharing)
- * must outlive the limiter. While Redis is down, or r is NULL, the
- * in-process bucket decides (redis.h). BILL_EINVALID for a name that is
+/* Count in Redis too, shared by every process using the same Redis and
+ * `name` (e.g. "login"): fixed one-second windows, allowed while the
+ * window's count is at most `burst`. `r` (not owned, may be NULL: stop
+ * sharing) must outlive the limiter. BILL_EINVALID for a name that is
  * empty, longer than 32 or contains ':'. */
 struct bill_redis;
 BILL_API int bill_ratelimit_share(bill_ratelimit *rl, struct bill_redis *r, const char *name);
 /* True once shared (whether Redis is up or not). */
 BILL_API bool bill_ratelimit_shared(const bill_ratelimit *rl);
-/* bill_ratelimit_allow, counting in Redis when shared and up: one round
- * trip, so call it from a thread that may block (up to [redis] timeout_ms). */
+/* The count across processes, checked after bill_ratelimit_allow (this
+ * process's bucket, which stays the limit of one process and is the
+ * fallback): true when the window still has room, or when the limiter is
+ * not shared or Redis is down or does not answer (redis.h). One round
+ * trip, so call it from a thread that may block (up to [redis] timeout_ms);
+ * while Redis is down it returns at once. */
 BILL_API bool bill_ratelimit_allow_shared(bill_ratelimit *rl, const char *key, int64_t now_us,
                                           int64_t *retry_after_ms);
 

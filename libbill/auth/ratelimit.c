@@ -255,7 +255,9 @@ bool bill_ratelimit_allow(bill_ratelimit *rl, const char *key, int64_t now_us,
  * PEXPIRE it (2 s, so a window outlives its second however clocks of the
  * instances differ a little) in one round trip; allowed while the count is
  * at most the burst. Every instance on one Redis counts into the same key.
- * While Redis does not answer, the in-process bucket decides. */
+ * It comes on top of the process's own bucket (bill_ratelimit_allow, which
+ * the caller checks first), so while Redis does not answer that bucket
+ * alone decides. */
 
 int bill_ratelimit_share(bill_ratelimit *rl, bill_redis *r, const char *name)
 {
@@ -280,8 +282,8 @@ bool bill_ratelimit_allow_shared(bill_ratelimit *rl, const char *key, int64_t no
     redisReply *rep[2] = {NULL, NULL};
     bool ok;
 
-    if (!rl || !rl->redis)
-        return bill_ratelimit_allow(rl, key, now_us, retry_after_ms);
+    if (!rl || !rl->redis || !bill_redis_up(rl->redis))
+        return true;
     if (!key)
         key = "";
     snprintf(part, sizeof part, "rl:%s:%lld:", rl->name, (long long)(now_us / 1000000));
@@ -299,7 +301,7 @@ bool bill_ratelimit_allow_shared(bill_ratelimit *rl, const char *key, int64_t no
         bill__redis_replies_free(2, rep);
         free(full);
         bill__redis_fallback(rl->redis);
-        return bill_ratelimit_allow(rl, key, now_us, retry_after_ms);
+        return true; /* the process's bucket already decided */
     }
     ok = rep[0]->integer <= rl->cap_milli / 1000;
     bill__redis_replies_free(2, rep);

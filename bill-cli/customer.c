@@ -292,19 +292,19 @@ static int balance_change(cli_ctx *ctx, const cli_args *a, bill_balance_tx_type 
     return CLI_EXIT_OK;
 }
 
-static int balance_add(cli_ctx *ctx, const cli_args *a)
+/* add, deduct, adjust: the ledger row type by the subcommand's name */
+static int balance_change_cmd(cli_ctx *ctx, const cli_args *a)
 {
-    return balance_change(ctx, a, BILL_BALANCE_RECHARGE);
-}
-
-static int balance_deduct(cli_ctx *ctx, const cli_args *a)
-{
-    return balance_change(ctx, a, BILL_BALANCE_DEDUCT);
-}
-
-static int balance_adjust(cli_ctx *ctx, const cli_args *a)
-{
-    return balance_change(ctx, a, BILL_BALANCE_ADJUSTMENT);
+    static const struct {
+        const char *name;
+        bill_balance_tx_type type;
+    } types[] = {{"add", BILL_BALANCE_RECHARGE},
+                 {"deduct", BILL_BALANCE_DEDUCT},
+                 {"adjust", BILL_BALANCE_ADJUSTMENT}};
+    size_t i = 0;
+    while (i + 1 < sizeof types / sizeof types[0] && strcmp(ctx->cmd->name, types[i].name) != 0)
+        i++;
+    return balance_change(ctx, a, types[i].type);
 }
 
 static int balance_history(cli_ctx *ctx, const cli_args *a)
@@ -390,18 +390,17 @@ static const cli_optdef history_opts[] = {
 };
 
 /* add, deduct and adjust: ID AMOUNT, the change options, one function */
-#define CHANGE_CMD(nm, sum, desc, fn)                                            \
+#define CHANGE_CMD(nm, sum, desc)                                                \
     {.name = nm, .summary = sum, .usage = "ID AMOUNT", .description = desc,      \
-     .opts = change_opts, .min_args = 2, .max_args = 2, .run = fn}
+     .opts = change_opts, .min_args = 2, .max_args = 2, .run = balance_change_cmd}
 
 static const cli_cmd balance_subs[] = {
     CHANGE_CMD("add", "Recharge: add AMOUNT to the balance",
-               "AMOUNT is positive with at most two decimals, e.g. 100.00 or 30.5.", balance_add),
+               "AMOUNT is positive with at most two decimals, e.g. 100.00 or 30.5."),
     CHANGE_CMD("deduct", "Deduct AMOUNT from the balance (down to -credit limit)",
                "AMOUNT is positive with at most two decimals. The balance may go down to\n"
-               "minus the customer's credit limit, never below.",
-               balance_deduct),
-    CHANGE_CMD("adjust", "Correct the balance by a signed AMOUNT (e.g. -5.00)", NULL, balance_adjust),
+               "minus the customer's credit limit, never below."),
+    CHANGE_CMD("adjust", "Correct the balance by a signed AMOUNT (e.g. -5.00)", NULL),
     {
         .name = "history",
         .summary = "List the ledger, newest first",

@@ -244,24 +244,10 @@ done:
     return rc;
 }
 
-static int instance_start(cli_ctx *ctx, const cli_args *a)
+/* start, stop, reboot, terminate: the subcommand's name is libbill's action */
+static int instance_action(cli_ctx *ctx, const cli_args *a)
 {
-    return run_action(ctx, a, "start");
-}
-
-static int instance_stop(cli_ctx *ctx, const cli_args *a)
-{
-    return run_action(ctx, a, "stop");
-}
-
-static int instance_reboot(cli_ctx *ctx, const cli_args *a)
-{
-    return run_action(ctx, a, "reboot");
-}
-
-static int instance_terminate(cli_ctx *ctx, const cli_args *a)
-{
-    return run_action(ctx, a, "terminate");
+    return run_action(ctx, a, ctx->cmd->name);
 }
 
 static const cli_optdef list_opts[] = {
@@ -295,18 +281,18 @@ static const cli_cmd instance_subs[] = {
     {.name = "show", .summary = "Show an instance, its detail sections and allowed actions",
      .usage = "ID", .min_args = 1, .max_args = 1, .run = instance_show},
     {.name = "start", .summary = "Start a stopped instance", .usage = "ID", .min_args = 1,
-     .max_args = 1, .run = instance_start},
+     .max_args = 1, .run = instance_action},
     {.name = "stop", .summary = "Stop a running instance", .usage = "ID", .min_args = 1,
-     .max_args = 1, .run = instance_stop},
+     .max_args = 1, .run = instance_action},
     {.name = "reboot", .summary = "Reboot a running instance", .usage = "ID", .min_args = 1,
-     .max_args = 1, .run = instance_reboot},
+     .max_args = 1, .run = instance_action},
     {.name = "terminate",
      .summary = "Terminate an instance (final; asks for confirmation unless --yes)",
      .usage = "ID",
      .opts = terminate_opts,
      .min_args = 1,
      .max_args = 1,
-     .run = instance_terminate},
+     .run = instance_action},
     {.name = "change-product",
      .summary = "Move to another product now, prorated by day (prints the lines first)",
      .usage = "ID PRODUCT_ID",
@@ -331,9 +317,7 @@ static const cli_cmd instance_subs[] = {
     {0},
 };
 
-const cli_cmd cli_instance_cmd = {
-    .name = "instance",
-    .summary = "Instances: list, show, start, stop, reboot, terminate, change-product, "
-               "change-cycle, cancel",
-    .subs = instance_subs,
-};
+CLI_GROUP(cli_instance_cmd, "instance",
+          "Instances: list, show, start, stop, reboot, terminate, change-product, "
+          "change-cycle, cancel",
+          instance_subs);

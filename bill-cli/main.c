@@ -83,14 +83,21 @@ int cli_fail(cli_ctx *ctx, int code)
     return bill_error_exit_code(code) ? bill_error_exit_code(code) : CLI_EXIT_FAIL;
 }
 
+/* "bill-cli: <prefix><message>\n" on stderr. */
+static void say(const char *prefix, const char *fmt, va_list ap) BILL_PRINTF(2, 0);
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "bill-cli: %s", prefix);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_errorf(const char *fmt, ...)
 {
     va_list ap;
-    fputs("bill-cli: error: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say("error: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return CLI_EXIT_FAIL;
 }
 
@@ -106,11 +113,9 @@ static void print_usage_line(FILE *f, const cli_cmd *cmd, const char *path)
 int cli_usage_error(cli_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
-    fputs("bill-cli: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say("", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     const cli_cmd *cmd = ctx->cmd ? ctx->cmd : &root_cmd;
     print_usage_line(stderr, cmd, ctx->path);
     fprintf(stderr, "try 'bill-cli %s%s--help'\n", ctx->path, ctx->path[0] ? " " : "");
@@ -122,11 +127,9 @@ void cli_note(cli_ctx *ctx, const char *fmt, ...)
     if (ctx->quiet)
         return;
     va_list ap;
-    fputs("bill-cli: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say("", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 int cli_done(cli_ctx *ctx, const char *fmt, ...)

@@ -111,24 +111,16 @@ done:
     return rc;
 }
 
-static int set_active(cli_ctx *ctx, const cli_args *a, bool active)
+/* enable / disable: which one is the subcommand's name */
+static int user_set_active(cli_ctx *ctx, const cli_args *a)
 {
+    bool active = strcmp(ctx->cmd->name, "enable") == 0;
     int rc = cli_open_db(ctx, true);
     if (rc != CLI_CONTINUE)
         return rc;
     if ((rc = bill_admin_user_set_active(ctx->db, &ctx->actor, a->pos[0], active)) < 0)
         return cli_fail(ctx, rc);
     return cli_done(ctx, "user %s %s", a->pos[0], active ? "enabled" : "disabled");
-}
-
-static int user_disable(cli_ctx *ctx, const cli_args *a)
-{
-    return set_active(ctx, a, false);
-}
-
-static int user_enable(cli_ctx *ctx, const cli_args *a)
-{
-    return set_active(ctx, a, true);
 }
 
 static const cli_optdef list_opts[] = {
@@ -176,7 +168,7 @@ static const cli_cmd user_subs[] = {
         .usage = "USERNAME",
         .min_args = 1,
         .max_args = 1,
-        .run = user_disable,
+        .run = user_set_active,
     },
     {
         .name = "enable",
@@ -184,7 +176,7 @@ static const cli_cmd user_subs[] = {
         .usage = "USERNAME",
         .min_args = 1,
         .max_args = 1,
-        .run = user_enable,
+        .run = user_set_active,
     },
     {0},
 };

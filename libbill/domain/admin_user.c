@@ -47,15 +47,8 @@ static int au_from_row(const PGresult *r, int row, const void *ctx, void *item)
 
 static const bill__rowtype AU_ROW = {sizeof(bill_admin_user), au_from_row, au_clear, "admin user"};
 
-void bill_admin_user_free(bill_admin_user *u)
-{
-    bill__row_free(&AU_ROW, u);
-}
-
-void bill_admin_users_clear(bill_admin_users *l)
-{
-    BILL__LIST_CLEAR(&AU_ROW, l);
-}
+BILL__ROW_FUNCS(&AU_ROW, bill_admin_user, bill_admin_user_free,
+                bill_admin_users, bill_admin_users_clear)
 
 static int au_new_from_row(const PGresult *r, int row, bill_admin_user **out)
 {

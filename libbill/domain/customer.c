@@ -50,15 +50,7 @@ static int cu_from_row(const PGresult *r, int row, const void *actor, void *item
 
 static const bill__rowtype CU_ROW = {sizeof(bill_customer), cu_from_row, cu_clear, "customer"};
 
-void bill_customer_free(bill_customer *c)
-{
-    bill__row_free(&CU_ROW, c);
-}
-
-void bill_customers_clear(bill_customers *l)
-{
-    BILL__LIST_CLEAR(&CU_ROW, l);
-}
+BILL__ROW_FUNCS(&CU_ROW, bill_customer, bill_customer_free, bill_customers, bill_customers_clear)
 
 static int cu_new_from_row(const PGresult *r, int row, const bill_actor *actor,
                            bill_customer **out)

@@ -75,15 +75,7 @@ static int ins_from_row(const PGresult *r, int row, const void *ctx, void *item)
 
 static const bill__rowtype INS_ROW = {sizeof(bill_instance), ins_from_row, ins_clear, "instance"};
 
-void bill_instance_free(bill_instance *x)
-{
-    bill__row_free(&INS_ROW, x);
-}
-
-void bill_instances_clear(bill_instances *l)
-{
-    BILL__LIST_CLEAR(&INS_ROW, l);
-}
+BILL__ROW_FUNCS(&INS_ROW, bill_instance, bill_instance_free, bill_instances, bill_instances_clear)
 
 static void section_clear(bill_instance_section *s)
 {

@@ -98,15 +98,7 @@ static int inv_from_row(const PGresult *r, int row, const void *ctx, void *p)
 
 static const bill__rowtype INV_ROW = {sizeof(bill_invoice), inv_from_row, inv_clear, "invoice"};
 
-void bill_invoice_free(bill_invoice *v)
-{
-    bill__row_free(&INV_ROW, v);
-}
-
-void bill_invoices_clear(bill_invoices *l)
-{
-    BILL__LIST_CLEAR(&INV_ROW, l);
-}
+BILL__ROW_FUNCS(&INV_ROW, bill_invoice, bill_invoice_free, bill_invoices, bill_invoices_clear)
 
 /* Invoice with its items; scoped. */
 static int inv_fetch(bill_conn *c, const bill_actor *actor, const char *id, void *slot)

@@ -101,15 +101,7 @@ oom:
 
 static const bill__rowtype ORD_ROW = {sizeof(bill_order), ord_from_row, ord_clear, "order"};
 
-void bill_order_free(bill_order *o)
-{
-    bill__row_free(&ORD_ROW, o);
-}
-
-void bill_orders_clear(bill_orders *l)
-{
-    BILL__LIST_CLEAR(&ORD_ROW, l);
-}
+BILL__ROW_FUNCS(&ORD_ROW, bill_order, bill_order_free, bill_orders, bill_orders_clear)
 
 static int ord_fetch(bill_conn *c, const bill_actor *actor, const char *id, void *out)
 {

@@ -67,15 +67,7 @@ static int pay_from_row(const PGresult *r, int row, const void *ctx, void *item)
 
 static const bill__rowtype PAY_ROW = {sizeof(bill_payment), pay_from_row, pay_clear, "payment"};
 
-void bill_payment_free(bill_payment *p)
-{
-    bill__row_free(&PAY_ROW, p);
-}
-
-void bill_payments_clear(bill_payments *l)
-{
-    BILL__LIST_CLEAR(&PAY_ROW, l);
-}
+BILL__ROW_FUNCS(&PAY_ROW, bill_payment, bill_payment_free, bill_payments, bill_payments_clear)
 
 static int pay_fetch(bill_conn *c, const bill_actor *actor, const char *id, void *out)
 {

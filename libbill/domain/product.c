@@ -298,25 +298,11 @@ static int check_node(const char *name, const char *description, int64_t sort_or
     return BILL_OK;
 }
 
-void bill_product_category_free(bill_product_category *c)
-{
-    bill__row_free(&CAT_ROW, c);
-}
+BILL__ROW_FUNCS(&CAT_ROW, bill_product_category, bill_product_category_free,
+                bill_product_categories, bill_product_categories_clear)
 
-void bill_product_categories_clear(bill_product_categories *l)
-{
-    BILL__LIST_CLEAR(&CAT_ROW, l);
-}
-
-void bill_product_group_free(bill_product_group *g)
-{
-    bill__row_free(&GRP_ROW, g);
-}
-
-void bill_product_groups_clear(bill_product_groups *l)
-{
-    BILL__LIST_CLEAR(&GRP_ROW, l);
-}
+BILL__ROW_FUNCS(&GRP_ROW, bill_product_group, bill_product_group_free,
+                bill_product_groups, bill_product_groups_clear)
 
 int bill_product_category_create(bill_db *db, const bill_actor *actor, const char *name,
                                  const char *description, int32_t sort_order,
@@ -502,15 +488,7 @@ static int pr_from_row(const PGresult *r, int row, const void *ctx, void *item)
 
 static const bill__rowtype PR_ROW = {sizeof(bill_product), pr_from_row, pr_clear, "product"};
 
-void bill_product_free(bill_product *p)
-{
-    bill__row_free(&PR_ROW, p);
-}
-
-void bill_products_clear(bill_products *l)
-{
-    BILL__LIST_CLEAR(&PR_ROW, l);
-}
+BILL__ROW_FUNCS(&PR_ROW, bill_product, bill_product_free, bill_products, bill_products_clear)
 
 static int pr_new(const PGresult *r, int row, bill_product **out)
 {

@@ -123,15 +123,7 @@ void bill_ticket_reply_free(bill_ticket_reply *r)
     bill__row_free(&RP_ROW, r);
 }
 
-void bill_ticket_free(bill_ticket *t)
-{
-    bill__row_free(&TK_ROW, t);
-}
-
-void bill_tickets_clear(bill_tickets *l)
-{
-    BILL__LIST_CLEAR(&TK_ROW, l);
-}
+BILL__ROW_FUNCS(&TK_ROW, bill_ticket, bill_ticket_free, bill_tickets, bill_tickets_clear)
 
 static int tk_fetch(bill_conn *c, const bill_actor *actor, const char *id, void *slot)
 {

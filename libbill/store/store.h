@@ -224,6 +224,18 @@ int bill__list_all_in(bill_conn *c, const bill__rowtype *t, const char *sql, int
         }                                                                       \
     } while (0)
 
+/* Defines the public pair of a row type: `void free_fn(T *)` (clear and
+ * free one item) and `void clear_fn(L *)` (BILL__LIST_CLEAR of its list). */
+#define BILL__ROW_FUNCS(t, T, free_fn, L, clear_fn)                             \
+    void free_fn(T *item)                                                       \
+    {                                                                           \
+        bill__row_free((t), item);                                              \
+    }                                                                           \
+    void clear_fn(L *l)                                                         \
+    {                                                                           \
+        BILL__LIST_CLEAR((t), l);                                               \
+    }
+
 /* Where PostgreSQL's programs are (embedded_pg.c): $BILL_PG_BINDIR, the
  * build option pg_bindir, else the newest /usr/lib/postgresql/N/bin. */
 int bill__pg_bindir(char *out, size_t cap);

@@ -28,6 +28,7 @@ char *bill__strdup(const char *s);              /* NULL-safe: NULL -> NULL */
 char *bill__strndup(const char *s, size_t n);
 char *bill__sprintf(const char *fmt, ...) BILL_PRINTF(1, 2); /* NULL on OOM */
 void bill__free_str(char **p);                  /* free *p and set NULL */
+void bill__free_secret(char *s);                /* zero a NUL-terminated secret, then free; NULL-safe */
 /* free() each of n pointers; BILL__FREE(a, b, ...) for a list of them. */
 void bill__free_n(void *const *ptrs, size_t n);
 #define BILL__FREE(...)                                                         \

@@ -166,14 +166,8 @@ done:
     if (rc < 0 && c)
         bill__tx_rollback(c);
     free(after);
-    if (secret) {
-        sodium_memzero(secret, strlen(secret));
-        free(secret);
-    }
-    if (key) {
-        sodium_memzero(key, strlen(key));
-        free(key);
-    }
+    bill__free_secret(secret);
+    bill__free_secret(key);
     PQclear(ins);
     PQclear(cust);
     bill__conn_release(c);

@@ -267,10 +267,7 @@ int bill_customer_user_verify(bill_db *db, const char *login, const char *passwo
         rc = user_from_row(res, out);
 done:
     sodium_memzero(newhash, sizeof newhash);
-    if (stored) {
-        sodium_memzero(stored, strlen(stored));
-        free(stored);
-    }
+    bill__free_secret(stored);
     PQclear(upd);
     PQclear(res);
     bill__conn_release(c);

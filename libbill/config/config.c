@@ -421,8 +421,7 @@ static void apply_secret_file(bill_config *cfg, const field *f, const char *path
     }
     warn_mode(cfg, path);
     store_string(cfg, f, v, where, origin);
-    sodium_memzero(v, strlen(v));
-    free(v);
+    bill__free_secret(v);
 }
 
 /* ---- applying one TOML layer -------------------------------------------- */

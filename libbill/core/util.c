@@ -3,6 +3,7 @@
  */
 #include "internal.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,14 @@ char *bill__sprintf(const char *fmt, ...)
         out = NULL;
     va_end(ap);
     return out;
+}
+
+void bill__free_secret(char *s)
+{
+    if (!s)
+        return;
+    sodium_memzero(s, strlen(s));
+    free(s);
 }
 
 void bill__free_n(void *const *ptrs, size_t n)

@@ -336,10 +336,7 @@ int bill_admin_user_change_password(bill_db *db, const bill_actor *actor,
     if ((rc = bill__tx_commit(c)) == BILL_OK)
         bill__redis_invalidate(bill_db_redis(db)); /* the revoked sessions, everywhere */
 done:
-    if (stored) {
-        sodium_memzero(stored, strlen(stored));
-        free(stored);
-    }
+    bill__free_secret(stored);
     sodium_memzero(hash, sizeof hash);
     PQclear(cur);
     PQclear(upd);
@@ -463,10 +460,7 @@ int bill_admin_user_verify(bill_db *db, const char *username, const char *passwo
     if (out)
         rc = au_new_from_row(upd, 0, out);
 done:
-    if (stored) {
-        sodium_memzero(stored, strlen(stored));
-        free(stored);
-    }
+    bill__free_secret(stored);
     sodium_memzero(newhash, sizeof newhash);
     PQclear(res);
     PQclear(upd);

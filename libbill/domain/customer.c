@@ -251,6 +251,19 @@ int bill_customer_list(bill_db *db, const bill_actor *actor, const bill_customer
     return rc;
 }
 
+/* A transaction as the actor with customer `id` locked; its row (CU_COLS,
+ * CU_JSON) in *before. */
+static int begin_locked(bill_db *db, const bill_actor *actor, const char *id, bill_conn **c,
+                        PGresult **before)
+{
+    int rc = bill__conn_begin_as(db, actor, c);
+    if (rc == BILL_OK)
+        rc = bill__qp_found(*c, before, "customer_id", "customer", id,
+                            "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
+                            id);
+    return rc;
+}
+
 int bill_customer_update(bill_db *db, const bill_actor *actor, const char *id,
                          const bill_customer_input *in, unsigned int m, bill_customer **out)
 {
@@ -266,11 +279,7 @@ int bill_customer_update(bill_db *db, const bill_actor *actor, const char *id,
                          "notes, status, credit_limit and can_create_api_keys are admin-only");
     if (m && (rc = bill__customer_validate(in, m)) < 0)
         return rc;
-    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
-        goto done;
-    if ((rc = bill__qp_found(c, &before, "customer_id", "customer", id,
-                             "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
-                             id)) < 0)
+    if ((rc = begin_locked(db, actor, id, &c, &before)) < 0)
         goto done;
     if (m == 0) {
         rc = bill__tx_commit(c);
@@ -357,11 +366,7 @@ int bill_customer_delete(bill_db *db, const bill_actor *actor, const char *id)
     if ((rc = bill__require_staff(actor, "delete customers")) < 0 ||
         (rc = bill__check_id(id, "customer_id", "customer", false)) < 0)
         return rc;
-    if ((rc = bill__conn_begin_as(db, actor, &c)) < 0)
-        goto done;
-    if ((rc = bill__qp_found(c, &before, "customer_id", "customer", id,
-                             "SELECT " CU_COLS ", " CU_JSON " FROM customers WHERE id = $1 FOR UPDATE",
-                             id)) < 0)
+    if ((rc = begin_locked(db, actor, id, &c, &before)) < 0)
         goto done;
     /* The history tables reference customers ON DELETE RESTRICT. */
     rc = bill__qp(c, NULL, "DELETE FROM customers WHERE id = $1", id);

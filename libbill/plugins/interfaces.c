@@ -159,19 +159,9 @@ static int unseal(bill_plugins *p, const char *bytea_text, char **plain_out)
     *plain_out = plain;
     plain = NULL;
 done:
-    if (plain)
-        sodium_memzero(plain, strlen(plain));
-    free(plain);
+    bill__free_secret(plain);
     free(buf);
     return rc;
-}
-
-static void free_secret(char *s)
-{
-    if (s) {
-        sodium_memzero(s, strlen(s));
-        free(s);
-    }
 }
 
 /* Replace masked / missing secret fields of `incoming` by the stored ones so
@@ -220,7 +210,7 @@ static int prepare_config(bill_plugins *p, const char *schema, const char *confi
         rc = seal(p, secret, secret_bytea);
     }
 done:
-    free_secret(secret);
+    bill__free_secret(secret);
     if (rc < 0) {
         free(*public_out);
         *public_out = NULL;
@@ -298,7 +288,7 @@ static int row_to_iface(bill_plugins *p, const PGresult *r, int i, bill_plugin_i
     }
     out->config_json = bill__config_mask(bill__val(r, i, 5), secret);
     out->last_error = strdup(bill__val(r, i, 8));
-    free_secret(secret);
+    bill__free_secret(secret);
     if (!out->config_json || !out->last_error) {
         bill_plugin_interface_clear(out);
         return bill__err(BILL_ENOMEM, NULL, "out of memory reading interfaces");
@@ -422,8 +412,8 @@ done:
         PQclear(res);
     if (c)
         bill__conn_release(c);
-    free_secret(stored);
-    free_secret(full);
+    bill__free_secret(stored);
+    bill__free_secret(full);
     free(pub);
     free(sec);
     free(before);
@@ -631,8 +621,8 @@ unref:
 done:
     if (res)
         PQclear(res);
-    free_secret(secret);
-    free_secret(config);
+    bill__free_secret(secret);
+    bill__free_secret(config);
     return rc;
 }
 

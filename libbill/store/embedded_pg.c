@@ -230,6 +230,16 @@ static int prepare_dirs(const pg_paths *p, struct passwd **pw_out)
     return BILL_OK;
 }
 
+/* Take the cluster's lock file (held until *lockfd is closed), then
+ * prepare_dirs. */
+static int lock_and_prepare(const pg_paths *p, int *lockfd, struct passwd **pw_out)
+{
+    *lockfd = open(p->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (*lockfd < 0 || flock(*lockfd, LOCK_EX) != 0)
+        return bill__err(BILL_EIO, "db.embedded", "cannot lock %s: %s", p->lock, strerror(errno));
+    return prepare_dirs(p, pw_out);
+}
+
 static bool is_running(const pg_paths *p, const struct passwd *pw)
 {
     char pg_ctl[PATH_MAX];
@@ -297,12 +307,7 @@ int bill_embedded_pg_ensure(const char *var_dir, char **url_out, bool *started_o
     *url_out = NULL;
     if ((rc = make_paths(var_dir, &p)) < 0)
         goto done;
-    lockfd = open(p.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lockfd < 0 || flock(lockfd, LOCK_EX) != 0) {
-        rc = bill__err(BILL_EIO, "db.embedded", "cannot lock %s: %s", p.lock, strerror(errno));
-        goto done;
-    }
-    if ((rc = prepare_dirs(&p, &pw)) < 0)
+    if ((rc = lock_and_prepare(&p, &lockfd, &pw)) < 0)
         goto done;
 
     snprintf(pgver, sizeof pgver, "%s/PG_VERSION", p.data);
@@ -351,12 +356,7 @@ int bill_embedded_pg_stop(const char *var_dir)
     snprintf(pgver, sizeof pgver, "%s/PG_VERSION", p.data);
     if (access(pgver, F_OK) != 0)
         goto done; /* never initialised: nothing to stop */
-    lockfd = open(p.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lockfd < 0 || flock(lockfd, LOCK_EX) != 0) {
-        rc = bill__err(BILL_EIO, "db.embedded", "cannot lock %s: %s", p.lock, strerror(errno));
-        goto done;
-    }
-    if ((rc = prepare_dirs(&p, &pw)) < 0)
+    if ((rc = lock_and_prepare(&p, &lockfd, &pw)) < 0)
         goto done;
     if (!is_running(&p, pw))
         goto done;

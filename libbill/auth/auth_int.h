@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "store/store.h"
+#include "bill/password.h"
 
 /* 32 random bytes as unpadded base64url (43 chars + NUL), prefixed by
  * `prefix` (may be ""). Returns a malloc'd string or NULL (ENOMEM recorded). */
@@ -39,5 +40,11 @@ int bill__session_revoke_user_tx(bill_conn *c, const char *admin_user_id, const 
 
 /* BILL_OK when s looks like an e-mail address (field "email"). */
 int bill__auth_check_email(const char *s);
+
+/* The check every password change makes before writing: `old_password`
+ * must match `stored_hash` (else BILL_EUNAUTH naming old_password), then
+ * `new_password` is hashed into `hash` (bill_password_hash's policy). */
+int bill__password_replace(const char *old_password, const char *stored_hash,
+                           const char *new_password, char hash[BILL_PASSWORD_HASH_BUFSZ]);
 
 #endif

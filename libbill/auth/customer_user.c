@@ -334,11 +334,7 @@ int bill_customer_user_change_password(bill_db *db, const char *id, const char *
     }
     if ((rc = bill_customer_status_check(PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1))) < 0)
         goto done;
-    if (bill_password_verify(old_password ? old_password : "", PQgetvalue(res, 0, 0), NULL) != BILL_OK) {
-        rc = bill__err(BILL_EUNAUTH, "old_password", "current password is wrong");
-        goto done;
-    }
-    if ((rc = bill_password_hash(new_password, hash)) < 0)
+    if ((rc = bill__password_replace(old_password, PQgetvalue(res, 0, 0), new_password, hash)) < 0)
         goto done;
     if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;

@@ -310,11 +310,7 @@ int bill_admin_user_change_password(bill_db *db, const bill_actor *actor,
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory");
         goto done;
     }
-    if (bill_password_verify(old_password ? old_password : "", stored, NULL) != BILL_OK) {
-        rc = bill__err(BILL_EUNAUTH, "old_password", "current password is wrong");
-        goto done;
-    }
-    if ((rc = bill_password_hash(new_password, hash)) < 0)
+    if ((rc = bill__password_replace(old_password, stored, new_password, hash)) < 0)
         goto done;
     if ((rc = bill__conn_begin(db, &c)) < 0)
         goto done;

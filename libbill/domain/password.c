@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 #include "bill/password.h"
+#include "auth/auth_int.h"
 
 #include <crypt.h>
 #include <pthread.h>
@@ -143,4 +144,12 @@ int bill_password_verify_dummy(const char *password)
         (void)sink;
     }
     return bill__err(BILL_EUNAUTH, NULL, "invalid username or password");
+}
+
+int bill__password_replace(const char *old_password, const char *stored_hash,
+                           const char *new_password, char hash[BILL_PASSWORD_HASH_BUFSZ])
+{
+    if (bill_password_verify(old_password ? old_password : "", stored_hash, NULL) != BILL_OK)
+        return bill__err(BILL_EUNAUTH, "old_password", "current password is wrong");
+    return bill_password_hash(new_password, hash);
 }

@@ -128,6 +128,19 @@ static void backup_progress(int64_t done, int64_t total, void *user)
     fflush(stderr);
 }
 
+/* backup_progress while stderr is a terminal and nothing else is asked
+ * for (--quiet, --json); NULL otherwise. progress_end ends its line. */
+static bill_backup_progress_fn progress_for(const cli_ctx *ctx)
+{
+    return !ctx->quiet && !ctx->json && isatty(STDERR_FILENO) ? backup_progress : NULL;
+}
+
+static void progress_end(bill_backup_progress_fn progress)
+{
+    if (progress)
+        fputc('\n', stderr);
+}
+
 static int db_backup(cli_ctx *ctx, const cli_args *a)
 {
     bill_backup_options o;
@@ -145,14 +158,11 @@ static int db_backup(cli_ctx *ctx, const cli_args *a)
     int rc = cli_open_db(ctx, false);
     if (rc != CLI_CONTINUE)
         return rc;
-    bool tty = !ctx->quiet && !ctx->json && isatty(STDERR_FILENO);
-    if (tty)
-        o.progress = backup_progress;
     char *path = NULL;
     int pruned = 0;
+    o.progress = progress_for(ctx);
     rc = bill_db_backup(ctx->db, &o, &path, &pruned);
-    if (tty)
-        fputc('\n', stderr);
+    progress_end(o.progress);
     if (rc < 0)
         return cli_fail(ctx, rc);
     if (ctx->json) {
@@ -196,12 +206,9 @@ static int db_restore(cli_ctx *ctx, const cli_args *a)
         if (!fgets(line, sizeof line, stdin) || strcmp(line, "yes\n") != 0)
             return cli_errorf("not confirmed; the database was left as it is");
     }
-    bool tty = !ctx->quiet && !ctx->json && isatty(STDERR_FILENO);
-    if (tty)
-        o.progress = backup_progress;
+    o.progress = progress_for(ctx);
     rc = bill_db_restore(ctx->db, file, &o);
-    if (tty)
-        fputc('\n', stderr);
+    progress_end(o.progress);
     if (rc < 0)
         return cli_fail(ctx, rc);
     if (ctx->json) {

@@ -121,6 +121,21 @@ static int garbage(const bill_plugin_instance *i, const char *what, const char *
                      bill_plugin_kind_name(i->gen->info.kind), i->gen->info.id, what, why);
 }
 
+/* The function table of `inst` when `right_kind`, with the plugin error
+ * state reset for the call to come; NULL and *rc = "<plugin> is not a
+ * <want>" otherwise. */
+static const void *functions_for(const bill_plugin_instance *inst, bool right_kind,
+                                 const char *want, int *rc)
+{
+    if (!right_kind) {
+        *rc = wrong_kind(inst, want);
+        return NULL;
+    }
+    *rc = BILL_OK;
+    bill__plugin_err_reset();
+    return inst->gen->desc->functions;
+}
+
 /* One complete JSON document of type want, valid UTF-8 throughout and
  * without \u0000 (it is stored as jsonb and sent on as protobuf strings). */
 static bool json_valid(const char *s, json_type want)
@@ -167,10 +182,8 @@ int bill_plugin_notify(bill_plugin_instance *inst, const bill_notification *n)
 
     if (!inst || !n)
         return bill__err(BILL_EINVALID, "notification", "instance and notification are required");
-    if (inst->gen->info.kind != BILL_PLUGIN_NOTIFIER)
-        return wrong_kind(inst, "notifier");
-    t = inst->gen->desc->functions;
-    bill__plugin_err_reset();
+    if (!(t = functions_for(inst, inst->gen->info.kind == BILL_PLUGIN_NOTIFIER, "notifier", &rc)))
+        return rc;
     rc = t->send(inst->state, n);
     return rc == BILL_OK ? BILL_OK : bill__plugin_fail(inst, "send", rc);
 }
@@ -194,13 +207,11 @@ int bill_plugin_gateway_create_payment(bill_plugin_instance *inst,
     if (!inst || !req || !out)
         return bill__err(BILL_EINVALID, "payment", "instance, request and out are required");
     memset(out, 0, sizeof *out);
-    if (inst->gen->info.kind != BILL_PLUGIN_GATEWAY)
-        return wrong_kind(inst, "gateway");
+    if (!(t = functions_for(inst, inst->gen->info.kind == BILL_PLUGIN_GATEWAY, "gateway", &rc)))
+        return rc;
     if (req->amount_cents <= 0)
         return bill__err(BILL_EINVALID, "amount", "payment amount must be positive, got %lld cents",
                          (long long)req->amount_cents);
-    t = inst->gen->desc->functions;
-    bill__plugin_err_reset();
     rc = t->create_payment(inst->state, req, &info);
     if (rc != BILL_OK) {
         rc = bill__plugin_fail(inst, "create_payment", rc);
@@ -253,10 +264,8 @@ int bill_plugin_gateway_handle_callback(bill_plugin_instance *inst,
     if (!inst || !cb || !out)
         return bill__err(BILL_EINVALID, "callback", "instance, callback and out are required");
     memset(out, 0, sizeof *out);
-    if (inst->gen->info.kind != BILL_PLUGIN_GATEWAY)
-        return wrong_kind(inst, "gateway");
-    t = inst->gen->desc->functions;
-    bill__plugin_err_reset();
+    if (!(t = functions_for(inst, inst->gen->info.kind == BILL_PLUGIN_GATEWAY, "gateway", &rc)))
+        return rc;
     rc = t->handle_callback(inst->state, cb, &r);
     if (rc != BILL_OK) {
         rc = bill__plugin_fail(inst, "handle_callback", rc);
@@ -337,13 +346,13 @@ int bill_plugin_provider_create(bill_plugin_instance *inst, const bill_provider_
                                 bill_provider_instance *out)
 {
     bill_provider_instance r = {0};
+    int rc;
     if (!inst || !req || !out)
         return bill__err(BILL_EINVALID, "request", "instance, request and out are required");
     memset(out, 0, sizeof *out);
-    if (!is_provider(inst))
-        return wrong_kind(inst, "provider");
-    bill__plugin_err_reset();
-    const bill_plugin_provider *t = inst->gen->desc->functions;
+    const bill_plugin_provider *t = functions_for(inst, is_provider(inst), "provider", &rc);
+    if (!t)
+        return rc;
     return provider_result(inst, "create_instance", t->create_instance(inst->state, req, &r), &r,
                            out);
 }
@@ -352,13 +361,13 @@ int bill_plugin_provider_get(bill_plugin_instance *inst, const char *provider_in
                              bill_provider_instance *out)
 {
     bill_provider_instance r = {0};
+    int rc;
     if (!inst || !provider_instance_id || !out)
         return bill__err(BILL_EINVALID, "provider_instance_id", "instance id is required");
     memset(out, 0, sizeof *out);
-    if (!is_provider(inst))
-        return wrong_kind(inst, "provider");
-    bill__plugin_err_reset();
-    const bill_plugin_provider *t = inst->gen->desc->functions;
+    const bill_plugin_provider *t = functions_for(inst, is_provider(inst), "provider", &rc);
+    if (!t)
+        return rc;
     return provider_result(inst, "get_instance",
                            t->get_instance(inst->state, provider_instance_id, &r), &r, out);
 }
@@ -369,15 +378,14 @@ int bill_plugin_provider_action(bill_plugin_instance *inst, const char *provider
     int rc;
     if (!inst || !provider_instance_id || !action)
         return bill__err(BILL_EINVALID, "action", "instance id and action are required");
-    if (!is_provider(inst))
-        return wrong_kind(inst, "provider");
+    const bill_plugin_provider *t = functions_for(inst, is_provider(inst), "provider", &rc);
+    if (!t)
+        return rc;
     if (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "reboot") &&
         strcmp(action, "terminate") && strcmp(action, "suspend") && strcmp(action, "unsuspend"))
         return bill__err(BILL_EINVALID, "action",
                          "action \"%s\" is not one of start, stop, reboot, terminate, suspend, "
                          "unsuspend", action);
-    bill__plugin_err_reset();
-    const bill_plugin_provider *t = inst->gen->desc->functions;
     rc = t->action(inst->state, provider_instance_id, action);
     return rc == BILL_OK ? BILL_OK : bill__plugin_fail(inst, action, rc);
 }
@@ -388,14 +396,13 @@ int bill_plugin_provider_change_plan(bill_plugin_instance *inst, const char *pro
     int rc;
     if (!inst || !provider_instance_id)
         return bill__err(BILL_EINVALID, "provider_instance_id", "instance id is required");
-    if (!is_provider(inst))
-        return wrong_kind(inst, "provider");
-    const bill_plugin_provider *t = inst->gen->desc->functions;
+    const bill_plugin_provider *t = functions_for(inst, is_provider(inst), "provider", &rc);
+    if (!t)
+        return rc;
     if (t->version < 2 || !t->change_plan)
         return bill__err(BILL_EUNSUPPORTED, "change_plan",
                          "provider plugin %s cannot change an instance's plan (provider table "
                          "version %u)", bill_plugin_instance_plugin_id(inst), t->version);
-    bill__plugin_err_reset();
     rc = t->change_plan(inst->state, provider_instance_id, spec_json ? spec_json : "{}",
                         upstream_product_id);
     return rc == BILL_OK ? BILL_OK : bill__plugin_fail(inst, "change_plan", rc);
@@ -421,19 +428,19 @@ static int json_call(bill_plugin_instance *inst, const char *what, int rc, char 
 int bill_plugin_provider_spec_template(bill_plugin_instance *inst, char **json_out)
 {
     char *doc = NULL;
+    int rc;
     if (!inst || !json_out)
         return bill__err(BILL_EINVALID, NULL, "instance and out are required");
     *json_out = NULL;
-    if (!is_provider(inst))
-        return wrong_kind(inst, "provider");
-    const bill_plugin_provider *t = inst->gen->desc->functions;
+    const bill_plugin_provider *t = functions_for(inst, is_provider(inst), "provider", &rc);
+    if (!t)
+        return rc;
     if (!t->spec_template) {
         *json_out = strdup("{\"fields\":[]}");
         return *json_out ? BILL_OK : bill__err(BILL_ENOMEM, NULL, "out of memory");
     }
-    bill__plugin_err_reset();
     /* Call first, then pass doc: argument evaluation order is unspecified. */
-    int rc = t->spec_template(inst->state, &doc);
+    rc = t->spec_template(inst->state, &doc);
     return json_call(inst, "spec_template", rc, doc, json_type_object, json_out);
 }
 
@@ -441,34 +448,34 @@ int bill_plugin_provider_detail_sections(bill_plugin_instance *inst,
                                          const char *provider_instance_id, char **json_out)
 {
     char *doc = NULL;
+    int rc;
     if (!inst || !provider_instance_id || !json_out)
         return bill__err(BILL_EINVALID, NULL, "instance, id and out are required");
     *json_out = NULL;
-    if (!is_provider(inst))
-        return wrong_kind(inst, "provider");
-    const bill_plugin_provider *t = inst->gen->desc->functions;
+    const bill_plugin_provider *t = functions_for(inst, is_provider(inst), "provider", &rc);
+    if (!t)
+        return rc;
     if (!t->detail_sections) {
         *json_out = strdup("[]");
         return *json_out ? BILL_OK : bill__err(BILL_ENOMEM, NULL, "out of memory");
     }
-    bill__plugin_err_reset();
-    int rc = t->detail_sections(inst->state, provider_instance_id, &doc);
+    rc = t->detail_sections(inst->state, provider_instance_id, &doc);
     return json_call(inst, "detail_sections", rc, doc, json_type_array, json_out);
 }
 
 int bill_plugin_provider_list_upstream_products(bill_plugin_instance *inst, char **json_out)
 {
     char *doc = NULL;
+    int rc;
     if (!inst || !json_out)
         return bill__err(BILL_EINVALID, NULL, "instance and out are required");
     *json_out = NULL;
-    if (!is_provider(inst))
-        return wrong_kind(inst, "provider");
-    const bill_plugin_provider *t = inst->gen->desc->functions;
+    const bill_plugin_provider *t = functions_for(inst, is_provider(inst), "provider", &rc);
+    if (!t)
+        return rc;
     if (!t->list_upstream_products)
         return bill__err(BILL_EUNSUPPORTED, "interface", "provider %s has no upstream products",
                          inst->gen->info.id);
-    bill__plugin_err_reset();
-    int rc = t->list_upstream_products(inst->state, &doc);
+    rc = t->list_upstream_products(inst->state, &doc);
     return json_call(inst, "list_upstream_products", rc, doc, json_type_array, json_out);
 }

@@ -8,7 +8,8 @@ Usage: test_redis.py PORT_A PORT_B LOG_A LOG_B REDIS_PID REDIS_DIR
   1. the login limit is shared: 10 logins at once, half to each server
      (each server's own bucket admits its 5), inside one second -> at most
      5 get through (each server alone would let all 10 through);
-  2. an admin session is refused at once on B after its logout on A;
+  2. an admin session is refused at once on B after its logout on A, and
+     another after a password change on A (B answered both from Redis);
   3. redis-server SIGKILLed under steady load on both servers (admin calls
      through the session cache, logins through the limiter): 0 failed
      requests, exactly one WARN in each server's log, bill_redis_up 0;
@@ -35,6 +36,7 @@ LOG_A, LOG_B = sys.argv[3], sys.argv[4]
 REDIS_PID, REDIS_DIR = int(sys.argv[5]), sys.argv[6]
 SVC = '/rustbill.identity.IdentityService/'
 ADMIN_PASS = 'E2e-Admin-Pass-123!'
+NEW_PASS = 'E2e-Admin-Pass-456!'
 
 chans = {p: grpc.insecure_channel('127.0.0.1:%d' % p) for p in (PORT_A, PORT_B)}
 
@@ -167,6 +169,23 @@ def revoked_everywhere():
     st, msg, _ = web(PORT_B, 'GetMe', b'', cookie=pair)
     expect(st == 'UNAUTHENTICATED' and 'signed out' in msg, 'B after logout on A: %s %s' % (st, msg))
     print('session signed out on A refused at once on B (B had %d cache hits)' % hits0)
+    # a password change on A signs the admin's other sessions out: one that
+    # B has just answered from the cache is refused by B at once
+    time.sleep(1.0 - (time.time() % 1.0) + 0.02)  # a fresh login window
+    keep, other = admin_login(PORT_A), admin_login(PORT_B)
+    for _ in range(2):
+        st, msg, _ = web(PORT_B, 'GetMe', b'', cookie=other)
+        expect(st == 'OK', 'GetMe on B: %s %s' % (st, msg))
+    st, msg, _ = web(PORT_A, 'ChangePassword', enc((1, ADMIN_PASS), (2, NEW_PASS)), cookie=keep)
+    expect(st == 'OK', 'ChangePassword on A: %s %s' % (st, msg))
+    st, msg, _ = web(PORT_B, 'GetMe', b'', cookie=other)
+    expect(st == 'UNAUTHENTICATED' and 'signed out' in msg,
+           'B after the password change on A: %s %s' % (st, msg))
+    st, msg, _ = web(PORT_B, 'GetMe', b'', cookie=keep)
+    expect(st == 'OK', 'the changing session on B: %s %s' % (st, msg))
+    st, msg, _ = web(PORT_A, 'ChangePassword', enc((1, NEW_PASS), (2, ADMIN_PASS)), cookie=keep)
+    expect(st == 'OK', 'ChangePassword back on A: %s %s' % (st, msg))
+    print('password changed on A: the other session refused at once on B')
 
 
 class Load(threading.Thread):

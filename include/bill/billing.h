@@ -1,6 +1,6 @@
 /*
- * billing.h — the recurring billing engine (R-BIL-*; the rules are the shared
- * spec billing.md, explained with worked examples in docs/billing.md).
+ * billing.h — the recurring billing engine (its rules, with worked
+ * examples, in docs/billing.md).
  *
  * A pass at instant T (the handle's clock, bill_db_now):
  *   1. retries open renewals from the balance, oldest due date first, then

@@ -70,6 +70,14 @@ done:
     return rc;
 }
 
+static int check_user_id(const char *customer_user_id)
+{
+    if (bill_uuid_valid(customer_user_id))
+        return BILL_OK;
+    return bill__err(BILL_EINVALID, "customer_user_id", "customer user id \"%.40s\" is not a UUID",
+                     customer_user_id ? customer_user_id : "");
+}
+
 int bill_refresh_token_issue(bill_db *db, const char *customer_user_id, int64_t now_us,
                              char **token_out, bill_refresh_result *info)
 {
@@ -81,10 +89,8 @@ int bill_refresh_token_issue(bill_db *db, const char *customer_user_id, int64_t 
     *token_out = NULL;
     if (info)
         memset(info, 0, sizeof *info);
-    if (!bill_uuid_valid(customer_user_id))
-        return bill__err(BILL_EINVALID, "customer_user_id",
-                         "customer user id \"%.40s\" is not a UUID",
-                         customer_user_id ? customer_user_id : "");
+    if ((rc = check_user_id(customer_user_id)) < 0)
+        return rc;
     if ((rc = bill__conn_acquire(db, &c)) < 0)
         goto done;
     rc = insert_token(c, customer_user_id, NULL, NULL, now_us, token_out, info);
@@ -203,13 +209,12 @@ int bill_refresh_token_revoke_family(bill_db *db, const char *token, int64_t now
 int bill_refresh_token_revoke_user(bill_db *db, const char *customer_user_id, int64_t now_us)
 {
     char nowb[BILL__I64_BUFSZ];
+    int rc;
 
     if (!db)
         return bill__err(BILL_EINVALID, "db", "db must not be NULL");
-    if (!bill_uuid_valid(customer_user_id))
-        return bill__err(BILL_EINVALID, "customer_user_id",
-                         "customer user id \"%.40s\" is not a UUID",
-                         customer_user_id ? customer_user_id : "");
+    if ((rc = check_user_id(customer_user_id)) < 0)
+        return rc;
     bill__auth_i64(now_us, nowb);
     return bill__qp_db(db, NULL,
                        "UPDATE refresh_tokens SET revoked_at = " BILL__TS("$2")

@@ -658,17 +658,11 @@ static int check_product(const bill_product_input *in, unsigned int m, pr_ids *i
 
 static int pr_fetch(bill_conn *conn, const char *id, bool lock, PGresult **res)
 {
-    int rc = bill__qp(conn, res,
-                      lock ? "SELECT " PR_COLS ", " PR_JSON " FROM products p WHERE id = $1 "
-                             "FOR UPDATE"
-                           : "SELECT " PR_COLS ", " PR_JSON " FROM products p WHERE id = $1",
-                      id);
-    if (rc == BILL_OK && PQntuples(*res) == 0) {
-        PQclear(*res);
-        *res = NULL;
-        rc = bill__err(BILL_ENOTFOUND, "id", "product %s not found", id);
-    }
-    return rc;
+    return bill__qp_found(conn, res, "id", "product", id,
+                          lock ? "SELECT " PR_COLS ", " PR_JSON " FROM products p WHERE id = $1 "
+                                 "FOR UPDATE"
+                               : "SELECT " PR_COLS ", " PR_JSON " FROM products p WHERE id = $1",
+                          id);
 }
 
 /* Write the product's cycle prices — all of them (`replace`: cycles not

@@ -859,6 +859,22 @@ static void exec_ok(PGconn *pg, const char *sql)
     PQclear(r);
 }
 
+/* Apply every migration of the source tree before the one whose name ends
+ * with `suffix` (e.g. "_billing.sql"); return that one's path (in *g). */
+static const char *migrate_before(PGconn *pg, glob_t *g, const char *suffix)
+{
+    ck_assert_int_eq(glob(MIGRATIONS_DIR "/[0-9][0-9][0-9]_*.sql", 0, NULL, g), 0);
+    for (size_t k = 0; k < g->gl_pathc; k++) {
+        if (strstr(g->gl_pathv[k], suffix))
+            return g->gl_pathv[k];
+        char *sql = slurp(g->gl_pathv[k]);
+        exec_ok(pg, sql);
+        free(sql);
+    }
+    ck_abort_msg("no migration *%s", suffix);
+    return NULL;
+}
+
 /* An instance of an order paid before the engine existed gets its anchor from
  * the payment and its next due date from the anchor, without retroactive
  * billing; an instance of an unpaid order is left alone. */
@@ -870,18 +886,7 @@ START_TEST(test_billing__migration_backfill)
     exec_ok(pg, "SET TimeZone = 'Asia/Shanghai'"); /* must not matter */
     /* every migration before the billing one, from the source tree */
     glob_t g;
-    ck_assert_int_eq(glob(MIGRATIONS_DIR "/[0-9][0-9][0-9]_*.sql", 0, NULL, &g), 0);
-    const char *billing = NULL;
-    for (size_t k = 0; k < g.gl_pathc && !billing; k++) {
-        if (strstr(g.gl_pathv[k], "_billing.sql")) {
-            billing = g.gl_pathv[k];
-            break;
-        }
-        char *sql = slurp(g.gl_pathv[k]);
-        exec_ok(pg, sql);
-        free(sql);
-    }
-    ck_assert_ptr_nonnull(billing);
+    const char *billing = migrate_before(pg, &g, "_billing.sql");
     exec_ok(pg, "INSERT INTO customers (id, name) VALUES ('11111111-1111-1111-1111-111111111111', 'old');"
                 "INSERT INTO products (id, name, price) VALUES ('22222222-2222-2222-2222-222222222222', 'p', 10);"
                 "INSERT INTO orders (id, customer_id, product_id, status, total_amount, billing_cycle, paid_at) VALUES "
@@ -916,6 +921,47 @@ START_TEST(test_billing__migration_backfill)
 }
 END_TEST
 
+/* Migration 017 (one key for renewals and invoices made by hand) on a
+ * database that already billed one period twice stops with both invoices
+ * named and changes nothing; once one is cancelled it applies. */
+START_TEST(test_billing__migration_017_refuses_a_double_billed_period)
+{
+    char *url = bill_test_pg_new_database("bill_key017");
+    PGconn *pg = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
+    glob_t g;
+    const char *key = migrate_before(pg, &g, "_invoice_period_key.sql");
+    exec_ok(pg, "INSERT INTO customers (id, name) VALUES ('11111111-1111-1111-1111-111111111111', 'c');"
+                "INSERT INTO products (id, name, price) VALUES ('22222222-2222-2222-2222-222222222222', 'p', 10);"
+                "INSERT INTO instances (id, customer_id, product_id, status, billing_cycle) VALUES "
+                " ('44444444-4444-4444-4444-444444444441', '11111111-1111-1111-1111-111111111111', '22222222-2222-2222-2222-222222222222', 'running', 'monthly');"
+                "INSERT INTO invoices (customer_id, invoice_number, instance_id, billing_period_start, "
+                " billing_period_end, amount, total_amount, status, kind) VALUES "
+                " ('11111111-1111-1111-1111-111111111111', 'INV-2027-000001', '44444444-4444-4444-4444-444444444441', '2027-03-01', '2027-04-01', 10, 10, 'issued', 'renewal'),"
+                " ('11111111-1111-1111-1111-111111111111', 'INV-2027-000002', '44444444-4444-4444-4444-444444444441', '2027-03-01', '2027-03-31', 10, 10, 'paid', 'manual')");
+    char *sql = slurp(key);
+    PGresult *r = PQexec(pg, sql);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+    const char *msg = PQresultErrorMessage(r);
+    ck_assert_msg(strstr(msg, "two live invoices") && strstr(msg, "INV-2027-000001") &&
+                      strstr(msg, "INV-2027-000002"), "%s", msg);
+    PQclear(r);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM pg_indexes WHERE indexname "
+                                                "= 'invoices_renewal_period_uq'"), 1);
+    exec_ok(pg, "UPDATE invoices SET status = 'cancelled' WHERE invoice_number = 'INV-2027-000002'");
+    exec_ok(pg, sql);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM pg_indexes WHERE indexname "
+                                                "IN ('invoices_renewal_period_uq', "
+                                                "'invoices_generated_period_uq')"), 0);
+    ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM pg_indexes WHERE indexname "
+                                                "= 'invoices_instance_period_uq'"), 1);
+    free(sql);
+    globfree(&g);
+    PQfinish(pg);
+    free(url);
+}
+END_TEST
+
 BILL_TEST_MAIN("billing", 120, NULL, NULL,
                test_billing__lead_time_and_anniversaries, test_billing__feb29_yearly_anchor,
                test_billing__jan31_monthly_through_a_year, test_billing__dunning_edges,
@@ -928,4 +974,5 @@ BILL_TEST_MAIN("billing", 120, NULL, NULL,
                test_billing__cycle_change_resets_anchor,
                test_billing__cancel_immediately_and_at_period_end,
                test_billing__cancel_at_period_end_cancels_open_renewal,
-               test_billing__migration_backfill);
+               test_billing__migration_backfill,
+               test_billing__migration_017_refuses_a_double_billed_period);

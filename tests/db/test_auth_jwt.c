@@ -290,6 +290,7 @@ typedef struct {
 } thr_arg;
 
 #include <pthread.h>
+#include "check_main.h"
 static void *hammer(void *p)
 {
     thr_arg *a = p;
@@ -429,30 +430,13 @@ START_TEST(test_loginguard__keyed_by_username_and_address)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("auth_jwt");
-    TCase *tc = tcase_create("jwt");
-    tcase_add_test(tc, test_jwt__issue_then_verify_roundtrip);
-    tcase_add_test(tc, test_jwt__expired_rejected);
-    tcase_add_test(tc, test_jwt__cache_hits_and_stays_exact);
-    tcase_add_test(tc, test_jwt__wrong_signature_rejected);
-    tcase_add_test(tc, test_jwt__alg_none_rejected);
-    tcase_add_test(tc, test_jwt__other_algs_rejected);
-    tcase_add_test(tc, test_jwt__claims_checked);
-    tcase_add_test(tc, test_jwt__garbage_rejected);
-    tcase_add_test(tc, test_jwt__issue_validates);
-    suite_add_tcase(s, tc);
-    TCase *tr = tcase_create("ratelimit");
-    tcase_add_test(tr, test_ratelimit__burst_then_refill);
-    tcase_add_test(tr, test_ratelimit__memory_bounded);
-    tcase_add_test(tr, test_ratelimit__thread_safe);
-    tcase_add_test(tr, test_loginguard__locks_after_five_and_backs_off);
-    tcase_add_test(tr, test_loginguard__keyed_by_username_and_address);
-    suite_add_tcase(s, tr);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN_CASES("auth_jwt",
+                     BILL_TEST_CASE("jwt", 0, NULL, NULL, test_jwt__issue_then_verify_roundtrip,
+                                    test_jwt__expired_rejected, test_jwt__cache_hits_and_stays_exact,
+                                    test_jwt__wrong_signature_rejected, test_jwt__alg_none_rejected,
+                                    test_jwt__other_algs_rejected, test_jwt__claims_checked,
+                                    test_jwt__garbage_rejected, test_jwt__issue_validates),
+                     BILL_TEST_CASE("ratelimit", 0, NULL, NULL, test_ratelimit__burst_then_refill,
+                                    test_ratelimit__memory_bounded, test_ratelimit__thread_safe,
+                                    test_loginguard__locks_after_five_and_backs_off,
+                                    test_loginguard__keyed_by_username_and_address));

@@ -19,19 +19,11 @@ import urllib.parse
 
 import grpc
 
+from pbwire import fail, expect, web_frames as parse_web_body  # noqa: E402
+
 PORT = int(sys.argv[1])
 BASE = 'http://127.0.0.1:%d' % PORT
 ident = lambda x: x  # noqa: E731
-
-
-def fail(msg):
-    print('FAIL:', msg)
-    sys.exit(1)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def frame(msg, flag=0):
@@ -51,23 +43,6 @@ def curl(*args, data=None):
         k, _, v = ln.partition(':')
         hdrs[k.strip().lower()] = v.strip()
     return status, hdrs, body
-
-
-def parse_web_body(body):
-    """gRPC-Web body -> (messages, trailers dict)."""
-    msgs, trailers = [], {}
-    while body:
-        expect(len(body) >= 5, 'truncated gRPC-Web frame')
-        flag, n = body[0], struct.unpack('>I', body[1:5])[0]
-        payload, body = body[5:5 + n], body[5 + n:]
-        if flag & 0x80:
-            for ln in payload.decode().split('\r\n'):
-                if ln:
-                    k, _, v = ln.partition(':')
-                    trailers[k.strip().lower()] = v.strip()
-        else:
-            msgs.append(payload)
-    return msgs, trailers
 
 
 def channel():

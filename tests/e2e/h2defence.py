@@ -22,6 +22,8 @@ import time
 
 import hpack
 
+from pbwire import fail, expect  # noqa: E402
+
 PORT = int(sys.argv[1])
 DB_URL = sys.argv[2]
 SCENARIO = sys.argv[3]
@@ -30,16 +32,6 @@ CATS = '/rustbill.product.ProductCategoryService/ListProductCategories'
 DATA, HEADERS, RST, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 6, 7, 8, 9
 END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
 CANCEL, REFUSED_STREAM, ENHANCE_YOUR_CALM = 0x8, 0x7, 0xb
-
-
-def fail(msg):
-    print('FAIL:', msg)
-    sys.exit(1)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def frame(ftype, flags, sid, payload=b''):

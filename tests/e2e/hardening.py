@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+from pbwire import fail, expect, enc  # noqa: E402
+
 PORT = int(sys.argv[1])
 LOG = sys.argv[2]
 SCENARIO = sys.argv[3]
@@ -22,28 +24,10 @@ SVC = '/rustbill.identity.IdentityService/'
 ADMIN_PASS = 'E2e-Admin-Pass-123!'
 
 
-def fail(msg):
-    print('FAIL:', msg)
-    sys.exit(1)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def enc(fields):
-    out = b''
-    for num, val in fields:
-        v = val.encode()
-        out += bytes([num << 3 | 2, len(v)]) + v
-    return out
-
-
 def web_login(user, password, user_type='', headers=None, src=None):
     """IdentityService/Login over gRPC-Web (HTTP/1.1). Returns grpc-status.
     src: a loopback source address (e.g. '127.0.0.2'), another client."""
-    body = enc([(1, user), (2, password), (3, user_type)])
+    body = enc((1, user), (2, password), (3, user_type))
     conn = http.client.HTTPConnection('127.0.0.1', PORT, timeout=20,
                                       source_address=(src, 0) if src else None)
     h = {'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1'}

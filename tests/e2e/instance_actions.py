@@ -16,11 +16,8 @@ lists the four methods.
 
 Usage: instance_actions.py PORT SERVER_DIR BILL_CLI DB_URL PEERS_DIR
 """
-import base64
-import http.client
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,7 +25,8 @@ import time
 
 import grpc
 
-from pbwire import fail, expect, enc, dec, S, M, R  # noqa: E402
+import pbwire  # noqa: E402
+from pbwire import expect, enc, S, M, R, bill_cli, jid, ok, status  # noqa: E402
 
 PORT = int(sys.argv[1])
 SRV_DIR = sys.argv[2]
@@ -39,96 +37,24 @@ ID = '/rustbill.identity.IdentityService/'
 ORD = '/rustbill.order.OrderService/'
 INST = '/rustbill.instance.InstanceService/'
 ORIGIN = 'http://localhost:5173'
-CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND',
-         'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION',
-         'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
-         'UNAUTHENTICATED']
 CH = grpc.insecure_channel('127.0.0.1:%d' % PORT)
 
 
 def cli(*args):
-    p = subprocess.run([CLI, '--config', SRV_DIR + '/config.toml', '--json', '-q'] + list(args),
-                       capture_output=True, text=True, cwd=SRV_DIR)
-    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
-    return json.loads(p.stdout) if p.stdout.strip() else None
-
-
-def jid(doc):
-    if isinstance(doc, dict):
-        if 'id' in doc:
-            return doc['id']
-        for v in doc.values():
-            if isinstance(v, dict) and 'id' in v:
-                return v['id']
-    fail('no id in %r' % (doc,))
+    return bill_cli(CLI, SRV_DIR, *args)
 
 
 def native(path, body, token=None):
-    f = CH.unary_unary(path, request_serializer=lambda x: x, response_deserializer=lambda x: x)
-    md = [('authorization', 'Bearer ' + token)] if token else []
-    try:
-        return 'OK', '', dec(f(body, metadata=md, timeout=60))
-    except grpc.RpcError as e:
-        return e.code().name, e.details() or '', None
-
-
-def browser(path, body, token=None, text=False):
-    """What the RustBill front end's grpc-web client sends from a browser."""
-    frame = struct.pack('>BI', 0, len(body)) + body
-    ctype = 'application/grpc-web-text+proto' if text else 'application/grpc-web+proto'
-    headers = {'content-type': ctype, 'accept': ctype, 'x-grpc-web': '1',
-               'x-user-agent': 'grpc-web-javascript/0.1', 'origin': ORIGIN,
-               'referer': ORIGIN + '/instances', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)'}
-    if token:
-        headers['authorization'] = 'Bearer ' + token
-    c = http.client.HTTPConnection('127.0.0.1', PORT, timeout=60)
-    c.request('POST', path, body=base64.b64encode(frame) if text else frame, headers=headers)
-    r = c.getresponse()
-    raw = r.read()
-    expect(r.status == 200, '%s: HTTP %d' % (path, r.status))
-    expect(r.getheader('access-control-allow-origin') == ORIGIN, '%s: no CORS header' % path)
-    if text:
-        raw = base64.b64decode(raw)
-    msgs, trailers = [], {}
-    while raw:
-        flag, n = raw[0], struct.unpack('>I', raw[1:5])[0]
-        payload, raw = raw[5:5 + n], raw[5 + n:]
-        if flag & 0x80:
-            for ln in payload.decode().split('\r\n'):
-                k, _, v = ln.partition(':')
-                if k:
-                    trailers[k.strip().lower()] = v.strip()
-        else:
-            msgs.append(payload)
-    st = trailers.get('grpc-status', r.getheader('grpc-status'))
-    expect(st is not None, '%s: no grpc-status' % path)
-    c.close()
-    code = CODES[int(st)]
-    if code != 'OK':
-        import urllib.parse
-        return code, urllib.parse.unquote(r.getheader('grpc-message') or ''), None
-    expect(len(msgs) == 1, '%s: %d messages' % (path, len(msgs)))
-    return code, '', dec(msgs[0])
+    return pbwire.native(CH, path, body, [('authorization', 'Bearer ' + token)] if token else [], 60)
 
 
 def web_bin(path, body, token=None):
-    return browser(path, body, token, text=False)
+    """What the RustBill front end's grpc-web client sends from a browser."""
+    return pbwire.browser(PORT, path, body, token, False, ORIGIN, '/instances')[:3]
 
 
 def web_text(path, body, token=None):
-    return browser(path, body, token, text=True)
-
-
-def ok(res, what):
-    code, msg, m = res
-    expect(code == 'OK', '%s: %s %s' % (what, code, msg))
-    return m
-
-
-def status(res, want, what):
-    code, msg, _ = res
-    expect(code == want, '%s: want %s, got %s (%s)' % (what, want, code, msg))
-    return msg
+    return pbwire.browser(PORT, path, body, token, True, ORIGIN, '/instances')[:3]
 
 
 def register(name):

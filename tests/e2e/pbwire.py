@@ -2,7 +2,12 @@
 and a minimal hand-written protobuf codec that writes requests the way the
 RustBill front end's codec does (explicit defaults, never packed) and reads
 response fields by their contract numbers. Deliberately not the generated
-classes: the tests check the wire, not protobuf's idea of it."""
+classes: the tests check the wire, not protobuf's idea of it. Also the
+transports around it (native gRPC calls, gRPC-Web bodies, the browser's
+call), bill-cli with the server's config, and the 易支付 signature."""
+import json
+import struct
+import subprocess
 import sys
 
 
@@ -107,12 +112,8 @@ def cli_id(binary, srv_dir, *args):
     """Run bill-cli --json on the server's config; -> the id of the object
     it printed (None when it printed none). Fails the scenario when it
     fails."""
-    import json
-    import subprocess
-    p = subprocess.run([binary, '--config', srv_dir + '/config.toml', '--json', '-q'] + list(args),
-                       capture_output=True, text=True, cwd=srv_dir)
-    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
-    doc = json.loads(p.stdout) if p.stdout.strip() else {}
+    doc = bill_cli(binary, srv_dir, *args)
+    doc = {} if doc is None else doc
     if 'id' in doc:
         return doc['id']
     return next((v['id'] for v in doc.values() if isinstance(v, dict) and 'id' in v), None)
@@ -131,25 +132,68 @@ GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEED
               'UNAUTHENTICATED']
 
 
-def browser(port, path, body, token=None, text=False, origin='http://localhost:5173',
+def web_frames(data, what=''):
+    """A gRPC-Web response body -> (messages, trailers with lower-cased
+    names)."""
+    msgs, trailers = [], {}
+    while data:
+        expect(len(data) >= 5, '%s: truncated gRPC-Web frame' % what)
+        flag, n = data[0], struct.unpack('>I', data[1:5])[0]
+        payload, data = data[5:5 + n], data[5 + n:]
+        if flag & 0x80:
+            for ln in payload.decode().split('\r\n'):
+                k, _, v = ln.partition(':')
+                if k:
+                    trailers[k.strip().lower()] = v.strip()
+        else:
+            msgs.append(payload)
+    return msgs, trailers
+
+
+def native(ch, path, body, md=(), timeout=30):
+    """One unary call over native gRPC on channel ch -> (code name, details,
+    decoded response or None)."""
+    import grpc
+    f = ch.unary_unary(path, request_serializer=lambda x: x, response_deserializer=lambda x: x)
+    try:
+        return 'OK', '', dec(f(body, metadata=list(md), timeout=timeout))
+    except grpc.RpcError as e:
+        return e.code().name, e.details() or '', None
+
+
+def ok(res, what):
+    """The message of a (code, message, decoded, ...) result that must be OK."""
+    code, msg, m = res[:3]
+    expect(code == 'OK', '%s: %s %s' % (what, code, msg))
+    return m
+
+
+def status(res, want, what):
+    """The message of a result that must have code `want`."""
+    code, msg = res[:2]
+    expect(code == want, '%s: want %s, got %s (%s)' % (what, want, code, msg))
+    return msg
+
+
+def browser(port, path, body, token=None, text=False, origin='http://localhost:5173', page='/',
             cookie=None):
     """One call exactly as the RustBill front end's grpc-web client sends it
     from a browser: HTTP/1.1 POST, application/grpc-web+proto (or the text
-    mode, base64), x-grpc-web, the page's Origin, and credentials only when
-    the page has them (token: a customer JWT as a bearer token; cookie: the
-    admin session cookie "name=value" the browser keeps).
+    mode, base64), x-grpc-web, the page's Origin (and Referer: origin +
+    page), and credentials only when the page has them (token: a customer
+    JWT as a bearer token; cookie: the admin session cookie "name=value" the
+    browser keeps).
     -> (code name, message, decoded message or None, raw response bytes,
     response headers lower-cased). The CORS answer is checked here: a
     browser would refuse the response without it."""
     import base64
     import http.client
-    import struct
     import urllib.parse
     frame = struct.pack('>BI', 0, len(body)) + body
     ctype = 'application/grpc-web-text+proto' if text else 'application/grpc-web+proto'
     headers = {'content-type': ctype, 'accept': ctype, 'x-grpc-web': '1',
                'x-user-agent': 'grpc-web-javascript/0.1', 'origin': origin,
-               'referer': origin + '/', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)'}
+               'referer': origin + page, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)'}
     if token:
         headers['authorization'] = 'Bearer ' + token
     if cookie:
@@ -162,19 +206,7 @@ def browser(port, path, body, token=None, text=False, origin='http://localhost:5
     c.close()
     expect(r.status == 200, '%s: HTTP %d' % (path, r.status))
     expect(hdrs.get('access-control-allow-origin') == origin, '%s: no CORS answer' % path)
-    data = base64.b64decode(raw) if text else raw
-    msgs, trailers = [], {}
-    while data:
-        expect(len(data) >= 5, '%s: truncated gRPC-Web frame' % path)
-        flag, n = data[0], struct.unpack('>I', data[1:5])[0]
-        payload, data = data[5:5 + n], data[5 + n:]
-        if flag & 0x80:
-            for ln in payload.decode().split('\r\n'):
-                k, _, v = ln.partition(':')
-                if k:
-                    trailers[k.strip().lower()] = v.strip()
-        else:
-            msgs.append(payload)
+    msgs, trailers = web_frames(base64.b64decode(raw) if text else raw, path)
     st = trailers.get('grpc-status', hdrs.get('grpc-status'))
     expect(st is not None, '%s: no grpc-status' % path)
     code = GRPC_CODES[int(st)]
@@ -183,3 +215,31 @@ def browser(port, path, body, token=None, text=False, origin='http://localhost:5
         return code, msg, None, raw, hdrs
     expect(len(msgs) == 1, '%s: %d messages' % (path, len(msgs)))
     return code, '', dec(msgs[0]), raw, hdrs
+
+
+def bill_cli(binary, srv_dir, *args, text=False):
+    """bill-cli --json -q ARGS with the server's config, in its directory:
+    the JSON it printed (None when it printed nothing; text=True: output
+    that is not JSON as it is). A non-zero exit fails the scenario."""
+    p = subprocess.run([binary, '--config', srv_dir + '/config.toml', '--json', '-q'] + list(args),
+                       capture_output=True, text=True, cwd=srv_dir)
+    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
+    if not p.stdout.strip():
+        return None
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        if text:
+            return p.stdout
+        raise
+
+
+def jid(doc):
+    """id of the object a bill-cli --json command printed."""
+    if isinstance(doc, dict):
+        if 'id' in doc:
+            return doc['id']
+        for v in doc.values():
+            if isinstance(v, dict) and 'id' in v:
+                return v['id']
+    fail('no id in bill-cli output %r' % (doc,))

@@ -22,7 +22,7 @@ import urllib.parse
 
 import grpc
 
-from pbwire import fail, expect, enc, dec, S, M  # noqa: F401
+from pbwire import fail, expect, enc, dec, S, M, web_frames  # noqa: F401
 
 PORT, CLI, DB = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 CH = grpc.insecure_channel('127.0.0.1:%d' % PORT)
@@ -65,14 +65,7 @@ def web(path, body, token=None):
     conn.request('POST', path, body=b'\x00' + struct.pack('>I', len(body)) + body, headers=hdrs)
     r = conn.getresponse()
     data = r.read()
-    trailers = {}
-    while len(data) >= 5:      # a trailer frame (flag 0x80) ends a success
-        flag, n = data[0], struct.unpack('>I', data[1:5])[0]
-        if flag & 0x80:
-            for ln in data[5:5 + n].decode().split('\r\n'):
-                k, _, v = ln.partition(':')
-                trailers[k.strip().lower()] = v.strip()
-        data = data[5 + n:]
+    _, trailers = web_frames(data, path)  # a trailer frame (flag 0x80) ends a success
     status = int(r.getheader('grpc-status', trailers.get('grpc-status', '-1')))
     msg = urllib.parse.unquote(r.getheader('grpc-message', trailers.get('grpc-message', '')))
     conn.close()

@@ -17,28 +17,12 @@
 #include "pg_harness.h"
 #include "server_harness.h"
 
-static bill_test_server srv;
-
-static void setup(void)
-{
-    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, NULL) == 0, "bill-server did not start");
-}
-
-static void teardown(void)
-{
-    if (srv.pid > 0) {
-        int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
-        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
-    }
-}
+BILL_TEST_SERVER_FIXTURE(NULL, NULL, NULL)
 
 static int run_client(const char *scenario)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s %s %s", E2E_API_CLIENT, srv.port, scenario, srv.dir,
-             BILL_CLI_BIN);
-    int rc = system(cmd);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
+    return bill_test_shell("/usr/bin/python3 %s %d %s %s %s", E2E_API_CLIENT, srv.port, scenario,
+                        srv.dir, BILL_CLI_BIN);
 }
 
 /* Every customer's balance equals the sum of its ledger. */

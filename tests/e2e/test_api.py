@@ -12,13 +12,13 @@ below (no generated classes): requests may write default values explicitly
 and never use packed encoding; responses are read field by field by their
 contract numbers. Exits non-zero with a message on the first failure.
 """
-import json
 import re
 import struct
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 import grpc
 
@@ -28,16 +28,14 @@ SRV_DIR = sys.argv[3]
 CLI = sys.argv[4]
 ADMIN_PASS = 'E2e-Admin-Pass-123!'
 
-CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND',
-         'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION',
-         'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
-         'UNAUTHENTICATED']
 MONEY = re.compile(r'^-?\d+\.\d\d$')
 RFC3339 = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$')
 UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 
 
-from pbwire import fail, expect, varint, enc, read_varint, dec, S, I, M, R, MAP  # noqa: E402,F401
+import pbwire  # noqa: E402
+from pbwire import (expect, enc, dec, S, I, M, R, MAP, GRPC_CODES, web_frames,  # noqa: E402,F401
+                    bill_cli, jid, ok, status)
 
 
 # ---- transports --------------------------------------------------------------
@@ -56,11 +54,7 @@ ANON = Who('anonymous')
 
 
 def native(path, body, who=ANON):
-    f = CH.unary_unary(path, request_serializer=lambda x: x, response_deserializer=lambda x: x)
-    try:
-        return 'OK', '', dec(f(body, metadata=who.md, timeout=30))
-    except grpc.RpcError as e:
-        return e.code().name, e.details() or '', None
+    return pbwire.native(CH, path, body, who.md, 30)
 
 
 def web(path, body, who=ANON):
@@ -80,64 +74,20 @@ def web(path, body, who=ANON):
     for ln in lines[1:]:
         k, _, v = ln.partition(':')
         hdrs[k.strip().lower()] = v.strip()
-    msgs, trailers = [], {}
-    while raw:
-        flag, n = raw[0], struct.unpack('>I', raw[1:5])[0]
-        payload, raw = raw[5:5 + n], raw[5 + n:]
-        if flag & 0x80:
-            for ln in payload.decode().split('\r\n'):
-                k, _, v = ln.partition(':')
-                if k:
-                    trailers[k.strip().lower()] = v.strip()
-        else:
-            msgs.append(payload)
+    msgs, trailers = web_frames(raw, path)
     st = trailers.get('grpc-status', hdrs.get('grpc-status'))
     expect(st is not None, 'no grpc-status in %s' % path)
-    code = CODES[int(st)]
+    code = GRPC_CODES[int(st)]
     if code != 'OK':
         # the SPA reads errors from the headers (trailers-only response)
         expect(hdrs.get('grpc-status') == st, 'error status not in headers for %s' % path)
-        return code, subprocess_unquote(hdrs.get('grpc-message', '')), None
+        return code, urllib.parse.unquote(hdrs.get('grpc-message', '')), None
     expect(len(msgs) == 1, 'expected one message from %s' % path)
     return code, '', dec(msgs[0])
 
 
-def subprocess_unquote(s):
-    import urllib.parse
-    return urllib.parse.unquote(s)
-
-
-def ok(res, what):
-    code, msg, m = res
-    expect(code == 'OK', '%s: %s %s' % (what, code, msg))
-    return m
-
-
-def status(res, want, what):
-    code, msg, _ = res
-    expect(code == want, '%s: want %s, got %s (%s)' % (what, want, code, msg))
-    return msg
-
-
 def cli(*args):
-    p = subprocess.run([CLI, '--config', SRV_DIR + '/config.toml', '--json', '-q'] + list(args),
-                       capture_output=True, text=True, cwd=SRV_DIR)
-    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
-    try:
-        return json.loads(p.stdout) if p.stdout.strip() else None
-    except ValueError:
-        return p.stdout
-
-
-def jid(doc):
-    """id of the object a bill-cli --json command printed."""
-    if isinstance(doc, dict):
-        if 'id' in doc:
-            return doc['id']
-        for v in doc.values():
-            if isinstance(v, dict) and 'id' in v:
-                return v['id']
-    fail('no id in bill-cli output %r' % (doc,))
+    return bill_cli(CLI, SRV_DIR, *args, text=True)
 
 
 # ---- services ------------------------------------------------------------------

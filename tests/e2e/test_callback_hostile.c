@@ -19,47 +19,15 @@
 #include "pg_harness.h"
 #include "server_harness.h"
 
-static bill_test_server srv;
-static char plugdir[64];
-
-static void setup(void)
-{
-    char cmd[512], toml[512];
-    snprintf(plugdir, sizeof plugdir, "/tmp/bill-hostile-plugins.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(plugdir));
-    snprintf(cmd, sizeof cmd, "cp %s/gateway-yipay/gateway-yipay.so "
-             "%s/gateway-banktransfer/gateway-banktransfer.so %s/",
-             BUILTIN_PLUGIN_DIR, BUILTIN_PLUGIN_DIR, plugdir);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(toml, sizeof toml,
-             "[plugins]\nplugins_dir = \"%s\"\n"
-             "[security]\nmaster_key = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"\n",
-             plugdir);
-    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, toml) == 0, "bill-server did not start");
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    if (srv.pid > 0) {
-        int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
-        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
-    }
-    snprintf(cmd, sizeof cmd, "rm -rf %s", plugdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", plugdir);
-}
+BILL_TEST_SERVER_FIXTURE(BUILTIN_PLUGIN_DIR, NULL, "gateway-yipay", "gateway-banktransfer", NULL)
 
 START_TEST(test_callback_hostile__answers_and_keeps_serving)
 {
-    char cmd[1024];
     pid_t pid = srv.pid;
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s %s", E2E_HOSTILE_CLIENT, srv.port, srv.dir,
-             BILL_CLI_BIN);
-    int rc = system(cmd);
+    int rc = bill_test_shell("/usr/bin/python3 %s %d %s %s", E2E_HOSTILE_CLIENT, srv.port, srv.dir,
+                          BILL_CLI_BIN);
     ck_assert_msg(bill_test_server_alive(&srv), "bill-server died (see %s)", srv.log);
-    ck_assert_msg(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
-                  "test_callback_hostile.py failed (server log %s)", srv.log);
+    ck_assert_msg(rc == 0, "test_callback_hostile.py failed (server log %s)", srv.log);
     ck_assert_int_eq(srv.pid, pid);
     ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
                      "SELECT count(*) FROM payments"), 0);

@@ -17,13 +17,8 @@ static bill_test_server a, b;
 
 static void setup(void)
 {
-    ck_assert_msg(bill_test_server_start(&a, BILL_SERVER_BIN, "[cache]\ncatalog_poll_ms = 250\n") == 0,
-                  "bill-server A did not start");
-    ck_assert_msg(bill_test_server_start_on(&b, BILL_SERVER_BIN,
-                                            "[cache]\ncatalog_max_bytes = 4096\n"
-                                            "catalog_poll_ms = 250\n",
-                                            a.db_url) == 0,
-                  "bill-server B did not start");
+    bill_test_server_up_pair(&a, &b, BILL_SERVER_BIN, "[cache]\ncatalog_poll_ms = 250\n",
+                             "[cache]\ncatalog_max_bytes = 4096\ncatalog_poll_ms = 250\n");
 }
 
 static void teardown(void)
@@ -36,11 +31,8 @@ static void teardown(void)
 
 START_TEST(test_catcache__cli_writes_reach_both_servers)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %d %s %s", E2E_CATCACHE_CLIENT, a.port,
-             b.port, a.dir, BILL_CLI_BIN);
-    int rc = system(cmd);
-    ck_assert_int_eq(rc == -1 ? -1 : WEXITSTATUS(rc), 0);
+    ck_assert_int_eq(bill_test_shell("/usr/bin/python3 %s %d %d %s %s", E2E_CATCACHE_CLIENT, a.port,
+                                  b.port, a.dir, BILL_CLI_BIN), 0);
     ck_assert_msg(bill_test_server_alive(&a) && bill_test_server_alive(&b), "a server died");
 }
 END_TEST

@@ -28,47 +28,21 @@ static long long q(const char *url, const char *sql)
     return bill_test_pg_query_ll(url, sql);
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void wait_for(const char *url, const char *sql, long long want, int secs)
 {
     for (int i = 0; i < secs * 10; i++) {
         if (q(url, sql) == want)
             return;
-        sleep_ms(100);
+        bill_test_sleep_ms(100);
     }
     ck_abort_msg("%s never gave %lld (now %lld)", sql, want, q(url, sql));
-}
-
-/* GET http://127.0.0.1:port/path with curl: the status code (0: no answer),
- * the body into buf. */
-static int http_get(int port, const char *path, char *buf, size_t cap)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "curl -s --max-time 5 -w '\\n%%{http_code}' http://127.0.0.1:%d%s", port, path);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(buf, 1, cap - 1, p);
-    buf[n] = '\0';
-    pclose(p);
-    char *nl = strrchr(buf, '\n');
-    if (!nl)
-        return 0;
-    int code = atoi(nl + 1);
-    *nl = '\0';
-    return code;
 }
 
 /* The value of `bill_cluster_role_held{role="R"}` in the server's /metrics. */
 static int metric_held(int port, const char *role)
 {
     static char body[1 << 17];
-    ck_assert_int_eq(http_get(port, "/metrics", body, sizeof body), 200);
+    ck_assert_int_eq(bill_test_http_get(port, "/metrics", body, sizeof body), 200);
     char key[128];
     snprintf(key, sizeof key, "bill_cluster_role_held{role=\"%s\"} ", role);
     const char *p = strstr(body, key);
@@ -78,9 +52,7 @@ static int metric_held(int port, const char *role)
 
 static int log_has(const bill_test_server *s, const char *needle)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "grep -qF '%s' %s", needle, s->log);
-    return system(cmd) == 0;
+    return bill_test_shell("grep -qF '%s' %s", needle, s->log) == 0;
 }
 
 /* 1 when the instance serving on `port` holds `role` with a live lease. */
@@ -97,9 +69,8 @@ static long long holder_is_port(const char *url, const char *role, int port)
 START_TEST(test_cluster_server__roles_hand_over)
 {
     bill_test_server a, b;
-    ck_assert_int_eq(bill_test_server_start(&a, BILL_SERVER_BIN, CFG), 0);
+    bill_test_server_up_pair(&a, &b, BILL_SERVER_BIN, CFG, CFG);
     char *url = strdup(a.db_url);
-    ck_assert_int_eq(bill_test_server_start_on(&b, BILL_SERVER_BIN, CFG, url), 0);
 
     /* both registered, serving, with the port they listen on */
     wait_for(url, "SELECT count(*) FROM server_instances WHERE state = 'serving'", 2, 10);
@@ -117,13 +88,9 @@ START_TEST(test_cluster_server__roles_hand_over)
     ck_assert(log_has(&a, "elected for role billing"));
 
     /* bill-cli sees the same */
-    char cmd[1024], out[8192];
-    snprintf(cmd, sizeof cmd, "DATABASE_URL='%s' %s cluster status --json", url, BILL_CLI_BIN);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    ck_assert_int_eq(WEXITSTATUS(pclose(p)), 0);
+    char out[8192];
+    ck_assert_int_eq(bill_test_sh(out, sizeof out, "DATABASE_URL='%s' %s cluster status --json",
+                                      url, BILL_CLI_BIN), 0);
     ck_assert_msg(strstr(out, "\"billing\"") && strstr(out, "\"serving\""), "status: %s", out);
 
     /* SIGTERM: a releases its roles and leaves at once; b takes them at its
@@ -141,14 +108,14 @@ START_TEST(test_cluster_server__roles_hand_over)
 
     /* a comes back: b keeps the roles */
     ck_assert_int_eq(bill_test_server_start_on(&a, BILL_SERVER_BIN, CFG, url), 0);
-    sleep_ms(2500);
+    bill_test_sleep_ms(2500);
     ck_assert_int_eq(holder_is_port(url, "billing", b.port), 1);
     ck_assert_int_eq(metric_held(a.port, "billing"), 0);
 
     /* b dies without a word: a takes over when b's lease (3 s) ends */
     ck_assert_int_eq(bill_test_server_stop(&b, SIGKILL, 5000), 128 + SIGKILL);
     for (int i = 0; i < 100 && holder_is_port(url, "billing", a.port) != 1; i++)
-        sleep_ms(100);
+        bill_test_sleep_ms(100);
     ck_assert_int_eq(holder_is_port(url, "billing", a.port), 1);
     ck_assert_int_eq(metric_held(a.port, "billing"), 1);
     ck_assert(log_has(&a, "took over from instance"));
@@ -168,10 +135,9 @@ START_TEST(test_cluster_server__only_holder_bills)
     const char *cfg = "[cluster]\nheartbeat_secs = 1\n[billing]\nenabled = true\n"
                       "interval_secs = 10\n";
     setenv("BILL_LOG", "info,bill_server::billing=debug", 1); /* the servers inherit it */
-    ck_assert_int_eq(bill_test_server_start(&a, BILL_SERVER_BIN, cfg), 0);
+    bill_test_server_up_pair(&a, &b, BILL_SERVER_BIN, cfg, cfg);
     char *url = strdup(a.db_url);
-    ck_assert_int_eq(bill_test_server_start_on(&b, BILL_SERVER_BIN, cfg, url), 0);
-    sleep_ms(1500);
+    bill_test_sleep_ms(1500);
     ck_assert(log_has(&b, "billing pass skipped: another instance holds the billing role"));
     ck_assert(!log_has(&a, "billing pass skipped"));
     ck_assert_int_eq(bill_test_server_stop(&b, SIGTERM, 15000), 0);
@@ -188,33 +154,27 @@ START_TEST(test_cluster_server__drain_ready_503)
     bill_test_server a;
     /* [server] keys through config.local.toml (the harness writes [server]) */
     char local[64];
-    snprintf(local, sizeof local, "/tmp/bill-e2e-drain-%d.toml", (int)getpid());
-    FILE *f = fopen(local, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("[server]\ndrain_secs = 3\n", f);
-    fclose(f);
-    setenv("LOCAL_CONFIG_FILE", local, 1);
+    bill_test_local_config(local, sizeof local, "[server]\ndrain_secs = 3\n");
     ck_assert_int_eq(bill_test_server_start(&a, BILL_SERVER_BIN, "[cluster]\nheartbeat_secs = 1\n"),
                      0);
-    unsetenv("LOCAL_CONFIG_FILE");
-    unlink(local);
+    bill_test_local_config_end(local);
     char body[1 << 16];
-    ck_assert_int_eq(http_get(a.port, "/ready", body, sizeof body), 200);
+    ck_assert_int_eq(bill_test_http_get(a.port, "/ready", body, sizeof body), 200);
     ck_assert_int_eq(kill(a.pid, SIGTERM), 0);
-    sleep_ms(500);
-    ck_assert_int_eq(http_get(a.port, "/ready", body, sizeof body), 503);
+    bill_test_sleep_ms(500);
+    ck_assert_int_eq(bill_test_http_get(a.port, "/ready", body, sizeof body), 503);
     ck_assert_str_eq(body, "draining\n");
-    ck_assert_int_eq(http_get(a.port, "/health", body, sizeof body), 200);
-    ck_assert_int_eq(http_get(a.port, "/metrics", body, sizeof body), 200);
+    ck_assert_int_eq(bill_test_http_get(a.port, "/health", body, sizeof body), 200);
+    ck_assert_int_eq(bill_test_http_get(a.port, "/metrics", body, sizeof body), 200);
     ck_assert_msg(strstr(body, "\nbill_draining 1\n") != NULL, "metrics: no bill_draining 1");
     char *url = strdup(a.db_url);
     ck_assert_int_eq(q(url, "SELECT count(*) FROM server_instances WHERE state = 'draining'"), 1);
     /* still there one second before the drain ends */
-    sleep_ms(1500);
-    ck_assert_int_eq(http_get(a.port, "/ready", body, sizeof body), 503);
+    bill_test_sleep_ms(1500);
+    ck_assert_int_eq(bill_test_http_get(a.port, "/ready", body, sizeof body), 503);
     /* no second signal: it stops by itself (drain 3 s + in-flight none) */
     ck_assert_int_eq(bill_test_server_stop(&a, 0, 10000), 0);
-    ck_assert_int_eq(http_get(a.port, "/ready", body, sizeof body), 0);
+    ck_assert_int_eq(bill_test_http_get(a.port, "/ready", body, sizeof body), 0);
     ck_assert_int_eq(q(url, "SELECT count(*) FROM server_instances"), 0);
     free(url);
 }

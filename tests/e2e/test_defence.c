@@ -20,24 +20,18 @@
 #include <unistd.h>
 
 #include "server_harness.h"
+#include "check_main.h"
 
 static bill_test_server srv;
 static char local_toml[128];
 
 static void start(const char *local)
 {
-    if (local) {
-        snprintf(local_toml, sizeof local_toml, "/tmp/bill-e2e-defence-%d.toml", (int)getpid());
-        FILE *f = fopen(local_toml, "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(local, f);
-        fclose(f);
-        setenv("LOCAL_CONFIG_FILE", local_toml, 1);
-    }
+    if (local)
+        bill_test_local_config(local_toml, sizeof local_toml, local);
     /* The scenarios count handler runs of anonymous catalog calls: with the
      * catalog cache on, repeated ones would be answered from memory. */
-    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, "[cache]\ncatalog_max_bytes = 0\n") == 0,
-                  "bill-server did not start");
+    bill_test_server_up(&srv, BILL_SERVER_BIN, NULL, NULL, "[cache]\ncatalog_max_bytes = 0\n");
 }
 
 static void setup_default(void) { start(NULL); }
@@ -48,63 +42,24 @@ static void setup_limited(void)
 
 static void teardown(void)
 {
-    if (srv.pid > 0) {
-        int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
-        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
-    }
-    if (local_toml[0]) {
-        unlink(local_toml);
-        unsetenv("LOCAL_CONFIG_FILE");
-        local_toml[0] = '\0';
-    }
+    bill_test_server_down(&srv);
+    bill_test_local_config_end(local_toml);
 }
 
 static int run(const char *scenario)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d '%s' %s", E2E_H2DEFENCE, srv.port,
-             srv.db_url, scenario);
-    int rc = system(cmd);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
+    return bill_test_shell("/usr/bin/python3 %s %d '%s' %s", E2E_H2DEFENCE, srv.port, srv.db_url,
+                        scenario);
 }
 
-#define SCENARIO(name)                                                         \
-    START_TEST(test_defence__##name)                                           \
-    {                                                                          \
-        ck_assert_int_eq(run(#name), 0);                                       \
-        ck_assert_msg(bill_test_server_alive(&srv), "server died");            \
-    }                                                                          \
-    END_TEST
+static const char *const defaults[] = {"reset_same_write", "rapid_reset", "attack_fairness",
+                                       "frame_flags"};
+static const char *const limited[] = {"reset_queued", "close_cancels", "stream_limit"};
+BILL_TEST_SCENARIOS(test_defence__default, run, &srv, defaults)
+BILL_TEST_SCENARIOS(test_defence__limited, run, &srv, limited)
 
-SCENARIO(reset_same_write)
-SCENARIO(rapid_reset)
-SCENARIO(attack_fairness)
-SCENARIO(frame_flags)
-SCENARIO(reset_queued)
-SCENARIO(close_cancels)
-SCENARIO(stream_limit)
-
-int main(void)
-{
-    Suite *s = suite_create("e2e_defence");
-    TCase *tc = tcase_create("default");
-    tcase_add_checked_fixture(tc, setup_default, teardown);
-    tcase_set_timeout(tc, 180);
-    tcase_add_test(tc, test_defence__reset_same_write);
-    tcase_add_test(tc, test_defence__rapid_reset);
-    tcase_add_test(tc, test_defence__attack_fairness);
-    tcase_add_test(tc, test_defence__frame_flags);
-    suite_add_tcase(s, tc);
-    TCase *tl = tcase_create("limited");
-    tcase_add_checked_fixture(tl, setup_limited, teardown);
-    tcase_set_timeout(tl, 180);
-    tcase_add_test(tl, test_defence__reset_queued);
-    tcase_add_test(tl, test_defence__close_cancels);
-    tcase_add_test(tl, test_defence__stream_limit);
-    suite_add_tcase(s, tl);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+BILL_TEST_MAIN_CASES("e2e_defence",
+                     BILL_TEST_LOOP_CASE("default", 180, setup_default, teardown,
+                                         BILL_TEST_COUNT(defaults), test_defence__default),
+                     BILL_TEST_LOOP_CASE("limited", 180, setup_limited, teardown,
+                                         BILL_TEST_COUNT(limited), test_defence__limited));

@@ -16,31 +16,12 @@
 #include "pg_harness.h"
 #include "server_harness.h"
 
-static bill_test_server srv;
-
-static void setup(void)
-{
-    static const char *const plugins[] = {"gateway-yipay", NULL};
-    ck_assert_msg(bill_test_server_start_plugins(&srv, BILL_SERVER_BIN, BUILTIN_PLUGIN_DIR,
-                                                 plugins, NULL) == 0,
-                  "bill-server did not start");
-}
-
-static void teardown(void)
-{
-    if (srv.pid > 0) {
-        int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
-        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
-    }
-}
+BILL_TEST_SERVER_FIXTURE(BUILTIN_PLUGIN_DIR, NULL, "gateway-yipay", NULL)
 
 START_TEST(test_frontend__browser_vocabulary_and_anonymous_gateways)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s %s", E2E_FRONTEND_CLIENT, srv.port,
-             srv.dir, BILL_CLI_BIN);
-    int rc = system(cmd);
-    ck_assert_int_eq(rc == -1 ? -1 : WEXITSTATUS(rc), 0);
+    ck_assert_int_eq(bill_test_shell("/usr/bin/python3 %s %d %s %s", E2E_FRONTEND_CLIENT, srv.port,
+                                  srv.dir, BILL_CLI_BIN), 0);
     ck_assert_msg(bill_test_server_alive(&srv), "server died");
     ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
         "SELECT count(*) FROM tickets WHERE priority = 'medium'"), 3);

@@ -14,10 +14,9 @@ credentials where the page has none). docs/api-compat.md lists them.
 Usage: test_frontend.py PORT SERVER_DIR BILL_CLI
 """
 import json
-import subprocess
 import sys
 
-from pbwire import expect, fail, enc, S, I, M, R, browser
+from pbwire import expect, fail, enc, S, I, M, R, browser, bill_cli
 
 PORT, SRV_DIR, CLI = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ID = '/rustbill.identity.IdentityService/'
@@ -29,11 +28,8 @@ SECRET = 'Yipay-SECRET-key-0123456789'
 
 
 def cli(*args):
-    p = subprocess.run([CLI, '--config', SRV_DIR + '/config.toml', '--json', '-q'] + list(args),
-                       capture_output=True, text=True, cwd=SRV_DIR)
-    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
-    doc = json.loads(p.stdout) if p.stdout.strip() else {}
-    return doc
+    doc = bill_cli(CLI, SRV_DIR, *args)
+    return {} if doc is None else doc
 
 
 def call(path, body, token=None, text=False):

@@ -17,39 +17,21 @@
 
 #include "pg_harness.h"
 #include "server_harness.h"
-
-static bill_test_server srv;
+#include "check_main.h"
 
 /* The stories run with the harness's relaxed [rate_limit], so a slow run
  * (ASan, shared cores) never turns one of their calls into
  * RESOURCE_EXHAUSTED; the limits themselves are asserted by the ratelimit
  * case, on a server with the shipped values (login 5/s, register 1/s). */
-static void setup(void)
-{
-    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, NULL) == 0,
-                  "bill-server did not start");
-}
-
+BILL_TEST_SERVER_FIXTURE(NULL, NULL, NULL)
 static void setup_strict(void)
 {
-    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, BILL_TEST_RATE_LIMIT_STRICT) == 0,
-                  "bill-server did not start");
-}
-
-static void teardown(void)
-{
-    if (srv.pid > 0) {
-        int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
-        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
-    }
+    bill_test_server_up(&srv, BILL_SERVER_BIN, NULL, NULL, BILL_TEST_RATE_LIMIT_STRICT);
 }
 
 static int run_client(const char *scenario)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s", E2E_IDENTITY_CLIENT, srv.port, scenario);
-    int rc = system(cmd);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
+    return bill_test_shell("/usr/bin/python3 %s %d %s", E2E_IDENTITY_CLIENT, srv.port, scenario);
 }
 
 START_TEST(test_identity__customer_story)
@@ -68,31 +50,21 @@ START_TEST(test_identity__customer_story)
 }
 END_TEST
 
-#define SCENARIO(name)                                                         \
-    START_TEST(test_identity__##name)                                          \
-    {                                                                          \
-        ck_assert_int_eq(run_client(#name), 0);                                \
-        ck_assert_msg(bill_test_server_alive(&srv), "server died");            \
-    }                                                                          \
-    END_TEST
-
-SCENARIO(tokens)
-SCENARIO(admin)
+static const char *const scenarios[] = {"tokens", "admin"};
+BILL_TEST_SCENARIOS(test_identity__scenario, run_client, &srv, scenarios)
 
 /* Login and Register are limited per client address: bursts from one
  * address are refused with RESOURCE_EXHAUSTED "slow down" (not the lockout),
  * other methods are not, and each refusal is a WARN naming the address. */
 START_TEST(test_identity__ratelimit)
 {
-    char cmd[600];
     ck_assert_int_eq(run_client("ratelimit"), 0);
     ck_assert_msg(bill_test_server_alive(&srv), "server died");
-    snprintf(cmd, sizeof cmd,
-             "grep -q 'WARN.*rate limit: /rustbill.identity.IdentityService/Login from 127.0.0.1' %s"
-             " && grep -q 'WARN.*rate limit: /rustbill.identity.IdentityService/Register from "
-             "127.0.0.1' %s",
-             srv.log, srv.log);
-    ck_assert_msg(system(cmd) == 0, "no rate-limit WARN lines in %s", srv.log);
+    ck_assert_msg(bill_test_shell("grep -q 'WARN.*rate limit: /rustbill.identity.IdentityService/Login"
+                               " from 127.0.0.1' %s && grep -q 'WARN.*rate limit: "
+                               "/rustbill.identity.IdentityService/Register from 127.0.0.1' %s",
+                               srv.log, srv.log) == 0,
+                  "no rate-limit WARN lines in %s", srv.log);
 }
 END_TEST
 
@@ -100,49 +72,28 @@ END_TEST
  * name the attacker's address. */
 START_TEST(test_identity__lockout)
 {
-    char cmd[600];
     ck_assert_int_eq(run_client("lockout"), 0);
     ck_assert_msg(bill_test_server_alive(&srv), "server died");
-    snprintf(cmd, sizeof cmd,
-             "grep -q 'WARN.*failed admin login for \"admin\" from 127.0.0.2' %s && "
-             "grep -q 'WARN.*login for locked user \"admin\" from 127.0.0.2 refused' %s",
-             srv.log, srv.log);
-    ck_assert_msg(system(cmd) == 0, "no WARN line with the attacker's address in %s", srv.log);
+    ck_assert_msg(bill_test_shell("grep -q 'WARN.*failed admin login for \"admin\" from 127.0.0.2' %s"
+                               " && grep -q 'WARN.*login for locked user \"admin\" from 127.0.0.2"
+                               " refused' %s", srv.log, srv.log) == 0,
+                  "no WARN line with the attacker's address in %s", srv.log);
 }
 END_TEST
 
 /* Suspended and closed customers (issue 8, defect 4): test_access.py. */
 START_TEST(test_identity__suspended_customer)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s '%s'", E2E_ACCESS_CLIENT, srv.port,
-             BILL_CLI_BIN, srv.db_url);
-    int rc = system(cmd);
-    ck_assert_int_eq(rc == -1 ? -1 : WEXITSTATUS(rc), 0);
+    ck_assert_int_eq(bill_test_shell("/usr/bin/python3 %s %d %s '%s'", E2E_ACCESS_CLIENT, srv.port,
+                                  BILL_CLI_BIN, srv.db_url), 0);
     ck_assert_msg(bill_test_server_alive(&srv), "server died");
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("e2e_identity");
-    TCase *tc = tcase_create("identity");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 180);
-    tcase_add_test(tc, test_identity__customer_story);
-    tcase_add_test(tc, test_identity__tokens);
-    tcase_add_test(tc, test_identity__admin);
-    tcase_add_test(tc, test_identity__lockout);
-    tcase_add_test(tc, test_identity__suspended_customer);
-    suite_add_tcase(s, tc);
-    TCase *rl = tcase_create("ratelimit");
-    tcase_add_checked_fixture(rl, setup_strict, teardown);
-    tcase_set_timeout(rl, 180);
-    tcase_add_test(rl, test_identity__ratelimit);
-    suite_add_tcase(s, rl);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN_CASES("e2e_identity",
+                     BILL_TEST_CASE("identity", 180, setup, teardown, test_identity__customer_story,
+                                    test_identity__lockout, test_identity__suspended_customer),
+                     BILL_TEST_LOOP_CASE("scenarios", 180, setup, teardown,
+                                         BILL_TEST_COUNT(scenarios), test_identity__scenario),
+                     BILL_TEST_CASE("ratelimit", 180, setup_strict, teardown,
+                                    test_identity__ratelimit));

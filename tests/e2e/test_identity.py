@@ -25,85 +25,13 @@ import urllib.parse
 
 import grpc
 
+from pbwire import expect, enc, dec, web_frames  # noqa: E402
+
 PORT = int(sys.argv[1])
 SCENARIO = sys.argv[2]
 SECRET = b'e2e-secret-0123456789abcdef0123456789'
 SVC = '/rustbill.identity.IdentityService/'
 ADMIN_PASS = 'E2e-Admin-Pass-123!'
-
-
-def fail(msg):
-    print('FAIL:', msg)
-    sys.exit(1)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-# ---- minimal protobuf codec ------------------------------------------------
-
-def varint(n):
-    out = b''
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def enc(fields):
-    """fields: list of (number, value) with str/bytes/bool/int values."""
-    out = b''
-    for num, v in fields:
-        if isinstance(v, bool) or isinstance(v, int):
-            out += varint(num << 3) + varint(int(v))
-        else:
-            b = v.encode() if isinstance(v, str) else v
-            out += varint((num << 3) | 2) + varint(len(b)) + b
-    return out
-
-
-def dec(buf):
-    """-> dict number -> list of raw values (bytes for len-delimited, int)."""
-    out, i = {}, 0
-    while i < len(buf):
-        key, shift = 0, 0
-        while True:
-            b = buf[i]
-            i += 1
-            key |= (b & 0x7f) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            v, shift = 0, 0
-            while True:
-                b = buf[i]
-                i += 1
-                v |= (b & 0x7f) << shift
-                shift += 7
-                if not b & 0x80:
-                    break
-        elif wt == 2:
-            n, shift = 0, 0
-            while True:
-                b = buf[i]
-                i += 1
-                n |= (b & 0x7f) << shift
-                shift += 7
-                if not b & 0x80:
-                    break
-            v = buf[i:i + n]
-            i += n
-        else:
-            fail('unexpected wire type %d' % wt)
-        out.setdefault(num, []).append(v)
-    return out
 
 
 def s(msg, num):
@@ -157,7 +85,7 @@ def denied(method, body, want, token=None, headers=(), contains=None):
 
 
 def login(username, password, user_type=''):
-    return call('Login', enc([(1, username), (2, password), (3, user_type)]))
+    return call('Login', enc((1, username), (2, password), (3, user_type)))
 
 
 # ---- gRPC-Web over HTTP/1.1 (what the browser does) -------------------------
@@ -180,17 +108,7 @@ def web(method, body, cookie=None, extra=None, src=None):
     expect(r.status == 200, 'gRPC-Web %s: HTTP %d' % (method, r.status))
     hmap = {k.lower(): v for k, v in headers}
     cookies = [v for k, v in headers if k.lower() == 'set-cookie']
-    msgs, trailers = [], {}
-    while data:
-        flag, n = data[0], struct.unpack('>I', data[1:5])[0]
-        payload, data = data[5:5 + n], data[5 + n:]
-        if flag & 0x80:
-            for ln in payload.decode().split('\r\n'):
-                if ln:
-                    k, _, v = ln.partition(':')
-                    trailers[k.strip().lower()] = v.strip()
-        else:
-            msgs.append(payload)
+    msgs, trailers = web_frames(data, method)
     status = int(hmap.get('grpc-status', trailers.get('grpc-status', '-1')))
     message = urllib.parse.unquote(hmap.get('grpc-message', trailers.get('grpc-message', '')))
     return status, message, (dec(msgs[0]) if msgs else None), cookies
@@ -215,21 +133,21 @@ def scenario_customer():
     # anonymous GetMe
     denied('GetMe', b'', grpc.StatusCode.UNAUTHENTICATED, contains='login required')
     # register: user + customer, balance 0.00 (checked by the C wrapper in SQL)
-    r = ok('Register', enc([(1, 'alice'), (2, 'alice@example.com'), (3, 'Alice'),
-                            (4, 'correct horse')]))
+    r = ok('Register', enc((1, 'alice'), (2, 'alice@example.com'), (3, 'Alice'),
+                            (4, 'correct horse')))
     u = user(r[1][0])
     cid = s(r, 2)
     expect(u['username'] == 'alice' and u['user_type'] == 'customer', 'register user %r' % u)
     expect(cid and u['customer_id'] == cid, 'register customer id')
     expect(u['created_at'].endswith('Z'), 'created_at RFC 3339: %r' % u['created_at'])
-    denied('Register', enc([(1, 'alice'), (2, 'other@example.com'), (4, 'correct horse')]),
+    denied('Register', enc((1, 'alice'), (2, 'other@example.com'), (4, 'correct horse')),
            grpc.StatusCode.ALREADY_EXISTS, contains='username already taken')
-    denied('Register', enc([(1, 'bob'), (2, 'nope'), (4, 'correct horse')]),
+    denied('Register', enc((1, 'bob'), (2, 'nope'), (4, 'correct horse')),
            grpc.StatusCode.INVALID_ARGUMENT, contains='email')
     # verification code (cooldown answered in-band)
-    r = ok('SendVerificationCode', enc([(1, 'carol@example.com'), (2, 'register')]))
+    r = ok('SendVerificationCode', enc((1, 'carol@example.com'), (2, 'register')))
     expect(i(r, 1) == 1, 'code sent')
-    r = ok('SendVerificationCode', enc([(1, 'carol@example.com'), (2, 'register')]))
+    r = ok('SendVerificationCode', enc((1, 'carol@example.com'), (2, 'register')))
     expect(i(r, 1) == 0 and 0 < i(r, 3) <= 60, 'cooldown: sent=%r retry=%r' % (i(r, 1), i(r, 3)))
 
     # login (user_type empty = customer)
@@ -250,13 +168,13 @@ def scenario_customer():
     expect(me['username'] == 'alice' and me['user_type'] == 'customer', 'GetMe %r' % me)
 
     # refresh: rotation, then reuse of the old token revokes the family
-    r = ok('RefreshToken', enc([(1, refresh)]))
+    r = ok('RefreshToken', enc((1, refresh)))
     access2, refresh2 = s(r, 1), s(r, 3)
     expect(refresh2 != refresh and i(r, 2) == 24 * 3600, 'rotation')
     ok('GetMe', b'', token=access2)
-    denied('RefreshToken', enc([(1, refresh)]), grpc.StatusCode.UNAUTHENTICATED,
+    denied('RefreshToken', enc((1, refresh)), grpc.StatusCode.UNAUTHENTICATED,
            contains='already used')
-    denied('RefreshToken', enc([(1, refresh2)]), grpc.StatusCode.UNAUTHENTICATED,
+    denied('RefreshToken', enc((1, refresh2)), grpc.StatusCode.UNAUTHENTICATED,
            contains='revoked')
 
     # a new login; Logout revokes that login's refresh family
@@ -264,22 +182,22 @@ def scenario_customer():
     expect(code == grpc.StatusCode.OK, 'relogin %s %s' % (code, msg))
     access3, refresh3 = s(r, 1), s(r, 2)
     ok('Logout', b'', token=access3)
-    denied('RefreshToken', enc([(1, refresh3)]), grpc.StatusCode.UNAUTHENTICATED)
+    denied('RefreshToken', enc((1, refresh3)), grpc.StatusCode.UNAUTHENTICATED)
 
     # change password: wrong old, then right; old password no longer works
-    denied('ChangePassword', enc([(1, 'nope'), (2, 'new horse 2')]),
+    denied('ChangePassword', enc((1, 'nope'), (2, 'new horse 2')),
            grpc.StatusCode.UNAUTHENTICATED, token=access3, contains='current password')
-    ok('ChangePassword', enc([(1, 'correct horse'), (2, 'new horse 2')]), token=access3)
+    ok('ChangePassword', enc((1, 'correct horse'), (2, 'new horse 2')), token=access3)
     code, _, _ = login('alice', 'correct horse')
     expect(code == grpc.StatusCode.UNAUTHENTICATED, 'old password still works')
     code, _, _ = login('alice', 'new horse 2')
     expect(code == grpc.StatusCode.OK, 'new password rejected')
-    denied('ChangePassword', enc([(1, 'x'), (2, 'y')]), grpc.StatusCode.UNAUTHENTICATED)
+    denied('ChangePassword', enc((1, 'x'), (2, 'y')), grpc.StatusCode.UNAUTHENTICATED)
     print('customer OK')
 
 
 def scenario_tokens():
-    ok('Register', enc([(1, 'dave'), (2, 'dave@example.com'), (4, 'correct horse')]))
+    ok('Register', enc((1, 'dave'), (2, 'dave@example.com'), (4, 'correct horse')))
     code, msg, r = login('dave', 'correct horse')
     expect(code == grpc.StatusCode.OK, 'login %s %s' % (code, msg))
     good = s(r, 1)
@@ -310,13 +228,13 @@ def scenario_tokens():
     # the same claims correctly signed pass: the forger is right, so the refusals mean something
     ok('GetMe', b'', token=forge({'alg': 'HS256', 'typ': 'JWT'}, base))
     # an invalid token does not break anonymous methods (Login still works)
-    code, _, _ = call('Login', enc([(1, 'dave'), (2, 'correct horse')]), token='garbage')
+    code, _, _ = call('Login', enc((1, 'dave'), (2, 'correct horse')), token='garbage')
     expect(code == grpc.StatusCode.OK, 'login with a stale token header failed: %s' % code)
     print('tokens OK')
 
 
 def scenario_admin():
-    st, msg, r, cookies = web('Login', enc([(1, 'admin'), (2, ADMIN_PASS), (3, 'admin')]))
+    st, msg, r, cookies = web('Login', enc((1, 'admin'), (2, ADMIN_PASS), (3, 'admin')))
     expect(st == 0, 'admin login: %d %s' % (st, msg))
     expect(s(r, 5) == '/admin' and s(r, 1) == '' and s(r, 2) == '', 'admin login response')
     u = user(r[4][0])
@@ -344,9 +262,9 @@ def scenario_admin():
     st, msg, _, _ = web('GetMe', b'', cookie=bad)
     expect(st == 16 and 'session' in msg, 'tampered cookie: %d %s' % (st, msg))
     # wrong password, unknown user_type
-    st, msg, _, _ = web('Login', enc([(1, 'admin'), (2, 'nope-nope'), (3, 'admin')]))
+    st, msg, _, _ = web('Login', enc((1, 'admin'), (2, 'nope-nope'), (3, 'admin')))
     expect(st == 16, 'admin wrong password: %d' % st)
-    st, msg, _, _ = web('Login', enc([(1, 'admin'), (2, ADMIN_PASS), (3, 'root')]))
+    st, msg, _, _ = web('Login', enc((1, 'admin'), (2, ADMIN_PASS), (3, 'root')))
     expect(st == 3, 'bad user_type: %d' % st)
     # logout: cookie cleared, session dead server-side even if the browser keeps it
     st, msg, _, cookies = web('Logout', b'', cookie=pair)
@@ -358,7 +276,7 @@ def scenario_admin():
 
 
 def scenario_lockout():
-    ok('Register', enc([(1, 'erin'), (2, 'erin@example.com'), (4, 'correct horse')]))
+    ok('Register', enc((1, 'erin'), (2, 'erin@example.com'), (4, 'correct horse')))
     for n in range(5):
         code, _, _ = login('erin', 'bad password %d' % n)
         expect(code == grpc.StatusCode.UNAUTHENTICATED, 'attempt %d: %s' % (n, code))
@@ -366,7 +284,7 @@ def scenario_lockout():
     expect(code == grpc.StatusCode.RESOURCE_EXHAUSTED and 'too many failed logins' in msg,
            'lockout: %s %s' % (code, msg))
     # issue 8: the lock is for that address; erin, elsewhere, logs in
-    st, msg, r, _ = web('Login', enc([(1, 'erin'), (2, 'correct horse')]), src='127.0.0.3')
+    st, msg, r, _ = web('Login', enc((1, 'erin'), (2, 'correct horse')), src='127.0.0.3')
     expect(st == 0 and s(r, 1).count('.') == 2, 'erin from another address: %d %s' % (st, msg))
 
     # An attacker at 127.0.0.2 hammers the admin's name: locked out there
@@ -374,15 +292,15 @@ def scenario_lockout():
     # attacker's address is in the WARN lines (checked by test_identity.c).
     codes = []
     for n in range(8):
-        st, msg, _, _ = web('Login', enc([(1, 'admin'), (2, 'guess %d' % n), (3, 'admin')]),
+        st, msg, _, _ = web('Login', enc((1, 'admin'), (2, 'guess %d' % n), (3, 'admin')),
                             src='127.0.0.2')
         codes.append((st, msg))
     expect([c for c, _ in codes[:5]] == [16] * 5, 'attacker guesses: %r' % codes)
     expect(all(c == 8 and 'from this address' in m for c, m in codes[5:]),
            'attacker not locked: %r' % codes)
-    st, msg, r, cookies = web('Login', enc([(1, 'admin'), (2, ADMIN_PASS), (3, 'admin')]))
+    st, msg, r, cookies = web('Login', enc((1, 'admin'), (2, ADMIN_PASS), (3, 'admin')))
     expect(st == 0 and cookies, 'admin locked out by a stranger: %d %s' % (st, msg))
-    st, msg, _, _ = web('Login', enc([(1, 'admin'), (2, ADMIN_PASS), (3, 'admin')]),
+    st, msg, _, _ = web('Login', enc((1, 'admin'), (2, ADMIN_PASS), (3, 'admin')),
                         src='127.0.0.2')
     expect(st == 8, 'the attacker address is still locked: %d %s' % (st, msg))
     print('lockout OK')
@@ -411,7 +329,7 @@ def scenario_ratelimit():
     #
     # 20 logins at once (distinct users, so the lockout stays out of it):
     # at most 5 + 5/s of the burst's spread get through.
-    res = burst('Login', [enc([(1, 'nobody%d' % n), (2, 'whatever')]) for n in range(20)])
+    res = burst('Login', [enc((1, 'nobody%d' % n), (2, 'whatever')) for n in range(20)])
     codes = [c for c, _ in res]
     limited = [m for c, m in res if c == grpc.StatusCode.RESOURCE_EXHAUSTED]
     expect(len(limited) >= 10, 'only %d of 20 logins limited: %r' % (len(limited), codes))
@@ -419,8 +337,8 @@ def scenario_ratelimit():
     expect(all(m == 'too many login attempts, slow down' for m in limited),
            'rate-limit message (not the lockout): %r' % limited)
     # 6 registrations at once: 1 + 1/s of the spread get through.
-    res = burst('Register', [enc([(1, 'burst%d' % n), (2, 'burst%d@example.com' % n),
-                                  (4, 'correct horse')]) for n in range(6)])
+    res = burst('Register', [enc((1, 'burst%d' % n), (2, 'burst%d@example.com' % n),
+                                  (4, 'correct horse')) for n in range(6)])
     codes = [c for c, _ in res]
     limited = [m for c, m in res if c == grpc.StatusCode.RESOURCE_EXHAUSTED]
     expect(len(limited) >= 3, 'only %d of 6 registrations limited: %r' % (len(limited), codes))
@@ -430,7 +348,7 @@ def scenario_ratelimit():
     # other methods are not limited by these buckets
     denied('GetMe', b'', grpc.StatusCode.UNAUTHENTICATED, contains='login required')
     # and another address has buckets of its own
-    st, msg, _, _ = web('Login', enc([(1, 'nobody'), (2, 'whatever')]), src='127.0.0.4')
+    st, msg, _, _ = web('Login', enc((1, 'nobody'), (2, 'whatever')), src='127.0.0.4')
     expect(st == 16, 'login from another address: %d %s' % (st, msg))
     print('ratelimit OK')
 

@@ -26,17 +26,10 @@
 #include "pg_harness.h"
 #include "server_harness.h"
 
-static bill_test_server srv;
+BILL_TEST_SERVER_FIXTURE(BUILTIN_PLUGIN_DIR, NULL, "gateway-yipay", NULL)
 
-static void setup(void)
-{
-    static const char *const plugins[] = {"gateway-yipay", NULL};
-    ck_assert_msg(bill_test_server_start_plugins(&srv, BILL_SERVER_BIN, BUILTIN_PLUGIN_DIR,
-                                                 plugins, NULL) == 0,
-                  "bill-server did not start");
-}
-
-static void teardown(void)
+/* Stops the server without asserting its exit status. */
+static void teardown_outage(void)
 {
     if (srv.pid > 0)
         bill_test_server_stop(&srv, SIGTERM, 15000);
@@ -118,5 +111,5 @@ START_TEST(test_outage__callback_is_retryable_and_pays_after)
 }
 END_TEST
 
-BILL_TEST_MAIN_AFTER(bill_test_pg_use_private(), "e2e_outage", 0, setup, teardown,
+BILL_TEST_MAIN_AFTER(bill_test_pg_use_private(), "e2e_outage", 0, setup, teardown_outage,
                test_outage__callback_is_retryable_and_pays_after);

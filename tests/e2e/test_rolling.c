@@ -24,34 +24,10 @@
 
 #define CFG "[cluster]\nheartbeat_secs = 1\n"
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int http_get(int port, const char *path, char *buf, size_t cap)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "curl -s --max-time 5 -w '\\n%%{http_code}' http://127.0.0.1:%d%s", port, path);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(buf, 1, cap - 1, p);
-    buf[n] = '\0';
-    pclose(p);
-    char *nl = strrchr(buf, '\n');
-    if (!nl)
-        return 0;
-    int code = atoi(nl + 1);
-    *nl = '\0';
-    return code;
-}
-
 static long metric(int port, const char *name)
 {
     static char body[1 << 17];
-    if (http_get(port, "/metrics", body, sizeof body) != 200)
+    if (bill_test_http_get(port, "/metrics", body, sizeof body) != 200)
         return -1;
     char key[128];
     snprintf(key, sizeof key, "\n%s ", name);
@@ -62,21 +38,17 @@ static long metric(int port, const char *name)
 /* Mark the upstream on `port` down (or up) in WORK/site.conf and reload nginx. */
 static void upstream(const char *work, int port, bool down)
 {
-    char cmd[1024];
     if (down)
-        snprintf(cmd, sizeof cmd, "sed -i 's|server 127.0.0.1:%d |server 127.0.0.1:%d down |' "
-                 "%s/site.conf", port, port, work);
+        ck_assert_int_eq(bill_test_shell("sed -i 's|server 127.0.0.1:%d |server 127.0.0.1:%d down |' "
+                                      "%s/site.conf", port, port, work), 0);
     else
-        snprintf(cmd, sizeof cmd, "sed -i 's|server 127.0.0.1:%d down |server 127.0.0.1:%d |' "
-                 "%s/site.conf", port, port, work);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "grep -q 'server 127.0.0.1:%d %s' %s/site.conf", port,
-             down ? "down" : "max_fails", work);
-    ck_assert_msg(system(cmd) == 0, "site.conf: upstream %d not marked %s", port,
-                  down ? "down" : "up");
-    snprintf(cmd, sizeof cmd, "nginx -p %s -e %s/error.log -c %s/nginx.conf -s reload", work,
-             work, work);
-    ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(bill_test_shell("sed -i 's|server 127.0.0.1:%d down |server 127.0.0.1:%d |' "
+                                      "%s/site.conf", port, port, work), 0);
+    ck_assert_msg(bill_test_shell("grep -q 'server 127.0.0.1:%d %s' %s/site.conf", port,
+                               down ? "down" : "max_fails", work) == 0,
+                  "site.conf: upstream %d not marked %s", port, down ? "down" : "up");
+    ck_assert_int_eq(bill_test_shell("nginx -p %s -e %s/error.log -c %s/nginx.conf -s reload", work,
+                                  work, work), 0);
 }
 
 static void restart(bill_test_server *s, const char *work, const char *url)
@@ -90,7 +62,7 @@ static void restart(bill_test_server *s, const char *work, const char *url)
         open = metric(port, "bill_connections_open");
         if (open == 1)
             break;
-        sleep_ms(100);
+        bill_test_sleep_ms(100);
     }
     ck_assert_msg(open == 1, "nginx still holds %ld connection(s) to %d", open - 1, port);
     ck_assert_int_eq(bill_test_server_stop(s, SIGTERM, 20000), 0);
@@ -98,13 +70,13 @@ static void restart(bill_test_server *s, const char *work, const char *url)
     char body[256];
     int code = 0;
     for (int i = 0; i < 100 && code != 200; i++) {
-        code = http_get(port, "/ready", body, sizeof body);
+        code = bill_test_http_get(port, "/ready", body, sizeof body);
         if (code != 200)
-            sleep_ms(100);
+            bill_test_sleep_ms(100);
     }
     ck_assert_int_eq(code, 200);
     upstream(work, port, false);
-    sleep_ms(2000); /* steady load on both again */
+    bill_test_sleep_ms(2000); /* steady load on both again */
 }
 
 START_TEST(test_rolling__zero_failed_requests)
@@ -114,9 +86,8 @@ START_TEST(test_rolling__zero_failed_requests)
         return;
     }
     bill_test_server a, b;
-    ck_assert_int_eq(bill_test_server_start(&a, BILL_SERVER_BIN, CFG), 0);
+    bill_test_server_up_pair(&a, &b, BILL_SERVER_BIN, CFG, CFG);
     char *url = strdup(a.db_url);
-    ck_assert_int_eq(bill_test_server_start_on(&b, BILL_SERVER_BIN, CFG, url), 0);
 
     char work[] = "/tmp/bill-rolling.XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(work));
@@ -129,12 +100,11 @@ START_TEST(test_rolling__zero_failed_requests)
     ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
     ck_assert_msg(strncmp(line, "READY", 5) == 0, "rolling.py said: %s", line);
 
-    sleep_ms(1500);
+    bill_test_sleep_ms(1500);
     restart(&a, work, url);
     restart(&b, work, url);
 
-    snprintf(cmd, sizeof cmd, "touch %s/stop", work);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(bill_test_shell("touch %s/stop", work), 0);
     char done[512] = "";
     while (fgets(line, sizeof line, p)) {
         fputs(line, stderr);
@@ -151,8 +121,7 @@ START_TEST(test_rolling__zero_failed_requests)
                                     "IntegrationService/ListGateways\",code=\"OK\"}"), 0);
     ck_assert_int_eq(bill_test_server_stop(&a, SIGTERM, 15000), 0);
     ck_assert_int_eq(bill_test_server_stop(&b, SIGTERM, 15000), 0);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", work);
-    (void)system(cmd);
+    (void)bill_test_shell("rm -rf %s", work);
     free(url);
 }
 END_TEST

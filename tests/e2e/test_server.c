@@ -11,63 +11,30 @@
 #include <unistd.h>
 
 #include "server_harness.h"
+#include "check_main.h"
 
-static bill_test_server srv;
-
-static void setup(void)
-{
-    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, NULL) == 0,
-                  "bill-server did not start");
-}
+BILL_TEST_SERVER_FIXTURE(NULL, NULL, NULL)
 
 /* The proxy scenarios assert the Login rate limit per client address: the
  * shipped limits instead of the harness's relaxed ones. */
 static void setup_strict(void)
 {
-    ck_assert_msg(bill_test_server_start(&srv, BILL_SERVER_BIN, BILL_TEST_RATE_LIMIT_STRICT) == 0,
-                  "bill-server did not start");
-}
-
-static void teardown(void)
-{
-    if (srv.pid > 0) {
-        int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
-        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
-    }
+    bill_test_server_up(&srv, BILL_SERVER_BIN, NULL, NULL, BILL_TEST_RATE_LIMIT_STRICT);
 }
 
 static int run_client(const char *scenario)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s", E2E_CLIENT, srv.port, scenario);
-    int rc = system(cmd);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
+    return bill_test_shell("/usr/bin/python3 %s %d %s", E2E_CLIENT, srv.port, scenario);
 }
 
-#define SCENARIO(name)                                                         \
-    START_TEST(test_e2e__##name)                                               \
-    {                                                                          \
-        ck_assert_int_eq(run_client(#name), 0);                                \
-        ck_assert_msg(bill_test_server_alive(&srv), "server died");            \
-    }                                                                          \
-    END_TEST
-
-SCENARIO(grpc_native)
-SCENARIO(reflection)
-SCENARIO(grpc_web)
-SCENARIO(cors)
-SCENARIO(endpoints)
-SCENARIO(hostile)
-SCENARIO(many_connections)
+static const char *const scenarios[] = {"grpc_native", "reflection", "grpc_web",        "cors",
+                                        "endpoints",   "hostile",    "many_connections"};
+BILL_TEST_SCENARIOS(test_e2e__scenario, run_client, &srv, scenarios)
 
 /* hardening.py scenarios (HEAD, reverse proxies): they read the server log. */
 static int run_hardening(const char *scenario)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %s %s", E2E_HARDENING, srv.port, srv.log,
-             scenario);
-    int rc = system(cmd);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
+    return bill_test_shell("/usr/bin/python3 %s %d %s %s", E2E_HARDENING, srv.port, srv.log, scenario);
 }
 
 START_TEST(test_e2e__head_without_body)
@@ -90,20 +57,15 @@ static char proxy_local[300];
 
 static void setup_proxy(void)
 {
-    snprintf(proxy_local, sizeof proxy_local, "/tmp/bill-e2e-proxy-%d.toml", (int)getpid());
-    FILE *f = fopen(proxy_local, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("[server]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n", f);
-    fclose(f);
-    setenv("LOCAL_CONFIG_FILE", proxy_local, 1);
+    bill_test_local_config(proxy_local, sizeof proxy_local,
+                           "[server]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n");
     setup_strict();
 }
 
 static void teardown_proxy(void)
 {
     teardown();
-    unsetenv("LOCAL_CONFIG_FILE");
-    unlink(proxy_local);
+    bill_test_local_config_end(proxy_local);
 }
 
 START_TEST(test_e2e__proxy_headers_trusted)
@@ -120,17 +82,12 @@ static char keys_dir[300];
 static void setup_keys(void)
 {
     snprintf(keys_dir, sizeof keys_dir, "/tmp/bill-e2e-keys-%d", (int)getpid());
-    char path[400];
-    snprintf(path, sizeof path, "mkdir -p %s/admin && echo '<html>s2-admin-marker</html>' > "
-             "%s/admin/index.html", keys_dir, keys_dir);
-    ck_assert_int_eq(system(path), 0);
-    snprintf(proxy_local, sizeof proxy_local, "%s/local.toml", keys_dir);
-    FILE *f = fopen(proxy_local, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "[server]\nadmin_dir = \"%s/admin\"\nidle_timeout_ms = 500\nio_threads = 1\n",
-            keys_dir);
-    fclose(f);
-    setenv("LOCAL_CONFIG_FILE", proxy_local, 1);
+    ck_assert_int_eq(bill_test_shell("mkdir -p %s/admin && echo '<html>s2-admin-marker</html>' > "
+                                  "%s/admin/index.html", keys_dir, keys_dir), 0);
+    char toml[400];
+    snprintf(toml, sizeof toml,
+             "[server]\nadmin_dir = \"%s/admin\"\nidle_timeout_ms = 500\nio_threads = 1\n", keys_dir);
+    bill_test_local_config(proxy_local, sizeof proxy_local, toml);
     unsetenv("BILL_ADMIN_DIR");
     unsetenv("BILL_SERVER_IDLE_TIMEOUT_MS");
     unsetenv("BILL_SERVER_THREADS");
@@ -140,10 +97,8 @@ static void setup_keys(void)
 static void teardown_keys(void)
 {
     teardown();
-    unsetenv("LOCAL_CONFIG_FILE");
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", keys_dir);
-    ck_assert_int_eq(system(cmd), 0);
+    bill_test_local_config_end(proxy_local);
+    ck_assert_int_eq(bill_test_shell("rm -rf %s", keys_dir), 0);
 }
 
 START_TEST(test_e2e__server_config_keys)
@@ -176,54 +131,22 @@ END_TEST
 /* A config that fails validation: exit 1, clear message, nothing listening. */
 START_TEST(test_e2e__bad_config_refused)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "d=$(mktemp -d) && printf '[jwt]\\nsecret = \"short\"\\n' > $d/config.toml && "
-             "chmod 600 $d/config.toml && %s --config $d/config.toml 2>$d/err; rc=$?; "
-             "grep -q secret $d/err && grep -q 'nothing was started' $d/err && exit $rc",
-             BILL_SERVER_BIN);
-    int rc = system(cmd);
-    ck_assert_int_eq(WEXITSTATUS(rc), 1);
+    ck_assert_int_eq(bill_test_shell("d=$(mktemp -d) && printf '[jwt]\\nsecret = \"short\"\\n' > "
+                                  "$d/config.toml && chmod 600 $d/config.toml && %s --config "
+                                  "$d/config.toml 2>$d/err; rc=$?; grep -q secret $d/err && grep -q "
+                                  "'nothing was started' $d/err && exit $rc", BILL_SERVER_BIN), 1);
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("e2e");
-    TCase *tc = tcase_create("server");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_e2e__grpc_native);
-    tcase_add_test(tc, test_e2e__reflection);
-    tcase_add_test(tc, test_e2e__grpc_web);
-    tcase_add_test(tc, test_e2e__cors);
-    tcase_add_test(tc, test_e2e__endpoints);
-    tcase_add_test(tc, test_e2e__hostile);
-    tcase_add_test(tc, test_e2e__many_connections);
-    tcase_add_test(tc, test_e2e__sigterm_inflight);
-    tcase_add_test(tc, test_e2e__head_without_body);
-    suite_add_tcase(s, tc);
-    TCase *tcu = tcase_create("proxy_untrusted");
-    tcase_add_checked_fixture(tcu, setup_strict, teardown);
-    tcase_set_timeout(tcu, 120);
-    tcase_add_test(tcu, test_e2e__proxy_headers_untrusted);
-    suite_add_tcase(s, tcu);
-    TCase *tcp = tcase_create("proxy");
-    tcase_add_checked_fixture(tcp, setup_proxy, teardown_proxy);
-    tcase_set_timeout(tcp, 120);
-    tcase_add_test(tcp, test_e2e__proxy_headers_trusted);
-    suite_add_tcase(s, tcp);
-    TCase *tck = tcase_create("keys");
-    tcase_add_checked_fixture(tck, setup_keys, teardown_keys);
-    tcase_set_timeout(tck, 120);
-    tcase_add_test(tck, test_e2e__server_config_keys);
-    suite_add_tcase(s, tck);
-    TCase *tc2 = tcase_create("config");
-    tcase_add_test(tc2, test_e2e__bad_config_refused);
-    suite_add_tcase(s, tc2);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+BILL_TEST_MAIN_CASES("e2e",
+                     BILL_TEST_LOOP_CASE("scenarios", 120, setup, teardown,
+                                         BILL_TEST_COUNT(scenarios), test_e2e__scenario),
+                     BILL_TEST_CASE("server", 120, setup, teardown, test_e2e__sigterm_inflight,
+                                    test_e2e__head_without_body),
+                     BILL_TEST_CASE("proxy_untrusted", 120, setup_strict, teardown,
+                                    test_e2e__proxy_headers_untrusted),
+                     BILL_TEST_CASE("proxy", 120, setup_proxy, teardown_proxy,
+                                    test_e2e__proxy_headers_trusted),
+                     BILL_TEST_CASE("keys", 120, setup_keys, teardown_keys,
+                                    test_e2e__server_config_keys),
+                     BILL_TEST_CASE("config", 0, NULL, NULL, test_e2e__bad_config_refused));

@@ -23,23 +23,7 @@
 #include "pg_harness.h"
 #include "server_harness.h"
 
-static bill_test_server srv;
-
-static void setup(void)
-{
-    static const char *const plugins[] = {"gateway-yipay", NULL};
-    ck_assert_msg(bill_test_server_start_plugins(&srv, BILL_SERVER_BIN, BUILTIN_PLUGIN_DIR,
-                                                 plugins, NULL) == 0,
-                  "bill-server did not start");
-}
-
-static void teardown(void)
-{
-    if (srv.pid > 0) {
-        int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
-        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
-    }
-}
+BILL_TEST_SERVER_FIXTURE(BUILTIN_PLUGIN_DIR, NULL, "gateway-yipay", NULL)
 
 /* Run the client; copy the ORDER/PAYMENT ids it prints. Exit status. */
 static int run_client(char order[64], char payment[64])
@@ -97,7 +81,6 @@ END_TEST
 
 START_TEST(test_wiring__cli_events_run_once_processes)
 {
-    char cmd[1024];
     char *url = strdup(srv.db_url);
     int rc = bill_test_server_stop(&srv, SIGTERM, 15000);
     ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
@@ -105,9 +88,8 @@ START_TEST(test_wiring__cli_events_run_once_processes)
     ck_assert_int_eq(bill_test_pg_exec(url,
         "INSERT INTO events (kind, payload) VALUES ('notify', '{\"kind\":\"order.paid\","
         "\"recipient\":\"ops@example.com\",\"subject\":\"s\",\"body\":\"b\"}')"), 0);
-    snprintf(cmd, sizeof cmd, "cd %s && %s --config %s/config.toml events run-once", srv.dir,
-             BILL_CLI_BIN, srv.dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(bill_test_shell("cd %s && %s --config %s/config.toml events run-once", srv.dir,
+                                  BILL_CLI_BIN, srv.dir), 0);
     ck_assert_int_eq(bill_test_pg_query_ll(url,
         "SELECT count(*) FROM events WHERE kind = 'notify' AND status = 'done'"), 1);
     ck_assert_int_eq(bill_test_pg_query_ll(url,

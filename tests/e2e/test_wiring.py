@@ -14,9 +14,7 @@ Usage: test_wiring.py PORT SERVER_DIR BILL_CLI
 Prints "ORDER <id>" and "PAYMENT <id>" for the C side. Exits non-zero with
 a message on the first failure.
 """
-import hashlib
 import json
-import subprocess
 import sys
 import urllib.error
 import urllib.parse
@@ -30,7 +28,7 @@ CLI = sys.argv[3]
 PID, KEY = '1001', 'k3y-ABC'
 
 
-from pbwire import fail, expect, varint, enc, read_varint, dec, S, I, M, R, MAP  # noqa: E402,F401
+from pbwire import fail, expect, enc, dec, S, M, R, bill_cli, jid, yipay_sign  # noqa: E402,F401
 
 
 CH = grpc.insecure_channel('127.0.0.1:%d' % PORT)
@@ -48,26 +46,7 @@ def call(path, body, md=()):
 
 
 def cli(*args):
-    p = subprocess.run([CLI, '--config', SRV_DIR + '/config.toml', '--json', '-q'] + list(args),
-                       capture_output=True, text=True, cwd=SRV_DIR)
-    expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
-    return json.loads(p.stdout) if p.stdout.strip() else None
-
-
-def jid(doc):
-    if isinstance(doc, dict):
-        if 'id' in doc:
-            return doc['id']
-        for v in doc.values():
-            if isinstance(v, dict) and 'id' in v:
-                return v['id']
-    fail('no id in bill-cli output %r' % (doc,))
-
-
-def sign(params, key):
-    """The 易支付 signature, as tests/peers/yipay_platform.py computes it."""
-    items = sorted((k, v) for k, v in params.items() if v != '' and k not in ('sign', 'sign_type'))
-    return hashlib.md5(('&'.join('%s=%s' % kv for kv in items) + key).encode()).hexdigest()
+    return bill_cli(CLI, SRV_DIR, *args)
 
 
 def post(path, form):
@@ -113,13 +92,13 @@ def main():
     n = {'pid': PID, 'trade_no': '2024000001', 'out_trade_no': payment, 'type': 'alipay',
          'name': 'HK-1', 'money': '12.50', 'trade_status': 'TRADE_SUCCESS', 'param': ''}
     # tampered: money changed without re-signing -> "fail", nothing paid
-    bad = dict(n, sign=sign(n, KEY), sign_type='MD5', money='0.01')
+    bad = dict(n, sign=yipay_sign(n, KEY), sign_type='MD5', money='0.01')
     st, _, body = post('/callback/gateway-yipay/' + iface, urllib.parse.urlencode(bad))
     expect((st, body) == (200, 'fail'), 'tampered notification: %r %r' % (st, body))
     m = call(ORD + 'GetOrder', enc((1, oid)), md)
     expect(S(M(m, 1), 7) == 'pending', 'order after a tampered notification: %r' % S(M(m, 1), 7))
 
-    n['sign'] = sign(n, KEY)
+    n['sign'] = yipay_sign(n, KEY)
     n['sign_type'] = 'MD5'
     form = urllib.parse.urlencode(n)
     st, ct, body = post('/callback/gateway-yipay/' + iface, form)
@@ -146,7 +125,7 @@ def main():
     cli('order', 'cancel', oid2)
     n2 = dict(n, trade_no='2024000002', out_trade_no=pay2)
     n2.pop('sign')
-    n2['sign'] = sign(dict((k, v) for k, v in n2.items() if k != 'sign_type'), KEY)
+    n2['sign'] = yipay_sign(dict((k, v) for k, v in n2.items() if k != 'sign_type'), KEY)
     form2 = urllib.parse.urlencode(n2)
     for attempt in ('first', 'replayed'):
         st, _, body = post('/callback/yipay/' + iface, form2)
@@ -167,7 +146,7 @@ def main():
     pay3 = S(M(call(ORD + 'PayOrder', enc((1, oid3), (2, iface)), md), 1), 1)
     n3 = dict(n2, out_trade_no=pay3)
     n3.pop('sign')
-    n3['sign'] = sign(dict((k, v) for k, v in n3.items() if k != 'sign_type'), KEY)
+    n3['sign'] = yipay_sign(dict((k, v) for k, v in n3.items() if k != 'sign_type'), KEY)
     st, _, body = post('/callback/yipay/' + iface, urllib.parse.urlencode(n3))
     expect((st, body) == (200, 'fail'), 'reused trade_no: %r %r' % (st, body))
     m = call(ORD + 'GetOrder', enc((1, oid3)), md)

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
+
 #include "pg_harness.h"
 
 static int free_port(void)
@@ -222,23 +224,101 @@ int bill_test_server_stop(bill_test_server *s, int sig, int timeout_ms)
     return rc;
 }
 
-int bill_test_sh(char *out, size_t cap, const char *fmt, ...)
+void bill_test_server_up(bill_test_server *s, const char *binary, const char *plugin_build_dir,
+                         const char *const *plugins, const char *extra_toml)
 {
-    char cmd[8192];
+    int rc = plugins ? bill_test_server_start_plugins(s, binary, plugin_build_dir, plugins, extra_toml)
+                     : bill_test_server_start(s, binary, extra_toml);
+    ck_assert_msg(rc == 0, "bill-server did not start");
+}
+
+void bill_test_server_down(bill_test_server *s)
+{
+    if (s->pid > 0) {
+        int rc = bill_test_server_stop(s, SIGTERM, 15000);
+        ck_assert_msg(rc == 0, "bill-server exit status %d after SIGTERM", rc);
+    }
+}
+
+void bill_test_server_up_pair(bill_test_server *a, bill_test_server *b, const char *binary,
+                              const char *extra_toml_a, const char *extra_toml_b)
+{
+    bill_test_server_up(a, binary, NULL, NULL, extra_toml_a);
+    ck_assert_msg(bill_test_server_start_on(b, binary, extra_toml_b, a->db_url) == 0,
+                  "second bill-server did not start");
+}
+
+void bill_test_local_config(char *path, size_t cap, const char *toml)
+{
+    snprintf(path, cap, "/tmp/bill-e2e-local.XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_msg(fd >= 0, "cannot create %s", path);
+    FILE *f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(toml, f);
+    ck_assert_int_eq(fclose(f), 0);
+    setenv("LOCAL_CONFIG_FILE", path, 1);
+}
+
+void bill_test_local_config_end(char *path)
+{
+    if (!path[0])
+        return;
+    unlink(path);
+    unsetenv("LOCAL_CONFIG_FILE");
+    path[0] = '\0';
+}
+
+static int sh_exit(int rc)
+{
+    return rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
+}
+
+/* The command of bill_test_shell / bill_test_sh, or NULL (said on stderr) when too long. */
+static const char *sh_format(char *cmd, size_t cap, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(cmd, cap, fmt, ap);
+    if (n < 0 || (size_t)n >= cap) {
+        fprintf(stderr, "server_harness: command too long: %.80s...\n", cmd);
+        return NULL;
+    }
+    return cmd;
+}
+
+int bill_test_shell(const char *fmt, ...)
+{
+    char buf[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    const char *cmd = sh_format(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    FILE *p = popen(cmd, "r");
+    return cmd ? sh_exit(system(cmd)) : -1;
+}
+
+/* Run cmd (NULL: -1), its stdout into out[cap]; echoed to stderr if echo. */
+static int sh_read(char *out, size_t cap, int echo, const char *cmd)
+{
+    FILE *p = cmd ? popen(cmd, "r") : NULL;
     size_t n = 0, got;
+    out[0] = '\0';
     if (!p)
         return -1;
     while (n + 1 < cap && (got = fread(out + n, 1, cap - 1 - n, p)) > 0)
         n += got;
     out[n] = '\0';
-    int rc = pclose(p);
-    fputs(out, stderr);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
+    if (echo)
+        fputs(out, stderr);
+    return sh_exit(pclose(p));
+}
+
+int bill_test_sh(char *out, size_t cap, const char *fmt, ...)
+{
+    char buf[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    const char *cmd = sh_format(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return sh_read(out, cap, 1, cmd);
 }
 
 void bill_test_sh_field(const char *out, const char *key, char *v, size_t cap)
@@ -254,4 +334,24 @@ void bill_test_sh_field(const char *out, const char *key, char *v, size_t cap)
     ck_assert_uint_lt(n, cap);
     memcpy(v, p, n);
     v[n] = '\0';
+}
+
+int bill_test_http_get(int port, const char *path, char *buf, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "curl -s --max-time 5 -w '\\n%%{http_code}' http://127.0.0.1:%d%s",
+             port, path);
+    sh_read(buf, cap, 0, cmd);
+    char *nl = strrchr(buf, '\n');
+    if (!nl)
+        return 0;
+    int code = atoi(nl + 1);
+    *nl = '\0';
+    return code;
+}
+
+void bill_test_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }

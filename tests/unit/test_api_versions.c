@@ -10,6 +10,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include "check_main.h"
 
 static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "test"};
 static const char *const ID = "00000000-0000-4000-8000-000000000001";
@@ -158,18 +159,8 @@ START_TEST(test_api_versions__current_passes_the_check)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("api_versions");
-    TCase *tc = tcase_create("versions");
-    int n = (int)(sizeof cases / sizeof cases[0]);
-    tcase_add_loop_test(tc, test_api_versions__zero_is_refused, 0, n);
-    tcase_add_loop_test(tc, test_api_versions__newer_than_library_is_refused, 0, n);
-    tcase_add_loop_test(tc, test_api_versions__current_passes_the_check, 0, n);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN_CASES("api_versions",
+                     BILL_TEST_LOOP_CASE("versions", 0, NULL, NULL, BILL_TEST_COUNT(cases),
+                                         test_api_versions__zero_is_refused,
+                                         test_api_versions__newer_than_library_is_refused,
+                                         test_api_versions__current_passes_the_check));

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "check_main.h"
 
 /* ---- capture sink ------------------------------------------------------ */
 
@@ -360,35 +361,19 @@ START_TEST(test_log__bad_env_at_startup_warns_and_uses_info)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("log");
-    TCase *tc = tcase_create("log");
-    SRunner *sr;
-    int failed;
-
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_log__default_is_info);
-    tcase_add_test(tc, test_log__filter_per_module);
-    tcase_add_test(tc, test_log__filter_default_plus_trace_module);
-    tcase_add_test(tc, test_log__filter_longest_prefix_wins);
-    tcase_add_test(tc, test_log__filter_rejects_bad_spec_keeps_previous);
-    tcase_add_test(tc, test_log__text_line_format);
-    tcase_add_test(tc, test_log__filtered_records_cost_nothing);
-    tcase_add_test(tc, test_log__text_escapes_control_chars_and_context_kv);
-    tcase_add_test(tc, test_log__json_escapes_and_parses);
-    tcase_add_test(tc, test_log__long_message_not_truncated);
-    tcase_add_test(tc, test_log__reload_from_env);
-    tcase_add_test(tc, test_log__sink_may_not_recurse);
-    tcase_add_test(tc, test_log__default_sink_is_stderr);
-    tcase_add_test(tc, test_log__concurrent_threads);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("log-startup");
-    tcase_add_test(tc, test_log__bad_env_at_startup_warns_and_uses_info);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+BILL_TEST_MAIN_CASES("log",
+                     BILL_TEST_CASE("log", 0, setup, teardown, test_log__default_is_info,
+                                    test_log__filter_per_module,
+                                    test_log__filter_default_plus_trace_module,
+                                    test_log__filter_longest_prefix_wins,
+                                    test_log__filter_rejects_bad_spec_keeps_previous,
+                                    test_log__text_line_format,
+                                    test_log__filtered_records_cost_nothing,
+                                    test_log__text_escapes_control_chars_and_context_kv,
+                                    test_log__json_escapes_and_parses,
+                                    test_log__long_message_not_truncated,
+                                    test_log__reload_from_env, test_log__sink_may_not_recurse,
+                                    test_log__default_sink_is_stderr,
+                                    test_log__concurrent_threads),
+                     BILL_TEST_CASE("log-startup", 0, NULL, NULL,
+                                    test_log__bad_env_at_startup_warns_and_uses_info));

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include "check_main.h"
 
 static char *typed(const char *value)
 {
@@ -66,17 +67,7 @@ START_TEST(test_specs__pairs_and_duplicates)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("specs");
-    TCase *tc = tcase_create("specs");
-    tcase_add_loop_test(tc, test_specs__one_typing_rule, 0,
-                        (int)(sizeof cases / sizeof cases[0]));
-    tcase_add_test(tc, test_specs__pairs_and_duplicates);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+BILL_TEST_MAIN_CASES("specs",
+                     BILL_TEST_LOOP_CASE("specs", 0, NULL, NULL, BILL_TEST_COUNT(cases),
+                                         test_specs__one_typing_rule),
+                     BILL_TEST_CASE("pairs", 0, NULL, NULL, test_specs__pairs_and_duplicates));

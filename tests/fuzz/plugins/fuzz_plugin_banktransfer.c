@@ -15,14 +15,8 @@
 #define CONFIG "{\"bank_name\":\"Bank\",\"account_name\":\"Shop Ltd\",\"account_number\":\"123-456\"," \
                "\"note\":\"Thank you.\"}"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run(bill_plugin_instance *inst, unsigned op)
 {
-    unsigned op;
-
-    pf_begin(data, size);
-    bill_plugin_instance *inst = pf_case(CONFIG, 3, &op);
-    if (!inst)
-        return 0;
     if (op == 1) {
         char *q = pf_str(), *body = pf_str();
         bill_gateway_callback cb = {
@@ -59,6 +53,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(id);
         free(cur);
     }
-    bill_plugin_instance_release(inst);
-    return 0;
 }
+
+PF_TARGET(CONFIG, 3, run)

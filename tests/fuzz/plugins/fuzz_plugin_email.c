@@ -39,15 +39,10 @@ static void check_message(const em_msg *m)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run(bill_plugin_instance *inst, unsigned op)
 {
-    unsigned op;
-
-    pf_begin(data, size);
-    bill_plugin_instance *inst = pf_case(CONFIG, 2, &op);
-    if (!inst)
-        return 0;
-    bill_plugin_instance_release(inst); /* case 1 is the message alone */
+    (void)inst; /* case 1 is the message alone */
+    (void)op;
     char *to = pf_str(), *subject = pf_str(), *body = pf_str(), *kind = pf_str();
     unsigned char rnd[8];
     int64_t now = pf_i64();
@@ -78,5 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(subject);
     free(body);
     free(kind);
-    return 0;
 }
+
+PF_TARGET(CONFIG, 2, run)

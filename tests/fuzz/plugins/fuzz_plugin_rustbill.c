@@ -4,16 +4,11 @@
  * with grpc-status / grpc-message, the protobuf messages of ListProducts,
  * ListOrders, CreateOrder, PayOrder, GetOrder, ListInstances and
  * ListProviders), as are the customer's spec JSON, ids and the interface
- * config. Input layout: pf_provider (plugin_fuzz.h).
+ * config. Input layout: pf_provider_case (plugin_fuzz.h).
  */
 #include "plugin_fuzz.h"
 
 #define CONFIG "{\"upstream_url\":\"https://upstream.example.com/\",\"api_key\":\"rb_live_0123456789\"," \
                "\"timeout\":5}"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    pf_begin(data, size);
-    pf_provider(CONFIG);
-    return 0;
-}
+PF_PROVIDER_TARGET(CONFIG)

@@ -14,14 +14,9 @@
 
 #define CONFIG "{\"url\":\"https://hooks.example.com/bill\",\"secret\":\"s3cret\",\"timeout\":5}"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run(bill_plugin_instance *inst, unsigned op)
 {
-    unsigned op;
-
-    pf_begin(data, size);
-    bill_plugin_instance *inst = pf_case(CONFIG, 2, &op);
-    if (!inst)
-        return 0;
+    (void)op; /* 1: send */
     char *kind = pf_str(), *rcpt = pf_str(), *subject = pf_str(), *body = pf_str(),
          *payload = pf_str();
     bill_notification n = {
@@ -38,6 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(subject);
     free(body);
     free(payload);
-    bill_plugin_instance_release(inst);
-    return 0;
 }
+
+PF_TARGET(CONFIG, 2, run)

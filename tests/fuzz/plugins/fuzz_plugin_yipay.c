@@ -107,14 +107,8 @@ static void callback(bill_plugin_instance *inst, const char *method, const char 
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run(bill_plugin_instance *inst, unsigned op)
 {
-    unsigned op;
-
-    pf_begin(data, size);
-    bill_plugin_instance *inst = pf_case(CONFIG, 5, &op);
-    if (!inst)
-        return 0;
     if (op == 1) {
         char *q = pf_str();
         callback(inst, "GET", q, "", 0);
@@ -173,6 +167,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(ret);
         free(notify);
     }
-    bill_plugin_instance_release(inst);
-    return 0;
 }
+
+PF_TARGET(CONFIG, 5, run)

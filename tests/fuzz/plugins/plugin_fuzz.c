@@ -168,6 +168,20 @@ bill_plugin_instance *pf_case(const char *config_json, unsigned n_cases, unsigne
     return inst;
 }
 
+int pf_target(const uint8_t *data, size_t size, const char *config_json, unsigned n_cases,
+              pf_case_fn *run)
+{
+    unsigned op;
+
+    pf_begin(data, size);
+    bill_plugin_instance *inst = pf_case(config_json, n_cases, &op);
+    if (inst) {
+        run(inst, op);
+        bill_plugin_instance_release(inst);
+    }
+    return 0;
+}
+
 void pf_config(const char *config_json)
 {
     const char *schema = bill_plugin_entry()->config_schema;
@@ -229,18 +243,14 @@ static void check_instance(int rc, bill_provider_instance *pi)
     bill_provider_instance_clear(pi);
 }
 
-void pf_provider(const char *config_json)
+void pf_provider_case(bill_plugin_instance *inst, unsigned op)
 {
     static const char *const actions[] = {"start",   "stop",      "reboot", "terminate",
                                           "suspend", "unsuspend", "resize"};
     bill_provider_instance pi;
     char *doc = NULL, *detail = NULL;
-    unsigned op;
-    bill_plugin_instance *inst = pf_case(config_json, 9, &op);
     int rc;
 
-    if (!inst)
-        return;
     switch (op) {
     case 1: {
         char *spec = pf_str(), *order = pf_str(), *upstream = pf_str();
@@ -302,5 +312,4 @@ void pf_provider(const char *config_json)
     }
     free(doc);
     free(detail);
-    bill_plugin_instance_release(inst);
 }

@@ -58,15 +58,29 @@ void pf_config(const char *config_json);
  * the plugin refuses aborts: the target's own config must be good). */
 bill_plugin_instance *pf_case(const char *config_json, unsigned n_cases, unsigned *op);
 
-/* The provider cases, for a provider plugin opened with config_json. Next
- * byte picks: 0 interface config (pf_config); 1 create_instance (records:
+/* One case of a target on the instance pf_case opened (op >= 1). */
+typedef void pf_case_fn(bill_plugin_instance *inst, unsigned op);
+/* A whole input: pf_begin, pf_case, then run(inst, op) for op >= 1 and the
+ * instance released. Returns 0 (libFuzzer's "keep going"). */
+int pf_target(const uint8_t *data, size_t size, const char *config_json, unsigned n_cases,
+              pf_case_fn *run);
+/* The target's LLVMFuzzerTestOneInput: pf_target with these arguments. */
+#define PF_TARGET(config_json, n_cases, run)                                    \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                \
+    {                                                                           \
+        return pf_target(data, size, (config_json), (n_cases), (run));          \
+    }
+
+/* The provider cases, for a provider plugin (PF_PROVIDER_TARGET). Byte 0
+ * picks: 0 interface config (pf_config); 1 create_instance (records:
  * spec JSON, order id, upstream product id); 2 get_instance (record: id);
  * 3 action (byte: action, record: id); 4 detail_sections (record: id);
  * 5 spec_template; 6 health; 7 list_upstream_products; 8 change_plan
  * (records: id, spec JSON, upstream product id). Every peer answer
  * comes from the rest of the input. Results of calls that succeed are
  * checked (ids and texts printable UTF-8, JSON complete and typed). */
-void pf_provider(const char *config_json);
+void pf_provider_case(bill_plugin_instance *inst, unsigned op);
+#define PF_PROVIDER_TARGET(config_json) PF_TARGET(config_json, 9, pf_provider_case)
 
 /* Post-conditions of a checked call that returned BILL_OK: abort (a
  * finding) when the host let through what it promises never to. */

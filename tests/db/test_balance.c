@@ -5,7 +5,7 @@
  * invariant under 8 threads x 1,000 random changes on 3 customers, and the
  * in-transaction variant committing or rolling back with its caller.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 /* White-box: the in-transaction variant that orders and payments use. */
 #include "domain/balance_int.h"
 
@@ -17,28 +17,18 @@
 
 static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
-static char *mk(bill_db *db, const char *name, bill_money credit_limit)
+BILL_TEST_DB_FIXTURE()
+
+static const char *mk(const char *name, bill_money credit_limit)
 {
     bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
                               .name = name, .credit_limit = credit_limit};
-    bill_customer *c = NULL;
-    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
-    char *id = strdup(c->id);
-    bill_customer_free(c);
-    return id;
-}
-
-static bill_money bal(bill_db *db, const char *id)
-{
-    bill_money b = -1;
-    ck_assert_int_eq(bill_balance_get(db, &cli, id, &b, NULL), BILL_OK);
-    return b;
+    return bill_test_customer(db, &cli, &in);
 }
 
 START_TEST(test_balance__each_type)
 {
-    bill_db *db = bill_test_db_new();
-    char *id = mk(db, "Typed", 0);
+    const char *id = mk("Typed", 0);
     bill_balance_tx tx;
 
     ck_assert_int_eq(bill_balance_change(db, &cli, id, BILL_BALANCE_RECHARGE, 10000, "r-1",
@@ -65,7 +55,7 @@ START_TEST(test_balance__each_type)
                                          NULL), BILL_OK);
     ck_assert_int_eq(bill_balance_change(db, &cli, id, BILL_BALANCE_ADJUSTMENT, 2, NULL, NULL,
                                          NULL), BILL_OK);
-    ck_assert_int_eq(bal(db, id), 10000 - 3050 - 950 + 450 - 1 + 2);
+    ck_assert_int_eq(bill_test_balance(db, id), 10000 - 3050 - 950 + 450 - 1 + 2);
     ck_assert_int_eq(bill_balance_verify(db, id), BILL_OK);
 
     bill_balance_txs l;
@@ -84,15 +74,12 @@ START_TEST(test_balance__each_type)
     ck_assert_int_eq(t, BILL_BALANCE_REFUND);
     ck_assert_int_eq(bill_balance_tx_type_parse("gift", &t), BILL_EINVALID);
     ck_assert_str_eq(bill_balance_tx_type_name(BILL_BALANCE_PAYMENT), "payment");
-    free(id);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_balance__floor_is_exact_to_the_cent)
 {
-    bill_db *db = bill_test_db_new();
-    char *id = mk(db, "Floor", 500); /* may go down to -5.00 */
+    const char *id = mk("Floor", 500); /* may go down to -5.00 */
     ck_assert_int_eq(bill_balance_change(db, &cli, id, BILL_BALANCE_RECHARGE, 1000, NULL, NULL,
                                          NULL), BILL_OK);
     /* 10.00 + 5.00 credit = 15.00 available; 15.01 is one cent too many */
@@ -100,20 +87,20 @@ START_TEST(test_balance__floor_is_exact_to_the_cent)
                                          NULL), BILL_EFUNDS);
     ck_assert_str_eq(bill_error_last()->message,
                      "balance 10.00 with credit limit 5.00 cannot cover 15.01");
-    ck_assert_int_eq(bal(db, id), 1000);
+    ck_assert_int_eq(bill_test_balance(db, id), 1000);
     ck_assert_int_eq(bill_balance_change(db, &cli, id, BILL_BALANCE_PAYMENT, 1500, NULL, NULL,
                                          NULL), BILL_OK);
-    ck_assert_int_eq(bal(db, id), -500);
+    ck_assert_int_eq(bill_test_balance(db, id), -500);
     ck_assert_int_eq(bill_balance_change(db, &cli, id, BILL_BALANCE_ADJUSTMENT, -1, NULL, NULL,
                                          NULL), BILL_EFUNDS);
-    ck_assert_int_eq(bal(db, id), -500);
+    ck_assert_int_eq(bill_test_balance(db, id), -500);
 
     /* the credit limit cannot be lowered below the debt */
     ck_assert_int_eq(bill_customer_set_credit_limit(db, &cli, id, 499), BILL_ESTATE);
     ck_assert_int_eq(bill_customer_set_credit_limit(db, &cli, id, 500), BILL_OK);
     ck_assert_int_eq(bill_balance_verify(db, id), BILL_OK);
 
-    char *zero = mk(db, "Zero", 0);
+    const char *zero = mk("Zero", 0);
     ck_assert_int_eq(bill_balance_change(db, &cli, zero, BILL_BALANCE_RECHARGE, 1000, NULL, NULL,
                                          NULL), BILL_OK);
     ck_assert_int_eq(bill_balance_change(db, &cli, zero, BILL_BALANCE_DEDUCT, 1250, NULL, NULL,
@@ -122,18 +109,13 @@ START_TEST(test_balance__floor_is_exact_to_the_cent)
                      "balance 10.00 with credit limit 0.00 cannot cover 12.50");
     ck_assert_int_eq(bill_balance_change(db, &cli, zero, BILL_BALANCE_DEDUCT, 1000, NULL, NULL,
                                          NULL), BILL_OK);
-    ck_assert_int_eq(bal(db, zero), 0);
-    free(zero);
-    free(id);
-    bill_db_close(db);
+    ck_assert_int_eq(bill_test_balance(db, zero), 0);
 }
 END_TEST
 
 START_TEST(test_balance__bad_amounts_change_nothing)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *id = mk(db, "Bad", 0);
+    const char *id = mk("Bad", 0);
     ck_assert_int_eq(bill_balance_change(db, &cli, id, BILL_BALANCE_RECHARGE, 100, NULL, NULL,
                                          NULL), BILL_OK);
     struct { bill_balance_tx_type t; bill_money a; } bad[] = {
@@ -154,23 +136,19 @@ START_TEST(test_balance__bad_amounts_change_nothing)
     ck_assert_int_eq(bill_balance_change(db, &cli, "00000000-0000-4000-8000-000000000000",
                                          BILL_BALANCE_RECHARGE, 5, NULL, NULL, NULL),
                      BILL_ENOTFOUND);
-    ck_assert_int_eq(bal(db, id), 100);
+    ck_assert_int_eq(bill_test_balance(db, id), 100);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM balance_transactions"), 1);
     ck_assert_int_eq(bill_balance_verify(db, id), BILL_OK);
 
     /* the verifier notices a ledger that does not add up */
     ck_assert_int_eq(bill_test_pg_exec(url, "UPDATE customers SET balance = balance + 1"), 0);
     ck_assert_int_eq(bill_balance_verify(db, id), BILL_ESTATE);
-    free(url);
-    free(id);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_balance__scoping_and_permissions)
 {
-    bill_db *db = bill_test_db_new();
-    char *mine = mk(db, "Mine", 0), *other = mk(db, "Other", 0);
+    const char *mine = mk("Mine", 0), *other = mk("Other", 0);
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = mine};
     bill_money b = -1, l = -1;
     bill_balance_txs txs;
@@ -183,18 +161,13 @@ START_TEST(test_balance__scoping_and_permissions)
     bill_balance_txs_clear(&txs);
     ck_assert_int_eq(bill_balance_change(db, &me, mine, BILL_BALANCE_RECHARGE, 100, NULL, NULL,
                                          NULL), BILL_EDENIED);
-    ck_assert_int_eq(bal(db, mine), 0);
-    free(mine);
-    free(other);
-    bill_db_close(db);
+    ck_assert_int_eq(bill_test_balance(db, mine), 0);
 }
 END_TEST
 
 START_TEST(test_balance__inside_caller_transaction)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *id = mk(db, "Caller", 0);
+    const char *id = mk("Caller", 0);
     bill_conn *c = NULL;
     bill_balance_tx tx;
 
@@ -206,7 +179,7 @@ START_TEST(test_balance__inside_caller_transaction)
     ck_assert_int_eq(tx.balance_after, 500);
     bill_balance_tx_clear(&tx);
     bill__tx_rollback(c);
-    ck_assert_int_eq(bal(db, id), 0);
+    ck_assert_int_eq(bill_test_balance(db, id), 0);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM balance_transactions"), 0);
 
     /* committed by the caller: ledger and balance move together */
@@ -223,11 +196,8 @@ START_TEST(test_balance__inside_caller_transaction)
                                              NULL, NULL), BILL_OK);
     ck_assert_int_eq(bill__tx_commit(c), BILL_OK);
     bill__conn_release(c);
-    ck_assert_int_eq(bal(db, id), 300);
+    ck_assert_int_eq(bill_test_balance(db, id), 300);
     ck_assert_int_eq(bill_balance_verify(db, id), BILL_OK);
-    free(id);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -240,7 +210,7 @@ END_TEST
 
 typedef struct {
     bill_db *db;
-    char **ids;
+    const char **ids;
     unsigned seed;
     int ok, funds, other;
 } worker;
@@ -272,13 +242,11 @@ static void *run_worker(void *arg)
 
 START_TEST(test_balance__concurrent_changes_keep_the_invariant)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *ids[CUSTOMERS];
+    const char *ids[CUSTOMERS];
     for (int i = 0; i < CUSTOMERS; i++) {
         char name[16];
         snprintf(name, sizeof name, "Stress %d", i);
-        ids[i] = mk(db, name, CREDIT);
+        ids[i] = mk(name, CREDIT);
     }
     pthread_t th[THREADS];
     worker w[THREADS];
@@ -299,17 +267,14 @@ START_TEST(test_balance__concurrent_changes_keep_the_invariant)
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM balance_transactions"), ok);
     for (int i = 0; i < CUSTOMERS; i++) {
         ck_assert_int_eq(bill_balance_verify(db, ids[i]), BILL_OK);
-        ck_assert_int_ge(bal(db, ids[i]), -CREDIT);
-        free(ids[i]);
+        ck_assert_int_ge(bill_test_balance(db, ids[i]), -CREDIT);
     }
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM balance_transactions "
                                                 "WHERE balance_after < -20.00"), 0);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
-BILL_TEST_MAIN("balance", 300, NULL, NULL,
+BILL_TEST_MAIN("balance", 300, setup, teardown,
                test_balance__each_type, test_balance__floor_is_exact_to_the_cent,
                test_balance__bad_amounts_change_nothing, test_balance__scoping_and_permissions,
                test_balance__inside_caller_transaction,

@@ -3,7 +3,7 @@
  * with validation, search (ILIKE with % and _ taken literally), pagination
  * edges, and scoping of CUSTOMER actors (another customer's id looks absent).
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <stdio.h>
@@ -12,20 +12,17 @@
 
 static const bill_actor cli = {.kind = BILL_ACTOR_CLI};
 
-static char *mk(bill_db *db, const char *name, const char *email)
+BILL_TEST_DB_FIXTURE()
+
+static const char *mk(const char *name, const char *email)
 {
     bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
                               .name = name, .email = email, .contact = "Contact Person"};
-    bill_customer *c = NULL;
-    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
-    char *id = strdup(c->id);
-    bill_customer_free(c);
-    return id;
+    return bill_test_customer(db, &cli, &in);
 }
 
 START_TEST(test_customer__create_get_update)
 {
-    bill_db *db = bill_test_db_new();
     bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION,
                               .name = "Acme Ltd", .contact = "Wile E.", .email = "wile@acme.test",
                               .phone = "+86 10 1234", .credit_limit = 5000,
@@ -71,13 +68,11 @@ START_TEST(test_customer__create_get_update)
     ck_assert_int_eq(bill_customer_get(db, &cli, "not-a-uuid", &g), BILL_ENOTFOUND);
     ck_assert_ptr_null(g);
     bill_customer_free(c);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_customer__validation)
 {
-    bill_db *db = bill_test_db_new();
     bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = ""};
     ck_assert_int_eq(bill_customer_create(db, &cli, &in, NULL), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "name");
@@ -114,17 +109,15 @@ START_TEST(test_customer__validation)
     ck_assert_int_eq(bill_customer_list(db, &cli, NULL, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.meta.total, 1);
     bill_customers_clear(&l);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_customer__search_escapes_wildcards)
 {
-    bill_db *db = bill_test_db_new();
-    free(mk(db, "Hundred % Hosting", "a@one.test"));
-    free(mk(db, "Plain Hosting", "b@two.test"));
-    free(mk(db, "under_score", "c@three.test"));
-    free(mk(db, "underXscore", "d@four.test"));
+    mk("Hundred % Hosting", "a@one.test");
+    mk("Plain Hosting", "b@two.test");
+    mk("under_score", "c@three.test");
+    mk("underXscore", "d@four.test");
     bill_customers l;
     bill_customer_filter f = {.version = BILL_CUSTOMER_FILTER_VERSION, .search = "%"};
     ck_assert_int_eq(bill_customer_list(db, &cli, &f, NULL, &l), BILL_OK);
@@ -153,13 +146,11 @@ START_TEST(test_customer__search_escapes_wildcards)
     ck_assert_int_eq(bill_customer_list(db, &cli, &f, NULL, &l), BILL_OK);
     ck_assert_uint_eq(l.count, 0);
     bill_customers_clear(&l);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_customer__pagination_edges)
 {
-    bill_db *db = bill_test_db_new();
     bill_customers l;
     bill_page p = {0, 0};
     ck_assert_int_eq(bill_customer_list(db, &cli, NULL, &p, &l), BILL_OK);
@@ -173,7 +164,7 @@ START_TEST(test_customer__pagination_edges)
     for (int i = 0; i < 25; i++) {
         char name[32];
         snprintf(name, sizeof name, "Customer %02d", i);
-        free(mk(db, name, ""));
+        mk(name, "");
     }
     p = (bill_page){2, 10};
     ck_assert_int_eq(bill_customer_list(db, &cli, NULL, &p, &l), BILL_OK);
@@ -201,15 +192,13 @@ START_TEST(test_customer__pagination_edges)
     ck_assert_uint_eq(l.count, 25);
     ck_assert_uint_eq(l.meta.total_pages, 1);
     bill_customers_clear(&l);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_customer__scoping)
 {
-    bill_db *db = bill_test_db_new();
-    char *mine = mk(db, "Mine", "me@mine.test");
-    char *other = mk(db, "Other", "o@other.test");
+    const char *mine = mk("Mine", "me@mine.test");
+    const char *other = mk("Other", "o@other.test");
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = mine, .user_id = "u1"};
     bill_actor anon = {.kind = BILL_ACTOR_ANONYMOUS};
     bill_customer *c = NULL;
@@ -243,16 +232,12 @@ START_TEST(test_customer__scoping)
     ck_assert_int_eq(bill_customer_get(db, &cli, other, &c), BILL_OK);
     ck_assert_str_eq(c->phone, "");
     bill_customer_free(c);
-    free(mine);
-    free(other);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_customer__delete_only_without_history)
 {
-    bill_db *db = bill_test_db_new();
-    char *fresh = mk(db, "Fresh", ""), *used = mk(db, "Used", "");
+    const char *fresh = mk("Fresh", ""), *used = mk("Used", "");
     ck_assert_int_eq(bill_balance_change(db, &cli, used, BILL_BALANCE_RECHARGE, 100, NULL, NULL,
                                          NULL), BILL_OK);
     ck_assert_int_eq(bill_customer_delete(db, &cli, used), BILL_ESTATE);
@@ -264,13 +249,10 @@ START_TEST(test_customer__delete_only_without_history)
     ck_assert_int_eq(bill_customer_get(db, &cli, fresh, &c), BILL_ENOTFOUND);
     ck_assert_int_eq(bill_customer_get(db, &cli, used, &c), BILL_OK);
     bill_customer_free(c);
-    free(fresh);
-    free(used);
-    bill_db_close(db);
 }
 END_TEST
 
-BILL_TEST_MAIN("customer", 120, NULL, NULL,
+BILL_TEST_MAIN("customer", 120, setup, teardown,
                test_customer__create_get_update, test_customer__validation,
                test_customer__search_escapes_wildcards, test_customer__pagination_edges,
                test_customer__scoping, test_customer__delete_only_without_history);

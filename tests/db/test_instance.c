@@ -4,7 +4,7 @@
  * detail sections sanitized, actions following the status rules
  * (terminate is final), pagination meta.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 #include "check_main.h"
 
 #include <ctype.h>
@@ -13,6 +13,8 @@
 #include <string.h>
 
 static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
+
+BILL_TEST_DB_FIXTURE()
 
 static char *san(const char *in)
 {
@@ -131,17 +133,7 @@ START_TEST(test_instance__sanitizer_hostile_corpus)
 }
 END_TEST
 
-static char *mk_customer(bill_db *db, const char *name)
-{
-    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
-    bill_customer *c = NULL;
-    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
-    char *id = strdup(c->id);
-    bill_customer_free(c);
-    return id;
-}
-
-static void mk_instance(const char *url, const char *cid, const char *status)
+static void mk_instance(const char *cid, const char *status)
 {
     char sql[300];
     snprintf(sql, sizeof sql,
@@ -150,7 +142,7 @@ static void mk_instance(const char *url, const char *cid, const char *status)
     ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
 }
 
-static char *newest_instance(bill_db *db, const char *cid)
+static char *newest_instance(const char *cid)
 {
     bill_instances l;
     bill_instance_filter f = {.version = BILL_INSTANCE_FILTER_VERSION, .customer_id = cid};
@@ -164,15 +156,14 @@ static char *newest_instance(bill_db *db, const char *cid)
 
 START_TEST(test_instance__get_sections_actions_scoping)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "I"), *other = mk_customer(db, "J"), sql[600];
+    const char *cid = bill_test_customer_named(db, "I"), *other = bill_test_customer_named(db, "J");
+    char sql[600];
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
     bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other};
     bill_instance_detail *d = NULL;
 
-    mk_instance(url, cid, "running");
-    char *id = newest_instance(db, cid);
+    mk_instance(cid, "running");
+    char *id = newest_instance(cid);
     snprintf(sql, sizeof sql,
              "INSERT INTO instance_detail_sections (instance_id, customer_id, title, fields, "
              "content_html, sort_order) VALUES ('%s', '%s', 'Login', "
@@ -223,7 +214,7 @@ START_TEST(test_instance__get_sections_actions_scoping)
 
     /* Lists: forced scope, filters, pagination meta. */
     for (int i = 0; i < 4; i++)
-        mk_instance(url, other, "stopped");
+        mk_instance(other, "stopped");
     bill_instances l;
     bill_instance_filter f = {.version = BILL_INSTANCE_FILTER_VERSION, .customer_id = cid};
     ck_assert_int_eq(bill_instance_list(db, &b, &f, NULL, &l), BILL_ENOTFOUND);
@@ -245,10 +236,6 @@ START_TEST(test_instance__get_sections_actions_scoping)
     ck_assert_str_eq(bill_error_last()->field, "status");
 
     free(id);
-    free(cid);
-    free(other);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -258,17 +245,16 @@ END_TEST
  * customer user as actor. */
 START_TEST(test_instance__suspended_refused_and_audited)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "S"), *other = mk_customer(db, "T"), sql[400];
+    const char *cid = bill_test_customer_named(db, "S"), *other = bill_test_customer_named(db, "T");
+    char sql[400];
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid,
                      .user_id = "embedder-user-sam", .username = "sam",
                      .source_ip = "192.0.2.7"};
     bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other, .username = "tim"};
     bill_instance_detail *d = NULL;
 
-    mk_instance(url, cid, "suspended");
-    char *id = newest_instance(db, cid);
+    mk_instance(cid, "suspended");
+    char *id = newest_instance(cid);
     const char *acts[] = {"start", "stop", "reboot", "terminate"};
     for (size_t i = 0; i < 4; i++) {
         ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, acts[i]), BILL_ESTATE);
@@ -301,8 +287,8 @@ START_TEST(test_instance__suspended_refused_and_audited)
     ck_assert_int_eq(bill_instance_action_run(db, NULL, &cli, id, "terminate"), BILL_OK);
 
     /* a customer's successful action: before/after status, actor = the user */
-    mk_instance(url, cid, "running");
-    char *id2 = newest_instance(db, cid);
+    mk_instance(cid, "running");
+    char *id2 = newest_instance(cid);
     ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id2, "stop"), BILL_OK);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM operation_logs WHERE action = 'instance.stop' AND "
@@ -316,10 +302,6 @@ START_TEST(test_instance__suspended_refused_and_audited)
 
     free(id);
     free(id2);
-    free(cid);
-    free(other);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -327,9 +309,7 @@ END_TEST
  * instance terminates its order (active or suspended), in one transaction. */
 START_TEST(test_instance__terminate_terminates_the_order)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Ter");
+    const char *cid = bill_test_customer_named(db, "Ter");
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
     char sql[600];
     snprintf(sql, sizeof sql,
@@ -337,7 +317,7 @@ START_TEST(test_instance__terminate_terminates_the_order)
              "('%s', 1, 'active') RETURNING id) INSERT INTO instances (customer_id, order_id, "
              "status) SELECT '%s', id, 'running' FROM o", cid, cid);
     ck_assert_int_eq(bill_test_pg_exec(url, sql), 0);
-    char *id = newest_instance(db, cid);
+    char *id = newest_instance(cid);
     ck_assert_int_eq(bill_instance_action_run(db, NULL, &me, id, "terminate"), BILL_OK);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM orders WHERE status = "
                                                 "'terminated'"), 1);
@@ -350,13 +330,10 @@ START_TEST(test_instance__terminate_terminates_the_order)
     ck_assert(!bill_order_transition_allowed("terminated", "active"));
     ck_assert(!bill_order_transition_allowed("pending", "terminated"));
     free(id);
-    free(cid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
-BILL_TEST_MAIN("instance", 120, NULL, NULL,
+BILL_TEST_MAIN("instance", 120, setup, teardown,
                test_instance__sanitizer_hostile_corpus,
                test_instance__get_sections_actions_scoping,
                test_instance__suspended_refused_and_audited,

@@ -4,7 +4,7 @@
  * issuers, paying from balance or manually, cancel/overdue rules, batch
  * generation idempotent, scoping.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <pthread.h>
@@ -14,17 +14,9 @@
 
 static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
-static char *mk_customer(bill_db *db, const char *name)
-{
-    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
-    bill_customer *c = NULL;
-    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
-    char *id = strdup(c->id);
-    bill_customer_free(c);
-    return id;
-}
+BILL_TEST_DB_FIXTURE()
 
-static char *mk_draft(bill_db *db, const char *cid)
+static char *mk_draft(const char *cid)
 {
     bill_invoice_item_input items[] = {{.description = "VPS", .quantity = 3, .unit_price = 1999},
                                        {.description = "IP", .quantity = 1, .unit_price = 500}};
@@ -48,9 +40,8 @@ static int year_now(void)
 
 START_TEST(test_invoice__create_issue_pay)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Inv"), want[32];
+    const char *cid = bill_test_customer_named(db, "Inv");
+    char want[32];
     bill_invoice *v = NULL;
     bill_invoice_item_input bad[] = {{.description = "x", .quantity = 0, .unit_price = 1}};
     bill_invoice_input in = {.version = BILL_INVOICE_INPUT_VERSION,
@@ -63,7 +54,7 @@ START_TEST(test_invoice__create_issue_pay)
     ck_assert_int_eq(bill_invoice_create(db, &cli, &in, &v), BILL_EINVALID);
     ck_assert_int_eq(bill_invoice_create(db, &me, &in, &v), BILL_EDENIED);
 
-    char *id = mk_draft(db, cid);
+    char *id = mk_draft(cid);
     ck_assert_int_eq(bill_invoice_get(db, &me, id, &v), BILL_OK);
     ck_assert_str_eq(v->status, "draft");
     ck_assert_int_eq(v->amount, 3 * 1999 + 500);
@@ -106,7 +97,7 @@ START_TEST(test_invoice__create_issue_pay)
     ck_assert_int_eq(bill_invoice_cancel(db, &cli, id), BILL_ESTATE);
 
     /* Manual payment, cancel, overdue. */
-    char *id2 = mk_draft(db, cid), *id3 = mk_draft(db, cid), *id4 = mk_draft(db, cid);
+    char *id2 = mk_draft(cid), *id3 = mk_draft(cid), *id4 = mk_draft(cid);
     ck_assert_int_eq(bill_invoice_issue(db, &cli, id2, NULL), BILL_OK);
     ck_assert_int_eq(bill_invoice_mark_paid(db, &cli, id2, false, NULL), BILL_OK);
     ck_assert_int_eq(bill_invoice_cancel(db, &cli, id3), BILL_OK);
@@ -126,7 +117,7 @@ START_TEST(test_invoice__create_issue_pay)
     bill_invoice_free(v);
 
     /* Scoping and list. */
-    char *other = mk_customer(db, "Other");
+    const char *other = bill_test_customer_named(db, "Other");
     bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other};
     ck_assert_int_eq(bill_invoice_get(db, &b, id, &v), BILL_ENOTFOUND);
     bill_invoices l;
@@ -143,14 +134,10 @@ START_TEST(test_invoice__create_issue_pay)
     ck_assert_int_eq(bill_invoice_list(db, &me, &f, NULL, &l), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "status");
 
-    free(other);
     free(id);
     free(id2);
     free(id3);
     free(id4);
-    free(cid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -171,16 +158,15 @@ static void *issue_thread(void *p)
 
 START_TEST(test_invoice__numbers_gapless_under_concurrency)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Many"), sql[300];
+    const char *cid = bill_test_customer_named(db, "Many");
+    char sql[300];
     pthread_t th[8];
     issue_arg args[8];
 
     for (int t = 0; t < 8; t++) {
         args[t].db = db;
         for (int i = 0; i < 10; i++)
-            args[t].ids[i] = mk_draft(db, cid);
+            args[t].ids[i] = mk_draft(cid);
     }
     for (int t = 0; t < 8; t++)
         ck_assert_int_eq(pthread_create(&th[t], NULL, issue_thread, &args[t]), 0);
@@ -199,17 +185,13 @@ START_TEST(test_invoice__numbers_gapless_under_concurrency)
     for (int t = 0; t < 8; t++)
         for (int i = 0; i < 10; i++)
             free(args[t].ids[i]);
-    free(cid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_invoice__generate_idempotent)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *c1 = mk_customer(db, "G1"), *c2 = mk_customer(db, "G2"), sql[600];
+    const char *c1 = bill_test_customer_named(db, "G1"), *c2 = bill_test_customer_named(db, "G2");
+    char sql[600];
     bill_product_input pin = {.version = BILL_PRODUCT_INPUT_VERSION, .name = "Gen", .active = true};
     bill_product *p = NULL;
     pin.has_price[BILL_CYCLE_MONTHLY] = true;
@@ -252,13 +234,9 @@ START_TEST(test_invoice__generate_idempotent)
     ck_assert_int_eq(bill_invoice_generate(db, NULL, NULL, "2026-04-01", "2026-04-30", &n),
                      BILL_OK);
     ck_assert_int_eq(n, 3);
-    free(c1);
-    free(c2);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
-BILL_TEST_MAIN("invoice", 120, NULL, NULL,
+BILL_TEST_MAIN("invoice", 120, setup, teardown,
                test_invoice__create_issue_pay, test_invoice__numbers_gapless_under_concurrency,
                test_invoice__generate_idempotent);

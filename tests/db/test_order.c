@@ -5,7 +5,7 @@
  * (charged once), 20 orders against a balance covering 10, expiry of unpaid
  * orders with an injected "now", scoping and list pagination.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <pthread.h>
@@ -15,29 +15,17 @@
 
 static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
-static char *mk_customer(bill_db *db, const char *name)
-{
-    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
-    bill_customer *c = NULL;
-    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
-    char *id = strdup(c->id);
-    bill_customer_free(c);
-    return id;
-}
+BILL_TEST_DB_FIXTURE()
 
 /* Product priced 10.00 monthly, 27.00 quarterly (no yearly). */
-static char *mk_product(bill_db *db, const char *name, bool active)
+static const char *mk_product(const char *name, bool active)
 {
     bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION, .name = name, .active = active};
     in.has_price[BILL_CYCLE_MONTHLY] = true;
     in.prices[BILL_CYCLE_MONTHLY] = 1000;
     in.has_price[BILL_CYCLE_QUARTERLY] = true;
     in.prices[BILL_CYCLE_QUARTERLY] = 2700;
-    bill_product *p = NULL;
-    ck_assert_int_eq(bill_product_create(db, &cli, &in, &p), BILL_OK);
-    char *id = strdup(p->id);
-    bill_product_free(p);
-    return id;
+    return bill_test_product(db, &cli, &in);
 }
 
 static bill_actor customer_actor(const char *cid)
@@ -45,28 +33,16 @@ static bill_actor customer_actor(const char *cid)
     return (bill_actor){.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid, .user_id = "u1"};
 }
 
-static char *mk_order(bill_db *db, const bill_actor *a, const char *cid, const char *pid,
-                      const char *cycle)
+static const char *mk_order(const bill_actor *a, const char *cid, const char *pid,
+                            const char *cycle)
 {
     bill_order_input in = {.version = BILL_ORDER_INPUT_VERSION,
                            .customer_id = cid, .product_id = pid, .billing_cycle = cycle,
                            .server_spec_json = "{\"region\":\"hk\",\"cpu_cores\":2}"};
-    bill_order *o = NULL;
-    int rc = bill_order_create(db, NULL, a, &in, &o);
-    ck_assert_msg(rc == BILL_OK, "create: %s", bill_error_last()->message);
-    char *id = strdup(o->id);
-    bill_order_free(o);
-    return id;
+    return bill_test_order(db, a, &in);
 }
 
-static bill_money balance(bill_db *db, const char *cid)
-{
-    bill_money b = -1;
-    ck_assert_int_eq(bill_balance_get(db, &cli, cid, &b, NULL), BILL_OK);
-    return b;
-}
-
-static char *status_of(bill_db *db, const char *oid)
+static char *status_of(const char *oid)
 {
     bill_order *o = NULL;
     ck_assert_int_eq(bill_order_get(db, &cli, oid, &o), BILL_OK);
@@ -77,10 +53,8 @@ static char *status_of(bill_db *db, const char *oid)
 
 START_TEST(test_order__create_prices_from_catalog)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Alice"), *pid = mk_product(db, "VPS S", true);
-    char *off = mk_product(db, "Old", false);
+    const char *cid = bill_test_customer_named(db, "Alice"), *pid = mk_product("VPS S", true);
+    const char *off = mk_product("Old", false);
     bill_actor me = customer_actor(cid);
     bill_order_input in = {.version = BILL_ORDER_INPUT_VERSION,
                            .product_id = pid, .billing_cycle = "quarterly",
@@ -135,7 +109,7 @@ START_TEST(test_order__create_prices_from_catalog)
     in.product_id = pid;
 
     /* Customer naming another customer: not found; staff must name one. */
-    char *other = mk_customer(db, "Bob");
+    const char *other = bill_test_customer_named(db, "Bob");
     in.customer_id = other;
     ck_assert_int_eq(bill_order_create(db, NULL, &me, &in, &o), BILL_ENOTFOUND);
     in.customer_id = NULL;
@@ -146,13 +120,6 @@ START_TEST(test_order__create_prices_from_catalog)
     bill_actor anon = {.kind = BILL_ACTOR_ANONYMOUS};
     ck_assert_int_eq(bill_order_create(db, NULL, &anon, &in, &o), BILL_EUNAUTH);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM orders"), 2);
-
-    free(other);
-    free(off);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -180,9 +147,8 @@ START_TEST(test_order__transition_table)
         }
     ck_assert_int_eq(n_legal, 13);
 
-    bill_db *db = bill_test_db_new();
-    char *cid = mk_customer(db, "Life"), *pid = mk_product(db, "P", true);
-    char *oid = mk_order(db, &cli, cid, pid, "monthly");
+    const char *cid = bill_test_customer_named(db, "Life"), *pid = mk_product("P", true);
+    const char *oid = mk_order(&cli, cid, pid, "monthly");
     bill_actor me = customer_actor(cid);
     char *s;
 
@@ -203,7 +169,7 @@ START_TEST(test_order__transition_table)
     const char *path[] = {"provisioning", "active", "suspended", "active", "completed"};
     for (size_t i = 0; i < 5; i++) {
         ck_assert_int_eq(bill_order_set_status(db, &cli, oid, path[i]), BILL_OK);
-        s = status_of(db, oid);
+        s = status_of(oid);
         ck_assert_str_eq(s, path[i]);
         free(s);
     }
@@ -213,33 +179,24 @@ START_TEST(test_order__transition_table)
     ck_assert_int_eq(bill_order_cancel(db, &cli, oid), BILL_ESTATE);
 
     /* Customers cancel only their own pending orders. */
-    char *o2 = mk_order(db, &me, NULL, pid, NULL);
+    const char *o2 = mk_order(&me, NULL, pid, NULL);
     ck_assert_int_eq(bill_order_cancel(db, &me, o2), BILL_OK);
-    s = status_of(db, o2);
+    s = status_of(o2);
     ck_assert_str_eq(s, "cancelled");
     free(s);
     ck_assert_int_eq(bill_order_pay(db, NULL, &me, o2, NULL, NULL), BILL_ESTATE);
-    char *o3 = mk_order(db, &me, NULL, pid, NULL);
+    const char *o3 = mk_order(&me, NULL, pid, NULL);
     ck_assert_int_eq(bill_order_pay(db, NULL, &me, o3, "", NULL), BILL_OK);
     ck_assert_int_eq(bill_order_cancel(db, &me, o3), BILL_ESTATE);
     ck_assert_int_eq(bill_order_cancel(db, &cli, o3), BILL_OK); /* staff: paid -> cancelled */
-
-    free(o3);
-    free(o2);
-    free(oid);
-    free(cid);
-    free(pid);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_order__pay_from_balance_atomic)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Payer"), *pid = mk_product(db, "P", true);
+    const char *cid = bill_test_customer_named(db, "Payer"), *pid = mk_product("P", true);
     bill_actor me = customer_actor(cid);
-    char *oid = mk_order(db, &me, NULL, pid, "quarterly"); /* 27.00 */
+    const char *oid = mk_order(&me, NULL, pid, "quarterly"); /* 27.00 */
     bill_payment_info pi;
     char sql[256];
 
@@ -248,11 +205,11 @@ START_TEST(test_order__pay_from_balance_atomic)
                                          NULL), BILL_OK);
     ck_assert_int_eq(bill_order_pay(db, NULL, &me, oid, "balance", &pi), BILL_EFUNDS);
     ck_assert_ptr_null(pi.payment_id);
-    ck_assert_int_eq(balance(db, cid), 2699);
+    ck_assert_int_eq(bill_test_balance(db, cid), 2699);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments"), 0);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events"), 0);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM balance_transactions"), 1);
-    char *s = status_of(db, oid);
+    char *s = status_of(oid);
     ck_assert_str_eq(s, "pending");
     free(s);
 
@@ -262,7 +219,7 @@ START_TEST(test_order__pay_from_balance_atomic)
     ck_assert_int_eq(bill_order_pay(db, NULL, &me, oid, "balance", &pi), BILL_OK);
     ck_assert_str_eq(pi.gateway_id, "balance");
     ck_assert_str_eq(pi.payment_url, "");
-    ck_assert_int_eq(balance(db, cid), 0);
+    ck_assert_int_eq(bill_test_balance(db, cid), 0);
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM payments WHERE id = '%s' AND order_id = '%s' AND "
@@ -292,17 +249,10 @@ START_TEST(test_order__pay_from_balance_atomic)
     ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "already paid"));
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments"), 1);
     /* A gateway without a plugin host is unsupported, clearly. */
-    char *o2 = mk_order(db, &me, NULL, pid, NULL);
+    const char *o2 = mk_order(&me, NULL, pid, NULL);
     ck_assert_int_eq(bill_order_pay(db, NULL, &me, o2, "00000000-0000-4000-8000-000000000009",
                                     NULL), BILL_EUNSUPPORTED);
     ck_assert_str_eq(bill_error_last()->field, "gateway_id");
-
-    free(o2);
-    free(oid);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -322,10 +272,8 @@ static void *pay_thread(void *p)
 
 START_TEST(test_order__fifty_threads_pay_once)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Race"), *pid = mk_product(db, "P", true);
-    char *oid = mk_order(db, &cli, cid, pid, NULL);
+    const char *cid = bill_test_customer_named(db, "Race"), *pid = mk_product("P", true);
+    const char *oid = mk_order(&cli, cid, pid, NULL);
     pthread_t th[50];
     pay_arg args[50];
     int ok = 0, state = 0;
@@ -343,31 +291,24 @@ START_TEST(test_order__fifty_threads_pay_once)
     }
     ck_assert_int_eq(ok, 1);
     ck_assert_int_eq(state, 49);
-    ck_assert_int_eq(balance(db, cid), 100000 - 1000);
+    ck_assert_int_eq(bill_test_balance(db, cid), 100000 - 1000);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments"), 1);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events "
                                                 "WHERE kind = 'order.paid'"), 1);
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
-    free(oid);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_order__twenty_orders_balance_for_ten)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Ten"), *pid = mk_product(db, "P", true);
-    char *oids[20];
+    const char *cid = bill_test_customer_named(db, "Ten"), *pid = mk_product("P", true);
+    const char *oids[20];
     pthread_t th[20];
     pay_arg args[20];
     int ok = 0, funds = 0;
 
     for (int i = 0; i < 20; i++)
-        oids[i] = mk_order(db, &cli, cid, pid, NULL);
+        oids[i] = mk_order(&cli, cid, pid, NULL);
     ck_assert_int_eq(bill_balance_change(db, &cli, cid, BILL_BALANCE_RECHARGE, 10000 + 999, NULL,
                                          NULL, NULL), BILL_OK);
     for (int i = 0; i < 20; i++) {
@@ -381,27 +322,19 @@ START_TEST(test_order__twenty_orders_balance_for_ten)
     }
     ck_assert_int_eq(ok, 10);
     ck_assert_int_eq(funds, 10);
-    ck_assert_int_eq(balance(db, cid), 999);
+    ck_assert_int_eq(bill_test_balance(db, cid), 999);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM orders "
                                                 "WHERE status = 'paid'"), 10);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM payments"), 10);
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
-    for (int i = 0; i < 20; i++)
-        free(oids[i]);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_order__expire_unpaid_with_injected_now)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Slow"), *pid = mk_product(db, "P", true);
-    char *a = mk_order(db, &cli, cid, pid, NULL), *b = mk_order(db, &cli, cid, pid, NULL);
-    char *paid = mk_order(db, &cli, cid, pid, NULL);
+    const char *cid = bill_test_customer_named(db, "Slow"), *pid = mk_product("P", true);
+    const char *a = mk_order(&cli, cid, pid, NULL), *b = mk_order(&cli, cid, pid, NULL);
+    const char *paid = mk_order(&cli, cid, pid, NULL);
     int64_t n = -1, now = bill_time_now();
     char sql[200];
 
@@ -418,36 +351,28 @@ START_TEST(test_order__expire_unpaid_with_injected_now)
     ck_assert_int_eq(bill_order_cancel_expired(db, 86400, now + 2 * 3600 * BILL_USEC_PER_SEC,
                                                &n), BILL_OK);
     ck_assert_int_eq(n, 1);
-    char *s = status_of(db, b);
+    char *s = status_of(b);
     ck_assert_str_eq(s, "cancelled");
     free(s);
-    s = status_of(db, a);
+    s = status_of(a);
     ck_assert_str_eq(s, "pending");
     free(s);
     /* A day later every pending order goes, the paid one stays. */
     ck_assert_int_eq(bill_order_cancel_expired(db, 0, now + 25 * 3600 * BILL_USEC_PER_SEC, &n),
                      BILL_OK);
     ck_assert_int_eq(n, 1);
-    s = status_of(db, paid);
+    s = status_of(paid);
     ck_assert_str_eq(s, "paid");
     free(s);
-    free(a);
-    free(b);
-    free(paid);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_order__scoping_and_list)
 {
-    bill_db *db = bill_test_db_new();
-    char *ca = mk_customer(db, "A"), *cb = mk_customer(db, "B");
-    char *pid = mk_product(db, "Searchable Box", true);
+    const char *ca = bill_test_customer_named(db, "A"), *cb = bill_test_customer_named(db, "B");
+    const char *pid = mk_product("Searchable Box", true);
     bill_actor a = customer_actor(ca), b = customer_actor(cb);
-    char *oa = mk_order(db, &a, NULL, pid, NULL);
+    const char *oa = mk_order(&a, NULL, pid, NULL);
     bill_order *o = NULL;
     bill_orders l;
 
@@ -458,7 +383,7 @@ START_TEST(test_order__scoping_and_list)
     ck_assert_int_eq(bill_order_get(db, &b, "nope", &o), BILL_ENOTFOUND);
 
     for (int i = 0; i < 24; i++)
-        free(mk_order(db, &cli, cb, pid, NULL));
+        mk_order(&cli, cb, pid, NULL);
     /* B's list is B's own; naming another customer is not found (the rule
      * of every customer-scoped list), naming itself is fine. */
     bill_order_filter f = {.version = BILL_ORDER_FILTER_VERSION, .customer_id = ca};
@@ -515,16 +440,10 @@ START_TEST(test_order__scoping_and_list)
     ck_assert_str_eq(bill_error_last()->field, "status");
     f = (bill_order_filter){.version = BILL_ORDER_FILTER_VERSION, .provider_id = "x"};
     ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_EINVALID);
-
-    free(oa);
-    free(ca);
-    free(cb);
-    free(pid);
-    bill_db_close(db);
 }
 END_TEST
 
-BILL_TEST_MAIN("order", 120, NULL, NULL,
+BILL_TEST_MAIN("order", 120, setup, teardown,
                test_order__create_prices_from_catalog, test_order__transition_table,
                test_order__pay_from_balance_atomic, test_order__fifty_threads_pay_once,
                test_order__twenty_orders_balance_for_ten,

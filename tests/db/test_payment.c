@@ -5,7 +5,7 @@
  * event), amount mismatch refused, full and partial refunds to the balance,
  * scoping and list filters.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <pthread.h>
@@ -17,44 +17,18 @@
 
 static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
-static char *mk_customer(bill_db *db, const char *name)
+BILL_TEST_DB_FIXTURE()
+
+static const char *mk_product(void)
 {
-    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
-    bill_customer *c = NULL;
-    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
-    char *id = strdup(c->id);
-    bill_customer_free(c);
-    return id;
+    return bill_test_product_monthly(db, "Box", 1250);
 }
 
-static char *mk_product(bill_db *db)
-{
-    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION, .name = "Box", .active = true};
-    in.has_price[BILL_CYCLE_MONTHLY] = true;
-    in.prices[BILL_CYCLE_MONTHLY] = 1250;
-    bill_product *p = NULL;
-    ck_assert_int_eq(bill_product_create(db, &cli, &in, &p), BILL_OK);
-    char *id = strdup(p->id);
-    bill_product_free(p);
-    return id;
-}
-
-static char *mk_order(bill_db *db, const char *cid, const char *pid)
+static const char *mk_order(const char *cid, const char *pid)
 {
     bill_order_input in = {.version = BILL_ORDER_INPUT_VERSION,
                            .customer_id = cid, .product_id = pid};
-    bill_order *o = NULL;
-    ck_assert_int_eq(bill_order_create(db, NULL, &cli, &in, &o), BILL_OK);
-    char *id = strdup(o->id);
-    bill_order_free(o);
-    return id;
-}
-
-static bill_money balance(bill_db *db, const char *cid)
-{
-    bill_money b = -1;
-    ck_assert_int_eq(bill_balance_get(db, &cli, cid, &b, NULL), BILL_OK);
-    return b;
+    return bill_test_order(db, &cli, &in);
 }
 
 static void copy_file(const char *from, const char *to)
@@ -72,8 +46,6 @@ static void copy_file(const char *from, const char *to)
 
 START_TEST(test_payment__gateway_pay_then_confirm)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
     char dir[] = "/tmp/bill-orders-gw-XXXXXX", path[1100], gw[37], sql[300];
     bill_plugins_options po;
     bill_plugins *plugins = NULL;
@@ -94,7 +66,8 @@ START_TEST(test_payment__gateway_pay_then_confirm)
                                                   "gateway-example", "bank",
                                                   "{\"account\":\"6222\"}", true, gw), BILL_OK);
 
-    char *cid = mk_customer(db, "Gw"), *pid = mk_product(db), *oid = mk_order(db, cid, pid);
+    const char *cid = bill_test_customer_named(db, "Gw"), *pid = mk_product();
+    const char *oid = mk_order(cid, pid);
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
     ck_assert_int_eq(bill_order_pay(db, plugins, &me, oid, gw, &pi), BILL_OK);
     ck_assert_str_eq(pi.gateway_id, gw);
@@ -132,17 +105,12 @@ START_TEST(test_payment__gateway_pay_then_confirm)
                                                 "status = 'success' AND gateway_tx_id = "
                                                 "'bank-77'"), 1);
     /* A gateway payment does not touch the balance. */
-    ck_assert_int_eq(balance(db, cid), 0);
+    ck_assert_int_eq(bill_test_balance(db, cid), 0);
 
     bill_payment_info_clear(&pi);
     bill_plugins_free(plugins);
     unlink(path);
     rmdir(dir);
-    free(oid);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -161,7 +129,7 @@ static void *confirm_thread(void *p)
 }
 
 /* A pending gateway payment for an order, as pay_gateway leaves it. */
-static void pending_payment(const char *url, const char *cid, const char *oid)
+static void pending_payment(const char *cid, const char *oid)
 {
     char sql[400];
     snprintf(sql, sizeof sql,
@@ -173,10 +141,9 @@ static void pending_payment(const char *url, const char *cid, const char *oid)
 
 START_TEST(test_payment__confirm_idempotent_under_concurrency)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Cb"), *pid = mk_product(db), *oid = mk_order(db, cid, pid);
-    pending_payment(url, cid, oid);
+    const char *cid = bill_test_customer_named(db, "Cb"), *pid = mk_product();
+    const char *oid = mk_order(cid, pid);
+    pending_payment(cid, oid);
     bill_payments l;
     bill_payment_filter f = {.version = BILL_PAYMENT_FILTER_VERSION, .order_id = oid};
     ck_assert_int_eq(bill_payment_list(db, &cli, &f, NULL, &l), BILL_OK);
@@ -206,20 +173,13 @@ START_TEST(test_payment__confirm_idempotent_under_concurrency)
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, "gw", "nope", 1250, "x", NULL),
                      BILL_ENOTFOUND);
     free(pay);
-    free(oid);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_payment__refunds_full_and_partial)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Ref"), *pid = mk_product(db);
-    char *o1 = mk_order(db, cid, pid), *o2 = mk_order(db, cid, pid);
+    const char *cid = bill_test_customer_named(db, "Ref"), *pid = mk_product();
+    const char *o1 = mk_order(cid, pid), *o2 = mk_order(cid, pid);
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
     bill_payment_info p1, p2;
     bill_payment *p = NULL;
@@ -228,41 +188,41 @@ START_TEST(test_payment__refunds_full_and_partial)
                                          NULL), BILL_OK);
     ck_assert_int_eq(bill_order_pay(db, NULL, &me, o1, NULL, &p1), BILL_OK);
     ck_assert_int_eq(bill_order_pay(db, NULL, &me, o2, NULL, &p2), BILL_OK);
-    ck_assert_int_eq(balance(db, cid), 0);
+    ck_assert_int_eq(bill_test_balance(db, cid), 0);
 
     /* Customers cannot refund; more than paid is refused and changes nothing. */
     ck_assert_int_eq(bill_payment_refund(db, &me, p1.payment_id, 100, NULL, NULL), BILL_EDENIED);
     ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 1251, NULL, NULL),
                      BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "amount");
-    ck_assert_int_eq(balance(db, cid), 0);
+    ck_assert_int_eq(bill_test_balance(db, cid), 0);
 
     /* Partial 5.00, then 7.50 more = everything: refunded; order refunded. */
     ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 500, "downgrade", &p), BILL_OK);
     ck_assert_str_eq(p->status, "refunded");
     ck_assert_int_eq(p->refunded_amount, 500);
     bill_payment_free(p);
-    ck_assert_int_eq(balance(db, cid), 500);
+    ck_assert_int_eq(bill_test_balance(db, cid), 500);
     ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 751, NULL, NULL),
                      BILL_EINVALID);
     ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 750, NULL, &p), BILL_OK);
     ck_assert_str_eq(p->status, "refunded");
     bill_payment_free(p);
     ck_assert_int_eq(bill_payment_refund(db, &cli, p1.payment_id, 1, NULL, NULL), BILL_ESTATE);
-    ck_assert_int_eq(balance(db, cid), 1250);
+    ck_assert_int_eq(bill_test_balance(db, cid), 1250);
     bill_order *o = NULL;
     ck_assert_int_eq(bill_order_get(db, &cli, o1, &o), BILL_OK);
     ck_assert_str_eq(o->status, "refunded");
     bill_order_free(o);
     /* amount 0 = the whole rest. */
     ck_assert_int_eq(bill_payment_refund(db, &cli, p2.payment_id, 0, NULL, NULL), BILL_OK);
-    ck_assert_int_eq(balance(db, cid), 2500);
+    ck_assert_int_eq(bill_test_balance(db, cid), 2500);
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM balance_transactions "
                                                 "WHERE transaction_type = 'refund'"), 3);
 
     /* Scoping and filters. */
-    char *other = mk_customer(db, "Other");
+    const char *other = bill_test_customer_named(db, "Other");
     bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other};
     ck_assert_int_eq(bill_payment_get(db, &b, p1.payment_id, &p), BILL_ENOTFOUND);
     bill_payments l;
@@ -279,13 +239,6 @@ START_TEST(test_payment__refunds_full_and_partial)
 
     bill_payment_info_clear(&p1);
     bill_payment_info_clear(&p2);
-    free(other);
-    free(o1);
-    free(o2);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -297,7 +250,7 @@ typedef struct {
     bill_plugins *plugins;
 } gw_env;
 
-static void gw_env_open(gw_env *e, bill_db *db)
+static void gw_env_open(gw_env *e)
 {
     bill_plugins_options po;
     bill_plugin_scan_stats st;
@@ -323,7 +276,7 @@ static void gw_env_close(gw_env *e)
 }
 
 /* Start a gateway payment of order `oid` as its customer; returns its id. */
-static char *gw_pay(gw_env *e, bill_db *db, const char *cid, const char *oid)
+static char *gw_pay(gw_env *e, const char *cid, const char *oid)
 {
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
     bill_payment_info pi;
@@ -333,7 +286,7 @@ static char *gw_pay(gw_env *e, bill_db *db, const char *cid, const char *oid)
     return id;
 }
 
-static const char *pay_status(bill_db *db, const char *pid, char *buf, size_t n)
+static const char *pay_status(const char *pid, char *buf, size_t n)
 {
     bill_payment *p = NULL;
     ck_assert_int_eq(bill_payment_get(db, &cli, pid, &p), BILL_OK);
@@ -344,19 +297,18 @@ static const char *pay_status(bill_db *db, const char *pid, char *buf, size_t n)
 
 START_TEST(test_payment__notify_for_cancelled_order_credits_balance)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
     gw_env e;
     char st[32];
     bool already = true;
-    gw_env_open(&e, db);
-    char *cid = mk_customer(db, "Late"), *pid = mk_product(db), *oid = mk_order(db, cid, pid);
-    char *pay = gw_pay(&e, db, cid, oid);
+    gw_env_open(&e);
+    const char *cid = bill_test_customer_named(db, "Late"), *pid = mk_product();
+    const char *oid = mk_order(cid, pid);
+    char *pay = gw_pay(&e, cid, oid);
 
     /* The customer pays at the gateway, but the order is cancelled first
      * (by the customer, an admin or the 24 h expiry). */
     ck_assert_int_eq(bill_order_cancel(db, &cli, oid), BILL_OK);
-    ck_assert_str_eq(pay_status(db, pay, st, sizeof st), "failed");
+    ck_assert_str_eq(pay_status(pay, st, sizeof st), "failed");
     /* The signed notify still arrives: confirmed, credited, not refused. */
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, pay, 1250, "T-1", &already),
                      BILL_OK);
@@ -368,7 +320,7 @@ START_TEST(test_payment__notify_for_cancelled_order_credits_balance)
     ck_assert(p->credited_to_balance);
     ck_assert(p->paid_at > 0);
     bill_payment_free(p);
-    ck_assert_int_eq(balance(db, cid), 1250);
+    ck_assert_int_eq(bill_test_balance(db, cid), 1250);
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
     /* A recharge naming the payment and why. */
     ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM balance_transactions WHERE transaction_type = "
@@ -390,40 +342,34 @@ START_TEST(test_payment__notify_for_cancelled_order_credits_balance)
                          BILL_OK);
         ck_assert(already);
     }
-    ck_assert_int_eq(balance(db, cid), 1250);
+    ck_assert_int_eq(bill_test_balance(db, cid), 1250);
     ck_assert_int_eq(bill_test_pg_query_ll(url, "SELECT count(*) FROM events WHERE kind = "
                                                 "'notify'"), 1);
     /* Its money is already in the balance: refunding it there again would
      * pay twice. */
     ck_assert_int_eq(bill_payment_refund(db, &cli, pay, 0, NULL, NULL), BILL_ESTATE);
     ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "credited"));
-    ck_assert_int_eq(balance(db, cid), 1250);
+    ck_assert_int_eq(bill_test_balance(db, cid), 1250);
 
     gw_env_close(&e);
     free(pay);
-    free(oid);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_payment__second_pay_order_supersedes_and_late_money_is_kept)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
     gw_env e;
     char st[32];
     bool already;
-    gw_env_open(&e, db);
-    char *cid = mk_customer(db, "Twice"), *pid = mk_product(db), *oid = mk_order(db, cid, pid);
+    gw_env_open(&e);
+    const char *cid = bill_test_customer_named(db, "Twice"), *pid = mk_product();
+    const char *oid = mk_order(cid, pid);
 
     /* The rule: the newest gateway attempt is the one payable payment. */
-    char *p1 = gw_pay(&e, db, cid, oid), *p2 = gw_pay(&e, db, cid, oid);
+    char *p1 = gw_pay(&e, cid, oid), *p2 = gw_pay(&e, cid, oid);
     ck_assert_str_ne(p1, p2);
-    ck_assert_str_eq(pay_status(db, p1, st, sizeof st), "failed");
-    ck_assert_str_eq(pay_status(db, p2, st, sizeof st), "pending");
+    ck_assert_str_eq(pay_status(p1, st, sizeof st), "failed");
+    ck_assert_str_eq(pay_status(p2, st, sizeof st), "pending");
     ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM payments WHERE order_id = '%s' AND status = "
                             "'pending'", oid), 1);
     /* Money arrives on the superseded one anyway: it pays the order, and
@@ -433,12 +379,12 @@ START_TEST(test_payment__second_pay_order_supersedes_and_late_money_is_kept)
     ck_assert(!already);
     ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = 'paid'",
                        oid), 1);
-    ck_assert_str_eq(pay_status(db, p2, st, sizeof st), "failed");
-    ck_assert_int_eq(balance(db, cid), 0);
+    ck_assert_str_eq(pay_status(p2, st, sizeof st), "failed");
+    ck_assert_int_eq(bill_test_balance(db, cid), 0);
     /* ...and the second one as well: the order is paid, so the balance. */
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p2, 1250, "A-2", &already),
                      BILL_OK);
-    ck_assert_int_eq(balance(db, cid), 1250);
+    ck_assert_int_eq(bill_test_balance(db, cid), 1250);
     ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM balance_transactions WHERE reference_id = '%s' "
                             "AND description LIKE '%%already paid (status paid)%%'", p2),
                      1);
@@ -449,30 +395,23 @@ START_TEST(test_payment__second_pay_order_supersedes_and_late_money_is_kept)
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid};
     ck_assert_int_eq(bill_order_pay(db, e.plugins, &me, oid, e.gw, NULL), BILL_ESTATE);
     ck_assert_int_eq(bill_order_pay(db, e.plugins, &me, oid, NULL, NULL), BILL_ESTATE);
-    ck_assert_int_eq(balance(db, cid), 1250);
+    ck_assert_int_eq(bill_test_balance(db, cid), 1250);
 
     gw_env_close(&e);
     free(p1);
     free(p2);
-    free(oid);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
 START_TEST(test_payment__trade_no_confirms_one_payment_only)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
     gw_env e;
     char st[32];
     bool already;
-    gw_env_open(&e, db);
-    char *cid = mk_customer(db, "Trade"), *pid = mk_product(db);
-    char *o1 = mk_order(db, cid, pid), *o2 = mk_order(db, cid, pid);
-    char *p1 = gw_pay(&e, db, cid, o1), *p2 = gw_pay(&e, db, cid, o2);
+    gw_env_open(&e);
+    const char *cid = bill_test_customer_named(db, "Trade"), *pid = mk_product();
+    const char *o1 = mk_order(cid, pid), *o2 = mk_order(cid, pid);
+    char *p1 = gw_pay(&e, cid, o1), *p2 = gw_pay(&e, cid, o2);
 
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p1, 1250, "T-9", &already),
                      BILL_OK);
@@ -481,7 +420,7 @@ START_TEST(test_payment__trade_no_confirms_one_payment_only)
                      BILL_ECONFLICT);
     ck_assert_str_eq(bill_error_last()->field, "gateway_tx_id");
     ck_assert_ptr_nonnull(strstr(bill_error_last()->message, p1));
-    ck_assert_str_eq(pay_status(db, p2, st, sizeof st), "pending");
+    ck_assert_str_eq(pay_status(p2, st, sizeof st), "pending");
     /* Nor does a paid payment take a second, different transaction. */
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, e.gw, p1, 1250, "T-10", &already),
                      BILL_ECONFLICT);
@@ -489,7 +428,7 @@ START_TEST(test_payment__trade_no_confirms_one_payment_only)
     ck_assert_int_eq(bill_payment_confirm(db, NULL, p1, NULL, NULL, 1250, NULL, &already),
                      BILL_OK);
     ck_assert(already);
-    ck_assert_int_eq(balance(db, cid), 0);
+    ck_assert_int_eq(bill_test_balance(db, cid), 0);
     ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM orders WHERE id = '%s' AND status = "
                             "'pending'", o2), 1);
     /* The schema itself refuses it too (the race the check cannot see). */
@@ -504,12 +443,6 @@ START_TEST(test_payment__trade_no_confirms_one_payment_only)
     gw_env_close(&e);
     free(p1);
     free(p2);
-    free(o1);
-    free(o2);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -540,19 +473,17 @@ static void *race_thread(void *p)
  * once, every cent that arrived is either on the order or in the balance. */
 START_TEST(test_payment__races_lose_no_money)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
     gw_env e;
-    gw_env_open(&e, db);
-    char *cid = mk_customer(db, "Race"), *pid = mk_product(db);
+    gw_env_open(&e);
+    const char *cid = bill_test_customer_named(db, "Race"), *pid = mk_product();
     pthread_barrier_t go;
     enum { ROUNDS = 8 };
 
     ck_assert_int_eq(bill_balance_change(db, &cli, cid, BILL_BALANCE_RECHARGE, 1250 * ROUNDS,
                                          NULL, NULL, NULL), BILL_OK);
     for (int round = 0; round < ROUNDS; round++) {
-        char *oid = mk_order(db, cid, pid);
-        char *p1 = gw_pay(&e, db, cid, oid), *p2 = gw_pay(&e, db, cid, oid);
+        const char *oid = mk_order(cid, pid);
+        char *p1 = gw_pay(&e, cid, oid), *p2 = gw_pay(&e, cid, oid);
         char tx1[32], tx2[32];
         snprintf(tx1, sizeof tx1, "R%d-a", round);
         snprintf(tx2, sizeof tx2, "R%d-b", round);
@@ -581,18 +512,13 @@ START_TEST(test_payment__races_lose_no_money)
                          1);
         free(p1);
         free(p2);
-        free(oid);
     }
     /* Each round: 12.50 arrived twice from the gateway and the order cost
      * 12.50 once, whoever paid it; the balance started at 8 x 12.50. */
-    ck_assert_int_eq(balance(db, cid), 1250 * ROUNDS + 1250 * ROUNDS);
+    ck_assert_int_eq(bill_test_balance(db, cid), 1250 * ROUNDS + 1250 * ROUNDS);
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
 
     gw_env_close(&e);
-    free(cid);
-    free(pid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
@@ -600,9 +526,7 @@ END_TEST
  * is paid, the rest goes to the balance (it was silently cut before). */
 START_TEST(test_payment__invoice_overpayment_and_paid_invoice_credit_the_rest)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "Inv");
+    const char *cid = bill_test_customer_named(db, "Inv");
     bill_invoice_item_input it = {.description = "VPS", .quantity = 1, .unit_price = 1000};
     bill_invoice_input in = {.version = BILL_INVOICE_INPUT_VERSION, .customer_id = cid, .items = &it, .item_count = 1};
     bill_invoice *inv = NULL, *drf = NULL;
@@ -620,21 +544,18 @@ START_TEST(test_payment__invoice_overpayment_and_paid_invoice_credit_the_rest)
                      BILL_OK);
     ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM invoices WHERE id = '%s' AND status = 'paid' "
                             "AND paid_amount = 10.00", inv->id), 1);
-    ck_assert_int_eq(balance(db, cid), 250);
+    ck_assert_int_eq(bill_test_balance(db, cid), 250);
     ck_assert_int_eq(bill_payment_confirm(db, NULL, NULL, "gw", "i-2", 300, "I-2", NULL),
                      BILL_OK);
-    ck_assert_int_eq(balance(db, cid), 550);
+    ck_assert_int_eq(bill_test_balance(db, cid), 550);
     ck_assert_int_eq(bill_test_pg_queryf_ll(url, "SELECT count(*) FROM balance_transactions WHERE description LIKE "
                             "'%%invoice %s, which is paid%%'", inv->id), 1);
     ck_assert_int_eq(bill_balance_verify(db, cid), BILL_OK);
     bill_invoice_free(inv);
-    free(cid);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
-BILL_TEST_MAIN("payment", 120, NULL, NULL,
+BILL_TEST_MAIN("payment", 120, setup, teardown,
                test_payment__gateway_pay_then_confirm,
                test_payment__confirm_idempotent_under_concurrency,
                test_payment__refunds_full_and_partial,

@@ -4,7 +4,7 @@
  * them), customer reply reopening a resolved ticket, the status table,
  * assignment notifying exactly once per change, scoping and list filters.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <stdio.h>
@@ -13,17 +13,9 @@
 
 static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
 
-static char *mk_customer(bill_db *db, const char *name)
-{
-    bill_customer_input in = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = name};
-    bill_customer *c = NULL;
-    ck_assert_int_eq(bill_customer_create(db, &cli, &in, &c), BILL_OK);
-    char *id = strdup(c->id);
-    bill_customer_free(c);
-    return id;
-}
+BILL_TEST_DB_FIXTURE()
 
-static char *status_of(bill_db *db, const char *id)
+static char *status_of(const char *id)
 {
     bill_ticket *t = NULL;
     ck_assert_int_eq(bill_ticket_get(db, &cli, id, &t), BILL_OK);
@@ -34,9 +26,8 @@ static char *status_of(bill_db *db, const char *id)
 
 START_TEST(test_ticket__lifecycle_internal_notes_assignment)
 {
-    char *url = NULL;
-    bill_db *db = bill_test_db_new_url(&url);
-    char *cid = mk_customer(db, "T"), *other = mk_customer(db, "U"), *s;
+    const char *cid = bill_test_customer_named(db, "T"), *other = bill_test_customer_named(db, "U");
+    char *s;
     bill_actor me = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cid, .user_id = "cu-1"};
     bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other};
     bill_ticket *t = NULL;
@@ -93,7 +84,7 @@ START_TEST(test_ticket__lifecycle_internal_notes_assignment)
     ck_assert_int_eq(bill_ticket_set_status(db, &cli, id, "resolved"), BILL_OK);
     /* A customer's reply to a resolved ticket reopens it. */
     ck_assert_int_eq(bill_ticket_reply_create(db, &me, id, "still down", false, NULL), BILL_OK);
-    s = status_of(db, id);
+    s = status_of(id);
     ck_assert_str_eq(s, "processing");
     free(s);
     ck_assert_int_eq(bill_ticket_set_status(db, &cli, id, "closed"), BILL_OK);
@@ -144,17 +135,12 @@ START_TEST(test_ticket__lifecycle_internal_notes_assignment)
     bill_admin_user_free(a1);
     bill_admin_user_free(a2);
     free(id);
-    free(cid);
-    free(other);
-    free(url);
-    bill_db_close(db);
 }
 END_TEST
 
 /* Issue 8: the front end's priorities; "normal" is medium. */
 START_TEST(test_ticket__priority_vocabulary_and_alias)
 {
-    bill_db *db = bill_test_db_new();
     bill_customer_input ci = {.version = BILL_CUSTOMER_INPUT_VERSION, .name = "P"};
     bill_customer *c = NULL;
     ck_assert_int_eq(bill_customer_create(db, &cli, &ci, &c), BILL_OK);
@@ -177,10 +163,9 @@ START_TEST(test_ticket__priority_vocabulary_and_alias)
     ck_assert_str_eq(bill_ticket_priority_canonical("normal"), "medium");
     ck_assert_ptr_null(bill_ticket_priority_canonical("asap"));
     bill_customer_free(c);
-    bill_db_close(db);
 }
 END_TEST
 
-BILL_TEST_MAIN("ticket", 120, NULL, NULL,
+BILL_TEST_MAIN("ticket", 120, setup, teardown,
                test_ticket__lifecycle_internal_notes_assignment,
                test_ticket__priority_vocabulary_and_alias);

@@ -4,6 +4,7 @@
 #include "db_fixture.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,4 +69,45 @@ bill_money bill_test_balance(bill_db *db, const char *customer_id)
     bill_money b = -1;
     ck_assert_int_eq(bill_balance_get(db, &bill_test_ops, customer_id, &b, NULL), BILL_OK);
     return b;
+}
+
+int64_t bill_test_clock_fixed(void *user)
+{
+    return *(const int64_t *)user;
+}
+
+int64_t bill_test_at(const char *rfc3339)
+{
+    int64_t t = 0;
+    ck_assert_int_eq(bill_time_parse_rfc3339(rfc3339, &t), BILL_OK);
+    return t;
+}
+
+bill_db *bill_test_db_open(const char *url, int min_connections, int max_connections)
+{
+    bill_db_options o;
+    bill_db *db = NULL;
+    bill_db_options_init(&o);
+    o.url = url;
+    if (min_connections >= 0)
+        o.min_connections = min_connections;
+    if (max_connections >= 0)
+        o.max_connections = max_connections;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+    return db;
+}
+
+void bill_test_copy_file(const char *from, const char *to)
+{
+    char tmp[1200], buf[65536];
+    size_t n;
+    snprintf(tmp, sizeof tmp, "%s.tmp", to);
+    FILE *in = fopen(from, "rb"), *out = fopen(tmp, "wb");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(out);
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+    ck_assert_int_eq(rename(tmp, to), 0);
 }

@@ -52,4 +52,17 @@ const char *bill_test_product_monthly(bill_db *db, const char *name, bill_money 
 /* The customer's balance as staff sees it. */
 bill_money bill_test_balance(bill_db *db, const char *customer_id);
 
+/* A clock for bill_db_set_clock: the time *(const int64_t *)user, which the
+ * test moves; bill_test_at parses RFC 3339 into that clock's microseconds. */
+int64_t bill_test_clock_fixed(void *user);
+int64_t bill_test_at(const char *rfc3339);
+
+/* A pool on an existing database, nothing migrated: min and max
+ * connections (-1: the default); fails the test when it cannot open. */
+bill_db *bill_test_db_open(const char *url, int min_connections, int max_connections);
+
+/* Copy a file (a plugin into a plugins_dir) through <to>.tmp and rename, the
+ * way deploys replace files: never a half-written .so. */
+void bill_test_copy_file(const char *from, const char *to);
+
 #endif

@@ -5,7 +5,7 @@
  * server, bill-cli) or a plain SQL write (the catalog_version triggers),
  * the memory bound, and a write that changes nothing in the catalog.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <stdio.h>
@@ -101,11 +101,7 @@ START_TEST(test_catcache__other_writers_seen_by_poll)
 {
     char *url = NULL;
     bill_db *db = bill_test_db_new_url(&url);
-    bill_db_options o;
-    bill_db *other = NULL;
-    bill_db_options_init(&o);
-    o.url = url;
-    ck_assert_int_eq(bill_db_open(&other, &o), BILL_OK);
+    bill_db *other = bill_test_db_open(url, -1, -1);
     bill_catcache *cc = new_cache(db, 1 << 20, 100);
     bill_product_category *c = NULL;
     int64_t v0 = 0, v1 = 0;

@@ -6,7 +6,7 @@
  * the database's own time back; a second handle without a clock is not
  * affected.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <stdio.h>
@@ -14,18 +14,6 @@
 #include <string.h>
 
 static const bill_actor cli = {.kind = BILL_ACTOR_CLI, .username = "ops"};
-
-static int64_t fixed(void *user)
-{
-    return *(const int64_t *)user;
-}
-
-static int64_t at(const char *rfc3339)
-{
-    int64_t t = 0;
-    ck_assert_int_eq(bill_time_parse_rfc3339(rfc3339, &t), BILL_OK);
-    return t;
-}
 
 static char *mk_customer(bill_db *db, int64_t *created)
 {
@@ -72,8 +60,8 @@ START_TEST(test_clock__sql_and_c_read_the_injected_instant)
 {
     char *url = NULL;
     bill_db *db = bill_test_db_new_url(&url);
-    int64_t now = at("2031-03-01T12:00:00.250000Z");
-    bill_db_set_clock(db, fixed, &now);
+    int64_t now = bill_test_at("2031-03-01T12:00:00.250000Z");
+    bill_db_set_clock(db, bill_test_clock_fixed, &now);
     ck_assert(bill_db_clock_injected(db));
     ck_assert_int_eq(bill_db_now(db), now);
 
@@ -96,26 +84,26 @@ START_TEST(test_clock__sql_and_c_read_the_injected_instant)
 
     /* overdue from the day after the due date, by the handle's clock */
     int64_t n = -1;
-    now = at("2031-03-08T23:59:59Z");
+    now = bill_test_at("2031-03-08T23:59:59Z");
     ck_assert_int_eq(bill_invoice_mark_overdue(db, 0, &n), BILL_OK);
     ck_assert_int_eq(n, 0);
-    now = at("2031-03-09T00:00:00Z");
+    now = bill_test_at("2031-03-09T00:00:00Z");
     ck_assert_int_eq(bill_invoice_mark_overdue(db, 0, &n), BILL_OK);
     ck_assert_int_eq(n, 1);
 
     /* Unpaid-order TTL: 24 h after creation by the clock. */
     char *pid = mk_product(db);
-    now = at("2031-04-01T00:00:00Z");
+    now = bill_test_at("2031-04-01T00:00:00Z");
     bill_order_input oi = {.version = BILL_ORDER_INPUT_VERSION, .customer_id = cid, .product_id = pid};
     bill_order *o = NULL;
     ck_assert_int_eq(bill_order_create(db, NULL, &cli, &oi, &o), BILL_OK);
     char *oid = strdup(o->id);
     ck_assert_int_eq(o->created_at, now);
     bill_order_free(o);
-    now = at("2031-04-02T00:00:00Z"); /* exactly 24 h: not older than the TTL yet */
+    now = bill_test_at("2031-04-02T00:00:00Z"); /* exactly 24 h: not older than the TTL yet */
     ck_assert_int_eq(bill_order_cancel_expired(db, 0, 0, &n), BILL_OK);
     ck_assert_int_eq(n, 0);
-    now = at("2031-04-02T00:00:01Z");
+    now = bill_test_at("2031-04-02T00:00:01Z");
     ck_assert_int_eq(bill_order_cancel_expired(db, 0, 0, &n), BILL_OK);
     ck_assert_int_eq(n, 1);
     ck_assert_int_eq(bill_order_get(db, &cli, oid, &o), BILL_OK);
@@ -128,8 +116,8 @@ START_TEST(test_clock__sql_and_c_read_the_injected_instant)
     ck_assert(!bill_db_clock_injected(db));
     int64_t wall = 0;
     char *cid2 = mk_customer(db, &wall);
-    ck_assert_int_lt(wall, at("2031-01-01T00:00:00Z"));
-    ck_assert_int_gt(wall, at("2020-01-01T00:00:00Z"));
+    ck_assert_int_lt(wall, bill_test_at("2031-01-01T00:00:00Z"));
+    ck_assert_int_gt(wall, bill_test_at("2020-01-01T00:00:00Z"));
 
     free(cid2);
     free(oid);
@@ -154,8 +142,8 @@ START_TEST(test_clock__events_are_due_by_the_clock)
 {
     char *url = NULL;
     bill_db *db = bill_test_db_new_url(&url);
-    int64_t now = at("2030-06-01T00:00:00Z");
-    bill_db_set_clock(db, fixed, &now);
+    int64_t now = bill_test_at("2030-06-01T00:00:00Z");
+    bill_db_set_clock(db, bill_test_clock_fixed, &now);
     bill_events *ev = NULL;
     int processed = 0;
     ck_assert_int_eq(bill_events_new(&ev, db, NULL), BILL_OK);
@@ -166,10 +154,10 @@ START_TEST(test_clock__events_are_due_by_the_clock)
     /* the first is due "now" although the wall clock is years earlier */
     ck_assert_int_eq(bill_events_run_once(ev, 10, &processed), BILL_OK);
     ck_assert_int_eq(processed, 1);
-    now = at("2030-06-01T00:00:09Z");
+    now = bill_test_at("2030-06-01T00:00:09Z");
     ck_assert_int_eq(bill_events_run_once(ev, 10, &processed), BILL_OK);
     ck_assert_int_eq(processed, 0);
-    now = at("2030-06-01T00:00:10Z");
+    now = bill_test_at("2030-06-01T00:00:10Z");
     ck_assert_int_eq(bill_events_run_once(ev, 10, &processed), BILL_OK);
     ck_assert_int_eq(processed, 1);
     ck_assert_int_eq(ran, 2);

@@ -5,7 +5,7 @@
  * tried at the second before and the second of its end.
  */
 #include "check_main.h"
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -16,29 +16,11 @@
 
 #define S BILL_USEC_PER_SEC
 
-static int64_t fixed(void *user)
-{
-    return *(const int64_t *)user;
-}
-
-static int64_t at(const char *rfc3339)
-{
-    int64_t t = 0;
-    ck_assert_int_eq(bill_time_parse_rfc3339(rfc3339, &t), BILL_OK);
-    return t;
-}
-
 /* A second pool on the same database with its own clock. */
 static bill_db *open_on(const char *url, int64_t *clock)
 {
-    bill_db_options o;
-    bill_db_options_init(&o);
-    o.url = url;
-    o.min_connections = 0;
-    o.max_connections = 4;
-    bill_db *db = NULL;
-    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
-    bill_db_set_clock(db, fixed, clock);
+    bill_db *db = bill_test_db_open(url, 0, 4);
+    bill_db_set_clock(db, bill_test_clock_fixed, clock);
     return db;
 }
 
@@ -61,8 +43,8 @@ START_TEST(test_cluster__join_shows_in_status)
 {
     char *url = NULL;
     bill_db *db = bill_test_db_new_url(&url);
-    int64_t now = at("2030-01-01T00:00:00Z");
-    bill_db_set_clock(db, fixed, &now);
+    int64_t now = bill_test_at("2030-01-01T00:00:00Z");
+    bill_db_set_clock(db, bill_test_clock_fixed, &now);
     bill_cluster *c = join(db, 50061);
     ck_assert_int_eq(strlen(bill_cluster_id(c)), 36);
     ck_assert_int_eq(bill_cluster_set_state(c, BILL_CLUSTER_SERVING), BILL_OK);
@@ -99,7 +81,7 @@ START_TEST(test_cluster__lease_ends_at_its_second)
 {
     char *url = NULL;
     bill_db *base = bill_test_db_new_url(&url);
-    int64_t ta = at("2030-01-01T00:00:00Z"), tb = ta;
+    int64_t ta = bill_test_at("2030-01-01T00:00:00Z"), tb = ta;
     bill_db *da = open_on(url, &ta), *dbb = open_on(url, &tb);
     bill_cluster *a = join(da, 1), *b = join(dbb, 2);
     ck_assert_int_eq(bill_cluster_want(a, roles_billing), BILL_OK);
@@ -139,7 +121,7 @@ START_TEST(test_cluster__lease_ends_at_its_second)
     ck_assert_int_eq(rs[0].elections, 1);
 
     bill_cluster_status st;
-    bill_db_set_clock(base, fixed, &tb);
+    bill_db_set_clock(base, bill_test_clock_fixed, &tb);
     ck_assert_int_eq(bill_cluster_status_get(base, 0, &st), BILL_OK);
     ck_assert_int_eq(st.roles_count, 1);
     ck_assert_str_eq(st.roles[0].holder_id, bill_cluster_id(b));
@@ -160,7 +142,7 @@ START_TEST(test_cluster__heartbeat_renews_and_leave_hands_over)
 {
     char *url = NULL;
     bill_db *base = bill_test_db_new_url(&url);
-    int64_t ta = at("2030-01-01T00:00:00Z"), tb = ta;
+    int64_t ta = bill_test_at("2030-01-01T00:00:00Z"), tb = ta;
     bill_db *da = open_on(url, &ta), *dbb = open_on(url, &tb);
     bill_cluster *a = join(da, 1), *b = join(dbb, 2);
     ck_assert_int_eq(bill_cluster_want(a, roles_billing), BILL_OK);
@@ -204,7 +186,7 @@ START_TEST(test_cluster__dead_members_expire)
 {
     char *url = NULL;
     bill_db *base = bill_test_db_new_url(&url);
-    int64_t ta = at("2030-01-01T00:00:00Z"), tb = ta;
+    int64_t ta = bill_test_at("2030-01-01T00:00:00Z"), tb = ta;
     bill_db *da = open_on(url, &ta), *dbb = open_on(url, &tb);
     bill_cluster *a = join(da, 1), *b = join(dbb, 2);
     ck_assert_int_eq(bill_cluster_want(a, roles_billing), BILL_OK);
@@ -273,7 +255,7 @@ START_TEST(test_cluster__one_winner_when_racing)
     enum { N = 6 };
     char *url = NULL;
     bill_db *base = bill_test_db_new_url(&url);
-    int64_t t = at("2030-01-01T00:00:00Z");
+    int64_t t = bill_test_at("2030-01-01T00:00:00Z");
     bill_db *dbs[N];
     racer rs[N];
     pthread_t th[N];
@@ -351,7 +333,7 @@ static void *do_migrate(void *arg)
 START_TEST(test_cluster__migration_role_one_migrates)
 {
     char *url = bill_test_pg_new_database("cluster_mig");
-    int64_t t = at("2030-01-01T00:00:00Z");
+    int64_t t = bill_test_at("2030-01-01T00:00:00Z");
     migr m[2] = {{.db = open_on(url, &t)}, {.db = open_on(url, &t)}};
     pthread_t th[2];
     for (int i = 0; i < 2; i++)

@@ -6,7 +6,7 @@
  * under the handle's injected clock, event queue, interface health,
  * database).
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 #include "check_main.h"
 
 #include <check.h>
@@ -31,12 +31,7 @@ static int64_t fixed_clock(void *user)
 START_TEST(test_console__schema_check_pending_and_changed)
 {
     char *url = bill_test_pg_new_database("con_schema");
-    bill_db_options o;
-    bill_db *db = NULL;
-    bill_db_options_init(&o);
-    o.url = url;
-    o.min_connections = 1;
-    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+    bill_db *db = bill_test_db_open(url, 1, -1);
     size_t pending = 0, known = bill_db_migrations_known();
     char want[160];
 

@@ -4,7 +4,7 @@
  * two processes starting at once, stop, and restart of existing data.
  * Runs as root the way CI does (the cluster then belongs to "postgres").
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <stdio.h>
@@ -31,12 +31,7 @@ static void remove_var_dir(void)
 
 static void assert_usable(const char *url)
 {
-    bill_db_options o;
-    bill_db *db = NULL;
-    bill_db_options_init(&o);
-    o.url = url;
-    o.min_connections = 1;
-    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+    bill_db *db = bill_test_db_open(url, 1, -1);
     ck_assert_int_eq(bill_db_ping(db), BILL_OK);
     bill_db_close(db);
 }

@@ -3,7 +3,7 @@
  * fresh apply, idempotent re-run, tampered checksum refused, a database newer
  * than the library refused, concurrent migrators, and the schema's CHECKs.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <pthread.h>
@@ -11,22 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bill_db *open_db(const char *url, int max)
-{
-    bill_db_options o;
-    bill_db *db = NULL;
-    bill_db_options_init(&o);
-    o.url = url;
-    o.max_connections = max;
-    o.min_connections = 1;
-    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
-    return db;
-}
-
 START_TEST(test_migrations__fresh_applies_all)
 {
     char *url = bill_test_pg_new_database("mig_fresh");
-    bill_db *db = open_db(url, 2);
+    bill_db *db = bill_test_db_open(url, 1, 2);
     int applied = -1;
 
     ck_assert_uint_eq(bill_db_migrations_known(), BILL_TEST_MIGRATIONS);
@@ -264,7 +252,7 @@ END_TEST
 START_TEST(test_migrations__newer_database_refused)
 {
     char *url = bill_test_pg_new_database("mig_newer");
-    bill_db *db = open_db(url, 2);
+    bill_db *db = bill_test_db_open(url, 1, 2);
     ck_assert_int_eq(bill_test_pg_exec(url,
         "CREATE TABLE schema_migrations (version integer PRIMARY KEY, description text NOT NULL,"
         " installed_on timestamptz NOT NULL DEFAULT now(), success boolean NOT NULL,"

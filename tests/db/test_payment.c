@@ -31,19 +31,6 @@ static const char *mk_order(const char *cid, const char *pid)
     return bill_test_order(db, &cli, &in);
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    char buf[65536];
-    size_t n;
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    ck_assert_ptr_nonnull(in);
-    ck_assert_ptr_nonnull(out);
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    fclose(out);
-}
-
 START_TEST(test_payment__gateway_pay_then_confirm)
 {
     char dir[] = "/tmp/bill-orders-gw-XXXXXX", path[1100], gw[37], sql[300];
@@ -56,7 +43,7 @@ START_TEST(test_payment__gateway_pay_then_confirm)
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/gateway-example.so", dir);
-    copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", path);
+    bill_test_copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", path);
     bill_plugins_options_init(&po);
     po.plugins_dir = dir;
     po.db = db;
@@ -257,7 +244,7 @@ static void gw_env_open(gw_env *e)
     snprintf(e->dir, sizeof e->dir, "/tmp/bill-pay-gw-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(e->dir));
     snprintf(e->path, sizeof e->path, "%s/gateway-example.so", e->dir);
-    copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", e->path);
+    bill_test_copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", e->path);
     bill_plugins_options_init(&po);
     po.plugins_dir = e->dir;
     po.db = db;

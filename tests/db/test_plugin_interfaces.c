@@ -12,20 +12,7 @@
 
 #include <bill/bill.h>
 #include <bill/plugin_host.h>
-#include "pg_harness.h"
-
-static void copy_file(const char *from, const char *to)
-{
-    char buf[65536];
-    size_t n;
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    ck_assert_ptr_nonnull(in);
-    ck_assert_ptr_nonnull(out);
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    fclose(out);
-}
+#include "db_fixture.h"
 
 static bill_plugins *registry(bill_db *db, const char *dir, bool with_key)
 {
@@ -63,7 +50,7 @@ START_TEST(test_plugin_interfaces__secrets_sealed_masked_and_usable)
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/gateway-example.so", dir);
-    copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", path);
+    bill_test_copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", path);
 
     /* Without a master key, secrets are refused (but plain config is fine). */
     bill_plugins *nokey = registry(db, dir, false);

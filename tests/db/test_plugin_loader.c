@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db_fixture.h"
 #include "plugins/plugins_internal.h"
 
 #ifndef EXAMPLE_PLUGIN_DIR
@@ -53,22 +54,6 @@ static const char *variant(const char *name)
     static _Thread_local char path[1024];
     snprintf(path, sizeof path, "%s/%s.so", EXAMPLE_PLUGIN_DIR, name);
     return path;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    char tmp[1200], buf[65536];
-    size_t n;
-    snprintf(tmp, sizeof tmp, "%s.tmp", to);
-    FILE *in = fopen(from, "rb"), *out = fopen(tmp, "wb");
-    ck_assert_ptr_nonnull(in);
-    ck_assert_ptr_nonnull(out);
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    fclose(out);
-    /* rename: the way deploys replace files, never a half-written .so */
-    ck_assert_int_eq(rename(tmp, to), 0);
 }
 
 static bill_gateway_payment_request payreq(const char *id, int64_t cents)
@@ -216,14 +201,14 @@ START_TEST(test_plugin_loader__hot_reload_while_calls_run)
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/gateway-example.so", dir);
-    copy_file(variant("example_v1"), path);
+    bill_test_copy_file(variant("example_v1"), path);
     c.p = new_registry(dir, 5, 1000);
     ck_assert_int_eq(bill_plugins_scan(c.p, &st), BILL_OK);
     ck_assert_int_eq(st.loaded, 1);
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(pthread_create(&th[i], NULL, caller, &c), 0);
     nanosleep(&pause, NULL);
-    copy_file(variant("example_v2"), path);
+    bill_test_copy_file(variant("example_v2"), path);
     ck_assert_int_eq(bill_plugins_scan(c.p, &st), BILL_OK);
     ck_assert_int_eq(st.reloaded, 1);
     nanosleep(&pause, NULL);
@@ -264,9 +249,9 @@ START_TEST(test_plugin_loader__scan_dedupes_kind_and_id)
     snprintf(a, sizeof a, "%s/a.so", dir);
     snprintf(b, sizeof b, "%s/b.so", dir);
     snprintf(bad, sizeof bad, "%s/c.so", dir);
-    copy_file(variant("example_v1"), a);
-    copy_file(variant("example_v2"), b);
-    copy_file(variant("example_badabi"), bad);
+    bill_test_copy_file(variant("example_v1"), a);
+    bill_test_copy_file(variant("example_v2"), b);
+    bill_test_copy_file(variant("example_badabi"), bad);
     bill_plugins *p = new_registry(dir, 5, 1000);
     ck_assert_int_eq(bill_plugins_scan(p, &st), BILL_OK);
     ck_assert_int_eq(st.files, 3);

@@ -31,18 +31,9 @@ typedef struct env {
 
 static void env_up(env *e)
 {
-    char cmd[512], cert[128], key[128], ca[128];
     bill_plugins_options o;
     memset(e, 0, sizeof *e);
-    strcpy(e->certs, "/tmp/bill-incus-pki-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(e->certs));
-    snprintf(cmd, sizeof cmd, "sh %s/make_certs.sh %s", PEERS_DIR, e->certs);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(cert, sizeof cert, "%s/server.pem", e->certs);
-    snprintf(key, sizeof key, "%s/server.key", e->certs);
-    snprintf(ca, sizeof ca, "%s/ca.pem", e->certs);
-    const char *args[] = {"--cert", cert, "--key", key, "--ca", ca, NULL};
-    bill_peer_start(&e->peer, "incus_server.py", args);
+    bill_peer_start_incus(&e->peer, e->certs);
     bill_plugins_options_init(&o);
     o.plugins_dir = "/nonexistent";
     ck_assert_int_eq(bill_plugins_new(&e->plugins, &o), BILL_OK);
@@ -51,11 +42,8 @@ static void env_up(env *e)
 
 static void env_down(env *e)
 {
-    char cmd[128];
-    bill_peer_stop(&e->peer);
+    bill_peer_stop_incus(&e->peer, e->certs);
     bill_plugins_free(e->plugins);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", e->certs);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* client: "client", "rogue" or NULL (no certificate). */

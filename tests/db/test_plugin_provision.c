@@ -44,28 +44,21 @@ typedef struct env {
 static void env_up(env *e)
 {
     const char *sos[] = {INCUS_SO, WEBHOOK_SO, NULL};
-    char cmd[512], cert[128], key[128], ca[128], cfg[1024];
+    char cfg[1024];
     bill_events_options eo;
     bill_provision_options po;
 
     memset(e, 0, sizeof *e);
-    strcpy(e->certs, "/tmp/bill-prov-pki-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(e->certs));
-    snprintf(cmd, sizeof cmd, "sh %s/make_certs.sh %s", PEERS_DIR, e->certs);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(cert, sizeof cert, "%s/server.pem", e->certs);
-    snprintf(key, sizeof key, "%s/server.key", e->certs);
-    snprintf(ca, sizeof ca, "%s/ca.pem", e->certs);
-    const char *iargs[] = {"--cert", cert, "--key", key, "--ca", ca, NULL};
+    bill_peer_start_incus(&e->incus, e->certs);
     const char *wargs[] = {"--secret", "hooksecret", NULL};
-    bill_peer_start(&e->incus, "incus_server.py", iargs);
     bill_peer_start(&e->hook, "webhook_receiver.py", wargs);
 
     e->db = bill_test_db_new_url(&e->url);
     e->plugins = fx_registry(e->db, sos, NULL);
-    snprintf(cfg, sizeof cfg, "{\"url\":\"https://127.0.0.1:%d\",\"ca_file\":\"%s\","
+    snprintf(cfg, sizeof cfg, "{\"url\":\"https://127.0.0.1:%d\",\"ca_file\":\"%s/ca.pem\","
              "\"client_cert\":\"%s/client.pem\",\"client_key\":\"%s/client.key\","
-             "\"images\":\"debian/12,broken/image\",\"operation_timeout\":10}", e->incus.port, ca, e->certs, e->certs);
+             "\"images\":\"debian/12,broken/image\",\"operation_timeout\":10}", e->incus.port,
+             e->certs, e->certs, e->certs);
     ck_assert_int_eq(bill_plugin_interface_create(e->plugins, NULL,
                      BILL_PLUGIN_FIRST_PARTY_PROVIDER, "provider-incus", "incus-1", cfg, true,
                      e->provider), BILL_OK);
@@ -89,17 +82,14 @@ static void env_up(env *e)
 
 static void env_down(env *e)
 {
-    char cmd[128];
     bill_events_free(e->events);
     bill_provision_free(e->prov);
-    bill_peer_stop(&e->incus);
+    bill_peer_stop_incus(&e->incus, e->certs);
     bill_peer_stop(&e->hook);
     bill_plugins_free(e->plugins);
     bill_db_close(e->db);
     free(e->url);
     free(e->customer);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", e->certs);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Run the queue until `sql` counts 1 (or 20 s pass). */

@@ -112,8 +112,7 @@ def cli_id(binary, srv_dir, *args):
     """Run bill-cli --json on the server's config; -> the id of the object
     it printed (None when it printed none). Fails the scenario when it
     fails."""
-    doc = bill_cli(binary, srv_dir, *args)
-    doc = {} if doc is None else doc
+    doc = bill_cli(binary, srv_dir, *args, empty={})
     if 'id' in doc:
         return doc['id']
     return next((v['id'] for v in doc.values() if isinstance(v, dict) and 'id' in v), None)
@@ -217,15 +216,15 @@ def browser(port, path, body, token=None, text=False, origin='http://localhost:5
     return code, '', dec(msgs[0]), raw, hdrs
 
 
-def bill_cli(binary, srv_dir, *args, text=False):
+def bill_cli(binary, srv_dir, *args, text=False, empty=None):
     """bill-cli --json -q ARGS with the server's config, in its directory:
-    the JSON it printed (None when it printed nothing; text=True: output
+    the JSON it printed (`empty` when it printed nothing; text=True: output
     that is not JSON as it is). A non-zero exit fails the scenario."""
     p = subprocess.run([binary, '--config', srv_dir + '/config.toml', '--json', '-q'] + list(args),
                        capture_output=True, text=True, cwd=srv_dir)
     expect(p.returncode == 0, 'bill-cli %s failed: %s %s' % (args, p.stdout, p.stderr))
     if not p.stdout.strip():
-        return None
+        return empty
     try:
         return json.loads(p.stdout)
     except ValueError:

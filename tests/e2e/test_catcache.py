@@ -17,7 +17,7 @@ import urllib.request
 
 import grpc
 
-from pbwire import fail, expect, enc, dec, S, R, cli_id
+from pbwire import fail, expect, enc, S, R, cli_id, native, ok
 
 PORT_A, PORT_B, DIR_A, CLI = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 PROD = '/rustbill.product.ProductService/'
@@ -34,12 +34,7 @@ chans = {p: grpc.insecure_channel('127.0.0.1:%d' % p) for p in (PORT_A, PORT_B)}
 
 
 def call(port, path, body, md=()):
-    f = chans[port].unary_unary(path, request_serializer=lambda x: x,
-                                response_deserializer=lambda x: x)
-    try:
-        return dec(f(body, metadata=list(md), timeout=30))
-    except grpc.RpcError as e:
-        fail('%s on %d: %s %s' % (path, port, e.code().name, e.details()))
+    return ok(native(chans[port], path, body, md), '%s on %d' % (path, port))
 
 
 def metrics(port):

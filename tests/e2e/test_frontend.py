@@ -28,8 +28,7 @@ SECRET = 'Yipay-SECRET-key-0123456789'
 
 
 def cli(*args):
-    doc = bill_cli(CLI, SRV_DIR, *args)
-    return {} if doc is None else doc
+    return bill_cli(CLI, SRV_DIR, *args, empty={})
 
 
 def call(path, body, token=None, text=False):

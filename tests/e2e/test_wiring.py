@@ -28,7 +28,7 @@ CLI = sys.argv[3]
 PID, KEY = '1001', 'k3y-ABC'
 
 
-from pbwire import fail, expect, enc, dec, S, M, R, bill_cli, jid, yipay_sign  # noqa: E402,F401
+from pbwire import fail, expect, enc, dec, S, M, R, bill_cli, jid, native, ok, yipay_sign  # noqa: E402,F401
 
 
 CH = grpc.insecure_channel('127.0.0.1:%d' % PORT)
@@ -38,11 +38,7 @@ PAY = '/rustbill.payment.PaymentService/'
 
 
 def call(path, body, md=()):
-    f = CH.unary_unary(path, request_serializer=lambda x: x, response_deserializer=lambda x: x)
-    try:
-        return dec(f(body, metadata=list(md), timeout=30))
-    except grpc.RpcError as e:
-        fail('%s: %s %s' % (path, e.code().name, e.details()))
+    return ok(native(CH, path, body, md), path)
 
 
 def cli(*args):

@@ -142,3 +142,24 @@ char *bill_peer_wait_file(const bill_peer *p, const char *name, int timeout_ms)
         nanosleep(&ts, NULL);
     }
 }
+
+void bill_peer_start_incus(bill_peer *p, char certs[64])
+{
+    char cmd[512], cert[128], key[128], ca[128];
+    snprintf(certs, 64, "/tmp/bill-incus-pki-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(certs));
+    snprintf(cmd, sizeof cmd, "sh %s/make_certs.sh %s", PEERS_DIR, certs);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cert, sizeof cert, "%s/server.pem", certs);
+    snprintf(key, sizeof key, "%s/server.key", certs);
+    snprintf(ca, sizeof ca, "%s/ca.pem", certs);
+    const char *args[] = {"--cert", cert, "--key", key, "--ca", ca, NULL};
+    bill_peer_start(p, "incus_server.py", args);
+}
+
+void bill_peer_stop_incus(bill_peer *p, const char *certs)
+{
+    bill_peer_stop(p);
+    if (certs[0])
+        ck_assert_int_eq(nftw(certs, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}

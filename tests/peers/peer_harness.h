@@ -26,6 +26,12 @@ typedef struct bill_peer {
 void bill_peer_start(bill_peer *p, const char *script, const char *const *args);
 /* SIGTERM, wait, remove the scratch dir. Safe to call twice. */
 void bill_peer_stop(bill_peer *p);
+/* The fake Incus API (incus_server.py) over TLS, with a fresh PKI from
+ * make_certs.sh in `certs` (a new temporary directory, its name written
+ * there): server.pem/.key, client.pem/.key, ca.pem. bill_peer_stop_incus
+ * stops the peer and removes the PKI. */
+void bill_peer_start_incus(bill_peer *p, char certs[64]);
+void bill_peer_stop_incus(bill_peer *p, const char *certs);
 /* Contents of <dir>/<name> (malloc'd, NUL-terminated) or NULL if missing. */
 char *bill_peer_read(const bill_peer *p, const char *name);
 /* Poll for <dir>/<name> to exist for up to timeout_ms; returns its text or NULL. */

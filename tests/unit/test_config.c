@@ -63,6 +63,18 @@ static void dump_list(const char *what, const char *const *l)
         fprintf(stderr, "%s: %s\n", what, *l);
 }
 
+/* cfg's errors (or warnings), which must be exactly `want`: listed on
+ * stderr when they are not. */
+static const char *const *exactly(const bill_config *cfg, bool errors, size_t want)
+{
+    size_t n = (size_t)-1; /* a count that was not written fails */
+    const char *const *l = errors ? bill_config_errors(cfg, &n) : bill_config_warnings(cfg, &n);
+    if (n != want)
+        dump_list(errors ? "error" : "warning", l);
+    ck_assert_uint_eq(n, want);
+    return l;
+}
+
 #define ASSERT_ERROR(cfg, msg)                                                        \
     do {                                                                              \
         if (!has(bill_config_errors(cfg, NULL), msg, true))                           \
@@ -201,9 +213,7 @@ START_TEST(full_file_values_and_origins)
     ck_assert_int_eq(dbo.max_connections, 40);
     ck_assert_int_eq(dbo.min_connections, 2);
     ck_assert(!dbo.test_before_acquire);
-    size_t nw = 9;
-    bill_config_warnings(cfg, &nw);
-    ck_assert_uint_eq(nw, 0); /* 0600, no unknown keys */
+    exactly(cfg, false, 0); /* 0600, no unknown keys */
     bill_config_free(cfg);
 }
 END_TEST
@@ -473,11 +483,7 @@ START_TEST(unparsable_file_is_not_also_missing_settings)
     bill_config *cfg = NULL;
     ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_ECONFIG);
     ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_SERVER), BILL_ECONFIG);
-    size_t n = 0;
-    const char *const *e = bill_config_errors(cfg, &n);
-    if (n != 1)
-        dump_list("error", e);
-    ck_assert_uint_eq(n, 1);
+    const char *const *e = exactly(cfg, true, 1);
     ck_assert_ptr_nonnull(strstr(e[0], "config.toml:6:"));
     bill_config_free(cfg);
 
@@ -485,8 +491,7 @@ START_TEST(unparsable_file_is_not_also_missing_settings)
     cfg = NULL;
     ck_assert_int_eq(bill_config_load(&cfg, "missing.toml", NULL), BILL_ECONFIG);
     ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_SERVER), BILL_ECONFIG);
-    e = bill_config_errors(cfg, &n);
-    ck_assert_uint_eq(n, 1);
+    e = exactly(cfg, true, 1);
     ck_assert_ptr_nonnull(strstr(e[0], "missing.toml"));
     bill_config_free(cfg);
 
@@ -503,8 +508,7 @@ START_TEST(unparsable_file_is_not_also_missing_settings)
     cfg = NULL;
     ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
     ck_assert_int_eq(bill_config_validate(cfg, BILL_CONFIG_SERVER), BILL_ECONFIG);
-    e = bill_config_errors(cfg, &n);
-    ck_assert_uint_eq(n, 2);
+    exactly(cfg, true, 2);
     bill_config_free(cfg);
 }
 END_TEST
@@ -516,11 +520,7 @@ START_TEST(unknown_keys_and_mode_warnings)
                0644);
     bill_config *cfg = NULL;
     ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
-    size_t n = 0;
-    const char *const *w = bill_config_warnings(cfg, &n);
-    if (n != 4)
-        dump_list("warning", w);
-    ck_assert_uint_eq(n, 4);
+    const char *const *w = exactly(cfg, false, 4);
     ck_assert(has(w, "config.toml:3: unknown key [server] hots (ignored)", true));
     ck_assert(has(w, "config.toml:5: unknown section [nosuch] (ignored)", true));
     ck_assert(has(w, "config.toml:8: unknown key [db] url_file2 (ignored)", true));
@@ -609,11 +609,7 @@ START_TEST(accepted_not_used_yet_warned)
                0600);
     bill_config *cfg = NULL;
     ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
-    size_t n = 0;
-    const char *const *w = bill_config_warnings(cfg, &n);
-    if (n != 1)
-        dump_list("warning", w);
-    ck_assert_uint_eq(n, 1);
+    const char *const *w = exactly(cfg, false, 1);
     ck_assert(has(w, "config.toml:3: [server] notify_email: accepted, not used yet", false));
     ck_assert(!has(w, "[redis]", false)); /* [redis] is used since issue 12 */
     ck_assert_str_eq(cfg->redis.url, "redis://10.0.0.1:6379");
@@ -622,8 +618,7 @@ START_TEST(accepted_not_used_yet_warned)
 
     write_file("config.toml", "[server]\nport = 8080\n", 0600);
     ck_assert_int_eq(bill_config_load(&cfg, NULL, NULL), BILL_OK);
-    bill_config_warnings(cfg, &n);
-    ck_assert_uint_eq(n, 0);
+    exactly(cfg, false, 0);
     bill_config_free(cfg);
 }
 END_TEST

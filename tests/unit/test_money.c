@@ -8,83 +8,82 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Parse must succeed with exactly `cents`. */
-static void ok(const char *s, bill_money cents)
+/* Parsed with exactly `cents`. */
+static const struct {
+    const char *text;
+    bill_money cents;
+} accepted[] = {
+    {"12", 1200},
+    {"12.5", 1250},
+    {"12.50", 1250},
+    {"-3.00", -300},
+    {"0", 0},
+    {"0.00", 0},
+    {"0.05", 5},
+    {"-0.05", -5},
+    {"007.5", 750},
+    {"9999999999.99", 999999999999},
+    {"-9999999999.99", -999999999999},
+    {"00000000000000000001.10", 110},
+};
+
+START_TEST(test_money__parse_accepts_plain_forms)
 {
+    const char *s = accepted[_i].text;
     bill_money v = 12345;
     int rc = bill_money_parse(s, &v);
     ck_assert_msg(rc == BILL_OK, "\"%s\" rejected: %s", s, bill_error_last()->message);
-    ck_assert_msg(v == cents, "\"%s\" parsed as %lld, want %lld", s, (long long)v, (long long)cents);
+    ck_assert_msg(v == accepted[_i].cents, "\"%s\" parsed as %lld, want %lld", s, (long long)v,
+                  (long long)accepted[_i].cents);
 }
+END_TEST
 
-/* Parse must fail with `code`, leave the output alone, and name the value. */
-static void bad(const char *s, int code, const char *reason)
+/* Refused with `code`, the output left alone, the value named: more than
+ * two decimals, malformed, out of range. */
+static const struct {
+    const char *text;
+    int code;
+    const char *reason;
+} rejected[] = {
+    {"1.234", BILL_EINVALID, "more than two decimals"},
+    {"0.001", BILL_EINVALID, "more than two decimals"},
+    {"1.234", BILL_EINVALID, "\"1.234\""},
+    {"abc", BILL_EINVALID, "not a decimal number"},
+    {"", BILL_EINVALID, "empty"},
+    {"1e3", BILL_EINVALID, "exponent"},
+    {" 12", BILL_EINVALID, "whitespace"},
+    {"12 ", BILL_EINVALID, "whitespace"},
+    {"12.", BILL_EINVALID, "after the decimal point"},
+    {".5", BILL_EINVALID, "before the decimal point"},
+    {"-", BILL_EINVALID, "no digits"},
+    {"+-1", BILL_EINVALID, "\"+-1\""},
+    /* one spelling per value: no '+', no negative zero (issue 8 defect 7) */
+    {"+5", BILL_EINVALID, "leading '+'"},
+    {"+1.00", BILL_EINVALID, "leading '+'"},
+    {"+0", BILL_EINVALID, "leading '+'"},
+    {"-0", BILL_EINVALID, "negative zero"},
+    {"-0.00", BILL_EINVALID, "negative zero"},
+    {"-00.0", BILL_EINVALID, "negative zero"},
+    {"1,000", BILL_EINVALID, "thousands"},
+    {"1.2.3", BILL_EINVALID, "not a decimal number"},
+    {"0x10", BILL_EINVALID, "not a decimal number"},
+    {"NaN", BILL_EINVALID, "not a decimal number"},
+    {"10000000000", BILL_ELIMIT, "out of range"},
+    {"10000000000.00", BILL_ELIMIT, "out of range"},
+    {"-10000000000.00", BILL_ELIMIT, "out of range"},
+    {"99999999999999999999999999", BILL_ELIMIT, "out of range"},
+};
+
+START_TEST(test_money__parse_rejects)
 {
+    const char *s = rejected[_i].text, *reason = rejected[_i].reason;
     bill_money v = 777;
     int rc = bill_money_parse(s, &v);
-    ck_assert_msg(rc == code, "\"%s\": rc %d, want %d", s, rc, code);
+    ck_assert_msg(rc == rejected[_i].code, "\"%s\": rc %d, want %d", s, rc, rejected[_i].code);
     ck_assert_int_eq(v, 777);
     ck_assert_str_eq(bill_error_last()->field, "amount");
     ck_assert_msg(strstr(bill_error_last()->message, reason) != NULL,
                   "\"%s\": message \"%s\" lacks \"%s\"", s, bill_error_last()->message, reason);
-}
-
-START_TEST(test_money__parse_accepts_plain_forms)
-{
-    ok("12", 1200);
-    ok("12.5", 1250);
-    ok("12.50", 1250);
-    ok("-3.00", -300);
-    ok("0", 0);
-    ok("0.00", 0);
-    ok("0.05", 5);
-    ok("-0.05", -5);
-    ok("007.5", 750);
-    ok("9999999999.99", 999999999999);
-    ok("-9999999999.99", -999999999999);
-    ok("00000000000000000001.10", 110);
-}
-END_TEST
-
-START_TEST(test_money__parse_rejects_three_decimals)
-{
-    bad("1.234", BILL_EINVALID, "more than two decimals");
-    bad("0.001", BILL_EINVALID, "more than two decimals");
-    bad("1.234", BILL_EINVALID, "\"1.234\"");
-}
-END_TEST
-
-START_TEST(test_money__parse_rejects_malformed)
-{
-    bad("abc", BILL_EINVALID, "not a decimal number");
-    bad("", BILL_EINVALID, "empty");
-    bad("1e3", BILL_EINVALID, "exponent");
-    bad(" 12", BILL_EINVALID, "whitespace");
-    bad("12 ", BILL_EINVALID, "whitespace");
-    bad("12.", BILL_EINVALID, "after the decimal point");
-    bad(".5", BILL_EINVALID, "before the decimal point");
-    bad("-", BILL_EINVALID, "no digits");
-    bad("+-1", BILL_EINVALID, "\"+-1\"");
-    /* one spelling per value: no '+', no negative zero (issue 8 defect 7) */
-    bad("+5", BILL_EINVALID, "leading '+'");
-    bad("+1.00", BILL_EINVALID, "leading '+'");
-    bad("+0", BILL_EINVALID, "leading '+'");
-    bad("-0", BILL_EINVALID, "negative zero");
-    bad("-0.00", BILL_EINVALID, "negative zero");
-    bad("-00.0", BILL_EINVALID, "negative zero");
-    bad("1,000", BILL_EINVALID, "thousands");
-    bad("1.2.3", BILL_EINVALID, "not a decimal number");
-    bad("0x10", BILL_EINVALID, "not a decimal number");
-    bad("NaN", BILL_EINVALID, "not a decimal number");
-}
-END_TEST
-
-START_TEST(test_money__parse_rejects_out_of_range)
-{
-    bad("10000000000", BILL_ELIMIT, "out of range");
-    bad("10000000000.00", BILL_ELIMIT, "out of range");
-    bad("-10000000000.00", BILL_ELIMIT, "out of range");
-    bad("99999999999999999999999999", BILL_ELIMIT, "out of range");
 }
 END_TEST
 
@@ -201,10 +200,14 @@ START_TEST(test_money__mul_ratio_rejects)
 }
 END_TEST
 
-BILL_TEST_MAIN("money", 0, NULL, NULL,
-               test_money__parse_accepts_plain_forms, test_money__parse_rejects_three_decimals,
-               test_money__parse_rejects_malformed, test_money__parse_rejects_out_of_range,
-               test_money__parse_null_and_field_name, test_money__format_two_decimals,
-               test_money__format_parse_round_trip, test_money__add_sub_checked,
-               test_money__mul_ratio_rounds_half_to_even, test_money__mul_ratio_exact,
-               test_money__mul_ratio_rejects);
+BILL_TEST_MAIN_CASES("money",
+                     BILL_TEST_LOOP_CASE("accepted", 0, NULL, NULL, BILL_TEST_COUNT(accepted),
+                                         test_money__parse_accepts_plain_forms),
+                     BILL_TEST_LOOP_CASE("rejected", 0, NULL, NULL, BILL_TEST_COUNT(rejected),
+                                         test_money__parse_rejects),
+                     BILL_TEST_CASE("money", 0, NULL, NULL, test_money__parse_null_and_field_name,
+                                    test_money__format_two_decimals,
+                                    test_money__format_parse_round_trip,
+                                    test_money__add_sub_checked,
+                                    test_money__mul_ratio_rounds_half_to_even,
+                                    test_money__mul_ratio_exact, test_money__mul_ratio_rejects));

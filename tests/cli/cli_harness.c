@@ -75,7 +75,7 @@ run run_argv(const char *in, char *const *argv)
     return r;
 }
 
-run cli(const char *in, const char *url, ...)
+run cli_va(const char *in, const char *url, bool json, va_list ap)
 {
     char *argv[64];
     int n = 0;
@@ -84,14 +84,22 @@ run cli(const char *in, const char *url, ...)
         argv[n++] = (char *)"--database-url";
         argv[n++] = (char *)url;
     }
-    va_list ap;
-    va_start(ap, url);
+    if (json)
+        argv[n++] = (char *)"--json";
     const char *s;
     while ((s = va_arg(ap, const char *)) != NULL && n < 63)
         argv[n++] = (char *)s;
-    va_end(ap);
     argv[n] = NULL;
     return run_argv(in, argv);
+}
+
+run cli(const char *in, const char *url, ...)
+{
+    va_list ap;
+    va_start(ap, url);
+    run r = cli_va(in, url, false, ap);
+    va_end(ap);
+    return r;
 }
 
 void cli_setup(void)

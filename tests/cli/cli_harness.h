@@ -8,6 +8,8 @@
 
 #include <check.h>
 #include <json-c/json.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 
 typedef struct run {
@@ -26,6 +28,8 @@ void run_free(run *r);
 run run_argv(const char *in, char *const *argv);
 /* cli(in, url, args..., NULL): prepends --database-url URL when url != NULL. */
 run cli(const char *in, const char *url, ...);
+/* The same over a va_list, with --json first when json is true. */
+run cli_va(const char *in, const char *url, bool json, va_list ap);
 
 /* Checked fixture: a fresh workdir per test, removed afterwards. */
 void cli_setup(void);

@@ -366,20 +366,10 @@ END_TEST
 /* Run a command that must succeed with --json and return its document. */
 static json_object *cli_json_ok(const char *url, const char *what, ...)
 {
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)"bill-cli";
-    argv[n++] = (char *)"--database-url";
-    argv[n++] = (char *)url;
-    argv[n++] = (char *)"--json";
     va_list ap;
     va_start(ap, what);
-    const char *s;
-    while ((s = va_arg(ap, const char *)) != NULL && n < 63)
-        argv[n++] = (char *)s;
+    run r = cli_va(NULL, url, true, ap);
     va_end(ap);
-    argv[n] = NULL;
-    run r = run_argv(NULL, argv);
     ck_ok(r, what);
     json_object *o = json_of(&r);
     run_free(&r);

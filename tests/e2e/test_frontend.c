@@ -23,18 +23,14 @@ START_TEST(test_frontend__browser_vocabulary_and_anonymous_gateways)
     ck_assert_int_eq(bill_test_shell("/usr/bin/python3 %s %d %s %s", E2E_FRONTEND_CLIENT, srv.port,
                                   srv.dir, BILL_CLI_BIN), 0);
     ck_assert_msg(bill_test_server_alive(&srv), "server died");
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM tickets WHERE priority = 'medium'"), 3);
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM tickets WHERE priority NOT IN ('medium', 'urgent')"), 0);
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM verification_codes WHERE email = 'new@example.com' AND "
-        "purpose = 'registration'"), 1);
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM verification_codes WHERE purpose = 'reset_password'"), 1);
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM payments WHERE status = 'refunded' AND refunded_amount = 4.00 "
-        "AND amount = 10.00"), 1);
+    BILL_TEST_PG_EXPECT(srv.db_url,
+        {"SELECT count(*) FROM tickets WHERE priority = 'medium'", 3},
+        {"SELECT count(*) FROM tickets WHERE priority NOT IN ('medium', 'urgent')", 0},
+        {"SELECT count(*) FROM verification_codes WHERE email = 'new@example.com' AND "
+         "purpose = 'registration'", 1},
+        {"SELECT count(*) FROM verification_codes WHERE purpose = 'reset_password'", 1},
+        {"SELECT count(*) FROM payments WHERE status = 'refunded' AND refunded_amount = 4.00 "
+         "AND amount = 10.00", 1});
 }
 END_TEST
 

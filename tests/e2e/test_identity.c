@@ -39,13 +39,11 @@ START_TEST(test_identity__customer_story)
     ck_assert_int_eq(run_client("customer"), 0);
     /* Register created the customer with a zero balance, in the same
      * database the server uses, and stored only hashes. */
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM customers c JOIN customer_users u ON u.customer_id = c.id"
-        " WHERE u.username = 'alice' AND c.balance = 0.00"), 1);
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM refresh_tokens WHERE token_hash LIKE 'rt_%'"), 0);
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM events WHERE kind = 'notify.verification_code'"), 1);
+    BILL_TEST_PG_EXPECT(srv.db_url,
+        {"SELECT count(*) FROM customers c JOIN customer_users u ON u.customer_id = c.id"
+         " WHERE u.username = 'alice' AND c.balance = 0.00", 1},
+        {"SELECT count(*) FROM refresh_tokens WHERE token_hash LIKE 'rt_%'", 0},
+        {"SELECT count(*) FROM events WHERE kind = 'notify.verification_code'", 1});
     ck_assert_msg(bill_test_server_alive(&srv), "server died");
 }
 END_TEST

@@ -25,12 +25,11 @@ START_TEST(test_instance_actions__browser_and_grpc)
                                   srv.port, srv.dir, BILL_CLI_BIN, srv.db_url, PEERS_DIR), 0);
     ck_assert_msg(bill_test_server_alive(&srv), "server died");
     /* the database agrees: one instance, terminated, with the time set */
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM instances WHERE status = 'terminated' AND terminated_at IS NOT NULL"), 1);
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url, "SELECT count(*) FROM instances"), 1);
-    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url,
-        "SELECT count(*) FROM operation_logs WHERE action LIKE 'instance.%' AND actor_type = "
-        "'customer' AND after ? 'status'"), 4);
+    BILL_TEST_PG_EXPECT(srv.db_url,
+        {"SELECT count(*) FROM instances WHERE status = 'terminated' AND terminated_at IS NOT NULL", 1},
+        {"SELECT count(*) FROM instances", 1},
+        {"SELECT count(*) FROM operation_logs WHERE action LIKE 'instance.%' AND actor_type = "
+         "'customer' AND after ? 'status'", 4});
 }
 END_TEST
 

@@ -10,6 +10,7 @@
  */
 #include "pg_harness.h"
 
+#include <check.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -361,4 +362,13 @@ long long bill_test_pg_queryf_ll(const char *url, const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof sql)
         die("query too long", fmt);
     return bill_test_pg_query_ll(url, sql);
+}
+
+void bill_test_pg_expect(const char *url, const bill_test_count *counts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        long long got = bill_test_pg_query_ll(url, counts[i].sql);
+        ck_assert_msg(got == counts[i].want, "%s: %lld, want %lld", counts[i].sql, got,
+                      counts[i].want);
+    }
 }

@@ -53,4 +53,17 @@ long long bill_test_pg_query_ll(const char *url, const char *sql);
 long long bill_test_pg_queryf_ll(const char *url, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Counts a test expects: the first cell of each query must be `want`;
+ * fails the test naming the query and both numbers. */
+typedef struct bill_test_count {
+    const char *sql;
+    long long want;
+} bill_test_count;
+void bill_test_pg_expect(const char *url, const bill_test_count *counts, size_t n);
+#define BILL_TEST_PG_EXPECT(url, ...)                                           \
+    do {                                                                        \
+        const bill_test_count c_[] = {__VA_ARGS__};                             \
+        bill_test_pg_expect((url), c_, sizeof c_ / sizeof c_[0]);              \
+    } while (0)
+
 #endif

@@ -61,28 +61,23 @@ char *tmx_row(const char *screen, int row);
 /* The pid of the shell's child named `comm` (e.g. "bill-tui"), 0 if none. */
 int tmx_child_pid(tmx *t, const char *comm);
 
-/* Assertions that print the screen when they fail. */
+/* Assertions that print the screen when they fail: unless `waited` holds,
+ * the test aborts with the message (a format whose last %s is the screen). */
+#define tmx_assert_screen_(waited, t, ...)                                                 \
+    do {                                                                                   \
+        if (!(waited)) {                                                                   \
+            char *s_ = tmx_screen(t);                                                      \
+            ck_abort_msg(__VA_ARGS__, s_);                                                 \
+        }                                                                                  \
+    } while (0)
 #define tmx_assert_wait(t, needle)                                                         \
-    do {                                                                                   \
-        if (!tmx_wait((t), (needle))) {                                                    \
-            char *s_ = tmx_screen(t);                                                      \
-            ck_abort_msg("timed out waiting for \"%s\" on the screen:\n%s", (needle), s_); \
-        }                                                                                  \
-    } while (0)
+    tmx_assert_screen_(tmx_wait((t), (needle)), t,                                         \
+                       "timed out waiting for \"%s\" on the screen:\n%s", (needle))
 #define tmx_assert_gone(t, needle)                                                         \
-    do {                                                                                   \
-        if (!tmx_wait_gone((t), (needle))) {                                               \
-            char *s_ = tmx_screen(t);                                                      \
-            ck_abort_msg("timed out waiting for \"%s\" to go:\n%s", (needle), s_);          \
-        }                                                                                  \
-    } while (0)
+    tmx_assert_screen_(tmx_wait_gone((t), (needle)), t,                                    \
+                       "timed out waiting for \"%s\" to go:\n%s", (needle))
 #define tmx_assert_row(t, row, prefix)                                                     \
-    do {                                                                                   \
-        if (!tmx_wait_row((t), (row), (prefix))) {                                         \
-            char *s_ = tmx_screen(t);                                                      \
-            ck_abort_msg("timed out waiting for row %d to start with \"%s\":\n%s", (row),   \
-                         (prefix), s_);                                                    \
-        }                                                                                  \
-    } while (0)
+    tmx_assert_screen_(tmx_wait_row((t), (row), (prefix)), t,                              \
+                       "timed out waiting for row %d to start with \"%s\":\n%s", (row), (prefix))
 
 #endif

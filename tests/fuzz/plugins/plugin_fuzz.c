@@ -3,6 +3,8 @@
  */
 #include "plugin_fuzz.h"
 
+#include "../fuzz_bytes.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +60,7 @@ char *pf_str(void)
 {
     size_t n;
     const uint8_t *r = pf_rec(&n);
-    char *s = malloc(n + 1);
-    if (!s)
-        abort();
-    memcpy(s, r, n);
-    s[n] = '\0';
-    return s;
+    return fuzz_cstr(r, n);
 }
 
 /* ---- the network ------------------------------------------------------- */

@@ -22,6 +22,8 @@
  */
 #include "srv_fuzz.h"
 
+#include "../fuzz_bytes.h"
+
 #include <arpa/inet.h>
 
 #include "rustbill/order.pb-c.h"
@@ -29,16 +31,6 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *cstr(const uint8_t *p, size_t n)
-{
-    char *s = malloc(n + 1);
-    if (!s)
-        abort();
-    memcpy(s, p, n);
-    s[n] = '\0';
-    return s;
-}
 
 static int hexval(int c)
 {
@@ -200,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int mode = data[0] % 5;
     data++, size--;
-    char *s = cstr(data, size);
+    char *s = fuzz_cstr(data, size);
     switch (mode) {
     case 0: {
         /* name = up to the first NUL-free '\n', header = the rest */

@@ -34,6 +34,15 @@
         free(url);                                                              \
     }
 
+/* A list call (writing into the list `l`) that must succeed with `want`
+ * items in all (l.meta.total); l is cleared after by clear(&l). */
+#define BILL_TEST_LIST_TOTAL(list_call, l, clear, want)                         \
+    do {                                                                        \
+        ck_assert_int_eq((list_call), BILL_OK);                                 \
+        ck_assert_uint_eq((l).meta.total, (want));                              \
+        clear(&(l));                                                            \
+    } while (0)
+
 /* The operator at a console: {BILL_ACTOR_CLI, username "ops"}. */
 extern const bill_actor bill_test_ops;
 

@@ -106,9 +106,7 @@ START_TEST(test_customer__validation)
 
     /* nothing invalid reached the table */
     bill_customers l;
-    ck_assert_int_eq(bill_customer_list(db, &cli, NULL, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 1);
-    bill_customers_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_customer_list(db, &cli, NULL, NULL, &l), l, bill_customers_clear, 1);
 }
 END_TEST
 
@@ -132,9 +130,7 @@ START_TEST(test_customer__search_escapes_wildcards)
     bill_customers_clear(&l);
 
     f.search = "HOSTING"; /* case-insensitive */
-    ck_assert_int_eq(bill_customer_list(db, &cli, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 2);
-    bill_customers_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_customer_list(db, &cli, &f, NULL, &l), l, bill_customers_clear, 2);
 
     f.search = "FOUR.test"; /* e-mail matches too */
     ck_assert_int_eq(bill_customer_list(db, &cli, &f, NULL, &l), BILL_OK);

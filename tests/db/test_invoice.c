@@ -123,13 +123,9 @@ START_TEST(test_invoice__create_issue_pay)
     bill_invoices l;
     bill_invoice_filter f = {.version = BILL_INVOICE_FILTER_VERSION, .customer_id = cid};
     ck_assert_int_eq(bill_invoice_list(db, &b, &f, NULL, &l), BILL_ENOTFOUND);
-    ck_assert_int_eq(bill_invoice_list(db, &b, NULL, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 0);
-    bill_invoices_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_invoice_list(db, &b, NULL, NULL, &l), l, bill_invoices_clear, 0);
     f.status = "paid";
-    ck_assert_int_eq(bill_invoice_list(db, &me, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 2);
-    bill_invoices_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_invoice_list(db, &me, &f, NULL, &l), l, bill_invoices_clear, 2);
     f.status = "unpaid";
     ck_assert_int_eq(bill_invoice_list(db, &me, &f, NULL, &l), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "status");

@@ -416,13 +416,9 @@ START_TEST(test_order__scoping_and_list)
     bill_orders_clear(&l);
     /* Staff filters: customer, status, search (product name, id). */
     f.customer_id = ca;
-    ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 1);
-    bill_orders_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_order_list(db, &cli, &f, NULL, &l), l, bill_orders_clear, 1);
     f = (bill_order_filter){.version = BILL_ORDER_FILTER_VERSION, .search = "searchable"};
-    ck_assert_int_eq(bill_order_list(db, &cli, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 25);
-    bill_orders_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_order_list(db, &cli, &f, NULL, &l), l, bill_orders_clear, 25);
     char part[9];
     memcpy(part, oa, 8);
     part[8] = '\0';

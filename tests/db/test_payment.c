@@ -213,13 +213,9 @@ START_TEST(test_payment__refunds_full_and_partial)
     bill_actor b = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = other};
     ck_assert_int_eq(bill_payment_get(db, &b, p1.payment_id, &p), BILL_ENOTFOUND);
     bill_payments l;
-    ck_assert_int_eq(bill_payment_list(db, &b, NULL, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 0);
-    bill_payments_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_payment_list(db, &b, NULL, NULL, &l), l, bill_payments_clear, 0);
     bill_payment_filter f = {.version = BILL_PAYMENT_FILTER_VERSION, .status = "refunded"};
-    ck_assert_int_eq(bill_payment_list(db, &me, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 2);
-    bill_payments_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_payment_list(db, &me, &f, NULL, &l), l, bill_payments_clear, 2);
     f = (bill_payment_filter){.version = BILL_PAYMENT_FILTER_VERSION, .status = "done"};
     ck_assert_int_eq(bill_payment_list(db, &me, &f, NULL, &l), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "status");

@@ -5,7 +5,7 @@
  * anonymous callers, staff-only mutations, and batch markup with half-to-even
  * rounding and a dry run that changes nothing.
  */
-#include "pg_harness.h"
+#include "db_fixture.h"
 
 #include "check_main.h"
 #include <pthread.h>
@@ -193,17 +193,11 @@ START_TEST(test_product__filters_and_visibility)
                      BILL_OK);
     bill_actor cust = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = cu->id};
 
-    ck_assert_int_eq(bill_product_list(db, &cli, NULL, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 3);
-    bill_products_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_product_list(db, &cli, NULL, NULL, &l), l, bill_products_clear, 3);
     /* customers and anonymous callers see active products only, whatever they ask */
     bill_product_filter f = {.version = BILL_PRODUCT_FILTER_VERSION, .active = BILL_FILTER_NO};
-    ck_assert_int_eq(bill_product_list(db, &cust, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 2);
-    bill_products_clear(&l);
-    ck_assert_int_eq(bill_product_list(db, &anon, NULL, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 2);
-    bill_products_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_product_list(db, &cust, &f, NULL, &l), l, bill_products_clear, 2);
+    BILL_TEST_LIST_TOTAL(bill_product_list(db, &anon, NULL, NULL, &l), l, bill_products_clear, 2);
     /* the page and its total come in one statement; a page past the end
      * still knows the total, an empty filter says 0 */
     bill_page pg = {.page = 2, .page_size = 1};
@@ -232,9 +226,7 @@ START_TEST(test_product__filters_and_visibility)
     bill_products_clear(&l);
 
     f = (bill_product_filter){.version = BILL_PRODUCT_FILTER_VERSION, .region = "hk"};
-    ck_assert_int_eq(bill_product_list(db, &cli, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 2);
-    bill_products_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_product_list(db, &cli, &f, NULL, &l), l, bill_products_clear, 2);
     f = (bill_product_filter){.version = BILL_PRODUCT_FILTER_VERSION,
                               .group_id = g->id, .active = BILL_FILTER_YES};
     ck_assert_int_eq(bill_product_list(db, &cli, &f, NULL, &l), BILL_OK);

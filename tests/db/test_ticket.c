@@ -116,18 +116,12 @@ START_TEST(test_ticket__lifecycle_internal_notes_assignment)
     ck_assert_int_eq(bill_ticket_get(db, &b, id, &t), BILL_ENOTFOUND);
     ck_assert_int_eq(bill_ticket_reply_create(db, &b, id, "hi", false, NULL), BILL_ENOTFOUND);
     bill_tickets l;
-    ck_assert_int_eq(bill_ticket_list(db, &b, NULL, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 0);
-    bill_tickets_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_ticket_list(db, &b, NULL, NULL, &l), l, bill_tickets_clear, 0);
     bill_ticket_filter f = {.version = BILL_TICKET_FILTER_VERSION,
                             .assignee_user_id = a2->id, .status = "closed"};
-    ck_assert_int_eq(bill_ticket_list(db, &cli, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 1);
-    bill_tickets_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_ticket_list(db, &cli, &f, NULL, &l), l, bill_tickets_clear, 1);
     f = (bill_ticket_filter){.version = BILL_TICKET_FILTER_VERSION, .priority = "urgent"};
-    ck_assert_int_eq(bill_ticket_list(db, &me, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 0);
-    bill_tickets_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_ticket_list(db, &me, &f, NULL, &l), l, bill_tickets_clear, 0);
     f = (bill_ticket_filter){.version = BILL_TICKET_FILTER_VERSION, .priority = "URGENT"};
     ck_assert_int_eq(bill_ticket_list(db, &me, &f, NULL, &l), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "priority");
@@ -157,9 +151,7 @@ START_TEST(test_ticket__priority_vocabulary_and_alias)
     ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "low, medium, high, urgent"));
     bill_tickets l;
     bill_ticket_filter f = {.version = BILL_TICKET_FILTER_VERSION, .priority = "normal"};
-    ck_assert_int_eq(bill_ticket_list(db, &me, &f, NULL, &l), BILL_OK);
-    ck_assert_uint_eq(l.meta.total, 3);
-    bill_tickets_clear(&l);
+    BILL_TEST_LIST_TOTAL(bill_ticket_list(db, &me, &f, NULL, &l), l, bill_tickets_clear, 3);
     ck_assert_str_eq(bill_ticket_priority_canonical("normal"), "medium");
     ck_assert_ptr_null(bill_ticket_priority_canonical("asap"));
     bill_customer_free(c);

@@ -167,7 +167,7 @@ START_TEST(test_plugin_interfaces__scan_files_leaves_the_catalogue)
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/gateway-example.so", dir);
-    copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", path);
+    bill_test_copy_file(EXAMPLE_PLUGIN_DIR "/example_v1.so", path);
     bill_plugins *p = registry(db, dir, true);
     ck_assert_int_eq(bill_plugins_scan_files(p, &st), BILL_OK);
     ck_assert_int_eq(st.loaded, 1);

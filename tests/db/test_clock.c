@@ -27,18 +27,6 @@ static char *mk_customer(bill_db *db, int64_t *created)
     return id;
 }
 
-static char *mk_product(bill_db *db)
-{
-    bill_product_input in = {.version = BILL_PRODUCT_INPUT_VERSION, .name = "VPS", .active = true};
-    bill_product *p = NULL;
-    in.has_price[BILL_CYCLE_MONTHLY] = true;
-    in.prices[BILL_CYCLE_MONTHLY] = 1000;
-    ck_assert_int_eq(bill_product_create(db, &cli, &in, &p), BILL_OK);
-    char *id = strdup(p->id);
-    bill_product_free(p);
-    return id;
-}
-
 START_TEST(test_clock__default_is_wall_clock)
 {
     bill_db *db = bill_test_db_new();
@@ -92,7 +80,7 @@ START_TEST(test_clock__sql_and_c_read_the_injected_instant)
     ck_assert_int_eq(n, 1);
 
     /* Unpaid-order TTL: 24 h after creation by the clock. */
-    char *pid = mk_product(db);
+    const char *pid = bill_test_product_monthly(db, "VPS", 1000);
     now = bill_test_at("2031-04-01T00:00:00Z");
     bill_order_input oi = {.version = BILL_ORDER_INPUT_VERSION, .customer_id = cid, .product_id = pid};
     bill_order *o = NULL;
@@ -121,7 +109,6 @@ START_TEST(test_clock__sql_and_c_read_the_injected_instant)
 
     free(cid2);
     free(oid);
-    free(pid);
     free(iid);
     free(cid);
     free(url);

@@ -16,19 +16,9 @@
 #include <bill/bill.h>
 #include <bill/plugin_host.h>
 #include "peer_harness.h"
+#include "plugin_fixture.h"
 
 #define SO BUILTIN_PLUGIN_DIR "/notifier-email/notifier-email.so"
-
-static bill_plugins *registry(void)
-{
-    bill_plugins_options o;
-    bill_plugins *p = NULL;
-    bill_plugins_options_init(&o);
-    o.plugins_dir = "/nonexistent";
-    ck_assert_int_eq(bill_plugins_new(&p, &o), BILL_OK);
-    ck_assert_int_eq(bill_plugins_load_file(p, SO, NULL), BILL_OK);
-    return p;
-}
 
 static bill_plugin_instance *open_mail(bill_plugins *p, const char *extra)
 {
@@ -41,7 +31,7 @@ static bill_plugin_instance *open_mail(bill_plugins *p, const char *extra)
 START_TEST(test_plugin_email__delivered_with_headers_and_body)
 {
     bill_peer peer;
-    bill_plugins *p = registry();
+    bill_plugins *p = fx_registry_file(SO);
     bill_plugin_instance *inst;
     char cfg[256], *eml, *env;
     bill_notification n = {.version = BILL_NOTIFICATION_VERSION, .event_kind = "instance.ready",
@@ -97,7 +87,7 @@ START_TEST(test_plugin_email__auth_and_starttls_policy)
 {
     bill_peer peer;
     const char *args[] = {"--user", "mailer", "--password", "pa55", NULL};
-    bill_plugins *p = registry();
+    bill_plugins *p = fx_registry_file(SO);
     bill_plugin_instance *inst;
     char cfg[384], *eml;
     bill_notification n = {.version = BILL_NOTIFICATION_VERSION, .event_kind = "invoice.issued",

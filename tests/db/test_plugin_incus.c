@@ -20,6 +20,7 @@
 #include <bill/bill.h>
 #include <bill/plugin_host.h>
 #include "peer_harness.h"
+#include "plugin_fixture.h"
 
 #define SO BUILTIN_PLUGIN_DIR "/provider-incus/provider-incus.so"
 
@@ -31,13 +32,9 @@ typedef struct env {
 
 static void env_up(env *e)
 {
-    bill_plugins_options o;
     memset(e, 0, sizeof *e);
     bill_peer_start_incus(&e->peer, e->certs);
-    bill_plugins_options_init(&o);
-    o.plugins_dir = "/nonexistent";
-    ck_assert_int_eq(bill_plugins_new(&e->plugins, &o), BILL_OK);
-    ck_assert_int_eq(bill_plugins_load_file(e->plugins, SO, NULL), BILL_OK);
+    e->plugins = fx_registry_file(SO);
 }
 
 static void env_down(env *e)

@@ -17,19 +17,9 @@
 #include <bill/plugin_host.h>
 #include <bill/time.h>
 #include "peer_harness.h"
+#include "plugin_fixture.h"
 
 #define SO BUILTIN_PLUGIN_DIR "/notifier-webhook/notifier-webhook.so"
-
-static bill_plugins *registry(void)
-{
-    bill_plugins_options o;
-    bill_plugins *p = NULL;
-    bill_plugins_options_init(&o);
-    o.plugins_dir = "/nonexistent";
-    ck_assert_int_eq(bill_plugins_new(&p, &o), BILL_OK);
-    ck_assert_int_eq(bill_plugins_load_file(p, SO, NULL), BILL_OK);
-    return p;
-}
 
 static bill_plugin_instance *open_hook(bill_plugins *p, int port, const char *secret)
 {
@@ -79,7 +69,7 @@ START_TEST(test_plugin_webhook__signed_delivery_accepted_replay_refused)
 {
     bill_peer peer;
     const char *args[] = {"--secret", "whsec-123", NULL};
-    bill_plugins *p = registry();
+    bill_plugins *p = fx_registry_file(SO);
     bill_plugin_instance *inst;
     char *body, *sig, *log;
     json_object *doc, *v;
@@ -148,7 +138,7 @@ START_TEST(test_plugin_webhook__stale_timestamp_refused)
 {
     bill_peer peer;
     const char *args[] = {"--secret", "s", NULL};
-    bill_plugins *p = registry();
+    bill_plugins *p = fx_registry_file(SO);
     bill_plugin_instance *inst;
     char *log;
 
@@ -170,7 +160,7 @@ END_TEST
 
 START_TEST(test_plugin_webhook__config_refused)
 {
-    bill_plugins *p = registry();
+    bill_plugins *p = fx_registry_file(SO);
     bill_plugin_instance *inst = NULL;
     ck_assert_int_eq(bill_plugin_instance_open(p, BILL_PLUGIN_NOTIFIER, "notifier-webhook",
                      "{\"secret\":\"x\"}", &inst), BILL_EINVALID);

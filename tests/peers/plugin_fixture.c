@@ -25,6 +25,17 @@ static void copy_file(const char *from, const char *to)
     fclose(out);
 }
 
+bill_plugins *fx_registry_file(const char *so_path)
+{
+    bill_plugins_options o;
+    bill_plugins *p = NULL;
+    bill_plugins_options_init(&o);
+    o.plugins_dir = "/nonexistent";
+    ck_assert_int_eq(bill_plugins_new(&p, &o), BILL_OK);
+    ck_assert_int_eq(bill_plugins_load_file(p, so_path, NULL), BILL_OK);
+    return p;
+}
+
 bill_plugins *fx_registry(bill_db *db, const char *const *so_paths, char *dir_out)
 {
     static const unsigned char key[32] = "0123456789abcdef0123456789abcdef";

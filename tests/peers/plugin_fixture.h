@@ -15,6 +15,9 @@
  * fresh temp dir holding copies of the given .so paths (NULL-terminated);
  * scanned once. dir_out (>= 64 bytes) receives the dir. */
 bill_plugins *fx_registry(bill_db *db, const char *const *so_paths, char *dir_out);
+/* A registry without database or plugins_dir with the one plugin at
+ * so_path loaded (the plugin's own calls under test, no interfaces). */
+bill_plugins *fx_registry_file(const char *so_path);
 /* Customer with the given starting balance (recharge); returns its id (malloc'd). */
 char *fx_customer(bill_db *db, const char *name, const char *email, bill_money balance);
 /* Active product, monthly price, optional provider interface; id malloc'd. */

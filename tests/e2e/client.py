@@ -56,37 +56,34 @@ def health_check(ch, service=b''):
     return m(req, timeout=5)
 
 
+def rpc_refused(call, code, what):
+    """call() must fail with `code`; -> the error."""
+    try:
+        call()
+    except grpc.RpcError as e:
+        expect(e.code() == code, '%s: %s' % (what, e.code()))
+        return e
+    fail('%s accepted' % what)
+
+
 # ---- scenarios --------------------------------------------------------------
 
 def s_grpc_native():
     ch = channel()
     expect(health_check(ch) == b'\x08\x01', 'Health/Check is not SERVING')
     expect(health_check(ch, b'grpc.health.v1.Health') == b'\x08\x01', 'named service not SERVING')
-    try:
-        health_check(ch, b'no.such.Service')
-        fail('unknown service answered')
-    except grpc.RpcError as e:
-        expect(e.code() == grpc.StatusCode.NOT_FOUND, 'unknown service: %s' % e.code())
+    rpc_refused(lambda: health_check(ch, b'no.such.Service'), grpc.StatusCode.NOT_FOUND,
+                'unknown service')
     um = ch.unary_unary('/rustbill.nope.NopeService/Nope', request_serializer=ident,
                         response_deserializer=ident)
-    try:
-        um(b'', timeout=5)
-        fail('unknown method answered')
-    except grpc.RpcError as e:
-        expect(e.code() == grpc.StatusCode.UNIMPLEMENTED, 'unknown method: %s' % e.code())
-        expect('/rustbill.nope.NopeService/Nope' in e.details(), 'message names the method')
+    e = rpc_refused(lambda: um(b'', timeout=5), grpc.StatusCode.UNIMPLEMENTED, 'unknown method')
+    expect('/rustbill.nope.NopeService/Nope' in e.details(), 'message names the method')
     m = ch.unary_unary('/grpc.health.v1.Health/Check', request_serializer=ident,
                        response_deserializer=ident)
-    try:
-        m(b'\xff\xff\xff', timeout=5)
-        fail('malformed protobuf accepted')
-    except grpc.RpcError as e:
-        expect(e.code() == grpc.StatusCode.INVALID_ARGUMENT, 'malformed: %s' % e.code())
-    try:
-        m(b'\x0a\x80\x80\x80\x02' + b'x' * (5 * 1024 * 1024), timeout=20)
-        fail('5 MiB message accepted')
-    except grpc.RpcError as e:
-        expect(e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, '5 MiB: %s' % e.code())
+    rpc_refused(lambda: m(b'\xff\xff\xff', timeout=5), grpc.StatusCode.INVALID_ARGUMENT,
+                'malformed protobuf')
+    rpc_refused(lambda: m(b'\x0a\x80\x80\x80\x02' + b'x' * (5 * 1024 * 1024), timeout=20),
+                grpc.StatusCode.RESOURCE_EXHAUSTED, '5 MiB message')
     # Health.Watch streams the current status first
     w = ch.unary_stream('/grpc.health.v1.Health/Watch', request_serializer=ident,
                         response_deserializer=ident)

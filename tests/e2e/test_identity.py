@@ -321,6 +321,19 @@ def burst(method, bodies):
     return out
 
 
+def limited_burst(method, bodies, at_least, passed, message):
+    """A burst of `method` calls: at least `at_least` refused with
+    RESOURCE_EXHAUSTED and `message` (not the lockout), one answered with
+    `passed` (it got through)."""
+    res = burst(method, bodies)
+    codes = [c for c, _ in res]
+    limited = [m for c, m in res if c == grpc.StatusCode.RESOURCE_EXHAUSTED]
+    expect(len(limited) >= at_least,
+           'only %d of %d %s calls limited: %r' % (len(limited), len(bodies), method, codes))
+    expect(codes.count(passed) >= 1, 'no %s got through: %r' % (method, codes))
+    expect(all(m == message for m in limited), '%s rate-limit message: %r' % (method, limited))
+
+
 def scenario_ratelimit():
     # The server has the shipped limits: login_per_sec = 5, register_per_sec
     # = 1, burst = rate, per client address. The limiter runs on the I/O
@@ -329,22 +342,12 @@ def scenario_ratelimit():
     #
     # 20 logins at once (distinct users, so the lockout stays out of it):
     # at most 5 + 5/s of the burst's spread get through.
-    res = burst('Login', [enc((1, 'nobody%d' % n), (2, 'whatever')) for n in range(20)])
-    codes = [c for c, _ in res]
-    limited = [m for c, m in res if c == grpc.StatusCode.RESOURCE_EXHAUSTED]
-    expect(len(limited) >= 10, 'only %d of 20 logins limited: %r' % (len(limited), codes))
-    expect(codes.count(grpc.StatusCode.UNAUTHENTICATED) >= 1, 'no login got through: %r' % codes)
-    expect(all(m == 'too many login attempts, slow down' for m in limited),
-           'rate-limit message (not the lockout): %r' % limited)
+    limited_burst('Login', [enc((1, 'nobody%d' % n), (2, 'whatever')) for n in range(20)], 10,
+                  grpc.StatusCode.UNAUTHENTICATED, 'too many login attempts, slow down')
     # 6 registrations at once: 1 + 1/s of the spread get through.
-    res = burst('Register', [enc((1, 'burst%d' % n), (2, 'burst%d@example.com' % n),
-                                  (4, 'correct horse')) for n in range(6)])
-    codes = [c for c, _ in res]
-    limited = [m for c, m in res if c == grpc.StatusCode.RESOURCE_EXHAUSTED]
-    expect(len(limited) >= 3, 'only %d of 6 registrations limited: %r' % (len(limited), codes))
-    expect(codes.count(grpc.StatusCode.OK) >= 1, 'no registration got through: %r' % codes)
-    expect(all(m == 'too many registrations, slow down' for m in limited),
-           'register rate-limit message: %r' % limited)
+    limited_burst('Register', [enc((1, 'burst%d' % n), (2, 'burst%d@example.com' % n),
+                                   (4, 'correct horse')) for n in range(6)], 3,
+                  grpc.StatusCode.OK, 'too many registrations, slow down')
     # other methods are not limited by these buckets
     denied('GetMe', b'', grpc.StatusCode.UNAUTHENTICATED, contains='login required')
     # and another address has buckets of its own

@@ -181,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     if (data[0] == 0xfe) {
-        char *s = cstr(data + 1, size - 1);
+        char *s = fuzz_cstr(data + 1, size - 1);
         check_json_flat(s);
         free(s);
         return 0;

@@ -105,6 +105,9 @@ void bill_test_redis_stop(bill_test_redis *r)
     bill_test_redis_kill(r);
     if (!r->dir[0])
         return;
+    /* also what a server started by someone else on this socket left (the
+     * e2e client restarts one) */
+    unlink(r->sock);
     snprintf(path, sizeof path, "%s/redis.log", r->dir);
     unlink(path);
     rmdir(r->dir);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pg_harness.h"
@@ -33,7 +34,7 @@
 
 static char ha_dir[64];
 static char ha_url[512];
-static char plug_dir[64];
+static char plug_dir[96];
 static bill_test_server srv;
 
 static void setup(void)
@@ -50,8 +51,10 @@ static void setup(void)
     ck_assert_str_eq(primary, "n1");
     ck_assert_ptr_nonnull(strstr(sync, "ANY 1")); /* the standby confirms each commit */
 
-    snprintf(plug_dir, sizeof plug_dir, "/tmp/bill-ha-plugins.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(plug_dir));
+    /* inside the HA directory: removed with it, by teardown or, when the
+     * test dies, by pg-ha.sh's watcher */
+    snprintf(plug_dir, sizeof plug_dir, "%s/plugins", ha_dir);
+    ck_assert_int_eq(mkdir(plug_dir, 0755), 0);
     ck_assert_int_eq(bill_test_sh(out, sizeof out, "cp '%s/gateway-yipay/gateway-yipay.so' '%s/'",
                          BUILTIN_PLUGIN_DIR, plug_dir), 0);
     snprintf(toml, sizeof toml,
@@ -69,8 +72,6 @@ static void teardown(void)
         bill_test_server_stop(&srv, SIGTERM, 15000);
     if (ha_dir[0])
         bill_test_sh(out, sizeof out, "%s stop %s", PG_HA, ha_dir);
-    if (plug_dir[0])
-        bill_test_sh(out, sizeof out, "rm -rf '%s'", plug_dir);
 }
 
 /* The acknowledged payments (failover.py's SERVER_DIR/acked: "order

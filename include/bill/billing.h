@@ -114,8 +114,6 @@ typedef struct bill_billing_report {
     int64_t cancelled;            /* renewals cancelled with a termination */
     int64_t actions;              /* provider actions queued */
     int64_t unpriced;             /* due instances whose product has no price for their cycle */
-    int64_t hand_invoiced;        /* due instances whose next period a live manual invoice
-                                   * (bill_invoice_generate) already bills: not renewed */
     int64_t statements;           /* SQL statements the pass ran */
     /* details (opts->details): */
     bill_billing_invoice *invoices;
@@ -124,6 +122,10 @@ typedef struct bill_billing_report {
     size_t action_count;
     bill_billing_shortfall *shortfalls;
     size_t shortfall_count;
+    /* added after the first release of this struct, so kept last: the
+     * fields above keep their offsets */
+    int64_t hand_invoiced;        /* due instances whose next period a live manual invoice
+                                   * (bill_invoice_generate) already bills: not renewed */
 } bill_billing_report;
 
 BILL_API void bill_billing_report_clear(bill_billing_report *r);

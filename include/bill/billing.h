@@ -122,8 +122,8 @@ typedef struct bill_billing_report {
     size_t action_count;
     bill_billing_shortfall *shortfalls;
     size_t shortfall_count;
-    /* added after the first release of this struct, so kept last: the
-     * fields above keep their offsets */
+    /* added after the fields above, so kept last: they keep the offsets
+     * they had before it existed */
     int64_t hand_invoiced;        /* due instances whose next period a live manual invoice
                                    * (bill_invoice_generate) already bills: not renewed */
 } bill_billing_report;

@@ -95,6 +95,12 @@ def redis_cmd(*args):
     return out
 
 
+def next_window(skip=0):
+    """Sleep until just after the next second boundary (a rate-limit window
+    starts there), skipping `skip` further whole windows."""
+    time.sleep(1.0 - (time.time() % 1.0) + skip + 0.02)
+
+
 def burst_logins(n):
     """n logins (distinct unknown users) at once, alternating servers ->
     (count not limited, start, the Redis counts of the windows). The limit
@@ -143,7 +149,7 @@ def shared_limit(what):
             if not redis_cmd('KEYS', 'e2e:rl:login:*'):
                 break
             time.sleep(0.1)
-        time.sleep(1.0 - (time.time() % 1.0) + 0.02)
+        next_window()
         through, t0, counts = burst_logins(10)
         if len(counts) == 1 or attempt == 3:
             break
@@ -157,7 +163,7 @@ def shared_limit(what):
 
 
 def revoked_everywhere():
-    time.sleep(1.0 - (time.time() % 1.0) + 0.02)  # past the window a burst used up
+    next_window()  # past the window a burst used up
     pair = admin_login(PORT_A)
     for _ in range(3):
         st, msg, _ = web(PORT_B, 'GetMe', b'', cookie=pair)
@@ -171,7 +177,7 @@ def revoked_everywhere():
     print('session signed out on A refused at once on B (B had %d cache hits)' % hits0)
     # a password change on A signs the admin's other sessions out: one that
     # B has just answered from the cache is refused by B at once
-    time.sleep(1.0 - (time.time() % 1.0) + 0.02)  # a fresh login window
+    next_window()  # a fresh login window
     keep, other = admin_login(PORT_A), admin_login(PORT_B)
     for _ in range(2):
         st, msg, _ = web(PORT_B, 'GetMe', b'', cookie=other)
@@ -242,7 +248,7 @@ def outage():
     for log in (LOG_A, LOG_B):
         expect(log_count(log, 'WARN', 'unreachable') == 0, '%s: WARN before the outage' % log)
     # past the windows the session checks used up (they make 5 login calls)
-    time.sleep(1.0 - (time.time() % 1.0) + 1.02)
+    next_window(skip=1)
     cookie = admin_login(PORT_B)
     load = Load(cookie)
     load.start()

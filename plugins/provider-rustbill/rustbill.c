@@ -11,8 +11,11 @@
  *                           find it (ListOrders) instead of buying twice
  *   get_instance            OrderService/GetOrder, then the instance of that
  *                           order from InstanceService/ListInstances
- *   actions                 the upstream contract has no action RPC:
- *                           BILL_EUNSUPPORTED, saying so
+ *   actions                 start/stop/reboot/terminate: Start/Stop/Restart/
+ *                           TerminateInstance on the upstream instance of the
+ *                           order (found with ListInstances); suspend,
+ *                           unsuspend, change_plan: BILL_EUNSUPPORTED (no
+ *                           customer RPC upstream)
  *   spec_template           first provider with a template in
  *                           IntegrationService/ListProviders, else no fields
  *   health                  GET /health
@@ -718,8 +721,9 @@ static bill_provider_status instance_status(const char *s)
 }
 
 /* The upstream instance of order `id`: status and ip (malloc'd; NULL when
- * the order has no instance yet; ip NULL when it is not an IP address). */
-static int find_instance(rb *c, const char *id, char **status, char **ip)
+ * the order has no instance yet; ip NULL when it is not an IP address) and,
+ * when inst_id is not NULL, the upstream instance's own id (malloc'd). */
+static int find_instance(rb *c, const char *id, char **status, char **ip, char **inst_id)
 {
     pb_answer ans = {0};
     int rc = BILL_PLUGIN_OK;
@@ -740,14 +744,19 @@ static int find_instance(rb *c, const char *id, char **status, char **ip)
         for (size_t i = 0; i < r->n_instances && !*status; i++) {
             const Rustbill__Instance__InstanceInfo *in = r->instances[i];
             const char *order = pb_text(in->order_id, PB_TEXT_MAX), *st = pb_text(in->status, 64),
-                       *addr = pb_text(in->ip_address, 64);
+                       *addr = pb_text(in->ip_address, 64), *iid = pb_text(in->id, 64);
             if (!order || strcmp(order, id) != 0)
                 continue;
             if (!st) {
                 rc = bad_field(c, M_LIST_INSTANCES, "the instance status");
                 break;
             }
-            if (!(*status = strdup(st)) || (addr && pu_ip_ok(addr) && !(*ip = strdup(addr)))) {
+            if (inst_id && (!iid || !*iid)) {
+                rc = bad_field(c, M_LIST_INSTANCES, "the instance id");
+                break;
+            }
+            if (!(*status = strdup(st)) || (addr && pu_ip_ok(addr) && !(*ip = strdup(addr))) ||
+                (inst_id && !(*inst_id = strdup(iid)))) {
                 rc = c->host->error(c->host, BILL_ENOMEM, "out of memory");
                 break;
             }
@@ -795,7 +804,7 @@ static int rb_get(void *instance, const char *id, bill_provider_instance *out)
         }
         pb_answer_free(&ans);
     }
-    if ((rc = find_instance(c, id, &istatus, &ip)) < 0)
+    if ((rc = find_instance(c, id, &istatus, &ip, NULL)) < 0)
         goto done;
     if (istatus) {
         out->status = instance_status(istatus);
@@ -822,16 +831,58 @@ done:
     return rc;
 }
 
+/* start/stop/reboot/terminate: the upstream InstanceService method of the
+ * same meaning, on the instance of our upstream order `id`. Anything else
+ * (suspend, unsuspend, change_plan) has no customer RPC upstream. */
 static int rb_action(void *instance, const char *id, const char *action)
 {
     rb *c = instance;
-    (void)id;
-    /* The upstream customer API (wire-contract.md) has no instance action
-     * RPC: start/stop/reboot/terminate must be done by the upstream's staff. */
-    return c->host->error(c->host, BILL_EUNSUPPORTED,
-                          "action \"%s\" is not supported: the upstream RustBill customer API has "
-                          "no instance action RPC (ask the upstream provider)",
-                          action ? action : "");
+    const bill_plugin_host *h = c->host;
+    static const struct {
+        const char *action, *method;
+        const ProtobufCMessageDescriptor *resp;
+    } map[] = {
+        {"start", "rustbill.instance.InstanceService/StartInstance",
+         &rustbill__instance__start_instance_response__descriptor},
+        {"stop", "rustbill.instance.InstanceService/StopInstance",
+         &rustbill__instance__stop_instance_response__descriptor},
+        {"reboot", "rustbill.instance.InstanceService/RestartInstance",
+         &rustbill__instance__restart_instance_response__descriptor},
+        {"terminate", "rustbill.instance.InstanceService/TerminateInstance",
+         &rustbill__instance__terminate_instance_response__descriptor},
+    };
+    size_t k = 0;
+    char *status = NULL, *ip = NULL, *iid = NULL;
+    pb_answer ans = {0};
+    /* Start/Stop/Restart/TerminateInstanceRequest are all { 1 id }. */
+    Rustbill__Instance__StartInstanceRequest q = RUSTBILL__INSTANCE__START_INSTANCE_REQUEST__INIT;
+    int rc;
+
+    while (k < sizeof map / sizeof map[0] && (!action || strcmp(map[k].action, action) != 0))
+        k++;
+    if (k == sizeof map / sizeof map[0])
+        return h->error(h, BILL_EUNSUPPORTED,
+                        "action \"%s\" is not supported: the upstream RustBill customer API has "
+                        "start, stop, reboot and terminate only (ask the upstream provider)",
+                        action ? action : "");
+    if (!id || !*id || !pu_text_ok(id, strlen(id)))
+        return h->error(h, BILL_EINVALID, "provider instance id (the upstream order id) is empty or "
+                        "not printable");
+    if ((rc = find_instance(c, id, &status, &ip, &iid)) < 0)
+        goto done;
+    if (!iid) {
+        rc = h->error(h, BILL_ENOTFOUND, "upstream order %s has no instance yet: cannot %s it", id,
+                      action);
+        goto done;
+    }
+    q.id = iid;
+    rc = call(c, map[k].method, &q.base, map[k].resp, &ans);
+done:
+    pb_answer_free(&ans);
+    free(status);
+    free(ip);
+    free(iid);
+    return rc < 0 ? rc : BILL_PLUGIN_OK;
 }
 
 static int rb_detail(void *instance, const char *id, char **json_out)

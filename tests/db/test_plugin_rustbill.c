@@ -10,7 +10,10 @@
  *   - create_instance makes an upstream order paid from the balance (the
  *     ledger and the order row upstream prove it), a retried create of the
  *     same order returns it without buying again, get_instance mirrors it;
- *   - actions are BILL_EUNSUPPORTED (no action RPC upstream);
+ *   - start/stop/reboot/terminate run InstanceService's methods on the
+ *     upstream instance of the order (its status changes upstream);
+ *     before the order has an instance they are BILL_ENOTFOUND; suspend
+ *     (no customer RPC upstream) is BILL_EUNSUPPORTED, changing nothing;
  *   - a wrong API key is BILL_EUNAUTH naming grpc-status 16 on create and
  *     get, and nothing changes upstream (no order, same balance);
  *   - an unknown upstream order is BILL_ENOTFOUND;
@@ -203,6 +206,10 @@ START_TEST(test_resell_flow)
     ck_assert_ptr_nonnull(strstr(pi.message, "upstream order"));
     bill_provider_instance_clear(&pi);
 
+    /* No instance upstream yet: nothing to act on. */
+    ck_assert_int_eq(bill_plugin_provider_action(rb, order, "stop"), BILL_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "has no instance yet"));
+
     /* Once upstream has an instance for the order, its state and IP show. */
     snprintf(sql, sizeof sql, "INSERT INTO instances (order_id, customer_id, product_id, status,"
              " ip_address) VALUES ('%s', '%s', '%s', 'running', '203.0.113.7')", order, cust_id,
@@ -217,8 +224,32 @@ START_TEST(test_resell_flow)
     ck_assert_ptr_nonnull(strstr(json, order));
     free(json);
 
-    ck_assert_int_eq(bill_plugin_provider_action(rb, order, "stop"), BILL_EUNSUPPORTED);
-    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "no instance action RPC"));
+    /* Actions reach the upstream instance through InstanceService. */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM instances WHERE order_id = '%s' AND status = "
+             "'stopped'", order);
+    ck_assert_int_eq(bill_plugin_provider_action(rb, order, "stop"), BILL_OK);
+    ck_assert_int_eq(bill_test_pg_query_ll(srv.db_url, sql), 1);
+    ck_assert_int_eq(bill_plugin_provider_get(rb, order, &pi), BILL_OK);
+    ck_assert_int_eq(pi.status, BILL_PROVIDER_STOPPED);
+    bill_provider_instance_clear(&pi);
+    ck_assert_int_eq(bill_plugin_provider_action(rb, order, "start"), BILL_OK);
+    ck_assert_int_eq(bill_plugin_provider_get(rb, order, &pi), BILL_OK);
+    ck_assert_int_eq(pi.status, BILL_PROVIDER_RUNNING);
+    bill_provider_instance_clear(&pi);
+    ck_assert_int_eq(bill_plugin_provider_action(rb, order, "reboot"), BILL_OK);
+    ck_assert_int_eq(bill_plugin_provider_get(rb, order, &pi), BILL_OK);
+    ck_assert_int_eq(pi.status, BILL_PROVIDER_RUNNING);
+    bill_provider_instance_clear(&pi);
+    /* No customer RPC upstream for suspend: refused, upstream unchanged. */
+    ck_assert_int_eq(bill_plugin_provider_action(rb, order, "suspend"), BILL_EUNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(bill_error_last()->message, "start, stop, reboot and terminate"));
+    ck_assert_int_eq(bill_plugin_provider_get(rb, order, &pi), BILL_OK);
+    ck_assert_int_eq(pi.status, BILL_PROVIDER_RUNNING);
+    bill_provider_instance_clear(&pi);
+    ck_assert_int_eq(bill_plugin_provider_action(rb, order, "terminate"), BILL_OK);
+    ck_assert_int_eq(bill_plugin_provider_get(rb, order, &pi), BILL_OK);
+    ck_assert_int_eq(pi.status, BILL_PROVIDER_TERMINATED);
+    bill_provider_instance_clear(&pi);
 
     ck_assert_int_eq(bill_plugin_provider_get(rb, "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", &pi),
                      BILL_ENOTFOUND);

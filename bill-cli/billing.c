@@ -149,9 +149,18 @@ static int billing_run(cli_ctx *ctx, const cli_args *a)
     bill_billing_report r;
     char t[48];
     int rc;
+    const char *ws = cli_opt(a, "workers");
+    long workers = 2;
+    if (ws) {
+        char *end = NULL;
+        workers = strtol(ws, &end, 10);
+        if (!*ws || *end || workers < 1 || workers > 2)
+            return cli_usage_error(ctx, "--workers must be 1 or 2, not '%s'", ws);
+    }
     if ((rc = billing_options(ctx, &o)) != CLI_CONTINUE ||
         (rc = cli_open_db(ctx, true)) != CLI_CONTINUE)
         return rc;
+    o.workers = (int)workers;
     o.dry_run = cli_flag(a, "dry-run");
     o.details = !cli_flag(a, "counts-only");
     if ((rc = bill_billing_run(ctx->db, NULL, &o, &r)) < 0) {
@@ -356,6 +365,8 @@ static int billing_summary(cli_ctx *ctx, const cli_args *a)
 static const cli_optdef run_opts[] = {
     {"dry-run", NULL, "report what the pass would do; write nothing, use no number", 0},
     {"counts-only", NULL, "print the counts, not every invoice and action (large books)", 0},
+    {"workers", "N", "connections issuing renewals at once, 1 or 2 (default 2; a dry run uses 1)",
+     0},
     {0},
 };
 

@@ -42,7 +42,7 @@
 extern "C" {
 #endif
 
-#define BILL_BILLING_OPTIONS_VERSION 1u
+#define BILL_BILLING_OPTIONS_VERSION 2u
 
 /* Progress of a long forecast: day (1-based) of days done. */
 typedef void (*bill_billing_progress_fn)(void *user, int day, int days);
@@ -59,6 +59,10 @@ typedef struct bill_billing_options {
     bill_billing_progress_fn progress; /* forecast only; may be NULL */
     void *progress_user;
     /* fields above exist since version 1 */
+    int workers;                  /* connections issuing renewals at once: 2 (1..8; a
+                                   * dry run and the forecast use 1). Extra ones are
+                                   * taken only if the pool has them free. */
+    /* fields above exist since version 2 */
 } bill_billing_options;
 
 BILL_API void bill_billing_options_init(bill_billing_options *o);

@@ -79,14 +79,20 @@ typedef struct bill__pass {
     bill_billing_report *r;           /* the batch's report while a batch runs */
     bill_billing_report *total;       /* the pass's report */
     bill__idmap shortfall_ix;         /* total->shortfalls by customer */
+    int part, parts;                  /* renewals of customers whose id hashes to
+                                       * part mod parts (parts 1: all) */
 } bill__pass;
+
+#define BILL__PASS_MAX_WORKERS 8
 
 /* Prepare p for a pass at T on c (options normalized). */
 int bill__pass_init(bill__pass *p, bill_conn *c, const bill_billing_options *o, int64_t T,
                     bool sandbox, bill_billing_report *r);
-/* Every step of one pass, in order (billing.md §2-§4). Frees what
- * bill__pass_init allocated, whatever it returns. */
-int bill__pass_run(bill__pass *p);
+/* Every step of one pass, in order (billing.md §2-§4). Renewals are
+ * issued on p's connection and, once more than one batch is due, on the
+ * nextra connections of `extra` too (each a worker thread over its own
+ * customers). Frees what bill__pass_init allocated, whatever it returns. */
+int bill__pass_run(bill__pass *p, bill_conn **extra, int nextra);
 
 /* The figures of bill_billing_summary_get read on c, inside the caller's
  * transaction (the dashboard's consistent read uses it). */

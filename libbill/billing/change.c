@@ -317,7 +317,11 @@ static int write_invoice(bill_conn *c, const bill_actor *actor, const inst *x, c
     char desc[96];
     bill_balance_tx tx = {0};
     int rc;
-    if ((rc = next_number(c, "invoice_number_counters", year, out->invoice_number,
+    /* The customer before the year's counter: the order every issuer of
+     * numbers keeps (the billing pass locks its customers first). */
+    if ((rc = bill__qp(c, NULL, "SELECT 1 FROM customers WHERE id = $1 FOR UPDATE",
+                       x->customer_id)) < 0 ||
+        (rc = next_number(c, "invoice_number_counters", year, out->invoice_number,
                           sizeof out->invoice_number, "INV")) < 0)
         return rc;
     bill_money_format(out->net, b1);

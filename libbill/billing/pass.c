@@ -17,6 +17,7 @@
 #include "bill/uuid.h"
 #include "bill/provision.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +239,7 @@ void bill_billing_options_init(bill_billing_options *o)
     o->terminate_after_days = 14;
     o->currency = "CNY";
     o->batch_size = 1000;
+    o->workers = 2;
 }
 
 void bill_billing_options_from_config(bill_billing_options *o, const bill_config *cfg)
@@ -312,7 +314,8 @@ int bill__pass_init(bill__pass *p, bill_conn *c, const bill_billing_options *o, 
         if (o->version < 1 || o->version > BILL_BILLING_OPTIONS_VERSION)
             return bill__err(BILL_EINVALID, "version",
                              "billing options version %u is not supported", o->version);
-        p->o = *o;
+        /* a version-1 caller's struct ends before `workers` */
+        memcpy(&p->o, o, o->version >= 2 ? sizeof *o : offsetof(bill_billing_options, workers));
         p->o.version = BILL_BILLING_OPTIONS_VERSION;
         if (!p->o.currency || !*p->o.currency)
             p->o.currency = "CNY";
@@ -331,6 +334,11 @@ int bill__pass_init(bill__pass *p, bill_conn *c, const bill_billing_options *o, 
         p->o.batch_size = 1000;
     if (p->o.batch_size > 50000)
         p->o.batch_size = 50000;
+    if (p->o.workers < 1 || p->o.workers > BILL__PASS_MAX_WORKERS)
+        return bill__err(BILL_EINVALID, "workers", "workers %d is not 1..%d", p->o.workers,
+                         BILL__PASS_MAX_WORKERS);
+    if (sandbox)
+        p->o.workers = 1; /* one transaction holds the copies */
     p->c = c;
     p->T = T;
     p->sandbox = sandbox;
@@ -948,6 +956,7 @@ static const char SQL_DUE_BATCH[] =
     "AND (i.next_due_date, i.created_at, i.id) > ($2::date, $3::timestamptz, $4::uuid) "
     "AND NOT EXISTS (SELECT 1 FROM invoices v WHERE v.instance_id = i.id AND v.kind = 'renewal' "
     "  AND (v.status IN ('issued', 'overdue') OR v.issued_at = $5::timestamptz)) "
+    "AND ($7::int = 1 OR (hashtext(i.customer_id::text) & 2147483647) % $7::int = $8::int) "
     "ORDER BY i.next_due_date, i.created_at, i.id LIMIT $6::int FOR UPDATE OF i SKIP LOCKED";
 
 /* A live manual invoice (bill_invoice_generate: inclusive end) that bills part
@@ -960,63 +969,79 @@ static const char SQL_DUE_BY_HAND[] =
     "i.billing_cycle) AND coalesce(v.billing_period_end, v.billing_period_start) >= "
     "i.next_due_date)";
 
-/* The year's counter row, locked before the customers (the order every
- * issuer of numbers keeps: counter, then customer). */
-static const char SQL_COUNTER_LOCK[] =
-    "INSERT INTO invoice_number_counters (year, last_value) VALUES ($1::int, 0) "
-    "ON CONFLICT (year) DO UPDATE SET last_value = invoice_number_counters.last_value "
-    "RETURNING last_value";
-
-static const char SQL_COUNTER_ADD[] =
-    "UPDATE invoice_number_counters SET last_value = last_value + $2::bigint "
-    "WHERE year = $1::int";
-
 static const char SQL_CUSTOMERS_LOCK[] =
     "SELECT c.id, c.balance::text, c.credit_limit::text FROM customers c "
     "WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c";
 
-/* Each renewal is written once, numbered and already settled (the walk in C
- * decided who pays): paid ones with their payment, ledger row, new balance,
- * paid period and moved due date; unpaid ones marked as told. */
-static const char SQL_ISSUE_INSERT[] =
-    "INSERT INTO invoices (id, customer_id, invoice_number, instance_id, billing_period_start, "
-    "  billing_period_end, amount, tax_amount, total_amount, paid_amount, status, issued_at, "
-    "  paid_at, autopay_failed_at, due_date, kind, product_id, billing_cycle, created_at, "
-    "  updated_at) "
-    "SELECT x.id, i.customer_id, 'INV-' || $2 || '-' || to_char(x.num, 'FM000000'), i.id, "
-    "  i.next_due_date, bill_period_end(i.anchor_date, i.next_due_date, i.billing_cycle), "
-    "  x.amount, 0, x.amount, CASE WHEN x.paid THEN x.amount ELSE 0 END, "
-    "  CASE WHEN x.paid THEN 'paid' ELSE 'issued' END, $1::timestamptz, "
-    "  CASE WHEN x.paid THEN $1::timestamptz END, CASE WHEN x.paid THEN NULL ELSE "
-    "  $1::timestamptz END, i.next_due_date, 'renewal', i.product_id, i.billing_cycle, "
-    "  $1::timestamptz, $1::timestamptz "
-    "FROM unnest($3::uuid[], $4::uuid[], $5::bigint[], $6::numeric[], $7::bool[]) "
-    "  AS x(id, inst, num, amount, paid) JOIN instances i ON i.id = x.inst "
-    "ON CONFLICT (instance_id, billing_period_start) WHERE " BILL__INVOICE_PERIOD_KEY
-    " DO NOTHING";
+/* Lines, payments, balances, paid periods and due dates of a batch's
+ * renewals, written before their invoices exist (the foreign keys to
+ * invoices are deferred to the commit, migration 018), so that the
+ * numbered part at the end is short: it holds the year's counter. The
+ * periods are read here, before the due dates move, and handed on. */
+static const char SQL_DEFER_INVOICE_FKS[] =
+    "SET CONSTRAINTS invoice_items_invoice_id_fkey, payments_invoice_id_fkey, "
+    "instance_periods_invoice_id_fkey DEFERRED";
 
 static const char SQL_ISSUE_REST[] =
-    "WITH x AS (SELECT * FROM unnest($2::uuid[], $3::bool[], $4::numeric[], $5::numeric[], "
-    "  $6::int[], $7::numeric[], $8::numeric[], $9::numeric[]) AS x(id, paid, before, after, "
-    "  seq, shortfall, balance, credit_limit)), "
-    "v AS (SELECT v.id, v.instance_id, v.customer_id, v.invoice_number, v.billing_period_start, "
-    "  v.billing_period_end, v.total_amount, v.due_date, v.billing_cycle, v.product_id, "
-    "  x.paid, x.before, x.after, x.seq, x.shortfall, x.balance, x.credit_limit, "
-    "  (SELECT p.name FROM products p WHERE p.id = v.product_id) AS product_name "
-    "  FROM x JOIN invoices v ON v.id = x.id), "
+    "WITH x AS (SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::numeric[], $5::bool[], "
+    "  $6::numeric[], $7::int[]) WITH ORDINALITY AS x(id, inst, amount, paid, after, seq, ord)), "
+    "v AS (SELECT x.*, i.customer_id, i.next_due_date AS ps, "
+    "  bill_period_end(i.anchor_date, i.next_due_date, i.billing_cycle) AS pe, i.product_id, "
+    "  i.billing_cycle, (SELECT p.name FROM products p WHERE p.id = i.product_id) AS product_name "
+    "  FROM x JOIN instances i ON i.id = x.inst), "
     "it AS (INSERT INTO invoice_items (invoice_id, customer_id, description, quantity, "
     "  unit_price, amount, kind, period_start, period_end, proration_days, period_days, basis, "
     "  why, line_no, created_at) SELECT v.id, v.customer_id, coalesce(v.product_name, "
-    "  'instance') || ' (' || v.billing_cycle || '), ' || v.billing_period_start || ' to ' "
-    "  || (v.billing_period_end - 1), 1, v.total_amount, v.total_amount, 'renewal', "
-    "  v.billing_period_start, v.billing_period_end, v.billing_period_end - "
-    "  v.billing_period_start, v.billing_period_end - v.billing_period_start, "
-    "  v.total_amount, 'whole period (' || (v.billing_period_end - "
-    "  v.billing_period_start) || ' days)', 1, $1::timestamptz FROM v), "
+    "  'instance') || ' (' || v.billing_cycle || '), ' || v.ps || ' to ' || (v.pe - 1), 1, "
+    "  v.amount, v.amount, 'renewal', v.ps, v.pe, v.pe - v.ps, v.pe - v.ps, v.amount, "
+    "  'whole period (' || (v.pe - v.ps) || ' days)', 1, $1::timestamptz FROM v), "
     "pay AS (INSERT INTO payments (customer_id, invoice_id, amount, currency, gateway_id, "
-    "  status, paid_at, created_at, updated_at) SELECT v.customer_id, v.id, v.total_amount, "
-    "  $10, 'balance', 'success', $1::timestamptz, $1::timestamptz, $1::timestamptz FROM v "
+    "  status, paid_at, created_at, updated_at) SELECT v.customer_id, v.id, v.amount, "
+    "  $8, 'balance', 'success', $1::timestamptz, $1::timestamptz, $1::timestamptz FROM v "
     "  WHERE v.paid), "
+    "cu AS (UPDATE customers c SET balance = y.after, updated_at = $1::timestamptz FROM "
+    "  (SELECT DISTINCT ON (customer_id) customer_id, after FROM v WHERE paid AND "
+    "  amount > 0 ORDER BY customer_id, seq DESC) y WHERE c.id = y.customer_id), "
+    "per AS (INSERT INTO instance_periods (instance_id, customer_id, period_start, period_end, "
+    "  basis, product_id, billing_cycle, source, invoice_id, created_at, updated_at) "
+    "  SELECT v.inst, v.customer_id, v.ps, v.pe, v.amount, v.product_id, v.billing_cycle, "
+    "  'renewal', v.id, $1::timestamptz, $1::timestamptz FROM v WHERE v.paid "
+    "  ON CONFLICT (instance_id, period_start) WHERE status = 'paid' DO NOTHING), "
+    "up AS (UPDATE instances i SET current_period_start = v.ps, next_due_date = v.pe, "
+    "  updated_at = $1::timestamptz FROM v WHERE i.id = v.inst AND v.paid) "
+    "SELECT v.ps::text, v.pe::text FROM v ORDER BY v.ord";
+
+/* The year's numbers for n invoices: the counter row stays locked until
+ * the commit, taken last (after the customers: the order every issuer of
+ * numbers keeps) so that batches on other connections wait for it only
+ * while the statement below runs. Returns the last number before them. */
+static const char SQL_COUNTER_TAKE[] =
+    "INSERT INTO invoice_number_counters (year, last_value) VALUES ($1::int, $2::bigint) "
+    "ON CONFLICT (year) DO UPDATE SET last_value = invoice_number_counters.last_value + "
+    "EXCLUDED.last_value RETURNING last_value - $2::bigint";
+
+/* The invoices, numbered base + their place in the batch, with what
+ * carries the number: ledger rows and notices. */
+static const char SQL_ISSUE_NUMBERED[] =
+    "WITH x AS (SELECT * FROM unnest($4::uuid[], $5::uuid[], $6::numeric[], $7::bool[], "
+    "  $8::numeric[], $9::numeric[], $10::int[], $11::numeric[], $12::numeric[], "
+    "  $13::numeric[], $14::date[], $15::date[]) WITH ORDINALITY AS x(id, inst, amount, paid, "
+    "  before, after, seq, shortfall, balance, credit_limit, ps, pe, ord)), "
+    "ins AS (INSERT INTO invoices (id, customer_id, invoice_number, instance_id, "
+    "  billing_period_start, billing_period_end, amount, tax_amount, total_amount, paid_amount, "
+    "  status, issued_at, paid_at, autopay_failed_at, due_date, kind, product_id, "
+    "  billing_cycle, created_at, updated_at) "
+    "  SELECT x.id, i.customer_id, 'INV-' || $2 || '-' || to_char($3::bigint + x.ord, "
+    "  'FM000000'), i.id, x.ps, x.pe, x.amount, 0, x.amount, CASE WHEN x.paid THEN x.amount "
+    "  ELSE 0 END, CASE WHEN x.paid THEN 'paid' ELSE 'issued' END, $1::timestamptz, "
+    "  CASE WHEN x.paid THEN $1::timestamptz END, CASE WHEN x.paid THEN NULL ELSE "
+    "  $1::timestamptz END, x.ps, 'renewal', i.product_id, i.billing_cycle, $1::timestamptz, "
+    "  $1::timestamptz FROM x JOIN instances i ON i.id = x.inst "
+    "  ON CONFLICT (instance_id, billing_period_start) WHERE " BILL__INVOICE_PERIOD_KEY
+    "  DO NOTHING RETURNING id, customer_id, instance_id, invoice_number, total_amount, "
+    "  due_date, billing_period_start, billing_period_end), "
+    "v AS (SELECT ins.*, x.paid, x.before, x.after, x.seq, x.shortfall, x.balance, "
+    "  x.credit_limit FROM ins JOIN x ON x.id = ins.id), "
     "led AS (INSERT INTO balance_transactions (customer_id, amount, balance_before, "
     "  balance_after, transaction_type, reference_id, description, created_by, created_at) "
     "  SELECT v.customer_id, -v.total_amount, v.before, v.after, 'payment', v.id::text, "
@@ -1024,18 +1049,6 @@ static const char SQL_ISSUE_REST[] =
     "  (SELECT max(b.created_at) + interval '1 microsecond' FROM balance_transactions b "
     "  WHERE b.customer_id = v.customer_id)) + v.seq * interval '1 microsecond' "
     "  FROM v WHERE v.paid AND v.total_amount > 0), "
-    "cu AS (UPDATE customers c SET balance = y.after, updated_at = $1::timestamptz FROM "
-    "  (SELECT DISTINCT ON (customer_id) customer_id, after FROM v WHERE paid AND "
-    "  total_amount > 0 ORDER BY customer_id, seq DESC) y WHERE c.id = y.customer_id), "
-    "per AS (INSERT INTO instance_periods (instance_id, customer_id, period_start, period_end, "
-    "  basis, product_id, billing_cycle, source, invoice_id, created_at, updated_at) "
-    "  SELECT v.instance_id, v.customer_id, v.billing_period_start, v.billing_period_end, "
-    "  v.total_amount, v.product_id, v.billing_cycle, 'renewal', v.id, $1::timestamptz, "
-    "  $1::timestamptz FROM v WHERE v.paid "
-    "  ON CONFLICT (instance_id, period_start) WHERE status = 'paid' DO NOTHING), "
-    "up AS (UPDATE instances i SET current_period_start = v.billing_period_start, "
-    "  next_due_date = v.billing_period_end, updated_at = $1::timestamptz FROM v "
-    "  WHERE i.id = v.instance_id AND v.paid), "
     "n1 AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
     "  '" BILL_NOTIFY_RENEWAL_ISSUED "', v.customer_id, 'Invoice ' || v.invoice_number || "
     "  ' issued', 'Invoice ' || v.invoice_number || ' of ' || v.total_amount || ' for ' || "
@@ -1060,14 +1073,7 @@ static const char SQL_ISSUE_REST[] =
     "  v.total_amount::text, 'due_date', v.due_date::text, 'balance', v.balance::text, "
     "  'credit_limit', v.credit_limit::text, 'shortfall', v.shortfall::text)) FROM v "
     "  WHERE NOT v.paid) "
-    "SELECT v.id, v.billing_period_start::text, v.billing_period_end::text, "
-    "v.due_date::text FROM v";
-
-static int inv_ptr_cmp(const void *a, const void *b)
-{
-    return strcmp((*(bill_billing_invoice *const *)a)->invoice_id,
-                  (*(bill_billing_invoice *const *)b)->invoice_id);
-}
+    "SELECT count(*) FROM ins";
 
 typedef struct due_cursor {
     keyset k;
@@ -1078,19 +1084,23 @@ static int due_batch(bill__pass *p, void *ctx)
 {
     keyset *k = &((due_cursor *)ctx)->k;
     bool *more = &((due_cursor *)ctx)->more;
-    PGresult *res = NULL, *hand = NULL, *cnt = NULL, *cs = NULL, *ins = NULL, *rest = NULL;
+    PGresult *res = NULL, *hand = NULL, *cnt = NULL, *cs = NULL, *per = NULL, *ins = NULL;
     bool *skip = NULL;
-    bill__sbuf custs = {0}, a_id = {0}, a_inst = {0}, a_num = {0}, a_amt = {0}, a_paid = {0},
-               a_bef = {0}, a_aft = {0}, a_seq = {0}, a_short = {0}, a_bal = {0}, a_lim = {0};
-    bill_billing_invoice *items = NULL, **by_id = NULL;
+    bill__sbuf custs = {0}, a_id = {0}, a_inst = {0}, a_amt = {0}, a_paid = {0}, a_bef = {0},
+               a_aft = {0}, a_seq = {0}, a_short = {0}, a_bal = {0}, a_lim = {0}, a_ps = {0},
+               a_pe = {0};
+    bill_billing_invoice *items = NULL;
     cust *cu = NULL;
-    char lim[16], year[8], count[24];
+    char lim[16], year[8], count[24], parts[8], part[8], base[24];
     int rc, n, ncu = 0, nitems = 0;
-    bill__sbuf *arrs[] = {&a_id,  &a_inst, &a_num, &a_amt,   &a_paid, &a_bef,
-                          &a_aft, &a_seq,  &a_short, &a_bal, &a_lim};
+    bill__sbuf *arrs[] = {&a_id,  &a_inst, &a_amt,   &a_paid, &a_bef, &a_aft, &a_seq,
+                          &a_short, &a_bal, &a_lim};
 
     snprintf(lim, sizeof lim, "%d", p->o.batch_size);
-    if ((rc = QP(p, &res, SQL_DUE_BATCH, p->lead_cut, k->k1, k->k2, k->k3, p->ts, lim)) < 0)
+    snprintf(parts, sizeof parts, "%d", p->parts > 1 ? p->parts : 1);
+    snprintf(part, sizeof part, "%d", p->part);
+    if ((rc = QP(p, &res, SQL_DUE_BATCH, p->lead_cut, k->k1, k->k2, k->k3, p->ts, lim, parts,
+                 part)) < 0)
         goto done;
     n = PQntuples(res);
     *more = n == p->o.batch_size;
@@ -1139,11 +1149,7 @@ static int due_batch(bill__pass *p, void *ctx)
     if (strcmp(s_custs, "{}") == 0)
         goto done;
     snprintf(year, sizeof year, "%d", p->today.y);
-    if ((rc = QP(p, &cnt, SQL_COUNTER_LOCK, year)) < 0 ||
-        (rc = QP(p, &cs, SQL_CUSTOMERS_LOCK, s_custs)) < 0)
-        goto done;
-    int64_t number = bill__i64(cnt, 0, 0);
-    if ((rc = custs_load(cs, &cu, &ncu)) < 0)
+    if ((rc = QP(p, &cs, SQL_CUSTOMERS_LOCK, s_custs)) < 0 || (rc = custs_load(cs, &cu, &ncu)) < 0)
         goto done;
     if (!(items = calloc((size_t)n, sizeof *items))) {
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
@@ -1151,12 +1157,12 @@ static int due_batch(bill__pass *p, void *ctx)
     }
     for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
         bill__sbuf_array_begin(arrs[i]);
-    /* In pass order: numbers, and each renewal against the balance as it
-     * stands at its turn (all or nothing). */
+    /* In pass order: each renewal against the balance as it stands at its
+     * turn (all or nothing). Numbers come last (SQL_COUNTER_TAKE). */
     for (int i = 0; i < n; i++) {
         cust key, *c;
         bill_money amount = 0, before, shortfall = 0;
-        char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], num[24], sq[16];
+        char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], sq[16];
         bill_billing_invoice *it = &items[nitems];
         if (skip[i])
             continue;
@@ -1170,8 +1176,6 @@ static int due_batch(bill__pass *p, void *ctx)
         nitems++;
         copy_str(it->instance_id, sizeof it->instance_id, bill__val(res, i, 0));
         copy_str(it->customer_id, sizeof it->customer_id, c->id);
-        snprintf(it->invoice_number, sizeof it->invoice_number, "INV-%s-%06lld", year,
-                 (long long)(number + nitems));
         it->amount = amount;
         it->issued = true;
         before = c->balance;
@@ -1191,11 +1195,9 @@ static int due_batch(bill__pass *p, void *ctx)
         }
         p->r->issued++;
         p->r->issued_amount += amount;
-        snprintf(num, sizeof num, "%lld", (long long)(number + nitems));
         snprintf(sq, sizeof sq, "%d", it->paid ? c->seq++ : 0);
         bill__sbuf_array_item(&a_id, it->invoice_id);
         bill__sbuf_array_item(&a_inst, it->instance_id);
-        bill__sbuf_array_item(&a_num, num);
         bill__sbuf_array_item(&a_amt, bill_money_format(amount, b1));
         bill__sbuf_array_item(&a_paid, it->paid ? "t" : "f");
         bill__sbuf_array_item(&a_bef, bill_money_format(before, b2));
@@ -1211,48 +1213,59 @@ static int due_batch(bill__pass *p, void *ctx)
             rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
             goto done;
         }
-    if ((rc = QP(p, &ins, SQL_ISSUE_INSERT, p->ts, year, s[0], s[1], s[2], s[3], s[4])) < 0)
+    /* 0 id, 1 inst, 2 amount, 3 paid, 4 before, 5 after, 6 seq, 7 shortfall,
+     * 8 balance, 9 limit */
+    if ((rc = q(p, NULL, SQL_DEFER_INVOICE_FKS, 0, NULL)) < 0 ||
+        (rc = QP(p, &per, SQL_ISSUE_REST, p->ts, s[0], s[1], s[2], s[3], s[5], s[6],
+                 p->o.currency)) < 0)
         goto done;
-    if (strtoll(PQcmdTuples(ins), NULL, 10) != nitems) {
+    if (PQntuples(per) != nitems) {
+        rc = bill__err(BILL_EINTERNAL, NULL, "issuing renewals: %d of %d instances found",
+                       PQntuples(per), nitems);
+        goto done;
+    }
+    bill__sbuf_array_begin(&a_ps);
+    bill__sbuf_array_begin(&a_pe);
+    for (int i = 0; i < nitems; i++) {
+        copy_str(items[i].period_start, sizeof items[i].period_start, bill__val(per, i, 0));
+        copy_str(items[i].period_end, sizeof items[i].period_end, bill__val(per, i, 1));
+        copy_str(items[i].due_date, sizeof items[i].due_date, bill__val(per, i, 0));
+        bill__sbuf_array_item(&a_ps, items[i].period_start);
+        bill__sbuf_array_item(&a_pe, items[i].period_end);
+    }
+    const char *s_ps = bill__sbuf_array_end(&a_ps), *s_pe = bill__sbuf_array_end(&a_pe);
+    if (!s_ps || !s_pe) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+        goto done;
+    }
+    snprintf(count, sizeof count, "%d", nitems);
+    if ((rc = QP(p, &cnt, SQL_COUNTER_TAKE, year, count)) < 0)
+        goto done;
+    int64_t number = bill__i64(cnt, 0, 0);
+    snprintf(base, sizeof base, "%lld", (long long)number);
+    if ((rc = QP(p, &ins, SQL_ISSUE_NUMBERED, p->ts, year, base, s[0], s[1], s[2], s[3], s[4],
+                 s[5], s[6], s[7], s[8], s[9], s_ps, s_pe)) < 0)
+        goto done;
+    if (bill__i64(ins, 0, 0) != nitems) {
         /* Another pass issued one of these meanwhile: its numbers would
          * leave a gap. Run the batch again on a fresh snapshot. */
         rc = bill__err(BILL_ECONFLICT, NULL, "a renewal of this batch was issued concurrently");
         goto done;
     }
-    snprintf(count, sizeof count, "%d", nitems);
-    if ((rc = QP(p, NULL, SQL_COUNTER_ADD, year, count)) < 0 ||
-        (rc = QP(p, &rest, SQL_ISSUE_REST, p->ts, s[0], s[4], s[5], s[6], s[7], s[8], s[9], s[10],
-                 p->o.currency)) < 0)
-        goto done;
-    if (p->o.details && nitems > 0) {
-        /* items stay in pass order; an index by id finds each row of rest */
-        if (!(by_id = malloc((size_t)nitems * sizeof *by_id))) {
-            rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+    for (int i = 0; p->o.details && i < nitems; i++) {
+        snprintf(items[i].invoice_number, sizeof items[i].invoice_number, "INV-%s-%06lld", year,
+                 (long long)(number + 1 + i));
+        if ((rc = bill__report_add_invoice(p->r, &items[i])) < 0)
             goto done;
-        }
-        for (int i = 0; i < nitems; i++)
-            by_id[i] = &items[i];
-        qsort(by_id, (size_t)nitems, sizeof *by_id, inv_ptr_cmp);
-        for (int i = 0; i < PQntuples(rest); i++) {
-            bill_billing_invoice key, *kp = &key, **hit;
-            copy_str(key.invoice_id, sizeof key.invoice_id, bill__val(rest, i, 0));
-            if ((hit = bsearch(&kp, by_id, (size_t)nitems, sizeof *by_id, inv_ptr_cmp))) {
-                copy_str((*hit)->period_start, sizeof (*hit)->period_start, bill__val(rest, i, 1));
-                copy_str((*hit)->period_end, sizeof (*hit)->period_end, bill__val(rest, i, 2));
-                copy_str((*hit)->due_date, sizeof (*hit)->due_date, bill__val(rest, i, 3));
-            }
-        }
-        for (int i = 0; i < nitems; i++)
-            if ((rc = bill__report_add_invoice(p->r, &items[i])) < 0)
-                goto done;
     }
     rc = BILL_OK;
 done:
     /* a failed batch's counts die with its report (batch_tx) */
     for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
         bill__sbuf_free(arrs[i]);
+    bill__sbuf_free(&a_ps);
+    bill__sbuf_free(&a_pe);
     bill__sbuf_free(&custs);
-    free(by_id);
     free(skip);
     free(items);
     free(cu);
@@ -1260,16 +1273,131 @@ done:
     PQclear(hand);
     PQclear(cnt);
     PQclear(cs);
+    PQclear(per);
     PQclear(ins);
-    PQclear(rest);
     return rc;
 }
 
 /* ---- the pass ------------------------------------------------------------------------------- */
 
-int bill__pass_run(bill__pass *p)
+/* A failure copied off the thread it happened on (its record lives in
+ * that thread's storage), raised again on the caller's. */
+typedef struct thread_err {
+    int code;
+    char message[512], field[64], sqlstate[8];
+} thread_err;
+
+static void thread_err_save(thread_err *e)
+{
+    const bill_error *x = bill_error_last();
+    e->code = x->code;
+    copy_str(e->message, sizeof e->message, x->message);
+    copy_str(e->field, sizeof e->field, x->field);
+    copy_str(e->sqlstate, sizeof e->sqlstate, x->sqlstate);
+}
+
+static int thread_err_raise(const thread_err *e)
+{
+    if (*e->sqlstate)
+        return bill__err_sql(e->code, e->sqlstate, "%s", e->message);
+    return bill__err(e->code, *e->field ? e->field : NULL, "%s", e->message);
+}
+
+/* One worker of the renewals step: its own connection, customers and
+ * report, from the cursor where the first batch left off. */
+typedef struct due_worker {
+    bill__pass p;
+    bill_billing_report total;
+    due_cursor due;
+    pthread_t thread;
+    bool started;
+    int rc;
+    thread_err err; /* its thread's error, for the caller's */
+} due_worker;
+
+static int due_loop(bill__pass *p, due_cursor *due)
+{
+    int rc = BILL_OK;
+    while (due->more && (rc = batch_tx(p, due_batch, due, sizeof *due, "renewals")) == BILL_OK)
+        ;
+    return rc;
+}
+
+static void *due_thread(void *arg)
+{
+    due_worker *w = arg;
+    if ((w->rc = due_loop(&w->p, &w->due)) < 0)
+        thread_err_save(&w->err);
+    bill__idmap_free(&w->p.shortfall_ix);
+    return NULL;
+}
+
+/* The renewals step. The first batch runs alone; when more are due, the
+ * rest is split by customer over 1 + nextra connections (a customer's
+ * renewals stay on one, in pass order: billing.md §3), each batch its own
+ * transaction, the invoice numbers taken at each one's end. */
+static int due_step(bill__pass *p, bill_conn **extra, int nextra)
 {
     due_cursor due;
+    due_worker *ws = NULL;
+    int rc;
+    keyset_init(&due.k);
+    due.more = true;
+    if ((rc = batch_tx(p, due_batch, &due, sizeof due, "renewals")) < 0 || !due.more)
+        return rc;
+    if (nextra > 0 && !(ws = calloc((size_t)nextra, sizeof *ws)))
+        nextra = 0; /* no memory for workers: one connection does it all */
+    p->parts = 1 + nextra;
+    p->part = 0;
+    for (int i = 0; i < nextra; i++) {
+        due_worker *w = &ws[i];
+        w->p = *p;
+        memset(&w->p.shortfall_ix, 0, sizeof w->p.shortfall_ix);
+        w->p.c = extra[i];
+        w->p.part = i + 1;
+        w->total.at = p->total->at;
+        w->p.r = w->p.total = &w->total;
+        w->due = due;
+        w->started = pthread_create(&w->thread, NULL, due_thread, w) == 0;
+    }
+    thread_err mine = {0};
+    rc = due_loop(p, &due);
+    /* a worker that could not start: its customers on this connection */
+    for (int i = 0; i < nextra && rc == BILL_OK; i++)
+        if (!ws[i].started) {
+            p->part = i + 1;
+            rc = due_loop(p, &ws[i].due);
+        }
+    if (rc < 0)
+        thread_err_save(&mine);
+    for (int i = 0; i < nextra; i++) {
+        due_worker *w = &ws[i];
+        if (!w->started)
+            continue;
+        pthread_join(w->thread, NULL);
+        if (rc == BILL_OK && w->rc < 0) {
+            rc = w->rc;
+            mine = w->err;
+        }
+        /* what it committed happened, failed later or not: it is reported */
+        int mr = report_merge(p, &w->total);
+        if (mr < 0 && rc == BILL_OK) {
+            rc = mr;
+            thread_err_save(&mine);
+        }
+        p->total->statements += w->total.statements;
+        bill_billing_report_clear(&w->total);
+    }
+    free(ws);
+    p->parts = 1;
+    p->part = 0;
+    if (rc < 0)
+        thread_err_raise(&mine);
+    return rc;
+}
+
+int bill__pass_run(bill__pass *p, bill_conn **extra, int nextra)
+{
     int rc;
     if ((rc = open_step(p)) < 0)
         goto done;
@@ -1277,10 +1405,7 @@ int bill__pass_run(bill__pass *p)
         bill__err_prefix("billing pass (dunning)");
         goto done;
     }
-    keyset_init(&due.k);
-    due.more = true;
-    while (due.more && (rc = batch_tx(p, due_batch, &due, sizeof due, "renewals")) == BILL_OK)
-        ;
+    rc = due_step(p, extra, nextra);
 done:
     bill__idmap_free(&p->shortfall_ix);
     return rc;

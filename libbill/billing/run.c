@@ -77,9 +77,9 @@ static int sandbox_clock(bill_conn *c, int64_t T)
 int bill_billing_run(bill_db *db, bill_plugins *plugins, const bill_billing_options *opts,
                      bill_billing_report *report)
 {
-    bill_conn *c = NULL;
+    bill_conn *c = NULL, *extra[BILL__PASS_MAX_WORKERS];
     bill__pass p;
-    int rc;
+    int rc, nextra = 0;
     (void)plugins; /* actions are queued; the event workers call the providers */
     if (!report)
         return bill__err(BILL_EINVALID, NULL, "report is required");
@@ -95,10 +95,15 @@ int bill_billing_run(bill_db *db, bill_plugins *plugins, const bill_billing_opti
     report->dry_run = dry;
     if (dry) {
         if ((rc = bill__tx_begin(c)) < 0 || (rc = bill__sandbox_begin(c, &report->statements)) < 0 ||
-            (rc = sandbox_clock(c, T)) < 0 || (rc = bill__pass_run(&p)) < 0)
+            (rc = sandbox_clock(c, T)) < 0 || (rc = bill__pass_run(&p, NULL, 0)) < 0)
             goto done;
-    } else if ((rc = bill__pass_run(&p)) < 0) {
-        goto done;
+    } else {
+        /* the extra workers' connections, if the pool has them free now */
+        while (nextra < p.o.workers - 1 && bill__conn_try_acquire(db, &extra[nextra]) == BILL_OK)
+            nextra++;
+        bill_error_clear();
+        if ((rc = bill__pass_run(&p, extra, nextra)) < 0)
+            goto done;
     }
     if (!dry && (report->issued || report->paid || report->suspended || report->terminated))
         BILL_LOG_INFO(MOD,
@@ -112,6 +117,8 @@ done:
     if (c && dry)
         bill__tx_rollback(c); /* the dry run's copies, and anything it did, vanish */
     bill__conn_done(c);
+    for (int i = 0; i < nextra; i++)
+        bill__conn_done(extra[i]);
     return rc;
 }
 
@@ -192,7 +199,7 @@ int bill_billing_forecast(bill_db *db, const bill_billing_options *opts, int day
         bill_billing_report *r = &f->day[d];
         int64_t at = d == 0 ? T : midnight + (int64_t)d * BILL_USEC_PER_DAY;
         if ((rc = bill__pass_init(&p, c, &o, at, true, r)) < 0 || (rc = sandbox_clock(c, at)) < 0 ||
-            (rc = bill__pass_run(&p)) < 0)
+            (rc = bill__pass_run(&p, NULL, 0)) < 0)
             goto done;
         r->dry_run = true;
         f->issued += r->issued;

@@ -421,7 +421,7 @@ static int conn_replace(bill_db *db, bill_conn **cp)
 /* ping: whether an idle connection is checked with "SELECT 1" first (when
  * test_before_acquire); false when the caller's first statement does that
  * job (bill__conn_acquire_probe). *fresh (may be NULL): newly opened. */
-static int conn_acquire_raw(bill_db *db, bill_conn **out, bool ping, bool *fresh)
+static int conn_acquire_raw(bill_db *db, bill_conn **out, bool ping, bool *fresh, bool nowait)
 {
     int rc = BILL_OK;
     bill_conn *victims = NULL;
@@ -488,6 +488,13 @@ static int conn_acquire_raw(bill_db *db, bill_conn **out, bool ping, bool *fresh
             if (fresh)
                 *fresh = true;
             *out = c;
+            goto done;
+        }
+        if (nowait) {
+            int max = db->max_conns;
+            pthread_mutex_unlock(&db->mu);
+            rc = bill__err(BILL_EUNAVAILABLE, "db.max_connections",
+                           "no database connection free now (pool of %d in use)", max);
             goto done;
         }
         db->n_waiting++;
@@ -587,9 +594,9 @@ static int conn_apply_clock(bill_conn *c)
     return rc;
 }
 
-int bill__conn_acquire(bill_db *db, bill_conn **out)
+static int acquire(bill_db *db, bill_conn **out, bool nowait)
 {
-    int rc = conn_acquire_raw(db, out, true, NULL);
+    int rc = conn_acquire_raw(db, out, true, NULL, nowait);
     if (rc < 0)
         return rc;
     if ((rc = conn_apply_clock(*out)) < 0) {
@@ -599,13 +606,23 @@ int bill__conn_acquire(bill_db *db, bill_conn **out)
     return rc;
 }
 
+int bill__conn_acquire(bill_db *db, bill_conn **out)
+{
+    return acquire(db, out, false);
+}
+
+int bill__conn_try_acquire(bill_db *db, bill_conn **out)
+{
+    return acquire(db, out, true);
+}
+
 int bill__conn_acquire_probe(bill_db *db, bill_conn **out, PGresult **res, const char *sql,
                              int nparams, const char *const *params)
 {
     bool fresh = false;
     int rc;
     *res = NULL;
-    if ((rc = conn_acquire_raw(db, out, false, &fresh)) < 0)
+    if ((rc = conn_acquire_raw(db, out, false, &fresh, false)) < 0)
         return rc;
     /* Without test_before_acquire nothing is checked, as asked; otherwise a
      * connection found dead before or by the statement is reopened, and the

@@ -33,6 +33,9 @@ typedef struct bill_conn bill_conn;
 /* Borrow a connection; waits up to acquire_timeout_secs, then fails with
  * BILL_EUNAVAILABLE and a message naming the pool size and the timeout. */
 int bill__conn_acquire(bill_db *db, bill_conn **out);
+/* The same without waiting: BILL_EUNAVAILABLE at once when every
+ * connection of the pool is in use (an optional extra connection). */
+int bill__conn_try_acquire(bill_db *db, bill_conn **out);
 void bill__conn_release(bill_conn *c);
 /* Borrow a connection whose first statement is the caller's (sql with its
  * params, result in *res, the caller's to PQclear). That statement replaces

@@ -162,6 +162,11 @@ START_TEST(test_cli_billing__a_year_of_one_instance)
     ck_assert(json_object_object_get_ex(o, "invoices", &arr));
     ck_assert_int_eq((int)json_object_array_length(arr), 0); /* counts alone */
     json_object_put(o);
+    /* a bad --workers is refused before anything runs (usage, exit 2) */
+    r = CLI_AT(url, "2027-04-03T00:00:00Z", "billing", "run", "--workers", "3");
+    ck_assert_int_eq(r.status, 2);
+    ck_contains(r.err, "--workers must be 1 or 2, not '3'");
+    run_free(&r);
     pass_expect(url, "2027-04-03T00:00:00Z", 0, 0, 1, 0, 1, 0, 0);
     r = CLI_AT(url, "2027-04-03T00:00:00Z", "instance", "show", inst);
     OUT_HAS(r, "instance show", "suspended");

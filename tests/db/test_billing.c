@@ -425,6 +425,160 @@ START_TEST(test_billing__two_processes_race)
 }
 END_TEST
 
+/* ---- renewals on two connections (billing.md §3, §6) ---------------------- */
+
+#define WK_CUST 24
+#define WK_PER 3
+#define WK_N (WK_CUST * WK_PER)
+
+/* WK_CUST customers with WK_PER instances each, created interleaved (the
+ * k-th instance, k minutes after 2027-01-10 00:00, belongs to customer
+ * k % WK_CUST); customer i can pay i % 4 of its renewals of 10.00. */
+static void wk_book(world *w)
+{
+    char *prod = mk_product(w, 1000, -1, -1);
+    char *cust[WK_CUST];
+    for (int i = 0; i < WK_CUST; i++)
+        cust[i] = mk_customer(w, (WK_PER + i % 4) * 1000, 0);
+    for (int k = 0; k < WK_N; k++) {
+        char when[40];
+        snprintf(when, sizeof when, "2027-01-10T%02d:%02d:00Z", k / 60, k % 60);
+        free(mk_instance(w, cust[k % WK_CUST], prod, "monthly", when));
+    }
+    for (int i = 0; i < WK_CUST; i++)
+        free(cust[i]);
+    free(prod);
+}
+
+/* Every renewal in pass order: when its instance was made, status, amount,
+ * and its customer's balance after the pass. */
+static char *wk_outcome(world *w)
+{
+    return text(w, "SELECT string_agg(to_char(i.created_at AT TIME ZONE 'UTC', 'HH24MI') || '=' "
+                   "|| v.status || '/' || v.total_amount || '/' || c.balance, ',' ORDER BY "
+                   "i.created_at) FROM invoices v JOIN instances i ON i.id = v.instance_id JOIN "
+                   "customers c ON c.id = v.customer_id WHERE v.kind = 'renewal'%s", "");
+}
+
+/* What must hold after any pass, finished or not: the year's numbers are
+ * 1..counter, each once; one live renewal per instance; each paid renewal
+ * has one payment and one ledger row; every balance is its ledger's sum. */
+static void wk_invariants(world *w)
+{
+    long long counter = one(w, "SELECT coalesce((SELECT last_value FROM invoice_number_counters "
+                               "WHERE year = 2027), 0)%s", "");
+    ck_assert_int_eq(one(w, "SELECT count(*) FROM invoices WHERE invoice_number LIKE "
+                            "'INV-2027-%%'%s", ""), counter);
+    ck_assert_int_eq(one(w, "SELECT count(DISTINCT invoice_number) FROM invoices WHERE "
+                            "invoice_number IN (SELECT 'INV-2027-' || to_char(g, 'FM000000') "
+                            "FROM generate_series(1, %lld) g)", counter), counter);
+    ck_assert_int_eq(one(w, "SELECT count(*) FROM (SELECT instance_id FROM invoices WHERE kind = "
+                            "'renewal' GROUP BY instance_id HAVING count(*) > 1) d%s", ""), 0);
+    ck_assert_int_eq(one(w, "SELECT count(*) FROM invoices v WHERE v.kind = 'renewal' AND "
+                            "v.status = 'paid' AND ((SELECT count(*) FROM payments p WHERE "
+                            "p.invoice_id = v.id) <> 1 OR (SELECT count(*) FROM "
+                            "balance_transactions b WHERE b.reference_id = v.id::text) <> 1)%s",
+                         ""), 0);
+    ck_assert_int_eq(one(w, "SELECT count(*) FROM invoice_items t WHERE NOT EXISTS (SELECT 1 "
+                            "FROM invoices v WHERE v.id = t.invoice_id)%s", ""), 0);
+    ck_assert_int_eq(one(w, "SELECT count(*) FROM customers c WHERE c.balance <> (SELECT "
+                            "coalesce(sum(b.amount), 0) FROM balance_transactions b WHERE "
+                            "b.customer_id = c.id)%s", ""), 0);
+}
+
+/* Renewals numbered against pass order (a later instance, a lower number). */
+static long long wk_out_of_order(world *w)
+{
+    return one(w, "SELECT count(*) FROM invoices a JOIN instances ia ON ia.id = a.instance_id "
+                  "JOIN invoices b ON b.kind = 'renewal' JOIN instances ib ON ib.id = "
+                  "b.instance_id WHERE a.kind = 'renewal' AND ia.created_at < ib.created_at "
+                  "AND a.invoice_number > b.invoice_number%s", "");
+}
+
+static char *wk_run(int workers, long long *out_of_order)
+{
+    world w;
+    world_open(&w);
+    wk_book(&w);
+    bill_billing_options o;
+    bill_billing_options_init(&o);
+    o.batch_size = 5; /* 15 batches: the first alone, then split */
+    o.workers = workers;
+    w.opts = &o;
+    bill_billing_report r;
+    pass_at(&w, "2027-02-03T00:00:00Z", &r);
+    ck_assert_int_eq(r.issued, WK_N);
+    ck_assert_int_eq(r.paid, WK_CUST / 4 * (0 + 1 + 2 + 3));
+    ck_assert_int_eq(r.paid_amount, r.paid * 1000);
+    ck_assert_int_eq(r.payment_failed, WK_N - r.paid);
+    bill_billing_report_clear(&r);
+    wk_invariants(&w);
+    /* each customer paid its earliest renewals: none paid after one it could not pay */
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices a JOIN instances ia ON ia.id = "
+                             "a.instance_id JOIN invoices b ON b.customer_id = a.customer_id AND "
+                             "b.kind = 'renewal' JOIN instances ib ON ib.id = b.instance_id WHERE "
+                             "a.kind = 'renewal' AND a.status = 'issued' AND b.status = 'paid' "
+                             "AND ia.created_at < ib.created_at%s", ""), 0);
+    *out_of_order = wk_out_of_order(&w);
+    char *outcome = wk_outcome(&w);
+    world_close(&w);
+    return outcome;
+}
+
+/* The same book billed on one connection and on two: the same invoices,
+ * payments and balances; only the order of the numbers differs (each
+ * connection's batches are numbered when they commit, still gapless). */
+START_TEST(test_billing__two_workers_same_result)
+{
+    long long ooo1 = -1, ooo2 = -1;
+    char *one_w = wk_run(1, &ooo1), *two_w = wk_run(2, &ooo2);
+    ck_assert_int_eq(ooo1, 0);   /* one connection: numbers in pass order */
+    ck_assert_int_gt(ooo2, 0);   /* two: the book was split between them */
+    ck_assert_str_eq(one_w, two_w);
+    free(one_w);
+    free(two_w);
+}
+END_TEST
+
+/* A batch failing on one connection stops that connection's share: what
+ * committed stays whole and gapless, and the next pass bills the rest once. */
+START_TEST(test_billing__worker_batch_fails_no_gap)
+{
+    world w;
+    world_open(&w);
+    wk_book(&w);
+    bill_billing_options o;
+    bill_billing_options_init(&o);
+    o.batch_size = 5;
+    o.workers = 2;
+    w.opts = &o;
+    sql_ok(&w, "CREATE FUNCTION test_refuse_renewal() RETURNS trigger LANGUAGE plpgsql AS $$ "
+               "BEGIN IF NEW.kind = 'renewal' AND NEW.instance_id = (SELECT id FROM instances "
+               "ORDER BY created_at OFFSET 40 LIMIT 1) THEN RAISE EXCEPTION 'refused by the "
+               "test'; END IF; RETURN NEW; END $$%s", "");
+    sql_ok(&w, "CREATE TRIGGER test_refuse_renewal BEFORE INSERT ON invoices FOR EACH ROW "
+               "EXECUTE FUNCTION test_refuse_renewal()%s", "");
+    w.now = at("2027-02-03T00:00:00Z");
+    bill_billing_report r;
+    ck_assert_int_lt(bill_billing_run(w.db, NULL, &o, &r), 0);
+    ck_assert_msg(strstr(bill_error_last()->message, "refused by the test"), "%s",
+                  bill_error_last()->message);
+    long long first = one(&w, "SELECT count(*) FROM invoices WHERE kind = 'renewal'%s", "");
+    ck_assert_int_lt(first, WK_N);
+    ck_assert_int_ge(first, 5); /* the first batch committed */
+    ck_assert_int_eq(r.issued, first); /* the report counts what committed */
+    bill_billing_report_clear(&r);
+    wk_invariants(&w);
+    sql_ok(&w, "DROP TRIGGER test_refuse_renewal ON invoices%s", "");
+    pass_at(&w, "2027-02-03T00:00:00Z", &r);
+    ck_assert_int_eq(r.issued, WK_N - first);
+    bill_billing_report_clear(&r);
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM invoices WHERE kind = 'renewal'%s", ""), WK_N);
+    wk_invariants(&w);
+    world_close(&w);
+}
+END_TEST
+
 /* The server's local time zone never matters. */
 START_TEST(test_billing__shanghai_time_zone_identical)
 {
@@ -967,7 +1121,8 @@ BILL_TEST_MAIN("billing", 120, NULL, NULL,
                test_billing__jan31_monthly_through_a_year, test_billing__dunning_edges,
                test_billing__catch_up_and_paid_by_hand, test_billing__all_or_nothing_in_order,
                test_billing__dry_run_writes_nothing, test_billing__two_threads_race,
-               test_billing__two_processes_race, test_billing__shanghai_time_zone_identical,
+               test_billing__two_processes_race, test_billing__two_workers_same_result,
+               test_billing__worker_batch_fails_no_gap, test_billing__shanghai_time_zone_identical,
                test_billing__what_is_not_billed, test_billing__forecast_thirty_days,
                test_billing__upgrade_then_downgrade, test_billing__half_even_ties,
                test_billing__change_refused, test_billing__paid_ahead_whole_segment,

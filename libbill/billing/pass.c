@@ -956,7 +956,11 @@ static const char SQL_DUE_BATCH[] =
     "AND (i.next_due_date, i.created_at, i.id) > ($2::date, $3::timestamptz, $4::uuid) "
     "AND NOT EXISTS (SELECT 1 FROM invoices v WHERE v.instance_id = i.id AND v.kind = 'renewal' "
     "  AND (v.status IN ('issued', 'overdue') OR v.issued_at = $5::timestamptz)) "
-    "AND ($7::int = 1 OR (hashtext(i.customer_id::text) & 2147483647) % $7::int = $8::int) "
+    /* The worker's share is written as an inequality on purpose: for "= $8" the
+     * planner guesses 0.5 % of rows and picks a plan that sorts every due
+     * instance for each batch (163 ms a batch at 1M instances); "< 1" gets the
+     * generic range estimate and keeps the index walk in due order. */
+    "AND ($7::int = 1 OR abs((hashtext(i.customer_id::text) & 2147483647) % $7::int - $8::int) < 1) "
     "ORDER BY i.next_due_date, i.created_at, i.id LIMIT $6::int FOR UPDATE OF i SKIP LOCKED";
 
 /* A live manual invoice (bill_invoice_generate: inclusive end) that bills part

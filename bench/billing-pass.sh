@@ -22,11 +22,16 @@
 # trigger times); after each pass the 15 statements with the most time
 # (calls, total, mean, rows) go to stderr; the log is kept (its path is
 # printed). Profiling slows the pass: its times are not the benchmark's.
+#
+# BUILD_DIR=DIR: use DIR/bill-cli/bill-cli (say an older commit's build, for a
+# side-by-side in one sitting). BILL_BENCH_PASS_ARGS: extra `billing run`
+# arguments, e.g. "--workers 1".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD_DIR:-$here/../build}
 cli=$build/bill-cli/bill-cli
 [ -x "$cli" ] || { echo "billing-pass.sh: build first (ninja -C build)" >&2; exit 1; }
+read -r -a pass_args <<< "${BILL_BENCH_PASS_ARGS:-}"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 
@@ -64,6 +69,7 @@ fi
 now="2027-02-22T00:00:00Z"   # lead cut 2027-03-01: anchors Jan 22..Jan 29 (+1 month) are due
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), PostgreSQL $(psql_pg -tAc 'SHOW server_version' postgres)"
 echo "server: $BILL_PG_SERVER_OPTS"
+echo "bill-cli: $cli $(git -C "$(dirname "$cli")" rev-parse --short HEAD 2>/dev/null || true) ${BILL_BENCH_PASS_ARGS:-}"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| instances | pass (s) | statements | statements / instance | issued | auto-paid | short | suspended | floor: plain INSERTs (s) |"
@@ -132,7 +138,7 @@ SQL
   psql_pg -qc "VACUUM ANALYZE invoices, invoice_items, events" "$db"
   [ "$profile" != 1 ] || psql_pg -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()" "$db" >/dev/null
   start=$(date +%s.%N)
-  out=$("$cli" -q --now "$now" --database-url "$url" --json billing run --counts-only)
+  out=$("$cli" -q --now "$now" --database-url "$url" --json billing run --counts-only ${pass_args[@]+"${pass_args[@]}"})
   end=$(date +%s.%N)
   pass=$(echo "$end - $start" | bc)
   read -r stmts issued paid short susp < <(echo "$out" | /usr/bin/python3 -c '

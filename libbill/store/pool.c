@@ -4,8 +4,13 @@
  *
  * Pool policy ([db] section, seed 000 §2.2):
  *   - min_connections are opened by bill_db_open, so a bad URL fails at start;
- *   - at most max_connections exist; a borrower waits on a condvar up to
- *     acquire_timeout_secs, then gets BILL_EUNAVAILABLE with advice;
+ *   - at most max_connections exist; a borrower waits up to
+ *     acquire_timeout_secs, then gets BILL_EUNAVAILABLE with advice. The
+ *     wait is first come, first served: waiters queue in arrival order, a
+ *     released connection (or the slot of a discarded one) is handed to
+ *     the oldest waiter directly, and a newcomer never takes a connection
+ *     while anyone is queued, so no borrower can be overtaken until it
+ *     times out;
  *   - idle connections beyond min are closed after idle_timeout_secs, and any
  *     connection older than max_lifetime_secs is replaced (both checked
  *     whenever the pool is touched — there is no reaper thread to own);
@@ -91,9 +96,17 @@ struct bill_conn {
     struct bill_conn *next;
 };
 
+/* A borrower queued for a connection (on its own stack, under db->mu). */
+typedef struct pool_waiter {
+    pthread_cond_t cv;
+    bill_conn *given;         /* a released connection handed over */
+    bool slot;                /* a freed slot handed over: open one in it */
+    struct pool_waiter *next; /* the next in arrival order */
+} pool_waiter;
+
 struct bill_db {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pool_waiter *wq_head, *wq_tail; /* waiters, oldest first */
     char *url;
     bool url_connect_timeout; /* the URL sets connect_timeout: keep it */
     char *app_name;
@@ -289,8 +302,7 @@ int bill_db_open(bill_db **out, const bill_db_options *opts)
 {
     int rc = BILL_OK;
     bill_db *db = NULL;
-    bool mu_init = false, cv_init = false;
-    pthread_condattr_t ca;
+    bool mu_init = false;
 
     if (!out || !opts)
         return bill__err(BILL_EINVALID, NULL, "bill_db_open: out and opts are required");
@@ -347,17 +359,6 @@ int bill_db_open(bill_db **out, const bill_db_options *opts)
         goto done;
     }
     mu_init = true;
-    /* Waits use the monotonic clock so a wall-clock jump cannot stretch or
-     * cut the acquire timeout. */
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (pthread_cond_init(&db->cv, &ca) != 0) {
-        pthread_condattr_destroy(&ca);
-        rc = bill__err(BILL_EINTERNAL, NULL, "cannot create the pool condition variable");
-        goto done;
-    }
-    pthread_condattr_destroy(&ca);
-    cv_init = true;
 
     for (int i = 0; i < db->min_conns; i++) {
         bill_conn *c = NULL;
@@ -373,8 +374,6 @@ int bill_db_open(bill_db **out, const bill_db_options *opts)
 done:
     if (db) {
         close_chain(db->idle);
-        if (cv_init)
-            pthread_cond_destroy(&db->cv);
         if (mu_init)
             pthread_mutex_destroy(&db->mu);
         free(db->url);
@@ -392,13 +391,67 @@ void bill_db_close(bill_db *db)
      * idle ones are all we own. */
     close_chain(db->idle);
     bill__redis_close(atomic_load(&db->redis));
-    pthread_cond_destroy(&db->cv);
     pthread_mutex_destroy(&db->mu);
     for (int i = 0; i < TOTAL_SLOTS; i++)
         free(db->totals[i].key);
     free(db->url);
     free(db->app_name);
     free(db);
+}
+
+/* Under the lock: the oldest waiter, taken out of the queue (NULL: none). */
+static pool_waiter *waiter_pop_locked(bill_db *db)
+{
+    pool_waiter *w = db->wq_head;
+    if (w) {
+        db->wq_head = w->next;
+        if (!db->wq_head)
+            db->wq_tail = NULL;
+        w->next = NULL;
+    }
+    return w;
+}
+
+/* Under the lock: hand the connection c (counted open and in use) to the
+ * oldest waiter; false when nobody waits. */
+static bool handoff_conn_locked(bill_db *db, bill_conn *c)
+{
+    pool_waiter *w = waiter_pop_locked(db);
+    if (!w)
+        return false;
+    w->given = c;
+    pthread_cond_signal(&w->cv);
+    return true;
+}
+
+/* Under the lock: a slot was just freed (n_open and n_in_use already
+ * lowered); give it to the oldest waiter, counted again for it, to open a
+ * connection in. */
+static void handoff_slot_locked(bill_db *db)
+{
+    pool_waiter *w = waiter_pop_locked(db);
+    if (!w)
+        return;
+    w->slot = true;
+    db->n_open++;
+    db->n_in_use++;
+    pthread_cond_signal(&w->cv);
+}
+
+/* Under the lock: take w (timed out) out of the queue. */
+static void waiter_unlink_locked(bill_db *db, pool_waiter *w)
+{
+    pool_waiter **pp = &db->wq_head, *prev = NULL;
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = w->next;
+    if (db->wq_tail == w)
+        db->wq_tail = prev;
+    w->next = NULL;
 }
 
 /* Replace the dead connection *cp (borrowed, counted as open and in use)
@@ -412,20 +465,107 @@ static int conn_replace(bill_db *db, bill_conn **cp)
         pthread_mutex_lock(&db->mu);
         db->n_in_use--;
         db->n_open--;
-        pthread_cond_signal(&db->cv);
+        handoff_slot_locked(db);
         pthread_mutex_unlock(&db->mu);
     }
     return rc;
 }
 
-/* ping: whether an idle connection is checked with "SELECT 1" first (when
- * test_before_acquire); false when the caller's first statement does that
- * job (bill__conn_acquire_probe). *fresh (may be NULL): newly opened. */
+/* Lend *cp, taken from the idle list or handed over by a release (counted
+ * in use). ping: whether it is checked with "SELECT 1" first when it idled
+ * test_after_idle_ms or more (test_before_acquire); false when the caller's
+ * first statement does that job (bill__conn_acquire_probe). *fresh (may be
+ * NULL): newly opened. */
+static int lend_idle(bill_db *db, bill_conn **cp, bool ping, bool *fresh)
+{
+    int rc;
+    bill_conn *c = *cp;
+    bool long_idle = now_ms() - c->last_used_ms >= db->test_after_idle_ms;
+    if (ping && db->test_before_acquire && long_idle && !conn_alive(c)) {
+        /* Dead (server restarted, backend killed): replace it. */
+        if ((rc = conn_replace(db, cp)) < 0)
+            return rc;
+        if (fresh)
+            *fresh = true;
+    } else {
+        /* Not pinged now: its first statement checks it. */
+        c->unverified = db->test_before_acquire && !(ping && long_idle);
+        if (fresh)
+            *fresh = false;
+    }
+    pthread_mutex_lock(&db->mu);
+    db->acquired_total++;
+    pthread_mutex_unlock(&db->mu);
+    return BILL_OK;
+}
+
+/* Open a connection in a slot already counted as open and in use; on
+ * failure the slot goes to the next waiter. */
+static int lend_new(bill_db *db, bill_conn **out, bool *fresh)
+{
+    bill_conn *c = NULL;
+    int rc = conn_open(db, &c);
+    pthread_mutex_lock(&db->mu);
+    if (rc < 0) {
+        db->n_open--;
+        db->n_in_use--;
+        handoff_slot_locked(db);
+        pthread_mutex_unlock(&db->mu);
+        return rc;
+    }
+    db->acquired_total++;
+    pthread_mutex_unlock(&db->mu);
+    if (fresh)
+        *fresh = true;
+    *out = c;
+    return BILL_OK;
+}
+
+/* Under the lock: queue w last and wait until a connection or a slot is
+ * handed to it, or the deadline passes. 1: handed over; 0: timed out
+ * (taken out of the queue, counted); -1: no condition variable. */
+static int waiter_wait_locked(bill_db *db, pool_waiter *w, const struct timespec *deadline)
+{
+    pthread_condattr_t ca;
+    /* The monotonic clock: a wall-clock jump cannot stretch or cut the wait. */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int e = pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (e != 0)
+        return -1;
+    w->given = NULL;
+    w->slot = false;
+    w->next = NULL;
+    if (db->wq_tail)
+        db->wq_tail->next = w;
+    else
+        db->wq_head = w;
+    db->wq_tail = w;
+    db->n_waiting++;
+    int got = 1;
+    while (!w->given && !w->slot) {
+        if (pthread_cond_timedwait(&w->cv, &db->mu, deadline) == ETIMEDOUT && !w->given &&
+            !w->slot) {
+            waiter_unlink_locked(db, w);
+            db->timeouts_total++;
+            got = 0;
+            break;
+        }
+    }
+    db->n_waiting--;
+    /* Whoever handed it over signalled under the lock we hold again. */
+    pthread_cond_destroy(&w->cv);
+    return got;
+}
+
 static int conn_acquire_raw(bill_db *db, bill_conn **out, bool ping, bool *fresh, bool nowait)
 {
     int rc = BILL_OK;
-    bill_conn *victims = NULL;
+    bill_conn *victims, *c = NULL;
     struct timespec deadline;
+    pool_waiter w;
+    bool open_new = false;
 
     if (!db || !out)
         return bill__err(BILL_EINVALID, NULL, "bill__conn_acquire: db and out are required");
@@ -433,83 +573,49 @@ static int conn_acquire_raw(bill_db *db, bill_conn **out, bool ping, bool *fresh
     deadline.tv_sec += db->acquire_timeout_s;
 
     pthread_mutex_lock(&db->mu);
-    for (;;) {
-        bill_conn *expired = take_expired_locked(db, now_ms());
-        if (expired) {
-            /* Closed below, after unlocking; chain them up meanwhile. */
-            bill_conn *t = expired;
-            while (t->next)
-                t = t->next;
-            t->next = victims;
-            victims = expired;
-        }
-        if (db->idle) {
-            bill_conn *c = db->idle;
-            db->idle = c->next;
-            c->next = NULL;
-            db->n_idle--;
-            db->n_in_use++;
+    /* Expired idle connections are closed below, after unlocking. */
+    victims = take_expired_locked(db, now_ms());
+    int max = db->max_conns, secs = db->acquire_timeout_s;
+    /* Nobody queued ahead: take an idle connection or open one. While
+     * anyone waits there is nothing idle and no free slot (a release hands
+     * its connection or slot to the oldest waiter), and a newcomer queues. */
+    if (!db->wq_head && db->idle) {
+        c = db->idle;
+        db->idle = c->next;
+        c->next = NULL;
+        db->n_idle--;
+        db->n_in_use++;
+    } else if (!db->wq_head && db->n_open < db->max_conns) {
+        db->n_open++; /* reserve the slot while connecting unlocked */
+        db->n_in_use++;
+        open_new = true;
+    } else if (nowait) {
+        pthread_mutex_unlock(&db->mu);
+        rc = bill__err(BILL_EUNAVAILABLE, "db.max_connections",
+                       "no database connection free now (pool of %d in use)", max);
+        goto done;
+    } else {
+        int got = waiter_wait_locked(db, &w, &deadline);
+        if (got <= 0) {
             pthread_mutex_unlock(&db->mu);
-            bool long_idle = now_ms() - c->last_used_ms >= db->test_after_idle_ms;
-            if (ping && db->test_before_acquire && long_idle && !conn_alive(c)) {
-                /* Dead (server restarted, backend killed): replace it. */
-                if ((rc = conn_replace(db, &c)) < 0)
-                    goto done;
-                if (fresh)
-                    *fresh = true;
-            } else {
-                /* Not pinged now: its first statement checks it. */
-                c->unverified = db->test_before_acquire && !(ping && long_idle);
-                if (fresh)
-                    *fresh = false;
-            }
-            pthread_mutex_lock(&db->mu);
-            db->acquired_total++;
-            pthread_mutex_unlock(&db->mu);
-            *out = c;
+            rc = got < 0 ? bill__err(BILL_EINTERNAL, NULL,
+                                     "cannot create a condition variable to wait for a "
+                                     "database connection")
+                         : bill__err(BILL_EUNAVAILABLE, "db.max_connections",
+                                     "no database connection free after %d s (pool of %d in "
+                                     "use); raise [db].max_connections or look for slow "
+                                     "queries",
+                                     secs, max);
             goto done;
         }
-        if (db->n_open < db->max_conns) {
-            bill_conn *c = NULL;
-            db->n_open++; /* reserve the slot while connecting unlocked */
-            db->n_in_use++;
-            pthread_mutex_unlock(&db->mu);
-            rc = conn_open(db, &c);
-            pthread_mutex_lock(&db->mu);
-            if (rc < 0) {
-                db->n_open--;
-                db->n_in_use--;
-                pthread_cond_signal(&db->cv);
-                pthread_mutex_unlock(&db->mu);
-                goto done;
-            }
-            db->acquired_total++;
-            pthread_mutex_unlock(&db->mu);
-            if (fresh)
-                *fresh = true;
-            *out = c;
-            goto done;
-        }
-        if (nowait) {
-            int max = db->max_conns;
-            pthread_mutex_unlock(&db->mu);
-            rc = bill__err(BILL_EUNAVAILABLE, "db.max_connections",
-                           "no database connection free now (pool of %d in use)", max);
-            goto done;
-        }
-        db->n_waiting++;
-        int w = pthread_cond_timedwait(&db->cv, &db->mu, &deadline);
-        db->n_waiting--;
-        if (w == ETIMEDOUT && !db->idle && db->n_open >= db->max_conns) {
-            db->timeouts_total++;
-            int max = db->max_conns, secs = db->acquire_timeout_s;
-            pthread_mutex_unlock(&db->mu);
-            rc = bill__err(BILL_EUNAVAILABLE, "db.max_connections",
-                           "no database connection free after %d s (pool of %d in use); "
-                           "raise [db].max_connections or look for slow queries",
-                           secs, max);
-            goto done;
-        }
+        c = w.given;
+        open_new = w.slot;
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (open_new) {
+        rc = lend_new(db, out, fresh);
+    } else if ((rc = lend_idle(db, &c, ping, fresh)) == BILL_OK) {
+        *out = c;
     }
 done:
     close_chain(victims);
@@ -671,16 +777,20 @@ void bill__conn_release(bill_conn *c)
         c = NULL;
     }
     pthread_mutex_lock(&db->mu);
-    db->n_in_use--;
     if (c) {
         c->last_used_ms = now_ms();
-        c->next = db->idle;
-        db->idle = c;
-        db->n_idle++;
+        /* The oldest waiter gets it as it is (still counted in use). */
+        if (!handoff_conn_locked(db, c)) {
+            db->n_in_use--;
+            c->next = db->idle;
+            db->idle = c;
+            db->n_idle++;
+        }
     } else {
+        db->n_in_use--;
         db->n_open--;
+        handoff_slot_locked(db);
     }
-    pthread_cond_signal(&db->cv);
     pthread_mutex_unlock(&db->mu);
 }
 

@@ -586,6 +586,155 @@ START_TEST(test_pool__concurrent_borrowers)
 }
 END_TEST
 
+/* A queued borrower: acquires, records when it got its turn and which
+ * backend it got, holds the connection hold_ms, releases. */
+struct queued {
+    bill_db *db;
+    int hold_ms;
+    int rc;
+    long pid;
+    int turn; /* 1-based order in which the waiters got a connection */
+};
+static int queued_turns;
+static pthread_mutex_t queued_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *queued_borrow(void *arg)
+{
+    struct queued *q = arg;
+    bill_conn *c = NULL;
+    q->rc = bill__conn_acquire(q->db, &c);
+    if (q->rc != BILL_OK)
+        return NULL;
+    pthread_mutex_lock(&queued_mu);
+    q->turn = ++queued_turns;
+    pthread_mutex_unlock(&queued_mu);
+    PGresult *r = NULL;
+    if (bill__q(c, &r, "SELECT pg_backend_pid()", 0, NULL) == BILL_OK)
+        q->pid = atol(bill__val(r, 0, 0));
+    PQclear(r);
+    usleep((useconds_t)q->hold_ms * 1000);
+    bill__conn_release(c);
+    return NULL;
+}
+
+/* Wait (up to 5 s) until `n` borrowers are queued. */
+static void wait_queued(bill_db *db, int n)
+{
+    bill_db_pool_stats st;
+    for (int i = 0; i < 500; i++) {
+        bill_db_pool_stats_get(db, &st);
+        if (st.waiting == n)
+            return;
+        usleep(10 * 1000);
+    }
+    ck_abort_msg("%d borrowers never queued (waiting = %d)", n, st.waiting);
+}
+
+/* First come, first served: a released connection goes to the oldest
+ * waiter, a newcomer cannot take it from under a waiter (not even with
+ * try_acquire at the very moment of the release), waiters are served in
+ * arrival order, and a discarded connection's slot is handed on too. */
+START_TEST(test_pool__waiters_first_come_first_served)
+{
+    char *url = bill_test_pg_new_database("pool_fifo");
+    bill_db *db = open_pool(url, 1, 1, "pool-fifo");
+    bill_conn *a = NULL, *b = NULL;
+    bill_db_pool_stats st;
+    pthread_t th[3];
+    struct queued q[3];
+
+    ck_assert_int_eq(bill__conn_acquire(db, &a), BILL_OK);
+    long pid = backend_pid(a);
+    queued_turns = 0;
+    for (int i = 0; i < 3; i++) {
+        q[i] = (struct queued){db, 50, -1, 0, 0};
+        pthread_create(&th[i], NULL, queued_borrow, &q[i]);
+        wait_queued(db, i + 1);
+    }
+    bill__conn_release(a);
+    /* handed to the first waiter: nothing free for a newcomer now */
+    ck_assert_int_eq(bill__conn_try_acquire(db, &b), BILL_EUNAVAILABLE);
+    ck_assert_ptr_null(b);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(q[i].rc, BILL_OK);
+        ck_assert_int_eq(q[i].turn, i + 1); /* arrival order */
+        ck_assert_int_eq(q[i].pid, pid);    /* the same connection, passed on */
+    }
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_int_eq(st.in_use, 0);
+    ck_assert_int_eq(st.idle, 1);
+    ck_assert_int_eq(st.waiting, 0);
+    ck_assert_uint_eq(st.acquired_total, 4);
+
+    /* A broken connection is discarded and its slot handed to the waiter,
+     * which opens a new one. */
+    ck_assert_int_eq(bill__conn_acquire(db, &a), BILL_OK);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", backend_pid(a));
+    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
+    usleep(100 * 1000);
+    ck_assert_int_eq(bill__exec(a, "SELECT 1"), BILL_EUNAVAILABLE);
+    q[0] = (struct queued){db, 0, -1, 0, 0};
+    pthread_create(&th[0], NULL, queued_borrow, &q[0]);
+    wait_queued(db, 1);
+    bill__conn_release(a);
+    pthread_join(th[0], NULL);
+    ck_assert_int_eq(q[0].rc, BILL_OK);
+    ck_assert_int_ne(q[0].pid, pid);
+    ck_assert_int_ne(q[0].pid, 0);
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_int_eq(st.idle, 1); /* the new one, back: one open in all */
+    ck_assert_int_eq(st.in_use, 0);
+    ck_assert_int_eq(st.waiting, 0);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
+/* A waiter that times out leaves the queue: the one behind it is served
+ * by the next release, and the counts are whole again. */
+START_TEST(test_pool__timed_out_waiter_leaves_the_queue)
+{
+    char *url = bill_test_pg_new_database("pool_fifo_to");
+    bill_db_options o;
+    bill_db *db = NULL;
+    bill_db_options_init(&o);
+    o.url = url;
+    o.max_connections = 1;
+    o.min_connections = 0;
+    o.acquire_timeout_secs = 2;
+    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+    bill_conn *a = NULL;
+    bill_db_pool_stats st;
+    pthread_t t1, t2;
+    struct queued q1 = {db, 0, -1, 0, 0}, q2 = {db, 0, -1, 0, 0};
+
+    ck_assert_int_eq(bill__conn_acquire(db, &a), BILL_OK);
+    queued_turns = 0;
+    pthread_create(&t1, NULL, queued_borrow, &q1);
+    wait_queued(db, 1);
+    usleep(1000 * 1000);
+    pthread_create(&t2, NULL, queued_borrow, &q2); /* queued behind q1, 1 s later */
+    wait_queued(db, 2);
+    pthread_join(t1, NULL); /* q1's 2 s are up while a is still held */
+    ck_assert_int_eq(q1.rc, BILL_EUNAVAILABLE);
+    wait_queued(db, 1);
+    bill__conn_release(a); /* q2 is now first: it gets a */
+    pthread_join(t2, NULL);
+    ck_assert_int_eq(q2.rc, BILL_OK);
+    ck_assert_int_eq(q2.turn, 1);
+    bill_db_pool_stats_get(db, &st);
+    ck_assert_int_eq(st.waiting, 0);
+    ck_assert_int_eq(st.in_use, 0);
+    ck_assert_int_eq(st.idle, 1);
+    ck_assert_uint_eq(st.timeouts_total, 1);
+    bill_db_close(db);
+    free(url);
+}
+END_TEST
+
 START_TEST(test_pool__release_inside_transaction_rolls_back)
 {
     char *url = bill_test_pg_new_database("pool_tx");
@@ -680,5 +829,7 @@ BILL_TEST_MAIN_AFTER(bill_test_pg_url_base(), "pool", 60, NULL, NULL,
                test_pool__broken_connection_discarded_on_release,
                test_pool__idle_connections_above_min_expire,
                test_pool__old_connections_are_replaced, test_pool__concurrent_borrowers,
+               test_pool__waiters_first_come_first_served,
+               test_pool__timed_out_waiter_leaves_the_queue,
                test_pool__release_inside_transaction_rolls_back, test_pool__sqlstates_map_to_codes,
                test_pool__open_validates_and_reports_unreachable);

@@ -22,7 +22,8 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static bill_db *open_pool(const char *url, int min, int max, const char *app)
+static bill_db *open_pool_waiting(const char *url, int min, int max, const char *app,
+                                  int acquire_timeout_secs)
 {
     bill_db_options o;
     bill_db *db = NULL;
@@ -30,10 +31,15 @@ static bill_db *open_pool(const char *url, int min, int max, const char *app)
     o.url = url;
     o.min_connections = min;
     o.max_connections = max;
-    o.acquire_timeout_secs = 1;
+    o.acquire_timeout_secs = acquire_timeout_secs;
     o.application_name = app;
     ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
     return db;
+}
+
+static bill_db *open_pool(const char *url, int min, int max, const char *app)
+{
+    return open_pool_waiting(url, min, max, app, 1);
 }
 
 static long backend_pid(bill_conn *c)
@@ -671,10 +677,7 @@ START_TEST(test_pool__waiters_first_come_first_served)
     /* A broken connection is discarded and its slot handed to the waiter,
      * which opens a new one. */
     ck_assert_int_eq(bill__conn_acquire(db, &a), BILL_OK);
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", backend_pid(a));
-    ck_assert_int_eq(bill_test_pg_query_ll(url, sql), 1);
-    usleep(100 * 1000);
+    terminate_backend(url, backend_pid(a));
     ck_assert_int_eq(bill__exec(a, "SELECT 1"), BILL_EUNAVAILABLE);
     q[0] = (struct queued){db, 0, -1, 0, 0};
     pthread_create(&th[0], NULL, queued_borrow, &q[0]);
@@ -698,14 +701,7 @@ END_TEST
 START_TEST(test_pool__timed_out_waiter_leaves_the_queue)
 {
     char *url = bill_test_pg_new_database("pool_fifo_to");
-    bill_db_options o;
-    bill_db *db = NULL;
-    bill_db_options_init(&o);
-    o.url = url;
-    o.max_connections = 1;
-    o.min_connections = 0;
-    o.acquire_timeout_secs = 2;
-    ck_assert_int_eq(bill_db_open(&db, &o), BILL_OK);
+    bill_db *db = open_pool_waiting(url, 0, 1, "pool-fifo-timeout", 2);
     bill_conn *a = NULL;
     bill_db_pool_stats st;
     pthread_t t1, t2;

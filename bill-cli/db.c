@@ -1,6 +1,7 @@
 /*
  * db.c — `bill-cli db …`: schema status, applying migrations, backups and
- * restores (libbill's bill_db_backup / bill_db_restore, backup.h).
+ * restores (libbill's bill_db_backup / bill_db_restore, backup.h), and
+ * stopping the embedded PostgreSQL.
  *
  * These commands run against a database whose schema may be behind (or,
  * for restore, empty), so they open it without the "migrations applied"
@@ -220,6 +221,24 @@ static int db_restore(cli_ctx *ctx, const cli_args *a)
     return cli_done(ctx, "restored %s", file);
 }
 
+/* The embedded PostgreSQL (./var/pg) outlives the bill-server, bill-cli
+ * and bill-tui runs that start it on demand, so they share one; this ends
+ * it. Nothing to open: the database is not touched. */
+static int db_stop_embedded(cli_ctx *ctx, const cli_args *a)
+{
+    (void)a;
+    int rc = bill_embedded_pg_stop("./var");
+    if (rc < 0)
+        return cli_fail(ctx, rc);
+    if (ctx->json) {
+        json_object *doc = json_object_new_object();
+        json_object_object_add(doc, "stopped", json_object_new_string("./var/pg"));
+        cli_json_print(doc);
+        return CLI_EXIT_OK;
+    }
+    return cli_done(ctx, "no embedded PostgreSQL is running in ./var/pg now");
+}
+
 static const cli_optdef backup_opts[] = {
     {"dir", "DIR", "directory for the backup file (default: .; created 0700)", 0},
     {"keep-days", "N", "delete libbill_*.dump backups in DIR older than N days", 0},
@@ -270,8 +289,20 @@ static const cli_cmd db_subs[] = {
         .max_args = 1,
         .run = db_restore,
     },
+    {
+        .name = "stop-embedded",
+        .summary = "Stop the embedded PostgreSQL in ./var/pg",
+        .description = "bill-server, bill-cli and bill-tui start the embedded PostgreSQL in\n"
+                       "./var/pg on demand (no [db].url, DATABASE_URL or --database-url) and\n"
+                       "leave it running when they exit, so they share it. This stops it\n"
+                       "(pg_ctl stop -m fast: open sessions are ended; stop bill-server\n"
+                       "first). Data stays in ./var/pg; the next run starts it again.\n"
+                       "Nothing to do when it is not running. ./dev stop runs this.",
+        .run = db_stop_embedded,
+    },
     {0},
 };
 
 CLI_GROUP(cli_db_cmd, "db",
-          "Database: schema status, migrations, backup and restore", db_subs);
+          "Database: schema status, migrations, backup and restore, the embedded server",
+          db_subs);

@@ -213,10 +213,34 @@ static int prepare_dirs(const pg_paths *p, struct passwd **pw_out)
                              "running as root, the embedded PostgreSQL needs the unprivileged "
                              "\"postgres\" system account (PostgreSQL refuses root); install "
                              "the postgresql package or set [db].url");
-        /* The server account must be able to traverse the var directory. */
+        /* The server account must be able to traverse the var directory
+         * (ours: made so) and every directory above it (not ours to
+         * change: /root, or a 0700 temporary directory, say so). */
         struct stat sb;
         if (stat(p->var, &sb) == 0 && (sb.st_mode & S_IXOTH) == 0)
             chmod(p->var, (sb.st_mode & 07777) | S_IXOTH);
+        char up[PATH_MAX];
+        snprintf(up, sizeof up, "%s", p->var);
+        for (char *slash = strrchr(up, '/'); slash; slash = strrchr(up, '/')) {
+            if (slash == up)
+                slash[1] = '\0'; /* "/" itself */
+            else
+                *slash = '\0';
+            if (stat(up, &sb) == 0) {
+                bool can = (sb.st_mode & S_IXOTH) ||
+                           (sb.st_uid == pw->pw_uid && (sb.st_mode & S_IXUSR)) ||
+                           (sb.st_gid == pw->pw_gid && (sb.st_mode & S_IXGRP));
+                if (!can)
+                    return bill__err(BILL_EUNSUPPORTED, "db.embedded",
+                                     "the embedded PostgreSQL runs as the \"postgres\" account "
+                                     "(PostgreSQL refuses root), which cannot enter %s (mode "
+                                     "%04o): run from a directory it can reach, allow it with "
+                                     "`chmod o+x %s`, or set [db].url",
+                                     up, (unsigned)(sb.st_mode & 07777), up);
+            }
+            if (slash == up)
+                break;
+        }
     }
     if (mkdir_p(p->pg, 0700) != 0 || mkdir_p(p->run, 0700) != 0)
         return bill__err(BILL_EIO, "db.embedded", "cannot create %s: %s", p->run,

@@ -932,8 +932,75 @@ START_TEST(test_cli_ops__instance_actions)
 }
 END_TEST
 
+/* ---- the embedded PostgreSQL ------------------------------------------------ */
+
+static bool in_workdir(const char *rel)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", workdir, rel);
+    return access(path, F_OK) == 0;
+}
+
+/* Started on demand by a command without any database setting, left
+ * running after it, stopped by `db stop-embedded` (data kept: the next
+ * command starts it again); nothing to do when none runs. */
+START_TEST(test_cli_ops__db_stop_embedded)
+{
+    run r = cli(NULL, NULL, "db", "stop-embedded", NULL);
+    ck_ok(r, "stop-embedded before any");
+    ck_contains(r.out, "no embedded PostgreSQL is running in ./var/pg now");
+    ck_assert(!in_workdir("var/pg/data/PG_VERSION")); /* nothing created */
+    run_free(&r);
+
+    /* The harness's working directory is 0700 root's: as root, the
+     * cluster's "postgres" account cannot enter it, and the error says so
+     * (not "initdb failed"). */
+    if (geteuid() == 0) {
+        r = cli(NULL, NULL, "db", "migrate", NULL);
+        ck_failed(r, "which cannot enter ");
+        ck_contains(r.err, workdir);
+        ck_contains(r.err, "chmod o+x");
+        ck_assert(!in_workdir("var/pg/data/PG_VERSION"));
+        run_free(&r);
+        ck_assert_int_eq(chmod(workdir, 0711), 0);
+    }
+
+    r = cli(NULL, NULL, "db", "migrate", NULL);
+    ck_ok(r, "db migrate on the embedded database");
+    ck_contains(r.err, "using embedded PostgreSQL in ./var/pg (started)");
+    run_free(&r);
+    r = cli(NULL, NULL, "db", "status", NULL);
+    ck_ok(r, "db status");
+    ck_contains(r.err, "using embedded PostgreSQL in ./var/pg");
+    ck_assert_ptr_null(strstr(r.err, "(started)")); /* still running from the last command */
+    ck_assert(in_workdir("var/pg/data/postmaster.pid"));
+    run_free(&r);
+
+    r = cli(NULL, NULL, "db", "stop-embedded", "extra", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert(in_workdir("var/pg/data/postmaster.pid")); /* a usage error stops nothing */
+    run_free(&r);
+
+    r = cli(NULL, NULL, "--json", "db", "stop-embedded", NULL);
+    ck_ok(r, "stop-embedded");
+    ck_contains(r.out, "\"stopped\"");
+    ck_assert(!in_workdir("var/pg/data/postmaster.pid"));
+    run_free(&r);
+
+    /* the data stays: started again, the migrations still applied */
+    r = cli(NULL, NULL, "db", "status", NULL);
+    ck_ok(r, "db status after the stop");
+    ck_contains(r.err, "(started)");
+    ck_contains(r.out, "18 of 18 migrations applied");
+    run_free(&r);
+    r = cli(NULL, NULL, "db", "stop-embedded", NULL);
+    ck_ok(r, "the last stop");
+    run_free(&r);
+}
+END_TEST
+
 BILL_TEST_MAIN("cli_ops", 120, cli_setup, cli_teardown,
-               test_cli_ops__help, test_cli_ops__plugin_interface_secrets_masked,
+               test_cli_ops__help, test_cli_ops__db_stop_embedded, test_cli_ops__plugin_interface_secrets_masked,
                test_cli_ops__plugin_secret_needs_master_key,
                test_cli_ops__events_list_retry_run_once, test_cli_ops__order_balance_pay_refund,
                test_cli_ops__bank_transfer_confirm_twice, test_cli_ops__ticket_flow,

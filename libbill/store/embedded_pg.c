@@ -192,9 +192,43 @@ static int run_tool(const pg_paths *p, const struct passwd *pw, const char *cons
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* As root, the tools run as the "postgres" account and exit 126 when it
+ * cannot enter var_dir/pg: the directory above var (not ours to change:
+ * /root, a 0700 temporary directory) whose mode keeps it out, copied into
+ * `dir`; false when none is found. */
+static bool blocking_dir(const pg_paths *p, char *dir, size_t cap, unsigned *mode)
+{
+    struct passwd *pw = geteuid() == 0 ? getpwnam("postgres") : NULL;
+    if (!pw)
+        return false;
+    snprintf(dir, cap, "%s", p->var);
+    char *slash;
+    while ((slash = strrchr(dir, '/')) != NULL) {
+        bool root = slash == dir;
+        slash[root] = '\0'; /* the parent; "/" kept for the root */
+        struct stat sb;
+        if (stat(dir, &sb) == 0 && !(sb.st_mode & S_IXOTH) &&
+            !(sb.st_uid == pw->pw_uid && (sb.st_mode & S_IXUSR)) &&
+            !(sb.st_gid == pw->pw_gid && (sb.st_mode & S_IXGRP))) {
+            *mode = (unsigned)(sb.st_mode & 07777);
+            return true;
+        }
+        if (root)
+            break;
+    }
+    return false;
+}
+
 static int tool_err(const pg_paths *p, const char *what, int status, const char *logpath)
 {
-    char tail[640];
+    char tail[640], dir[PATH_MAX];
+    unsigned mode = 0;
+    if (status == 126 && blocking_dir(p, dir, sizeof dir, &mode))
+        return bill__err(BILL_EUNSUPPORTED, "db.embedded",
+                         "the embedded PostgreSQL runs as the \"postgres\" account (PostgreSQL "
+                         "refuses root), which cannot enter %s (mode %04o): run from a "
+                         "directory it can reach, allow it with `chmod o+x %s`, or set [db].url",
+                         dir, mode, dir);
     log_tail(logpath, tail, sizeof tail);
     return bill__err(BILL_EUNAVAILABLE, "db.embedded",
                      "embedded PostgreSQL in %s: %s failed (exit %d): %s", p->pg, what, status,
@@ -213,34 +247,10 @@ static int prepare_dirs(const pg_paths *p, struct passwd **pw_out)
                              "running as root, the embedded PostgreSQL needs the unprivileged "
                              "\"postgres\" system account (PostgreSQL refuses root); install "
                              "the postgresql package or set [db].url");
-        /* The server account must be able to traverse the var directory
-         * (ours: made so) and every directory above it (not ours to
-         * change: /root, or a 0700 temporary directory, say so). */
+        /* The server account must be able to traverse the var directory. */
         struct stat sb;
         if (stat(p->var, &sb) == 0 && (sb.st_mode & S_IXOTH) == 0)
             chmod(p->var, (sb.st_mode & 07777) | S_IXOTH);
-        char up[PATH_MAX];
-        snprintf(up, sizeof up, "%s", p->var);
-        for (char *slash = strrchr(up, '/'); slash; slash = strrchr(up, '/')) {
-            if (slash == up)
-                slash[1] = '\0'; /* "/" itself */
-            else
-                *slash = '\0';
-            if (stat(up, &sb) == 0) {
-                bool can = (sb.st_mode & S_IXOTH) ||
-                           (sb.st_uid == pw->pw_uid && (sb.st_mode & S_IXUSR)) ||
-                           (sb.st_gid == pw->pw_gid && (sb.st_mode & S_IXGRP));
-                if (!can)
-                    return bill__err(BILL_EUNSUPPORTED, "db.embedded",
-                                     "the embedded PostgreSQL runs as the \"postgres\" account "
-                                     "(PostgreSQL refuses root), which cannot enter %s (mode "
-                                     "%04o): run from a directory it can reach, allow it with "
-                                     "`chmod o+x %s`, or set [db].url",
-                                     up, (unsigned)(sb.st_mode & 07777), up);
-            }
-            if (slash == up)
-                break;
-        }
     }
     if (mkdir_p(p->pg, 0700) != 0 || mkdir_p(p->run, 0700) != 0)
         return bill__err(BILL_EIO, "db.embedded", "cannot create %s: %s", p->run,

@@ -424,17 +424,18 @@ static bool handoff_conn_locked(bill_db *db, bill_conn *c)
     return true;
 }
 
-/* Under the lock: a slot was just freed (n_open and n_in_use already
- * lowered); give it to the oldest waiter, counted again for it, to open a
- * connection in. */
-static void handoff_slot_locked(bill_db *db)
+/* Under the lock: a borrowed slot (counted open and in use) has no
+ * connection any more. The oldest waiter gets it, still counted, to open a
+ * connection in; with nobody waiting it is freed. */
+static void slot_free_locked(bill_db *db)
 {
     pool_waiter *w = waiter_pop_locked(db);
-    if (!w)
+    if (!w) {
+        db->n_in_use--;
+        db->n_open--;
         return;
+    }
     w->slot = true;
-    db->n_open++;
-    db->n_in_use++;
     pthread_cond_signal(&w->cv);
 }
 
@@ -463,9 +464,7 @@ static int conn_replace(bill_db *db, bill_conn **cp)
     *cp = NULL;
     if ((rc = conn_open(db, cp)) < 0) {
         pthread_mutex_lock(&db->mu);
-        db->n_in_use--;
-        db->n_open--;
-        handoff_slot_locked(db);
+        slot_free_locked(db);
         pthread_mutex_unlock(&db->mu);
     }
     return rc;
@@ -507,9 +506,7 @@ static int lend_new(bill_db *db, bill_conn **out, bool *fresh)
     int rc = conn_open(db, &c);
     pthread_mutex_lock(&db->mu);
     if (rc < 0) {
-        db->n_open--;
-        db->n_in_use--;
-        handoff_slot_locked(db);
+        slot_free_locked(db);
         pthread_mutex_unlock(&db->mu);
         return rc;
     }
@@ -787,9 +784,7 @@ void bill__conn_release(bill_conn *c)
             db->n_idle++;
         }
     } else {
-        db->n_in_use--;
-        db->n_open--;
-        handoff_slot_locked(db);
+        slot_free_locked(db);
     }
     pthread_mutex_unlock(&db->mu);
 }

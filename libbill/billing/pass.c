@@ -423,6 +423,8 @@ typedef struct cust {
     char id[40];
     bill_money balance, limit;
     int seq;            /* ledger rows written in this batch */
+    bool spent;         /* its balance moved in this batch */
+    char last[24];      /* its newest ledger row, µs since the epoch, or NULL */
     bill_money unpaid;  /* renewals it could not pay */
     size_t sf;          /* 1 + its entry in the batch's shortfall list, 0 = none */
 } cust;
@@ -469,6 +471,8 @@ static int custs_load(PGresult *cs, cust **out, int *n)
         if ((rc = bill__money_col(cs, i, 1, &(*out)[i].balance)) < 0 ||
             (rc = bill__money_col(cs, i, 2, &(*out)[i].limit)) < 0)
             return rc;
+        copy_str((*out)[i].last, sizeof (*out)[i].last,
+                 PQnfields(cs) > 3 && !bill__isnull(cs, i, 3) ? bill__val(cs, i, 3) : "NULL");
     }
     qsort(*out, (size_t)*n, sizeof **out, cust_cmp);
     return BILL_OK;
@@ -973,9 +977,14 @@ static const char SQL_DUE_BY_HAND[] =
     "i.billing_cycle) AND coalesce(v.billing_period_end, v.billing_period_start) >= "
     "i.next_due_date)";
 
+/* With each customer, the instant of its newest ledger row (microseconds
+ * since the epoch): the batch's ledger rows come after it. Read under the
+ * lock, it stays true until the commit: every writer of ledger rows holds
+ * the customer's row, whose balance it moves. */
 static const char SQL_CUSTOMERS_LOCK[] =
-    "SELECT c.id, c.balance::text, c.credit_limit::text FROM customers c "
-    "WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c";
+    "SELECT c.id, c.balance::text, c.credit_limit::text, (SELECT (extract(epoch FROM "
+    "max(b.created_at)) * 1000000)::bigint FROM balance_transactions b WHERE b.customer_id = "
+    "c.id) FROM customers c WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c";
 
 /* Lines, payments, balances, paid periods and due dates of a batch's
  * renewals, written before their invoices exist (the foreign keys to
@@ -1004,8 +1013,7 @@ static const char SQL_ISSUE_REST[] =
     "  $8, 'balance', 'success', $1::timestamptz, $1::timestamptz, $1::timestamptz FROM v "
     "  WHERE v.paid), "
     "cu AS (UPDATE customers c SET balance = y.after, updated_at = $1::timestamptz FROM "
-    "  (SELECT DISTINCT ON (customer_id) customer_id, after FROM v WHERE paid AND "
-    "  amount > 0 ORDER BY customer_id, seq DESC) y WHERE c.id = y.customer_id), "
+    "  unnest($9::uuid[], $10::numeric[]) AS y(id, after) WHERE c.id = y.id), "
     "per AS (INSERT INTO instance_periods (instance_id, customer_id, period_start, period_end, "
     "  basis, product_id, billing_cycle, source, invoice_id, created_at, updated_at) "
     "  SELECT v.inst, v.customer_id, v.ps, v.pe, v.amount, v.product_id, v.billing_cycle, "
@@ -1013,7 +1021,7 @@ static const char SQL_ISSUE_REST[] =
     "  ON CONFLICT (instance_id, period_start) WHERE status = 'paid' DO NOTHING), "
     "up AS (UPDATE instances i SET current_period_start = v.ps, next_due_date = v.pe, "
     "  updated_at = $1::timestamptz FROM v WHERE i.id = v.inst AND v.paid) "
-    "SELECT v.ps::text, v.pe::text FROM v ORDER BY v.ord";
+    "SELECT v.ps::text, v.pe::text, v.product_id, v.billing_cycle FROM v ORDER BY v.ord";
 
 /* The year's numbers for n invoices: the counter row stays locked until
  * the commit, taken last (after the customers: the order every issuer of
@@ -1025,33 +1033,36 @@ static const char SQL_COUNTER_TAKE[] =
     "EXCLUDED.last_value RETURNING last_value - $2::bigint";
 
 /* The invoices, numbered base + their place in the batch, with what
- * carries the number: ledger rows and notices. */
+ * carries the number: ledger rows and notices. Everything else they need
+ * comes in the arrays (this statement runs while the year's counter is
+ * held: nothing in it that could run before). */
 static const char SQL_ISSUE_NUMBERED[] =
     "WITH x AS (SELECT * FROM unnest($4::uuid[], $5::uuid[], $6::numeric[], $7::bool[], "
     "  $8::numeric[], $9::numeric[], $10::int[], $11::numeric[], $12::numeric[], "
-    "  $13::numeric[], $14::date[], $15::date[]) WITH ORDINALITY AS x(id, inst, amount, paid, "
-    "  before, after, seq, shortfall, balance, credit_limit, ps, pe, ord)), "
+    "  $13::numeric[], $14::date[], $15::date[], $16::uuid[], $17::bigint[], $18::uuid[], "
+    "  $19::text[]) WITH ORDINALITY AS x(id, inst, amount, paid, before, after, seq, shortfall, "
+    "  balance, credit_limit, ps, pe, cust, last, prod, cycle, ord)), "
     "ins AS (INSERT INTO invoices (id, customer_id, invoice_number, instance_id, "
     "  billing_period_start, billing_period_end, amount, tax_amount, total_amount, paid_amount, "
     "  status, issued_at, paid_at, autopay_failed_at, due_date, kind, product_id, "
     "  billing_cycle, created_at, updated_at) "
-    "  SELECT x.id, i.customer_id, 'INV-' || $2 || '-' || to_char($3::bigint + x.ord, "
-    "  'FM000000'), i.id, x.ps, x.pe, x.amount, 0, x.amount, CASE WHEN x.paid THEN x.amount "
+    "  SELECT x.id, x.cust, 'INV-' || $2 || '-' || to_char($3::bigint + x.ord, "
+    "  'FM000000'), x.inst, x.ps, x.pe, x.amount, 0, x.amount, CASE WHEN x.paid THEN x.amount "
     "  ELSE 0 END, CASE WHEN x.paid THEN 'paid' ELSE 'issued' END, $1::timestamptz, "
     "  CASE WHEN x.paid THEN $1::timestamptz END, CASE WHEN x.paid THEN NULL ELSE "
-    "  $1::timestamptz END, x.ps, 'renewal', i.product_id, i.billing_cycle, $1::timestamptz, "
-    "  $1::timestamptz FROM x JOIN instances i ON i.id = x.inst "
+    "  $1::timestamptz END, x.ps, 'renewal', x.prod, x.cycle, $1::timestamptz, "
+    "  $1::timestamptz FROM x "
     "  ON CONFLICT (instance_id, billing_period_start) WHERE " BILL__INVOICE_PERIOD_KEY
     "  DO NOTHING RETURNING id, customer_id, instance_id, invoice_number, total_amount, "
     "  due_date, billing_period_start, billing_period_end), "
     "v AS (SELECT ins.*, x.paid, x.before, x.after, x.seq, x.shortfall, x.balance, "
-    "  x.credit_limit FROM ins JOIN x ON x.id = ins.id), "
+    "  x.credit_limit, x.last FROM ins JOIN x ON x.id = ins.id), "
     "led AS (INSERT INTO balance_transactions (customer_id, amount, balance_before, "
     "  balance_after, transaction_type, reference_id, description, created_by, created_at) "
     "  SELECT v.customer_id, -v.total_amount, v.before, v.after, 'payment', v.id::text, "
     "  'renewal ' || v.invoice_number, 'billing', greatest(bill_clock_timestamp(), "
-    "  (SELECT max(b.created_at) + interval '1 microsecond' FROM balance_transactions b "
-    "  WHERE b.customer_id = v.customer_id)) + v.seq * interval '1 microsecond' "
+    "  timestamptz 'epoch' + (v.last + 1) * interval '1 microsecond') + "
+    "  v.seq * interval '1 microsecond' "
     "  FROM v WHERE v.paid AND v.total_amount > 0), "
     "n1 AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
     "  '" BILL_NOTIFY_RENEWAL_ISSUED "', v.customer_id, 'Invoice ' || v.invoice_number || "
@@ -1091,14 +1102,16 @@ static int due_batch(bill__pass *p, void *ctx)
     PGresult *res = NULL, *hand = NULL, *cnt = NULL, *cs = NULL, *per = NULL, *ins = NULL;
     bool *skip = NULL;
     bill__sbuf custs = {0}, a_id = {0}, a_inst = {0}, a_amt = {0}, a_paid = {0}, a_bef = {0},
-               a_aft = {0}, a_seq = {0}, a_short = {0}, a_bal = {0}, a_lim = {0}, a_ps = {0},
-               a_pe = {0};
+               a_aft = {0}, a_seq = {0}, a_short = {0}, a_bal = {0}, a_lim = {0}, a_cust = {0},
+               a_last = {0}, a_ps = {0}, a_pe = {0}, a_prod = {0}, a_cyc = {0}, a_cid = {0},
+               a_cbal = {0};
     bill_billing_invoice *items = NULL;
     cust *cu = NULL;
     char lim[16], year[8], count[24], parts[8], part[8], base[24];
     int rc, n, ncu = 0, nitems = 0;
-    bill__sbuf *arrs[] = {&a_id,  &a_inst, &a_amt,   &a_paid, &a_bef, &a_aft, &a_seq,
-                          &a_short, &a_bal, &a_lim};
+    bill__sbuf *arrs[] = {&a_id,    &a_inst, &a_amt, &a_paid, &a_bef,  &a_aft,
+                          &a_seq,   &a_short, &a_bal, &a_lim,  &a_cust, &a_last};
+    bill__sbuf *outs[] = {&a_ps, &a_pe, &a_prod, &a_cyc, &a_cid, &a_cbal};
 
     snprintf(lim, sizeof lim, "%d", p->o.batch_size);
     snprintf(parts, sizeof parts, "%d", p->parts > 1 ? p->parts : 1);
@@ -1186,6 +1199,7 @@ static int due_batch(bill__pass *p, void *ctx)
         it->paid = c->balance - amount >= -c->limit;
         if (it->paid) {
             c->balance -= amount;
+            c->spent = c->spent || amount > 0;
             p->r->paid++;
             p->r->paid_amount += amount;
         } else {
@@ -1210,35 +1224,53 @@ static int due_batch(bill__pass *p, void *ctx)
         bill__sbuf_array_item(&a_short, bill_money_format(shortfall, b1));
         bill__sbuf_array_item(&a_bal, bill_money_format(it->paid ? before : c->balance, b2));
         bill__sbuf_array_item(&a_lim, bill_money_format(c->limit, b3));
+        bill__sbuf_array_item(&a_cust, c->id);
+        bill__sbuf_array_item(&a_last, c->last);
     }
+    /* the balances as the batch leaves them */
+    for (size_t i = 0; i < BILL__ARRAY_LEN(outs); i++)
+        bill__sbuf_array_begin(outs[i]);
+    for (int i = 0; i < ncu; i++) {
+        char b1[BILL_MONEY_BUFSZ];
+        if (!cu[i].spent)
+            continue;
+        bill__sbuf_array_item(&a_cid, cu[i].id);
+        bill__sbuf_array_item(&a_cbal, bill_money_format(cu[i].balance, b1));
+    }
+    const char *s_cid = bill__sbuf_array_end(&a_cid), *s_cbal = bill__sbuf_array_end(&a_cbal);
     const char *s[BILL__ARRAY_LEN(arrs)];
     for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
         if (!(s[i] = bill__sbuf_array_end(arrs[i]))) {
             rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
             goto done;
         }
+    if (!s_cid || !s_cbal) {
+        rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
+        goto done;
+    }
     /* 0 id, 1 inst, 2 amount, 3 paid, 4 before, 5 after, 6 seq, 7 shortfall,
-     * 8 balance, 9 limit */
+     * 8 balance, 9 limit, 10 customer, 11 its last ledger instant */
     if ((rc = q(p, NULL, SQL_DEFER_INVOICE_FKS, 0, NULL)) < 0 ||
         (rc = QP(p, &per, SQL_ISSUE_REST, p->ts, s[0], s[1], s[2], s[3], s[5], s[6],
-                 p->o.currency)) < 0)
+                 p->o.currency, s_cid, s_cbal)) < 0)
         goto done;
     if (PQntuples(per) != nitems) {
         rc = bill__err(BILL_EINTERNAL, NULL, "issuing renewals: %d of %d instances found",
                        PQntuples(per), nitems);
         goto done;
     }
-    bill__sbuf_array_begin(&a_ps);
-    bill__sbuf_array_begin(&a_pe);
     for (int i = 0; i < nitems; i++) {
         copy_str(items[i].period_start, sizeof items[i].period_start, bill__val(per, i, 0));
         copy_str(items[i].period_end, sizeof items[i].period_end, bill__val(per, i, 1));
         copy_str(items[i].due_date, sizeof items[i].due_date, bill__val(per, i, 0));
         bill__sbuf_array_item(&a_ps, items[i].period_start);
         bill__sbuf_array_item(&a_pe, items[i].period_end);
+        bill__sbuf_array_item(&a_prod, bill__isnull(per, i, 2) ? "NULL" : bill__val(per, i, 2));
+        bill__sbuf_array_item(&a_cyc, bill__val(per, i, 3));
     }
-    const char *s_ps = bill__sbuf_array_end(&a_ps), *s_pe = bill__sbuf_array_end(&a_pe);
-    if (!s_ps || !s_pe) {
+    const char *s_ps = bill__sbuf_array_end(&a_ps), *s_pe = bill__sbuf_array_end(&a_pe),
+               *s_prod = bill__sbuf_array_end(&a_prod), *s_cyc = bill__sbuf_array_end(&a_cyc);
+    if (!s_ps || !s_pe || !s_prod || !s_cyc) {
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory issuing renewals");
         goto done;
     }
@@ -1248,7 +1280,7 @@ static int due_batch(bill__pass *p, void *ctx)
     int64_t number = bill__i64(cnt, 0, 0);
     snprintf(base, sizeof base, "%lld", (long long)number);
     if ((rc = QP(p, &ins, SQL_ISSUE_NUMBERED, p->ts, year, base, s[0], s[1], s[2], s[3], s[4],
-                 s[5], s[6], s[7], s[8], s[9], s_ps, s_pe)) < 0)
+                 s[5], s[6], s[7], s[8], s[9], s_ps, s_pe, s[10], s[11], s_prod, s_cyc)) < 0)
         goto done;
     if (bill__i64(ins, 0, 0) != nitems) {
         /* Another pass issued one of these meanwhile: its numbers would
@@ -1267,8 +1299,8 @@ done:
     /* a failed batch's counts die with its report (batch_tx) */
     for (size_t i = 0; i < BILL__ARRAY_LEN(arrs); i++)
         bill__sbuf_free(arrs[i]);
-    bill__sbuf_free(&a_ps);
-    bill__sbuf_free(&a_pe);
+    for (size_t i = 0; i < BILL__ARRAY_LEN(outs); i++)
+        bill__sbuf_free(outs[i]);
     bill__sbuf_free(&custs);
     free(skip);
     free(items);

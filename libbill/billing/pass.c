@@ -458,7 +458,7 @@ static int cust_cmp(const void *a, const void *b)
     return strcmp(((const cust *)a)->id, ((const cust *)b)->id);
 }
 
-/* The locked customer rows (id, balance, credit_limit) as a sorted array. */
+/* The locked customer rows (CUST_LOCK_COLS, below) as a sorted array. */
 static int custs_load(PGresult *cs, cust **out, int *n)
 {
     *n = PQntuples(cs);
@@ -472,7 +472,7 @@ static int custs_load(PGresult *cs, cust **out, int *n)
             (rc = bill__money_col(cs, i, 2, &(*out)[i].limit)) < 0)
             return rc;
         copy_str((*out)[i].last, sizeof (*out)[i].last,
-                 PQnfields(cs) > 3 && !bill__isnull(cs, i, 3) ? bill__val(cs, i, 3) : "NULL");
+                 bill__isnull(cs, i, 3) ? "NULL" : bill__val(cs, i, 3));
     }
     qsort(*out, (size_t)*n, sizeof **out, cust_cmp);
     return BILL_OK;
@@ -485,32 +485,46 @@ static const char SQL_SETTLE_READ[] =
     "FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) JOIN invoices v ON v.id = o.id "
     "WHERE v.status IN ('issued', 'overdue') ORDER BY o.ord";
 
+/* A locked customer's row as custs_load reads it: id, balance, credit
+ * limit, and the instant of its newest ledger row (microseconds since the
+ * epoch, NULL if none): the ledger rows a batch writes come after it. Read
+ * under the lock, it stays true until the commit: every writer of ledger
+ * rows holds the customer's row, whose balance it moves. */
+#define CUST_LOCK_COLS                                                                     \
+    "c.id, c.balance::text, c.credit_limit::text, (SELECT (extract(epoch FROM "            \
+    "max(b.created_at)) * 1000000)::bigint FROM balance_transactions b WHERE "             \
+    "b.customer_id = c.id)"
+
+/* The instant of a batch's ledger row: after the customer's newest one
+ * (`last`, from CUST_LOCK_COLS) and its earlier rows in the batch (`seq`). */
+#define LEDGER_AT(last, seq)                                                               \
+    "greatest(bill_clock_timestamp(), timestamptz 'epoch' + (" last " + 1) * "             \
+    "interval '1 microsecond') + " seq " * interval '1 microsecond'"
+
 static const char SQL_SETTLE_LOCK[] =
-    "SELECT c.id, c.balance::text, c.credit_limit::text FROM customers c WHERE c.id IN "
+    "SELECT " CUST_LOCK_COLS " FROM customers c WHERE c.id IN "
     "(SELECT v.customer_id FROM invoices v WHERE v.id = ANY($1::uuid[])) ORDER BY c.id "
     "FOR UPDATE OF c";
 
 static const char SQL_SETTLE_PAY[] =
     "WITH p AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::numeric[], "
-    "  $5::numeric[], $6::int[]) AS p(invoice_id, customer_id, amount, before, after, seq)), "
+    "  $5::numeric[], $6::int[], $9::bigint[]) AS p(invoice_id, customer_id, amount, before, "
+    "  after, seq, last)), "
     "inv AS (UPDATE invoices v SET status = 'paid', paid_amount = v.total_amount, "
     "  paid_at = $7::timestamptz, updated_at = $7::timestamptz FROM p "
     "  WHERE v.id = p.invoice_id AND v.status IN ('issued', 'overdue') "
     "  RETURNING v.id, v.invoice_number, v.customer_id, v.total_amount, p.amount, p.before, "
-    "  p.after, p.seq), "
+    "  p.after, p.seq, p.last), "
     "pay AS (INSERT INTO payments (customer_id, invoice_id, amount, currency, gateway_id, "
     "  status, paid_at, created_at, updated_at) SELECT inv.customer_id, inv.id, inv.amount, $8, "
     "  'balance', 'success', $7::timestamptz, $7::timestamptz, $7::timestamptz FROM inv), "
     "led AS (INSERT INTO balance_transactions (customer_id, amount, balance_before, "
     "  balance_after, transaction_type, reference_id, description, created_by, created_at) "
     "  SELECT inv.customer_id, -inv.amount, inv.before, inv.after, 'payment', inv.id::text, "
-    "  'renewal ' || inv.invoice_number, 'billing', greatest(bill_clock_timestamp(), "
-    "  (SELECT max(b.created_at) + interval '1 microsecond' FROM balance_transactions b "
-    "  WHERE b.customer_id = inv.customer_id)) + inv.seq * interval '1 microsecond' "
+    "  'renewal ' || inv.invoice_number, 'billing', " LEDGER_AT("inv.last", "inv.seq") " "
     "  FROM inv WHERE inv.amount > 0), "
     "cu AS (UPDATE customers c SET balance = x.after, updated_at = $7::timestamptz FROM "
-    "  (SELECT DISTINCT ON (customer_id) customer_id, after FROM p WHERE amount > 0 "
-    "  ORDER BY customer_id, seq DESC) x WHERE c.id = x.customer_id), "
+    "  unnest($10::uuid[], $11::numeric[]) AS x(id, after) WHERE c.id = x.id), "
     "ntf AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
     "  '" BILL_NOTIFY_RENEWAL_AUTOPAID "', inv.customer_id, 'Invoice ' || inv.invoice_number "
     "  || ' paid from your balance', 'Invoice ' || inv.invoice_number || ' of ' || "
@@ -543,10 +557,11 @@ static int settle(bill__pass *p, const char *ids, bool issued)
     PGresult *inv = NULL, *cs = NULL, *res = NULL;
     cust *cu = NULL;
     int ncu = 0, rc;
-    bill__sbuf a_inv = {0}, a_cus = {0}, a_amt = {0}, a_bef = {0}, a_aft = {0}, a_seq = {0};
+    bill__sbuf a_inv = {0}, a_cus = {0}, a_amt = {0}, a_bef = {0}, a_aft = {0}, a_seq = {0},
+               a_last = {0}, a_cid = {0}, a_cbal = {0};
     bill__sbuf f_id = {0}, f_short = {0}, f_bal = {0}, f_lim = {0}, paid_ids = {0};
-    bill__sbuf *arrs[] = {&a_inv, &a_cus,   &a_amt, &a_bef, &a_aft,   &a_seq,
-                          &f_id,  &f_short, &f_bal, &f_lim, &paid_ids};
+    bill__sbuf *arrs[] = {&a_inv, &a_cus,   &a_amt,  &a_bef,   &a_aft, &a_seq, &a_last,
+                          &a_cid, &a_cbal,  &f_id,   &f_short, &f_bal, &f_lim, &paid_ids};
     int npaid = 0, nfail = 0;
     char b1[BILL_MONEY_BUFSZ], b2[BILL_MONEY_BUFSZ], b3[BILL_MONEY_BUFSZ], sq[16];
 
@@ -581,6 +596,7 @@ static int settle(bill__pass *p, const char *ids, bool issued)
         if (k->balance - amount >= -k->limit) {
             bill_money before = k->balance;
             k->balance -= amount;
+            k->spent = k->spent || amount > 0;
             snprintf(sq, sizeof sq, "%d", k->seq++);
             bill__sbuf_array_item(&a_inv, item.invoice_id);
             bill__sbuf_array_item(&a_cus, k->id);
@@ -588,6 +604,7 @@ static int settle(bill__pass *p, const char *ids, bool issued)
             bill__sbuf_array_item(&a_bef, bill_money_format(before, b2));
             bill__sbuf_array_item(&a_aft, bill_money_format(k->balance, b3));
             bill__sbuf_array_item(&a_seq, sq);
+            bill__sbuf_array_item(&a_last, k->last);
             bill__sbuf_array_item(&paid_ids, item.invoice_id);
             item.paid = true;
             npaid++;
@@ -618,15 +635,22 @@ static int settle(bill__pass *p, const char *ids, bool issued)
     const char *s_aft = bill__sbuf_array_end(&a_aft), *s_seq = bill__sbuf_array_end(&a_seq);
     const char *s_fid = bill__sbuf_array_end(&f_id), *s_fsh = bill__sbuf_array_end(&f_short);
     const char *s_fba = bill__sbuf_array_end(&f_bal), *s_fli = bill__sbuf_array_end(&f_lim);
-    const char *s_paid = bill__sbuf_array_end(&paid_ids);
+    const char *s_paid = bill__sbuf_array_end(&paid_ids), *s_last = bill__sbuf_array_end(&a_last);
+    /* the balances as the batch leaves them */
+    for (int i = 0; i < ncu; i++)
+        if (cu[i].spent) {
+            bill__sbuf_array_item(&a_cid, cu[i].id);
+            bill__sbuf_array_item(&a_cbal, bill_money_format(cu[i].balance, b1));
+        }
+    const char *s_cid = bill__sbuf_array_end(&a_cid), *s_cbal = bill__sbuf_array_end(&a_cbal);
     if (!s_inv || !s_cus || !s_amt || !s_bef || !s_aft || !s_seq || !s_fid || !s_fsh ||
-        !s_fba || !s_fli || !s_paid) {
+        !s_fba || !s_fli || !s_paid || !s_last || !s_cid || !s_cbal) {
         rc = bill__err(BILL_ENOMEM, NULL, "out of memory settling renewals");
         goto done;
     }
     if (npaid > 0) {
         if ((rc = QP(p, &res, SQL_SETTLE_PAY, s_inv, s_cus, s_amt, s_bef, s_aft, s_seq, p->ts,
-                     p->o.currency)) < 0)
+                     p->o.currency, s_last, s_cid, s_cbal)) < 0)
             goto done;
         if (bill__i64(res, 0, 0) != npaid) {
             rc = bill__err(BILL_EINTERNAL, NULL, "settle: %lld of %d renewals changed under the "
@@ -977,14 +1001,9 @@ static const char SQL_DUE_BY_HAND[] =
     "i.billing_cycle) AND coalesce(v.billing_period_end, v.billing_period_start) >= "
     "i.next_due_date)";
 
-/* With each customer, the instant of its newest ledger row (microseconds
- * since the epoch): the batch's ledger rows come after it. Read under the
- * lock, it stays true until the commit: every writer of ledger rows holds
- * the customer's row, whose balance it moves. */
 static const char SQL_CUSTOMERS_LOCK[] =
-    "SELECT c.id, c.balance::text, c.credit_limit::text, (SELECT (extract(epoch FROM "
-    "max(b.created_at)) * 1000000)::bigint FROM balance_transactions b WHERE b.customer_id = "
-    "c.id) FROM customers c WHERE c.id = ANY($1::uuid[]) ORDER BY c.id FOR UPDATE OF c";
+    "SELECT " CUST_LOCK_COLS " FROM customers c WHERE c.id = ANY($1::uuid[]) ORDER BY c.id "
+    "FOR UPDATE OF c";
 
 /* Lines, payments, balances, paid periods and due dates of a batch's
  * renewals, written before their invoices exist (the foreign keys to
@@ -1060,9 +1079,7 @@ static const char SQL_ISSUE_NUMBERED[] =
     "led AS (INSERT INTO balance_transactions (customer_id, amount, balance_before, "
     "  balance_after, transaction_type, reference_id, description, created_by, created_at) "
     "  SELECT v.customer_id, -v.total_amount, v.before, v.after, 'payment', v.id::text, "
-    "  'renewal ' || v.invoice_number, 'billing', greatest(bill_clock_timestamp(), "
-    "  timestamptz 'epoch' + (v.last + 1) * interval '1 microsecond') + "
-    "  v.seq * interval '1 microsecond' "
+    "  'renewal ' || v.invoice_number, 'billing', " LEDGER_AT("v.last", "v.seq") " "
     "  FROM v WHERE v.paid AND v.total_amount > 0), "
     "n1 AS (INSERT INTO events (kind, payload) SELECT 'notify', bill_notify_payload("
     "  '" BILL_NOTIFY_RENEWAL_ISSUED "', v.customer_id, 'Invoice ' || v.invoice_number || "

@@ -261,6 +261,48 @@ START_TEST(test_billing__all_or_nothing_in_order)
 }
 END_TEST
 
+/* The pass's ledger rows come after the customer's newest one, even when that
+ * one is later than the pass's clock (a recharge made at a later instant, then
+ * a pass run with an earlier --now): one microsecond after it, on the issuing
+ * path and on the path that pays an open renewal, and the chain verifies. */
+START_TEST(test_billing__ledger_rows_follow_the_newest)
+{
+    world w;
+    book b;
+    bill_billing_report r;
+    book_open(&w, &b, 1000, 0, 1000, -1, -1, "monthly", "2027-01-31T10:00:00Z");
+    /* issuing: a recharge at Mar 5 12:00, then the pass of Feb 21 pays the renewal */
+    w.now = at("2027-03-05T12:00:00Z");
+    recharge(&w, b.cust, 1000);
+    pass_at(&w, "2027-02-21T00:00:00Z", &r);
+    ck_assert_int_eq(r.issued, 1);
+    ck_assert_int_eq(r.paid, 1);
+    bill_billing_report_clear(&r);
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM balance_transactions WHERE customer_id = '%s' "
+                             "AND created_by = 'billing' AND created_at = timestamptz "
+                             "'2027-03-05T12:00:00Z' + interval '1 microsecond'", b.cust), 1);
+    /* paying an open renewal: issued unpaid on Mar 24, a recharge at Jun 1, the pass of Mar 25 */
+    pass_at(&w, "2027-03-24T00:00:00Z", &r);
+    ck_assert_int_eq(r.issued, 1);
+    ck_assert_int_eq(r.paid, 0);
+    bill_billing_report_clear(&r);
+    w.now = at("2027-06-01T00:00:00Z");
+    recharge(&w, b.cust, 1000);
+    pass_at(&w, "2027-03-25T00:00:00Z", &r);
+    ck_assert_int_eq(r.issued, 0);
+    ck_assert_int_eq(r.paid, 1);
+    bill_billing_report_clear(&r);
+    ck_assert_int_eq(one(&w, "SELECT count(*) FROM balance_transactions WHERE customer_id = '%s' "
+                             "AND created_by = 'billing' AND created_at = timestamptz "
+                             "'2027-06-01T00:00:00Z' + interval '1 microsecond'", b.cust), 1);
+    ck_assert_int_eq(bill_balance_verify(w.db, b.cust), BILL_OK);
+    char *bal = text(&w, "SELECT balance FROM customers WHERE id = '%s'", b.cust);
+    ck_assert_str_eq(bal, "0.00");
+    free(bal);
+    book_close(&w, &b);
+}
+END_TEST
+
 /* ---- §6: dry run, races, time zone ----------------------------------------------------- */
 
 START_TEST(test_billing__dry_run_writes_nothing)
@@ -1120,7 +1162,7 @@ BILL_TEST_MAIN("billing", 120, NULL, NULL,
                test_billing__lead_time_and_anniversaries, test_billing__feb29_yearly_anchor,
                test_billing__jan31_monthly_through_a_year, test_billing__dunning_edges,
                test_billing__catch_up_and_paid_by_hand, test_billing__all_or_nothing_in_order,
-               test_billing__dry_run_writes_nothing, test_billing__two_threads_race,
+               test_billing__ledger_rows_follow_the_newest, test_billing__dry_run_writes_nothing, test_billing__two_threads_race,
                test_billing__two_processes_race, test_billing__two_workers_same_result,
                test_billing__worker_batch_fails_no_gap, test_billing__shanghai_time_zone_identical,
                test_billing__what_is_not_billed, test_billing__forecast_thirty_days,

@@ -261,40 +261,42 @@ START_TEST(test_billing__all_or_nothing_in_order)
 }
 END_TEST
 
+/* A recharge at `row_at`, then a pass at the earlier `pass_at_` that issues
+ * and pays as told: the pass's ledger row is one microsecond after the
+ * recharge's, not at its own clock. */
+static void later_row_then_pass(world *w, const char *cust, const char *row_at,
+                                const char *pass_at_, int issued, int paid)
+{
+    bill_billing_report r;
+    w->now = at(row_at);
+    recharge(w, cust, 1000);
+    pass_at(w, pass_at_, &r);
+    ck_assert_int_eq(r.issued, issued);
+    ck_assert_int_eq(r.paid, paid);
+    bill_billing_report_clear(&r);
+    ck_assert_int_eq(one(w, "SELECT count(*) FROM balance_transactions WHERE customer_id = '%s' "
+                            "AND created_by = 'billing' AND created_at = timestamptz '%s' + "
+                            "interval '1 microsecond'", cust, row_at), 1);
+}
+
 /* The pass's ledger rows come after the customer's newest one, even when that
  * one is later than the pass's clock (a recharge made at a later instant, then
- * a pass run with an earlier --now): one microsecond after it, on the issuing
- * path and on the path that pays an open renewal, and the chain verifies. */
+ * a pass run with an earlier --now), on the issuing path and on the path that
+ * pays an open renewal, and the chain verifies. */
 START_TEST(test_billing__ledger_rows_follow_the_newest)
 {
     world w;
     book b;
     bill_billing_report r;
     book_open(&w, &b, 1000, 0, 1000, -1, -1, "monthly", "2027-01-31T10:00:00Z");
-    /* issuing: a recharge at Mar 5 12:00, then the pass of Feb 21 pays the renewal */
-    w.now = at("2027-03-05T12:00:00Z");
-    recharge(&w, b.cust, 1000);
-    pass_at(&w, "2027-02-21T00:00:00Z", &r);
-    ck_assert_int_eq(r.issued, 1);
-    ck_assert_int_eq(r.paid, 1);
-    bill_billing_report_clear(&r);
-    ck_assert_int_eq(one(&w, "SELECT count(*) FROM balance_transactions WHERE customer_id = '%s' "
-                             "AND created_by = 'billing' AND created_at = timestamptz "
-                             "'2027-03-05T12:00:00Z' + interval '1 microsecond'", b.cust), 1);
-    /* paying an open renewal: issued unpaid on Mar 24, a recharge at Jun 1, the pass of Mar 25 */
+    /* issuing: the pass of Feb 21 pays the renewal after a recharge of Mar 5 */
+    later_row_then_pass(&w, b.cust, "2027-03-05T12:00:00Z", "2027-02-21T00:00:00Z", 1, 1);
+    /* paying an open renewal: issued unpaid on Mar 24, paid on Mar 25 after a recharge of Jun 1 */
     pass_at(&w, "2027-03-24T00:00:00Z", &r);
     ck_assert_int_eq(r.issued, 1);
     ck_assert_int_eq(r.paid, 0);
     bill_billing_report_clear(&r);
-    w.now = at("2027-06-01T00:00:00Z");
-    recharge(&w, b.cust, 1000);
-    pass_at(&w, "2027-03-25T00:00:00Z", &r);
-    ck_assert_int_eq(r.issued, 0);
-    ck_assert_int_eq(r.paid, 1);
-    bill_billing_report_clear(&r);
-    ck_assert_int_eq(one(&w, "SELECT count(*) FROM balance_transactions WHERE customer_id = '%s' "
-                             "AND created_by = 'billing' AND created_at = timestamptz "
-                             "'2027-06-01T00:00:00Z' + interval '1 microsecond'", b.cust), 1);
+    later_row_then_pass(&w, b.cust, "2027-06-01T00:00:00Z", "2027-03-25T00:00:00Z", 0, 1);
     ck_assert_int_eq(bill_balance_verify(w.db, b.cust), BILL_OK);
     char *bal = text(&w, "SELECT balance FROM customers WHERE id = '%s'", b.cust);
     ck_assert_str_eq(bal, "0.00");

@@ -474,12 +474,6 @@ int bill_invoice_get(bill_db *db, const bill_actor *actor, const char *id, bill_
 int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_filter *f,
                       const bill_page *page, bill_invoices *out)
 {
-    static const bill__list_sql q = {INV_COLS,
-                                     "FROM invoices WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
-                                     "AND ($2::text IS NULL OR status = $2) "
-                                     "AND ($3::text IS NULL OR kind = $3) "
-                                     "AND ($4::uuid IS NULL OR instance_id = $4::uuid)",
-                                     "created_at DESC, id DESC"};
     bill_invoice_filter none = {0};
     const char *cust;
     int rc;
@@ -500,8 +494,21 @@ int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_f
                          "cycle_change", kind);
     if ((rc = bill__check_opt_id(instance_id, "instance_id")) < 0)
         return rc;
-    const char *params[] = {cust, bill__opt(f->status), kind, instance_id};
-    return BILL__LIST_PAGE_AS(db, actor, &INV_ROW, &q, 4, params, page, NULL, out);
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes) */
+    const bill__filter filters[] = {
+        {"customer_id = $?::uuid", cust},
+        {"status = $?", bill__opt(f->status)},
+        {"kind = $?", kind},
+        {"instance_id = $?::uuid", instance_id},
+    };
+    char where[320];
+    const char *params[BILL__ARRAY_LEN(filters)];
+    int np = bill__where(where, sizeof where, "FROM invoices WHERE true", filters,
+                         (int)BILL__ARRAY_LEN(filters), params);
+    if (np < 0)
+        return bill__err(BILL_EINTERNAL, NULL, "invoice list filter too long");
+    const bill__list_sql q = {INV_COLS, where, "created_at DESC, id DESC"};
+    return BILL__LIST_PAGE_AS(db, actor, &INV_ROW, &q, np, params, page, NULL, out);
 }
 
 int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *customer_id,

@@ -356,13 +356,6 @@ int bill_order_get(bill_db *db, const bill_actor *actor, const char *id, bill_or
 int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filter *f,
                     const bill_page *page, bill_orders *out)
 {
-    static const bill__list_sql q = {
-        ORD_COLS, ORD_FROM "WHERE ($1::uuid IS NULL OR o.customer_id = $1::uuid) "
-                  "AND ($2::text IS NULL OR o.status = $2) "
-                  "AND ($3::uuid IS NULL OR o.provider_interface_id = $3::uuid) "
-                  "AND ($4::text IS NULL OR p.name ILIKE $4 ESCAPE '\\' "
-                  "OR o.notes ILIKE $4 ESCAPE '\\' OR o.id::text ILIKE $4 ESCAPE '\\')",
-        "o.created_at DESC, o.id DESC"};
     bill_order_filter none = {0};
     const char *cust;
     char *pattern = NULL;
@@ -379,8 +372,25 @@ int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filte
         return rc;
     if (bill__opt(f->search) && !(pattern = bill__like_pattern(f->search)))
         return bill__err(BILL_ENOMEM, NULL, "out of memory");
-    const char *params[] = {cust, bill__opt(f->status), bill__opt(f->provider_id), pattern};
-    rc = BILL__LIST_PAGE_AS(db, actor, &ORD_ROW, &q, 4, params, page, NULL, out);
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes) */
+    const bill__filter filters[] = {
+        {"o.customer_id = $?::uuid", cust},
+        {"o.status = $?", bill__opt(f->status)},
+        {"o.provider_interface_id = $?::uuid", bill__opt(f->provider_id)},
+        {"(p.name ILIKE $? ESCAPE '\\' OR o.notes ILIKE $? ESCAPE '\\' OR o.id::text ILIKE $? "
+         "ESCAPE '\\')",
+         pattern},
+    };
+    char where[512];
+    const char *params[BILL__ARRAY_LEN(filters)];
+    int np = bill__where(where, sizeof where, ORD_FROM "WHERE true", filters,
+                         (int)BILL__ARRAY_LEN(filters), params);
+    if (np < 0) {
+        free(pattern);
+        return bill__err(BILL_EINTERNAL, NULL, "order list filter too long");
+    }
+    const bill__list_sql q = {ORD_COLS, where, "o.created_at DESC, o.id DESC"};
+    rc = BILL__LIST_PAGE_AS(db, actor, &ORD_ROW, &q, np, params, page, NULL, out);
     free(pattern);
     return rc;
 }

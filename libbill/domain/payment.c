@@ -84,13 +84,6 @@ int bill_payment_get(bill_db *db, const bill_actor *actor, const char *id, bill_
 int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_filter *f,
                       const bill_page *page, bill_payments *out)
 {
-    static const bill__list_sql q = {PAY_COLS,
-                                     "FROM payments WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
-                                     "AND ($2::uuid IS NULL OR order_id = $2::uuid) "
-                                     "AND ($3::uuid IS NULL OR invoice_id = $3::uuid) "
-                                     "AND ($4::text IS NULL OR gateway_id = $4) "
-                                     "AND ($5::text IS NULL OR status = $5)",
-                                     "created_at DESC, id DESC"};
     bill_payment_filter none = {0};
     const char *cust;
     int rc;
@@ -105,9 +98,22 @@ int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_f
         return rc;
     if (bill__opt(f->status) && (rc = bill_payment_status_check(f->status)) < 0)
         return rc;
-    const char *params[] = {cust, bill__opt(f->order_id), bill__opt(f->invoice_id),
-                            bill__opt(f->gateway_id), bill__opt(f->status)};
-    return BILL__LIST_PAGE_AS(db, actor, &PAY_ROW, &q, 5, params, page, NULL, out);
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes) */
+    const bill__filter filters[] = {
+        {"customer_id = $?::uuid", cust},
+        {"order_id = $?::uuid", bill__opt(f->order_id)},
+        {"invoice_id = $?::uuid", bill__opt(f->invoice_id)},
+        {"gateway_id = $?", bill__opt(f->gateway_id)},
+        {"status = $?", bill__opt(f->status)},
+    };
+    char where[384];
+    const char *params[BILL__ARRAY_LEN(filters)];
+    int np = bill__where(where, sizeof where, "FROM payments WHERE true", filters,
+                         (int)BILL__ARRAY_LEN(filters), params);
+    if (np < 0)
+        return bill__err(BILL_EINTERNAL, NULL, "payment list filter too long");
+    const bill__list_sql q = {PAY_COLS, where, "created_at DESC, id DESC"};
+    return BILL__LIST_PAGE_AS(db, actor, &PAY_ROW, &q, np, params, page, NULL, out);
 }
 
 /* Columns used by confirm/refund/fail under the row lock. */

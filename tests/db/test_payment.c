@@ -137,6 +137,16 @@ START_TEST(test_payment__confirm_idempotent_under_concurrency)
     ck_assert_uint_eq(l.count, 1);
     char *pay = strdup(l.items[0].id);
     bill_payments_clear(&l);
+    /* filters combine: each one asked for narrows, none asked for is applied */
+    f.status = "pending";
+    f.gateway_id = "gw";
+    BILL_TEST_LIST_TOTAL(bill_payment_list(db, &cli, &f, NULL, &l), l, bill_payments_clear, 1);
+    f.gateway_id = "balance";
+    BILL_TEST_LIST_TOTAL(bill_payment_list(db, &cli, &f, NULL, &l), l, bill_payments_clear, 0);
+    f.gateway_id = NULL;
+    f.status = "success";
+    BILL_TEST_LIST_TOTAL(bill_payment_list(db, &cli, &f, NULL, &l), l, bill_payments_clear, 0);
+    f = (bill_payment_filter){.version = BILL_PAYMENT_FILTER_VERSION, .order_id = oid};
 
     pthread_t th[16];
     confirm_arg args[16];

@@ -501,14 +501,12 @@ int bill_invoice_list(bill_db *db, const bill_actor *actor, const bill_invoice_f
         {"kind = $?", kind},
         {"instance_id = $?::uuid", instance_id},
     };
-    char where[320];
-    const char *params[BILL__ARRAY_LEN(filters)];
-    int np = bill__where(where, sizeof where, "FROM invoices WHERE true", filters,
-                         (int)BILL__ARRAY_LEN(filters), params);
-    if (np < 0)
-        return bill__err(BILL_EINTERNAL, NULL, "invoice list filter too long");
-    const bill__list_sql q = {INV_COLS, where, "created_at DESC, id DESC"};
-    return BILL__LIST_PAGE_AS(db, actor, &INV_ROW, &q, np, params, page, NULL, out);
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, INV_COLS, "FROM invoices WHERE true",
+                                    "created_at DESC, id DESC", filters,
+                                    (int)BILL__ARRAY_LEN(filters))) < 0)
+        return rc;
+    return BILL__LIST_PAGE_AS(db, actor, &INV_ROW, &w.q, w.np, w.params, page, NULL, out);
 }
 
 int bill_invoice_generate(bill_db *db, const bill_actor *actor, const char *customer_id,

@@ -381,16 +381,11 @@ int bill_order_list(bill_db *db, const bill_actor *actor, const bill_order_filte
          "ESCAPE '\\')",
          pattern},
     };
-    char where[512];
-    const char *params[BILL__ARRAY_LEN(filters)];
-    int np = bill__where(where, sizeof where, ORD_FROM "WHERE true", filters,
-                         (int)BILL__ARRAY_LEN(filters), params);
-    if (np < 0) {
-        free(pattern);
-        return bill__err(BILL_EINTERNAL, NULL, "order list filter too long");
-    }
-    const bill__list_sql q = {ORD_COLS, where, "o.created_at DESC, o.id DESC"};
-    rc = BILL__LIST_PAGE_AS(db, actor, &ORD_ROW, &q, np, params, page, NULL, out);
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, ORD_COLS, ORD_FROM "WHERE true",
+                                    "o.created_at DESC, o.id DESC", filters,
+                                    (int)BILL__ARRAY_LEN(filters))) == BILL_OK)
+        rc = BILL__LIST_PAGE_AS(db, actor, &ORD_ROW, &w.q, w.np, w.params, page, NULL, out);
     free(pattern);
     return rc;
 }

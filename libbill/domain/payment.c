@@ -106,14 +106,12 @@ int bill_payment_list(bill_db *db, const bill_actor *actor, const bill_payment_f
         {"gateway_id = $?", bill__opt(f->gateway_id)},
         {"status = $?", bill__opt(f->status)},
     };
-    char where[384];
-    const char *params[BILL__ARRAY_LEN(filters)];
-    int np = bill__where(where, sizeof where, "FROM payments WHERE true", filters,
-                         (int)BILL__ARRAY_LEN(filters), params);
-    if (np < 0)
-        return bill__err(BILL_EINTERNAL, NULL, "payment list filter too long");
-    const bill__list_sql q = {PAY_COLS, where, "created_at DESC, id DESC"};
-    return BILL__LIST_PAGE_AS(db, actor, &PAY_ROW, &q, np, params, page, NULL, out);
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, PAY_COLS, "FROM payments WHERE true",
+                                    "created_at DESC, id DESC", filters,
+                                    (int)BILL__ARRAY_LEN(filters))) < 0)
+        return rc;
+    return BILL__LIST_PAGE_AS(db, actor, &PAY_ROW, &w.q, w.np, w.params, page, NULL, out);
 }
 
 /* Columns used by confirm/refund/fail under the row lock. */

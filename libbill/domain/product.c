@@ -916,16 +916,11 @@ int bill_product_list(bill_db *db, const bill_actor *actor, const bill_product_f
         {"p.specs->>'region' = $?", f.region && *f.region ? f.region : NULL},
         {"(p.name ILIKE $? ESCAPE '\\' OR p.description ILIKE $? ESCAPE '\\')", pattern},
     };
-    char where[512];
-    const char *params[BILL__ARRAY_LEN(filters)];
-    int np = bill__where(where, sizeof where, "FROM products p WHERE true", filters,
-                         (int)BILL__ARRAY_LEN(filters), params);
-    if (np < 0) {
-        free(pattern);
-        return bill__err(BILL_EINTERNAL, NULL, "product list filter too long");
-    }
-    const bill__list_sql q = {PR_COLS, where, "p.created_at, p.id"};
-    rc = BILL__LIST_PAGE_CATALOG(db, &PR_ROW, &q, np, params, page, NULL, out);
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, PR_COLS, "FROM products p WHERE true",
+                                    "p.created_at, p.id", filters,
+                                    (int)BILL__ARRAY_LEN(filters))) == BILL_OK)
+        rc = BILL__LIST_PAGE_CATALOG(db, &PR_ROW, &w.q, w.np, w.params, page, NULL, out);
     free(pattern);
     return rc;
 }

@@ -165,6 +165,16 @@ int bill__where(char *out, size_t cap, const char *base, const bill__filter *f, 
     return np;
 }
 
+int bill__list_where_init(bill__list_where *w, const char *cols, const char *base,
+                          const char *order_by, const bill__filter *f, int n)
+{
+    w->q = (bill__list_sql){cols, w->where, order_by};
+    if (n > (int)BILL__ARRAY_LEN(w->params) ||
+        (w->np = bill__where(w->where, sizeof w->where, base, f, n, w->params)) < 0)
+        return bill__err(BILL_EINTERNAL, NULL, "list filters too long");
+    return BILL_OK;
+}
+
 /* The catalog_version row as the token totals are remembered under
  * (store.h, bill__catalog_total_get). */
 #define CATALOG_TOKEN                                                                 \
@@ -290,7 +300,6 @@ static int list_page_in(bill_conn *c, const bill__rowtype *t, const bill__list_s
     bill_page pg = page ? *page : (bill_page){0, 0};
     uint64_t total = 0;
     int rc;
-
     if ((rc = page_query(c, &res, q->cols, q->from_where, q->order_by, catalog, nparams, params,
                          &pg, &total)) < 0 ||
         (rc = bill__rows_fill(t, res, ctx, items, count)) < 0)

@@ -152,12 +152,41 @@ int bill__rows_fill(const bill__rowtype *t, const PGresult *r, const void *ctx, 
                     size_t *count);
 void bill__rows_clear(const bill__rowtype *t, void *items, size_t *count);
 
+/* One optional filter of a list: `pred` uses "$?" for its value (every
+ * "$?" of it is the same parameter). */
+typedef struct bill__filter {
+    const char *pred;  /* "p.group_id = $?::uuid"; a constant, never user input */
+    const char *value; /* NULL: no such filter */
+} bill__filter;
+/* from_where of a list with optional filters: `base` (ending in a WHERE
+ * clause) and " AND <pred>" for each filter that has a value, its "$?"
+ * numbered $1, $2, ... in order; the values go to params[]. A statement
+ * holds only the predicates it needs, so its generic plan can use the
+ * indexes ("$1 IS NULL OR col = $1" cannot), and PostgreSQL plans it once
+ * per connection instead of on every call. Returns the number of params,
+ * or -1 when `out` is too small. */
+int bill__where(char *out, size_t cap, const char *base, const bill__filter *f, int n,
+                const char **params);
+
 /* The SQL of a paged list: constants of the caller, never user input. */
 typedef struct bill__list_sql {
     const char *cols;       /* select list */
-    const char *from_where; /* "FROM t WHERE ($1::uuid IS NULL OR ...)" */
+    const char *from_where; /* "FROM t WHERE ..." */
     const char *order_by;   /* ends in a unique column so pages are stable */
 } bill__list_sql;
+
+/* A list's SQL with its optional filters applied (bill__where): `q` and
+ * `params[0..np)` go to the list helpers below. */
+typedef struct bill__list_where {
+    bill__list_sql q;
+    char where[1024];
+    const char *params[16];
+    int np;
+} bill__list_where;
+/* Fill w: cols and order_by as given, from_where = base + the filters that
+ * have a value. BILL_EINTERNAL when they do not fit. */
+int bill__list_where_init(bill__list_where *w, const char *cols, const char *base,
+                          const char *order_by, const bill__filter *f, int n);
 
 /* One page of a list in one statement: "SELECT <cols>, (SELECT count(*)
  * <from_where>) <from_where> ORDER BY <order_by> LIMIT .. OFFSET .." with
@@ -178,21 +207,6 @@ int bill__list_page(bill_db *db, const bill__rowtype *t, const bill__list_sql *q
 int bill__list_page_in(bill_conn *c, const bill__rowtype *t, const bill__list_sql *q, int nparams,
                        const char *const *params, const bill_page *page, const void *ctx,
                        void *items, size_t *count, bill_page_meta *meta);
-/* One optional filter of a list: `pred` uses "$?" for its value (every
- * "$?" of it is the same parameter). */
-typedef struct bill__filter {
-    const char *pred;  /* "p.group_id = $?::uuid"; a constant, never user input */
-    const char *value; /* NULL: no such filter */
-} bill__filter;
-/* from_where of a list with optional filters: `base` (ending in a WHERE
- * clause) and " AND <pred>" for each filter that has a value, its "$?"
- * numbered $1, $2, ... in order; the values go to params[]. A statement
- * holds only the predicates it needs, so its generic plan can use the
- * indexes ("$1 IS NULL OR col = $1" cannot), and PostgreSQL plans it once
- * per connection instead of on every call. Returns the number of params,
- * or -1 when `out` is too small. */
-int bill__where(char *out, size_t cap, const char *base, const bill__filter *f, int n,
-                const char **params);
 /* bill__list_page of a list whose from_where reads only public-catalog
  * tables (products, prices, groups, categories: every write to them moves
  * catalog_version in the writer's transaction, migration 015). Its total

@@ -275,7 +275,8 @@ static int sh_exit(int rc)
 }
 
 /* The command of bill_test_shell / bill_test_sh, or NULL (said on stderr) when too long. */
-static const char *sh_format(char *cmd, size_t cap, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static const char *sh_format(char *cmd, size_t cap,
+                                                                 const char *fmt, va_list ap)
 {
     int n = vsnprintf(cmd, cap, fmt, ap);
     if (n < 0 || (size_t)n >= cap) {

@@ -221,14 +221,6 @@ done:
 int bill_customer_list(bill_db *db, const bill_actor *actor, const bill_customer_filter *filter,
                        const bill_page *page, bill_customers *out)
 {
-    static const bill__list_sql q = {
-        CU_COLS,
-        "FROM customers WHERE "
-        "($1::text IS NULL OR name ILIKE $1 ESCAPE '\\' OR "
-        " email ILIKE $1 ESCAPE '\\' OR contact ILIKE $1 ESCAPE '\\') AND "
-        "($2::text IS NULL OR status = $2) AND "
-        "($3::uuid IS NULL OR id = $3::uuid)",
-        "created_at DESC, id DESC"};
     char *pattern = NULL;
     int rc;
 
@@ -241,12 +233,18 @@ int bill_customer_list(bill_db *db, const bill_actor *actor, const bill_customer
     if (filter && filter->search && *filter->search &&
         !(pattern = bill__like_pattern(filter->search)))
         return bill__err(BILL_ENOMEM, NULL, "out of memory");
-    const char *params[] = {
-        pattern,
-        filter && filter->status && *filter->status ? filter->status : NULL,
-        bill_actor_is_staff(actor) ? NULL : actor->customer_id,
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes) */
+    const bill__filter filters[] = {
+        {"(name ILIKE $? ESCAPE '\\' OR email ILIKE $? ESCAPE '\\' OR "
+         "contact ILIKE $? ESCAPE '\\')", pattern},
+        {"status = $?", filter && filter->status && *filter->status ? filter->status : NULL},
+        {"id = $?::uuid", bill_actor_is_staff(actor) ? NULL : actor->customer_id},
     };
-    rc = BILL__LIST_PAGE_AS(db, actor, &CU_ROW, &q, 3, params, page, actor, out);
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, CU_COLS, "FROM customers WHERE true",
+                                    "created_at DESC, id DESC", filters,
+                                    (int)BILL__ARRAY_LEN(filters))) == BILL_OK)
+        rc = BILL__LIST_PAGE_AS(db, actor, &CU_ROW, &w.q, w.np, w.params, page, actor, out);
     free(pattern);
     return rc;
 }

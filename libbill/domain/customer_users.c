@@ -54,14 +54,6 @@ int bill_customer_user_list(bill_db *db, const bill_actor *actor,
                             const bill_customer_user_filter *filter, const bill_page *page,
                             bill_customer_users *out)
 {
-    static const bill__list_sql q = {
-        CUU_COLS,
-        "FROM customer_users u JOIN customers c ON c.id = u.customer_id WHERE "
-        "($1::text IS NULL OR u.username ILIKE $1 ESCAPE '\\' OR "
-        " u.email ILIKE $1 ESCAPE '\\' OR u.display_name ILIKE $1 ESCAPE '\\' OR "
-        " c.name ILIKE $1 ESCAPE '\\') AND "
-        "($2::uuid IS NULL OR u.customer_id = $2::uuid)",
-        "u.created_at DESC, u.id DESC"};
     const char *cust = NULL;
     char *pattern = NULL;
     int rc;
@@ -77,8 +69,18 @@ int bill_customer_user_list(bill_db *db, const bill_actor *actor,
     if (filter && filter->search && *filter->search &&
         !(pattern = bill__like_pattern(filter->search)))
         return bill__err(BILL_ENOMEM, NULL, "out of memory");
-    const char *params[] = {pattern, cust};
-    rc = BILL__LIST_PAGE(db, &CUU_ROW, &q, 2, params, page, NULL, out);
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes) */
+    const bill__filter filters[] = {
+        {"(u.username ILIKE $? ESCAPE '\\' OR u.email ILIKE $? ESCAPE '\\' OR "
+         "u.display_name ILIKE $? ESCAPE '\\' OR c.name ILIKE $? ESCAPE '\\')", pattern},
+        {"u.customer_id = $?::uuid", cust},
+    };
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, CUU_COLS,
+                                    "FROM customer_users u JOIN customers c ON c.id = "
+                                    "u.customer_id WHERE true", "u.created_at DESC, u.id DESC",
+                                    filters, (int)BILL__ARRAY_LEN(filters))) == BILL_OK)
+        rc = BILL__LIST_PAGE(db, &CUU_ROW, &w.q, w.np, w.params, page, NULL, out);
     free(pattern);
     return rc;
 }

@@ -272,11 +272,6 @@ done:
 int bill_instance_list(bill_db *db, const bill_actor *actor, const bill_instance_filter *f,
                        const bill_page *page, bill_instances *out)
 {
-    static const bill__list_sql q = {
-        INS_COLS, INS_FROM "WHERE ($1::uuid IS NULL OR i.customer_id = $1::uuid) "
-                  "AND ($2::text IS NULL OR i.status = $2) "
-                  "AND ($3::uuid IS NULL OR i.provider_interface_id = $3::uuid)",
-        "i.created_at DESC, i.id DESC"};
     bill_instance_filter none = {0};
     const char *cust;
     int rc;
@@ -290,8 +285,18 @@ int bill_instance_list(bill_db *db, const bill_actor *actor, const bill_instance
         return rc;
     if (bill__opt(f->status) && (rc = bill_instance_status_check(f->status)) < 0)
         return rc;
-    const char *params[] = {cust, bill__opt(f->status), bill__opt(f->provider_id)};
-    return BILL__LIST_PAGE_AS(db, actor, &INS_ROW, &q, 3, params, page, NULL, out);
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes) */
+    const bill__filter filters[] = {
+        {"i.customer_id = $?::uuid", cust},
+        {"i.status = $?", bill__opt(f->status)},
+        {"i.provider_interface_id = $?::uuid", bill__opt(f->provider_id)},
+    };
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, INS_COLS, INS_FROM "WHERE true",
+                                    "i.created_at DESC, i.id DESC", filters,
+                                    (int)BILL__ARRAY_LEN(filters))) < 0)
+        return rc;
+    return BILL__LIST_PAGE_AS(db, actor, &INS_ROW, &w.q, w.np, w.params, page, NULL, out);
 }
 
 /* After a refused action: record the attempt (outside the rolled-back

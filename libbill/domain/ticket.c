@@ -207,12 +207,6 @@ int bill_ticket_get(bill_db *db, const bill_actor *actor, const char *id, bill_t
 int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_filter *f,
                      const bill_page *page, bill_tickets *out)
 {
-    static const bill__list_sql q = {TK_COLS,
-                                     "FROM tickets WHERE ($1::uuid IS NULL OR customer_id = $1::uuid) "
-                                     "AND ($2::text IS NULL OR status = $2) "
-                                     "AND ($3::text IS NULL OR priority = $3) "
-                                     "AND ($4::uuid IS NULL OR assignee_user_id = $4::uuid)",
-                                     "created_at DESC, id DESC"};
     bill_ticket_filter none = {0};
     const char *cust;
     int rc;
@@ -227,11 +221,20 @@ int bill_ticket_list(bill_db *db, const bill_actor *actor, const bill_ticket_fil
     if ((bill__opt(f->status) && (rc = bill_ticket_status_check(f->status)) < 0) ||
         (bill__opt(f->priority) && (rc = bill_ticket_priority_check(f->priority)) < 0))
         return rc;
-    const char *params[] = {cust, bill__opt(f->status),
-                            bill__opt(f->priority) ? bill_ticket_priority_canonical(f->priority)
-                                                   : NULL,
-                            bill__opt(f->assignee_user_id)};
-    return BILL__LIST_PAGE_AS(db, actor, &TK_ROW, &q, 4, params, page, NULL, out);
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes) */
+    const bill__filter filters[] = {
+        {"customer_id = $?::uuid", cust},
+        {"status = $?", bill__opt(f->status)},
+        {"priority = $?",
+         bill__opt(f->priority) ? bill_ticket_priority_canonical(f->priority) : NULL},
+        {"assignee_user_id = $?::uuid", bill__opt(f->assignee_user_id)},
+    };
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, TK_COLS, "FROM tickets WHERE true",
+                                    "created_at DESC, id DESC", filters,
+                                    (int)BILL__ARRAY_LEN(filters))) < 0)
+        return rc;
+    return BILL__LIST_PAGE_AS(db, actor, &TK_ROW, &w.q, w.np, w.params, page, NULL, out);
 }
 
 /* Lock a ticket and check the actor may reach it. */

@@ -113,7 +113,7 @@ END_TEST
 START_TEST(test_customer__search_escapes_wildcards)
 {
     mk("Hundred % Hosting", "a@one.test");
-    mk("Plain Hosting", "b@two.test");
+    const char *plain = mk("Plain Hosting", "b@two.test");
     mk("under_score", "c@three.test");
     mk("underXscore", "d@four.test");
     bill_customers l;
@@ -131,6 +131,17 @@ START_TEST(test_customer__search_escapes_wildcards)
 
     f.search = "HOSTING"; /* case-insensitive */
     BILL_TEST_LIST_TOTAL(bill_customer_list(db, &cli, &f, NULL, &l), l, bill_customers_clear, 2);
+    f.status = "active"; /* filters combine; each one narrows */
+    BILL_TEST_LIST_TOTAL(bill_customer_list(db, &cli, &f, NULL, &l), l, bill_customers_clear, 2);
+    f.status = "suspended";
+    BILL_TEST_LIST_TOTAL(bill_customer_list(db, &cli, &f, NULL, &l), l, bill_customers_clear, 0);
+    f.status = NULL;
+    /* a customer sees itself only, whatever it searches */
+    bill_actor self = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = plain};
+    ck_assert_int_eq(bill_customer_list(db, &self, &f, NULL, &l), BILL_OK);
+    ck_assert_uint_eq(l.count, 1);
+    ck_assert_str_eq(l.items[0].name, "Plain Hosting");
+    bill_customers_clear(&l);
 
     f.search = "FOUR.test"; /* e-mail matches too */
     ck_assert_int_eq(bill_customer_list(db, &cli, &f, NULL, &l), BILL_OK);

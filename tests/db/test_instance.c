@@ -230,6 +230,18 @@ START_TEST(test_instance__get_sections_actions_scoping)
     f = (bill_instance_filter){.version = BILL_INSTANCE_FILTER_VERSION, .status = "on"};
     ck_assert_int_eq(bill_instance_list(db, &cli, &f, NULL, &l), BILL_EINVALID);
     ck_assert_str_eq(bill_error_last()->field, "status");
+    /* filters combine; each one narrows */
+    f = (bill_instance_filter){.version = BILL_INSTANCE_FILTER_VERSION, .customer_id = other,
+                               .status = "stopped"};
+    BILL_TEST_LIST_TOTAL(bill_instance_list(db, &cli, &f, NULL, &l), l, bill_instances_clear, 4);
+    f.status = "terminated";
+    BILL_TEST_LIST_TOTAL(bill_instance_list(db, &cli, &f, NULL, &l), l, bill_instances_clear, 0);
+    f = (bill_instance_filter){.version = BILL_INSTANCE_FILTER_VERSION, .status = "stopped",
+                               .provider_id = "00000000-0000-4000-8000-000000000001"};
+    BILL_TEST_LIST_TOTAL(bill_instance_list(db, &cli, &f, NULL, &l), l, bill_instances_clear, 0);
+    f.provider_id = "not-a-uuid";
+    ck_assert_int_eq(bill_instance_list(db, &cli, &f, NULL, &l), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "provider_id");
 
     free(id);
 }

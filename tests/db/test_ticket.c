@@ -120,6 +120,8 @@ START_TEST(test_ticket__lifecycle_internal_notes_assignment)
     bill_ticket_filter f = {.version = BILL_TICKET_FILTER_VERSION,
                             .assignee_user_id = a2->id, .status = "closed"};
     BILL_TEST_LIST_TOTAL(bill_ticket_list(db, &cli, &f, NULL, &l), l, bill_tickets_clear, 1);
+    f.assignee_user_id = a1->id; /* reassigned to a2: each filter narrows */
+    BILL_TEST_LIST_TOTAL(bill_ticket_list(db, &cli, &f, NULL, &l), l, bill_tickets_clear, 0);
     f = (bill_ticket_filter){.version = BILL_TICKET_FILTER_VERSION, .priority = "urgent"};
     BILL_TEST_LIST_TOTAL(bill_ticket_list(db, &me, &f, NULL, &l), l, bill_tickets_clear, 0);
     f = (bill_ticket_filter){.version = BILL_TICKET_FILTER_VERSION, .priority = "URGENT"};

@@ -278,10 +278,6 @@ done:
 int bill_balance_tx_list(bill_db *db, const bill_actor *actor, const char *customer_id,
                          bill_balance_tx_type type, const bill_page *page, bill_balance_txs *out)
 {
-    static const bill__list_sql q = {TX_COLS,
-                                     "FROM balance_transactions WHERE customer_id = $1 AND "
-                                     "($2::text IS NULL OR transaction_type = $2)",
-                                     "created_at DESC, id DESC"};
     int rc;
 
     if (!out)
@@ -292,8 +288,17 @@ int bill_balance_tx_list(bill_db *db, const bill_actor *actor, const char *custo
     if (type != 0 && !bill_balance_tx_type_name(type))
         return bill__err(BILL_EINVALID, "transaction_type", "unknown transaction type %d",
                          (int)type);
-    const char *params[] = {customer_id, type ? bill_balance_tx_type_name(type) : NULL};
-    return BILL__LIST_PAGE_AS(db, actor, &TX_ROW, &q, 2, params, page, NULL, out);
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes) */
+    const bill__filter filters[] = {
+        {"customer_id = $?::uuid", customer_id},
+        {"transaction_type = $?", type ? bill_balance_tx_type_name(type) : NULL},
+    };
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, TX_COLS, "FROM balance_transactions WHERE true",
+                                    "created_at DESC, id DESC", filters,
+                                    (int)BILL__ARRAY_LEN(filters))) < 0)
+        return rc;
+    return BILL__LIST_PAGE_AS(db, actor, &TX_ROW, &w.q, w.np, w.params, page, NULL, out);
 }
 
 int bill_balance_verify(bill_db *db, const char *customer_id)

@@ -124,18 +124,6 @@ void bill_oplog_entries_clear(bill_oplog_entries *l)
 int bill_oplog_list(bill_db *db, const bill_actor *actor, const bill_oplog_filter *filter,
                     const bill_page *page, bill_oplog_entries *out)
 {
-    static const bill__list_sql q = {
-        "id, actor_type, actor_id, actor_name, action, target_type, target_id, "
-        "before::text, after::text, source_ip, " BILL__US("created_at"),
-        "FROM operation_logs WHERE "
-        "($1::text IS NULL OR actor_id = $1) AND "
-        "($2::text IS NULL OR action = $2) AND "
-        "($3::text IS NULL OR action LIKE $3 ESCAPE '\\') AND "
-        "($4::text IS NULL OR target_type = $4) AND "
-        "($5::text IS NULL OR target_id = $5) AND "
-        "($6::int8 IS NULL OR created_at >= to_timestamp($6::int8 / 1e6)) AND "
-        "($7::int8 IS NULL OR created_at < to_timestamp($7::int8 / 1e6))",
-        "created_at DESC, id DESC"};
     bill_oplog_filter f = filter ? *filter : (bill_oplog_filter){0};
     char since[24], until[24];
     char *action_prefix = NULL;
@@ -158,16 +146,26 @@ int bill_oplog_list(bill_db *db, const bill_actor *actor, const bill_oplog_filte
         if (!action_prefix)
             return bill__err(BILL_ENOMEM, NULL, "out of memory");
     }
-    const char *params[] = {
-        f.actor_id && *f.actor_id ? f.actor_id : NULL,
-        action_prefix ? NULL : action,
-        action_prefix,
-        f.target_type && *f.target_type ? f.target_type : NULL,
-        f.target_id && *f.target_id ? f.target_id : NULL,
-        f.since ? bill__i64_text(f.since, since) : NULL,
-        f.until ? bill__i64_text(f.until, until) : NULL,
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes) */
+    const bill__filter filters[] = {
+        {"actor_id = $?", f.actor_id && *f.actor_id ? f.actor_id : NULL},
+        {"action = $?", action_prefix ? NULL : action},
+        {"action LIKE $? ESCAPE '\\'", action_prefix},
+        {"target_type = $?", f.target_type && *f.target_type ? f.target_type : NULL},
+        {"target_id = $?", f.target_id && *f.target_id ? f.target_id : NULL},
+        {"created_at >= to_timestamp($?::int8 / 1e6)",
+         f.since ? bill__i64_text(f.since, since) : NULL},
+        {"created_at < to_timestamp($?::int8 / 1e6)",
+         f.until ? bill__i64_text(f.until, until) : NULL},
     };
-    rc = BILL__LIST_PAGE_AS(db, actor, &ENTRY_ROW, &q, (int)BILL__ARRAY_LEN(params), params, page, NULL, out);
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w,
+                                    "id, actor_type, actor_id, actor_name, action, target_type, "
+                                    "target_id, before::text, after::text, source_ip, "
+                                    BILL__US("created_at"),
+                                    "FROM operation_logs WHERE true", "created_at DESC, id DESC",
+                                    filters, (int)BILL__ARRAY_LEN(filters))) == BILL_OK)
+        rc = BILL__LIST_PAGE_AS(db, actor, &ENTRY_ROW, &w.q, w.np, w.params, page, NULL, out);
     free(action_prefix);
     return rc;
 }

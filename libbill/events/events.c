@@ -611,11 +611,7 @@ int bill_events_stats_get(bill_db *db, bill_events_stats *out)
 int bill_events_list(bill_db *db, const char *status, const char *kind, const bill_page *page,
                      bill_event_rows *out)
 {
-    static const bill__list_sql q = {EV_COLS,
-                                     "FROM events WHERE ($1::text IS NULL OR status = $1 OR "
-                                     "($1 = 'failing' AND status IN ('pending', 'processing') "
-                                     "AND last_error <> '')) AND ($2::text IS NULL OR kind = $2)",
-                                     "id DESC"};
+    int rc;
     if (!db || !out)
         return bill__err(BILL_EINVALID, NULL, "db and out are required");
     memset(out, 0, sizeof *out);
@@ -625,6 +621,16 @@ int bill_events_list(bill_db *db, const char *status, const char *kind, const bi
         return bill__err(BILL_EINVALID, "status",
                          "event status \"%s\" must be pending, processing, done, dead or "
                          "failing", status);
-    const char *params[] = {status && *status ? status : NULL, kind && *kind ? kind : NULL};
-    return BILL__LIST_PAGE(db, &EV_ROW, &q, 2, params, page, NULL, out);
+    /* only the filters asked for (bill__where: a generic plan that uses the indexes);
+     * "failing": still to run, with an error from an earlier attempt */
+    const bill__filter filters[] = {
+        {"(status = $?::text OR ($?::text = 'failing' AND status IN ('pending', 'processing') "
+         "AND last_error <> ''))", status && *status ? status : NULL},
+        {"kind = $?", kind && *kind ? kind : NULL},
+    };
+    bill__list_where w;
+    if ((rc = bill__list_where_init(&w, EV_COLS, "FROM events WHERE true", "id DESC", filters,
+                                    (int)BILL__ARRAY_LEN(filters))) < 0)
+        return rc;
+    return BILL__LIST_PAGE(db, &EV_ROW, &w.q, w.np, w.params, page, NULL, out);
 }

@@ -182,6 +182,13 @@ START_TEST(test_billing_actions__retried_until_done_old_plugins_still_load)
     ck_assert_ptr_nonnull(strstr(rows.items[0].last_error, "provider busy"));
     ck_assert_ptr_nonnull(strstr(rows.items[0].payload_json, i2));
     bill_event_rows_clear(&rows);
+    /* each filter narrows: no notice is failing, no action is dead */
+    ck_assert_int_eq(bill_events_list(e.db, "failing", "notify", NULL, &rows), BILL_OK);
+    ck_assert_uint_eq(rows.count, 0);
+    bill_event_rows_clear(&rows);
+    ck_assert_int_eq(bill_events_list(e.db, "dead", "provider.action", NULL, &rows), BILL_OK);
+    ck_assert_uint_eq(rows.count, 0);
+    bill_event_rows_clear(&rows);
     bill_billing_summary s;
     ck_assert_int_eq(bill_billing_summary_get(e.db, &cli, 7, &s), BILL_OK);
     ck_assert_int_eq(s.failing_actions, 1);

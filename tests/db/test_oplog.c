@@ -66,6 +66,18 @@ START_TEST(test_oplog__admin_mutations_are_logged)
     BILL_TEST_LIST_TOTAL(bill_oplog_list(db, &admin, &f, NULL, &l), l, bill_oplog_entries_clear, 1);
     f = (bill_oplog_filter){.version = BILL_OPLOG_FILTER_VERSION, .actor_id = "nobody"};
     BILL_TEST_LIST_TOTAL(bill_oplog_list(db, &admin, &f, NULL, &l), l, bill_oplog_entries_clear, 0);
+    /* time window and actor combine with the target (each narrows) */
+    int64_t now = bill_time_now();
+    f = (bill_oplog_filter){.version = BILL_OPLOG_FILTER_VERSION, .target_type = "customer",
+                            .target_id = c->id, .actor_id = admin.user_id,
+                            .since = now - 3600 * INT64_C(1000000),
+                            .until = now + 60 * INT64_C(1000000)};
+    BILL_TEST_LIST_TOTAL(bill_oplog_list(db, &admin, &f, NULL, &l), l, bill_oplog_entries_clear, 3);
+    f.until = now - 3600 * INT64_C(1000000);
+    BILL_TEST_LIST_TOTAL(bill_oplog_list(db, &admin, &f, NULL, &l), l, bill_oplog_entries_clear, 0);
+    f.until = 0;
+    f.since = now + 60 * INT64_C(1000000);
+    BILL_TEST_LIST_TOTAL(bill_oplog_list(db, &admin, &f, NULL, &l), l, bill_oplog_entries_clear, 0);
 
     /* a customer's own change is not an admin mutation; customers cannot read the log */
     bill_actor cust = {.kind = BILL_ACTOR_CUSTOMER, .customer_id = c->id};

@@ -68,6 +68,11 @@ START_TEST(test_balance__each_type)
                      BILL_OK);
     ck_assert_uint_eq(l.meta.total, 2);
     bill_balance_txs_clear(&l);
+    /* the customer is not an optional filter: without one, no ledger at all */
+    ck_assert_int_eq(bill_balance_tx_list(db, &cli, NULL, 0, NULL, &l), BILL_EINVALID);
+    ck_assert_str_eq(bill_error_last()->field, "customer_id");
+    ck_assert_uint_eq(l.count, 0);
+    ck_assert_int_eq(bill_balance_tx_list(db, &cli, "", 0, NULL, &l), BILL_EINVALID);
 
     bill_balance_tx_type t;
     ck_assert_int_eq(bill_balance_tx_type_parse("refund", &t), BILL_OK);

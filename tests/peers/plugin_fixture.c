@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pg_harness.h"
+#include "tmpdir.h"
 
 static void copy_file(const char *from, const char *to)
 {
@@ -45,6 +46,7 @@ bill_plugins *fx_registry(bill_db *db, const char *const *so_paths, char *dir_ou
     char dir[64] = "/tmp/bill-fx-plugins-XXXXXX";
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
+    bill_test_rm_at_exit(dir);
     for (size_t i = 0; so_paths && so_paths[i]; i++) {
         char copy[1024], *tmp = strdup(so_paths[i]);
         snprintf(copy, sizeof copy, "%s/%s", dir, basename(tmp));

@@ -23,6 +23,7 @@
 #include <check.h>
 
 #include "pg_harness.h"
+#include "tmpdir.h"
 
 static int free_port(void)
 {
@@ -121,6 +122,7 @@ int bill_test_server_start_port(bill_test_server *s, const char *binary, const c
         perror("mkdtemp");
         return -1;
     }
+    bill_test_rm_at_exit(s->dir); /* its config and log outlive the server, not the test */
     snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
     s->db_url = db_url ? strdup(db_url) : bill_test_pg_new_database("e2e");
     s->port = port > 0 ? port : free_port();

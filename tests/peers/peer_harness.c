@@ -6,7 +6,6 @@
 
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +15,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tmpdir.h"
 
 #ifndef PEERS_DIR
 #error "PEERS_DIR must name tests/peers in the source tree"
@@ -78,14 +79,6 @@ void bill_peer_start(bill_peer *p, const char *script, const char *const *args)
     }
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 void bill_peer_stop(bill_peer *p)
 {
     if (p->pid > 0) {
@@ -94,7 +87,7 @@ void bill_peer_stop(bill_peer *p)
         p->pid = 0;
     }
     if (p->dir[0] && !getenv("BILL_TEST_KEEP_PEER_DIR"))
-        nftw(p->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bill_test_rm_tree(p->dir);
     p->dir[0] = '\0';
 }
 
@@ -161,5 +154,5 @@ void bill_peer_stop_incus(bill_peer *p, const char *certs)
 {
     bill_peer_stop(p);
     if (certs[0])
-        ck_assert_int_eq(nftw(certs, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        ck_assert_int_eq(bill_test_rm_tree(certs), 0);
 }

@@ -94,11 +94,8 @@ int bill_test_server_start_plugins(bill_test_server *s, const char *binary,
         snprintf(s->plugdir, sizeof s->plugdir, "%s", dir);
 done:
     free(toml);
-    if (rc != 0) {
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "server_harness: cannot remove %s\n", dir);
-    }
+    if (rc != 0 && bill_test_rm_tree(dir) != 0)
+        fprintf(stderr, "server_harness: cannot remove %s\n", dir);
     return rc;
 }
 
@@ -217,9 +214,7 @@ int bill_test_server_stop(bill_test_server *s, int sig, int timeout_ms)
     free(s->db_url);
     s->db_url = NULL;
     if (s->plugdir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->plugdir);
-        if (system(cmd) != 0)
+        if (bill_test_rm_tree(s->plugdir) != 0)
             fprintf(stderr, "server_harness: cannot remove %s\n", s->plugdir);
         s->plugdir[0] = '\0';
     }

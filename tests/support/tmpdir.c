@@ -23,9 +23,17 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     (void)sb;
     (void)flag;
     (void)ftw;
-    if (remove(path) != 0 && errno != ENOENT)
-        fprintf(stderr, "tmpdir: cannot remove %s: %s\n", path, strerror(errno));
-    return 0;
+    if (remove(path) == 0 || errno == ENOENT)
+        return 0;
+    fprintf(stderr, "tmpdir: cannot remove %s: %s\n", path, strerror(errno));
+    return -1;
+}
+
+int bill_test_rm_tree(const char *dir)
+{
+    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 || errno == ENOENT)
+        return 0;
+    return -1;
 }
 
 static void rm_all(void)
@@ -33,7 +41,7 @@ static void rm_all(void)
     pid_t me = getpid();
     for (int i = 0; i < ndirs; i++)
         if (dirs[i].owner == me && dirs[i].path[0])
-            nftw(dirs[i].path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            bill_test_rm_tree(dirs[i].path);
 }
 
 void bill_test_rm_at_exit(const char *dir)

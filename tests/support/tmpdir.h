@@ -10,4 +10,8 @@
 
 void bill_test_rm_at_exit(const char *dir);
 
+/* Remove `dir` and everything in it now (an absent one is fine): 0, or -1
+ * with the path that would not go said on stderr. */
+int bill_test_rm_tree(const char *dir);
+
 #endif
